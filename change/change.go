@@ -1,0 +1,69 @@
+// Package change is the one change model every Sluice source produces and
+// every sink consumes: operations, rows as typed column values, keys,
+// transactions and source positions, plus their native JSON encoding.
+package change
+
+import "time"
+
+// Op is what a change does.
+type Op uint8
+
+// The operations.
+const (
+	OpInsert Op = iota + 1
+	OpUpdate
+	OpDelete
+	OpTruncate
+	OpDDL
+	OpBegin
+	OpCommit
+	OpHeartbeat
+)
+
+// Namespace names where a change happened: a database (PostgreSQL: schema;
+// MongoDB: database) and a table (MongoDB: collection).
+type Namespace struct {
+	Database string
+	Table    string
+}
+
+// Column describes one column of a row image.
+type Column struct {
+	// Name is the column name ("" when the source does not know it, e.g.
+	// binlog_row_metadata=MINIMAL without a schema; encoders then use "@1", "@2" …).
+	Name string
+	// Type is the source's own type text, e.g. "decimal(12,2)", "int unsigned", "timestamptz".
+	Type string
+	// Nullable reports whether the column may hold NULL.
+	Nullable bool
+	// Key marks primary-key (or replica-identity, or _id) columns.
+	Key bool
+}
+
+// Tx places a change inside its source transaction.
+type Tx struct {
+	// ID is the source's transaction id: a GTID, an XID, a PostgreSQL xid, a MongoDB lsid+txnNumber.
+	ID string
+	// Index is the 0-based index of this change inside the transaction.
+	Index uint64
+	// Last is set on the last data change of the transaction.
+	Last bool
+}
+
+// Change is one event from a source.
+type Change struct {
+	Op     Op
+	Source string // "mysql", "mariadb", "postgres", "mongodb"
+	Namespace
+	// Columns describes the row; Before and After are index-aligned with it.
+	// Several changes of one table may share the same Columns slice.
+	Columns []Column
+	Before  []Value // nil for insert
+	After   []Value // nil for delete
+	// SQL holds the statement text of a DDL change.
+	SQL        string
+	Tx         Tx
+	Pos        Position
+	CommitTime time.Time // when the source committed the transaction
+	ReadTime   time.Time // when Sluice read the change
+}
