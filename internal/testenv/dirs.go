@@ -1,0 +1,104 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// ownerLockName is the file in every server directory that the owning test
+// process holds an flock on. The kernel drops the lock when that process
+// dies, however it dies, so an unlocked directory is garbage.
+const ownerLockName = ".owner.lock"
+
+// staleAfter guards against sweeping a directory whose creator has made the
+// lock file but not locked it yet.
+const staleAfter = 30 * time.Second
+
+// baseDir is the parent of every server directory: $TMPDIR/sluice-testenv.
+func baseDir() string {
+	return filepath.Join(os.TempDir(), "sluice-testenv")
+}
+
+// serverDir is a private directory for one server, owned by this process
+// until release is called.
+type serverDir struct {
+	path string
+	lock *os.File
+}
+
+// newServerDir creates a fresh directory for a server of the given kind,
+// sweeping directories left behind by test processes that died.
+func newServerDir(kind string) (*serverDir, error) {
+	base := baseDir()
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return nil, fmt.Errorf("testenv: create %s: %w", base, err)
+	}
+	sweepStale(base)
+	path, err := os.MkdirTemp(base, kind+"-")
+	if err != nil {
+		return nil, fmt.Errorf("testenv: create server directory: %w", err)
+	}
+	// Servers that run as another user (PostgreSQL) must reach their data
+	// directory below this one.
+	if err := os.Chmod(path, 0o755); err != nil {
+		os.RemoveAll(path)
+		return nil, fmt.Errorf("testenv: chmod %s: %w", path, err)
+	}
+	lock, err := os.OpenFile(filepath.Join(path, ownerLockName), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		os.RemoveAll(path)
+		return nil, fmt.Errorf("testenv: create owner lock: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		os.RemoveAll(path)
+		return nil, fmt.Errorf("testenv: lock %s: %w", path, err)
+	}
+	return &serverDir{path: path, lock: lock}, nil
+}
+
+// join returns a path inside the directory.
+func (d *serverDir) join(elem ...string) string {
+	return filepath.Join(append([]string{d.path}, elem...)...)
+}
+
+// release removes the directory and drops the lock.
+func (d *serverDir) release() error {
+	err := os.RemoveAll(d.path)
+	d.lock.Close()
+	if err != nil {
+		return fmt.Errorf("testenv: remove %s: %w", d.path, err)
+	}
+	return nil
+}
+
+// sweepStale removes server directories whose owner process is gone. Errors
+// are ignored: sweeping is best effort and never blocks a test.
+func sweepStale(base string) {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(base, e.Name())
+		lockPath := filepath.Join(dir, ownerLockName)
+		st, err := os.Stat(lockPath)
+		if err != nil || time.Since(st.ModTime()) < staleAfter {
+			continue
+		}
+		f, err := os.OpenFile(lockPath, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			os.RemoveAll(dir)
+		}
+		f.Close()
+	}
+}
