@@ -48,20 +48,14 @@ type MariaDBOptions struct {
 }
 
 // MariaDB is a private MariaDB server listening on 127.0.0.1. Its methods are
-// safe for concurrent use, except that Stop, Start, Kill and Close must not
-// race each other.
+// safe for concurrent use, except as noted on Server.
 type MariaDB struct {
+	Server
 	opts     MariaDBOptions
-	dir      *serverDir
-	mariadbd string
-	port     int
 	serverID uint32
 
-	mu   sync.Mutex
-	proc *process
+	dbMu sync.Mutex
 	db   *sql.DB // root pool, nil while stopped
-
-	closed onceErr
 }
 
 // StartMariaDB initialises a data directory and starts a MariaDB server in
@@ -81,24 +75,23 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &MariaDB{opts: opts, dir: dir, mariadbd: mariadbd}
+	s := &MariaDB{opts: opts}
+	s.Server = Server{name: "mariadbd", dir: dir, ready: s.ping, afterStop: s.closeDB}
+	s.spec = func() procSpec {
+		return procSpec{path: mariadbd, args: []string{"--defaults-file=" + s.ConfigFile()}}
+	}
 	if err := s.installDB(ctx, installDB); err != nil {
 		dir.release()
 		return nil, err
 	}
-	err = startWithPort(func(port int) error {
-		s.port = port
+	err = s.launch(ctx, func(port int) error {
 		s.serverID = opts.ServerID
 		if s.serverID == 0 {
 			s.serverID = uint32(port)
 		}
-		if err := s.writeConfig(); err != nil {
-			return err
-		}
-		return s.Start(ctx)
+		return s.writeConfig()
 	})
 	if err != nil {
-		dir.release()
 		return nil, err
 	}
 	if err := s.createUsers(ctx); err != nil {
@@ -168,7 +161,6 @@ func (s *MariaDB) writeConfig() error {
 		fmt.Sprintf("port=%d", s.port),
 		"bind-address=127.0.0.1",
 		"skip-name-resolve",
-		"log-error=" + s.dir.join("error.log"),
 		"log-bin=" + filepath.Join(s.BinlogDir(), "mariadb-bin"),
 		fmt.Sprintf("server-id=%d", s.serverID),
 		"binlog_format=ROW",
@@ -193,94 +185,31 @@ func (s *MariaDB) writeConfig() error {
 	return nil
 }
 
-// Start starts the server on its data directory and port. It is called by
-// StartMariaDB; call it again after Stop or Kill to restart the server with
-// the data, binary logs and address it had.
-func (s *MariaDB) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.proc != nil && !s.proc.exited() {
-		return fmt.Errorf("testenv: mariadb at %s is already running", s.Addr())
-	}
-	p, err := startProcess(procSpec{
-		name: "mariadbd",
-		path: s.mariadbd,
-		args: []string{"--defaults-file=" + s.ConfigFile()},
-		dir:  s.dir.path,
-		log:  s.dir.join("mariadbd.out"),
-	})
-	if err != nil {
-		return err
-	}
-	// Readiness is checked over TCP with the root account, which proves the
-	// port is ours. Before users are created root has no password, so try
-	// both.
-	ready := func(ctx context.Context) error {
-		var last error
-		for _, pw := range []string{MariaDBRootPassword, ""} {
-			db, err := sql.Open("mysql", s.dsn(MariaDBRootUser, pw, ""))
-			if err != nil {
-				return err
-			}
-			last = db.PingContext(ctx)
-			db.Close()
-			if last == nil {
-				return nil
-			}
+// ping checks that the server serves over TCP as root. Before createUsers
+// root has no password, so both are tried.
+func (s *MariaDB) ping(ctx context.Context) error {
+	var last error
+	for _, pw := range []string{MariaDBRootPassword, ""} {
+		db, err := sql.Open("mysql", s.dsn(MariaDBRootUser, pw, ""))
+		if err != nil {
+			return err
 		}
-		return last
+		last = db.PingContext(ctx)
+		db.Close()
+		if last == nil {
+			return nil
+		}
 	}
-	if err := waitReady(ctx, p, ready); err != nil {
-		p.kill()
-		return fmt.Errorf("%w\nerror.log:\n%s", err, fileTail(s.dir.join("error.log"), 20))
-	}
-	s.proc = p
-	return nil
-}
-
-// Stop shuts the server down cleanly, keeping its data directory.
-func (s *MariaDB) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closeDB()
-	if s.proc == nil {
-		return nil
-	}
-	err := s.proc.stop(ctx, stopTimeout)
-	s.proc = nil
-	return err
-}
-
-// Kill ends the server with SIGKILL, as a crash would. Start recovers it.
-func (s *MariaDB) Kill() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closeDB()
-	if s.proc != nil {
-		s.proc.kill()
-		s.proc = nil
-	}
+	return last
 }
 
 func (s *MariaDB) closeDB() {
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
 	if s.db != nil {
 		s.db.Close()
 		s.db = nil
 	}
-}
-
-// Close stops the server and removes its directory.
-func (s *MariaDB) Close() error {
-	return s.closed.do(func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-		defer cancel()
-		stopErr := s.Stop(ctx)
-		relErr := s.dir.release()
-		if stopErr != nil {
-			return stopErr
-		}
-		return relErr
-	})
 }
 
 // createUsers sets the root password and creates the replication user,
@@ -328,12 +257,6 @@ func (s *MariaDB) dsn(user, password, database string) string {
 	return cfg.FormatDSN()
 }
 
-// Addr is the server's host:port on 127.0.0.1.
-func (s *MariaDB) Addr() string { return hostPort(s.port) }
-
-// Port is the server's TCP port.
-func (s *MariaDB) Port() int { return s.port }
-
 // ServerID is the server's server_id.
 func (s *MariaDB) ServerID() uint32 { return s.serverID }
 
@@ -349,9 +272,6 @@ func (s *MariaDB) ReplDSN() string {
 	return s.dsn(MariaDBReplUser, MariaDBReplPassword, "")
 }
 
-// Dir is the server's private directory.
-func (s *MariaDB) Dir() string { return s.dir.path }
-
 // DataDir is the server's datadir.
 func (s *MariaDB) DataDir() string { return s.dir.join("data") }
 
@@ -365,17 +285,14 @@ func (s *MariaDB) Socket() string { return s.dir.join("mariadbd.sock") }
 // ConfigFile is the server's my.cnf.
 func (s *MariaDB) ConfigFile() string { return s.dir.join("my.cnf") }
 
-// ErrorLog is the server's error log.
-func (s *MariaDB) ErrorLog() string { return s.dir.join("error.log") }
-
 // DB returns a pool connected as root with no default database. The pool
 // belongs to the server: do not close it. It is reopened after a restart.
 func (s *MariaDB) DB() (*sql.DB, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.proc == nil {
+	if !s.Running() {
 		return nil, fmt.Errorf("testenv: mariadb at %s is stopped", s.Addr())
 	}
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
 	if s.db == nil {
 		db, err := sql.Open("mysql", s.DSN(""))
 		if err != nil {

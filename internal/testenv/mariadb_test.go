@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/go-sql-driver/mysql"
 )
@@ -220,6 +222,47 @@ func TestMariaDBReplUser(t *testing.T) {
 	}
 }
 
+// TestMariaDBReplDump streams the binary log over the replication protocol
+// as the replication user.
+func TestMariaDBReplDump(t *testing.T) {
+	s := sharedMariaDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	logs, err := s.BinaryLogs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Exec(ctx, "CREATE DATABASE IF NOT EXISTS dump_db", "CREATE TABLE dump_db.t (id INT PRIMARY KEY)", "INSERT INTO dump_db.t VALUES (7)"); err != nil {
+		t.Fatal(err)
+	}
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID: s.ServerID() + 1000,
+		Flavor:   "mariadb",
+		Host:     "127.0.0.1",
+		Port:     uint16(s.Port()),
+		User:     MariaDBReplUser,
+		Password: MariaDBReplPassword,
+		Logger:   slogDiscard(),
+	})
+	defer syncer.Close()
+	streamer, err := syncer.StartSync(gomysql.Position{Name: logs[len(logs)-1].Name, Pos: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := streamer.GetEvent(ctx)
+		if err != nil {
+			t.Fatalf("no rows event for dump_db.t over replication: %v", err)
+		}
+		if rows, ok := ev.Event.(*replication.RowsEvent); ok && string(rows.Table.Table) == "t" && string(rows.Table.Schema) == "dump_db" {
+			if len(rows.Rows) != 1 || rows.Rows[0][0] != int32(7) {
+				t.Errorf("rows event has %v, want [[7]]", rows.Rows)
+			}
+			return
+		}
+	}
+}
+
 func TestMariaDBClients(t *testing.T) {
 	s := sharedMariaDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -298,3 +341,5 @@ func TestMariaDBRestart(t *testing.T) {
 		t.Errorf("after two restarts there are %d binary logs, want at least 3", len(logs))
 	}
 }
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
