@@ -1,0 +1,79 @@
+// Package pipeline runs a Source through a Filter into a Sink and records,
+// in a checkpoint Store, how far the Sink has acknowledged.
+//
+//	source.Stream ──emit──▶ filter + copy ──▶ queue (bounded in bytes) ──▶ sink.Write ──▶ store.Save
+//
+// # Memory
+//
+// emit copies what passes the filter into batches the pipeline owns (a few
+// allocations per batch, none per change) and queues them. The queue is
+// bounded by the estimated bytes of its changes (EstimateSize: the Change
+// struct, its strings, every Value and its bytes), not by a count, so a
+// transaction of a million wide rows needs no more memory than a small one:
+// when the sink falls behind, emit blocks and the source stops reading.
+// Defaults: 16 MiB of queue, writes of up to 1 MiB or 4096 changes.
+//
+// # Positions and the resume contract (for source authors)
+//
+// Every change a source emits, including begin, commit and heartbeat
+// events, carries a Position in Change.Pos. The pipeline relies on four
+// rules:
+//
+//  1. Positions strictly increase in emission order, and no two emitted
+//     changes share one.
+//  2. The Position of a change means "this change and everything before it".
+//     It must be a point the source can restart from. Inside a transaction
+//     that is the transaction's own start plus an Index:
+//     File/Offset (or the LSN, or the resume token) name where the source
+//     restarts reading the transaction — the binlog offset of its GTID or
+//     BEGIN event, PostgreSQL's BEGIN final LSN, MongoDB's token before the
+//     transaction — and Index is 1 for the begin event, 2 for the first
+//     row change, and so on, counting every change the source emits for
+//     that transaction. Index 0 marks a point between transactions: a
+//     commit's Position points past its transaction (binlog: the next
+//     event's offset; PostgreSQL: the commit's end LSN) with Index 0, and so
+//     does a change outside any transaction (a DDL, a heartbeat, a MongoDB
+//     non-transactional write): resuming there emits everything after it.
+//  3. Stream(ctx, from, emit) resumes strictly after from: the source
+//     restarts reading at from's File/Offset (LSN, token; GTID sources use
+//     from.GTIDSet, which for a position inside a transaction must not yet
+//     contain that transaction), and drops the changes at that point whose
+//     Index is less than or equal to from.Index. The first change emitted
+//     is the one right after from: nothing at or before it again, nothing
+//     after it skipped. A zero from means "the source's configured start"
+//     (its URL's default, usually the current end of the log).
+//  4. If the source cannot resume at from (the log was purged), Stream
+//     returns an error saying so; it never silently starts elsewhere.
+//
+// The pipeline saves a position only after the sink acknowledged (Write
+// returned nil for) every shown change up to it. What it saves is the
+// position of the last change a run of acknowledged batches covers — a
+// commit (a transaction boundary) or, when a huge transaction spans many
+// writes, the row change the sink acknowledged last, whose Index lets a
+// restart skip exactly what was delivered: no half transaction emitted
+// twice, no tail lost. Changes the filter drops and hidden begin/commit/
+// heartbeat events move the position too, so a pipeline whose filter
+// matches nothing still advances. With begin/commit shown, the position
+// never moves past a begin that has not been written yet. Delivery is
+// at-least-once: after a crash the changes acknowledged since the last save
+// (at most one checkpoint interval, one second by default) are delivered
+// again, with the same positions, so a consumer can drop them by position.
+//
+// The batch slice passed to emit, and the memory its values point into, may
+// be reused by the source once emit returns (the pipeline copies). Columns
+// slices and strings are not copied: a source must not modify a Columns
+// slice after emitting it (allocate a new one when the schema changes) and
+// must not hand out strings that alias reusable buffers.
+//
+// emit blocks while the queue is full and returns an error once the
+// pipeline is stopping (ctx canceled or the sink failed); the source must
+// then return promptly, returning that error.
+//
+// # Shutdown and errors
+//
+// Canceling Run's context stops the source, abandons the batches not yet
+// written, saves the last acknowledged position and returns nil. A source
+// error is returned after everything read before it was delivered and
+// checkpointed; a sink or store error stops the pipeline at once. Nothing is
+// acknowledged that the sink did not accept.
+package pipeline

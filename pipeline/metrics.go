@@ -1,0 +1,63 @@
+package pipeline
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-cdc/sluice/change"
+)
+
+// Metrics receives a pipeline's counters. Its methods are called from the
+// pipeline's delivery goroutine and must not block.
+type Metrics interface {
+	// Delivered reports a batch the sink acknowledged: changes read from
+	// the source (shown or not), changes written, their estimated bytes,
+	// and the lag of the last written change (now minus its CommitTime; 0
+	// when the source gave none).
+	Delivered(read, written int, bytes int64, lag time.Duration)
+	// Checkpointed reports a position saved to the store.
+	Checkpointed(p change.Position)
+}
+
+// Counters is a Metrics that keeps running totals, readable at any time
+// from any goroutine (for a status page or a Prometheus collector).
+type Counters struct {
+	read, written, bytes, checkpoints atomic.Int64
+	lag                               atomic.Int64
+	lastSaved                         atomic.Pointer[change.Position]
+}
+
+// Delivered adds a delivered batch to the totals.
+func (c *Counters) Delivered(read, written int, bytes int64, lag time.Duration) {
+	c.read.Add(int64(read))
+	c.written.Add(int64(written))
+	c.bytes.Add(bytes)
+	if lag > 0 || written > 0 {
+		c.lag.Store(int64(lag))
+	}
+}
+
+// Checkpointed records a saved position.
+func (c *Counters) Checkpointed(p change.Position) {
+	c.checkpoints.Add(1)
+	c.lastSaved.Store(&p)
+}
+
+// CountersSnapshot is a copy of Counters at one moment.
+type CountersSnapshot struct {
+	Read, Written, Bytes, Checkpoints int64
+	Lag                               time.Duration
+	LastSaved                         change.Position
+}
+
+// Snapshot returns the current totals.
+func (c *Counters) Snapshot() CountersSnapshot {
+	s := CountersSnapshot{
+		Read: c.read.Load(), Written: c.written.Load(), Bytes: c.bytes.Load(),
+		Checkpoints: c.checkpoints.Load(), Lag: time.Duration(c.lag.Load()),
+	}
+	if p := c.lastSaved.Load(); p != nil {
+		s.LastSaved = *p
+	}
+	return s
+}

@@ -1,0 +1,263 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/checkpoint"
+)
+
+// Source reads changes from a database log. Stream emits batches of
+// changes in commit order, starting strictly after from (see the package
+// documentation for the exact resume contract), until ctx ends, emit
+// returns an error, or the source fails. It returns what emit returned, or
+// its own error. The batch slice and the memory its values point to may be
+// reused by the source once emit returns.
+type Source interface {
+	Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error
+}
+
+// Sink delivers changes to a destination. Write returns nil only when the
+// whole batch is durable there: that return is the acknowledgement the
+// checkpoint relies on. Write must not keep batch or its values after it
+// returns. Write and Close are called from one goroutine.
+type Sink interface {
+	Write(ctx context.Context, batch []change.Change) error
+	Close() error
+}
+
+// Pipeline moves changes from a Source through a Filter to a Sink and
+// saves the position of what the Sink acknowledged in a checkpoint Store.
+type Pipeline struct {
+	src   Source
+	sink  Sink
+	store checkpoint.Store
+	cfg   config
+}
+
+type config struct {
+	id           string
+	from         change.Position
+	filter       *Filter
+	beginCommit  bool
+	queueBytes   int64
+	batchBytes   int64
+	batchChanges int
+	interval     time.Duration
+	metrics      Metrics
+	log          *slog.Logger
+}
+
+// Option configures a Pipeline.
+type Option func(*config)
+
+// WithID names the pipeline in the checkpoint store. Default "default".
+func WithID(id string) Option { return func(c *config) { c.id = id } }
+
+// WithFrom is where the source starts when the store holds no position for
+// the pipeline. Default: the zero Position, the source's own default start.
+func WithFrom(p change.Position) Option { return func(c *config) { c.from = p } }
+
+// WithFilter drops tables and columns. Default: keep everything.
+func WithFilter(f *Filter) Option { return func(c *config) { c.filter = f } }
+
+// WithBeginCommit delivers begin and commit events to the sink. Default off.
+func WithBeginCommit(on bool) Option { return func(c *config) { c.beginCommit = on } }
+
+// WithQueueBytes bounds the estimated bytes of changes read from the source
+// and not yet acknowledged by the sink. Default 16 MiB.
+func WithQueueBytes(n int64) Option { return func(c *config) { c.queueBytes = n } }
+
+// WithBatch bounds one sink Write to about bytes estimated bytes or
+// changes changes, whichever comes first. Defaults 1 MiB and 4096.
+func WithBatch(bytes int64, changes int) Option {
+	return func(c *config) { c.batchBytes, c.batchChanges = bytes, changes }
+}
+
+// WithCheckpointInterval saves the acknowledged position at most this
+// often while running (always at the end). 0 saves after every
+// acknowledged batch. Default one second.
+func WithCheckpointInterval(d time.Duration) Option { return func(c *config) { c.interval = d } }
+
+// WithMetrics reports counters to m. Default none.
+func WithMetrics(m Metrics) Option { return func(c *config) { c.metrics = m } }
+
+// WithLogger logs checkpoints and shutdown to l. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// New builds a Pipeline. It does not start anything.
+func New(src Source, sink Sink, store checkpoint.Store, opts ...Option) (*Pipeline, error) {
+	cfg := config{id: "default", interval: time.Second}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case src == nil:
+		return nil, errors.New("pipeline: no source")
+	case sink == nil:
+		return nil, errors.New("pipeline: no sink")
+	case store == nil:
+		return nil, errors.New("pipeline: no checkpoint store")
+	case cfg.id == "":
+		return nil, errors.New("pipeline: empty id")
+	case cfg.queueBytes < 0 || cfg.batchBytes < 0 || cfg.batchChanges < 0 || cfg.interval < 0:
+		return nil, errors.New("pipeline: negative queue, batch or interval setting")
+	}
+	if cfg.log == nil {
+		cfg.log = slog.New(slog.DiscardHandler)
+	}
+	return &Pipeline{src: src, sink: sink, store: store, cfg: cfg}, nil
+}
+
+// Run streams until the source finishes (nil), ctx is canceled (nil, after
+// saving the last acknowledged position), or the source, the sink or the
+// store fails (the error, after saving the last acknowledged position).
+// Changes read but not acknowledged when Run returns are read again on the
+// next Run. Run does not close the sink or the store.
+func (p *Pipeline) Run(ctx context.Context) error {
+	from, err := p.store.Load(ctx, p.cfg.id)
+	switch {
+	case errors.Is(err, checkpoint.ErrNotFound):
+		from = p.cfg.from
+		p.cfg.log.Info("no saved position, starting from the configured start", "pipeline", p.cfg.id, "from", fmt.Sprintf("%+v", from))
+	case err != nil:
+		return fmt.Errorf("pipeline %s: load position: %w", p.cfg.id, err)
+	default:
+		p.cfg.log.Info("resuming", "pipeline", p.cfg.id, "from", fmt.Sprintf("%+v", from))
+	}
+	r := NewReader(ctx, p.src, ReaderConfig{
+		From: from, Filter: p.cfg.filter, BeginCommit: p.cfg.beginCommit, QueueBytes: p.cfg.queueBytes,
+		BatchBytes: p.cfg.batchBytes, BatchChanges: p.cfg.batchChanges, Reuse: true,
+	})
+	d := deliverer{p: p, r: r, saved: from, acked: from}
+	runErr := d.loop(ctx)
+	r.Close()
+	// Save what was acknowledged, even when ctx is canceled.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	saveErr := d.save(sctx)
+	if runErr != nil {
+		return fmt.Errorf("pipeline %s: %w", p.cfg.id, runErr)
+	}
+	if saveErr != nil {
+		return fmt.Errorf("pipeline %s: %w", p.cfg.id, saveErr)
+	}
+	p.cfg.log.Info("stopped", "pipeline", p.cfg.id, "position", fmt.Sprintf("%+v", d.saved))
+	return nil
+}
+
+// deliverer is the state of Run's delivery loop.
+type deliverer struct {
+	p         *Pipeline
+	r         *Reader
+	acked     change.Position // last position the sink acknowledged
+	saved     change.Position // last position saved
+	dirty     bool            // acked is ahead of saved
+	lastSave  time.Time
+	taken     []*Batch
+	combined  []change.Change
+}
+
+// loop delivers batches until the reader ends; nil on a clean end or ctx cancel.
+func (d *deliverer) loop(ctx context.Context) error {
+	cfg := &d.p.cfg
+	batchBytes, batchChanges := cfg.batchBytes, cfg.batchChanges
+	if batchBytes <= 0 {
+		batchBytes = 1 << 20
+	}
+	if batchChanges <= 0 {
+		batchChanges = 4096
+	}
+	for {
+		b, err := d.r.Next(ctx)
+		if err != nil {
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		// Take what else is already queued, up to one write's worth.
+		d.taken = append(d.taken[:0], b)
+		n, bytes := len(b.Changes), b.Bytes
+		for n < batchChanges && bytes < batchBytes {
+			nb := d.r.TryNext()
+			if nb == nil {
+				break
+			}
+			d.taken = append(d.taken, nb)
+			n, bytes = n+len(nb.Changes), bytes+nb.Bytes
+		}
+		if err := d.deliver(ctx, n, bytes); err != nil {
+			return err
+		}
+		if d.dirty && time.Since(d.lastSave) >= cfg.interval {
+			if err := d.save(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// deliver writes the taken batches in one sink Write and records the acknowledgement.
+func (d *deliverer) deliver(ctx context.Context, n int, bytes int64) error {
+	batch := d.taken[0].Changes
+	if len(d.taken) > 1 {
+		d.combined = d.combined[:0]
+		for _, b := range d.taken {
+			d.combined = append(d.combined, b.Changes...)
+		}
+		batch = d.combined
+	}
+	read := 0
+	for _, b := range d.taken {
+		read += b.Read
+	}
+	if len(batch) > 0 {
+		if err := d.p.sink.Write(ctx, batch); err != nil {
+			if ctx.Err() != nil {
+				return nil // shutting down: the batch is not acknowledged and will be read again
+			}
+			last := batch[len(batch)-1]
+			return fmt.Errorf("sink: write of %d changes ending at %s %s.%s (%+v): %w",
+				len(batch), last.Op, last.Database, last.Table, last.Pos, err)
+		}
+	}
+	var lag time.Duration
+	if len(batch) > 0 {
+		if ct := batch[len(batch)-1].CommitTime; !ct.IsZero() {
+			lag = time.Since(ct)
+		}
+	}
+	for _, b := range d.taken {
+		if b.HasLast {
+			d.acked, d.dirty = b.Last, true
+		}
+		d.r.Release(b)
+	}
+	clear(d.combined)
+	clear(d.taken)
+	if d.p.cfg.metrics != nil {
+		d.p.cfg.metrics.Delivered(read, len(batch), bytes, lag)
+	}
+	return nil
+}
+
+// save stores the acknowledged position if it moved since the last save.
+func (d *deliverer) save(ctx context.Context) error {
+	if !d.dirty {
+		return nil
+	}
+	if err := d.p.store.Save(ctx, d.p.cfg.id, d.acked); err != nil {
+		return fmt.Errorf("save position %+v: %w", d.acked, err)
+	}
+	d.saved, d.dirty, d.lastSave = d.acked, false, time.Now()
+	if d.p.cfg.metrics != nil {
+		d.p.cfg.metrics.Checkpointed(d.acked)
+	}
+	return nil
+}

@@ -1,0 +1,327 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/sluice-cdc/sluice/change"
+)
+
+// errStopped is what emit returns once the consumer has stopped the reader.
+var errStopped = errors.New("pipeline: stopped")
+
+// ErrStopped reports whether err is (or wraps) the error emit returns when
+// the pipeline is shutting down. Sources may use it to tell a shutdown from
+// a failure, though they need not: they should simply return what emit
+// returned.
+func ErrStopped(err error) bool { return errors.Is(err, errStopped) }
+
+// Batch is a run of changes read from the source, filtered, and copied into
+// memory the pipeline owns.
+type Batch struct {
+	// Changes are the changes to deliver, in source order.
+	Changes []change.Change
+	// Last is the position to save once this batch and all before it are
+	// delivered: the position of the last change the batch covers, which
+	// may be a change the filter dropped or a hidden begin/commit/heartbeat.
+	Last change.Position
+	// HasLast is false when the batch covers no position of its own (it
+	// only carries changes held back from an earlier batch).
+	HasLast bool
+	// Bytes is the estimated memory the batch holds (see EstimateSize).
+	Bytes int64
+	// Read counts every change the source emitted into this batch, shown or not.
+	Read int
+
+	arena arena
+}
+
+func (b *Batch) reset() {
+	clear(b.Changes)
+	b.Changes = b.Changes[:0]
+	b.Last, b.HasLast, b.Bytes, b.Read = change.Position{}, false, 0, 0
+	b.arena.reset()
+}
+
+// ReaderConfig configures a Reader.
+type ReaderConfig struct {
+	// From is where the source resumes (see the package documentation).
+	From change.Position
+	// Filter drops tables and columns; nil keeps everything.
+	Filter *Filter
+	// BeginCommit delivers begin and commit events. Without it they only
+	// move positions. A begin is held back until the first change of its
+	// transaction that passes the filter, and a transaction of which the
+	// filter kept nothing shows neither.
+	BeginCommit bool
+	// QueueBytes bounds the estimated bytes of batches read but not yet
+	// released. Default 16 MiB.
+	QueueBytes int64
+	// BatchBytes and BatchChanges cut batches. Defaults 1 MiB and 4096.
+	BatchBytes   int64
+	BatchChanges int
+	// Reuse lets the Reader reuse a batch's memory once it is released;
+	// set it only when nothing keeps changes past Release.
+	Reuse bool
+}
+
+func (c *ReaderConfig) setDefaults() {
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 16 << 20
+	}
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = 1 << 20
+	}
+	if c.BatchChanges <= 0 {
+		c.BatchChanges = 4096
+	}
+}
+
+// Reader runs a Source in its own goroutine and turns what it emits into
+// Batches held in a queue bounded in bytes: when the consumer falls behind,
+// the source's emit blocks, so a transaction of any size streams through in
+// bounded memory. A Reader is used by one consumer goroutine.
+type Reader struct {
+	cfg    ReaderConfig
+	q      *queue
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	// Owned by the source goroutine.
+	cur      *Batch
+	pending  *change.Change // a begin held back, cloned
+	txOpen   bool           // the begin of the current transaction was shown
+	colCache map[colKey]colSel
+
+	freeMu sync.Mutex
+	free   []*Batch
+}
+
+type colKey struct {
+	first *change.Column
+	n     int
+	ns    change.Namespace
+}
+
+type colSel struct {
+	keep []int
+	cols []change.Column
+}
+
+// NewReader starts src from cfg.From. Stop it with Close.
+func NewReader(ctx context.Context, src Source, cfg ReaderConfig) *Reader {
+	cfg.setDefaults()
+	ctx, cancel := context.WithCancel(ctx)
+	r := &Reader{cfg: cfg, q: newQueue(cfg.QueueBytes), cancel: cancel, done: make(chan struct{})}
+	go r.run(ctx, src)
+	return r
+}
+
+func (r *Reader) run(ctx context.Context, src Source) {
+	defer close(r.done)
+	err := src.Stream(ctx, r.cfg.From, func(batch []change.Change) error { return r.emit(ctx, batch) })
+	if err == nil {
+		err = r.flush(ctx)
+	}
+	if err == nil {
+		err = io.EOF
+	} else if ctx.Err() != nil || errors.Is(err, errStopped) {
+		err = errStopped
+	} else {
+		// Deliver what was read before the failure, then report it.
+		if ferr := r.flush(ctx); ferr != nil {
+			err = errStopped
+		} else {
+			err = fmt.Errorf("pipeline: source: %w", err)
+		}
+	}
+	r.q.close(err)
+}
+
+// Next returns the next batch, waiting for one. It returns io.EOF once the
+// source has finished and every batch was returned, the source's error
+// (after every batch read before it), or ctx's error.
+func (r *Reader) Next(ctx context.Context) (*Batch, error) {
+	b, err, _ := r.q.take(ctx, true)
+	if b != nil {
+		return b, nil
+	}
+	if errors.Is(err, errStopped) {
+		return nil, context.Canceled
+	}
+	return nil, err
+}
+
+// TryNext returns the next batch if one is queued, without waiting.
+func (r *Reader) TryNext() *Batch {
+	b, _, _ := r.q.take(context.Background(), false)
+	return b
+}
+
+// Release gives a batch's bytes back to the queue bound; with
+// ReaderConfig.Reuse its memory is recycled, so nothing may use it after.
+func (r *Reader) Release(b *Batch) {
+	r.q.release(b.Bytes)
+	if !r.cfg.Reuse {
+		return
+	}
+	b.reset()
+	r.freeMu.Lock()
+	if len(r.free) < 4 {
+		r.free = append(r.free, b)
+	}
+	r.freeMu.Unlock()
+}
+
+// QueuedBytes reports the bytes held by batches read and not yet released.
+func (r *Reader) QueuedBytes() int64 { return r.q.usedBytes() }
+
+// Close stops the source and waits for its goroutine to end.
+func (r *Reader) Close() {
+	r.cancel()
+	<-r.done
+}
+
+func (r *Reader) newBatch() *Batch {
+	r.freeMu.Lock()
+	defer r.freeMu.Unlock()
+	if n := len(r.free); n > 0 {
+		b := r.free[n-1]
+		r.free = r.free[:n-1]
+		return b
+	}
+	return &Batch{}
+}
+
+// flush queues the current batch if it holds anything.
+func (r *Reader) flush(ctx context.Context) error {
+	b := r.cur
+	if b == nil || (len(b.Changes) == 0 && !b.HasLast) {
+		return nil
+	}
+	r.cur = nil
+	return r.q.put(ctx, b)
+}
+
+// advance records that every change up to p is dealt with, unless a begin
+// is held back (then p must not be saved before that begin is shown).
+func (r *Reader) advance(p change.Position) {
+	if r.pending != nil {
+		return
+	}
+	r.cur.Last, r.cur.HasLast = p, true
+}
+
+// emit is the callback the source calls. It copies what passes the filter.
+func (r *Reader) emit(ctx context.Context, batch []change.Change) error {
+	if err := ctx.Err(); err != nil {
+		return errStopped
+	}
+	for i := range batch {
+		if r.cur == nil {
+			r.cur = r.newBatch()
+		}
+		c := &batch[i]
+		r.cur.Read++
+		switch c.Op {
+		case change.OpHeartbeat:
+			r.advance(c.Pos)
+		case change.OpBegin:
+			if r.cfg.BeginCommit {
+				// The begin is not shown yet, so its position is not
+				// done: Last stays at the change before it.
+				p := *c
+				p.Before, p.After = cloneImage(c.Before), cloneImage(c.After)
+				r.pending, r.txOpen = &p, false
+			} else {
+				r.advance(c.Pos)
+			}
+		case change.OpCommit:
+			switch {
+			case !r.cfg.BeginCommit:
+				r.advance(c.Pos)
+			case r.pending != nil: // nothing of the transaction was kept
+				r.pending = nil
+				r.advance(c.Pos)
+			default: // shown begin, or a transaction resumed past its begin
+				r.add(c, nil)
+				r.txOpen = false
+			}
+		default:
+			if !r.cfg.Filter.Keep(c.Op, c.Namespace) {
+				r.advance(c.Pos)
+				break
+			}
+			if r.pending != nil {
+				p := r.pending
+				r.pending = nil
+				r.add(p, nil)
+				r.txOpen = true
+			}
+			var sel *colSel
+			if r.cfg.Filter.HasColumnRules() && len(c.Columns) > 0 {
+				sel = r.columns(c)
+			}
+			r.add(c, sel)
+		}
+		if r.cur.Bytes >= r.cfg.BatchBytes || len(r.cur.Changes) >= r.cfg.BatchChanges {
+			if err := r.flush(ctx); err != nil {
+				return errStopped
+			}
+		}
+	}
+	if err := r.flush(ctx); err != nil {
+		return errStopped
+	}
+	return nil
+}
+
+// add copies c into the current batch, keeping the columns sel selects.
+func (r *Reader) add(c *change.Change, sel *colSel) {
+	b := r.cur
+	b.Changes = append(b.Changes, *c)
+	d := &b.Changes[len(b.Changes)-1]
+	var keep []int
+	if sel != nil && sel.keep != nil {
+		keep = sel.keep
+		d.Columns = sel.cols
+	}
+	d.Before = b.arena.copyImage(c.Before, keep)
+	d.After = b.arena.copyImage(c.After, keep)
+	b.Bytes += EstimateSize(d)
+	b.Last, b.HasLast = c.Pos, true
+}
+
+// columns returns the column selection for c's table and column list.
+func (r *Reader) columns(c *change.Change) *colSel {
+	k := colKey{first: &c.Columns[0], n: len(c.Columns), ns: c.Namespace}
+	if s, ok := r.colCache[k]; ok {
+		return &s
+	}
+	if r.colCache == nil || len(r.colCache) >= 4096 {
+		r.colCache = make(map[colKey]colSel)
+	}
+	s := colSel{keep: r.cfg.Filter.SelectColumns(c.Namespace, c.Columns)}
+	if s.keep != nil {
+		s.cols = make([]change.Column, len(s.keep))
+		for i, k := range s.keep {
+			s.cols[i] = c.Columns[k]
+		}
+	}
+	r.colCache[k] = s
+	return &s
+}
+
+func cloneImage(vs []change.Value) []change.Value {
+	if vs == nil {
+		return nil
+	}
+	out := make([]change.Value, len(vs))
+	for i := range vs {
+		out[i] = vs[i].Clone()
+	}
+	return out
+}
