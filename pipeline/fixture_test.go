@@ -61,8 +61,8 @@ func (g *genSource) each(fn func(c *change.Change) bool) {
 			c = change.Change{Op: change.OpInsert, Source: "gen",
 				Namespace: change.Namespace{Database: "db", Table: g.tables[(t+r)%len(g.tables)]},
 				Columns:   genColumns, After: vals,
-				Tx:        change.Tx{ID: id, Index: uint64(r), Last: r == rows-1},
-				Pos:       change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: off, Index: uint64(r) + 2}}
+				Tx:  change.Tx{ID: id, Index: uint64(r), Last: r == rows-1},
+				Pos: change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: off, Index: uint64(r) + 2}}
 			if !fn(&c) {
 				return
 			}

@@ -153,14 +153,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 // deliverer is the state of Run's delivery loop.
 type deliverer struct {
-	p         *Pipeline
-	r         *Reader
-	acked     change.Position // last position the sink acknowledged
-	saved     change.Position // last position saved
-	dirty     bool            // acked is ahead of saved
-	lastSave  time.Time
-	taken     []*Batch
-	combined  []change.Change
+	p        *Pipeline
+	r        *Reader
+	acked    change.Position // last position the sink acknowledged
+	saved    change.Position // last position saved
+	dirty    bool            // acked is ahead of saved
+	lastSave time.Time
+	taken    []*Batch
+	combined []change.Change
 }
 
 // loop delivers batches until the reader ends; nil on a clean end or ctx cancel.
