@@ -1,6 +1,3 @@
-// Package change is the one change model every Sluice source produces and
-// every sink consumes: operations, rows as typed column values, keys,
-// transactions and source positions, plus their native JSON encoding.
 package change
 
 import "time"

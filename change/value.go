@@ -184,7 +184,9 @@ func Set(text []byte, bits uint64) Value { return Value{Kind: KindSet, B: text, 
 func Bit(bits uint64, width uint8) Value { return Value{Kind: KindBit, U: bits, Size: width} }
 
 // Geometry returns a spatial value as SRID and WKB.
-func Geometry(srid uint32, wkb []byte) Value { return Value{Kind: KindGeometry, U: uint64(srid), B: wkb} }
+func Geometry(srid uint32, wkb []byte) Value {
+	return Value{Kind: KindGeometry, U: uint64(srid), B: wkb}
+}
 
 // Vector returns a VECTOR value given as little-endian float32s.
 func Vector(le []byte) Value { return Value{Kind: KindVector, B: le} }

@@ -1,0 +1,15 @@
+// Package change is the one change model every Sluice source produces and
+// every sink consumes: operations, rows as typed column values, keys,
+// transactions and source positions, plus their native JSON encoding.
+//
+// A Change carries its rows as []Value, one typed Value per column, index
+// aligned with Columns. AppendText renders a Value as the source prints it;
+// Equal compares two Values exactly.
+//
+// Positions (Position) are totally ordered per source by Compare and
+// round-trip through text with Position.String and ParsePosition.
+//
+// AppendJSON writes a Change as one line of Sluice JSON and DecodeJSON
+// reads it back into an identical Change; docs/format.md describes the
+// format field by field.
+package change

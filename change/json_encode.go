@@ -1,0 +1,302 @@
+package change
+
+import (
+	"strconv"
+	"time"
+)
+
+// AppendJSON appends c as one line of Sluice JSON (without the trailing
+// newline) and returns the extended buffer. The format is described in
+// docs/format.md; DecodeJSON reads it back into an identical Change. It does
+// not allocate when dst has room for the line.
+func AppendJSON(dst []byte, c *Change) []byte {
+	dst = append(dst, `{"op":"`...)
+	dst = appendOp(dst, c.Op)
+	dst = append(dst, '"')
+	if c.Source != "" {
+		dst = append(dst, `,"source":`...)
+		dst = appendStrField(dst, c.Source)
+	}
+	if c.Database != "" {
+		dst = append(dst, `,"db":`...)
+		dst = appendStrField(dst, c.Database)
+	}
+	if c.Table != "" {
+		dst = append(dst, `,"table":`...)
+		dst = appendStrField(dst, c.Table)
+	}
+	if !c.CommitTime.IsZero() {
+		dst = append(dst, `,"ts":"`...)
+		dst = c.CommitTime.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = append(dst, '"')
+	}
+	if !c.ReadTime.IsZero() {
+		dst = append(dst, `,"read_ts":"`...)
+		dst = c.ReadTime.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = append(dst, '"')
+	}
+	if !c.Pos.IsZero() {
+		dst = append(dst, `,"pos":`...)
+		// The position text is printable ASCII apart from what it escapes.
+		start := len(dst)
+		dst = append(dst, '"')
+		dst = appendPosition(dst, c.Pos)
+		dst = append(dst, '"')
+		dst = escapePosQuotes(dst, start)
+	}
+	if c.Tx != (Tx{}) {
+		dst = appendTx(dst, c.Tx)
+	}
+	n := max(len(c.Columns), len(c.Before), len(c.After))
+	dst = appendKey(dst, c, n)
+	if len(c.Before) > 0 {
+		dst = append(dst, `,"before":`...)
+		dst = appendImage(dst, c, c.Before, n)
+	}
+	if len(c.After) > 0 {
+		dst = append(dst, `,"after":`...)
+		dst = appendImage(dst, c, c.After, n)
+	}
+	if c.SQL != "" {
+		dst = append(dst, `,"sql":`...)
+		dst = appendStrField(dst, c.SQL)
+	}
+	if n > 0 {
+		dst = appendCols(dst, c, n)
+	}
+	return append(dst, '}')
+}
+
+// escapePosQuotes escapes '"' and '\\' in the quoted position text written
+// from start on (a token may hold them; everything else unsafe is %XX).
+func escapePosQuotes(dst []byte, start int) []byte {
+	extra := 0
+	for _, c := range dst[start+1 : len(dst)-1] {
+		if c == '"' || c == '\\' {
+			extra++
+		}
+	}
+	if extra == 0 {
+		return dst
+	}
+	end := len(dst)
+	for range extra {
+		dst = append(dst, 0)
+	}
+	// Shift right to left, inserting backslashes.
+	w := len(dst) - 1
+	dst[w] = '"'
+	w--
+	for r := end - 2; r > start; r-- {
+		c := dst[r]
+		dst[w] = c
+		w--
+		if c == '"' || c == '\\' {
+			dst[w] = '\\'
+			w--
+		}
+	}
+	return dst
+}
+
+func appendTx(dst []byte, tx Tx) []byte {
+	dst = append(dst, `,"tx":{`...)
+	sep := false
+	if tx.ID != "" {
+		dst = append(dst, `"id":`...)
+		dst = appendStrField(dst, tx.ID)
+		sep = true
+	}
+	if tx.Index != 0 {
+		if sep {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"index":`...)
+		dst = strconv.AppendUint(dst, tx.Index, 10)
+		sep = true
+	}
+	if tx.Last {
+		if sep {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"last":true`...)
+	}
+	return append(dst, '}')
+}
+
+// realValue reports whether v has a kind that can describe a column.
+func realValue(v Value) bool {
+	return v.Kind != KindAbsent && v.Kind != KindUnchanged && v.Kind != KindNull
+}
+
+// colCtx is the context of column i: the kind and Size of its after value,
+// or of its before value, whichever first has a kind of its own.
+func colCtx(c *Change, i int) ctx {
+	var x ctx
+	if i < len(c.Columns) {
+		x.typ = c.Columns[i].Type
+	}
+	if i < len(c.After) && realValue(c.After[i]) {
+		x.kind, x.size = c.After[i].Kind, c.After[i].Size
+	} else if i < len(c.Before) && realValue(c.Before[i]) {
+		x.kind, x.size = c.Before[i].Kind, c.Before[i].Size
+	}
+	return x
+}
+
+// colName returns column i's name and whether it is used as its JSON key:
+// it must be nonempty valid UTF-8, otherwise the key is "@<i+1>".
+func colName(c *Change, i int) (string, bool) {
+	if i < len(c.Columns) {
+		n := c.Columns[i].Name
+		if n != "" && validUTF8(n) {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+func appendColKey(dst []byte, c *Change, i int) []byte {
+	if n, ok := colName(c, i); ok {
+		dst, _ = appendJSONStr(dst, n)
+		return dst
+	}
+	dst = append(dst, `"@`...)
+	dst = strconv.AppendUint(dst, uint64(i+1), 10)
+	return append(dst, '"')
+}
+
+// sameKey reports whether columns i and j have the same JSON key.
+func sameKey(c *Change, i, j int) bool {
+	ni, oki := colName(c, i)
+	nj, okj := colName(c, j)
+	switch {
+	case oki && okj:
+		return ni == nj
+	case oki:
+		return isAtKey(ni, j)
+	case okj:
+		return isAtKey(nj, i)
+	}
+	return i == j
+}
+
+// isAtKey reports whether name is "@<i+1>".
+func isAtKey(name string, i int) bool {
+	if len(name) < 2 || name[0] != '@' || name[1] == '0' {
+		return false
+	}
+	n, err := strconv.ParseUint(name[1:], 10, 64)
+	return err == nil && n == uint64(i)+1
+}
+
+// appendImage appends a row image as an object keyed by column. An absent
+// column is left out, unless a later column has the same key: then it is
+// written as {"$kind":"absent"} so that readers, matching keys to columns
+// in order, stay aligned.
+func appendImage(dst []byte, c *Change, img []Value, n int) []byte {
+	dst = append(dst, '{')
+	sep := false
+	for i := range img {
+		v := img[i]
+		if isZeroValue(v) && !laterSameKey(c, i, n) {
+			continue
+		}
+		if sep {
+			dst = append(dst, ',')
+		}
+		sep = true
+		dst = appendColKey(dst, c, i)
+		dst = append(dst, ':')
+		dst = appendValueJSON(dst, v, colCtx(c, i))
+	}
+	return append(dst, '}')
+}
+
+func laterSameKey(c *Change, i, n int) bool {
+	for j := i + 1; j < n; j++ {
+		if sameKey(c, i, j) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendKey appends "key": the key columns with their after values (before
+// values when the after image lacks them, as in deletes).
+func appendKey(dst []byte, c *Change, n int) []byte {
+	mark := len(dst)
+	dst = append(dst, `,"key":{`...)
+	sep := false
+	for i := 0; i < len(c.Columns) && i < n; i++ {
+		if !c.Columns[i].Key {
+			continue
+		}
+		var v Value
+		if i < len(c.After) && c.After[i].Present() && c.After[i].Kind != KindUnchanged {
+			v = c.After[i]
+		} else if i < len(c.Before) && c.Before[i].Present() && c.Before[i].Kind != KindUnchanged {
+			v = c.Before[i]
+		} else {
+			continue
+		}
+		if sep {
+			dst = append(dst, ',')
+		}
+		sep = true
+		dst = appendColKey(dst, c, i)
+		dst = append(dst, ':')
+		dst = appendValueJSON(dst, v, colCtx(c, i))
+	}
+	if !sep {
+		return dst[:mark]
+	}
+	return append(dst, '}')
+}
+
+func appendCols(dst []byte, c *Change, n int) []byte {
+	dst = append(dst, `,"cols":[`...)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var col Column
+		if i < len(c.Columns) {
+			col = c.Columns[i]
+		}
+		dst = append(dst, '{')
+		sep := false
+		field := func(dst []byte, name string) []byte {
+			if sep {
+				dst = append(dst, ',')
+			}
+			sep = true
+			dst = append(dst, '"')
+			dst = append(dst, name...)
+			return append(dst, '"', ':')
+		}
+		if col.Name != "" {
+			dst = appendStrField(field(dst, "name"), col.Name)
+		}
+		if col.Type != "" {
+			dst = appendStrField(field(dst, "type"), col.Type)
+		}
+		x := colCtx(c, i)
+		if x.kind != KindAbsent {
+			dst = append(field(dst, "kind"), '"')
+			dst = appendKind(dst, x.kind)
+			dst = append(dst, '"')
+			if x.size != 0 {
+				dst = strconv.AppendUint(field(dst, "size"), uint64(x.size), 10)
+			}
+		}
+		if col.Nullable {
+			dst = append(field(dst, "nullable"), "true"...)
+		}
+		if col.Key {
+			dst = append(field(dst, "key"), "true"...)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, ']')
+}
