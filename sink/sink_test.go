@@ -15,7 +15,7 @@ import (
 type nopSink struct{ u string }
 
 func (nopSink) Write(context.Context, []change.Change) error { return nil }
-func (nopSink) Close() error                                { return nil }
+func (nopSink) Close() error                                 { return nil }
 
 func TestRegistry(t *testing.T) {
 	ctx := context.Background()
