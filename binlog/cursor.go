@@ -139,3 +139,60 @@ func appendLenenc(dst []byte, v uint64) []byte {
 	}
 	return binary.LittleEndian.AppendUint64(append(dst, 0xfe), v)
 }
+
+// varUint reads an unsigned integer in MySQL's serialization varlen
+// format (libs/mysql/serialization): the number of trailing one bits of
+// the first byte, plus one, is the byte count n (9 for 0xff), and the
+// value is the n bytes little-endian shifted right by n (the 8 bytes after
+// the first when n is 9).
+func (c *cursor) varUint(field string) uint64 {
+	if c.err != nil || c.left() < 1 {
+		c.fail(field, 1)
+		return 0
+	}
+	first := c.b[c.off]
+	n := 1
+	for n < 9 && first&(1<<(n-1)) != 0 {
+		n++
+	}
+	p := c.take(n, field)
+	if p == nil {
+		return 0
+	}
+	if n == 9 {
+		return binary.LittleEndian.Uint64(p[1:])
+	}
+	var v uint64
+	for i := n - 1; i >= 0; i-- {
+		v = v<<8 | uint64(p[i])
+	}
+	return v >> n
+}
+
+// varInt reads a signed varlen integer: the unsigned form holds the sign
+// in its lowest bit (zigzag).
+func (c *cursor) varInt(field string) int64 {
+	u := c.varUint(field)
+	return int64(u>>1) ^ -int64(u&1)
+}
+
+// appendVarUint appends v in MySQL's serialization varlen format.
+func appendVarUint(dst []byte, v uint64) []byte {
+	n := 1
+	for n < 9 && v >= 1<<(7*n) {
+		n++
+	}
+	if n == 9 {
+		return binary.LittleEndian.AppendUint64(append(dst, 0xff), v)
+	}
+	w := v<<n | (1<<(n-1) - 1)
+	for i := 0; i < n; i++ {
+		dst = append(dst, byte(w>>(8*i)))
+	}
+	return dst
+}
+
+// appendVarInt appends a signed varlen integer (zigzag).
+func appendVarInt(dst []byte, v int64) []byte {
+	return appendVarUint(dst, uint64(v<<1)^uint64(v>>63))
+}

@@ -33,6 +33,11 @@ type FormatDescription struct {
 	PostHeaderLengths []byte // post-header length of type t is at index t-1
 	ChecksumAlg       uint8  // ChecksumOff, ChecksumCRC32 or ChecksumUndefined
 	MariaDB           bool   // written by a MariaDB server
+	// OldTypeCodes is set for the pre-GA 5.1/5.2 "a_drop" trees that
+	// numbered TABLE_MAP..EXECUTE_LOAD_QUERY 16..22: the Reader maps their
+	// type codes to today's in Header.Type (Raw keeps the original byte),
+	// and PostHeaderLengths is already permuted.
+	OldTypeCodes bool
 
 	version [3]int // parsed ServerVersion, major.minor.patch
 }
@@ -167,7 +172,50 @@ func DecodeFormatDescription(body []byte) (*FormatDescription, error) {
 		return nil, fmt.Errorf("%w: only %d post-header lengths", ErrBadFormatDescription, len(rest))
 	}
 	f.PostHeaderLengths = bytes.Clone(rest)
+	if isOldDropVersion(f.ServerVersion) {
+		if len(f.PostHeaderLengths) != len(oldTypePermutation)-1 {
+			return nil, fmt.Errorf("%w: %s declares %d event types, want %d", ErrBadFormatDescription, f.ServerVersion, len(f.PostHeaderLengths), len(oldTypePermutation)-1)
+		}
+		p := make([]byte, len(f.PostHeaderLengths))
+		for i := 1; i < len(oldTypePermutation); i++ {
+			p[oldTypePermutation[i]-1] = f.PostHeaderLengths[i-1]
+		}
+		f.PostHeaderLengths = p
+		f.OldTypeCodes = true
+	}
 	return f, nil
+}
+
+// oldTypePermutation maps the type codes of the pre-GA "a_drop" trees to
+// today's codes (MySQL Format_description_event).
+var oldTypePermutation = [...]EventType{
+	UnknownEvent, StartEventV3, QueryEvent, StopEvent, RotateEvent,
+	IntvarEvent, LoadEvent, SlaveEvent, CreateFileEvent,
+	AppendBlockEvent, ExecLoadEvent, DeleteFileEvent, NewLoadEvent,
+	RandEvent, UserVarEvent, FormatDescriptionEvent,
+	TableMapEvent, PreGAWriteRowsEvent, PreGAUpdateRowsEvent, PreGADeleteRowsEvent,
+	XIDEvent, BeginLoadQueryEvent, ExecuteLoadQueryEvent,
+}
+
+// MapType returns the current type code for on-disk code t under this
+// format (different only when OldTypeCodes is set).
+func (f *FormatDescription) MapType(t EventType) EventType {
+	if f.OldTypeCodes && int(t) < len(oldTypePermutation) {
+		return oldTypePermutation[t]
+	}
+	return t
+}
+
+// isOldDropVersion matches the server versions of the trees with the old
+// type codes: 5.1.[1-5]-a_drop5*, 5.1.4-a_drop6*, 5.2.[0-2]-a_drop6*.
+func isOldDropVersion(v string) bool {
+	if len(v) < 13 || v[0] != '5' || v[1] != '.' || v[3] != '.' || v[5:12] != "-a_drop" {
+		return false
+	}
+	minor, patch, drop := v[2], v[4], v[12]
+	return (minor == '1' && patch >= '1' && patch <= '5' && drop == '5') ||
+		(minor == '1' && patch == '4' && drop == '6') ||
+		(minor == '2' && patch >= '0' && patch <= '2' && drop == '6')
 }
 
 // checksumCapable reports whether this server version writes the checksum
@@ -210,7 +258,7 @@ var (
 		0, 0, 8, 8, 8, 2, 0, 0, 0, 10, 10, 10,
 	}
 	// mariaDBPostHeadersHigh are the post-header lengths of types 160..172.
-	mariaDBPostHeadersHigh = [...]byte{0, 0, 19, 4, 0, 13, 8, 8, 8, 10, 10, 10, 0}
+	mariaDBPostHeadersHigh = [...]byte{0, 4, 19, 4, 0, 13, 8, 8, 8, 10, 10, 10, 0}
 )
 
 // NewFormatDescription returns the v4 format a server of the given version

@@ -280,6 +280,9 @@ func (r *Reader) frameEvent(ev *Event, hl int) error {
 	if err != nil {
 		return r.errAt(ev.Offset, EventType(raw[4]), "%w", err)
 	}
+	if r.fde.OldTypeCodes {
+		h.Type = r.fde.MapType(h.Type)
+	}
 	ev.Header = h
 	end := len(raw)
 	switch h.Type {
