@@ -34,4 +34,6 @@ func scanSluice(path string) (result, error) {
 }
 
 // decodeSluice is filled in when package binlog decodes rows.
-func decodeSluice(path string) (result, error) { return result{}, errors.New("row decoding not available yet") }
+func decodeSluice(path string) (result, error) {
+	return result{}, errors.New("row decoding not available yet")
+}
