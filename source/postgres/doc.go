@@ -1,0 +1,74 @@
+// Package postgres reads live changes from PostgreSQL through logical
+// replication with the built-in pgoutput plugin and turns them into
+// change.Change values.
+//
+// # Connections
+//
+// A Source opens two connections per Stream: a replication connection
+// (replication=database) that creates the slot and streams, and an ordinary
+// one for the catalog (wal_level and privilege checks, the publication,
+// enum labels, domain base types, column nullability and primary keys).
+// Both send DateStyle=ISO, TimeZone=UTC, bytea_output=hex and
+// extra_float_digits=3 in the startup packet, so the text pgoutput produces
+// has one known form whatever the server's defaults.
+//
+// # Decoding: our own, not pglogrepl
+//
+// pgoutput is decoded here (pgoutput.go), not with pglogrepl. The format is
+// small and fully specified, and owning it lets the decoder reuse one
+// message struct and its tuple slices for every message, point values into
+// the received bytes instead of copying them, keep raw messages of streamed
+// transactions as bytes for the spill file (pglogrepl parses into structs
+// that would have to be re-encoded), and follow protocol 4 without waiting
+// for a dependency. The replication handshake and standby status updates are
+// a few lines on top of pgconn.
+//
+// Values arrive in text form (binary mode fails for types without send
+// functions) and are decoded exactly: integers, numeric as KindDecimal text
+// (NaN and ±Infinity included), floats, bool, text types, bytea, json and
+// jsonb, uuid, date, time, timetz, timestamp, timestamptz (±infinity as
+// change.TimestampInfinity), bit strings of up to 64 bits, enums (with their
+// 1-based sort position), domains (decoded as their base type, typed with
+// the domain's name) and arrays (KindArray, nested for several dimensions).
+// Types Sluice has no kind for — interval, inet, cidr, macaddr, money,
+// ranges, composites, tsvector, and the dates and wall-clock timestamps
+// that KindDate and KindDateTime cannot hold (infinity, BC) — are KindOther
+// with the server's text and the type name in Names[0]. A TOASTed value
+// the server did not send ('u') is change.Unchanged(), never NULL. In a
+// key-only old tuple (REPLICA IDENTITY DEFAULT or USING INDEX) the columns
+// outside the identity are absent (the zero Value), not NULL.
+//
+// # Protocol versions and streamed transactions
+//
+// The protocol version is the highest the server speaks (PostgreSQL 14: 2,
+// 15: 3, 16+: 4; older: 1), and from version 2 on the source asks for
+// streaming=on: the server sends a transaction larger than
+// logical_decoding_work_mem in blocks while it runs. Those blocks are kept
+// as raw messages per transaction, in memory up to Config.MemoryBytes for
+// all transactions together and past it in one file per transaction under a
+// private temporary directory, so memory stays flat. Stream Abort of a
+// subtransaction (ROLLBACK TO SAVEPOINT) marks it so that its rows are
+// skipped at replay (its Relation messages are kept, since the server sends
+// a relation only once per streamed transaction); an abort of the whole
+// transaction deletes it. At Stream Commit the transaction is replayed and
+// delivered like any other, so only committed rows are ever delivered.
+//
+// # Positions and feedback
+//
+// Positions follow the pipeline's contract: every change of a transaction
+// has Offset = the commit LSN (Begin's final LSN, or Stream Commit's commit
+// LSN) and Index = 1 for the begin event, 2 for the first row and so on, so
+// several changes sharing one LSN are each addressable; the commit event
+// has Offset = the commit record's end LSN and Index 0. Stream restarts at
+// from's LSN and drops every change at or before from. A non-transactional
+// logical message sits at its LSN + 1, Index 0; an idle heartbeat at the
+// server's WAL end, Index 0.
+//
+// The slot's flush position advances only through Ack, which the pipeline
+// calls with each position it has saved: it never runs ahead of delivery.
+// Keepalives that ask for a reply are answered at once by the reading
+// goroutine, even while emit blocks. When no transaction is open, a
+// keepalive's WAL end past the last change becomes a heartbeat change; once
+// the pipeline saves and acknowledges it, the slot follows the server on an
+// idle publication without anything being written to the source.
+package postgres

@@ -1,0 +1,402 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/sluice-cdc/sluice/change"
+)
+
+// ErrPositionLost: the slot has already released WAL the resume position
+// needs (its confirmed_flush_lsn is past it), e.g. because the slot was
+// dropped and re-created. Restarting there would silently skip changes.
+var ErrPositionLost = errors.New("postgres: resume position is no longer in the slot")
+
+// heartbeatEvery bounds how often an idle stream emits a heartbeat.
+const heartbeatEvery = time.Second
+
+// Source streams the changes of one PostgreSQL database through a logical
+// replication slot. It implements the pipeline's Source interface; call Ack
+// with each position the pipeline has saved so that the slot may release
+// WAL up to it.
+type Source struct {
+	cfg *Config
+
+	mu     sync.Mutex
+	acked  change.Position
+	ackSig chan struct{}
+	stats  Stats
+}
+
+// Stats counts what a Source did; read them with Source.Stats.
+type Stats struct {
+	Messages  uint64 // pgoutput messages received
+	Changes   uint64 // changes handed to emit
+	Spilled   uint64 // streamed transactions that spilled to disk
+	Flushed   uint64 // last flush LSN reported to the server
+	WALEnd    uint64 // last WAL end the server reported
+	Proto     int    // pgoutput protocol version in use
+	Streaming bool   // in-progress transactions are streamed
+}
+
+// New returns a Source for cfg.
+func New(cfg *Config) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Source{cfg: cfg, ackSig: make(chan struct{}, 1)}, nil
+}
+
+// Open parses a postgres:// URL (see ParseURL) and returns its Source.
+func Open(rawURL string) (*Source, error) {
+	cfg, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg)
+}
+
+// Config returns the source's configuration.
+func (s *Source) Config() *Config { return s.cfg }
+
+// Stats returns a snapshot of the counters.
+func (s *Source) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Ack tells the source that every change up to and including p is
+// delivered and checkpointed. The slot's confirmed_flush_lsn then advances
+// to p's LSN, never further than what was acknowledged. Positions of other
+// flavors and positions older than the last one are ignored. Safe to call
+// from any goroutine.
+func (s *Source) Ack(p change.Position) {
+	if p.Flavor != change.FlavorLSN {
+		return
+	}
+	s.mu.Lock()
+	if p.Offset > s.acked.Offset || (p.Offset == s.acked.Offset && p.Index > s.acked.Index) {
+		s.acked = p
+	}
+	s.mu.Unlock()
+	select {
+	case s.ackSig <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Source) ackedLSN() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.acked.Offset
+}
+
+// inbound is one message from the reader goroutine.
+type inbound struct {
+	data      []byte // XLogData payload (a pgoutput message)
+	keepalive bool
+	walEnd    uint64
+	err       error
+}
+
+// Stream reads changes after from (see the pipeline's resume contract)
+// and hands them to emit in batches until ctx ends, emit fails or the
+// connection fails. A zero from starts where the slot's confirmed_flush_lsn
+// is (for a new slot: the current end of WAL).
+func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
+	if !from.IsZero() && from.Flavor != change.FlavorLSN {
+		return fmt.Errorf("postgres: resume position %v is not an LSN position", from)
+	}
+	cfg := s.cfg
+	catConn, err := connect(ctx, cfg.Conn, false)
+	if err != nil {
+		return err
+	}
+	defer catConn.Close(context.Background())
+	cat := newCatalog(catConn)
+	info, err := preflight(ctx, cat)
+	if err != nil {
+		return err
+	}
+	if err := ensurePublication(ctx, cat, cfg); err != nil {
+		return err
+	}
+	repl, err := connect(ctx, cfg.Conn, true)
+	if err != nil {
+		return err
+	}
+	defer repl.Close(context.Background())
+	if err := ensureSlot(ctx, cat, repl, cfg); err != nil {
+		return err
+	}
+	if !from.IsZero() {
+		si, err := lookupSlot(ctx, cat, cfg.Slot)
+		if err != nil {
+			return err
+		}
+		if si.confirmed > from.Offset {
+			return fmt.Errorf("%w: slot %q confirmed_flush_lsn is %s, resume position is %s", ErrPositionLost,
+				cfg.Slot, formatLSN(si.confirmed), formatLSN(from.Offset))
+		}
+	}
+	proto := protoVersion(info.version, cfg.ProtoVersion)
+	if err := startReplication(ctx, repl, cfg, proto, from.Offset); err != nil {
+		return err
+	}
+	spill, err := newSpillStore(cfg.SpillDir, cfg.MemoryBytes)
+	if err != nil {
+		return err
+	}
+	defer spill.close()
+
+	s.mu.Lock()
+	s.acked = from
+	s.stats = Stats{Proto: proto, Streaming: proto >= 2 && cfg.Streaming}
+	s.mu.Unlock()
+
+	st := &streamer{
+		src:    s,
+		status: &statusWriter{conn: repl},
+		dec: &decoder{
+			cat:      cat,
+			rels:     make(map[uint32]*relation),
+			spill:    spill,
+			from:     from,
+			messages: cfg.Messages,
+			now:      time.Now,
+			out:      &batcher{max: cfg.BatchSize, emit: emit, last: from},
+		},
+	}
+	st.flushed.Store(from.Offset)
+	return st.run(ctx, repl)
+}
+
+// streamer is one Stream call: a reader goroutine that owns receiving and
+// answers keepalives at once, and the calling goroutine that decodes,
+// emits and reports progress.
+type streamer struct {
+	src     *Source
+	status  *statusWriter
+	dec     *decoder
+	flushed atomic.Uint64 // flush LSN last reported (never past an acknowledged position)
+
+	walEnd        uint64 // latest WAL end from a keepalive
+	lastHeartbeat time.Time
+	lastStatus    time.Time
+}
+
+func (st *streamer) run(ctx context.Context, repl *pgconn.PgConn) error {
+	ctx, cancel := context.WithCancel(ctx)
+	in := make(chan inbound, 256)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		st.read(ctx, repl, in)
+	}()
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+
+	tick := time.NewTicker(heartbeatEvery / 2)
+	defer tick.Stop()
+	cfg := st.src.cfg
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case msg := <-in:
+			if err := st.inbound(ctx, msg); err != nil {
+				return err
+			}
+			// Drain what is already queued before emitting, so that a
+			// burst becomes one batch and a lone change leaves at once.
+			for drained := false; !drained; {
+				select {
+				case msg := <-in:
+					if err := st.inbound(ctx, msg); err != nil {
+						return err
+					}
+				default:
+					drained = true
+				}
+			}
+			if err := st.emitPending(); err != nil {
+				return err
+			}
+		case <-st.src.ackSig:
+			if err := st.report(false); err != nil {
+				return err
+			}
+		case now := <-tick.C:
+			if err := st.maybeHeartbeat(now); err != nil {
+				return err
+			}
+			if now.Sub(st.lastStatus) >= cfg.StatusInterval {
+				if err := st.report(true); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// inbound handles one message from the reader.
+func (st *streamer) inbound(ctx context.Context, msg inbound) error {
+	switch {
+	case msg.err != nil:
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return msg.err
+	case msg.keepalive:
+		if msg.walEnd > st.walEnd {
+			st.walEnd = msg.walEnd
+		}
+		st.src.mu.Lock()
+		st.src.stats.WALEnd = st.walEnd
+		st.src.mu.Unlock()
+		return st.maybeHeartbeat(time.Now())
+	}
+	st.src.mu.Lock()
+	st.src.stats.Messages++
+	st.src.mu.Unlock()
+	if err := st.dec.handle(ctx, msg.data); err != nil {
+		return err
+	}
+	return nil
+}
+
+// emitPending hands the collected batch to emit.
+func (st *streamer) emitPending() error {
+	before := st.dec.out.emitted
+	err := st.dec.out.flush()
+	st.src.mu.Lock()
+	st.src.stats.Changes += st.dec.out.emitted - before
+	st.src.stats.Spilled = uint64(st.dec.spill.spills)
+	st.src.mu.Unlock()
+	return err
+}
+
+// maybeHeartbeat emits a heartbeat at the server's WAL end when nothing is
+// open, so that an idle (or filtered-out) slot follows the server once the
+// pipeline saves and acknowledges it, without writing to the source.
+func (st *streamer) maybeHeartbeat(now time.Time) error {
+	d := st.dec
+	if d.busy() || st.walEnd <= d.out.last.Offset || now.Sub(st.lastHeartbeat) < heartbeatEvery {
+		return nil
+	}
+	st.lastHeartbeat = now
+	c := change.Change{
+		Op:       change.OpHeartbeat,
+		Source:   "postgres",
+		Pos:      change.Position{Flavor: change.FlavorLSN, Offset: st.walEnd},
+		ReadTime: now,
+	}
+	if err := d.push(c); err != nil {
+		return err
+	}
+	return st.emitPending()
+}
+
+// report sends a status update when the acknowledged LSN moved (or always, when forced).
+func (st *streamer) report(force bool) error {
+	lsn := st.src.ackedLSN()
+	if lsn <= st.flushed.Load() && !force {
+		return nil
+	}
+	if lsn > st.flushed.Load() {
+		st.flushed.Store(lsn)
+	}
+	st.lastStatus = time.Now()
+	st.src.mu.Lock()
+	st.src.stats.Flushed = st.flushed.Load()
+	st.src.mu.Unlock()
+	return st.status.send(st.flushed.Load(), false)
+}
+
+// read receives from the replication connection until ctx ends or it
+// fails. Keepalives asking for a reply are answered here, at once, even
+// while the other goroutine is blocked in emit. Message bytes are cut from
+// large shared blocks, so receiving costs no allocation per message.
+func (st *streamer) read(ctx context.Context, conn *pgconn.PgConn, out chan<- inbound) {
+	const block = 256 << 10
+	var slab []byte
+	send := func(m inbound) bool {
+		select {
+		case out <- m:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for {
+		msg, err := conn.ReceiveMessage(ctx)
+		if err != nil {
+			send(inbound{err: fmt.Errorf("postgres: receive from replication connection: %w", err)})
+			return
+		}
+		var data []byte
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			data = m.Data
+		case *pgproto3.ErrorResponse:
+			send(inbound{err: fmt.Errorf("postgres: replication stream: %w", pgconn.ErrorResponseToPgError(m))})
+			return
+		case *pgproto3.CopyDone:
+			send(inbound{err: fmt.Errorf("postgres: server ended the replication stream")})
+			return
+		default:
+			continue // notices, parameter status
+		}
+		if len(data) == 0 {
+			continue
+		}
+		switch data[0] {
+		case 'k': // primary keepalive: walEnd, time, reply requested
+			if len(data) < 18 {
+				send(inbound{err: fmt.Errorf("postgres: keepalive of %d bytes", len(data))})
+				return
+			}
+			walEnd := binary.BigEndian.Uint64(data[1:])
+			if data[17] == 1 {
+				if err := st.status.send(st.flushed.Load(), false); err != nil {
+					send(inbound{err: err})
+					return
+				}
+			}
+			if !send(inbound{keepalive: true, walEnd: walEnd}) {
+				return
+			}
+		case 'w': // XLogData: walStart, walEnd, time, payload
+			if len(data) < 25 {
+				send(inbound{err: fmt.Errorf("postgres: XLogData of %d bytes", len(data))})
+				return
+			}
+			payload := data[25:]
+			var buf []byte
+			if len(payload) > block/4 {
+				buf = append([]byte(nil), payload...)
+			} else {
+				if cap(slab)-len(slab) < len(payload) {
+					slab = make([]byte, 0, block)
+				}
+				n := len(slab)
+				slab = append(slab, payload...)
+				buf = slab[n:len(slab):len(slab)]
+			}
+			if !send(inbound{data: buf}) {
+				return
+			}
+		}
+	}
+}
