@@ -1,0 +1,120 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// RedisPassword is the requirepass of every Redis server.
+const RedisPassword = "sluice-redis"
+
+// Redis is a private redis-server listening on 127.0.0.1 with a password and
+// an append-only file in its directory, so data survives Stop and Start.
+type Redis struct {
+	Server
+}
+
+// StartRedis starts a Redis server. Close stops it and removes its directory.
+func StartRedis(ctx context.Context) (*Redis, error) {
+	bin, err := lookBinary("redis-server", "redis-server")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := newServerDir("redis")
+	if err != nil {
+		return nil, err
+	}
+	s := &Redis{}
+	s.Server = Server{name: "redis-server", dir: dir, ready: s.ping}
+	s.spec = func() procSpec {
+		return procSpec{path: bin, args: []string{s.dir.join("redis.conf")}}
+	}
+	err = s.launch(ctx, func(port int) error {
+		conf := strings.Join([]string{
+			fmt.Sprintf("port %d", port),
+			"bind 127.0.0.1",
+			"protected-mode yes",
+			"requirepass " + RedisPassword,
+			"dir " + s.dir.path,
+			"daemonize no",
+			"save \"\"",
+			"appendonly yes",
+			"appendfsync everysec",
+			"unixsocket " + s.dir.join("redis.sock"),
+			"unixsocketperm 700",
+			"loglevel warning",
+			"logfile \"\"",
+		}, "\n") + "\n"
+		if err := os.WriteFile(s.dir.join("redis.conf"), []byte(conf), 0o644); err != nil {
+			return fmt.Errorf("testenv: redis: write redis.conf: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewRedis starts a Redis server for one test and stops it when the test
+// ends. It fails the test if the server cannot start.
+func NewRedis(tb testing.TB) *Redis {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := StartRedis(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return s
+}
+
+// URL is redis://:password@127.0.0.1:port/db, as accepted by
+// redis.ParseURL of github.com/redis/go-redis/v9.
+func (s *Redis) URL(db int) string {
+	return fmt.Sprintf("redis://:%s@%s/%d", RedisPassword, s.Addr(), db)
+}
+
+// Password is the server's requirepass.
+func (s *Redis) Password() string { return RedisPassword }
+
+// ping speaks RESP directly so readiness does not depend on a client
+// library: AUTH then PING must answer +OK and +PONG.
+func (s *Redis) ping(ctx context.Context) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", s.Addr())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	if _, err := fmt.Fprintf(conn, "AUTH %s\r\nPING\r\n", RedisPassword); err != nil {
+		return err
+	}
+	want := "+OK\r\n+PONG\r\n"
+	buf := make([]byte, 0, len(want))
+	tmp := make([]byte, len(want))
+	for len(buf) < len(want) {
+		n, err := conn.Read(tmp[:len(want)-len(buf)])
+		buf = append(buf, tmp[:n]...)
+		if err != nil {
+			return fmt.Errorf("redis answered %q: %w", buf, err)
+		}
+	}
+	if string(buf) != want {
+		return fmt.Errorf("redis answered %q to AUTH, PING", buf)
+	}
+	return nil
+}
