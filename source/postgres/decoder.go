@@ -48,6 +48,9 @@ type decoder struct {
 	inStream  bool
 	streamXid uint32
 
+	// streamed counts streamed transactions committed.
+	streamed uint64
+
 	out *batcher
 	m   message // reused by handle
 	rm  message // reused by replay
@@ -329,6 +332,7 @@ func (d *decoder) message(m *message) error {
 // subtransactions, as one ordinary transaction.
 func (d *decoder) streamCommit(ctx context.Context, xid uint32, commitLSN, endLSN uint64, us int64) error {
 	tx := d.spill.txs[xid]
+	d.streamed++
 	if err := d.begin(xid, commitLSN, us); err != nil {
 		return err
 	}

@@ -39,6 +39,7 @@ type Source struct {
 type Stats struct {
 	Messages  uint64 // pgoutput messages received
 	Changes   uint64 // changes handed to emit
+	Streamed  uint64 // streamed transactions committed and replayed
 	Spilled   uint64 // streamed transactions that spilled to disk
 	Flushed   uint64 // last flush LSN reported to the server
 	WALEnd    uint64 // last WAL end the server reported
@@ -278,11 +279,11 @@ func (st *streamer) inbound(ctx context.Context, msg inbound) error {
 
 // emitPending hands the collected batch to emit.
 func (st *streamer) emitPending() error {
-	before := st.dec.out.emitted
 	err := st.dec.out.flush()
 	st.src.mu.Lock()
-	st.src.stats.Changes += st.dec.out.emitted - before
+	st.src.stats.Changes = st.dec.out.emitted
 	st.src.stats.Spilled = uint64(st.dec.spill.spills)
+	st.src.stats.Streamed = st.dec.streamed
 	st.src.mu.Unlock()
 	return err
 }
