@@ -29,7 +29,7 @@ func decodeChange(c *Change, root *jnode, line []byte) error {
 	if root.t != '{' {
 		return errors.New("a change must be a JSON object")
 	}
-	var before, after, cols *jnode
+	var before, after, cols, ncols *jnode
 	hasOp := false
 	for i, k := range root.keys {
 		n := &root.elems[i]
@@ -66,6 +66,8 @@ func decodeChange(c *Change, root *jnode, line []byte) error {
 			after = n
 		case "cols":
 			cols = n
+		case "ncols":
+			ncols = n
 		}
 		if err != nil {
 			return fmt.Errorf("field %q: %w", k, err)
@@ -82,6 +84,14 @@ func decodeChange(c *Change, root *jnode, line []byte) error {
 		}
 	}
 	var err error
+	if ncols != nil {
+		// The images are longer than Columns; keep only the real columns.
+		var n uint64
+		if n, err = uintField(ncols, 64); err != nil || n > uint64(len(c.Columns)) {
+			return fmt.Errorf(`field "ncols": %d columns of %d, %v`, n, len(c.Columns), err)
+		}
+		defer func() { c.Columns = c.Columns[:n:n] }()
+	}
 	if before != nil {
 		if c.Before, err = imageField(before, c.Columns, ctxs, line); err != nil {
 			return fmt.Errorf(`field "before": %w`, err)

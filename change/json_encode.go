@@ -26,14 +26,12 @@ func AppendJSON(dst []byte, c *Change) []byte {
 		dst = appendStrField(dst, c.Table)
 	}
 	if !c.CommitTime.IsZero() {
-		dst = append(dst, `,"ts":"`...)
-		dst = c.CommitTime.UTC().AppendFormat(dst, time.RFC3339Nano)
-		dst = append(dst, '"')
+		dst = append(dst, `,"ts":`...)
+		dst = appendUTC(dst, c.CommitTime)
 	}
 	if !c.ReadTime.IsZero() {
-		dst = append(dst, `,"read_ts":"`...)
-		dst = c.ReadTime.UTC().AppendFormat(dst, time.RFC3339Nano)
-		dst = append(dst, '"')
+		dst = append(dst, `,"read_ts":`...)
+		dst = appendUTC(dst, c.ReadTime)
 	}
 	if !c.Pos.IsZero() {
 		dst = append(dst, `,"pos":`...)
@@ -63,8 +61,31 @@ func AppendJSON(dst []byte, c *Change) []byte {
 	}
 	if n > 0 {
 		dst = appendCols(dst, c, n)
+		if len(c.Columns) != n {
+			// Images longer than Columns: say how many columns were real.
+			dst = append(dst, `,"ncols":`...)
+			dst = strconv.AppendUint(dst, uint64(len(c.Columns)), 10)
+		}
 	}
 	return append(dst, '}')
+}
+
+// appendUTC appends t in UTC as a quoted RFC 3339 time with exactly nine
+// fraction digits, "2024-05-06T07:08:09.120000000Z", so that times sort as text.
+func appendUTC(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	dst = append(dst, '"')
+	dst = appendPad(dst, uint64(y), 4)
+	dst = append(dst, '-')
+	dst = appendPad(dst, uint64(mo), 2)
+	dst = append(dst, '-')
+	dst = appendPad(dst, uint64(d), 2)
+	dst = append(dst, 'T')
+	dst = appendClock(dst, uint64(h*10000+mi*100+s))
+	dst = appendFrac(dst, uint64(t.Nanosecond()), 9)
+	return append(dst, 'Z', '"')
 }
 
 // escapePosQuotes escapes '"' and '\\' in the quoted position text written
