@@ -1,0 +1,269 @@
+package binlog
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sluice-cdc/sluice/change"
+)
+
+// Optional metadata field types of TABLE_MAP_EVENT (binlog_row_metadata).
+const (
+	tmSignedness             = 1
+	tmDefaultCharset         = 2
+	tmColumnCharset          = 3
+	tmColumnName             = 4
+	tmSetStrValue            = 5
+	tmEnumStrValue           = 6
+	tmGeometryType           = 7
+	tmSimplePrimaryKey       = 8
+	tmPrimaryKeyWithPrefix   = 9
+	tmEnumAndSetDefaultChset = 10
+	tmEnumAndSetColumnChset  = 11
+	tmColumnVisibility       = 12
+)
+
+// TableMap is a decoded TABLE_MAP_EVENT: the table a following rows event
+// changes and how to decode each of its columns. Decode it once; the rows
+// reader uses the precomputed per-column information for every row.
+type TableMap struct {
+	TableID  uint64
+	Flags    uint16
+	Database string
+	Table    string
+	// Columns describes the columns in table order: Name from the
+	// column-name metadata ("" without it), Type text such as
+	// "DECIMAL(12,2)", Nullable from the null bitmap, Key from the
+	// primary-key metadata.
+	Columns []change.Column
+	// PrimaryKey holds the 0-based indexes of the primary-key columns and
+	// PrimaryKeyPrefix their prefix lengths (0 = whole column), when the
+	// metadata says.
+	PrimaryKey       []int
+	PrimaryKeyPrefix []int
+	// HasFullMetadata reports whether any optional metadata was present
+	// (binlog_row_metadata=FULL or MINIMAL on MySQL 8 / MariaDB 10.5+).
+	HasFullMetadata bool
+
+	cols     []colInfo
+	jsonCols int // number of JSON columns, for PARTIAL_UPDATE_ROWS bitmaps
+	mariaDB  bool
+	names    []string // column names while decoding
+}
+
+// ColumnCount returns the number of columns.
+func (t *TableMap) ColumnCount() int { return len(t.cols) }
+
+// ColumnType returns the binlog type code of column i (0-based).
+func (t *TableMap) ColumnType(i int) ColumnType { return t.cols[i].typ }
+
+// RealType returns the real type of column i: ENUM or SET for STRING
+// columns holding them, otherwise ColumnType(i).
+func (t *TableMap) RealType(i int) ColumnType { return t.cols[i].real }
+
+// Unsigned reports whether numeric column i is UNSIGNED per the signedness
+// metadata (false when the metadata is absent).
+func (t *TableMap) Unsigned(i int) bool { return t.cols[i].unsigned }
+
+// Collation returns the collation id of character, ENUM or SET column i,
+// or 0 when the metadata does not say.
+func (t *TableMap) Collation(i int) uint32 { return t.cols[i].coll }
+
+// Visible reports whether column i is visible (true unless the visibility
+// metadata marks it invisible).
+func (t *TableMap) Visible(i int) bool { return t.cols[i].visible }
+
+// Members returns the ENUM or SET member names of column i, decoded to
+// UTF-8, or nil when the metadata does not list them.
+func (t *TableMap) Members(i int) []string {
+	m := t.cols[i].members
+	if m == nil {
+		return nil
+	}
+	out := make([]string, len(m))
+	for j := range m {
+		out[j] = string(m[j])
+	}
+	return out
+}
+
+// tmReader reads TABLE_MAP fields with bounds checks.
+type tmReader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *tmReader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s at body offset %d", ErrTruncated, what, r.off)
+	}
+	r.off = len(r.b)
+}
+
+func (r *tmReader) bytes(n int, what string) []byte {
+	if r.err != nil || n < 0 || n > len(r.b)-r.off {
+		r.fail(what)
+		return nil
+	}
+	p := r.b[r.off : r.off+n : r.off+n]
+	r.off += n
+	return p
+}
+
+func (r *tmReader) uint(n int, what string) uint64 {
+	p := r.bytes(n, what)
+	var v uint64
+	for i := len(p) - 1; i >= 0; i-- {
+		v = v<<8 | uint64(p[i])
+	}
+	return v
+}
+
+func (r *tmReader) packed(what string) uint64 {
+	v, n, ok := readPackedInt(r.b[min(r.off, len(r.b)):])
+	if r.err != nil || !ok {
+		r.fail(what)
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+// readPackedInt reads a MySQL length-encoded (packed) integer.
+func readPackedInt(b []byte) (v uint64, n int, ok bool) {
+	if len(b) == 0 {
+		return 0, 0, false
+	}
+	switch c := b[0]; {
+	case c < 251:
+		return uint64(c), 1, true
+	case c == 251: // NULL marker; never valid here
+		return 0, 0, false
+	case c == 252:
+		if len(b) < 3 {
+			return 0, 0, false
+		}
+		return uint64(b[1]) | uint64(b[2])<<8, 3, true
+	case c == 253:
+		if len(b) < 4 {
+			return 0, 0, false
+		}
+		return uint64(b[1]) | uint64(b[2])<<8 | uint64(b[3])<<16, 4, true
+	case c == 254:
+		if len(b) < 9 {
+			return 0, 0, false
+		}
+		return le64(b[1:]), 9, true
+	}
+	return 0, 0, false
+}
+
+// errTableMapMeta is wrapped by errors about inconsistent optional metadata.
+var errTableMapMeta = errors.New("inconsistent optional metadata")
+
+// DecodeTableMap decodes the body of a TABLE_MAP_EVENT (after the common
+// header, without the checksum). fde gives the table-id width and the
+// flavor; nil means a current MySQL server.
+func DecodeTableMap(body []byte, fde *FormatDescription) (*TableMap, error) {
+	idLen, mariaDB := 6, false
+	if fde != nil {
+		idLen, mariaDB = fde.TableIDLen(), fde.MariaDB
+	}
+	return decodeTableMap(body, idLen, mariaDB)
+}
+
+// DecodeTableMapPostHeader is DecodeTableMap for callers that only know the
+// TABLE_MAP post-header length (6 means a 4-byte table id).
+func DecodeTableMapPostHeader(body []byte, postHeaderLen int, mariaDB bool) (*TableMap, error) {
+	idLen := 6
+	if postHeaderLen == 6 {
+		idLen = 4
+	}
+	return decodeTableMap(body, idLen, mariaDB)
+}
+
+func decodeTableMap(body []byte, idLen int, mariaDB bool) (*TableMap, error) {
+	t, err := decodeTableMapBody(body, idLen, mariaDB)
+	if err != nil {
+		return nil, &Error{Type: TableMapEvent, Err: err}
+	}
+	return t, nil
+}
+
+func decodeTableMapBody(body []byte, idLen int, mariaDB bool) (*TableMap, error) {
+	r := &tmReader{b: body}
+	t := &TableMap{mariaDB: mariaDB}
+	t.TableID = r.uint(idLen, "table id")
+	t.Flags = uint16(r.uint(2, "flags"))
+	dbLen := int(r.uint(1, "database name length"))
+	t.Database = string(r.bytes(dbLen, "database name"))
+	r.bytes(1, "database name terminator")
+	tblLen := int(r.uint(1, "table name length"))
+	t.Table = string(r.bytes(tblLen, "table name"))
+	r.bytes(1, "table name terminator")
+	ncols := r.packed("column count")
+	if r.err != nil {
+		return nil, r.err
+	}
+	if ncols > uint64(len(body)) { // one type byte per column must fit
+		return nil, fmt.Errorf("%w: column count %d exceeds the event", ErrTruncated, ncols)
+	}
+	n := int(ncols)
+	types := r.bytes(n, "column types")
+	metaLenTotal := r.packed("metadata length")
+	if r.err != nil {
+		return nil, r.err
+	}
+	if metaLenTotal > uint64(len(body)) {
+		return nil, fmt.Errorf("%w: metadata length %d exceeds the event", ErrTruncated, metaLenTotal)
+	}
+	meta := r.bytes(int(metaLenTotal), "column metadata")
+	nulls := r.bytes((n+7)/8, "null bitmap")
+	if r.err != nil {
+		return nil, r.err
+	}
+	t.cols = make([]colInfo, n)
+	mp := 0
+	for i := range t.cols {
+		c := &t.cols[i]
+		c.typ = ColumnType(types[i])
+		c.visible = true
+		ml := metaLen(c.typ)
+		if mp+ml > len(meta) {
+			return nil, fmt.Errorf("%w: metadata of column %d", ErrTruncated, i+1)
+		}
+		var m [2]byte
+		copy(m[:], meta[mp:mp+ml])
+		mp += ml
+		if why := c.setup(m[:]); why != "" {
+			return nil, fmt.Errorf("%w: column %d: %s", ErrMalformed, i+1, why)
+		}
+		if c.typ == TypeJSON {
+			t.jsonCols++
+		}
+	}
+	if err := t.decodeOptional(body[r.off:]); err != nil {
+		return nil, err
+	}
+	t.Columns = make([]change.Column, n)
+	for i := range t.cols {
+		c := &t.cols[i]
+		if c.coll != 0 {
+			c.cs = collationCharset(c.coll)
+		}
+		c.text = c.typeText()
+		t.Columns[i].Type = c.text
+		t.Columns[i].Nullable = nulls[i/8]&(1<<(uint(i)%8)) != 0
+	}
+	for _, k := range t.PrimaryKey {
+		t.Columns[k].Key = true
+	}
+	if t.names != nil {
+		for i := range t.Columns {
+			t.Columns[i].Name = t.names[i]
+		}
+		t.names = nil
+	}
+	return t, nil
+}
