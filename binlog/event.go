@@ -41,11 +41,16 @@ type Event struct {
 	Raw           []byte             // the whole event: header, body and trailer
 	Checksummed   bool               // Raw ends with a 4-byte CRC32 trailer
 	FDE           *FormatDescription // format in force for this event (for an FDE: itself)
+
+	payloadEnd int64 // for a nested event: the end of its payload event
 }
 
 // End returns the offset just after the event in the file: where the next
 // event starts. For a nested event it is the end of its payload event.
 func (e *Event) End() int64 {
+	if e.Nested {
+		return e.payloadEnd
+	}
 	return e.Offset + int64(e.Header.EventSize)
 }
 

@@ -394,6 +394,7 @@ func (r *Reader) nextInner() (*Event, error) {
 	*ev = Event{
 		Source: r.name, Offset: pe.Offset, Nested: true, PayloadOffset: poff,
 		Header: h, Raw: raw, Body: raw[HeaderLenV4:], FDE: r.fde,
+		payloadEnd: pe.Offset + int64(pe.Header.EventSize),
 	}
 	r.inner.advance(int(size))
 	return ev, nil
