@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -72,6 +73,10 @@ var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 func ParseURL(raw string) (*Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its text would quote the URL, password and all
+		}
 		return nil, fmt.Errorf("postgres: parse source URL: %w", err)
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
