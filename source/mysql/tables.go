@@ -1,0 +1,262 @@
+package mysql
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"github.com/sluice-cdc/sluice/binlog"
+	"github.com/sluice-cdc/sluice/change"
+)
+
+// SchemaMismatchError reports a rows event whose columns do not fit the
+// table's columns in the schema history: the history missed a DDL, or was
+// started from information_schema at a later schema than the binlog
+// position. It wraps ErrSchemaMismatch.
+type SchemaMismatchError struct {
+	Database, Table string
+	Pos             string   // binlog file:offset of the TABLE_MAP
+	Held            []string // column types the schema history holds
+	Binlog          []string // column types the binlog event carries
+}
+
+// Error names the table, the position and both shapes.
+func (e *SchemaMismatchError) Error() string {
+	return fmt.Sprintf("mysql: %s: %s at %s: the binlog has %d columns (%s) but the schema history holds %d (%s); "+
+		"replay the schema history from an earlier position or enable binlog_row_metadata=FULL",
+		ErrSchemaMismatch, e.Database+"."+e.Table, e.Pos, len(e.Binlog), strings.Join(e.Binlog, ", "),
+		len(e.Held), strings.Join(e.Held, ", "))
+}
+
+// Unwrap returns ErrSchemaMismatch.
+func (e *SchemaMismatchError) Unwrap() error { return ErrSchemaMismatch }
+
+// tableMap decodes a TABLE_MAP and settles the columns its rows carry.
+// A repeated identical TABLE_MAP keeps the previous decoding (and Columns
+// slice).
+func (s *session) tableMap(ev *binlog.Event) error {
+	idLen := s.fde.TableIDLen()
+	if len(ev.Body) >= idLen {
+		var b [8]byte
+		copy(b[:], ev.Body[:idLen])
+		if st := s.tables[binary.LittleEndian.Uint64(b[:])]; st != nil && bytes.Equal(st.raw, ev.Body) {
+			return nil
+		}
+	}
+	tm, err := binlog.DecodeTableMap(ev.Body, s.fde)
+	if err != nil {
+		return ev.Wrap(err)
+	}
+	cols, err := s.columns(tm)
+	if err != nil {
+		return err
+	}
+	s.tables[tm.TableID] = &tableState{raw: bytes.Clone(ev.Body), tm: tm, cols: cols,
+		ns: change.Namespace{Database: tm.Database, Table: tm.Table}}
+	return nil
+}
+
+// columns returns the columns of a table map: its own when it carries
+// names (binlog_row_metadata=FULL), else the schema history's after checking
+// that the shapes agree, else unnamed ones.
+func (s *session) columns(tm *binlog.TableMap) ([]change.Column, error) {
+	named := len(tm.Columns) > 0
+	for _, c := range tm.Columns {
+		if c.Name == "" {
+			named = false
+			break
+		}
+	}
+	if named {
+		return append([]change.Column(nil), tm.Columns...), nil
+	}
+	def := s.src.schema.lookup(tm.Database, tm.Table)
+	if def == nil {
+		return append([]change.Column(nil), tm.Columns...), nil
+	}
+	ok := len(def.Columns) == tm.ColumnCount()
+	for i := 0; ok && i < len(def.Columns); i++ {
+		ok = typeFits(def.Columns[i].Type, tm.RealType(i))
+	}
+	if !ok {
+		e := &SchemaMismatchError{Database: tm.Database, Table: tm.Table, Pos: s.where()}
+		for _, c := range def.Columns {
+			e.Held = append(e.Held, c.Name+" "+c.Type)
+		}
+		for _, c := range tm.Columns {
+			e.Binlog = append(e.Binlog, strings.ToLower(c.Type))
+		}
+		return nil, e
+	}
+	cols := make([]change.Column, len(def.Columns))
+	for i, c := range def.Columns {
+		cols[i] = change.Column{Name: c.Name, Type: c.Type, Nullable: tm.Columns[i].Nullable, Key: c.Key || tm.Columns[i].Key}
+	}
+	return cols, nil
+}
+
+// typeFits reports whether a column declared as sqlType (COLUMN_TYPE
+// text) is written in the binlog with type code t.
+func typeFits(sqlType string, t binlog.ColumnType) bool {
+	base := strings.ToLower(firstWord(strings.TrimSpace(sqlType)))
+	switch base {
+	case "tinyint", "bool", "boolean":
+		return t == binlog.TypeTiny
+	case "smallint":
+		return t == binlog.TypeShort
+	case "mediumint":
+		return t == binlog.TypeInt24
+	case "int", "integer":
+		return t == binlog.TypeLong
+	case "bigint", "serial":
+		return t == binlog.TypeLongLong
+	case "float":
+		return t == binlog.TypeFloat || t == binlog.TypeDouble
+	case "double", "real":
+		return t == binlog.TypeDouble
+	case "decimal", "numeric", "dec", "fixed":
+		return t == binlog.TypeNewDecimal || t == binlog.TypeDecimal
+	case "date":
+		return t == binlog.TypeDate || t == binlog.TypeNewDate
+	case "time":
+		return t == binlog.TypeTime || t == binlog.TypeTime2
+	case "datetime":
+		return t == binlog.TypeDateTime || t == binlog.TypeDateTime2
+	case "timestamp":
+		return t == binlog.TypeTimestamp || t == binlog.TypeTimestamp2
+	case "year":
+		return t == binlog.TypeYear
+	case "bit":
+		return t == binlog.TypeBit
+	case "char", "binary", "nchar":
+		return t == binlog.TypeString || t == binlog.TypeVarchar || t == binlog.TypeVarString
+	case "varchar", "varbinary", "nvarchar":
+		return t == binlog.TypeVarchar || t == binlog.TypeVarString || t == binlog.TypeString
+	case "enum":
+		return t == binlog.TypeEnum || t == binlog.TypeString
+	case "set":
+		return t == binlog.TypeSet || t == binlog.TypeString
+	case "tinyblob", "blob", "mediumblob", "longblob", "tinytext", "text", "mediumtext", "longtext", "long":
+		return t == binlog.TypeBlob
+	case "json":
+		// MySQL writes JSON; MariaDB's JSON is LONGTEXT.
+		return t == binlog.TypeJSON || t == binlog.TypeBlob
+	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
+		return t == binlog.TypeGeometry
+	case "vector":
+		return t == binlog.TypeVector || t == binlog.TypeBlob || t == binlog.TypeVarchar
+	case "inet4", "inet6", "uuid":
+		// MariaDB data-type plugins are logged as fixed strings.
+		return t == binlog.TypeString || t == binlog.TypeVarchar || t == binlog.TypeVarString
+	}
+	return false
+}
+
+// rowBuffers is the per-session scratch for decoding rows.
+type rowBuffers struct {
+	r     *binlog.RowsReader
+	vals  []change.Value // backing store of the images queued in session.out
+	bytes []byte         // copies of value bytes queued in session.out
+}
+
+// rowsEvent decodes every row of a rows event into changes.
+func (s *session) rowsEvent(ev *binlog.Event) error {
+	lookup := func(id uint64) *binlog.TableMap {
+		if st := s.tables[id]; st != nil {
+			return st.tm
+		}
+		return nil
+	}
+	var err error
+	if s.rows.r == nil {
+		s.rows.r, err = binlog.NewRowsReader(ev.Header.Type, ev.Body, s.fde, lookup)
+	} else {
+		err = s.rows.r.Reset(ev.Header.Type, ev.Body, s.fde, lookup)
+	}
+	if err != nil {
+		return fmt.Errorf("mysql: %s: %w", s.where(), ev.Wrap(err))
+	}
+	r := s.rows.r
+	r.SetLocation(s.file, ev.Offset)
+	if r.Table == nil {
+		return nil // the dummy event that only frees table maps
+	}
+	st := s.tables[r.TableID]
+	if !s.tx.open {
+		// Rows outside a transaction: a non-transactional table logged
+		// without BEGIN on some old servers. Make it its own transaction.
+		if err := s.begin(ev, uint64(ev.Offset), ""); err != nil {
+			return err
+		}
+	}
+	var op change.Op
+	switch r.Kind {
+	case binlog.RowsInsert:
+		op = change.OpInsert
+	case binlog.RowsUpdate:
+		op = change.OpUpdate
+	default:
+		op = change.OpDelete
+	}
+	n := r.ColumnCount()
+	for r.Next() {
+		c := change.Change{Op: op, Namespace: st.ns, Columns: st.cols}
+		if op != change.OpInsert {
+			img, err := r.Before(s.rows.image(n))
+			if err != nil {
+				return fmt.Errorf("mysql: %w", err)
+			}
+			c.Before = s.rows.keep(img)
+		}
+		if op != change.OpDelete {
+			img, err := r.After(s.rows.image(n))
+			if err != nil {
+				return fmt.Errorf("mysql: %w", err)
+			}
+			c.After = s.rows.keep(img)
+		}
+		s.tx.data++
+		s.add(c)
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("mysql: %w", err)
+	}
+	if err := s.flush(); err != nil {
+		return err
+	}
+	s.rows.vals = s.rows.vals[:0]
+	s.rows.bytes = s.rows.bytes[:0]
+	return nil
+}
+
+// image returns an empty slice with room for n values from the backing store.
+func (b *rowBuffers) image(n int) []change.Value {
+	if cap(b.vals)-len(b.vals) < n {
+		// Earlier images keep the old array alive; start a new one.
+		b.vals = make([]change.Value, 0, max(4096, 2*n, 2*cap(b.vals)))
+	}
+	start := len(b.vals)
+	b.vals = b.vals[:start+n]
+	return b.vals[start : start : start+n]
+}
+
+// keep copies the bytes values point to (valid only until the reader's next
+// row) into the byte store, so the image stays valid until the flush.
+func (b *rowBuffers) keep(img []change.Value) []change.Value {
+	for i := range img {
+		v := &img[i]
+		if v.B != nil {
+			if cap(b.bytes)-len(b.bytes) < len(v.B) {
+				b.bytes = make([]byte, 0, max(64<<10, 2*len(v.B), 2*cap(b.bytes)))
+			}
+			start := len(b.bytes)
+			b.bytes = append(b.bytes, v.B...)
+			v.B = b.bytes[start:len(b.bytes):len(b.bytes)]
+		}
+		if v.Elems != nil || v.Names != nil {
+			*v = v.Clone()
+		}
+	}
+	return img
+}
