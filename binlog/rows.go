@@ -1,0 +1,512 @@
+package binlog
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+
+	"github.com/sluice-cdc/sluice/change"
+	"golang.org/x/text/encoding"
+)
+
+// Rows event flags (the 16-bit flags of the rows post-header).
+const (
+	RowsFlagStmtEnd            uint16 = 0x0001 // last rows event of the statement
+	RowsFlagNoForeignKeyChecks uint16 = 0x0002
+	RowsFlagRelaxedUniqueCheck uint16 = 0x0004
+	RowsFlagCompleteRows       uint16 = 0x0008 // the images hold every column
+	RowsFlagNoCheckConstraints uint16 = 0x0080 // MariaDB
+)
+
+// RowsKind is what a rows event does to each row.
+type RowsKind uint8
+
+// Rows event kinds.
+const (
+	RowsInsert RowsKind = iota + 1
+	RowsUpdate
+	RowsDelete
+)
+
+// ErrNoTableMap is wrapped when a rows event names a table id that no
+// preceding TABLE_MAP_EVENT mapped.
+var ErrNoTableMap = errors.New("no TABLE_MAP_EVENT for table id")
+
+// rowsEventInfo returns the kind, the layout version (0 pre-GA, 1, 2) and
+// whether the rows are MariaDB-compressed, or ok=false for a non-rows type.
+func rowsEventInfo(t EventType) (kind RowsKind, version int, compressed, ok bool) {
+	switch t {
+	case PreGAWriteRowsEvent:
+		return RowsInsert, 0, false, true
+	case PreGAUpdateRowsEvent:
+		return RowsUpdate, 0, false, true
+	case PreGADeleteRowsEvent:
+		return RowsDelete, 0, false, true
+	case WriteRowsEventV1:
+		return RowsInsert, 1, false, true
+	case UpdateRowsEventV1:
+		return RowsUpdate, 1, false, true
+	case DeleteRowsEventV1:
+		return RowsDelete, 1, false, true
+	case WriteRowsEventV2:
+		return RowsInsert, 2, false, true
+	case UpdateRowsEventV2, PartialUpdateRowsEvent:
+		return RowsUpdate, 2, false, true
+	case DeleteRowsEventV2:
+		return RowsDelete, 2, false, true
+	case MariaWriteRowsCompressedEventV1:
+		return RowsInsert, 1, true, true
+	case MariaUpdateRowsCompressedEventV1:
+		return RowsUpdate, 1, true, true
+	case MariaDeleteRowsCompressedEventV1:
+		return RowsDelete, 1, true, true
+	case MariaWriteRowsCompressedEvent:
+		return RowsInsert, 2, true, true
+	case MariaUpdateRowsCompressedEvent:
+		return RowsUpdate, 2, true, true
+	case MariaDeleteRowsCompressedEvent:
+		return RowsDelete, 2, true, true
+	}
+	return 0, 0, false, false
+}
+
+// IsRowsEvent reports whether t is a rows event type this package decodes.
+func IsRowsEvent(t EventType) bool {
+	_, _, _, ok := rowsEventInfo(t)
+	return ok
+}
+
+// RowsReader decodes the rows of one rows event lazily: Next finds the
+// next row, and only Before and After decode values. It reuses its memory:
+// after warm-up, decoding a row allocates nothing. Values' byte slices
+// point into the event body or into the reader's scratch buffer and are
+// valid until the next call to Next or Reset; Clone what you keep.
+//
+//	r, err := binlog.NewRowsReader(ev.Header.Type, ev.Body, ev.FDE, tables)
+//	for r.Next() {
+//		before, err = r.Before(before[:0])
+//		after, err = r.After(after[:0])
+//	}
+//	err = r.Err()
+type RowsReader struct {
+	Type    EventType
+	Kind    RowsKind
+	TableID uint64
+	Flags   uint16
+	// Extra is the v2 extra row information (NDB or partition info)
+	// without its length field, verbatim; nil when absent.
+	Extra []byte
+	// Table is the TABLE_MAP the event refers to (nil only for the dummy
+	// event that carries no rows).
+	Table *TableMap
+
+	source  string
+	offset  int64
+	ncols   int
+	present [2][]byte // column-present bitmaps: [0] before (or the only image), [1] after
+	nulls   [2]int    // null-bitmap bytes of each image
+	images  int       // images per row: 1 or 2
+	partial bool      // PARTIAL_UPDATE_ROWS_EVENT
+	data    []byte    // row images
+	pos     int       // start of the next row in data
+	row     int       // 1-based number of the current row
+	span    [2][2]int // [image] start and end in data of the current row
+	err     error
+
+	arena    []byte
+	inflated []byte
+	decoders [csCount]*encoding.Decoder
+	json     jsonScratch
+}
+
+// NewRowsReader returns a reader over the rows of a rows event body (after
+// the common header, without the checksum). tables resolves the event's
+// table id to its TABLE_MAP. fde gives the table-id width and the flavor;
+// nil means a current MySQL server.
+func NewRowsReader(typ EventType, body []byte, fde *FormatDescription, tables func(id uint64) *TableMap) (*RowsReader, error) {
+	r := &RowsReader{}
+	if err := r.Reset(typ, body, fde, tables); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// SetLocation names the file (or stream) and the event offset that errors
+// of this reader report. Call it after Reset.
+func (r *RowsReader) SetLocation(source string, offset int64) {
+	r.source, r.offset = source, offset
+}
+
+// Reset points the reader at a new rows event, keeping its buffers.
+func (r *RowsReader) Reset(typ EventType, body []byte, fde *FormatDescription, tables func(id uint64) *TableMap) error {
+	postHeaderLen := 0
+	if fde != nil {
+		postHeaderLen = fde.PostHeaderLen(typ)
+	}
+	return r.reset(typ, body, postHeaderLen, tables)
+}
+
+// ResetPostHeader is Reset for callers that know only the post-header
+// length of the event type (6 means a 4-byte table id).
+func (r *RowsReader) ResetPostHeader(typ EventType, body []byte, postHeaderLen int, tables func(id uint64) *TableMap) error {
+	return r.reset(typ, body, postHeaderLen, tables)
+}
+
+func (r *RowsReader) reset(typ EventType, body []byte, postHeaderLen int, tables func(id uint64) *TableMap) error {
+	kind, version, compressed, ok := rowsEventInfo(typ)
+	*r = RowsReader{
+		Type: typ, Kind: kind, source: r.source, offset: r.offset,
+		arena: r.arena[:0], inflated: r.inflated[:0], decoders: r.decoders, json: r.json,
+	}
+	r.source, r.offset = "", 0
+	if !ok {
+		return r.fail(fmt.Errorf("%w: %s is not a rows event", ErrUnsupported, typ))
+	}
+	idLen := 6
+	if postHeaderLen == 6 {
+		idLen = 4
+	}
+	p := 0
+	need := func(n int, what string) bool {
+		if n < 0 || len(body)-p < n {
+			r.fail(fmt.Errorf("%w: %s at body offset %d", ErrTruncated, what, p))
+			return false
+		}
+		return true
+	}
+	if !need(idLen+2, "post-header") {
+		return r.err
+	}
+	for i := idLen - 1; i >= 0; i-- {
+		r.TableID = r.TableID<<8 | uint64(body[p+i])
+	}
+	p += idLen
+	r.Flags = uint16(body[p]) | uint16(body[p+1])<<8
+	p += 2
+	if version == 2 {
+		if !need(2, "extra data length") {
+			return r.err
+		}
+		l := int(body[p]) | int(body[p+1])<<8
+		if l < 2 || !need(l, "extra data") {
+			if r.err == nil {
+				r.fail(fmt.Errorf("%w: extra data length %d", ErrMalformed, l))
+			}
+			return r.err
+		}
+		if l > 2 {
+			r.Extra = body[p+2 : p+l]
+		}
+		p += l
+	}
+	ncols, n, ok := readPackedInt(body[p:])
+	if !ok {
+		return r.fail(fmt.Errorf("%w: column count at body offset %d", ErrTruncated, p))
+	}
+	p += n
+	if ncols > uint64(len(body))*8 {
+		return r.fail(fmt.Errorf("%w: column count %d exceeds the event", ErrTruncated, ncols))
+	}
+	r.ncols = int(ncols)
+	bm := (r.ncols + 7) / 8
+	r.images = 1
+	if kind == RowsUpdate {
+		r.images = 2
+	}
+	for i := 0; i < r.images; i++ {
+		if !need(bm, "column bitmap") {
+			return r.err
+		}
+		r.present[i] = body[p : p+bm]
+		p += bm
+		r.nulls[i] = (countBits(r.present[i], r.ncols) + 7) / 8
+	}
+	if r.images == 1 && kind == RowsInsert {
+		// The only image is the after image; keep [1] pointing at it too.
+		r.present[1], r.nulls[1] = r.present[0], r.nulls[0]
+	}
+	r.partial = typ == PartialUpdateRowsEvent
+	r.data = body[p:]
+	if compressed {
+		out, err := DecompressMariaDB(r.inflated[:0], r.data)
+		if err != nil {
+			return r.fail(err)
+		}
+		r.inflated = out
+		r.data = out
+	}
+	if tables != nil {
+		r.Table = tables(r.TableID)
+	}
+	if r.Table == nil {
+		if len(r.data) == 0 {
+			return nil // the dummy "free table maps" event carries no rows
+		}
+		return r.fail(fmt.Errorf("%w %d", ErrNoTableMap, r.TableID))
+	}
+	if r.Table.ColumnCount() != r.ncols {
+		return r.fail(fmt.Errorf("%w: event has %d columns, TABLE_MAP of %s.%s has %d",
+			ErrMalformed, r.ncols, r.Table.Database, r.Table.Table, r.Table.ColumnCount()))
+	}
+	return nil
+}
+
+// countBits counts the set bits among the first n bits of bitmap.
+func countBits(bitmap []byte, n int) int {
+	c := 0
+	full := n / 8
+	for _, b := range bitmap[:full] {
+		c += bits.OnesCount8(b)
+	}
+	if rem := n % 8; rem != 0 {
+		c += bits.OnesCount8(bitmap[full] & (1<<uint(rem) - 1))
+	}
+	return c
+}
+
+func bitSet(bitmap []byte, i int) bool { return bitmap[i>>3]&(1<<(uint(i)&7)) != 0 }
+
+// fail records err located at this event and returns it.
+func (r *RowsReader) fail(err error) error {
+	if r.err == nil {
+		r.err = &Error{Source: r.source, Offset: r.offset, Type: r.Type, Row: r.row, Err: err}
+	}
+	return r.err
+}
+
+// colErr locates err at column i of the current row.
+func (r *RowsReader) colErr(i int, err error) error {
+	e := &Error{Source: r.source, Offset: r.offset, Type: r.Type, Row: r.row, Col: i + 1, Err: err}
+	if r.Table != nil && i < len(r.Table.cols) {
+		e.ColType = r.Table.cols[i].text
+	}
+	return e
+}
+
+// Err returns the first error Next met, or nil.
+func (r *RowsReader) Err() error { return r.err }
+
+// Row returns the 1-based number of the current row.
+func (r *RowsReader) Row() int { return r.row }
+
+// ColumnCount returns the number of columns of the event.
+func (r *RowsReader) ColumnCount() int { return r.ncols }
+
+// Next advances to the next row and reports whether there is one. It
+// checks that the row's images are complete but decodes no values.
+func (r *RowsReader) Next() bool {
+	if r.err != nil || r.Table == nil || r.pos >= len(r.data) {
+		return false
+	}
+	r.arena = r.arena[:0]
+	r.row++
+	p := r.pos
+	for img := 0; img < r.images; img++ {
+		bitmap := img
+		if r.Kind == RowsInsert {
+			bitmap = 1
+		}
+		end, col, err := r.skipImage(p, bitmap)
+		if err != nil {
+			if col >= 0 {
+				r.err = r.colErr(col, err)
+			} else {
+				r.fail(err)
+			}
+			return false
+		}
+		r.span[img] = [2]int{p, end}
+		p = end
+	}
+	r.pos = p
+	return true
+}
+
+// imageHeader reads the per-image prefix at p: for the after image of a
+// PARTIAL_UPDATE_ROWS_EVENT the value options and partial-JSON bitmap, then
+// the null bitmap. It returns the partial bitmap (nil when none), the null
+// bitmap and the offset of the first value.
+func (r *RowsReader) imageHeader(p, img int) (partial, nulls []byte, start int, err error) {
+	d := r.data
+	if r.partial && img == 1 {
+		opts, n, ok := readPackedInt(d[p:])
+		if !ok {
+			return nil, nil, 0, fmt.Errorf("%w: value options", ErrTruncated)
+		}
+		p += n
+		if opts&1 != 0 {
+			l := (r.Table.jsonCols + 7) / 8
+			if len(d)-p < l {
+				return nil, nil, 0, fmt.Errorf("%w: partial JSON bitmap", ErrTruncated)
+			}
+			partial = d[p : p+l]
+			p += l
+		}
+	}
+	l := r.nulls[img]
+	if len(d)-p < l {
+		return nil, nil, 0, fmt.Errorf("%w: null bitmap", ErrTruncated)
+	}
+	return partial, d[p : p+l], p + l, nil
+}
+
+// skipImage walks one image starting at p and returns where it ends. On
+// error col is the failing column (or -1).
+func (r *RowsReader) skipImage(p, img int) (end, col int, err error) {
+	_, nulls, p, err := r.imageHeader(p, img)
+	if err != nil {
+		return 0, -1, err
+	}
+	present := r.present[img]
+	cols := r.Table.cols
+	k := 0
+	for i := range cols {
+		if !bitSet(present, i) {
+			continue
+		}
+		null := bitSet(nulls, k)
+		k++
+		if null {
+			continue
+		}
+		n, err := valueSize(&cols[i], r.data[p:])
+		if err != nil {
+			return 0, i, err
+		}
+		p += n
+	}
+	return p, -1, nil
+}
+
+// valueSize returns the size of the value of column c at the start of b.
+func valueSize(c *colInfo, b []byte) (int, error) {
+	if c.fixed >= 0 {
+		if len(b) < c.fixed {
+			return 0, ErrTruncated
+		}
+		return c.fixed, nil
+	}
+	if len(b) < c.prefix {
+		return 0, ErrTruncated
+	}
+	var l uint64
+	for i := c.prefix - 1; i >= 0; i-- {
+		l = l<<8 | uint64(b[i])
+	}
+	if l > uint64(len(b)-c.prefix) {
+		return 0, fmt.Errorf("%w: value of %d bytes, %d left", ErrTruncated, l, len(b)-c.prefix)
+	}
+	return c.prefix + int(l), nil
+}
+
+// Before decodes the before image of the current row into dst (resized to
+// the column count) and returns it. Columns missing from the image are
+// change.Absent(). It returns nil for an insert.
+func (r *RowsReader) Before(dst []change.Value) ([]change.Value, error) {
+	if r.Kind == RowsInsert || r.row == 0 {
+		return nil, nil
+	}
+	return r.decodeImage(dst, 0)
+}
+
+// After decodes the after image of the current row like Before. It returns
+// nil for a delete. For a PARTIAL_UPDATE_ROWS_EVENT the JSON diffs are
+// applied to the before image, so JSON values are whole documents.
+func (r *RowsReader) After(dst []change.Value) ([]change.Value, error) {
+	if r.Kind == RowsDelete || r.row == 0 {
+		return nil, nil
+	}
+	if r.Kind == RowsInsert {
+		return r.decodeImageAt(dst, 0, 1)
+	}
+	return r.decodeImage(dst, 1)
+}
+
+func (r *RowsReader) decodeImage(dst []change.Value, img int) ([]change.Value, error) {
+	return r.decodeImageAt(dst, img, img)
+}
+
+// decodeImageAt decodes the image in span[sp] using the bitmaps of image img.
+func (r *RowsReader) decodeImageAt(dst []change.Value, sp, img int) ([]change.Value, error) {
+	if cap(dst) < r.ncols {
+		dst = make([]change.Value, r.ncols)
+	}
+	dst = dst[:r.ncols]
+	partial, nulls, p, err := r.imageHeader(r.span[sp][0], img)
+	if err != nil {
+		return dst, r.colErr(0, err)
+	}
+	present := r.present[img]
+	cols := r.Table.cols
+	k, j := 0, 0
+	for i := range cols {
+		c := &cols[i]
+		isPartial := false
+		if partial != nil && c.typ == TypeJSON {
+			isPartial = j/8 < len(partial) && bitSet(partial, j)
+			j++
+		}
+		if !bitSet(present, i) {
+			dst[i] = change.Value{}
+			continue
+		}
+		null := bitSet(nulls, k)
+		k++
+		if null {
+			dst[i] = change.Value{Kind: change.KindNull}
+			continue
+		}
+		n, err := valueSize(c, r.data[p:])
+		if err != nil {
+			return dst, r.colErr(i, err)
+		}
+		v := r.data[p : p+n : p+n]
+		p += n
+		if isPartial {
+			dst[i], err = r.applyPartial(i, v[c.prefix:])
+		} else {
+			dst[i], err = r.decodeValue(c, v)
+		}
+		if err != nil {
+			return dst, r.colErr(i, err)
+		}
+	}
+	return dst, nil
+}
+
+// columnBytes returns the value bytes (without length prefix) of column i
+// in image img of the current row, or ok=false when absent or NULL.
+func (r *RowsReader) columnBytes(img, col int) (v []byte, ok bool, err error) {
+	_, nulls, p, err := r.imageHeader(r.span[img][0], img)
+	if err != nil {
+		return nil, false, err
+	}
+	present := r.present[img]
+	cols := r.Table.cols
+	k := 0
+	for i := range cols {
+		if !bitSet(present, i) {
+			if i == col {
+				return nil, false, nil
+			}
+			continue
+		}
+		null := bitSet(nulls, k)
+		k++
+		if null {
+			if i == col {
+				return nil, false, nil
+			}
+			continue
+		}
+		n, err := valueSize(&cols[i], r.data[p:])
+		if err != nil {
+			return nil, false, err
+		}
+		if i == col {
+			return r.data[p+cols[i].prefix : p+n], true, nil
+		}
+		p += n
+	}
+	return nil, false, nil
+}
