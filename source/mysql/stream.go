@@ -85,6 +85,11 @@ func (s *session) handle(raw []byte) error {
 	offset := s.next
 	advances := !artificial && h.Type != binlog.HeartbeatEvent && h.Type != binlog.HeartbeatLogEventV2 &&
 		!(h.LogPos == 0 && (h.Type == binlog.RotateEvent || h.Type == binlog.FormatDescriptionEvent))
+	if advances && h.LogPos != 0 && h.LogPos >= h.EventSize {
+		// The server's end position is authoritative when it has one: a
+		// GTID dump starts in the middle of a file after a ROTATE to 4.
+		offset = uint64(h.LogPos - h.EventSize)
+	}
 	fde := s.fde
 	if h.Type == binlog.FormatDescriptionEvent {
 		fde = nil // the event describes itself
@@ -96,11 +101,6 @@ func (s *session) handle(raw []byte) error {
 	ev.Source = s.file
 	if advances {
 		s.next = offset + uint64(h.EventSize)
-		if h.LogPos != 0 && uint64(h.LogPos) != s.next && h.LogPos > h.EventSize {
-			// Trust the server's end position when it disagrees (a
-			// stream that started at a position we did not know exactly).
-			s.next = uint64(h.LogPos)
-		}
 	}
 	switch h.Type {
 	case binlog.FormatDescriptionEvent:
