@@ -77,7 +77,14 @@ func appendValueJSON(dst []byte, v Value, c ctx) []byte {
 	if c.auto {
 		natural = autoNatural(v)
 	} else if v.Kind == c.kind && v.Size == c.size {
-		natural = !topTagLike(v)
+		if v.Kind == KindJSON {
+			// Scan the document once: raw when it reads back as itself.
+			if ok, tagLike := embeddable(v.B); ok && !tagLike && onlyFields(v, fB) {
+				return append(dst, v.B...)
+			}
+		} else {
+			natural = !topTagLike(v)
+		}
 	}
 	if natural {
 		if out, ok := appendNatural(dst, v, c); ok {
@@ -102,16 +109,9 @@ func appendValueJSON(dst []byte, v Value, c ctx) []byte {
 }
 
 // topTagLike reports whether v's natural form would read back as a tagged
-// object or as NULL at the top of a column.
+// object at the top of a column (JSON documents are checked by the caller).
 func topTagLike(v Value) bool {
-	switch v.Kind {
-	case KindDocument:
-		return len(v.Names) > 0 && v.Names[0] == tagKey
-	case KindJSON:
-		_, tagLike := embeddable(v.B)
-		return tagLike
-	}
-	return false
+	return v.Kind == KindDocument && len(v.Names) > 0 && v.Names[0] == tagKey
 }
 
 // appendRawFields appends every nonzero field of v and closes the tagged object.
