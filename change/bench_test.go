@@ -67,3 +67,14 @@ func TestEncodeJSONAllocs(t *testing.T) {
 		t.Errorf("AppendJSON allocates %v times per call with a big enough buffer", n)
 	}
 }
+
+func TestEncodeJSONAllocsAbsent(t *testing.T) {
+	// A MINIMAL after image: absent columns are left out without allocating.
+	c := benchChange()
+	c.After = append([]Value(nil), c.After...)
+	c.After[4], c.After[6], c.After[9] = Absent(), Absent(), Absent()
+	buf := roundTrip(t, c)
+	if n := testing.AllocsPerRun(100, func() { buf = AppendJSON(buf[:0], c) }); n != 0 {
+		t.Errorf("AppendJSON allocates %v times per call with absent columns", n)
+	}
+}

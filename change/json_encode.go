@@ -1,6 +1,7 @@
 package change
 
 import (
+	"slices"
 	"strconv"
 	"time"
 )
@@ -218,10 +219,16 @@ func isAtKey(name string, i int) bool {
 func appendImage(dst []byte, c *Change, img []Value, n int) []byte {
 	dst = append(dst, '{')
 	sep := false
+	keys := keysUnknown
 	for i := range img {
 		v := img[i]
-		if isZeroValue(v) && !laterSameKey(c, i, n) {
-			continue
+		if isZeroValue(v) {
+			if keys == keysUnknown {
+				keys = checkKeys(c, n)
+			}
+			if keys == keysUnique || keys == keysRepeat && !laterSameKey(c, i, n) {
+				continue
+			}
 		}
 		if sep {
 			dst = append(dst, ',')
@@ -232,6 +239,57 @@ func appendImage(dst []byte, c *Change, img []Value, n int) []byte {
 		dst = appendValueJSON(dst, v, colCtx(c, i))
 	}
 	return append(dst, '}')
+}
+
+// What checkKeys found out about the column keys of a change.
+const (
+	keysUnknown  = iota
+	keysUnique   // no two columns share a key: absent columns can all be left out
+	keysRepeat   // some may: check each absent column against the later ones
+	keysTooMany  // some may, and there are too many columns to check pairs: write every absent column
+	maxPairCheck = 128
+)
+
+// checkKeys tells whether the n column keys all differ. It compares 64-bit
+// hashes of the keys, sorted, so it costs O(n log n), and allocates only for
+// tables wider than 128 columns.
+func checkKeys(c *Change, n int) int {
+	var stack [maxPairCheck]uint64
+	hs := stack[:0]
+	if n > len(stack) {
+		hs = make([]uint64, 0, n)
+	}
+	for i := 0; i < n; i++ {
+		hs = append(hs, keyHash(c, i))
+	}
+	slices.Sort(hs)
+	for i := 1; i < len(hs); i++ {
+		if hs[i] == hs[i-1] {
+			if n > maxPairCheck {
+				return keysTooMany
+			}
+			return keysRepeat
+		}
+	}
+	return keysUnique
+}
+
+// keyHash is the FNV-1a hash of column i's JSON key.
+func keyHash(c *Change, i int) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	if name, ok := colName(c, i); ok {
+		for j := 0; j < len(name); j++ {
+			h = (h ^ uint64(name[j])) * prime
+		}
+		return h
+	}
+	var buf [24]byte
+	key := strconv.AppendUint(append(buf[:0], '@'), uint64(i+1), 10)
+	for _, b := range key {
+		h = (h ^ uint64(b)) * prime
+	}
+	return h
 }
 
 func laterSameKey(c *Change, i, n int) bool {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -292,6 +293,29 @@ func TestFormatDoc(t *testing.T) {
 	for k := Kind(0); k < kindCount; k++ {
 		if !bytes.Contains(doc, []byte("`"+k.String()+"`")) {
 			t.Errorf("docs/format.md does not mention kind %s", k)
+		}
+	}
+}
+
+func TestWideImages(t *testing.T) {
+	// Many columns, most absent: with unique keys absent ones are left out;
+	// with repeated keys past the pairwise limit every absent one is written.
+	for _, repeat := range []bool{false, true} {
+		n := 5000
+		cols := make([]Column, n)
+		img := make([]Value, n)
+		for i := range cols {
+			cols[i].Name = "c" + strconv.Itoa(i)
+			if repeat && i%2 == 0 {
+				cols[i].Name = "same"
+			}
+		}
+		img[n-1] = Int(1, 64)
+		c := Change{Op: OpInsert, Columns: cols, After: img}
+		line := roundTrip(t, &c)
+		absent := bytes.Count(line, []byte(`{"$kind":"absent"}`))
+		if want := map[bool]int{false: 0, true: n - 1}[repeat]; absent != want {
+			t.Errorf("repeat=%v: %d absent markers, want %d", repeat, absent, want)
 		}
 	}
 }
