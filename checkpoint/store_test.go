@@ -210,8 +210,8 @@ func TestBoltCrashSafety(t *testing.T) {
 		// Let it save for a random while (at least one save), then kill it.
 		deadline := time.After(time.Duration(20+rng.IntN(200)) * time.Millisecond)
 		var acked uint64
-	wait:
-		for {
+		expired := false
+		for !expired || acked == 0 {
 			select {
 			case n, ok := <-lines:
 				if !ok {
@@ -219,9 +219,7 @@ func TestBoltCrashSafety(t *testing.T) {
 				}
 				acked = n
 			case <-deadline:
-				if acked > 0 {
-					break wait
-				}
+				expired, deadline = true, nil
 			}
 		}
 		if err := cmd.Process.Kill(); err != nil {

@@ -197,6 +197,9 @@ func (d *deliverer) loop(ctx context.Context) error {
 		}
 		if d.dirty && time.Since(d.lastSave) >= cfg.interval {
 			if err := d.save(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil // shutting down: Run saves with a fresh context
+				}
 				return err
 			}
 		}

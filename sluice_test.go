@@ -1,0 +1,274 @@
+package sluice_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/pipeline"
+)
+
+func open(t *testing.T, rawURL string, opts ...sluice.Option) *sluice.Stream {
+	t.Helper()
+	s, err := sluice.Open(context.Background(), rawURL, append([]sluice.Option{sluice.WithRegistry(fixtureRegistry())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestIterateAndAck(t *testing.T) {
+	ctx := context.Background()
+	store := &checkpoint.Memory{}
+	s := open(t, "fixture://?txs=5&rows=4", sluice.WithStore(store, "x"), sluice.WithBeginCommit(true))
+	var got []change.Change
+	for s.Next(ctx) {
+		got = append(got, s.Change())
+		if err := s.Ack(s.Change()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5*6 {
+		t.Fatalf("%d changes, want 30", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		if change.Compare(got[i-1].Pos, got[i].Pos) >= 0 {
+			t.Fatalf("out of order: %s then %s", got[i-1].Pos, got[i].Pos)
+		}
+	}
+	// Changes stay valid after later Next calls.
+	if string(got[1].After[1].B) != "1.50" {
+		t.Errorf("first row total %q", got[1].After[1].B)
+	}
+	if p, _ := store.Load(ctx, "x"); p != pos(600, 0) {
+		t.Errorf("saved %s, want the last commit", p)
+	}
+	if err := s.Ack(got[0]); !errors.Is(err, sluice.ErrNotOutstanding) {
+		t.Errorf("second Ack: %v", err)
+	}
+}
+
+func TestOutOfOrderAcks(t *testing.T) {
+	ctx := context.Background()
+	store := &checkpoint.Memory{}
+	s := open(t, "fixture://?txs=2&rows=4", sluice.WithStore(store, "x"), sluice.WithCheckpointInterval(0))
+	var got []change.Change
+	for s.Next(ctx) {
+		got = append(got, s.Change())
+	}
+	if len(got) != 8 {
+		t.Fatalf("%d changes", len(got))
+	}
+	// Ack 1, 3, 2, then 0: the position only moves when the prefix is complete.
+	steps := []struct {
+		ack  int
+		want change.Position
+	}{
+		{1, change.Position{}},
+		{3, change.Position{}},
+		{2, change.Position{}},
+		{0, pos(200, 0)}, // the hidden commit after row 3 is covered too
+		{4, got[4].Pos},
+		{7, got[4].Pos},
+		{6, got[4].Pos},
+		{5, pos(300, 0)},
+	}
+	for _, st := range steps {
+		if err := s.Ack(got[st.ack]); err != nil {
+			t.Fatal(err)
+		}
+		if p := s.Position(); p != st.want {
+			t.Fatalf("after acking %d: position %s, want %s", st.ack, p, st.want)
+		}
+	}
+	s.Close()
+	if p, _ := store.Load(ctx, "x"); p != pos(300, 0) {
+		t.Errorf("saved %s", p)
+	}
+}
+
+func TestResumeAfterAcknowledged(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	// First run: read 7 changes, acknowledge the first 5, stop.
+	s := open(t, "fixture://?txs=4&rows=3", sluice.WithStateFile(path), sluice.WithID("feed"))
+	var first []change.Change
+	for len(first) < 7 && s.Next(ctx) {
+		first = append(first, s.Change())
+	}
+	for _, c := range first[:5] {
+		s.Ack(c)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Second run resumes right after the fifth change, in the middle of
+	// the second transaction, and sees the unacknowledged two again.
+	s = open(t, "fixture://?txs=4&rows=3", sluice.WithStateFile(path), sluice.WithID("feed"), sluice.WithAutoAck())
+	var second []change.Change
+	for s.Next(ctx) {
+		second = append(second, s.Change())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(second) != 12-5 {
+		t.Fatalf("second run got %d changes, want 7", len(second))
+	}
+	if second[0].Pos != first[5].Pos || second[1].Pos != first[6].Pos {
+		t.Errorf("second run starts at %s, want %s", second[0].Pos, first[5].Pos)
+	}
+	b, err := checkpoint.OpenBolt(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if p, _ := b.Load(ctx, "feed"); p != pos(500, 0) {
+		t.Errorf("with auto-ack the final position is %s, want the last commit", p)
+	}
+}
+
+func TestMaxUnacked(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, "fixture://?txs=3&rows=3", sluice.WithMaxUnacked(4))
+	n := 0
+	for s.Next(ctx) {
+		n++
+	}
+	s.Close()
+	if n != 4 || s.Err() == nil || !strings.Contains(s.Err().Error(), "Ack") {
+		t.Errorf("read %d, err %v; want 4 then an error about Ack", n, s.Err())
+	}
+}
+
+func TestCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := open(t, "fixture://?txs=3&rows=3")
+	if !s.Next(ctx) {
+		t.Fatal(s.Err())
+	}
+	cancel()
+	// Drain what was queued; Next must stop with the context's error.
+	for i := 0; i < 100 && s.Next(ctx); i++ {
+	}
+	if !errors.Is(s.Err(), context.Canceled) && s.Err() != nil {
+		t.Errorf("Err = %v", s.Err())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	reg := fixtureRegistry()
+	reg.Register("leaky", func(ctx context.Context, u *url.URL, cfg sluice.SourceConfig) (pipeline.Source, error) {
+		p, _ := u.User.Password()
+		return nil, errors.New("auth failed for password " + p)
+	})
+	tests := []struct {
+		url  string
+		opts []sluice.Option
+		want string
+	}{
+		{"nosuch://u:s3cret@h/", nil, "no source registered"},
+		{"leaky://u:s3cret@h/", nil, "auth failed"},
+		{"leaky://u:s3cr%2Fet@h/", nil, "auth failed"},
+		{"fixture://u:s3cret@h:bad/", nil, "invalid port"},
+		{"fixture://?txs=x", nil, "txs"},
+		{"fixture://", []sluice.Option{sluice.WithFilter(pipeline.FilterSpec{Include: "("})}, "include"},
+		{"fixture://", []sluice.Option{sluice.WithStateFile(filepath.Join(t.TempDir(), "no", "dir", "s.db"))}, "state file"},
+	}
+	for _, tt := range tests {
+		_, err := sluice.Open(ctx, tt.url, append([]sluice.Option{sluice.WithRegistry(reg)}, tt.opts...)...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Open(%s) = %v, want an error containing %q", tt.url, err, tt.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cr") {
+			t.Errorf("Open(%s) error leaks the password: %v", tt.url, err)
+		}
+	}
+	if err := reg.Register("FIXTURE", func(context.Context, *url.URL, sluice.SourceConfig) (pipeline.Source, error) { return nil, nil }); err == nil {
+		t.Error("duplicate scheme registered")
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"mysql://repl:secret@db:3306/?server-id=4", "mysql://repl:***@db:3306/?server-id=4"},
+		{"postgres://user@host/db", "postgres://user@host/db"},
+		{"mysql://db:3306/", "mysql://db:3306/"},
+		{"mysql://repl:p@ss:w@rd@db:33x6/", "mysql://repl:***@db:33x6/"},
+		{"stdout://", "stdout://"},
+		{"not a url", "not a url"},
+		{"mongodb://u:p%40ss@h1,h2/?replicaSet=rs", "mongodb://u:***@h1,h2/?replicaSet=rs"},
+	}
+	for _, tt := range tests {
+		if got := sluice.RedactURL(tt.in); got != tt.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseFrom(t *testing.T) {
+	tests := []struct {
+		in    string
+		start sluice.Start
+		pos   change.Position
+		err   bool
+	}{
+		{"", sluice.StartDefault, change.Position{}, false},
+		{"latest", sluice.StartLatest, change.Position{}, false},
+		{"EARLIEST", sluice.StartEarliest, change.Position{}, false},
+		{"mysql-bin.000003:1234", "", change.Position{Flavor: change.FlavorBinlog, File: "mysql-bin.000003", Offset: 1234}, false},
+		{"3E11FA47-71CA-11E1-9E33-C80AA9429562:1-77", "", change.Position{Flavor: change.FlavorBinlog, GTIDSet: "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-77"}, false},
+		{"3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:1", "", change.Position{Flavor: change.FlavorBinlog, GTIDSet: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:1"}, false},
+		{"0-1-100,1-2-5", "", change.Position{Flavor: change.FlavorBinlog, GTIDSet: "0-1-100,1-2-5"}, false},
+		{"0/16B3748", "", change.Position{Flavor: change.FlavorLSN, Offset: 0x16B3748}, false},
+		{"16/B374D848", "", change.Position{Flavor: change.FlavorLSN, Offset: 0x16<<32 | 0xB374D848}, false},
+		{"binlog:mysql-bin.000003:1234#5", "", change.Position{Flavor: change.FlavorBinlog, File: "mysql-bin.000003", Offset: 1234, Index: 5}, false},
+		{"binlog:nonsense", "", change.Position{}, true},
+		{"mysql-bin.000003:", "", change.Position{}, true},
+		{"yesterday", "", change.Position{}, true},
+		{"f:99999999999999999999999", "", change.Position{}, true},
+	}
+	for _, tt := range tests {
+		start, p, err := sluice.ParseFrom(tt.in)
+		if (err != nil) != tt.err {
+			t.Errorf("ParseFrom(%q) error %v, want error %v", tt.in, err, tt.err)
+			continue
+		}
+		if start != tt.start || p != tt.pos {
+			t.Errorf("ParseFrom(%q) = %q, %+v; want %q, %+v", tt.in, start, p, tt.start, tt.pos)
+		}
+	}
+}
+
+func TestCheckpointInterval(t *testing.T) {
+	ctx := context.Background()
+	store := &checkpoint.Memory{}
+	s := open(t, "fixture://?txs=50&rows=10", sluice.WithStore(store, "x"), sluice.WithCheckpointInterval(time.Hour), sluice.WithAutoAck())
+	for s.Next(ctx) {
+	}
+	if n := store.Saves(); n > 1 {
+		t.Errorf("%d saves within the interval, want at most the first", n)
+	}
+	s.Close()
+	if p, _ := store.Load(ctx, "x"); p != pos(5100, 0) {
+		t.Errorf("Close saved %s", p)
+	}
+}
