@@ -50,7 +50,9 @@ type command struct {
 // commands is the command table. Add a command with one line here.
 func commands() []command {
 	return []command{
+		{"binlog", "read MySQL/MariaDB binlog files (events, decode)", runBinlog},
 		{"pg", "PostgreSQL replication slots (slots, drop-slot)", runPg},
+		{"stream", "stream changes from a source URL to a sink, checkpointing", runStream},
 		{"version", "print the version", runVersion},
 	}
 }

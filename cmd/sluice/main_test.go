@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// TestGolden runs each case under testdata/golden/<case>/ as a user types
+// it: "args" holds the arguments one per line; "stdout", "stderr" and
+// "code" hold what sluice must print and its exit code.
+func TestGolden(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/golden/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) == 0 {
+		t.Fatal("no golden cases")
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(dir, "args"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var args []string
+			for _, l := range strings.Split(strings.TrimRight(string(raw), "\n"), "\n") {
+				if l != "" {
+					args = append(args, l)
+				}
+			}
+			var stdout, stderr bytes.Buffer
+			e := &env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr}
+			code := run(context.Background(), e, args)
+			got := map[string][]byte{
+				"stdout": stdout.Bytes(),
+				"stderr": stderr.Bytes(),
+				"code":   []byte(strconv.Itoa(code) + "\n"),
+			}
+			for _, name := range []string{"stdout", "stderr", "code"} {
+				path := filepath.Join(dir, name)
+				if *update {
+					if err := os.WriteFile(path, got[name], 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got[name], want) {
+					t.Errorf("sluice %s: %s differs from %s:\n--- got\n%s\n--- want\n%s", strings.Join(args, " "), name, path, got[name], want)
+				}
+			}
+		})
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{nil, exitUsage},
+		{[]string{"--help"}, exitOK},
+		{[]string{"nope"}, exitUsage},
+		{[]string{"binlog"}, exitUsage},
+		{[]string{"binlog", "events"}, exitUsage},
+		{[]string{"binlog", "events", "--format", "xml", "testdata/binlogs/bin.000004"}, exitUsage},
+		{[]string{"binlog", "decode", "--nope", "testdata/binlogs/bin.000004"}, exitUsage},
+		{[]string{"binlog", "decode", "--start-position", "-1", "testdata/binlogs/bin.000004"}, exitUsage},
+		{[]string{"binlog", "decode", "--stop-datetime", "yesterday", "testdata/binlogs/bin.000004"}, exitUsage},
+		{[]string{"binlog", "decode", "testdata/binlogs/bin.000004"}, exitOK},
+		{[]string{"binlog", "decode", "testdata/binlogs/missing.000001"}, exitFailure},
+		{[]string{"binlog", "decode", "testdata/binlogs/truncated.000001"}, exitFailure},
+		{[]string{"binlog", "events", "testdata/binlogs/badcrc.000001"}, exitFailure},
+		{[]string{"binlog", "events", "--skip-checksums", "testdata/binlogs/truncated.000001"}, exitFailure},
+		{[]string{"binlog", "events", "testdata/binlogs/bin.000004", "--", "--format"}, exitFailure},
+	} {
+		var out bytes.Buffer
+		e := &env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out}
+		if got := run(context.Background(), e, tc.args); got != tc.code {
+			t.Errorf("sluice %s: exit %d, want %d; output:\n%s", strings.Join(tc.args, " "), got, tc.code, out.String())
+		}
+	}
+}
+
+func TestBatchEscape(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{"a\tb\nc\\d\x00", `a\tb\nc\\d\0`},
+		{"", ""},
+	} {
+		if got := batchEscape(tc.in); got != tc.want {
+			t.Errorf("batchEscape(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
