@@ -114,6 +114,10 @@ func (r *SourceRegistry) Source(ctx context.Context, rawURL string, cfg SourceCo
 // programs that want none pass their own registry with WithRegistry.
 var defaultSources = NewSourceRegistry()
 
+// Sources returns the default registry, the one RegisterSource fills and
+// Open uses without WithRegistry.
+func Sources() *SourceRegistry { return defaultSources }
+
 // RegisterSource registers f for scheme in the default registry, typically
 // from a source package's init or from main.
 func RegisterSource(scheme string, f SourceFactory) error {
@@ -314,6 +318,7 @@ var ErrNotOutstanding = errors.New("sluice: ack of a change that is not outstand
 // others (it locks).
 type Stream struct {
 	o      options
+	src    pipeline.Source
 	r      *pipeline.Reader
 	store  checkpoint.Store
 	closer io.Closer // the state file, when Open opened it
@@ -363,7 +368,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stream{o: o, store: o.store}
+	s := &Stream{o: o, store: o.store, src: src}
 	if o.stateFile != "" {
 		b, err := checkpoint.OpenBolt(o.stateFile, 0)
 		if err != nil {
@@ -383,6 +388,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Stream, error) {
 		return nil, fmt.Errorf("sluice: open: %w", err)
 	default:
 		o.log.Info("resuming", "id", o.id, "position", from.String())
+		if a, ok := src.(pipeline.Acker); ok {
+			a.Ack(from)
+		}
 	}
 	s.acked = from
 	s.r = pipeline.NewReader(ctx, src, pipeline.ReaderConfig{
@@ -528,6 +536,9 @@ func (s *Stream) save(ctx context.Context) error {
 	}
 	s.lastSave = time.Now()
 	s.mu.Unlock()
+	if a, ok := s.src.(pipeline.Acker); ok {
+		a.Ack(p)
+	}
 	s.o.log.Debug("checkpoint", "id", s.o.id, "position", p.String())
 	return nil
 }

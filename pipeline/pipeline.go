@@ -22,6 +22,15 @@ type Source interface {
 	Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error
 }
 
+// Acker is implemented by sources that must learn which positions are
+// durably checkpointed, such as a PostgreSQL source whose replication slot
+// may release WAL only up to what was delivered. The pipeline calls Ack
+// with every position it has saved (and, at start, with the saved position
+// it resumes from), in increasing order, from its delivery goroutine.
+type Acker interface {
+	Ack(p change.Position)
+}
+
 // Sink delivers changes to a destination. Write returns nil only when the
 // whole batch is durable there: that return is the acknowledgement the
 // checkpoint relies on. Write must not keep batch or its values after it
@@ -124,11 +133,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	switch {
 	case errors.Is(err, checkpoint.ErrNotFound):
 		from = p.cfg.from
-		p.cfg.log.Info("no saved position, starting from the configured start", "pipeline", p.cfg.id, "from", fmt.Sprintf("%+v", from))
+		p.cfg.log.Info("no saved position, starting from the configured start", "pipeline", p.cfg.id, "from", from.String())
 	case err != nil:
 		return fmt.Errorf("pipeline %s: load position: %w", p.cfg.id, err)
 	default:
-		p.cfg.log.Info("resuming", "pipeline", p.cfg.id, "from", fmt.Sprintf("%+v", from))
+		p.cfg.log.Info("resuming", "pipeline", p.cfg.id, "from", from.String())
+		if a, ok := p.src.(Acker); ok {
+			a.Ack(from)
+		}
 	}
 	r := NewReader(ctx, p.src, ReaderConfig{
 		From: from, Filter: p.cfg.filter, BeginCommit: p.cfg.beginCommit, QueueBytes: p.cfg.queueBytes,
@@ -147,7 +159,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if saveErr != nil {
 		return fmt.Errorf("pipeline %s: %w", p.cfg.id, saveErr)
 	}
-	p.cfg.log.Info("stopped", "pipeline", p.cfg.id, "position", fmt.Sprintf("%+v", d.saved))
+	p.cfg.log.Info("stopped", "pipeline", p.cfg.id, "position", d.saved.String())
 	return nil
 }
 
@@ -226,7 +238,7 @@ func (d *deliverer) deliver(ctx context.Context, n int, bytes int64) error {
 				return nil // shutting down: the batch is not acknowledged and will be read again
 			}
 			last := batch[len(batch)-1]
-			return fmt.Errorf("sink: write of %d changes ending at %s %s.%s (%+v): %w",
+			return fmt.Errorf("sink: write of %d changes ending at %s %s.%s (%s): %w",
 				len(batch), last.Op, last.Database, last.Table, last.Pos, err)
 		}
 	}
@@ -256,9 +268,12 @@ func (d *deliverer) save(ctx context.Context) error {
 		return nil
 	}
 	if err := d.p.store.Save(ctx, d.p.cfg.id, d.acked); err != nil {
-		return fmt.Errorf("save position %+v: %w", d.acked, err)
+		return fmt.Errorf("save position %s: %w", d.acked, err)
 	}
 	d.saved, d.dirty, d.lastSave = d.acked, false, time.Now()
+	if a, ok := d.p.src.(Acker); ok {
+		a.Ack(d.saved)
+	}
 	if d.p.cfg.metrics != nil {
 		d.p.cfg.metrics.Checkpointed(d.acked)
 	}

@@ -11,7 +11,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -45,9 +47,13 @@ func NewRegistry() *Registry { return &Registry{m: make(map[string]Opener)} }
 
 // Builtin returns a new Registry holding the sinks that ship with Sluice:
 // stdout:// and file:///path.jsonl.
-func Builtin() *Registry {
+func Builtin() *Registry { return BuiltinTo(os.Stdout) }
+
+// BuiltinTo is Builtin with stdout:// writing to w (a command's own output
+// stream, a test buffer).
+func BuiltinTo(w io.Writer) *Registry {
 	r := NewRegistry()
-	r.m["stdout"] = func(ctx context.Context, u *url.URL) (Sink, error) { return stdout.FromURL(u) }
+	r.m["stdout"] = func(ctx context.Context, u *url.URL) (Sink, error) { return stdout.FromURLTo(u, w) }
 	r.m["file"] = func(ctx context.Context, u *url.URL) (Sink, error) { return file.FromURL(u) }
 	return r
 }

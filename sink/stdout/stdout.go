@@ -27,11 +27,14 @@ func New(w io.Writer) *Sink {
 }
 
 // FromURL opens the sink for a stdout:// URL, which takes no parameters.
-func FromURL(u *url.URL) (*Sink, error) {
+func FromURL(u *url.URL) (*Sink, error) { return FromURLTo(u, os.Stdout) }
+
+// FromURLTo is FromURL writing to w instead of standard output.
+func FromURLTo(u *url.URL, w io.Writer) (*Sink, error) {
 	if u.Host != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 		return nil, fmt.Errorf("stdout: %s: stdout:// takes no host, path or parameters", u.Redacted())
 	}
-	return New(os.Stdout), nil
+	return New(w), nil
 }
 
 // Write writes one line per change and flushes.

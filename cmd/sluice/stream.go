@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/sink"
+)
+
+// runStream runs "sluice stream" with the registered sources and the built-in sinks.
+func runStream(ctx context.Context, e *env, args []string) error {
+	return streamWith(ctx, e, args, sluice.Sources(), sink.BuiltinTo(e.Stdout))
+}
+
+const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl] [--include REGEXES] [--exclude REGEXES] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--state ./sluice.db] [--begin-commit]"
+
+const streamHelp = `Stream the changes of a source database to a sink as Sluice JSON lines,
+one change per line, checkpointing the position of what the sink has
+acknowledged in a state file. Run it again to resume where it stopped;
+after a crash the changes since the last checkpoint (at most one
+--checkpoint-interval) are delivered again with the same positions.
+
+SOURCE-URL is mysql://user:pass@host:3306/?server-id=N, postgres://user:pass@host/db?slot=S,
+mongodb://host/?… (whichever sources this build registers).
+
+--include and --exclude take Canal-style lists of regular expressions
+matched against the whole "database.table": 'shop\.orders,crm\..*'.
+--include-columns and --exclude-columns take 'table-regex:col1/col2,…'.
+
+--from applies only when the state file holds no position for --id.
+
+SIGINT or SIGTERM stops the stream cleanly: the last acknowledged position
+is saved before exit. Logs go to standard error; passwords never appear.`
+
+// streamWith is runStream with explicit registries, for tests.
+func streamWith(ctx context.Context, e *env, args []string, sources *sluice.SourceRegistry, sinks *sink.Registry) error {
+	fs := newFlagSet(e, "stream", streamSynopsis, streamHelp)
+	to := fs.String("to", "stdout://", "sink URL: stdout:// or file:///path/changes.jsonl")
+	var spec pipeline.FilterSpec
+	fs.StringVar(&spec.Include, "include", "", "only these tables (comma-separated regexes on db.table)")
+	fs.StringVar(&spec.Exclude, "exclude", "", "not these tables (comma-separated regexes on db.table)")
+	fs.StringVar(&spec.IncludeColumns, "include-columns", "", "only these columns (plus keys): 'table-regex:col/col,…'")
+	fs.StringVar(&spec.ExcludeColumns, "exclude-columns", "", "drop these columns: 'table-regex:col/col,…'")
+	from := fs.String("from", "", "where to start without a saved position: latest, earliest, FILE:POS, a GTID set, an LSN (default: the source's own default)")
+	state := fs.String("state", "./sluice.db", "state file holding the checkpoint")
+	id := fs.String("id", "stream", "name of this stream's checkpoint in the state file")
+	beginCommit := fs.Bool("begin-commit", false, "also write begin and commit events")
+	queueBytes := fs.Int64("queue-bytes", 16<<20, "bytes of changes held between source and sink")
+	interval := fs.Duration("checkpoint-interval", time.Second, "save the position at most this often (0: after every write)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logJSON := fs.Bool("log-json", false, "write logs as JSON instead of text")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("stream: want one SOURCE-URL, got %d arguments", len(pos))
+	}
+	srcURL := pos[0]
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("stream: --log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	start, fromPos, err := sluice.ParseFrom(*from)
+	if err != nil {
+		return usagef("stream: --from: %v", err)
+	}
+	filter, err := pipeline.NewFilter(spec)
+	if err != nil {
+		return usagef("stream: %v", err)
+	}
+	if *queueBytes <= 0 || *interval < 0 {
+		return usagef("stream: --queue-bytes must be positive and --checkpoint-interval not negative")
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(e.Stderr, opts)
+	if *logJSON {
+		h = slog.NewJSONHandler(e.Stderr, opts)
+	}
+	log := slog.New(h)
+
+	err = stream(ctx, log, streamConfig{
+		srcURL: srcURL, sinkURL: *to, state: *state, id: *id, start: start, from: fromPos,
+		filter: filter, beginCommit: *beginCommit, queueBytes: *queueBytes, interval: *interval,
+	}, sources, sinks)
+	if err != nil {
+		// A last guard: whatever a source or sink put in its error, the
+		// passwords of the two URLs do not reach the terminal.
+		return redactPasswords(err, srcURL, *to)
+	}
+	return nil
+}
+
+// streamConfig is the validated form of the stream command's arguments.
+type streamConfig struct {
+	srcURL, sinkURL, state, id string
+	start                      sluice.Start
+	from                       change.Position
+	filter                     *pipeline.Filter
+	beginCommit                bool
+	queueBytes                 int64
+	interval                   time.Duration
+}
+
+// stream opens the source, sink and state file and runs the pipeline until
+// the source ends, ctx is canceled (a signal), or something fails.
+func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *sluice.SourceRegistry, sinks *sink.Registry) error {
+	src, err := sources.Source(ctx, c.srcURL, sluice.SourceConfig{Start: c.start, Logger: log})
+	if err != nil {
+		return err
+	}
+	store, err := checkpoint.OpenBolt(c.state, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	out, err := sinks.Open(ctx, c.sinkURL)
+	if err != nil {
+		return err
+	}
+	var counters pipeline.Counters
+	p, err := pipeline.New(src, out, store,
+		pipeline.WithID(c.id), pipeline.WithFrom(c.from), pipeline.WithFilter(c.filter),
+		pipeline.WithBeginCommit(c.beginCommit), pipeline.WithQueueBytes(c.queueBytes),
+		pipeline.WithCheckpointInterval(c.interval), pipeline.WithMetrics(&counters), pipeline.WithLogger(log))
+	if err != nil {
+		out.Close()
+		return err
+	}
+	log.Info("streaming", "source", sluice.RedactURL(c.srcURL), "to", sluice.RedactURL(c.sinkURL), "state", c.state, "id", c.id)
+	began := time.Now()
+	runErr := p.Run(ctx)
+	closeErr := out.Close()
+	snap := counters.Snapshot()
+	log.Info("summary", "read", snap.Read, "written", snap.Written, "bytes", snap.Bytes,
+		"checkpoints", snap.Checkpoints, "position", snap.LastSaved.String(), "elapsed", time.Since(began).Round(time.Millisecond))
+	if runErr != nil {
+		return runErr
+	}
+	if closeErr != nil {
+		return closeErr
+	}
+	if ctx.Err() != nil {
+		log.Info("stopped by signal; position saved")
+	}
+	return nil
+}
+
+// redactPasswords returns err with the passwords of the given URLs masked
+// in its text; it still unwraps to err.
+func redactPasswords(err error, urls ...string) error {
+	msg := err.Error()
+	for _, raw := range urls {
+		u, perr := url.Parse(raw)
+		if perr != nil || u.User == nil {
+			continue
+		}
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "***")
+			msg = strings.ReplaceAll(msg, url.QueryEscape(p), "***")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &maskedError{msg: msg, err: err}
+}
+
+// maskedError shows a redacted message and unwraps to the original error.
+type maskedError struct {
+	msg string
+	err error
+}
+
+func (m *maskedError) Error() string { return m.msg }
+func (m *maskedError) Unwrap() error { return m.err }

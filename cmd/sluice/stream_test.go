@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/sink"
+)
+
+// tickSource is a test fixture standing in for a database: it emits txs
+// transactions of two rows (tables shop.orders and shop.audit) with
+// contract-following positions, then, with follow, waits for ctx like a
+// live source on an idle log. started is closed once the first batch is out.
+type tickSource struct {
+	txs     int
+	follow  bool
+	started chan struct{}
+	once    sync.Once
+}
+
+func (s *tickSource) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
+	cols := []change.Column{{Name: "id", Type: "int", Key: true}, {Name: "secret", Type: "text"}}
+	p := func(off, idx uint64) change.Position {
+		return change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: off, Index: idx}
+	}
+	for t := 0; t < s.txs; t++ {
+		start := uint64(100 * (t + 1))
+		batch := []change.Change{{Op: change.OpBegin, Pos: p(start, 1)}}
+		for r, table := range []string{"orders", "audit"} {
+			batch = append(batch, change.Change{Op: change.OpInsert, Source: "fixture",
+				Namespace: change.Namespace{Database: "shop", Table: table}, Columns: cols,
+				After: []change.Value{change.Int(int64(t*2+r), 32), change.String([]byte("s"))}, Pos: p(start, uint64(r+2))})
+		}
+		batch = append(batch, change.Change{Op: change.OpCommit, Pos: p(start+100, 0)})
+		var out []change.Change
+		for _, c := range batch {
+			if from.IsZero() || change.Compare(c.Pos, from) > 0 {
+				out = append(out, c)
+			}
+		}
+		if len(out) > 0 {
+			if err := emit(out); err != nil {
+				return err
+			}
+			s.once.Do(func() { close(s.started) })
+		}
+	}
+	if s.follow {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return nil
+}
+
+func testSources(t *testing.T, src *tickSource) *sluice.SourceRegistry {
+	r := sluice.NewSourceRegistry()
+	r.Register("fixture", func(ctx context.Context, u *url.URL, cfg sluice.SourceConfig) (pipeline.Source, error) {
+		if u.Query().Get("fail") != "" {
+			p, _ := u.User.Password()
+			return nil, fmt.Errorf("cannot log in with password %s", p)
+		}
+		return src, nil
+	})
+	return r
+}
+
+func runStreamTest(ctx context.Context, t *testing.T, src *tickSource, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
+	err = streamWith(ctx, e, args, testSources(t, src), sink.BuiltinTo(&out))
+	return out.String(), errb.String(), err
+}
+
+func decodeLines(t *testing.T, text string) []change.Change {
+	t.Helper()
+	var out []change.Change
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		c, err := change.DecodeJSON(sc.Bytes())
+		if err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func TestStreamToStdoutAndResume(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state.db")
+	src := &tickSource{txs: 3, started: make(chan struct{})}
+	out, logs, err := runStreamTest(context.Background(), t, src, "fixture://u:hunter2@db/", "--state", state, "--begin-commit", "--include", `shop\.orders`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decodeLines(t, out)
+	var ops []string
+	for _, c := range got {
+		ops = append(ops, c.Op.String()+":"+c.Table)
+	}
+	want := strings.TrimSpace(strings.Repeat("begin: insert:orders commit: ", 3))
+	if strings.Join(ops, " ") != want {
+		t.Errorf("ops %q, want %q", strings.Join(ops, " "), want)
+	}
+	if strings.Contains(logs, "hunter2") {
+		t.Errorf("logs show the password:\n%s", logs)
+	}
+	if !strings.Contains(logs, "u:***@db") || !strings.Contains(logs, "written=9") {
+		t.Errorf("logs lack the redacted source or the summary:\n%s", logs)
+	}
+	// Second run: the state file says everything was delivered.
+	out, _, err = runStreamTest(context.Background(), t, &tickSource{txs: 3, started: make(chan struct{})}, "fixture://u:hunter2@db/", "--state", state)
+	if err != nil || out != "" {
+		t.Errorf("resumed run wrote %q, err %v; want nothing", out, err)
+	}
+}
+
+func TestStreamToFileStopsCleanlyOnSignal(t *testing.T) {
+	dir := t.TempDir()
+	state, file := filepath.Join(dir, "state.db"), filepath.Join(dir, "out.jsonl")
+	src := &tickSource{txs: 4, follow: true, started: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := runStreamTest(ctx, t, src, "fixture://db/", "--to", "file://"+file, "--state", state, "--id", "feed", "--checkpoint-interval", "1h")
+		done <- err
+	}()
+	<-src.started
+	// Wait until the file holds all 8 rows, then "press Ctrl-C".
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, _ := os.ReadFile(file)
+		if bytes.Count(data, []byte("\n")) == 8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("file has %q", data)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("stream after cancel: %v", err)
+	}
+	// Even with an hour-long checkpoint interval, the position is saved on the way out.
+	b, err := checkpoint.OpenBolt(state, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	p, err := b.Load(context.Background(), "feed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Offset != 500 || p.Index != 0 {
+		t.Errorf("saved %s, want the last commit at 500", p)
+	}
+}
+
+func TestStreamErrors(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state.db")
+	tests := []struct {
+		name  string
+		args  []string
+		usage bool
+		want  string
+	}{
+		{"no url", []string{"--state", state}, true, "want one SOURCE-URL"},
+		{"bad from", []string{"fixture://db/", "--from", "yesterday", "--state", state}, true, "--from"},
+		{"bad include", []string{"fixture://db/", "--include", "shop\\.(", "--state", state}, true, "include"},
+		{"bad log level", []string{"fixture://db/", "--log-level", "loud", "--state", state}, true, "log-level"},
+		{"unknown flag", []string{"fixture://db/", "--nope"}, true, "nope"},
+		{"unknown source", []string{"nosuch://u:hunter2@db/", "--state", state}, false, "nosuch"},
+		{"source refuses", []string{"fixture://u:hunter2@db/?fail=1", "--state", state}, false, "cannot log in"},
+		{"unknown sink", []string{"fixture://u:hunter2@db/", "--to", "kafka://k:hunter2@b1/t", "--state", state}, false, "kafka"},
+		{"state dir missing", []string{"fixture://db/", "--state", filepath.Join(state, "x", "y.db")}, false, "state file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, logs, err := runStreamTest(context.Background(), t, &tickSource{txs: 1, started: make(chan struct{})}, tt.args...)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var ue *usageError
+			if errors.As(err, &ue) != tt.usage {
+				t.Errorf("usage error = %v, want %v: %v", !tt.usage, tt.usage, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q lacks %q", err, tt.want)
+			}
+			if strings.Contains(err.Error()+logs, "hunter2") {
+				t.Errorf("password shown: %v\n%s", err, logs)
+			}
+		})
+	}
+	// --help is not an error.
+	var out bytes.Buffer
+	e := &env{Stdout: &out, Stderr: &out}
+	if err := streamWith(context.Background(), e, []string{"--help"}, sluice.NewSourceRegistry(), sink.Builtin()); !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "--begin-commit") {
+		t.Errorf("--help: %v\n%s", err, out.String())
+	}
+}
