@@ -1,0 +1,136 @@
+package pipeline
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/sink/file"
+)
+
+const crashEnv = "SLUICE_PIPELINE_CRASH_DIR"
+
+// crashSource is the generator both the child and the parent use.
+func crashSource() *genSource {
+	return &genSource{
+		txRows:  []int{3, 1, 0, 3000, 2, 8000, 7, 1, 1, 250, 2000, 5, 9, 1, 6000, 2},
+		batch:   50,
+		payload: 120,
+		tables:  []string{"orders", "users", "audit"},
+	}
+}
+
+func crashFilter() *Filter {
+	f, err := NewFilter(FilterSpec{Exclude: `db\.audit`})
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+// TestCrashChild is the child process of TestKillAndRestart: it runs the
+// pipeline into a file sink with a bbolt checkpoint until killed or done.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv(crashEnv)
+	if dir == "" {
+		t.Skip("helper process for TestKillAndRestart")
+	}
+	interval, _ := strconv.Atoi(os.Getenv(crashEnv + "_INTERVAL"))
+	store, err := checkpoint.OpenBolt(filepath.Join(dir, "state.db"), 10*time.Second)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	out, err := file.Open(filepath.Join(dir, "out.jsonl"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	p, err := New(crashSource(), out, store, WithBeginCommit(true), WithFilter(crashFilter()),
+		WithBatch(32<<10, 0), WithQueueBytes(256<<10), WithCheckpointInterval(time.Duration(interval)*time.Millisecond))
+	if err == nil {
+		err = p.Run(context.Background())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	out.Close()
+	store.Close()
+	os.Exit(0)
+}
+
+// TestKillAndRestart runs the pipeline in a child process, SIGKILLs it at
+// random moments, restarts it, and checks that the output file, with
+// re-delivered changes dropped by position, is exactly the expected stream:
+// in order, nothing lost.
+func TestKillAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns child processes")
+	}
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	kills := 0
+	for run := 0; ; run++ {
+		if run > 200 {
+			t.Fatal("not finished after 200 runs")
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+		cmd.Env = append(os.Environ(), crashEnv+"="+dir, crashEnv+"_INTERVAL="+strconv.Itoa([]int{0, 2, 15}[run%3]))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("run %d: child failed: %v\n%s", run, err, stderr.String())
+			}
+			t.Logf("finished after %d runs, %d of them killed", run+1, kills)
+			checkCrashOutput(t, filepath.Join(dir, "out.jsonl"))
+			return
+		case <-time.After(time.Duration(30+rng.IntN(120)) * time.Millisecond):
+			cmd.Process.Kill()
+			<-exited
+			kills++
+		}
+	}
+}
+
+func checkCrashOutput(t *testing.T, path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []rec
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		c, err := change.DecodeJSON(sc.Bytes())
+		if err != nil {
+			t.Fatalf("line %d: %v", len(got)+1, err)
+		}
+		got = append(got, recordOf(&c))
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	g := crashSource()
+	want := expected(g, func(s string) bool { return s != "audit" }, true, change.Position{})
+	uniq := dedup(got)
+	t.Logf("%d lines written, %d re-delivered, %d distinct", len(got), len(got)-len(uniq), len(uniq))
+	diffRecs(t, uniq, want)
+}
