@@ -105,6 +105,40 @@ func BenchmarkReaderScan(b *testing.B) { benchmarkScan(b) }
 // BenchmarkReaderScanNoCRC is the same scan without checksum verification.
 func BenchmarkReaderScanNoCRC(b *testing.B) { benchmarkScan(b, WithoutChecksums()) }
 
+// BenchmarkReaderScanBytes scans the stream in place with NewReaderBytes
+// (no copy into the read buffer), verifying every CRC32.
+func BenchmarkReaderScanBytes(b *testing.B) {
+	stream := benchStream(b, 64<<20)
+	events := 0
+	r := NewReaderBytes(stream, "bench")
+	for {
+		if _, err := r.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			b.Fatal(err)
+		}
+		events++
+	}
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU()
+	for i := 0; i < b.N; i++ {
+		r := NewReaderBytes(stream, "bench")
+		for {
+			if _, err := r.Next(); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if cpu := processCPU() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(len(stream))*float64(b.N)/cpu.Seconds()/1e6, "MB/cpu-s")
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(events), "ns/event")
+}
+
 // BenchmarkReaderPayload expands a zstd TRANSACTION_PAYLOAD of 5000 events.
 func BenchmarkReaderPayload(b *testing.B) {
 	inner := innerEvents(5000)

@@ -34,6 +34,9 @@ func (f *frame) buffered() int { return f.w - f.r }
 // peek returns the next n bytes without consuming them. If the input ends
 // first it returns the bytes that are there and io.EOF (or the read error).
 func (f *frame) peek(n int) ([]byte, error) {
+	if f.w-f.r >= n {
+		return f.buf[f.r : f.r+n], nil
+	}
 	for f.w-f.r < n {
 		if f.err != nil {
 			return f.buf[f.r:f.w], f.err

@@ -103,6 +103,16 @@ type Reader struct {
 	payBytes   bytes.Reader
 }
 
+// NewReaderBytes returns a Reader of a binlog held in memory. Events are
+// views into data itself: nothing is copied.
+func NewReaderBytes(data []byte, name string, opts ...Option) *Reader {
+	rd := NewReader(nil, name, opts...)
+	rd.f.buf = data
+	rd.f.w = len(data)
+	rd.f.err = io.EOF
+	return rd
+}
+
 // NewReader returns a Reader of the binlog file content r; name (the file
 // name) appears in errors.
 func NewReader(r io.Reader, name string, opts ...Option) *Reader {
@@ -276,9 +286,22 @@ func (r *Reader) firstFormat(raw []byte, off int64, t EventType) error {
 // verifies and strips the checksum and sets ev.Body.
 func (r *Reader) frameEvent(ev *Event, hl int) error {
 	raw := ev.Raw
-	h, err := decodeHeaderLen(raw, hl)
-	if err != nil {
-		return r.errAt(ev.Offset, EventType(raw[4]), "%w", err)
+	var h Header
+	if hl == HeaderLenV4 && len(raw) >= HeaderLenV4 {
+		// The common case, inlined.
+		h = Header{
+			Timestamp: binary.LittleEndian.Uint32(raw[0:]),
+			Type:      EventType(raw[4]),
+			ServerID:  binary.LittleEndian.Uint32(raw[5:]),
+			EventSize: binary.LittleEndian.Uint32(raw[9:]),
+			LogPos:    binary.LittleEndian.Uint32(raw[13:]),
+			Flags:     binary.LittleEndian.Uint16(raw[17:]),
+		}
+	} else {
+		var err error
+		if h, err = decodeHeaderLen(raw, hl); err != nil {
+			return r.errAt(ev.Offset, EventType(raw[4]), "%w", err)
+		}
 	}
 	if r.fde.OldTypeCodes {
 		h.Type = r.fde.MapType(h.Type)

@@ -329,3 +329,26 @@ func TestReaderZeroAllocs(t *testing.T) {
 		t.Errorf("%.2f allocations per event", allocs)
 	}
 }
+
+// TestReaderBytesMatchesReader: NewReaderBytes gives the same events and
+// errors as NewReader over every corpus file.
+func TestReaderBytesMatchesReader(t *testing.T) {
+	for _, name := range corpusFiles(t) {
+		data := readCorpus(t, name)
+		a := NewReader(bytes.NewReader(data), name)
+		b := NewReaderBytes(data, name)
+		for {
+			ea, erra := a.Next()
+			eb, errb := b.Next()
+			if (erra == nil) != (errb == nil) || (erra != nil && erra.Error() != errb.Error()) {
+				t.Fatalf("%s: %v vs %v", name, erra, errb)
+			}
+			if erra != nil {
+				break
+			}
+			if ea.Offset != eb.Offset || ea.Header != eb.Header || !bytes.Equal(ea.Raw, eb.Raw) || !bytes.Equal(ea.Body, eb.Body) {
+				t.Fatalf("%s@%d: events differ", name, ea.Offset)
+			}
+		}
+	}
+}
