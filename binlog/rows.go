@@ -131,8 +131,19 @@ func NewRowsReader(typ EventType, body []byte, fde *FormatDescription, tables fu
 	return r, nil
 }
 
+// ResetEvent points the reader at a rows event read by a Reader; errors
+// name the event's file and offset.
+func (r *RowsReader) ResetEvent(ev *Event, tables func(id uint64) *TableMap) error {
+	postHeaderLen := 0
+	if ev.FDE != nil {
+		postHeaderLen = ev.FDE.PostHeaderLen(ev.Header.Type)
+	}
+	r.source, r.offset = ev.Source, ev.Offset
+	return r.reset(ev.Header.Type, ev.Body, postHeaderLen, tables)
+}
+
 // SetLocation names the file (or stream) and the event offset that errors
-// of this reader report. Call it after Reset.
+// of this reader report (until the next Reset).
 func (r *RowsReader) SetLocation(source string, offset int64) {
 	r.source, r.offset = source, offset
 }
@@ -143,12 +154,14 @@ func (r *RowsReader) Reset(typ EventType, body []byte, fde *FormatDescription, t
 	if fde != nil {
 		postHeaderLen = fde.PostHeaderLen(typ)
 	}
+	r.source, r.offset = "", 0
 	return r.reset(typ, body, postHeaderLen, tables)
 }
 
 // ResetPostHeader is Reset for callers that know only the post-header
 // length of the event type (6 means a 4-byte table id).
 func (r *RowsReader) ResetPostHeader(typ EventType, body []byte, postHeaderLen int, tables func(id uint64) *TableMap) error {
+	r.source, r.offset = "", 0
 	return r.reset(typ, body, postHeaderLen, tables)
 }
 
@@ -158,7 +171,6 @@ func (r *RowsReader) reset(typ EventType, body []byte, postHeaderLen int, tables
 		Type: typ, Kind: kind, source: r.source, offset: r.offset,
 		arena: r.arena[:0], inflated: r.inflated[:0], decoders: r.decoders, json: r.json,
 	}
-	r.source, r.offset = "", 0
 	if !ok {
 		return r.fail(fmt.Errorf("%w: %s is not a rows event", ErrUnsupported, typ))
 	}

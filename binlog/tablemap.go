@@ -173,6 +173,20 @@ func DecodeTableMap(body []byte, fde *FormatDescription) (*TableMap, error) {
 	return decodeTableMap(body, idLen, mariaDB)
 }
 
+// DecodeTableMapEvent decodes a TABLE_MAP_EVENT read by a Reader; errors
+// name the event's file and offset.
+func DecodeTableMapEvent(ev *Event) (*TableMap, error) {
+	t, err := DecodeTableMap(ev.Body, ev.FDE)
+	if err != nil {
+		var be *Error
+		if errors.As(err, &be) {
+			be.Source, be.Offset = ev.Source, ev.Offset
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
 // DecodeTableMapPostHeader is DecodeTableMap for callers that only know the
 // TABLE_MAP post-header length (6 means a 4-byte table id).
 func DecodeTableMapPostHeader(body []byte, postHeaderLen int, mariaDB bool) (*TableMap, error) {
