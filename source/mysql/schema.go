@@ -390,5 +390,18 @@ func columnFromDef(c *ast.ColumnDef) colDef {
 // columnTypeText renders a parsed type the way information_schema's
 // COLUMN_TYPE does, in lower case ("int(11) unsigned", "varchar(20)").
 func columnTypeText(ft *types.FieldType) string {
-	return strings.ToLower(ft.InfoSchemaStr())
+	s := strings.ToLower(ft.InfoSchemaStr())
+	// The parser gives unsigned integers the signed default width; the
+	// server shows one digit less (no sign).
+	for _, w := range [...]struct{ signed, unsigned string }{
+		{"tinyint(4) unsigned", "tinyint(3) unsigned"},
+		{"smallint(6) unsigned", "smallint(5) unsigned"},
+		{"mediumint(9) unsigned", "mediumint(8) unsigned"},
+		{"int(11) unsigned", "int(10) unsigned"},
+	} {
+		if strings.HasPrefix(s, w.signed) {
+			return w.unsigned + s[len(w.signed):]
+		}
+	}
+	return s
 }
