@@ -36,8 +36,9 @@ type result struct {
 	Seconds float64 `json:"seconds"`
 	Mallocs uint64  `json:"mallocs"` // heap allocations during the timed part
 	// Filled by the parent.
-	MaxRSSKB int64 `json:"-"`
-	Wall     float64
+	MaxRSSKB int64   `json:"-"`
+	Wall     float64 `json:"-"` // seconds, process start to exit
+	CPU      float64 `json:"-"` // user+system seconds of the process
 }
 
 // named is one decoder's median result.
@@ -49,9 +50,10 @@ type named struct {
 
 // children are the timed modes a child process runs (-child NAME FILE).
 var children = map[string]func(path string) (result, error){
-	"sluice":      decodeSluice,
-	"sluice-scan": scanSluice,
-	"go-mysql":    decodeGoMySQL,
+	"sluice":         decodeSluice,
+	"sluice-changes": decodeChanges,
+	"sluice-scan":    scanSluice,
+	"go-mysql":       decodeGoMySQL,
 }
 
 func main() {
@@ -59,7 +61,7 @@ func main() {
 	dir := flag.String("dir", "bench/.data", "where the generated binlog is kept (not in git)")
 	out := flag.String("out", "", "Markdown file for the results (default: print only)")
 	targetMB := flag.Int("mb", 320, "minimum size of the generated binlog in MB")
-	runs := flag.Int("runs", 3, "runs per decoder; the median is reported")
+	runs := flag.Int("runs", 5, "runs per decoder; the run with the median CPU time is reported")
 	flag.Parse()
 
 	if *child != "" {
@@ -126,14 +128,38 @@ func run(ctx context.Context, dir, out string, targetMB, runs int) error {
 		return err
 	}
 	var rows []named
-	for _, mode := range []string{"sluice", "go-mysql", "sluice-scan"} {
-		r, err := median(runs, func() (result, error) { return runSelf(ctx, self, mode, path) })
-		rows = append(rows, named{mode, r, err})
-		logf("%-14s %s", mode, describe(r, err))
+	// Interleave the decoders run by run, so that load from other
+	// processes on a shared machine falls on all of them alike.
+	modes := []string{"sluice", "sluice-changes", "go-mysql", "mariadb-binlog", "sluice-scan"}
+	all := make(map[string][]result)
+	errs := make(map[string]error)
+	for i := 0; i < runs; i++ {
+		for _, mode := range modes {
+			if errs[mode] != nil {
+				continue
+			}
+			var r result
+			var err error
+			if mode == "mariadb-binlog" {
+				r, err = runMariaDBBinlog(ctx, path)
+			} else {
+				r, err = runSelf(ctx, self, mode, path)
+			}
+			if err != nil {
+				errs[mode] = err
+				continue
+			}
+			all[mode] = append(all[mode], r)
+			logf("run %d %-15s %s", i+1, mode, describe(r, nil))
+		}
 	}
-	mb, err := median(runs, func() (result, error) { return runMariaDBBinlog(ctx, path) })
-	rows = append(rows, named{"mariadb-binlog", mb, err})
-	logf("%-14s %s", "mariadb-binlog", describe(mb, err))
+	for _, mode := range modes {
+		if errs[mode] != nil {
+			rows = append(rows, named{mode, result{}, errs[mode]})
+			continue
+		}
+		rows = append(rows, named{mode, medianOf(all[mode]), nil})
+	}
 
 	get := func(name string) (result, error) {
 		for _, r := range rows {
@@ -163,21 +189,14 @@ func describe(r result, err error) string {
 	if err != nil {
 		return "error: " + err.Error()
 	}
-	return fmt.Sprintf("%.2fs wall, %d rows, %d events, %d MB RSS", r.Wall, r.Rows, r.Events, r.MaxRSSKB/1024)
+	return fmt.Sprintf("%.2fs CPU, %.2fs wall, %d rows, %d events, %d MB RSS", r.CPU, r.Wall, r.Rows, r.Events, r.MaxRSSKB/1024)
 }
 
-// median runs fn n times and returns the run with the median wall time.
-func median(n int, fn func() (result, error)) (result, error) {
-	var rs []result
-	for i := 0; i < n; i++ {
-		r, err := fn()
-		if err != nil {
-			return r, err
-		}
-		rs = append(rs, r)
-	}
-	sort.Slice(rs, func(i, j int) bool { return rs[i].Wall < rs[j].Wall })
-	return rs[len(rs)/2], nil
+// medianOf returns the run with the median CPU time.
+func medianOf(rs []result) result {
+	rs = append([]result(nil), rs...)
+	sort.Slice(rs, func(i, j int) bool { return rs[i].CPU < rs[j].CPU })
+	return rs[len(rs)/2]
 }
 
 func readAll(path string) error {
@@ -207,7 +226,7 @@ func runSelf(ctx context.Context, self, mode, path string) (result, error) {
 		return result{}, fmt.Errorf("%s: bad report %q: %w", mode, stdout.String(), err)
 	}
 	r.Wall = wall.Seconds()
-	r.MaxRSSKB = maxRSS(cmd.ProcessState)
+	r.MaxRSSKB, r.CPU = usage(cmd.ProcessState)
 	return r, nil
 }
 
@@ -227,12 +246,16 @@ func runMariaDBBinlog(ctx context.Context, path string) (result, error) {
 	if err != nil {
 		return result{}, fmt.Errorf("mariadb-binlog: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	return result{Wall: wall.Seconds(), Seconds: wall.Seconds(), MaxRSSKB: maxRSS(cmd.ProcessState)}, nil
+	r := result{Wall: wall.Seconds(), Seconds: wall.Seconds()}
+	r.MaxRSSKB, r.CPU = usage(cmd.ProcessState)
+	return r, nil
 }
 
-func maxRSS(ps *os.ProcessState) int64 {
+// usage returns the peak RSS (KiB) and the CPU seconds (user+system) of
+// an exited child.
+func usage(ps *os.ProcessState) (maxRSSKB int64, cpu float64) {
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss // KiB on Linux
+		maxRSSKB = ru.Maxrss // KiB on Linux
 	}
-	return 0
+	return maxRSSKB, (ps.UserTime() + ps.SystemTime()).Seconds()
 }
