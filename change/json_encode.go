@@ -179,9 +179,10 @@ func colName(c *Change, i int) (string, bool) {
 }
 
 func appendColKey(dst []byte, c *Change, i int) []byte {
-	if n, ok := colName(c, i); ok {
-		dst, _ = appendJSONStr(dst, n)
-		return dst
+	if i < len(c.Columns) && c.Columns[i].Name != "" {
+		if out, ok := appendJSONStr(dst, c.Columns[i].Name); ok {
+			return out
+		}
 	}
 	dst = append(dst, `"@`...)
 	dst = strconv.AppendUint(dst, uint64(i+1), 10)
@@ -344,36 +345,32 @@ func appendCols(dst []byte, c *Change, n int) []byte {
 			col = c.Columns[i]
 		}
 		dst = append(dst, '{')
-		sep := false
-		field := func(dst []byte, name string) []byte {
-			if sep {
-				dst = append(dst, ',')
-			}
-			sep = true
-			dst = append(dst, '"')
-			dst = append(dst, name...)
-			return append(dst, '"', ':')
-		}
+		mark := len(dst)
 		if col.Name != "" {
-			dst = appendStrField(field(dst, "name"), col.Name)
+			dst = appendStrField(append(dst, `,"name":`...), col.Name)
 		}
 		if col.Type != "" {
-			dst = appendStrField(field(dst, "type"), col.Type)
+			dst = appendStrField(append(dst, `,"type":`...), col.Type)
 		}
-		x := colCtx(c, i)
-		if x.kind != KindAbsent {
-			dst = append(field(dst, "kind"), '"')
+		if x := colCtx(c, i); x.kind != KindAbsent {
+			dst = append(dst, `,"kind":"`...)
 			dst = appendKind(dst, x.kind)
 			dst = append(dst, '"')
 			if x.size != 0 {
-				dst = strconv.AppendUint(field(dst, "size"), uint64(x.size), 10)
+				dst = append(dst, `,"size":`...)
+				dst = strconv.AppendUint(dst, uint64(x.size), 10)
 			}
 		}
 		if col.Nullable {
-			dst = append(field(dst, "nullable"), "true"...)
+			dst = append(dst, `,"nullable":true`...)
 		}
 		if col.Key {
-			dst = append(field(dst, "key"), "true"...)
+			dst = append(dst, `,"key":true`...)
+		}
+		if len(dst) > mark {
+			// Drop the comma before the first member.
+			copy(dst[mark:], dst[mark+1:])
+			dst = dst[:len(dst)-1]
 		}
 		dst = append(dst, '}')
 	}
