@@ -114,7 +114,7 @@ func (d *Decoder) Event(ev *binlog.Event, emit func(*change.Change) error) error
 	case t == binlog.TableMapEvent:
 		tm, err := binlog.DecodeTableMap(ev.Body, ev.FDE)
 		if err != nil {
-			return ev.Wrap(err)
+			return locate(ev, err)
 		}
 		d.tables[tm.TableID] = tm
 	case binlog.IsRowsEvent(t):
@@ -122,7 +122,7 @@ func (d *Decoder) Event(ev *binlog.Event, emit func(*change.Change) error) error
 	case t == binlog.MariaGTIDEvent:
 		var g binlog.MariaGTIDStart
 		if err := g.Decode(ev.Body, ev.FDE); err != nil {
-			return ev.Wrap(err)
+			return locate(ev, err)
 		}
 		gt := g.GTID(ev.Header.ServerID)
 		d.startGTID(gt.String(), d.skipMaria(gt))
@@ -138,7 +138,7 @@ func (d *Decoder) Event(ev *binlog.Event, emit func(*change.Change) error) error
 			err = g.Decode(ev.Body, ev.FDE)
 		}
 		if err != nil {
-			return ev.Wrap(err)
+			return locate(ev, err)
 		}
 		if g.Anonymous() {
 			d.startGTID("", f.IncludeGTIDs != nil)
@@ -155,7 +155,7 @@ func (d *Decoder) Event(ev *binlog.Event, emit func(*change.Change) error) error
 			err = q.DecodeCompressed(ev.Body, ev.FDE)
 		}
 		if err != nil {
-			return ev.Wrap(err)
+			return locate(ev, err)
 		}
 		return d.query(ev, &q, emit)
 	case t == binlog.XIDEvent:
@@ -334,7 +334,7 @@ func (d *Decoder) rowsEvent(ev *binlog.Event, emit func(*change.Change) error) e
 	}
 	r := &d.rows
 	if err := r.Reset(ev.Header.Type, ev.Body, ev.FDE, d.lookup); err != nil {
-		return ev.Wrap(err)
+		return locate(ev, err)
 	}
 	r.SetLocation(ev.Source, ev.Offset)
 	tm := r.Table
@@ -356,10 +356,10 @@ func (d *Decoder) rowsEvent(ev *binlog.Event, emit func(*change.Change) error) e
 		d.c.Database, d.c.Table = tm.Database, tm.Table
 		d.c.Columns = tm.Columns
 		if d.before, err = r.Before(d.before[:0]); err != nil {
-			return err
+			return locate(ev, err)
 		}
 		if d.after, err = r.After(d.after[:0]); err != nil {
-			return err
+			return locate(ev, err)
 		}
 		d.c.Before, d.c.After = d.before, d.after
 		if err := d.emit(ev, emit); err != nil {
@@ -367,9 +367,24 @@ func (d *Decoder) rowsEvent(ev *binlog.Event, emit func(*change.Change) error) e
 		}
 	}
 	if err := r.Err(); err != nil {
-		return ev.Wrap(err)
+		return locate(ev, err)
 	}
 	return nil
+}
+
+// locate returns err located at ev: ev.Wrap, and for an *binlog.Error
+// that does not say where it happened, the file and offset filled in.
+func locate(ev *binlog.Event, err error) error {
+	var be *binlog.Error
+	if errors.As(err, &be) && be.Source == "" && be.Offset == 0 {
+		c := *be
+		c.Source, c.Offset = ev.Source, ev.Offset
+		if c.Type == binlog.UnknownEvent {
+			c.Type = ev.Header.Type
+		}
+		return &c
+	}
+	return ev.Wrap(err)
 }
 
 // Progress is called by DecodeFiles after each event with the bytes read

@@ -5,6 +5,7 @@ package eventinfo
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -35,6 +36,12 @@ func Describe(logName string, ev *binlog.Event) (Row, error) {
 	}
 	info, err := Info(ev)
 	if err != nil {
+		var be *binlog.Error
+		if errors.As(err, &be) && be.Source == "" && be.Offset == 0 {
+			c := *be
+			c.Source, c.Offset, c.Type = ev.Source, ev.Offset, ev.Header.Type
+			return r, &c
+		}
 		return r, ev.Wrap(err)
 	}
 	r.Info = info
