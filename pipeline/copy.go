@@ -51,7 +51,6 @@ type arena struct {
 }
 
 func (a *arena) reset() {
-	clear(a.vals) // drop references into user memory (Names, strings) for the GC
 	a.vals = a.vals[:0]
 	a.buf = a.buf[:0]
 }

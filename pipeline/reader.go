@@ -40,10 +40,17 @@ type Batch struct {
 }
 
 func (b *Batch) reset() {
-	clear(b.Changes)
+	// The old contents are not cleared: they point into this batch's own
+	// arena or at the source's immutable strings and Columns, and clearing
+	// costs more than it frees.
 	b.Changes = b.Changes[:0]
 	b.Last, b.HasLast, b.Bytes, b.Read = change.Position{}, false, 0, 0
 	b.arena.reset()
+}
+
+// capacity is the memory a batch's buffers hold.
+func (b *Batch) capacity() int64 {
+	return int64(cap(b.Changes))*changeSize + int64(cap(b.arena.vals))*valueSize + int64(cap(b.arena.buf))
 }
 
 // ReaderConfig configures a Reader.
@@ -95,9 +102,11 @@ type Reader struct {
 	pending  *change.Change // a begin held back, cloned
 	txOpen   bool           // the begin of the current transaction was shown
 	colCache map[colKey]colSel
+	keep     map[change.Namespace]bool // the table filter's verdicts
 
-	freeMu sync.Mutex
-	free   []*Batch
+	freeMu    sync.Mutex
+	free      []*Batch
+	freeBytes int64 // capacity of the batches in free
 }
 
 type colKey struct {
@@ -169,9 +178,14 @@ func (r *Reader) Release(b *Batch) {
 		return
 	}
 	b.reset()
+	size := b.capacity()
 	r.freeMu.Lock()
-	if len(r.free) < 4 {
+	// Keep released batches for reuse up to the queue bound, so steady
+	// streaming allocates nothing: batches in the queue and batches kept
+	// here together stay about that size.
+	if r.freeBytes+size <= r.cfg.QueueBytes {
 		r.free = append(r.free, b)
+		r.freeBytes += size
 	}
 	r.freeMu.Unlock()
 }
@@ -190,7 +204,9 @@ func (r *Reader) newBatch() *Batch {
 	defer r.freeMu.Unlock()
 	if n := len(r.free); n > 0 {
 		b := r.free[n-1]
+		r.free[n-1] = nil
 		r.free = r.free[:n-1]
+		r.freeBytes -= b.capacity()
 		return b
 	}
 	return &Batch{}
@@ -247,21 +263,21 @@ func (r *Reader) emit(ctx context.Context, batch []change.Change) error {
 				r.pending = nil
 				r.advance(c.Pos)
 			default: // shown begin, or a transaction resumed past its begin
-				r.add(c, nil)
+				r.add(c, colSel{})
 				r.txOpen = false
 			}
 		default:
-			if !r.cfg.Filter.Keep(c.Op, c.Namespace) {
+			if !r.keepTable(c) {
 				r.advance(c.Pos)
 				break
 			}
 			if r.pending != nil {
 				p := r.pending
 				r.pending = nil
-				r.add(p, nil)
+				r.add(p, colSel{})
 				r.txOpen = true
 			}
-			var sel *colSel
+			var sel colSel
 			if r.cfg.Filter.HasColumnRules() && len(c.Columns) > 0 {
 				sel = r.columns(c)
 			}
@@ -280,13 +296,12 @@ func (r *Reader) emit(ctx context.Context, batch []change.Change) error {
 }
 
 // add copies c into the current batch, keeping the columns sel selects.
-func (r *Reader) add(c *change.Change, sel *colSel) {
+func (r *Reader) add(c *change.Change, sel colSel) {
 	b := r.cur
 	b.Changes = append(b.Changes, *c)
 	d := &b.Changes[len(b.Changes)-1]
-	var keep []int
-	if sel != nil && sel.keep != nil {
-		keep = sel.keep
+	keep := sel.keep
+	if keep != nil {
 		d.Columns = sel.cols
 	}
 	d.Before = b.arena.copyImage(c.Before, keep)
@@ -296,10 +311,10 @@ func (r *Reader) add(c *change.Change, sel *colSel) {
 }
 
 // columns returns the column selection for c's table and column list.
-func (r *Reader) columns(c *change.Change) *colSel {
+func (r *Reader) columns(c *change.Change) colSel {
 	k := colKey{first: &c.Columns[0], n: len(c.Columns), ns: c.Namespace}
 	if s, ok := r.colCache[k]; ok {
-		return &s
+		return s
 	}
 	if r.colCache == nil || len(r.colCache) >= 4096 {
 		r.colCache = make(map[colKey]colSel)
@@ -312,7 +327,27 @@ func (r *Reader) columns(c *change.Change) *colSel {
 		}
 	}
 	r.colCache[k] = s
-	return &s
+	return s
+}
+
+// keepTable applies the table filter, remembering its verdict per table.
+func (r *Reader) keepTable(c *change.Change) bool {
+	f := r.cfg.Filter
+	if f == nil || (len(f.include) == 0 && len(f.exclude) == 0) {
+		return true
+	}
+	if c.Op == change.OpDDL || c.Table == "" {
+		return f.Keep(c.Op, c.Namespace)
+	}
+	if k, ok := r.keep[c.Namespace]; ok {
+		return k
+	}
+	if r.keep == nil || len(r.keep) >= 65536 {
+		r.keep = make(map[change.Namespace]bool)
+	}
+	k := f.Keep(c.Op, c.Namespace)
+	r.keep[c.Namespace] = k
+	return k
 }
 
 func cloneImage(vs []change.Value) []change.Value {
