@@ -23,6 +23,10 @@ type jnode struct {
 type jparser struct {
 	b []byte
 	i int
+	// Children of the containers being parsed, copied out in one exact
+	// allocation when a container ends.
+	nodes []jnode
+	keys  []string
 }
 
 // parseJSON parses b as exactly one JSON value (surrounding whitespace allowed).
@@ -72,6 +76,7 @@ func (p *jparser) value(depth int) (jnode, error) {
 			p.i++
 			break
 		}
+		base, kbase := len(p.nodes), len(p.keys)
 		for {
 			p.ws()
 			k, err := p.str()
@@ -88,8 +93,8 @@ func (p *jparser) value(depth int) (jnode, error) {
 			if err != nil {
 				return n, err
 			}
-			n.keys = append(n.keys, k)
-			n.elems = append(n.elems, v)
+			p.keys = append(p.keys, k)
+			p.nodes = append(p.nodes, v)
 			p.ws()
 			if p.i < len(p.b) && p.b[p.i] == '}' {
 				p.i++
@@ -100,6 +105,9 @@ func (p *jparser) value(depth int) (jnode, error) {
 			}
 			p.i++
 		}
+		n.keys = append([]string(nil), p.keys[kbase:]...)
+		n.elems = append([]jnode(nil), p.nodes[base:]...)
+		p.keys, p.nodes = p.keys[:kbase], p.nodes[:base]
 	case c == '[':
 		n.t = '['
 		p.i++
@@ -108,13 +116,14 @@ func (p *jparser) value(depth int) (jnode, error) {
 			p.i++
 			break
 		}
+		base := len(p.nodes)
 		for {
 			p.ws()
 			v, err := p.value(depth + 1)
 			if err != nil {
 				return n, err
 			}
-			n.elems = append(n.elems, v)
+			p.nodes = append(p.nodes, v)
 			p.ws()
 			if p.i < len(p.b) && p.b[p.i] == ']' {
 				p.i++
@@ -125,6 +134,8 @@ func (p *jparser) value(depth int) (jnode, error) {
 			}
 			p.i++
 		}
+		n.elems = append([]jnode(nil), p.nodes[base:]...)
+		p.nodes = p.nodes[:base]
 	case c == '"':
 		s, err := p.str()
 		if err != nil {
