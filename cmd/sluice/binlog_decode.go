@@ -189,7 +189,7 @@ func (p *progress) update(done, total int64) {
 	rate := float64(done) / el
 	eta := "?"
 	if rate > 0 && total >= done {
-		eta = (time.Duration(float64(total-done)/rate) * time.Second / time.Second).Round(time.Second).String()
+		eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
 	fmt.Fprintf(p.w, "\r%d/%d MB (%.0f%%)  %d events  %d changes  %.0f MB/s  ETA %s   ",
 		done>>20, total>>20, 100*float64(done)/float64(max(total, 1)), p.d.Events, p.d.Changes, rate/(1<<20), eta)

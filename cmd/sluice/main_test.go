@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/binlog/changes"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -102,5 +105,30 @@ func TestBatchEscape(t *testing.T) {
 		if got := batchEscape(tc.in); got != tc.want {
 			t.Errorf("batchEscape(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestProgress(t *testing.T) {
+	var buf bytes.Buffer
+	var nilProgress *progress
+	nilProgress.update(1, 2) // a nil progress (not a terminal) draws nothing
+	nilProgress.done()
+	p := newProgress(&buf, changes.NewDecoder(changes.Filter{}))
+	p.update(10<<20, 100<<20) // too soon after the start: nothing
+	if buf.Len() != 0 {
+		t.Fatalf("drew %q right after the start", buf.String())
+	}
+	p.start = p.start.Add(-2 * time.Second)
+	p.last = p.start
+	p.update(50<<20, 100<<20)
+	line := buf.String()
+	for _, want := range []string{"\r50/100 MB (50%)", "0 events", "25 MB/s", "ETA 2s"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("progress line %q lacks %q", line, want)
+		}
+	}
+	p.done()
+	if !strings.HasSuffix(buf.String(), "\r") {
+		t.Errorf("done did not clear the line: %q", buf.String())
 	}
 }
