@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -266,13 +266,15 @@ const mixedTable = `CREATE TABLE %s (
 	big BIGINT UNSIGNED,
 	f DOUBLE,
 	bits BIT(5),
-	raw VARBINARY(8)
+	raw VARBINARY(8),
+	kind ENUM('a','b','c'),
+	flags SET('x','y')
 )`
 
 const mixedInsert = `INSERT INTO %s VALUES
-	(1, 'alpha', 12.50, '2024-01-02 03:04:05.123', '2024-02-29', 'hello', 18446744073709551615, 1.5, b'10101', x'00ff10'),
-	(2, 'bêta ✓', -0.01, NULL, '1999-12-31', NULL, 0, -2.25, b'0', ''),
-	(3, 'gamma', NULL, '2000-01-01 00:00:00.000', NULL, REPEAT('z', 300), 42, 0, NULL, NULL)`
+	(1, 'alpha', 12.50, '2024-01-02 03:04:05.123', '2024-02-29', 'hello', 18446744073709551615, 1.5, b'10101', x'00ff10', 'b', 'x,y'),
+	(2, 'bêta ✓', -0.01, NULL, '1999-12-31', NULL, 0, -2.25, b'0', '', 'a', ''),
+	(3, 'gamma', NULL, '2000-01-01 00:00:00.000', NULL, REPEAT('z', 300), 42, 0, NULL, NULL, NULL, 'y')`
 
 func TestStreamRows(t *testing.T) {
 	for _, tc := range []struct {
@@ -299,10 +301,10 @@ func TestStreamRows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := selectText(t, db, "SELECT id, name, price, CAST(at AS CHAR) AS at, CAST(day AS CHAR) AS day, note, big, f, bits+0 AS bits, raw FROM shop."+table+" ORDER BY id")
+			want := selectText(t, db, "SELECT id, name, price, CAST(at AS CHAR) AS at, CAST(day AS CHAR) AS day, note, big, f, bits+0 AS bits, raw, kind, flags FROM shop."+table+" ORDER BY id")
 			exec(t, shared, "UPDATE shop."+table+" SET name = 'ALPHA', price = price * 2 WHERE id = 1",
 				"DELETE FROM shop."+table+" WHERE id = 2")
-			afterUpdate := selectText(t, db, "SELECT id, name, price, CAST(at AS CHAR) AS at, CAST(day AS CHAR) AS day, note, big, f, bits+0 AS bits, raw FROM shop."+table+" WHERE id = 1")
+			afterUpdate := selectText(t, db, "SELECT id, name, price, CAST(at AS CHAR) AS at, CAST(day AS CHAR) AS day, note, big, f, bits+0 AS bits, raw, kind, flags FROM shop."+table+" WHERE id = 1")
 			got := col.waitFor(t, 20*time.Second, "5 row changes", countData(table, 5))
 			checkTransactions(t, got)
 			rows := data(got, table)
@@ -596,11 +598,14 @@ type cuttingProxy struct {
 	target string
 	mu     sync.Mutex
 	conns  []net.Conn
+	frozen []*atomic.Bool
 	cuts   int
 	done   chan struct{}
 	wg     sync.WaitGroup
 }
 
+// newCuttingProxy starts a proxy to target that cuts its connections every
+// period (0: never).
 func newCuttingProxy(t *testing.T, target string, period time.Duration) *cuttingProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -611,6 +616,10 @@ func newCuttingProxy(t *testing.T, target string, period time.Duration) *cutting
 	go p.accept()
 	go func() {
 		defer p.wg.Done()
+		if period == 0 {
+			<-p.done
+			return
+		}
 		tk := time.NewTicker(period)
 		defer tk.Stop()
 		for {
@@ -638,12 +647,47 @@ func (p *cuttingProxy) accept() {
 			c.Close()
 			continue
 		}
+		frozen := &atomic.Bool{}
 		p.mu.Lock()
 		p.conns = append(p.conns, c, up)
+		p.frozen = append(p.frozen, frozen)
 		p.mu.Unlock()
-		go func() { io.Copy(up, c); up.Close() }()
-		go func() { io.Copy(c, up); c.Close() }()
+		go p.pipe(up, c, frozen)
+		go p.pipe(c, up, frozen)
 	}
+}
+
+// pipe copies src to dst until either fails; once frozen it stops
+// forwarding but keeps both sockets open, like a dead network path.
+func (p *cuttingProxy) pipe(dst, src net.Conn, frozen *atomic.Bool) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if frozen.Load() {
+			<-p.done
+			return
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// freeze makes every current connection silent without closing it.
+func (p *cuttingProxy) freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.frozen {
+		f.Store(true)
+	}
+	p.frozen = nil
+	p.conns = nil
 }
 
 func (p *cuttingProxy) cut() {
@@ -740,4 +784,32 @@ func TestServerRestart(t *testing.T) {
 			t.Fatalf("insert %d has id %s:\n%s", i, g, dump(rows))
 		}
 	}
+}
+
+// TestSilentDeadConnection freezes the replication connection without
+// closing it: the read deadline (3 heartbeats) must notice, and the
+// stream must reconnect and deliver what was written meanwhile.
+func TestSilentDeadConnection(t *testing.T) {
+	exec(t, shared, "CREATE DATABASE IF NOT EXISTS shop", "DROP TABLE IF EXISTS shop.frozen",
+		"CREATE TABLE shop.frozen (id INT PRIMARY KEY)")
+	from := currentPosition(t, shared)
+	proxy := newCuttingProxy(t, shared.Addr(), 0)
+	cfg := testConfig(proxy.ln.Addr().String()) // heartbeat 500ms: dead after 1.5s
+	src, _ := New(cfg)
+	col := startCollector(t, src, from)
+	exec(t, shared, "INSERT INTO shop.frozen VALUES (1)")
+	col.waitFor(t, 20*time.Second, "first insert", countData("frozen", 1))
+	proxy.freeze()
+	start := time.Now()
+	exec(t, shared, "INSERT INTO shop.frozen VALUES (2)")
+	got := col.waitFor(t, 20*time.Second, "insert after the freeze", countData("frozen", 2))
+	took := time.Since(start)
+	if took < cfg.readTimeout()/2 {
+		t.Fatalf("second insert after %v: the frozen connection still delivered?", took)
+	}
+	checkTransactions(t, got)
+	if rows := data(got, "frozen"); len(rows) != 2 {
+		t.Fatalf("got %d inserts:\n%s", len(rows), dump(rows))
+	}
+	t.Logf("silent connection replaced after %v (read timeout %v)", took, cfg.readTimeout())
 }
