@@ -14,23 +14,42 @@ import (
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
-// pg is the server shared by the package's tests. logical_decoding_work_mem
-// is at its minimum so that small transactions already stream.
-var pg *testenv.Postgres
+// The server shared by the package's tests, started by the first test that
+// needs one (so fuzz workers and offline tests start none).
+// logical_decoding_work_mem is at its minimum so that small transactions
+// already stream.
+var (
+	pg       *testenv.Postgres
+	pgOnce   sync.Once
+	pgErr    error
+)
 
 func TestMain(m *testing.M) {
 	testenv.RunMain(m, func(ctx context.Context, c *testenv.Cleanup) error {
-		var err error
-		pg, err = testenv.StartPostgres(ctx, testenv.PostgresOptions{ExtraConfig: []string{
+		c.Add(func() {
+			if pg != nil {
+				pg.Close()
+			}
+		})
+		return nil
+	})
+}
+
+// server returns the shared server, starting it on first use.
+func server(t testing.TB) *testenv.Postgres {
+	t.Helper()
+	pgOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testenv.SetupTimeout)
+		defer cancel()
+		pg, pgErr = testenv.StartPostgres(ctx, testenv.PostgresOptions{ExtraConfig: []string{
 			"logical_decoding_work_mem = 64kB",
 			"wal_sender_timeout = 10s",
 		}})
-		if err != nil {
-			return err
-		}
-		c.Add(func() { pg.Close() })
-		return nil
 	})
+	if pgErr != nil {
+		t.Fatal(pgErr)
+	}
+	return pg
 }
 
 // exec runs statements on the test database, failing the test on error.
@@ -38,7 +57,7 @@ func exec(t *testing.T, stmts ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := pg.Exec(ctx, "postgres", stmts...); err != nil {
+	if err := server(t).Exec(ctx, "postgres", stmts...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -48,7 +67,7 @@ func queryText(t *testing.T, sql string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pg.Connect(ctx, "postgres")
+	conn, err := server(t).Connect(ctx, "postgres")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +84,7 @@ func queryText(t *testing.T, sql string) string {
 
 // sourceURL is the server's DSN with the source's own parameters.
 func sourceURL(params string) string {
-	u := pg.DSN("postgres")
+	u := pg.DSN("postgres") // callers went through server() first
 	if params != "" {
 		u += "&" + params
 	}
@@ -163,6 +182,7 @@ type running struct {
 // start opens a source for params and streams from from.
 func start(t *testing.T, params string, from change.Position) *running {
 	t.Helper()
+	server(t)
 	src, err := Open(sourceURL(params))
 	if err != nil {
 		t.Fatal(err)
