@@ -25,8 +25,13 @@ type workload struct {
 	files []string
 }
 
-// imageDBs maps binlog_row_image to the database the run uses for it.
-var imageDBs = []struct{ image, db string }{{"FULL", "dt_full"}, {"MINIMAL", "dt_min"}}
+// imageDBs are the runs of the workload: binlog_row_image, the database
+// the run uses, and whether MariaDB compresses the events
+// (log_bin_compress: QUERY_COMPRESSED and *_ROWS_COMPRESSED events).
+var imageDBs = []struct {
+	image, db string
+	compress  bool
+}{{"FULL", "dt_full", false}, {"MINIMAL", "dt_min", false}, {"FULL", "dt_zip", true}}
 
 // runWorkload creates the tables under each row image, inserts every row,
 // updates half of them, deletes a third, and flushes the binlog.
@@ -59,6 +64,12 @@ func runWorkload(ctx context.Context, t *testing.T, srv *testenv.MariaDB) worklo
 	w := workload{src: rowSource{tables: map[string]table{}}, snaps: snapshot{}}
 	for _, im := range imageDBs {
 		exec("SET SESSION binlog_row_image = " + im.image)
+		if im.compress {
+			exec("SET GLOBAL log_bin_compress_min_len = 10")
+			exec("SET GLOBAL log_bin_compress = ON")
+		} else {
+			exec("SET GLOBAL log_bin_compress = OFF")
+		}
 		exec("CREATE DATABASE " + im.db)
 		exec("USE " + im.db)
 		tables := []table{allTypes(), bigValues()}
@@ -85,6 +96,7 @@ func runWorkload(ctx context.Context, t *testing.T, srv *testenv.MariaDB) worklo
 			exec(fmt.Sprintf("DELETE FROM `%s` WHERE id %% 3 = 0", tb.name))
 		}
 	}
+	exec("SET GLOBAL log_bin_compress = OFF")
 	exec("USE mysql")
 	after, err := srv.FlushBinaryLogs(ctx)
 	if err != nil {
