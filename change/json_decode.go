@@ -210,6 +210,10 @@ func colsField(n *jnode) ([]Column, []ctx, error) {
 				var u uint64
 				u, err = uintField(f, 8)
 				ctxs[i].size = uint8(u)
+			case "zoned":
+				ctxs[i].zoned, err = boolField(f)
+			case "enum":
+				err = enumField(f, &ctxs[i])
 			case "nullable":
 				cols[i].Nullable, err = boolField(f)
 			case "key":
@@ -222,6 +226,22 @@ func colsField(n *jnode) ([]Column, []ctx, error) {
 		ctxs[i].typ = cols[i].Type
 	}
 	return cols, ctxs, nil
+}
+
+// enumField reads a column's "enum" object: ENUM texts and their indexes.
+func enumField(n *jnode, x *ctx) error {
+	if n.t != '{' || len(n.keys) > len(x.enums) {
+		return fmt.Errorf("want an object of at most %d members", len(x.enums))
+	}
+	for i, k := range n.keys {
+		u, err := uintField(&n.elems[i], 64)
+		if err != nil {
+			return fmt.Errorf("%q: %w", k, err)
+		}
+		x.enums[i] = enumPair{text: []byte(k), index: u}
+	}
+	x.nenums = len(n.keys)
+	return nil
 }
 
 // jsonKey is column i's key in row objects (see colName).
@@ -395,7 +415,7 @@ func decodeElems(n *jnode, line []byte) ([]Value, error) {
 	out := make([]Value, len(n.elems))
 	for i := range n.elems {
 		var err error
-		if out[i], err = decodeValue(&n.elems[i], autoCtx, line); err != nil {
+		if out[i], err = decodeValue(&n.elems[i], ctx{auto: true}, line); err != nil {
 			return nil, fmt.Errorf("element %d: %w", i, err)
 		}
 	}
@@ -487,7 +507,7 @@ func decodeNatural(n *jnode, c ctx, line []byte) (Value, error) {
 		v.B = []byte(s)
 		switch c.kind {
 		case KindEnum:
-			v.U = enumIndex(c.typ, v.B)
+			v.U = enumIndexIn(&c, v.B)
 		case KindSet:
 			v.U = setBits(c.typ, v.B)
 		case KindOther:
@@ -504,6 +524,9 @@ func decodeNatural(n *jnode, c ctx, line []byte) (Value, error) {
 		var s string
 		if s, err = nodeString(n); err == nil {
 			err = parseTemporal(&v, s)
+		}
+		if v.Kind == KindTimestamp && (v.I == math.MaxInt64 || v.I == math.MinInt64) {
+			v.Zoned = c.zoned
 		}
 	case KindGeometry:
 		var m map[string]*jnode
@@ -592,7 +615,7 @@ func decodeNatural(n *jnode, c ctx, line []byte) (Value, error) {
 		v.Names = append([]string(nil), n.keys...)
 		v.Elems = make([]Value, len(n.elems))
 		for i := range n.elems {
-			if v.Elems[i], err = decodeValue(&n.elems[i], autoCtx, line); err != nil {
+			if v.Elems[i], err = decodeValue(&n.elems[i], ctx{auto: true}, line); err != nil {
 				err = fmt.Errorf("field %q: %w", n.keys[i], err)
 				break
 			}

@@ -159,11 +159,36 @@ func colCtx(c *Change, i int) ctx {
 		x.typ = c.Columns[i].Type
 	}
 	if i < len(c.After) && realValue(c.After[i]) {
-		x.kind, x.size = c.After[i].Kind, c.After[i].Size
+		x.kind, x.size, x.zoned = c.After[i].Kind, c.After[i].Size, c.After[i].Zoned
 	} else if i < len(c.Before) && realValue(c.Before[i]) {
-		x.kind, x.size = c.Before[i].Kind, c.Before[i].Size
+		x.kind, x.size, x.zoned = c.Before[i].Kind, c.Before[i].Size, c.Before[i].Zoned
+	}
+	if x.kind == KindEnum {
+		if i < len(c.After) {
+			addEnumPair(&x, c.After[i])
+		}
+		if i < len(c.Before) {
+			addEnumPair(&x, c.Before[i])
+		}
 	}
 	return x
+}
+
+// addEnumPair records v's text and index in x when v is a plain ENUM of
+// the column whose index the column type does not give, and its text is
+// not recorded yet.
+func addEnumPair(x *ctx, v Value) {
+	if v.Kind != KindEnum || v.Size != x.size || !onlyFields(v, fB|fU) || !validUTF8(v.B) ||
+		enumIndexIn(x, v.B) == v.U {
+		return
+	}
+	for i := range x.nenums {
+		if string(x.enums[i].text) == string(v.B) {
+			return
+		}
+	}
+	x.enums[x.nenums] = enumPair{text: v.B, index: v.U}
+	x.nenums++
 }
 
 // colName returns column i's name and whether it is used as its JSON key:
@@ -359,6 +384,21 @@ func appendCols(dst []byte, c *Change, n int) []byte {
 			if x.size != 0 {
 				dst = append(dst, `,"size":`...)
 				dst = strconv.AppendUint(dst, uint64(x.size), 10)
+			}
+			if x.zoned {
+				dst = append(dst, `,"zoned":true`...)
+			}
+			if x.nenums > 0 {
+				dst = append(dst, `,"enum":{`...)
+				for k := range x.nenums {
+					if k > 0 {
+						dst = append(dst, ',')
+					}
+					dst, _ = appendJSONStr(dst, x.enums[k].text)
+					dst = append(dst, ':')
+					dst = strconv.AppendUint(dst, x.enums[k].index, 10)
+				}
+				dst = append(dst, '}')
 			}
 		}
 		if col.Nullable {

@@ -319,3 +319,35 @@ func TestWideImages(t *testing.T) {
 		}
 	}
 }
+
+func TestColumnContext(t *testing.T) {
+	tests := []struct {
+		name string
+		c    Change
+		want string // the line from "before" on
+	}{
+		{"postgres enum", Change{Op: OpUpdate, Columns: []Column{{Name: "m", Type: "mood"}},
+			Before: []Value{Enum([]byte("sad"), 1)}, After: []Value{Enum([]byte("happy"), 3)}},
+			`"before":{"m":"sad"},"after":{"m":"happy"},"cols":[{"name":"m","type":"mood","kind":"enum","enum":{"happy":3,"sad":1}}]}`},
+		{"same enum text, other index", Change{Op: OpUpdate, Columns: []Column{{Name: "m", Type: "mood"}},
+			Before: []Value{Enum([]byte("x"), 1)}, After: []Value{Enum([]byte("x"), 2)}},
+			`"before":{"m":{"$kind":"enum","u":1,"text":"x"}},"after":{"m":"x"},"cols":[{"name":"m","type":"mood","kind":"enum","enum":{"x":2}}]}`},
+		{"mysql enum with members", Change{Op: OpInsert, Columns: []Column{{Name: "m", Type: "enum('a','b')"}},
+			After: []Value{Enum([]byte("b"), 2)}},
+			`"after":{"m":"b"},"cols":[{"name":"m","type":"enum('a','b')","kind":"enum"}]}`},
+		{"zoned infinity", Change{Op: OpUpdate, Columns: []Column{{Name: "t", Type: "timestamptz"}},
+			Before: []Value{{Kind: KindTimestamp, I: math.MinInt64, Size: 6, Zoned: true}}, After: []Value{{Kind: KindTimestamp, I: 0, Size: 6, Zoned: true, Off: 7200}}},
+			`"before":{"t":"-infinity"},"after":{"t":"1970-01-01 02:00:00.000000+02:00"},"cols":[{"name":"t","type":"timestamptz","kind":"timestamp","size":6,"zoned":true}]}`},
+		{"unzoned infinity in a zoned column", Change{Op: OpUpdate, Columns: []Column{{Name: "t"}},
+			Before: []Value{TimestampInfinity(true)}, After: []Value{{Kind: KindTimestamp, Zoned: true}}},
+			`"before":{"t":{"$kind":"timestamp","v":"infinity"}},"after":{"t":"1970-01-01 00:00:00+00:00"},"cols":[{"name":"t","kind":"timestamp","zoned":true}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			line := string(roundTrip(t, &tt.c))
+			if !strings.HasSuffix(line, tt.want) {
+				t.Errorf("got  %s\nwant …%s", line, tt.want)
+			}
+		})
+	}
+}

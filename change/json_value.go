@@ -14,11 +14,33 @@ import (
 type ctx struct {
 	kind Kind
 	size uint8
-	typ  string
-	auto bool
+	// zoned is the Zoned flag of the column's values; it tells whether
+	// "infinity" is a zoned timestamp.
+	zoned bool
+	auto  bool
+	typ   string
+	// enums maps ENUM texts of this change to their index where the
+	// column type does not list the members (cols "enum").
+	enums  [2]enumPair
+	nenums int
 }
 
-var autoCtx = ctx{auto: true}
+// enumPair is one ENUM text and its index.
+type enumPair struct {
+	text  []byte
+	index uint64
+}
+
+// enumIndexIn returns the index of an ENUM text in context c: from the
+// context's pairs, else from the members listed in the column type.
+func enumIndexIn(c *ctx, text []byte) uint64 {
+	for i := range c.nenums {
+		if string(c.enums[i].text) == string(text) {
+			return c.enums[i].index
+		}
+	}
+	return enumIndex(c.typ, text)
+}
 
 // Field masks: which Value fields a kind's natural form carries.
 const (
@@ -155,7 +177,7 @@ func appendRawFields(dst []byte, v Value) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendValueJSON(dst, v.Elems[i], autoCtx)
+			dst = appendValueJSON(dst, v.Elems[i], ctx{auto: true})
 		}
 		dst = append(dst, ']')
 	}
@@ -270,7 +292,7 @@ func appendNatural(dst []byte, v Value, c ctx) ([]byte, bool) {
 			return dst, false
 		}
 		if v.I == math.MaxInt64 || v.I == math.MinInt64 {
-			if v.U != 0 || v.Off != 0 || v.Zoned {
+			if v.U != 0 || v.Off != 0 || v.Zoned != c.zoned {
 				return dst, false
 			}
 		} else if !isZeroTimestamp(v) {
@@ -282,7 +304,7 @@ func appendNatural(dst []byte, v Value, c ctx) ([]byte, bool) {
 		}
 		return quoted(appendTimestampText(quoted(dst), v)), true
 	case KindEnum:
-		if !onlyFields(v, fB|fU) || enumIndex(c.typ, v.B) != v.U {
+		if !onlyFields(v, fB|fU) || enumIndexIn(&c, v.B) != v.U {
 			return dst, false
 		}
 		return appendJSONStr(dst, v.B)
@@ -365,7 +387,7 @@ func appendNatural(dst []byte, v Value, c ctx) ([]byte, bool) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendValueJSON(dst, v.Elems[i], autoCtx)
+			dst = appendValueJSON(dst, v.Elems[i], ctx{auto: true})
 		}
 		return append(dst, ']'), true
 	case KindDocument:
@@ -382,7 +404,7 @@ func appendNatural(dst []byte, v Value, c ctx) ([]byte, bool) {
 				return dst[:mark], false
 			}
 			dst = append(dst, ':')
-			dst = appendValueJSON(dst, v.Elems[i], autoCtx)
+			dst = appendValueJSON(dst, v.Elems[i], ctx{auto: true})
 		}
 		return append(dst, '}'), true
 	}
