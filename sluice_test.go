@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -271,4 +272,68 @@ func TestCheckpointInterval(t *testing.T) {
 	if p, _ := store.Load(ctx, "x"); p != pos(5100, 0) {
 		t.Errorf("Close saved %s", p)
 	}
+}
+
+// benchSource emits n row changes in re-used batches of 256.
+type benchSource struct{ n int }
+
+func (s benchSource) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
+	cols := []change.Column{{Name: "id", Type: "bigint", Key: true}, {Name: "name", Type: "varchar(64)"}, {Name: "total", Type: "decimal(12,2)"}}
+	batch := make([]change.Change, 256)
+	for i := range batch {
+		batch[i] = change.Change{Op: change.OpInsert, Namespace: change.Namespace{Database: "shop", Table: "orders"}, Columns: cols,
+			After: []change.Value{change.Int(int64(i), 64), change.String([]byte("Ada Lovelace")), change.Decimal([]byte("1234.50"))},
+			Pos:   change.Position{Flavor: change.FlavorBinlog, File: "bin.000001"}}
+	}
+	off := uint64(0)
+	for left := s.n; left > 0; {
+		k := min(left, len(batch))
+		for i := range batch[:k] {
+			off++
+			batch[i].Pos.Offset = off
+		}
+		if err := emit(batch[:k]); err != nil {
+			return err
+		}
+		left -= k
+	}
+	return nil
+}
+
+// BenchmarkStreamNextAck measures the library iterator: one op is one
+// change returned by Next and acknowledged with Ack.
+func BenchmarkStreamNextAck(b *testing.B) {
+	reg := sluice.NewSourceRegistry()
+	reg.Register("bench", func(context.Context, *url.URL, sluice.SourceConfig) (pipeline.Source, error) {
+		return benchSource{n: b.N}, nil
+	})
+	ctx := context.Background()
+	s, err := sluice.Open(ctx, "bench://", sluice.WithRegistry(reg))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	n := 0
+	for s.Next(ctx) {
+		if err := s.Ack(s.Change()); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/change")
+	if err := s.Close(); err != nil || n != b.N {
+		b.Fatalf("%d of %d changes, %v", n, b.N, err)
+	}
+}
+
+// cpuTime is the process's user plus system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -59,6 +59,11 @@
 // (at most one checkpoint interval, one second by default) are delivered
 // again, with the same positions, so a consumer can drop them by position.
 //
+// A source that must learn what is durably delivered — a PostgreSQL
+// replication slot may release WAL only up to it — implements Acker: the
+// pipeline calls Ack with every position it has saved, and at start with
+// the saved position it resumes from.
+//
 // The batch slice passed to emit, and the memory its values point into, may
 // be reused by the source once emit returns (the pipeline copies). Columns
 // slices and strings are not copied: a source must not modify a Columns

@@ -199,6 +199,14 @@ func TestPipelineColumnFilter(t *testing.T) {
 	}
 }
 
+// ackingSource is a genSource that records the positions it is told are saved.
+type ackingSource struct {
+	*genSource
+	acks []change.Position
+}
+
+func (a *ackingSource) Ack(p change.Position) { a.acks = append(a.acks, p) }
+
 // checkingStore verifies, at every Save, that the saved position is one the
 // sink has acknowledged: at or before the last acknowledged change, and at
 // or after it only by hidden changes (no shown change lies between them).
@@ -240,9 +248,23 @@ func TestPipelineCheckpointsOnlyAcknowledged(t *testing.T) {
 	g := &genSource{txRows: []int{2, 1000, 3, 1, 2500, 4}, batch: 7, payload: 100, tables: []string{"t"}}
 	sink := &recSink{}
 	store := &checkingStore{t: t, sink: sink, g: g}
-	p, _ := New(g, sink, store, WithBeginCommit(true), WithCheckpointInterval(0), WithBatch(4096, 64), WithQueueBytes(16<<10))
+	src := &ackingSource{genSource: g}
+	p, _ := New(src, sink, store, WithBeginCommit(true), WithCheckpointInterval(0), WithBatch(4096, 64), WithQueueBytes(16<<10))
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	// An Acker source hears of every saved position, in order.
+	if !slices.Equal(src.acks, store.saves) {
+		t.Errorf("source acked %d positions, store saved %d", len(src.acks), len(store.saves))
+	}
+	// On resume it first hears of the position it resumes from.
+	src2 := &ackingSource{genSource: g}
+	p, _ = New(src2, &recSink{}, store)
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(src2.acks) == 0 || src2.acks[0] != store.saves[len(store.saves)-1] {
+		t.Errorf("resumed source acked %v first, want %v", src2.acks, store.saves[len(store.saves)-1])
 	}
 	inside := 0
 	for i, s := range store.saves {

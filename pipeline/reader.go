@@ -104,6 +104,7 @@ type Reader struct {
 	colCache map[colKey]colSel
 	keep     map[change.Namespace]bool // the table filter's verdicts
 
+	hint      struct{ changes, vals, bytes int } // sizes of the last batch queued
 	freeMu    sync.Mutex
 	free      []*Batch
 	freeBytes int64 // capacity of the batches in free
@@ -209,7 +210,14 @@ func (r *Reader) newBatch() *Batch {
 		r.freeBytes -= b.capacity()
 		return b
 	}
-	return &Batch{}
+	// Size a new batch like the last one, so it does not grow step by step.
+	b := &Batch{}
+	if r.hint.changes > 0 {
+		b.Changes = make([]change.Change, 0, r.hint.changes)
+		b.arena.vals = make([]change.Value, 0, r.hint.vals)
+		b.arena.buf = make([]byte, 0, r.hint.bytes)
+	}
+	return b
 }
 
 // flush queues the current batch if it holds anything.
@@ -219,6 +227,7 @@ func (r *Reader) flush(ctx context.Context) error {
 		return nil
 	}
 	r.cur = nil
+	r.hint.changes, r.hint.vals, r.hint.bytes = len(b.Changes), len(b.arena.vals), len(b.arena.buf)
 	return r.q.put(ctx, b)
 }
 
