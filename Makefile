@@ -1,0 +1,26 @@
+# Sluice make targets. `make test` is what CI runs (.ci/run).
+SHELL := /usr/bin/env bash
+GO ?= go
+GOFLAGS ?= -buildvcs=false
+export GOFLAGS
+TEST_TIMEOUT ?= 60m
+
+.PHONY: test deps build vet
+
+# Installs missing servers and modules, then runs every test with the race
+# detector. Tests start their own real servers (internal/testenv).
+test: deps
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+deps:
+	bash scripts/deps.sh
+
+build:
+	@if [ -d cmd/sluice ]; then \
+		$(GO) build -o bin/sluice ./cmd/sluice; \
+	else \
+		echo "make build: cmd/sluice does not exist yet" >&2; exit 1; \
+	fi
+
+vet:
+	$(GO) vet ./...
