@@ -16,7 +16,6 @@
 package changes
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -425,7 +424,7 @@ func decodeFile(ctx context.Context, path string, first, last bool, d *Decoder, 
 	}
 	defer f.Close()
 	d.StartFile(path, first, last)
-	r := binlog.NewReader(bufio.NewReaderSize(f, 1<<20), filepath.Base(path))
+	r := binlog.NewReader(f, filepath.Base(path))
 	defer r.Close()
 	for i := 0; ; i++ {
 		if i&1023 == 0 {

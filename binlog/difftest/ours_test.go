@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/sluice-cdc/sluice/binlog/changes"
 	"github.com/sluice-cdc/sluice/change"
@@ -134,10 +135,28 @@ func canonOurs(col column, v change.Value) string {
 		}
 	case clsEnum:
 		if v.Kind == change.KindEnum {
+			// The member text must be the one the index names.
+			want := ""
+			if m := members(col); v.U >= 1 && v.U <= uint64(len(m)) {
+				want = m[v.U-1]
+			}
+			if string(v.B) != want {
+				return fmt.Sprintf("<ENUM index %d with text %q, the member is %q>", v.U, v.B, want)
+			}
 			return strconv.FormatUint(v.U, 10)
 		}
 	case clsSet:
 		if v.Kind == change.KindSet {
+			// The text must list the members of the bitmap, in order.
+			var want []string
+			for i, m := range members(col) {
+				if v.U&(1<<i) != 0 {
+					want = append(want, m)
+				}
+			}
+			if string(v.B) != strings.Join(want, ",") {
+				return fmt.Sprintf("<SET bitmap %#x with text %q, the members are %q>", v.U, v.B, strings.Join(want, ","))
+			}
 			return strconv.FormatUint(v.U, 10)
 		}
 	case clsBit:
@@ -146,4 +165,18 @@ func canonOurs(col column, v change.Value) string {
 		}
 	}
 	return bad()
+}
+
+// members lists the members of an ENUM or SET column from its definition
+// (the test's members hold no quotes or commas).
+func members(col column) []string {
+	open, end := strings.IndexByte(col.def, '('), strings.LastIndexByte(col.def, ')')
+	if open < 0 || end < open {
+		return nil
+	}
+	var out []string
+	for _, m := range strings.Split(col.def[open+1:end], ",") {
+		out = append(out, strings.Trim(m, "'"))
+	}
+	return out
 }

@@ -52,6 +52,7 @@ type named struct {
 var children = map[string]func(path string) (result, error){
 	"sluice":         decodeSluice,
 	"sluice-changes": decodeChanges,
+	"sluice-json":    decodeJSON,
 	"sluice-scan":    scanSluice,
 	"go-mysql":       decodeGoMySQL,
 }
@@ -130,7 +131,7 @@ func run(ctx context.Context, dir, out string, targetMB, runs int) error {
 	var rows []named
 	// Interleave the decoders run by run, so that load from other
 	// processes on a shared machine falls on all of them alike.
-	modes := []string{"sluice", "sluice-changes", "go-mysql", "mariadb-binlog", "sluice-scan"}
+	modes := []string{"sluice", "sluice-changes", "sluice-json", "go-mysql", "mariadb-binlog", "sluice-scan"}
 	all := make(map[string][]result)
 	errs := make(map[string]error)
 	for i := 0; i < runs; i++ {

@@ -23,6 +23,7 @@ func formatReport(fileSize, nrows int64, runs int, rs []named) string {
 	what := map[string]string{
 		"sluice":         "every value of every row decoded to change.Value (binlog.Reader + TableMap + RowsReader Before/After), CRC32 verified",
 		"sluice-changes": "the same through binlog/changes: each row a change.Change with position and transaction, no-op consumer",
+		"sluice-json":    "`sluice binlog decode` in process: every change also encoded as a Sluice JSON line (change.AppendJSON) to a discarding writer",
 		"go-mysql":       "go-mysql v1.13.0 BinlogParser.ParseFile, default settings, no-op handler (it decodes every row into []any first)",
 		"mariadb-binlog": "`mariadb-binlog -v FILE > /dev/null` (C; decodes every row to pseudo-SQL text)",
 		"sluice-scan":    "events only: framing + CRC32 of every event, no row decoding",

@@ -21,7 +21,7 @@ func scanSluice(path string) (result, error) {
 	}
 	defer f.Close()
 	return measure(func() (int64, int64, int64, error) {
-		r := binlog.NewReader(bufio.NewReaderSize(f, 1<<20), path)
+		r := binlog.NewReader(f, path)
 		var events int64
 		for {
 			_, err := r.Next()
@@ -46,7 +46,7 @@ func decodeSluice(path string) (result, error) {
 	}
 	defer f.Close()
 	return measure(func() (int64, int64, int64, error) {
-		r := binlog.NewReader(bufio.NewReaderSize(f, 1<<20), path)
+		r := binlog.NewReader(f, path)
 		tables := map[uint64]*binlog.TableMap{}
 		lookup := func(id uint64) *binlog.TableMap { return tables[id] }
 		var rr binlog.RowsReader
@@ -106,6 +106,35 @@ func decodeChanges(path string) (result, error) {
 			}
 			return nil
 		}, nil)
+		return rows, d.Events, st.Size(), err
+	})
+}
+
+// decodeJSON is `sluice binlog decode FILE > /dev/null` in process: every
+// change encoded as a Sluice JSON line (change.AppendJSON) and written to
+// a buffered discard writer.
+func decodeJSON(path string) (result, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return result{}, err
+	}
+	return measure(func() (int64, int64, int64, error) {
+		d := changes.NewDecoder(changes.Filter{})
+		w := bufio.NewWriterSize(io.Discard, 256<<10)
+		var line []byte
+		var rows int64
+		err := changes.DecodeFiles(context.Background(), []string{path}, d, func(c *change.Change) error {
+			if c.Op == change.OpInsert || c.Op == change.OpUpdate || c.Op == change.OpDelete {
+				rows++
+			}
+			line = change.AppendJSON(line[:0], c)
+			line = append(line, '\n')
+			_, err := w.Write(line)
+			return err
+		}, nil)
+		if err == nil {
+			err = w.Flush()
+		}
 		return rows, d.Events, st.Size(), err
 	})
 }
