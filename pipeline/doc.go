@@ -19,8 +19,10 @@
 // events, carries a Position in Change.Pos. The pipeline relies on four
 // rules:
 //
-//  1. Positions strictly increase in emission order, and no two emitted
-//     changes share one.
+//  1. Positions strictly increase in emission order (change.Compare), and no
+//     two emitted changes share one — except that a heartbeat may repeat
+//     the position before it (an idle log). The pipeline checks this and
+//     stops with ErrOrder rather than checkpoint a broken order.
 //  2. The Position of a change means "this change and everything before it".
 //     It must be a point the source can restart from. Inside a transaction
 //     that is the transaction's own start plus an Index:
@@ -39,8 +41,8 @@
 //     from.GTIDSet, which for a position inside a transaction must not yet
 //     contain that transaction), and drops the changes at that point whose
 //     Index is less than or equal to from.Index. The first change emitted
-//     is the one right after from: nothing at or before it again, nothing
-//     after it skipped. A zero from means "the source's configured start"
+//     is the one right after from: nothing at or before it again (checked:
+//     ErrOrder), nothing after it skipped. A zero from means "the source's configured start"
 //     (its URL's default, usually the current end of the log).
 //  4. If the source cannot resume at from (the log was purged), Stream
 //     returns an error saying so; it never silently starts elsewhere.

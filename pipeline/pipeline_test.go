@@ -388,3 +388,50 @@ func TestPipelineCancelSavesAndResumes(t *testing.T) {
 	// duplicates at all, nothing lost, in order.
 	diffRecs(t, union, want)
 }
+
+// listSource emits a fixed list of changes, one per batch.
+type listSource []change.Change
+
+func (l listSource) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
+	for i := range l {
+		if err := emit(l[i : i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestPipelineRejectsPositionDisorder(t *testing.T) {
+	at := func(op change.Op, off, idx uint64) change.Change {
+		return change.Change{Op: op, Namespace: change.Namespace{Database: "d", Table: "t"},
+			Pos: change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: off, Index: idx}}
+	}
+	tests := []struct {
+		name string
+		from change.Position
+		list listSource
+		ok   bool
+	}{
+		{"increasing", change.Position{}, listSource{at(change.OpInsert, 4, 2), at(change.OpInsert, 4, 3), at(change.OpCommit, 90, 0)}, true},
+		{"repeated heartbeat", change.Position{}, listSource{at(change.OpCommit, 90, 0), at(change.OpHeartbeat, 90, 0), at(change.OpHeartbeat, 90, 0)}, true},
+		{"backwards", change.Position{}, listSource{at(change.OpInsert, 4, 3), at(change.OpInsert, 4, 2)}, false},
+		{"repeated row", change.Position{}, listSource{at(change.OpInsert, 4, 3), at(change.OpInsert, 4, 3)}, false},
+		{"at from again", at(change.OpInsert, 4, 3).Pos, listSource{at(change.OpInsert, 4, 3)}, false},
+		{"before from", at(change.OpInsert, 4, 3).Pos, listSource{at(change.OpInsert, 4, 2)}, false},
+		{"after from", at(change.OpInsert, 4, 3).Pos, listSource{at(change.OpInsert, 4, 4)}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := &checkpoint.Memory{}
+			sink := &recSink{}
+			p, _ := New(tt.list, sink, store, WithFrom(tt.from))
+			err := p.Run(context.Background())
+			if tt.ok != (err == nil) {
+				t.Fatalf("Run = %v, want ok=%v", err, tt.ok)
+			}
+			if !tt.ok && !errors.Is(err, ErrOrder) {
+				t.Errorf("Run = %v, want ErrOrder", err)
+			}
+		})
+	}
+}

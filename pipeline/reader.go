@@ -13,6 +13,10 @@ import (
 // errStopped is what emit returns once the consumer has stopped the reader.
 var errStopped = errors.New("pipeline: stopped")
 
+// ErrOrder is returned (wrapped) when a source emits a position that does
+// not come after the one before it.
+var ErrOrder = errors.New("pipeline: source broke position order")
+
 // ErrStopped reports whether err is (or wraps) the error emit returns when
 // the pipeline is shutting down. Sources may use it to tell a shutdown from
 // a failure, though they need not: they should simply return what emit
@@ -101,6 +105,8 @@ type Reader struct {
 	cur      *Batch
 	pending  *change.Change // a begin held back, cloned
 	txOpen   bool           // the begin of the current transaction was shown
+	lastPos  change.Position // position of the last change emitted
+	havePos  bool
 	colCache map[colKey]colSel
 	keep     map[change.Namespace]bool // the table filter's verdicts
 
@@ -126,6 +132,8 @@ func NewReader(ctx context.Context, src Source, cfg ReaderConfig) *Reader {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(ctx)
 	r := &Reader{cfg: cfg, q: newQueue(cfg.QueueBytes), cancel: cancel, done: make(chan struct{})}
+	// Nothing at or before from may come again (rule 3).
+	r.lastPos, r.havePos = cfg.From, !cfg.From.IsZero()
 	go r.run(ctx, src)
 	return r
 }
@@ -250,6 +258,9 @@ func (r *Reader) emit(ctx context.Context, batch []change.Change) error {
 			r.cur = r.newBatch()
 		}
 		c := &batch[i]
+		if err := r.checkOrder(c); err != nil {
+			return err
+		}
 		r.cur.Read++
 		switch c.Op {
 		case change.OpHeartbeat:
@@ -301,6 +312,24 @@ func (r *Reader) emit(ctx context.Context, batch []change.Change) error {
 	if err := r.flush(ctx); err != nil {
 		return errStopped
 	}
+	return nil
+}
+
+// checkOrder enforces rule 1 of the resume contract: positions strictly
+// increase (a heartbeat may repeat the position before it). A source that
+// breaks it would make checkpoints skip or repeat changes, so the pipeline
+// stops with an error instead. Changes without a position are not checked.
+func (r *Reader) checkOrder(c *change.Change) error {
+	if c.Pos.IsZero() {
+		return nil
+	}
+	if r.havePos {
+		d := change.Compare(c.Pos, r.lastPos)
+		if d < 0 || (d == 0 && c.Op != change.OpHeartbeat) {
+			return fmt.Errorf("%w: %s change at %s after %s: positions must strictly increase", ErrOrder, c.Op, c.Pos, r.lastPos)
+		}
+	}
+	r.lastPos, r.havePos = c.Pos, true
 	return nil
 }
 
