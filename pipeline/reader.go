@@ -103,8 +103,8 @@ type Reader struct {
 
 	// Owned by the source goroutine.
 	cur      *Batch
-	pending  *change.Change // a begin held back, cloned
-	txOpen   bool           // the begin of the current transaction was shown
+	pending  *change.Change  // a begin held back, cloned
+	txOpen   bool            // the begin of the current transaction was shown
 	lastPos  change.Position // position of the last change emitted
 	havePos  bool
 	colCache map[colKey]colSel
