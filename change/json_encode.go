@@ -47,21 +47,30 @@ func AppendJSON(dst []byte, c *Change) []byte {
 		dst = appendTx(dst, c.Tx)
 	}
 	n := max(len(c.Columns), len(c.Before), len(c.After))
-	dst = appendKey(dst, c, n)
+	// Work out each column's context once (for all but very wide rows).
+	var cache [32]ctx
+	var ctxs []ctx
+	if n <= len(cache) {
+		ctxs = cache[:n]
+		for i := range ctxs {
+			ctxs[i] = colCtx(c, i)
+		}
+	}
+	dst = appendKey(dst, c, ctxs, n)
 	if len(c.Before) > 0 {
 		dst = append(dst, `,"before":`...)
-		dst = appendImage(dst, c, c.Before, n)
+		dst = appendImage(dst, c, ctxs, c.Before, n)
 	}
 	if len(c.After) > 0 {
 		dst = append(dst, `,"after":`...)
-		dst = appendImage(dst, c, c.After, n)
+		dst = appendImage(dst, c, ctxs, c.After, n)
 	}
 	if c.SQL != "" {
 		dst = append(dst, `,"sql":`...)
 		dst = appendStrField(dst, c.SQL)
 	}
 	if n > 0 {
-		dst = appendCols(dst, c, n)
+		dst = appendCols(dst, c, ctxs, n)
 		if len(c.Columns) != n {
 			// Images longer than Columns: say how many columns were real.
 			dst = append(dst, `,"ncols":`...)
@@ -144,6 +153,14 @@ func appendTx(dst []byte, tx Tx) []byte {
 		dst = append(dst, `"last":true`...)
 	}
 	return append(dst, '}')
+}
+
+// ctxOf returns column i's context: from ctxs when the caller worked them out.
+func ctxOf(c *Change, ctxs []ctx, i int) ctx {
+	if i < len(ctxs) {
+		return ctxs[i]
+	}
+	return colCtx(c, i)
 }
 
 // realValue reports whether v has a kind that can describe a column.
@@ -242,7 +259,7 @@ func isAtKey(name string, i int) bool {
 // column is left out, unless a later column has the same key: then it is
 // written as {"$kind":"absent"} so that readers, matching keys to columns
 // in order, stay aligned.
-func appendImage(dst []byte, c *Change, img []Value, n int) []byte {
+func appendImage(dst []byte, c *Change, ctxs []ctx, img []Value, n int) []byte {
 	dst = append(dst, '{')
 	sep := false
 	keys := keysUnknown
@@ -262,7 +279,7 @@ func appendImage(dst []byte, c *Change, img []Value, n int) []byte {
 		sep = true
 		dst = appendColKey(dst, c, i)
 		dst = append(dst, ':')
-		dst = appendValueJSON(dst, v, colCtx(c, i))
+		dst = appendValueJSON(dst, v, ctxOf(c, ctxs, i))
 	}
 	return append(dst, '}')
 }
@@ -329,7 +346,7 @@ func laterSameKey(c *Change, i, n int) bool {
 
 // appendKey appends "key": the key columns with their after values (before
 // values when the after image lacks them, as in deletes).
-func appendKey(dst []byte, c *Change, n int) []byte {
+func appendKey(dst []byte, c *Change, ctxs []ctx, n int) []byte {
 	mark := len(dst)
 	dst = append(dst, `,"key":{`...)
 	sep := false
@@ -351,7 +368,7 @@ func appendKey(dst []byte, c *Change, n int) []byte {
 		sep = true
 		dst = appendColKey(dst, c, i)
 		dst = append(dst, ':')
-		dst = appendValueJSON(dst, v, colCtx(c, i))
+		dst = appendValueJSON(dst, v, ctxOf(c, ctxs, i))
 	}
 	if !sep {
 		return dst[:mark]
@@ -359,7 +376,7 @@ func appendKey(dst []byte, c *Change, n int) []byte {
 	return append(dst, '}')
 }
 
-func appendCols(dst []byte, c *Change, n int) []byte {
+func appendCols(dst []byte, c *Change, ctxs []ctx, n int) []byte {
 	dst = append(dst, `,"cols":[`...)
 	for i := 0; i < n; i++ {
 		if i > 0 {
@@ -377,7 +394,7 @@ func appendCols(dst []byte, c *Change, n int) []byte {
 		if col.Type != "" {
 			dst = appendStrField(append(dst, `,"type":`...), col.Type)
 		}
-		if x := colCtx(c, i); x.kind != KindAbsent {
+		if x := ctxOf(c, ctxs, i); x.kind != KindAbsent {
 			dst = append(dst, `,"kind":"`...)
 			dst = appendKind(dst, x.kind)
 			dst = append(dst, '"')

@@ -127,6 +127,11 @@ func appendPad(dst []byte, n uint64, width int) []byte {
 	return append(dst, buf[i:]...)
 }
 
+// appendTwo appends n (below 100) as two digits.
+func appendTwo(dst []byte, n uint64) []byte {
+	return append(dst, byte('0'+n/10), byte('0'+n%10))
+}
+
 // appendFrac appends "." and exactly size fraction digits of nanos (nothing when size is 0).
 func appendFrac(dst []byte, nanos uint64, size uint8) []byte {
 	if size == 0 {
@@ -164,20 +169,28 @@ func appendDate(dst []byte, ymd int64) []byte {
 		dst = append(dst, '-')
 	}
 	u := absU(ymd)
-	dst = appendPad(dst, u/10000, 4)
+	if y := u / 10000; y < 10000 {
+		dst = append(dst, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10))
+	} else {
+		dst = appendPad(dst, y, 4)
+	}
 	dst = append(dst, '-')
-	dst = appendPad(dst, u/100%100, 2)
+	dst = appendTwo(dst, u/100%100)
 	dst = append(dst, '-')
-	return appendPad(dst, u%100, 2)
+	return appendTwo(dst, u%100)
 }
 
 // appendClock appends an hhmmss number as hh:mm:ss (hours at least two digits).
 func appendClock(dst []byte, hms uint64) []byte {
-	dst = appendPad(dst, hms/10000, 2)
+	if h := hms / 10000; h < 100 {
+		dst = appendTwo(dst, h)
+	} else {
+		dst = appendPad(dst, h, 2)
+	}
 	dst = append(dst, ':')
-	dst = appendPad(dst, hms/100%100, 2)
+	dst = appendTwo(dst, hms/100%100)
 	dst = append(dst, ':')
-	return appendPad(dst, hms%100, 2)
+	return appendTwo(dst, hms%100)
 }
 
 func appendTimeText(dst []byte, v Value) []byte {
