@@ -315,7 +315,7 @@ func (c *colInfo) typeText() string {
 				b.WriteByte(',')
 			}
 			b.WriteByte('\'')
-			b.WriteString(strings.ReplaceAll(string(m), "'", "''"))
+			b.WriteString(strings.ReplaceAll(strings.ToValidUTF8(string(m), "\uFFFD"), "'", "''"))
 			b.WriteByte('\'')
 		}
 		b.WriteByte(')')

@@ -330,6 +330,11 @@ func (r *RowsReader) Next() bool {
 		r.span[img] = [2]int{p, end}
 		p = end
 	}
+	if p == r.pos {
+		// A row that takes no bytes would repeat forever: no column is present.
+		r.fail(fmt.Errorf("%w: row images with no columns", ErrMalformed))
+		return false
+	}
 	r.pos = p
 	return true
 }
