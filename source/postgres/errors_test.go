@@ -78,7 +78,7 @@ func TestTemporarySlotTruncateMessages(t *testing.T) {
 		`SELECT pg_logical_emit_message(false, 'pfx', '\x00ff'::bytea)`,
 		`INSERT INTO tr2 VALUES (8)`,
 	)
-	got := r.col.waitCommits(t, 3, r.errc)
+	got := r.col.waitCommits(t, 3, r)
 	var truncated []string
 	var msgs []change.Change
 	for _, c := range got {
@@ -106,7 +106,7 @@ func TestTemporarySlotTruncateMessages(t *testing.T) {
 			t.Fatalf("position %d %v not after %v (%v then %v)", i, got[i].Pos, got[i-1].Pos, got[i-1].Op, got[i].Op)
 		}
 	}
-	r.stop()
+	r.stop(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for queryText(t, `SELECT count(*)::text FROM pg_replication_slots WHERE slot_name = 'tmp'`) != "0" {
 		if time.Now().After(deadline) {

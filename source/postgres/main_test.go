@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -147,7 +148,7 @@ func (c *collector) all() []change.Change {
 }
 
 // waitCommits waits until n commit events (counted from the start) arrived.
-func (c *collector) waitCommits(t *testing.T, n int, errc <-chan error) []change.Change {
+func (c *collector) waitCommits(t *testing.T, n int, r *running) []change.Change {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -162,8 +163,8 @@ func (c *collector) waitCommits(t *testing.T, n int, errc <-chan error) []change
 			return got
 		}
 		select {
-		case err := <-errc:
-			t.Fatalf("stream ended waiting for %d commits (have %d): %v", n, commits, err)
+		case <-r.done:
+			t.Fatalf("stream ended waiting for %d commits (have %d): %v", n, commits, r.err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -175,7 +176,8 @@ func (c *collector) waitCommits(t *testing.T, n int, errc <-chan error) []change
 type running struct {
 	src    *Source
 	col    *collector
-	errc   chan error
+	done   chan struct{} // closed when Stream returned
+	err    error         // what it returned, valid after done
 	cancel context.CancelFunc
 }
 
@@ -193,9 +195,12 @@ func start(t *testing.T, params string, from change.Position) *running {
 func startSource(t *testing.T, src *Source, from change.Position, col *collector) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{src: src, col: col, errc: make(chan error, 1), cancel: cancel}
-	go func() { r.errc <- src.Stream(ctx, from, col.emit) }()
-	t.Cleanup(r.stop)
+	r := &running{src: src, col: col, done: make(chan struct{}), cancel: cancel}
+	go func() {
+		r.err = src.Stream(ctx, from, col.emit)
+		close(r.done)
+	}()
+	t.Cleanup(func() { r.stop(t) })
 	// Wait until the slot is streaming, so later writes are captured.
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -204,8 +209,8 @@ func startSource(t *testing.T, src *Source, from change.Position, col *collector
 			return r
 		}
 		select {
-		case err := <-r.errc:
-			t.Fatalf("stream ended before it started: %v", err)
+		case <-r.done:
+			t.Fatalf("stream ended before it started: %v", r.err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -213,20 +218,22 @@ func startSource(t *testing.T, src *Source, from change.Position, col *collector
 	return nil
 }
 
-// stop cancels the stream and waits for it to return.
-func (r *running) stop() {
+// stop cancels the stream and waits for it to return; an error other than
+// the cancellation fails the test.
+func (r *running) stop(t testing.TB) {
 	if r.cancel == nil {
 		return
 	}
 	r.cancel()
 	r.cancel = nil
 	select {
-	case err := <-r.errc:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			panic(fmt.Sprintf("stream returned %v", err))
+	case <-r.done:
+		if r.err != nil && !errors.Is(r.err, context.Canceled) {
+			t.Errorf("stream returned %v", r.err)
 		}
 	case <-time.After(30 * time.Second):
-		panic("stream did not stop")
+		buf := make([]byte, 1<<20)
+		t.Errorf("stream did not stop:\n%s", buf[:runtime.Stack(buf, true)])
 	}
 }
 

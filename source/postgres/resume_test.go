@@ -42,8 +42,8 @@ func TestResume(t *testing.T) {
 		`INSERT INTO res SELECT g, 'multi' FROM generate_series(10, 109) g`,
 		`UPDATE res SET v = 'u' WHERE id < 3`,
 	)
-	all := r.col.waitCommits(t, 3, r.errc)
-	r.stop()
+	all := r.col.waitCommits(t, 3, r)
+	r.stop(t)
 	if len(all) != 3*2+3+100+2 {
 		t.Fatalf("%d changes", len(all))
 	}
@@ -110,7 +110,7 @@ func TestFeedback(t *testing.T) {
 	r := start(t, params, change.Position{})
 	initial := confirmedFlush(t, "fb")
 	exec(t, `INSERT INTO fb VALUES (1)`, `INSERT INTO fb VALUES (2)`)
-	got := r.col.waitCommits(t, 2, r.errc)
+	got := r.col.waitCommits(t, 2, r)
 	time.Sleep(500 * time.Millisecond) // several status intervals
 	if lsn := confirmedFlush(t, "fb"); lsn != initial {
 		t.Fatalf("confirmed_flush_lsn moved from %s to %s with nothing acknowledged", formatLSN(initial), formatLSN(lsn))
@@ -150,7 +150,7 @@ func TestFeedback(t *testing.T) {
 	}
 	r.src.Ack(hb.Pos)
 	waitFlush(t, "fb", func(l uint64) bool { return l >= hb.Pos.Offset }, "follow the acknowledged heartbeat")
-	r.stop()
+	r.stop(t)
 
 	// Resuming from before what the slot kept is refused, not skipped.
 	src, err := Open(sourceURL(params))
@@ -166,8 +166,42 @@ func TestFeedback(t *testing.T) {
 	// From the heartbeat nothing old comes back, and new rows do.
 	r2 := startSource(t, src, hb.Pos, &collector{})
 	exec(t, `INSERT INTO fb VALUES (3)`)
-	got2 := r2.col.waitCommits(t, 1, r2.errc)
+	got2 := r2.col.waitCommits(t, 1, r2)
 	if rs := rows(got2, "fb"); len(rs) != 1 || !change.Equal(rs[0].After[0], change.Int(3, 32)) {
 		t.Fatalf("after restart at the heartbeat: %+v", rs)
+	}
+}
+
+// TestSlowSink: emit blocks far longer than wal_sender_timeout (10s on the
+// test server) while the server has more to send; the connection must
+// survive, and everything arrives once emit returns.
+func TestSlowSink(t *testing.T) {
+	if testing.Short() {
+		t.Skip("blocks for 13 seconds")
+	}
+	exec(t, `CREATE TABLE slow (id int PRIMARY KEY, pad text)`)
+	dropSlot(t, "slow")
+	src, err := Open(sourceURL("slot=slow&publication=slow&create-publication=slow&status-interval=2s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	col := &collector{fail: func([]change.Change) error {
+		<-release
+		return nil
+	}}
+	r := startSource(t, src, change.Position{}, col)
+	exec(t, `INSERT INTO slow SELECT g, repeat('x', 1000) FROM generate_series(1, 5000) g`)
+	time.Sleep(13 * time.Second)
+	close(release)
+	select {
+	case <-r.done:
+		t.Fatalf("stream ended while the sink was slow: %v", r.err)
+	default:
+	}
+	exec(t, `INSERT INTO slow VALUES (0, 'after')`)
+	got := r.col.waitCommits(t, 2, r)
+	if n := len(rows(got, "slow")); n != 5001 {
+		t.Fatalf("%d rows, want 5001", n)
 	}
 }

@@ -327,17 +327,28 @@ func (st *streamer) report(force bool) error {
 
 // read receives from the replication connection until ctx ends or it
 // fails. Keepalives asking for a reply are answered here, at once, even
-// while the other goroutine is blocked in emit. Message bytes are cut from
-// large shared blocks, so receiving costs no allocation per message.
+// while the other goroutine is blocked in emit; and while this goroutine
+// itself waits for room in out (backpressure), it keeps sending status
+// updates, so the server's wal_sender_timeout never fires because the sink
+// is slow. Message bytes are cut from large shared blocks, so receiving
+// costs no allocation per message.
 func (st *streamer) read(ctx context.Context, conn *pgconn.PgConn, out chan<- inbound) {
 	const block = 256 << 10
 	var slab []byte
+	tick := time.NewTicker(st.src.cfg.StatusInterval)
+	defer tick.Stop()
 	send := func(m inbound) bool {
-		select {
-		case out <- m:
-			return true
-		case <-ctx.Done():
-			return false
+		for {
+			select {
+			case out <- m:
+				return true
+			case <-ctx.Done():
+				return false
+			case <-tick.C:
+				if err := st.status.send(st.flushed.Load(), false); err != nil && m.err == nil {
+					m = inbound{err: err}
+				}
+			}
 		}
 	}
 	for {

@@ -17,7 +17,7 @@ func TestBasicInsertUpdateDelete(t *testing.T) {
 		`UPDATE basic SET n = 11 WHERE id = 1`,
 		`DELETE FROM basic WHERE id = 2`,
 	)
-	got := r.col.waitCommits(t, 3, r.errc)
+	got := r.col.waitCommits(t, 3, r)
 	var ops []change.Op
 	for _, c := range got {
 		ops = append(ops, c.Op)

@@ -54,7 +54,7 @@ func TestStreamedTransactions(t *testing.T) {
 	run(`UPDATE big SET tag = 'kept2' WHERE id BETWEEN 1 AND 10`)
 	run("COMMIT")
 
-	got := r.col.waitCommits(t, 2, r.errc)
+	got := r.col.waitCommits(t, 2, r)
 	rs := rows(got, "big")
 	if len(rs) == 0 || rs[0].Op != change.OpInsert || string(rs[0].After[1].B) != "small" {
 		t.Fatalf("first row is not the small transaction's: %+v", rs[:min(1, len(rs))])

@@ -155,7 +155,7 @@ func TestTypesAndReplicaIdentity(t *testing.T) {
 	for _, table := range tables {
 		exec(t, fmt.Sprintf(`DELETE FROM %s WHERE id = 1`, table))
 	}
-	got := r.col.waitCommits(t, 3*len(tables), r.errc)
+	got := r.col.waitCommits(t, 3*len(tables), r)
 
 	for _, table := range tables {
 		t.Run(table, func(t *testing.T) {
