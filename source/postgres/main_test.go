@@ -20,9 +20,9 @@ import (
 // logical_decoding_work_mem is at its minimum so that small transactions
 // already stream.
 var (
-	pg       *testenv.Postgres
-	pgOnce   sync.Once
-	pgErr    error
+	pg     *testenv.Postgres
+	pgOnce sync.Once
+	pgErr  error
 )
 
 func TestMain(m *testing.M) {
