@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/internal/testenv"
+	"github.com/sluice-cdc/sluice/sink"
+)
+
+// rowLines counts the row-change lines of a JSON-lines file.
+func rowLines(data []byte) int {
+	n := 0
+	for _, op := range []string{`"op":"insert"`, `"op":"update"`, `"op":"delete"`} {
+		n += bytes.Count(data, []byte(op))
+	}
+	return n
+}
+
+// TestStreamMariaDBEndToEnd runs "sluice stream mysql://…" against a real
+// MariaDB through the registered mysql source: stop as on SIGINT, write
+// more, restart from the state file, and check every row change is in the
+// file once, in order, with the filtered table absent.
+func TestStreamMariaDBEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts MariaDB")
+	}
+	srv := testenv.NewMariaDB(t, testenv.MariaDBOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := srv.Exec(ctx,
+		`CREATE DATABASE shop`,
+		`CREATE TABLE shop.items (id int PRIMARY KEY, name varchar(20))`,
+		`CREATE TABLE shop.noise (id int PRIMARY KEY)`,
+		`BEGIN`, `INSERT INTO shop.items VALUES (1, 'a'), (2, 'b')`, `INSERT INTO shop.noise VALUES (1)`, `INSERT INTO shop.items VALUES (3, 'c')`, `COMMIT`,
+		`UPDATE shop.items SET name = 'B' WHERE id = 2`,
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state.db")
+	srcURL := "mysql://" + testenv.MariaDBReplUser + ":" + testenv.MariaDBReplPassword + "@" + srv.Addr() + "/?server-id=4242"
+
+	streamUntil := func(want int) {
+		t.Helper()
+		runCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		var logs bytes.Buffer
+		done := make(chan error, 1)
+		go func() {
+			e := &env{Stdout: &bytes.Buffer{}, Stderr: &logs}
+			done <- streamWith(runCtx, e, []string{srcURL, "--to", "file://" + out, "--state", state,
+				"--from", "earliest", "--include", `shop\.items`, "--checkpoint-interval", "0"}, sluice.Sources(), sink.Builtin())
+		}()
+		for n := 0; n < want; {
+			select {
+			case err := <-done:
+				t.Fatalf("stream ended early: %v\n%s", err, logs.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+			data, _ := os.ReadFile(out)
+			n = rowLines(data)
+			if ctx.Err() != nil {
+				t.Fatalf("file has %d row lines, want %d:\n%s\n%s", n, want, data, logs.String())
+			}
+		}
+		stop()
+		if err := <-done; err != nil {
+			t.Fatalf("stream after cancel: %v\n%s", err, logs.String())
+		}
+		if strings.Contains(logs.String(), testenv.MariaDBReplPassword) {
+			t.Errorf("logs show the password:\n%s", logs.String())
+		}
+	}
+
+	streamUntil(4)
+	if err := srv.Exec(ctx, `INSERT INTO shop.items VALUES (4, 'd')`, `DELETE FROM shop.items WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	streamUntil(6)
+
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	seen := map[change.Position]bool{}
+	var last change.Position
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		c, err := change.DecodeJSON([]byte(line))
+		if err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		if seen[c.Pos] {
+			t.Errorf("line %d: position %s delivered twice", i+1, c.Pos)
+		}
+		if i > 0 && change.Compare(c.Pos, last) <= 0 {
+			t.Errorf("line %d: position %s after %s", i+1, c.Pos, last)
+		}
+		seen[c.Pos], last = true, c.Pos
+		if c.Table == "noise" {
+			t.Errorf("line %d: filtered table delivered: %s", i+1, line)
+		}
+		switch c.Op {
+		case change.OpInsert, change.OpUpdate, change.OpDelete:
+			img := c.After
+			if c.Op == change.OpDelete {
+				img = c.Before
+			}
+			rows = append(rows, c.Op.String()+":"+string(change.AppendText(nil, img[0])))
+		}
+	}
+	want := "insert:1 insert:2 insert:3 update:2 insert:4 delete:1"
+	if strings.Join(rows, " ") != want {
+		t.Errorf("rows:\n got %s\nwant %s\n%s", strings.Join(rows, " "), want, data)
+	}
+}
