@@ -72,6 +72,14 @@ func formatReport(fileSize, nrows int64, runs int, rs []named) string {
 	} else {
 		b.WriteString("| events-only scan ≥ 1.5 GB/s | not measured | – |\n")
 	}
+	b.WriteString(`
+## Notes
+
+- Rows are counted as row changes (an UPDATE's before+after image is one row), the same count for every decoder: the row changes in the file.
+- mariadb-binlog -v does more than decode: it also formats every row as pseudo-SQL text and writes it (to /dev/null). go-mysql and sluice only decode; sluice-json adds Sluice's own text output and is the fair end-to-end comparison with mariadb-binlog's text output.
+- Under heavy load the CPU time of every process grows too (cache and frequency effects), less than wall time but not to zero; ratios from one interleaved run are the meaningful numbers, absolute rates are a floor.
+- go-mysql runs with its defaults (no useDecimal, no parseTime): its fastest configuration; TIMESTAMP/DATETIME values are then strings.
+`)
 	return b.String()
 }
 
