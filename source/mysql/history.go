@@ -48,10 +48,12 @@ func (t *schemaTracker) lookup(db, table string) *tableDef { return t.set.get(db
 
 // open prepares the schema for a stream starting at from: it replays the
 // persisted history up to from when it has a snapshot at or before from,
-// and otherwise takes a snapshot with load and records it at from.
-func (t *schemaTracker) open(from change.Position, load func() (schemaSet, error)) error {
+// and otherwise takes a snapshot with load and records it at from. fresh
+// (a start at the server's current position, not a resume) always takes
+// a new snapshot: the history may have missed DDL while nothing ran.
+func (t *schemaTracker) open(from change.Position, fresh bool, load func() (schemaSet, error)) error {
 	var recs []historyRecord
-	if t.path != "" {
+	if t.path != "" && !fresh {
 		var err error
 		if recs, err = readHistory(t.path); err != nil {
 			return err

@@ -246,6 +246,10 @@ func (d *ddlParser) applyStmt(set schemaSet, db string, st ast.StmtNode, res *dd
 		}
 	case *ast.CreateDatabaseStmt:
 		res.db = s.Name.O
+	case *ast.CreateIndexStmt:
+		res.db, res.table = nameOf(db, s.Table)
+	case *ast.DropIndexStmt:
+		res.db, res.table = nameOf(db, s.Table)
 	}
 	// Other DDL (indexes, views, users, procedures...) leaves columns alone.
 	return nil

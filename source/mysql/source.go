@@ -137,7 +137,9 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 		s.gtid = newGTIDState(r.mariadb)
 	}
 	start := s.resume
+	fresh := false
 	if start.IsZero() {
+		fresh = s.cfg.From == StartLatest
 		if start, err = s.startPosition(r); err != nil {
 			return err
 		}
@@ -151,7 +153,7 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 	}
 	if !s.opened {
 		s.schema.reload = func(db string) (schemaSet, error) { return s.loadSchema(ctx, db) }
-		if err := s.schema.open(start, func() (schemaSet, error) { return readSchema(r, "") }); err != nil {
+		if err := s.schema.open(start, fresh, func() (schemaSet, error) { return readSchema(r, "") }); err != nil {
 			return err
 		}
 		s.opened = true

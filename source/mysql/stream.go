@@ -83,8 +83,11 @@ func (s *session) handle(raw []byte) error {
 	// Where this event sits in its file: offsets come from sizes, since
 	// log_pos is 0 in some events (MariaDB 11.4+, artificial events).
 	offset := s.next
+	// Artificial events, heartbeats, the fake ROTATE and the FDE the server
+	// re-sends when a dump starts mid-file are not at the current offset.
 	advances := !artificial && h.Type != binlog.HeartbeatEvent && h.Type != binlog.HeartbeatLogEventV2 &&
-		!(h.LogPos == 0 && (h.Type == binlog.RotateEvent || h.Type == binlog.FormatDescriptionEvent))
+		!(h.LogPos == 0 && h.Type == binlog.RotateEvent) &&
+		!(h.Type == binlog.FormatDescriptionEvent && offset != 4)
 	if advances && h.LogPos != 0 && h.LogPos >= h.EventSize {
 		// The server's end position is authoritative when it has one: a
 		// GTID dump starts in the middle of a file after a ROTATE to 4.
@@ -175,9 +178,6 @@ func (s *session) handle(raw []byte) error {
 			// its first event): nothing of it was emitted.
 			return nil
 		}
-		if s.tx.gtidText == "" {
-			s.tx.id = "xid:" + strconv.FormatUint(x.XID, 10)
-		}
 		return s.commit(ev)
 	case binlog.TableMapEvent:
 		return s.tableMap(ev)
@@ -262,8 +262,21 @@ func (s *session) begin(ev *binlog.Event, offset uint64, gtid string) error {
 // query handles a QUERY event: BEGIN, COMMIT, ROLLBACK or a statement.
 func (s *session) query(ev *binlog.Event, offset uint64, q *binlog.Query) error {
 	sql := strings.TrimSpace(q.SQL)
-	switch strings.ToUpper(sql) {
-	case "BEGIN", "START TRANSACTION", "XA START":
+	upper := strings.ToUpper(sql)
+	if strings.HasPrefix(upper, "XA ") {
+		// XA START opens like BEGIN; XA END is a no-op here; XA PREPARE,
+		// XA COMMIT and XA ROLLBACK end an event group.
+		switch word := firstWord(strings.TrimSpace(upper[3:])); word {
+		case "START", "BEGIN":
+			upper = "BEGIN"
+		case "PREPARE", "COMMIT", "ROLLBACK":
+			upper = "COMMIT"
+		default:
+			return nil
+		}
+	}
+	switch upper {
+	case "BEGIN", "START TRANSACTION":
 		if !s.tx.open {
 			if err := s.begin(ev, offset, ""); err != nil {
 				return err
@@ -271,7 +284,7 @@ func (s *session) query(ev *binlog.Event, offset uint64, q *binlog.Query) error 
 		}
 		s.tx.explicit = true
 		return nil
-	case "COMMIT", "ROLLBACK", "XA END", "XA COMMIT":
+	case "COMMIT", "ROLLBACK":
 		if !s.tx.open {
 			return nil
 		}
