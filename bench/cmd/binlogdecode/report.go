@@ -16,7 +16,7 @@ func formatReport(fileSize, nrows int64, runs int, rs []named) string {
 	fmt.Fprintf(&b, "# Binlog decode: Sluice vs go-mysql vs mariadb-binlog\n\n")
 	fmt.Fprintf(&b, "Measured %s on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine())
 	fmt.Fprintf(&b, "Command (from the repository root; builds the binlog once into bench/.data, which git ignores):\n\n")
-	fmt.Fprintf(&b, "```\nbench/binlog-decode.sh            # = go run ./bench/cmd/binlogdecode -out bench/results/binlog-decode.md\n```\n\n")
+	fmt.Fprintf(&b, "```\nbench/binlog-decode.sh -runs 5    # builds ./bench/cmd/binlogdecode and runs it with -dir bench/.data -out bench/results/binlog-decode.md\n```\n\n")
 	fmt.Fprintf(&b, "Input: one MariaDB binlog of %.0f MB (%d row changes: bulk INSERT…SELECT and UPDATE of sbtest-shaped rows and of a wide 18-column mixed-type table, ROW format, FULL image, FULL metadata, CRC32), read from the page cache. Median (by CPU time) of %d runs; each decoder in its own process (peak RSS = getrusage of that process).\n\n", mb, nrows, runs)
 	fmt.Fprintf(&b, "The machine is shared (other processes kept the load average far above its 2 cores while this ran), so rates are per CPU-second of the decoder's process (user+system time from getrusage), which load does not inflate the way it inflates wall time; wall time is shown too. The decoders ran interleaved, run by run.\n\n")
 	fmt.Fprintf(&b, "| decoder | what it does | CPU s | wall s | rows per CPU-s | MB per CPU-s | allocs/row | peak RSS MB |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
