@@ -36,7 +36,7 @@ func newServerDir(kind string) (*serverDir, error) {
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return nil, fmt.Errorf("testenv: create %s: %w", base, err)
 	}
-	sweepStale(base)
+	sweepStale(base, staleAfter)
 	path, err := os.MkdirTemp(base, kind+"-")
 	if err != nil {
 		return nil, fmt.Errorf("testenv: create server directory: %w", err)
@@ -75,9 +75,10 @@ func (d *serverDir) release() error {
 	return nil
 }
 
-// sweepStale removes server directories whose owner process is gone. Errors
-// are ignored: sweeping is best effort and never blocks a test.
-func sweepStale(base string) {
+// sweepStale removes server directories whose owner process is gone and
+// whose lock file is at least minAge old. Errors are ignored: sweeping is
+// best effort and never blocks a test.
+func sweepStale(base string, minAge time.Duration) {
 	entries, err := os.ReadDir(base)
 	if err != nil {
 		return
@@ -89,7 +90,7 @@ func sweepStale(base string) {
 		dir := filepath.Join(base, e.Name())
 		lockPath := filepath.Join(dir, ownerLockName)
 		st, err := os.Stat(lockPath)
-		if err != nil || time.Since(st.ModTime()) < staleAfter {
+		if err != nil || time.Since(st.ModTime()) < minAge {
 			continue
 		}
 		f, err := os.OpenFile(lockPath, os.O_RDWR, 0)

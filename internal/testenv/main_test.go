@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"os"
 	"testing"
 )
 
@@ -13,6 +14,9 @@ type servers struct {
 var shared servers
 
 func TestMain(m *testing.M) {
+	if os.Getenv(crashHelperEnv) != "" { // the child of TestServerDiesWithTestBinary
+		os.Exit(m.Run())
+	}
 	RunMain(m, func(ctx context.Context, c *Cleanup) error {
 		db, err := StartMariaDB(ctx, MariaDBOptions{})
 		if err != nil {

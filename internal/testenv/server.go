@@ -38,6 +38,17 @@ func (s *Server) Dir() string { return s.dir.path }
 // LogFile is the file receiving the server's standard output and error.
 func (s *Server) LogFile() string { return s.dir.join(s.name + ".out") }
 
+// PID is the process id of the running server (its process group id too),
+// or 0 when it is stopped.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil || s.proc.exited() {
+		return 0
+	}
+	return s.proc.cmd.Process.Pid
+}
+
 // Running reports whether the server process is alive.
 func (s *Server) Running() bool {
 	s.mu.Lock()
