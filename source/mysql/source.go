@@ -168,8 +168,10 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 		return err
 	}
 	where := start.String()
+	// A position with a GTID set but no file (given by hand) resumes by GTID.
+	byGTID := start.GTIDSet != "" && (s.cfg.GTID || start.File == "")
 	switch {
-	case s.cfg.GTID && start.GTIDSet != "" && r.mariadb:
+	case byGTID && r.mariadb:
 		state, err := connectState(start.GTIDSet)
 		if err != nil {
 			return err
@@ -179,7 +181,7 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 			return err
 		}
 		where = "GTID " + state
-	case s.cfg.GTID && start.GTIDSet != "":
+	case byGTID:
 		set, err := binlog.ParseMySQLGTIDSet(start.GTIDSet)
 		if err != nil {
 			return fmt.Errorf("mysql: resume GTID set: %w", err)

@@ -39,7 +39,7 @@ func testConfig(addr string) Config {
 }
 
 // currentPosition reads the server's current binlog position and GTID state.
-func currentPosition(t *testing.T, srv *testenv.MariaDB) change.Position {
+func currentPosition(t testing.TB, srv *testenv.MariaDB) change.Position {
 	t.Helper()
 	db, err := srv.DB()
 	if err != nil {
