@@ -225,7 +225,19 @@ func zoneOK(v Value) bool {
 // appendNatural appends v's natural form for context c (whose kind is
 // v.Kind) and reports whether that form reads back exactly.
 func appendNatural(dst []byte, v Value, c ctx) ([]byte, bool) {
-	mark := len(dst)
+	switch v.Kind {
+	case KindDate, KindTime, KindDateTime, KindTimestamp:
+		return appendTemporalJSON(dst, v, c)
+	case KindGeometry, KindVector, KindUUID, KindObjectID, KindBSONTimestamp, KindRegex, KindOther:
+		return appendSpecialJSON(dst, v, c)
+	case KindArray, KindDocument:
+		return appendContainerJSON(dst, v, c)
+	}
+	return appendScalarJSON(dst, v, c)
+}
+
+// appendScalarJSON is appendNatural for numbers, text, bytes, JSON, ENUM and SET.
+func appendScalarJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
 	quoted := func(dst []byte) []byte { return append(dst, '"') }
 	switch v.Kind {
 	case KindBool:
@@ -272,6 +284,24 @@ func appendNatural(dst []byte, v Value, c ctx) ([]byte, bool) {
 			return dst, false
 		}
 		return append(dst, v.B...), true
+	case KindEnum:
+		if !onlyFields(v, fB|fU) || enumIndexIn(&c, v.B) != v.U {
+			return dst, false
+		}
+		return appendJSONStr(dst, v.B)
+	case KindSet:
+		if !onlyFields(v, fB|fU) || setBits(c.typ, v.B) != v.U {
+			return dst, false
+		}
+		return appendJSONStr(dst, v.B)
+	}
+	return dst, false
+}
+
+// appendTemporalJSON is appendNatural for dates and times.
+func appendTemporalJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
+	quoted := func(dst []byte) []byte { return append(dst, '"') }
+	switch v.Kind {
 	case KindDate:
 		if !onlyFields(v, fI) || v.I < 0 {
 			return dst, false
@@ -303,16 +333,15 @@ func appendNatural(dst []byte, v Value, c ctx) ([]byte, bool) {
 			}
 		}
 		return quoted(appendTimestampText(quoted(dst), v)), true
-	case KindEnum:
-		if !onlyFields(v, fB|fU) || enumIndexIn(&c, v.B) != v.U {
-			return dst, false
-		}
-		return appendJSONStr(dst, v.B)
-	case KindSet:
-		if !onlyFields(v, fB|fU) || setBits(c.typ, v.B) != v.U {
-			return dst, false
-		}
-		return appendJSONStr(dst, v.B)
+	}
+	return dst, false
+}
+
+// appendSpecialJSON is appendNatural for spatial, vector, UUID, MongoDB and other values.
+func appendSpecialJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
+	mark := len(dst)
+	quoted := func(dst []byte) []byte { return append(dst, '"') }
+	switch v.Kind {
 	case KindGeometry:
 		if !onlyFields(v, fB|fU) {
 			return dst, false
@@ -378,6 +407,14 @@ func appendNatural(dst []byte, v Value, c ctx) ([]byte, bool) {
 			return dst, false
 		}
 		return appendJSONStr(dst, v.B)
+	}
+	return dst, false
+}
+
+// appendContainerJSON is appendNatural for arrays and documents.
+func appendContainerJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
+	mark := len(dst)
+	switch v.Kind {
 	case KindArray:
 		if !onlyFields(v, fElems) {
 			return dst, false
