@@ -13,6 +13,9 @@ import (
 // accepts: MariaDB never logs a record larger than max_allowed_packet (1 GiB).
 const MaxMariaDBUncompressed = 1 << 30
 
+// maxDeflateRatio is the largest expansion deflate can achieve.
+const maxDeflateRatio = 1032
+
 // ErrCompressed is wrapped by errors about a MariaDB compressed record.
 var ErrCompressed = errors.New("bad compressed record")
 
@@ -49,15 +52,27 @@ func DecompressMariaDB(dst, src []byte) ([]byte, error) {
 	if n > MaxMariaDBUncompressed {
 		return dst, fmt.Errorf("%w: uncompressed length %d exceeds %d", ErrCompressed, n, MaxMariaDBUncompressed)
 	}
-	zr, err := zlib.NewReader(bytes.NewReader(src[1+lenLen:]))
+	data := src[1+lenLen:]
+	// Deflate expands at most 1032:1; a larger announced length is a lie,
+	// and must not make us allocate it.
+	if n > maxDeflateRatio*len(data)+64 {
+		return dst, fmt.Errorf("%w: %d compressed bytes cannot expand to %d", ErrCompressed, len(data), n)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return dst, fmt.Errorf("%w: zlib: %w", ErrCompressed, err)
 	}
 	defer zr.Close()
 	start := len(dst)
-	dst = slices.Grow(dst, n)[:start+n]
-	if _, err := io.ReadFull(zr, dst[start:]); err != nil {
-		return dst[:start], fmt.Errorf("%w: zlib data for %d bytes: %w", ErrCompressed, n, err)
+	// Grow as the data arrives rather than trusting n up front.
+	for got := 0; got < n; {
+		chunk := min(n-got, max(got, 64<<10))
+		dst = slices.Grow(dst, chunk)[:start+got+chunk]
+		k, err := io.ReadFull(zr, dst[start+got:])
+		got += k
+		if err != nil {
+			return dst[:start], fmt.Errorf("%w: zlib data ends after %d of %d bytes: %w", ErrCompressed, got, n, err)
+		}
 	}
 	// The stream must end exactly here: more data means a wrong length.
 	var one [1]byte
