@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sluice-cdc/sluice"
@@ -42,8 +46,29 @@ func mysqlSource(_ context.Context, u *url.URL, sc sluice.SourceConfig) (pipelin
 	return mysql.New(cfg)
 }
 
-// runStream runs "sluice stream" with the registered sources and the built-in sinks.
+// runStream runs "sluice stream" with the registered sources and the
+// built-in sinks. The first SIGINT/SIGTERM cancels ctx (see main) and the
+// stream stops cleanly; a second one exits at once, for a shutdown stuck on
+// an unresponsive sink.
 func runStream(ctx context.Context, e *env, args []string) error {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for n := 0; ; n++ {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+				if n == 1 {
+					fmt.Fprintln(e.Stderr, "sluice: stream: second signal, exiting without saving the position")
+					os.Exit(exitFailure)
+				}
+			}
+		}
+	}()
 	return streamWith(ctx, e, args, sluice.Sources(), sink.BuiltinTo(e.Stdout))
 }
 

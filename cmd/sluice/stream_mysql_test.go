@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +17,21 @@ import (
 	"github.com/sluice-cdc/sluice/internal/testenv"
 	"github.com/sluice-cdc/sluice/sink"
 )
+
+const streamMainEnv = "SLUICE_STREAM_MAIN_ARGS"
+
+// TestStreamMainProcess is a helper process: it runs sluice as main does,
+// signals included, with the arguments in streamMainEnv.
+func TestStreamMainProcess(t *testing.T) {
+	args := os.Getenv(streamMainEnv)
+	if args == "" {
+		t.Skip("helper process for TestStreamMariaDBEndToEnd")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, &env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, strings.Split(args, "\n"))
+	stop()
+	os.Exit(code)
+}
 
 // rowLines counts the row-change lines of a JSON-lines file.
 func rowLines(data []byte) int {
@@ -87,6 +105,37 @@ func TestStreamMariaDBEndToEnd(t *testing.T) {
 	}
 	streamUntil(6)
 
+	// Third run as a user types it: a separate process, stopped by SIGINT.
+	if err := srv.Exec(ctx, `INSERT INTO shop.items VALUES (5, 'e')`); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestStreamMainProcess$")
+	cmd.Env = append(os.Environ(), streamMainEnv+"="+strings.Join([]string{"stream", srcURL, "--to", "file://" + out, "--state", state,
+		"--include", `shop\.items`}, "\n"))
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, _ := os.ReadFile(out)
+		if rowLines(data) >= 7 {
+			break
+		}
+		if ctx.Err() != nil {
+			cmd.Process.Kill()
+			t.Fatalf("row 5 never arrived:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sluice stream after SIGINT: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), "stopped by signal") || strings.Contains(logs.String(), testenv.MariaDBReplPassword) {
+		t.Errorf("logs of the signalled run:\n%s", logs.String())
+	}
+
 	data, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +167,7 @@ func TestStreamMariaDBEndToEnd(t *testing.T) {
 			rows = append(rows, c.Op.String()+":"+string(change.AppendText(nil, img[0])))
 		}
 	}
-	want := "insert:1 insert:2 insert:3 update:2 insert:4 delete:1"
+	want := "insert:1 insert:2 insert:3 update:2 insert:4 delete:1 insert:5"
 	if strings.Join(rows, " ") != want {
 		t.Errorf("rows:\n got %s\nwant %s\n%s", strings.Join(rows, " "), want, data)
 	}
