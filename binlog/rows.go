@@ -89,10 +89,10 @@ func IsRowsEvent(t EventType) bool {
 //	}
 //	err = r.Err()
 type RowsReader struct {
-	Type    EventType
-	Kind    RowsKind
-	TableID uint64
-	Flags   uint16
+	Type    EventType // the event type, e.g. UpdateRowsEventV2
+	Kind    RowsKind  // insert, update or delete
+	TableID uint64    // the table id the event refers to
+	Flags   uint16    // RowsFlagStmtEnd, ...
 	// Extra is the v2 extra row information (NDB or partition info)
 	// without its length field, verbatim; nil when absent.
 	Extra []byte
@@ -261,6 +261,35 @@ func (r *RowsReader) reset(typ EventType, body []byte, postHeaderLen int, tables
 			ErrMalformed, r.ncols, r.Table.Database, r.Table.Table, r.Table.ColumnCount()))
 	}
 	return nil
+}
+
+// PartitionID returns the partition id from the v2 extra row information
+// and, for updates, the partition the row came from; ok is false when the
+// event carries none.
+func (r *RowsReader) PartitionID() (id, source int, ok bool) {
+	b := r.Extra
+	for len(b) > 0 {
+		switch b[0] {
+		case 0: // NDB info: length (counting itself and the format byte), format, data
+			if len(b) < 2 || int(b[1]) < 2 || int(b[1]) > len(b)-1 {
+				return 0, 0, false
+			}
+			b = b[1+int(b[1]):]
+		case 1: // partition info
+			if len(b) < 3 {
+				return 0, 0, false
+			}
+			id = int(b[1]) | int(b[2])<<8
+			source = id
+			if r.Kind == RowsUpdate && len(b) >= 5 {
+				source = int(b[3]) | int(b[4])<<8
+			}
+			return id, source, true
+		default:
+			return 0, 0, false
+		}
+	}
+	return 0, 0, false
 }
 
 // countBits counts the set bits among the first n bits of bitmap.

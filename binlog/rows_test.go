@@ -128,6 +128,17 @@ func TestRowsEventKinds(t *testing.T) {
 	if a != nil || len(b) != 1 || b[0] != `1|apple|1.50|{"a": 1}` || string(r.Extra) != "\x01\x07\x00" {
 		t.Errorf("delete: %q %q extra %v", b, a, r.Extra)
 	}
+	if id, src, ok := r.PartitionID(); !ok || id != 7 || src != 7 {
+		t.Errorf("partition %d %d %v", id, src, ok)
+	}
+	// NDB info first, then an update's partition pair.
+	body = buildRowsBody(UpdateRowsEventV2, 42, 4, [][]byte{all, all}, []byte{0, 4, 0, 9, 9, 1, 3, 0, 5, 0}, append(append([]byte{}, row1...), row1...))
+	if r, err = NewRowsReader(UpdateRowsEventV2, body, nil, tables); err != nil {
+		t.Fatal(err)
+	}
+	if id, src, ok := r.PartitionID(); !ok || id != 3 || src != 5 {
+		t.Errorf("update partition %d %d %v", id, src, ok)
+	}
 	// UPDATE with a MINIMAL before image (key only) and a partial after image.
 	keyOnly := []byte{0b0001}
 	noKey := []byte{0b1010}
