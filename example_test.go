@@ -18,10 +18,14 @@ import (
 // tables shop.orders and shop.audit, with positions that follow the resume
 // contract of package pipeline (transaction start + Index, commit at the
 // next transaction's start with Index 0).
-type ordersSource struct{ txs, rows int }
+type ordersSource struct {
+	txs, rows int
+	follow    bool // then wait for ctx, like a live source on an idle log
+}
 
 func newOrdersSource(u *url.URL) (*ordersSource, error) {
 	s := &ordersSource{txs: 3, rows: 2}
+	s.follow = u.Query().Get("follow") != ""
 	for k, p := range map[string]*int{"txs": &s.txs, "rows": &s.rows} {
 		if v := u.Query().Get(k); v != "" {
 			n, err := strconv.Atoi(v)
@@ -70,6 +74,10 @@ func (s *ordersSource) Stream(ctx context.Context, from change.Position, emit fu
 		if err := emit(out); err != nil {
 			return err
 		}
+	}
+	if s.follow {
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
@@ -336,7 +337,11 @@ type Stream struct {
 	acked     change.Position // end of the fully acknowledged prefix
 	dirty     bool
 	lastSave  time.Time
-	autoAckOf *change.Position
+	autoAckOf *change.Position // the change to ack at the next Next (WithAutoAck)
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    atomic.Bool
 }
 
 // entry is one position in delivery order and whether it is acknowledged.
@@ -406,17 +411,14 @@ func (s *Stream) Next(ctx context.Context) bool {
 	if s.done {
 		return false
 	}
-	if s.o.autoAck && s.autoAckOf != nil {
-		s.ackPos(*s.autoAckOf)
-		s.autoAckOf = nil
-	}
+	s.ackAuto()
 	for s.batch == nil || s.i >= len(s.batch.Changes) {
 		if s.batch != nil {
 			s.finishBatch()
 		}
 		b, err := s.r.Next(ctx)
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
+			if !errors.Is(err, io.EOF) && !s.closed.Load() {
 				s.err = err
 			}
 			s.done = true
@@ -438,7 +440,9 @@ func (s *Stream) Next(ctx context.Context) bool {
 	s.mu.Unlock()
 	if s.o.autoAck {
 		p := s.cur.Pos
+		s.mu.Lock()
 		s.autoAckOf = &p
+		s.mu.Unlock()
 	}
 	s.maybeSave(ctx)
 	return true
@@ -547,27 +551,35 @@ func (s *Stream) save(ctx context.Context) error {
 // finished, ctx's error when a context ended it.
 func (s *Stream) Err() error { return s.err }
 
+// ackAuto acknowledges the change WithAutoAck left pending.
+func (s *Stream) ackAuto() {
+	s.mu.Lock()
+	p := s.autoAckOf
+	s.autoAckOf = nil
+	s.mu.Unlock()
+	if p != nil {
+		s.ackPos(*p)
+	}
+}
+
 // Close stops the source, saves the acknowledged position and closes the
 // state file Open opened. Changes returned but not acknowledged are read
-// again after a restart.
+// again after a restart. Close may be called from another goroutine to end
+// a Next that is waiting; it is safe to call more than once.
 func (s *Stream) Close() error {
-	if s.r == nil {
-		return nil
-	}
-	if s.o.autoAck && s.autoAckOf != nil {
-		s.ackPos(*s.autoAckOf)
-		s.autoAckOf = nil
-	}
-	s.r.Close()
-	s.r = nil
-	s.done = true
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := s.save(ctx)
-	if cerr := s.closeStore(); err == nil {
-		err = cerr
-	}
-	return err
+	s.closeOnce.Do(func() {
+		s.ackAuto()
+		s.closed.Store(true)
+		s.r.Close() // a waiting Next now returns false
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := s.save(ctx)
+		if cerr := s.closeStore(); err == nil {
+			err = cerr
+		}
+		s.closeErr = err
+	})
+	return s.closeErr
 }
 
 func (s *Stream) closeStore() error {

@@ -173,6 +173,42 @@ func TestCancel(t *testing.T) {
 	}
 }
 
+func TestCloseUnblocksNext(t *testing.T) {
+	ctx := context.Background()
+	store := &checkpoint.Memory{}
+	s := open(t, "fixture://?txs=1&rows=2&follow=1", sluice.WithStore(store, "x"), sluice.WithAutoAck())
+	n := 0
+	done := make(chan bool)
+	go func() {
+		for s.Next(ctx) {
+			n++
+			if n == 2 {
+				done <- true // Next now waits on an idle source
+			}
+		}
+		close(done)
+	}()
+	<-done
+	time.Sleep(20 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end a waiting Next")
+	}
+	if s.Err() != nil {
+		t.Errorf("Err after Close = %v, want nil", s.Err())
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if p, _ := store.Load(ctx, "x"); p != pos(200, 0) {
+		t.Errorf("saved %s, want the commit after both auto-acked rows", p)
+	}
+}
+
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
 	reg := fixtureRegistry()
