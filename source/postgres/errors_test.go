@@ -55,6 +55,13 @@ func TestSetupErrors(t *testing.T) {
 			}
 		})
 	}
+	// A slot of another database.
+	exec(t, `CREATE DATABASE otherdb`, `SELECT pg_create_logical_replication_slot('elsewhere', 'pgoutput')`)
+	dropSlot(t, "elsewhere")
+	if err := streamErr(t, pg.DSN("otherdb")+"&slot=elsewhere"); err == nil ||
+		!strings.Contains(err.Error(), `slot "elsewhere" belongs to database "postgres", not "otherdb"`) {
+		t.Fatalf("slot of another database: %v", err)
+	}
 	// A slot in use by another reader.
 	dropSlot(t, "busy")
 	start(t, "slot=busy&publication=busy&create-publication=errs", change.Position{})

@@ -102,14 +102,15 @@ func connect(ctx context.Context, base *pgconn.Config, replication bool) (*pgcon
 
 // serverInfo is what the preflight learns about the server.
 type serverInfo struct {
-	version int // server_version_num
+	version  int    // server_version_num
+	database string // current_database()
 }
 
 // preflight checks wal_level and the role's privileges, so that a
 // misconfigured server gives an error that says what to change.
 func preflight(ctx context.Context, cat *catalog) (serverInfo, error) {
 	rows, err := cat.query(ctx, `SELECT current_setting('wal_level'), current_setting('server_version_num'),
-		r.rolsuper OR r.rolreplication, current_user
+		r.rolsuper OR r.rolreplication, current_user, current_database()
 		FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`)
 	if err != nil {
 		return serverInfo{}, fmt.Errorf("postgres: read server settings: %w", err)
@@ -133,7 +134,7 @@ func preflight(ctx context.Context, cat *catalog) (serverInfo, error) {
 		return serverInfo{}, fmt.Errorf("%w: role %q has neither SUPERUSER nor REPLICATION; run ALTER ROLE %s REPLICATION",
 			ErrPrivilege, r[3], quoteIdent(string(r[3])))
 	}
-	return serverInfo{version: v}, nil
+	return serverInfo{version: v, database: string(r[4])}, nil
 }
 
 // protoVersion picks the pgoutput protocol version for a server version.
@@ -213,7 +214,7 @@ func lookupSlot(ctx context.Context, cat *catalog, slot string) (slotInfo, error
 
 // ensureSlot checks the slot or creates it on the replication connection
 // (a temporary slot lives as long as that connection).
-func ensureSlot(ctx context.Context, cat *catalog, repl *pgconn.PgConn, cfg *Config) error {
+func ensureSlot(ctx context.Context, cat *catalog, repl *pgconn.PgConn, cfg *Config, database string) error {
 	si, err := lookupSlot(ctx, cat, cfg.Slot)
 	if err != nil {
 		return err
@@ -224,8 +225,8 @@ func ensureSlot(ctx context.Context, cat *catalog, repl *pgconn.PgConn, cfg *Con
 			return fmt.Errorf("postgres: temporary slot %q: a slot of that name already exists", cfg.Slot)
 		case si.plugin != "pgoutput":
 			return fmt.Errorf("postgres: slot %q uses plugin %q, not pgoutput", cfg.Slot, si.plugin)
-		case si.database != cfg.Conn.Database:
-			return fmt.Errorf("postgres: slot %q belongs to database %q, not %q", cfg.Slot, si.database, cfg.Conn.Database)
+		case si.database != database:
+			return fmt.Errorf("postgres: slot %q belongs to database %q, not %q", cfg.Slot, si.database, database)
 		case si.activePID != "":
 			return fmt.Errorf("%w: slot %q is streaming to backend pid %s", ErrSlotInUse, cfg.Slot, si.activePID)
 		}

@@ -135,7 +135,7 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		return err
 	}
 	defer repl.Close(context.Background())
-	if err := ensureSlot(ctx, cat, repl, cfg); err != nil {
+	if err := ensureSlot(ctx, cat, repl, cfg, info.database); err != nil {
 		return err
 	}
 	if !from.IsZero() {
