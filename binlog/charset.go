@@ -194,3 +194,28 @@ func (c charsetID) asciiCompatible() bool {
 	}
 	return true
 }
+
+// charsetNames are the server's names of the charsets, indexed by charsetID.
+const charsetNames = "unknown binary utf8mb3 utf8mb4 ascii latin1 latin2 latin5 latin7 cp1250 cp1251 cp1256 cp1257 cp850 cp852 cp866 koi8r koi8u greek hebrew macroman macce gbk gb2312 gb18030 big5 sjis cp932 ujis eucjpms euckr ucs2 utf16 utf16le utf32 tis620 dec8 hp8 swe7 keybcs2 armscii8 geostd8 filename"
+
+// charsetByName returns the charsetID of a MySQL/MariaDB character set name
+// ("utf8" means utf8mb3), or csUnknown.
+func charsetByName(name string) charsetID {
+	switch name {
+	case "utf8":
+		return csUTF8MB3
+	case "":
+		return csUnknown
+	}
+	id, start := charsetID(0), 0
+	for i := 0; i <= len(charsetNames); i++ {
+		if i == len(charsetNames) || charsetNames[i] == ' ' {
+			if charsetNames[start:i] == name {
+				return id
+			}
+			id++
+			start = i + 1
+		}
+	}
+	return csUnknown
+}

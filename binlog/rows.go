@@ -315,10 +315,10 @@ func (r *RowsReader) fail(err error) error {
 	return r.err
 }
 
-// colErr locates err at column i of the current row.
+// colErr locates err at column i (0-based; -1 for the row itself) of the current row.
 func (r *RowsReader) colErr(i int, err error) error {
 	e := &Error{Source: r.source, Offset: r.offset, Type: r.Type, Row: r.row, Col: i + 1, Err: err}
-	if r.Table != nil && i < len(r.Table.cols) {
+	if r.Table != nil && i >= 0 && i < len(r.Table.cols) {
 		e.ColType = r.Table.cols[i].text
 	}
 	return e
@@ -480,7 +480,7 @@ func (r *RowsReader) decodeImageAt(dst []change.Value, sp, img int) ([]change.Va
 	dst = dst[:r.ncols]
 	partial, nulls, p, err := r.imageHeader(r.span[sp][0], img)
 	if err != nil {
-		return dst, r.colErr(0, err)
+		return dst, r.colErr(-1, err)
 	}
 	present := r.present[img]
 	cols := r.Table.cols

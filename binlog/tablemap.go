@@ -73,6 +73,24 @@ func (t *TableMap) Collation(i int) uint32 { return t.cols[i].coll }
 // metadata marks it invisible).
 func (t *TableMap) Visible(i int) bool { return t.cols[i].visible }
 
+// SetCharset sets the character set of character column i (CHAR, VARCHAR,
+// TEXT/BLOB) by its server
+// name ("latin1", "utf8mb4", "binary", ...), for tables logged without
+// charset metadata whose schema is known from elsewhere. It updates the
+// column's type text and reports whether the name is known. Call it before
+// the TableMap is shared.
+func (t *TableMap) SetCharset(i int, name string) bool {
+	cs := charsetByName(name)
+	if cs == csUnknown || i < 0 || i >= len(t.cols) || !t.cols[i].isCharacter(t.mariaDB) {
+		return false
+	}
+	c := &t.cols[i]
+	c.cs = cs
+	c.text = c.typeText()
+	t.Columns[i].Type = c.text
+	return true
+}
+
 // Members returns the ENUM or SET member names of column i, decoded to
 // UTF-8, or nil when the metadata does not list them.
 func (t *TableMap) Members(i int) []string {

@@ -281,3 +281,24 @@ func TestDecodeTableMapErrors(t *testing.T) {
 		t.Errorf("too many names: %v", err)
 	}
 }
+
+func TestTableMapSetCharset(t *testing.T) {
+	tm, err := DecodeTableMap(buildTableMap(1, "d", "t", []tcol{{TypeVarchar, []byte{40, 0}, true}, {TypeBlob, []byte{2}, true}, {TypeLong, nil, false}}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tm.Columns[0].Type != "VARCHAR(40)" || tm.Columns[1].Type != "BLOB" {
+		t.Fatalf("before: %+v", tm.Columns)
+	}
+	if !tm.SetCharset(0, "utf8mb4") || !tm.SetCharset(1, "latin1") || tm.SetCharset(1, "klingon") || tm.SetCharset(2, "utf8") || tm.SetCharset(9, "utf8") {
+		t.Fatal("SetCharset results")
+	}
+	if tm.Columns[0].Type != "VARCHAR(10)" || tm.Columns[1].Type != "TEXT" {
+		t.Errorf("after: %+v", tm.Columns)
+	}
+	for name, want := range map[string]charsetID{"utf8": csUTF8MB3, "binary": csBinary, "filename": csFilename, "gb18030": csGB18030, "x": csUnknown} {
+		if got := charsetByName(name); got != want {
+			t.Errorf("%s: %d, want %d", name, got, want)
+		}
+	}
+}
