@@ -718,11 +718,19 @@ func (p *cuttingProxy) close() {
 // replication connection every 2 s: every row arrives, in order, and
 // nothing is delivered twice.
 func TestReconnectThroughCuttingProxy(t *testing.T) {
-	exec(t, shared, "CREATE DATABASE IF NOT EXISTS shop", "DROP TABLE IF EXISTS shop.cut",
-		"CREATE TABLE shop.cut (id INT PRIMARY KEY, pad VARCHAR(200))")
+	for _, gtid := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gtid=%t", gtid), func(t *testing.T) { cuttingProxyRun(t, gtid) })
+	}
+}
+
+func cuttingProxyRun(t *testing.T, gtid bool) {
+	table := fmt.Sprintf("cut_%t", gtid)
+	exec(t, shared, "CREATE DATABASE IF NOT EXISTS shop", "DROP TABLE IF EXISTS shop."+table,
+		"CREATE TABLE shop."+table+" (id INT PRIMARY KEY, pad VARCHAR(200))")
 	from := currentPosition(t, shared)
 	proxy := newCuttingProxy(t, shared.Addr(), 2*time.Second)
 	cfg := testConfig(proxy.ln.Addr().String())
+	cfg.GTID = gtid
 	src, _ := New(cfg)
 	col := startCollector(t, src, from)
 	const n = 600
@@ -732,14 +740,14 @@ func TestReconnectThroughCuttingProxy(t *testing.T) {
 	}
 	deadline := time.Now().Add(7 * time.Second)
 	for i := 1; i <= n; i++ {
-		if _, err := db.Exec("INSERT INTO shop.cut VALUES (?, REPEAT('p', 150))", i); err != nil {
+		if _, err := db.Exec("INSERT INTO shop."+table+" VALUES (?, REPEAT('p', 150))", i); err != nil {
 			t.Fatal(err)
 		}
 		if i%100 == 0 {
 			time.Sleep(time.Until(deadline) / time.Duration((n-i)/100+1))
 		}
 	}
-	got := col.waitFor(t, 60*time.Second, fmt.Sprintf("%d inserts", n), countData("cut", n))
+	got := col.waitFor(t, 60*time.Second, fmt.Sprintf("%d inserts", n), countData(table, n))
 	proxy.mu.Lock()
 	cuts := proxy.cuts
 	proxy.mu.Unlock()
@@ -747,7 +755,7 @@ func TestReconnectThroughCuttingProxy(t *testing.T) {
 		t.Fatalf("the proxy cut only %d connections", cuts)
 	}
 	checkTransactions(t, got)
-	rows := data(got, "cut")
+	rows := data(got, table)
 	for i, c := range rows[:n] {
 		if want := fmt.Sprint(i + 1); string(change.AppendText(nil, c.After[0])) != want {
 			t.Fatalf("insert %d has id %s (after %d cuts):\n%s", i, change.AppendText(nil, c.After[0]), cuts, dump(rows[max(0, i-3):i+1]))
@@ -812,4 +820,58 @@ func TestSilentDeadConnection(t *testing.T) {
 		t.Fatalf("got %d inserts:\n%s", len(rows), dump(rows))
 	}
 	t.Logf("silent connection replaced after %v (read timeout %v)", took, cfg.readTimeout())
+}
+
+// TestMinimalRowImage reads a server with binlog_row_image=MINIMAL and
+// binlog_row_metadata=MINIMAL: updates carry the key in the before image
+// and the changed columns in the after image; other columns are absent
+// (not NULL), and names come from the schema history.
+func TestMinimalRowImage(t *testing.T) {
+	srv := testenv.NewMariaDB(t, testenv.MariaDBOptions{RowImage: "MINIMAL", RowMetadata: "MINIMAL"})
+	exec(t, srv, "CREATE DATABASE app", "CREATE TABLE app.m (id INT PRIMARY KEY, a VARCHAR(10), b INT, c TEXT)",
+		"INSERT INTO app.m VALUES (1, 'x', 1, 'keep')")
+	from := currentPosition(t, srv)
+	for _, gtid := range []bool{false, true} {
+		cfg := testConfig(srv.Addr())
+		cfg.GTID = gtid
+		if !gtid {
+			from.GTIDSet = ""
+		} else {
+			from = currentPosition(t, srv)
+		}
+		src, _ := New(cfg)
+		col := startCollector(t, src, from)
+		exec(t, srv, "UPDATE app.m SET b = b + 1 WHERE id = 1", "DELETE FROM app.m WHERE id = 1",
+			"INSERT INTO app.m (id, a) VALUES (1, 'y')")
+		got := col.waitFor(t, 20*time.Second, "3 changes", countData("m", 3))
+		col.stop()
+		checkTransactions(t, got)
+		rows := data(got, "m")
+		wantB := map[bool]int{false: 2, true: 3}[gtid]
+		lines := []string{
+			"update " + presentText(rows[0].Columns, rows[0].Before) + " -> " + presentText(rows[0].Columns, rows[0].After),
+			"delete " + presentText(rows[1].Columns, rows[1].Before),
+			"insert " + presentText(rows[2].Columns, rows[2].After),
+		}
+		want := []string{
+			fmt.Sprintf("update id=1 -> b=%d", wantB),
+			"delete id=1",
+			"insert id=1 a=y", // MINIMAL logs only the columns the INSERT gave
+		}
+		if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("gtid=%t:\n got %s\nwant %s", gtid, strings.Join(lines, "\n"), strings.Join(want, "\n"))
+		}
+		exec(t, srv, "DELETE FROM app.m", "INSERT INTO app.m VALUES (1, 'x', 2, 'keep')")
+	}
+}
+
+// presentText renders only the columns present in an image.
+func presentText(cols []change.Column, vals []change.Value) string {
+	var parts []string
+	for i, v := range vals {
+		if v.Present() {
+			parts = append(parts, cols[i].Name+"="+string(change.AppendText(nil, v)))
+		}
+	}
+	return strings.Join(parts, " ")
 }
