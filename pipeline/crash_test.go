@@ -102,7 +102,7 @@ func TestKillAndRestart(t *testing.T) {
 			t.Logf("finished after %d runs, %d of them killed", run+1, kills)
 			checkCrashOutput(t, filepath.Join(dir, "out.jsonl"))
 			return
-		case <-time.After(time.Duration(30+rng.IntN(120)) * time.Millisecond):
+		case <-time.After(time.Duration(30+2*run+rng.IntN(120)) * time.Millisecond): // longer as runs go, for slow machines
 			cmd.Process.Kill()
 			<-exited
 			kills++

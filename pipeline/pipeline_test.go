@@ -366,7 +366,8 @@ func TestPipelineCancelSavesAndResumes(t *testing.T) {
 			t.Fatal("did not finish in 300 runs")
 		}
 		sink := &slowSink{delay: 200 * time.Microsecond}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(5+rng.IntN(20))*time.Millisecond)
+		// Runs get longer as they go, so a slow machine still finishes.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(5+run/4+rng.IntN(20))*time.Millisecond)
 		p, _ := New(g, sink, store, WithBeginCommit(true), WithBatch(2048, 0), WithQueueBytes(8192))
 		err := p.Run(ctx)
 		cancel()
