@@ -87,7 +87,11 @@ func appendUTC(dst []byte, t time.Time) []byte {
 	y, mo, d := t.Date()
 	h, mi, s := t.Clock()
 	dst = append(dst, '"')
-	dst = appendPad(dst, uint64(y), 4)
+	if y < 0 {
+		// Not RFC 3339 (years 0000-9999); written so it reads as what it is.
+		dst = append(dst, '-')
+	}
+	dst = appendPad(dst, absU(int64(y)), 4)
 	dst = append(dst, '-')
 	dst = appendPad(dst, uint64(mo), 2)
 	dst = append(dst, '-')
