@@ -53,7 +53,7 @@
 // commit (a transaction boundary) or, when a huge transaction spans many
 // writes, the row change the sink acknowledged last, whose Index lets a
 // restart skip exactly what was delivered: no half transaction emitted
-// twice, no tail lost. Changes the filter drops and hidden begin/commit/
+// twice, no tail lost. Changes the filter drops and hidden begin, commit and
 // heartbeat events move the position too, so a pipeline whose filter
 // matches nothing still advances. With begin/commit shown, the position
 // never moves past a begin that has not been written yet. Delivery is

@@ -1,6 +1,8 @@
 // Package sink opens Sluice sinks by URL. Each destination lives in its
 // own package under sink/ (sink/stdout, sink/file, …) and knows nothing of
 // the others; a Registry maps URL schemes to the functions that open them.
+// A new destination (kafka, nats, redis, http …) is a package under sink/
+// plus one line in BuiltinTo.
 //
 // A Sink's Write returns nil only when the whole batch is durable at the
 // destination; the pipeline checkpoints on that acknowledgement. Write must
