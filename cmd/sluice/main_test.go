@@ -18,7 +18,10 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 
 // TestGolden runs each case under testdata/golden/<case>/ as a user types
 // it: "args" holds the arguments one per line; "stdout", "stderr" and
-// "code" hold what sluice must print and its exit code.
+// "code" hold what sluice must print and its exit code. Inputs are the
+// fixtures in testdata/binlogs (written by MariaDB 10.11) and MySQL files
+// of the shared corpus (../../../shared/corpus/mysql: shared/ is checked
+// out next to the repository). Run with -update to rewrite the outputs.
 func TestGolden(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/golden/*")
 	if err != nil {
