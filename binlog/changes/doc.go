@@ -12,5 +12,8 @@
 //	err := changes.DecodeFiles(ctx, []string{"mariadb-bin.000001"}, d, func(c *change.Change) error {
 //		out = change.AppendJSON(out[:0], c)
 //		...
-//	})
+//	}, nil)
+//
+// Decoder.Event works on events from any binlog.Reader, so a replication
+// stream can use the same Decoder (StartFile names the file on rotation).
 package changes
