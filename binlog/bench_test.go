@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"runtime"
 	"testing"
@@ -159,5 +160,51 @@ func BenchmarkReaderPayload(b *testing.B) {
 			}
 		}
 		r.Close()
+	}
+}
+
+// BenchmarkReaderPayloadSteady reads a file of 50 zstd payload events of
+// 500 inner events each with one Reader: the per-payload cost once the
+// decoder exists.
+func BenchmarkReaderPayloadSteady(b *testing.B) {
+	inner := innerEvents(500)
+	one := buildPayloadFile(b, inner, true, uint64(len(inner)))
+	fdeEnd := 4 + int(binary.LittleEndian.Uint32(one[4+9:]))
+	payloadEv := one[fdeEnd:]
+	var out bytes.Buffer
+	w := NewWriter(&out)
+	f := NewFormatDescription("8.0.40", ChecksumCRC32)
+	if err := w.WriteEvent(Header{Type: FormatDescriptionEvent}, f.AppendBody(nil)); err != nil {
+		b.Fatal(err)
+	}
+	const payloads = 50
+	for i := 0; i < payloads; i++ {
+		h, _ := DecodeHeader(payloadEv)
+		if err := w.WriteEvent(h, payloadEv[HeaderLenV4:len(payloadEv)-ChecksumLen]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	data := out.Bytes()
+	b.SetBytes(int64(payloads * len(inner)))
+	b.ReportAllocs()
+	br := bytes.NewReader(data)
+	for i := 0; i < b.N; i++ {
+		br.Reset(data)
+		r := NewReader(br, "bench")
+		n := 0
+		for {
+			_, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		r.Close()
+		if n != 1+payloads*(1+501) {
+			b.Fatalf("%d events", n)
+		}
 	}
 }
