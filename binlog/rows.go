@@ -28,6 +28,10 @@ const (
 	RowsDelete
 )
 
+// maxKeptScratch is the largest scratch buffer a RowsReader keeps between
+// rows or events; a bigger one (a huge BLOB or JSON row) is dropped after use.
+const maxKeptScratch = 16 << 20
+
 // ErrNoTableMap is wrapped when a rows event names a table id that no
 // preceding TABLE_MAP_EVENT mapped.
 var ErrNoTableMap = errors.New("no TABLE_MAP_EVENT for table id")
@@ -167,6 +171,9 @@ func (r *RowsReader) ResetPostHeader(typ EventType, body []byte, postHeaderLen i
 
 func (r *RowsReader) reset(typ EventType, body []byte, postHeaderLen int, tables func(id uint64) *TableMap) error {
 	kind, version, compressed, ok := rowsEventInfo(typ)
+	if cap(r.inflated) > maxKeptScratch {
+		r.inflated = nil
+	}
 	*r = RowsReader{
 		Type: typ, Kind: kind, source: r.source, offset: r.offset,
 		arena: r.arena[:0], inflated: r.inflated[:0], decoders: r.decoders, json: r.json,
@@ -338,6 +345,9 @@ func (r *RowsReader) ColumnCount() int { return r.ncols }
 func (r *RowsReader) Next() bool {
 	if r.err != nil || r.Table == nil || r.pos >= len(r.data) {
 		return false
+	}
+	if cap(r.arena) > maxKeptScratch {
+		r.arena = nil // do not pin the memory of one huge row for the reader's life
 	}
 	r.arena = r.arena[:0]
 	r.row++
