@@ -875,3 +875,31 @@ func presentText(cols []change.Column, vals []change.Value) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// TestHeartbeats: with EmitHeartbeats an idle stream reports heartbeats
+// once its position moved without a transaction (a rotation), and never
+// repeats a position.
+func TestHeartbeats(t *testing.T) {
+	from := currentPosition(t, shared)
+	cfg := testConfig(shared.Addr())
+	cfg.EmitHeartbeats = true
+	src, _ := New(cfg)
+	col := startCollector(t, src, from)
+	time.Sleep(3 * cfg.Heartbeat) // idle at the start position: nothing to report
+	if got := col.snapshot(); len(got) != 0 {
+		t.Fatalf("idle stream emitted:\n%s", dump(got))
+	}
+	exec(t, shared, "FLUSH BINARY LOGS")
+	now := currentPosition(t, shared)
+	got := col.waitFor(t, 20*time.Second, "a heartbeat in the new file", func(cs []change.Change) bool {
+		return len(cs) > 0 && cs[len(cs)-1].Op == change.OpHeartbeat && cs[len(cs)-1].Pos.File == now.File
+	})
+	time.Sleep(3 * cfg.Heartbeat)
+	got = col.snapshot()
+	checkTransactions(t, got)
+	for _, c := range got {
+		if c.Op != change.OpHeartbeat {
+			t.Fatalf("unexpected change:\n%s", dump(got))
+		}
+	}
+}

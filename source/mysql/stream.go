@@ -234,7 +234,11 @@ func (s *session) heartbeat(ev *binlog.Event) error {
 	if change.Compare(pos, s.last) <= 0 {
 		return nil
 	}
-	s.add(change.Change{Op: change.OpHeartbeat, Source: s.flavor, Pos: pos, CommitTime: time.Unix(int64(ev.Header.Timestamp), 0)})
+	c := change.Change{Op: change.OpHeartbeat, Source: s.flavor, Pos: pos}
+	if ev.Header.Timestamp != 0 {
+		c.CommitTime = time.Unix(int64(ev.Header.Timestamp), 0)
+	}
+	s.push(c)
 	return s.flush()
 }
 
