@@ -269,57 +269,15 @@ func decodeMessage(b []byte, streamed bool, m *message) error {
 		m.Name = r.cstring("origin name")
 	case msgRelation:
 		xid()
-		m.RelID = r.u32("relation id")
-		m.Namespace = r.cstring("namespace")
-		m.Name = r.cstring("relation name")
-		m.Identity = r.u8("replica identity")
-		n := int(r.u16("column count"))
-		if r.err != nil {
-			break
-		}
-		cols := make([]relColumn, 0, n)
-		for i := 0; i < n && r.err == nil; i++ {
-			flags := r.u8("column flags")
-			name := r.cstring("column name")
-			oid := r.u32("column type")
-			mod := int32(r.u32("column type modifier"))
-			cols = append(cols, relColumn{Key: flags&1 != 0, Name: name, OID: oid, TypMod: mod})
-		}
-		m.Columns = cols
+		decodeRelation(&r, m)
 	case msgType:
 		xid()
 		m.TypeOID = r.u32("type oid")
 		m.Namespace = r.cstring("type namespace")
 		m.Name = r.cstring("type name")
-	case msgInsert:
+	case msgInsert, msgUpdate, msgDelete:
 		xid()
-		m.RelID = r.u32("relation id")
-		if k := r.u8("tuple marker"); r.err == nil && k != 'N' {
-			r.fail(fmt.Sprintf("insert: expected new tuple marker 'N', got %q", k))
-		}
-		m.New = r.tuple(m.New)
-	case msgUpdate:
-		xid()
-		m.RelID = r.u32("relation id")
-		k := r.u8("tuple marker")
-		if k == 'K' || k == 'O' {
-			m.OldKind = k
-			m.Old = r.tuple(m.Old)
-			k = r.u8("tuple marker")
-		}
-		if r.err == nil && k != 'N' {
-			r.fail(fmt.Sprintf("update: expected new tuple marker 'N', got %q", k))
-		}
-		m.New = r.tuple(m.New)
-	case msgDelete:
-		xid()
-		m.RelID = r.u32("relation id")
-		k := r.u8("tuple marker")
-		if r.err == nil && k != 'K' && k != 'O' {
-			r.fail(fmt.Sprintf("delete: expected old tuple marker 'K' or 'O', got %q", k))
-		}
-		m.OldKind = k
-		m.Old = r.tuple(m.Old)
+		decodeRow(&r, m)
 	case msgTruncate:
 		xid()
 		n := int(r.u32("relation count"))
@@ -358,4 +316,57 @@ func decodeMessage(b []byte, streamed bool, m *message) error {
 		return &decodeError{typ: m.Type, what: "unknown message type"}
 	}
 	return r.err
+}
+
+// decodeRelation reads the body of a Relation message.
+func decodeRelation(r *msgReader, m *message) {
+	m.RelID = r.u32("relation id")
+	m.Namespace = r.cstring("namespace")
+	m.Name = r.cstring("relation name")
+	m.Identity = r.u8("replica identity")
+	n := int(r.u16("column count"))
+	if r.err != nil {
+		return
+	}
+	cols := make([]relColumn, 0, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		flags := r.u8("column flags")
+		name := r.cstring("column name")
+		oid := r.u32("column type")
+		mod := int32(r.u32("column type modifier"))
+		cols = append(cols, relColumn{Key: flags&1 != 0, Name: name, OID: oid, TypMod: mod})
+	}
+	m.Columns = cols
+}
+
+// decodeRow reads the body of an Insert, Update or Delete message.
+func decodeRow(r *msgReader, m *message) {
+	switch m.Type {
+	case msgInsert:
+		m.RelID = r.u32("relation id")
+		if k := r.u8("tuple marker"); r.err == nil && k != 'N' {
+			r.fail(fmt.Sprintf("insert: expected new tuple marker 'N', got %q", k))
+		}
+		m.New = r.tuple(m.New)
+	case msgUpdate:
+		m.RelID = r.u32("relation id")
+		k := r.u8("tuple marker")
+		if k == 'K' || k == 'O' {
+			m.OldKind = k
+			m.Old = r.tuple(m.Old)
+			k = r.u8("tuple marker")
+		}
+		if r.err == nil && k != 'N' {
+			r.fail(fmt.Sprintf("update: expected new tuple marker 'N', got %q", k))
+		}
+		m.New = r.tuple(m.New)
+	case msgDelete:
+		m.RelID = r.u32("relation id")
+		k := r.u8("tuple marker")
+		if r.err == nil && k != 'K' && k != 'O' {
+			r.fail(fmt.Sprintf("delete: expected old tuple marker 'K' or 'O', got %q", k))
+		}
+		m.OldKind = k
+		m.Old = r.tuple(m.Old)
+	}
 }

@@ -247,8 +247,8 @@ func ensureSlot(ctx context.Context, cat *catalog, repl *pgconn.PgConn, cfg *Con
 	return nil
 }
 
-// DropSlot drops a replication slot, waiting while a connection still
-// uses it is not attempted: an active slot gives ErrSlotInUse.
+// DropSlot drops the replication slot cfg names. A slot a reader is
+// streaming from is not dropped: that gives ErrSlotInUse.
 func DropSlot(ctx context.Context, cfg *Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -257,7 +257,7 @@ func DropSlot(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer closeConn(conn)
 	cat := newCatalog(conn)
 	si, err := lookupSlot(ctx, cat, cfg.Slot)
 	if err != nil {

@@ -31,7 +31,7 @@ func Slots(ctx context.Context, cfg *Config) ([]SlotStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close(context.Background())
+	defer closeConn(conn)
 	cat := newCatalog(conn)
 	rows, err := cat.query(ctx, `SELECT slot_name, coalesce(plugin, ''), coalesce(database, ''), temporary::text,
 			coalesce(active_pid, 0)::text, coalesce(restart_lsn::text, '0/0'), coalesce(confirmed_flush_lsn::text, '0/0'),

@@ -110,7 +110,7 @@ type inbound struct {
 
 // Stream reads changes after from (see the pipeline's resume contract)
 // and hands them to emit in batches until ctx ends, emit fails or the
-// connection fails. A zero from starts where the slot's confirmed_flush_lsn
+// connection fails. One Stream runs at a time per Source. A zero from starts where the slot's confirmed_flush_lsn
 // is (for a new slot: the current end of WAL).
 func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
 	if !from.IsZero() && from.Flavor != change.FlavorLSN {
@@ -121,7 +121,7 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 	if err != nil {
 		return err
 	}
-	defer catConn.Close(context.Background())
+	defer closeConn(catConn)
 	cat := newCatalog(catConn)
 	info, err := preflight(ctx, cat)
 	if err != nil {
@@ -134,7 +134,7 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 	if err != nil {
 		return err
 	}
-	defer repl.Close(context.Background())
+	defer closeConn(repl)
 	if err := ensureSlot(ctx, cat, repl, cfg, info.database); err != nil {
 		return err
 	}
@@ -178,6 +178,14 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 	}
 	st.flushed.Store(from.Offset)
 	return st.run(ctx, repl)
+}
+
+// closeConn closes a connection, giving the server a few seconds to take
+// the goodbye.
+func closeConn(c *pgconn.PgConn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.Close(ctx)
 }
 
 // streamer is one Stream call: a reader goroutine that owns receiving and

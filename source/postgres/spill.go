@@ -130,9 +130,9 @@ func (s *spillStore) drop(tx *streamedTx) {
 	delete(s.txs, tx.xid)
 }
 
-// replay calls fn for every record of tx in order, skipping data messages
-// of aborted subtransactions is left to fn (it gets the subxid and the
-// aborted set). Each message is a fresh slice fn may keep.
+// replay calls fn with every record of tx in order: the subtransaction
+// xid and the message. Skipping aborted subtransactions is left to fn
+// (tx.aborted). fn may keep the message slice: it is never reused.
 func (s *spillStore) replay(tx *streamedTx, fn func(subxid uint32, msg []byte) error) error {
 	if tx.file == nil {
 		b := tx.mem

@@ -156,49 +156,8 @@ func decodeText(t *pgType, mod int32, text []byte) (change.Value, error) {
 		return change.Value{}, &valueError{typ: t.Name, text: text, what: what}
 	}
 	switch t.Class {
-	case classBool:
-		switch string(text) {
-		case "t":
-			return change.Bool(true), nil
-		case "f":
-			return change.Bool(false), nil
-		}
-		return bad("not t or f")
-	case classInt2, classInt4, classInt8:
-		bits := 64
-		if t.Class == classInt2 {
-			bits = 16
-		} else if t.Class == classInt4 {
-			bits = 32
-		}
-		i, err := strconv.ParseInt(string(text), 10, bits)
-		if err != nil {
-			return bad(err.Error())
-		}
-		return change.Int(i, uint8(bits)), nil
-	case classOID:
-		u, err := strconv.ParseUint(string(text), 10, 32)
-		if err != nil {
-			return bad(err.Error())
-		}
-		return change.Uint(u, 32), nil
-	case classFloat4:
-		f, err := strconv.ParseFloat(string(text), 32)
-		if err != nil {
-			return bad(err.Error())
-		}
-		return change.Float32(float32(f)), nil
-	case classFloat8:
-		f, err := strconv.ParseFloat(string(text), 64)
-		if err != nil {
-			return bad(err.Error())
-		}
-		return change.Float64(f), nil
-	case classNumeric:
-		if !validNumeric(text) {
-			return bad("not a numeric")
-		}
-		return change.Decimal(text), nil
+	case classBool, classInt2, classInt4, classInt8, classOID, classFloat4, classFloat8, classNumeric:
+		return decodeNumber(t, text)
 	case classText:
 		return change.String(text), nil
 	case classJSON:
@@ -257,6 +216,59 @@ func decodeText(t *pgType, mod int32, text []byte) (change.Value, error) {
 		return change.Enum(text, i), nil
 	case classArray:
 		return decodeArray(t, mod, text)
+	}
+	return other(t, text), nil
+}
+
+// decodeNumber decodes bool and the numeric classes.
+func decodeNumber(t *pgType, text []byte) (change.Value, error) {
+	bad := func(what string) (change.Value, error) {
+		return change.Value{}, &valueError{typ: t.Name, text: text, what: what}
+	}
+	switch t.Class {
+	case classBool:
+		switch string(text) {
+		case "t":
+			return change.Bool(true), nil
+		case "f":
+			return change.Bool(false), nil
+		}
+		return bad("not t or f")
+	case classInt2, classInt4, classInt8:
+		bits := 64
+		if t.Class == classInt2 {
+			bits = 16
+		} else if t.Class == classInt4 {
+			bits = 32
+		}
+		i, err := strconv.ParseInt(string(text), 10, bits)
+		if err != nil {
+			return bad(err.Error())
+		}
+		return change.Int(i, uint8(bits)), nil
+	case classOID:
+		u, err := strconv.ParseUint(string(text), 10, 32)
+		if err != nil {
+			return bad(err.Error())
+		}
+		return change.Uint(u, 32), nil
+	case classFloat4:
+		f, err := strconv.ParseFloat(string(text), 32)
+		if err != nil {
+			return bad(err.Error())
+		}
+		return change.Float32(float32(f)), nil
+	case classFloat8:
+		f, err := strconv.ParseFloat(string(text), 64)
+		if err != nil {
+			return bad(err.Error())
+		}
+		return change.Float64(f), nil
+	case classNumeric:
+		if !validNumeric(text) {
+			return bad("not a numeric")
+		}
+		return change.Decimal(text), nil
 	}
 	return other(t, text), nil
 }
