@@ -103,6 +103,11 @@ func versionAtLeast(v [3]int, major, minor, patch int) bool {
 // version string; missing or non-numeric parts are 0.
 func parseServerVersion(s string) [3]int {
 	var v [3]int
+	// MariaDB 10+ servers announce "5.5.5-10.x.y-MariaDB" in the protocol
+	// handshake; the real version follows the prefix.
+	if rest, ok := strings.CutPrefix(s, "5.5.5-"); ok && isMariaDBVersion(s) {
+		s = rest
+	}
 	i := 0
 	for part := 0; part < 3; part++ {
 		n, digits := 0, 0
@@ -237,7 +242,14 @@ func (f *FormatDescription) AppendBody(dst []byte) []byte {
 	dst = append(dst, sv[:]...)
 	dst = binary.LittleEndian.AppendUint32(dst, f.CreateTimestamp)
 	dst = append(dst, f.HeaderLength)
-	dst = append(dst, f.PostHeaderLengths...)
+	if f.OldTypeCodes && len(f.PostHeaderLengths) == len(oldTypePermutation)-1 {
+		// Back to the on-disk order of the old type codes.
+		for i := 1; i < len(oldTypePermutation); i++ {
+			dst = append(dst, f.PostHeaderLengths[oldTypePermutation[i]-1])
+		}
+	} else {
+		dst = append(dst, f.PostHeaderLengths...)
+	}
 	if f.ChecksumAlg != ChecksumUndefined {
 		dst = append(dst, f.ChecksumAlg)
 	}

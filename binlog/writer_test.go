@@ -155,3 +155,24 @@ func TestWriterSynthetic(t *testing.T) {
 		t.Errorf("format %+v", fd)
 	}
 }
+
+// TestFormatDescriptionAppendBody: AppendBody reproduces every corpus FDE
+// body (checksum value aside), old type codes included.
+func TestFormatDescriptionAppendBody(t *testing.T) {
+	for _, name := range corpusFiles(t) {
+		data := readCorpus(t, name)
+		r := NewReader(bytes.NewReader(data), name)
+		for {
+			ev, err := r.Next()
+			if err != nil {
+				break
+			}
+			if ev.Header.Type != FormatDescriptionEvent {
+				continue
+			}
+			if got := ev.FDE.AppendBody(nil); !bytes.Equal(got, ev.Body) {
+				t.Errorf("%s@%d: AppendBody\n got % x\nwant % x", name, ev.Offset, got, ev.Body)
+			}
+		}
+	}
+}
