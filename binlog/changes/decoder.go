@@ -402,14 +402,30 @@ func DecodeFiles(ctx context.Context, paths []string, d *Decoder, emit func(*cha
 	return nil
 }
 
+// DecodeReader reads one binlog file's content from r (for example
+// standard input) with d and calls emit for each change; name is the file
+// name positions carry. first and last are as in Decoder.StartFile. It
+// returns nil when emit or the filter returns ErrStop.
+func DecodeReader(ctx context.Context, r io.Reader, name string, first, last bool, d *Decoder, emit func(*change.Change) error) error {
+	_, err := decodeStream(ctx, r, name, first, last, d, emit, func(int64) {})
+	if errors.Is(err, ErrStop) {
+		return nil
+	}
+	return err
+}
+
 func decodeFile(ctx context.Context, path string, first, last bool, d *Decoder, emit func(*change.Change) error, progress func(int64)) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("changes: %w", err)
 	}
 	defer f.Close()
+	return decodeStream(ctx, f, path, first, last, d, emit, progress)
+}
+
+func decodeStream(ctx context.Context, src io.Reader, path string, first, last bool, d *Decoder, emit func(*change.Change) error, progress func(int64)) (int64, error) {
 	d.StartFile(path, first, last)
-	r := binlog.NewReader(f, filepath.Base(path))
+	r := binlog.NewReader(src, filepath.Base(path))
 	defer r.Close()
 	for i := 0; ; i++ {
 		if i&1023 == 0 {

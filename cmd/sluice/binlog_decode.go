@@ -17,7 +17,9 @@ const decodeHelp = `
 Decode binlog files to Sluice JSON lines on standard output, one change per
 line: begin and commit of each transaction, insert, update and delete for
 every row (with before and after images), and ddl (with "sql") for every
-other statement. Files are read in the order given, as one stream.
+other statement. Files are read in the order given, as one stream; FILE
+"-" alone reads one binlog from standard input (positions then name the
+file "stdin").
 
 Each change carries its position: the file, the offset of the event it came
 from, and its index among the changes of that event ("pos"), and the GTID
@@ -143,7 +145,11 @@ func runBinlogDecode(ctx context.Context, e *env, args []string) error {
 	if progressOnTerminal && totalSize(files) > progressThreshold {
 		prog = newProgress(e.Stderr, d)
 	}
-	err = changes.DecodeFiles(ctx, files, d, emit, prog.update)
+	if len(files) == 1 && files[0] == "-" {
+		err = changes.DecodeReader(ctx, e.Stdin, "stdin", true, true, d, emit)
+	} else {
+		err = changes.DecodeFiles(ctx, files, d, emit, prog.update)
+	}
 	prog.done()
 	if ferr := w.Flush(); err == nil {
 		err = ferr

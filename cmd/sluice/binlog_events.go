@@ -23,6 +23,8 @@ escapes tabs, newlines and backslashes in Info (\t, \n, \\) as the mariadb
 client's batch mode does; --format json prints one JSON object per event
 with the fields log_name, pos, event_type, server_id, end_log_pos, info.
 
+FILE "-" reads a binlog from standard input (Log_name "stdin").
+
 Events inside a MySQL TRANSACTION_PAYLOAD_EVENT are not listed (as on the
 server). Checksums are verified; a damaged event ends the listing with an
 error naming the file and offset (exit status 1).`
@@ -59,7 +61,7 @@ func runBinlogEvents(ctx context.Context, e *env, args []string) error {
 	}
 	var n int64
 	for i, path := range files {
-		err := listEvents(ctx, w, path, i == 0, i == len(files)-1, &o, &n)
+		err := listEvents(ctx, e, w, path, i == 0, i == len(files)-1, &o, &n)
 		if errors.Is(err, errLimit) {
 			break
 		}
@@ -73,18 +75,22 @@ func runBinlogEvents(ctx context.Context, e *env, args []string) error {
 
 var errLimit = errors.New("limit reached")
 
-func listEvents(ctx context.Context, w *bufio.Writer, path string, first, last bool, o *eventsOptions, n *int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
+func listEvents(ctx context.Context, e *env, w *bufio.Writer, path string, first, last bool, o *eventsOptions, n *int64) error {
+	var src io.Reader = e.Stdin
+	name := "stdin"
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		src, name = f, filepath.Base(path)
 	}
-	defer f.Close()
-	name := filepath.Base(path)
 	opts := []binlog.Option{binlog.WithoutPayloadExpansion()}
 	if o.noCheck {
 		opts = append(opts, binlog.WithoutChecksums())
 	}
-	r := binlog.NewReader(bufio.NewReaderSize(f, 1<<20), name, opts...)
+	r := binlog.NewReader(src, name, opts...)
 	defer r.Close()
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -165,14 +165,19 @@ func newFlagSet(e *env, name, synopsis, description string) *flag.FlagSet {
 // arguments too (mysqlbinlog style: "FILE --start-position=4"). It returns
 // flag.ErrHelp after printing usage for -h/--help, and a usage error otherwise.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	// The flag package prints usage on every parse error; print it only
+	// for -h/--help (to stdout), and a one-line error otherwise.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				usage()
 				return nil, flag.ErrHelp
 			}
-			return nil, usagef("%s: %v", fs.Name(), err)
+			return nil, usagef("%s: %v (see --help)", fs.Name(), err)
 		}
 		rest := fs.Args()
 		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {

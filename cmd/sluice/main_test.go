@@ -18,7 +18,8 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 
 // TestGolden runs each case under testdata/golden/<case>/ as a user types
 // it: "args" holds the arguments one per line; "stdout", "stderr" and
-// "code" hold what sluice must print and its exit code. Inputs are the
+// "code" hold what sluice must print and its exit code; "stdin-from", if
+// present, names the file given as standard input. Inputs are the
 // fixtures in testdata/binlogs (written by MariaDB 10.11) and MySQL files
 // of the shared corpus (../../../shared/corpus/mysql: shared/ is checked
 // out next to the repository). Run with -update to rewrite the outputs.
@@ -42,8 +43,14 @@ func TestGolden(t *testing.T) {
 					args = append(args, l)
 				}
 			}
+			var stdin []byte
+			if p, err := os.ReadFile(filepath.Join(dir, "stdin-from")); err == nil {
+				if stdin, err = os.ReadFile(strings.TrimSpace(string(p))); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var stdout, stderr bytes.Buffer
-			e := &env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr}
+			e := &env{Stdin: bytes.NewReader(stdin), Stdout: &stdout, Stderr: &stderr}
 			code := run(context.Background(), e, args)
 			got := map[string][]byte{
 				"stdout": stdout.Bytes(),
