@@ -30,7 +30,7 @@ const (
 )
 
 // replica is one connection to the server in the replica role. It is not
-// safe for concurrent use, except that Close may be called at any time.
+// safe for concurrent use; watch closes it when a context ends.
 type replica struct {
 	c       *client.Conn
 	cfg     *Config
@@ -109,7 +109,10 @@ func (r *replica) Close() error { return r.c.Close() }
 
 // watch closes the connection when ctx ends; call the returned function to stop watching.
 func (r *replica) watch(ctx context.Context) (stop func() bool) {
-	return context.AfterFunc(ctx, func() { r.c.Close() })
+	// Close the socket, not the go-mysql connection: its Close resets
+	// state the reading goroutine is using.
+	nc := r.c.Conn.Conn
+	return context.AfterFunc(ctx, func() { nc.Close() })
 }
 
 // flavor names the server kind for change.Change.Source.
