@@ -2,6 +2,22 @@
 // replication with the built-in pgoutput plugin and turns them into
 // change.Change values.
 //
+// # Use
+//
+//	src, err := postgres.Open("postgres://repl:secret@db:5432/app?slot=sluice&publication=sluice")
+//	err = src.Stream(ctx, from, emit) // src.Ack(pos) after each checkpoint save
+//
+// URL parameters: slot (default sluice), publication (default sluice),
+// create-publication (all | schema.table,… | no; default all: a missing
+// publication is created FOR ALL TABLES), temporary (a slot dropped when
+// the connection ends), proto-version (1-4, default the server's highest),
+// streaming (default true), memory-bytes (default 16 MiB), spill-dir,
+// batch-size, status-interval and messages (deliver pg_logical_emit_message
+// as inserts into pg_catalog.pg_logical_emit_message). Others, such as
+// sslmode, go to pgconn. The role needs REPLICATION (or SUPERUSER), and
+// the server wal_level=logical; both are checked first, with errors that
+// say what to change (ErrWALLevel, ErrPrivilege, ErrAuth).
+//
 // # Connections
 //
 // A Source opens two connections per Stream: a replication connection
@@ -67,7 +83,9 @@
 // The slot's flush position advances only through Ack, which the pipeline
 // calls with each position it has saved: it never runs ahead of delivery.
 // Keepalives that ask for a reply are answered at once by the reading
-// goroutine, even while emit blocks. When no transaction is open, a
+// goroutine, even while emit blocks, and while that goroutine itself waits
+// for room (the sink is slow) it keeps sending status updates every
+// Config.StatusInterval, so backpressure never trips wal_sender_timeout. When no transaction is open, a
 // keepalive's WAL end past the last change becomes a heartbeat change; once
 // the pipeline saves and acknowledges it, the slot follows the server on an
 // idle publication without anything being written to the source.

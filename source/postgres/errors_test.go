@@ -85,7 +85,16 @@ func TestTemporarySlotTruncateMessages(t *testing.T) {
 		`SELECT pg_logical_emit_message(false, 'pfx', '\x00ff'::bytea)`,
 		`INSERT INTO tr2 VALUES (8)`,
 	)
-	got := r.col.waitCommits(t, 3, r)
+	// A transaction replayed from another node carries an Origin message.
+	exec(t,
+		`SELECT pg_replication_origin_create('sluice_test_origin')`,
+		`SELECT pg_replication_origin_session_setup('sluice_test_origin')`,
+		`INSERT INTO tr2 VALUES (9)`,
+	)
+	got := r.col.waitCommits(t, 4, r)
+	if rs := rows(got, "tr2"); len(rs) != 4 || rs[3].Op != change.OpInsert || rs[3].After[0].I != 9 {
+		t.Errorf("tr2 rows: %+v", rs)
+	}
 	var truncated []string
 	var msgs []change.Change
 	for _, c := range got {

@@ -106,3 +106,41 @@ func TestStreamedTransactions(t *testing.T) {
 	}
 	t.Logf("stats: %+v", st)
 }
+
+// TestProtoVersions: forced to protocol 1 the server sends a big
+// transaction whole at commit (nothing streamed); protocol 2 streams it.
+// Both deliver the same committed rows and none of the rolled-back ones.
+func TestProtoVersions(t *testing.T) {
+	exec(t, `CREATE TABLE pv (id int PRIMARY KEY, tag text, pad text)`)
+	for _, tc := range []struct {
+		proto    int
+		streamed uint64
+	}{{1, 0}, {2, 1}} {
+		slot := fmt.Sprintf("pv%d", tc.proto)
+		dropSlot(t, slot)
+		r := start(t, fmt.Sprintf("slot=%s&publication=pv&create-publication=pv&proto-version=%d", slot, tc.proto), change.Position{})
+		base := tc.proto * 10000
+		exec(t,
+			`BEGIN`,
+			fmt.Sprintf(`INSERT INTO pv SELECT g, 'kept', repeat('x', 300) FROM generate_series(%d, %d) g`, base, base+999),
+			`SAVEPOINT a`,
+			fmt.Sprintf(`INSERT INTO pv SELECT g, 'rolled', repeat('x', 300) FROM generate_series(%d, %d) g`, base+1000, base+1999),
+			`ROLLBACK TO SAVEPOINT a`,
+			`COMMIT`,
+		)
+		got := r.col.waitCommits(t, 1, r)
+		rs := rows(got, "pv")
+		if len(rs) != 1000 {
+			t.Fatalf("proto %d: %d rows, want 1000", tc.proto, len(rs))
+		}
+		for _, c := range rs {
+			if string(c.After[1].B) != "kept" {
+				t.Fatalf("proto %d: row %d tagged %q", tc.proto, c.After[0].I, c.After[1].B)
+			}
+		}
+		if st := r.src.Stats(); st.Proto != tc.proto || st.Streamed != tc.streamed {
+			t.Fatalf("proto %d: stats %+v, want %d streamed", tc.proto, st, tc.streamed)
+		}
+		r.stop(t)
+	}
+}
