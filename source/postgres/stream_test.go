@@ -105,6 +105,30 @@ func TestStreamedTransactions(t *testing.T) {
 		t.Fatalf("stats %+v: want the big transaction streamed and spilled", st)
 	}
 	t.Logf("stats: %+v", st)
+	r.stop(t)
+
+	// Restart in the middle of the streamed transaction: the server streams
+	// it again from its first block; exactly the tail arrives.
+	k := 0
+	for i, c := range got {
+		if c.Tx.ID == rs[1].Tx.ID && c.Tx.Index == 1500 {
+			k = i
+		}
+	}
+	if k == 0 {
+		t.Fatal("no change with index 1500 in the big transaction")
+	}
+	rr := start(t, "slot=big&publication=big&memory-bytes=8192", got[k].Pos)
+	want := got[k+1:]
+	tail := rr.col.waitCommits(t, 1, rr)
+	if len(tail) != len(want) {
+		t.Fatalf("restart at %v: %d changes, want %d", got[k].Pos, len(tail), len(want))
+	}
+	for i := range want {
+		if !sameChange(tail[i], want[i]) {
+			t.Fatalf("restart change %d: %v %v, want %v %v", i, tail[i].Op, tail[i].Pos, want[i].Op, want[i].Pos)
+		}
+	}
 }
 
 // TestProtoVersions: forced to protocol 1 the server sends a big
