@@ -3,6 +3,7 @@ package binlog
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 
 	"github.com/sluice-cdc/sluice/change"
@@ -115,6 +116,7 @@ type RowsReader struct {
 	pos     int       // start of the next row in data
 	row     int       // 1-based number of the current row
 	span    [2][2]int // [image] start and end in data of the current row
+	vals    [2][]valSpan
 	err     error
 
 	arena    []byte
@@ -176,7 +178,7 @@ func (r *RowsReader) reset(typ EventType, body []byte, postHeaderLen int, tables
 	}
 	*r = RowsReader{
 		Type: typ, Kind: kind, source: r.source, offset: r.offset,
-		arena: r.arena[:0], inflated: r.inflated[:0], decoders: r.decoders, json: r.json,
+		arena: r.arena[:0], inflated: r.inflated[:0], decoders: r.decoders, json: r.json, vals: r.vals,
 	}
 	if !ok {
 		return r.fail(fmt.Errorf("%w: %s is not a rows event", ErrUnsupported, typ))
@@ -253,6 +255,9 @@ func (r *RowsReader) reset(typ EventType, body []byte, postHeaderLen int, tables
 		}
 		r.inflated = out
 		r.data = out
+	}
+	if len(r.data) > math.MaxInt32 {
+		return r.fail(fmt.Errorf("%w: rows data of %d bytes", ErrUnsupported, len(r.data)))
 	}
 	if tables != nil {
 		r.Table = tables(r.TableID)
@@ -357,7 +362,7 @@ func (r *RowsReader) Next() bool {
 		if r.Kind == RowsInsert {
 			bitmap = 1
 		}
-		end, col, err := r.skipImage(p, bitmap)
+		end, col, err := r.skipImage(p, bitmap, img)
 		if err != nil {
 			if col >= 0 {
 				r.err = r.colErr(col, err)
@@ -406,29 +411,47 @@ func (r *RowsReader) imageHeader(p, img int) (partial, nulls []byte, start int, 
 	return partial, d[p : p+l], p + l, nil
 }
 
-// skipImage walks one image starting at p and returns where it ends. On
-// error col is the failing column (or -1).
-func (r *RowsReader) skipImage(p, img int) (end, col int, err error) {
+// valSpan is where a column's value lies in the row data: start and end
+// offsets, or start valAbsent / valNull.
+type valSpan struct{ start, end int32 }
+
+const (
+	valAbsent = -1
+	valNull   = -2
+)
+
+// skipImage walks one image starting at p, records where each value lies
+// in vals[sp] and returns where the image ends. On error col is the
+// failing column (or -1).
+func (r *RowsReader) skipImage(p, img, sp int) (end, col int, err error) {
 	_, nulls, p, err := r.imageHeader(p, img)
 	if err != nil {
 		return 0, -1, err
 	}
-	present := r.present[img]
 	cols := r.Table.cols
+	if cap(r.vals[sp]) < len(cols) {
+		r.vals[sp] = make([]valSpan, len(cols))
+	}
+	vals := r.vals[sp][:len(cols)]
+	r.vals[sp] = vals
+	present := r.present[img]
 	k := 0
 	for i := range cols {
 		if !bitSet(present, i) {
+			vals[i].start = valAbsent
 			continue
 		}
 		null := bitSet(nulls, k)
 		k++
 		if null {
+			vals[i].start = valNull
 			continue
 		}
 		n, err := valueSize(&cols[i], r.data[p:])
 		if err != nil {
 			return 0, i, err
 		}
+		vals[i] = valSpan{int32(p), int32(p + n)}
 		p += n
 	}
 	return p, -1, nil
@@ -488,13 +511,16 @@ func (r *RowsReader) decodeImageAt(dst []change.Value, sp, img int) ([]change.Va
 		dst = make([]change.Value, r.ncols)
 	}
 	dst = dst[:r.ncols]
-	partial, nulls, p, err := r.imageHeader(r.span[sp][0], img)
-	if err != nil {
-		return dst, r.colErr(-1, err)
+	var partial []byte
+	if r.partial && img == 1 {
+		var err error
+		if partial, _, _, err = r.imageHeader(r.span[sp][0], img); err != nil {
+			return dst, r.colErr(-1, err)
+		}
 	}
-	present := r.present[img]
 	cols := r.Table.cols
-	k, j := 0, 0
+	vals := r.vals[sp]
+	j := 0
 	for i := range cols {
 		c := &cols[i]
 		isPartial := false
@@ -502,22 +528,17 @@ func (r *RowsReader) decodeImageAt(dst []change.Value, sp, img int) ([]change.Va
 			isPartial = j/8 < len(partial) && bitSet(partial, j)
 			j++
 		}
-		if !bitSet(present, i) {
+		vs := vals[i]
+		switch vs.start {
+		case valAbsent:
 			dst[i] = change.Value{}
 			continue
-		}
-		null := bitSet(nulls, k)
-		k++
-		if null {
+		case valNull:
 			dst[i] = change.Value{Kind: change.KindNull}
 			continue
 		}
-		n, err := valueSize(c, r.data[p:])
-		if err != nil {
-			return dst, r.colErr(i, err)
-		}
-		v := r.data[p : p+n : p+n]
-		p += n
+		v := r.data[vs.start:vs.end:vs.end]
+		var err error
 		if isPartial {
 			dst[i], err = r.applyPartial(i, v[c.prefix:])
 		} else {
@@ -530,39 +551,12 @@ func (r *RowsReader) decodeImageAt(dst []change.Value, sp, img int) ([]change.Va
 	return dst, nil
 }
 
-// columnBytes returns the value bytes (without length prefix) of column i
-// in image img of the current row, or ok=false when absent or NULL.
-func (r *RowsReader) columnBytes(img, col int) (v []byte, ok bool, err error) {
-	_, nulls, p, err := r.imageHeader(r.span[img][0], img)
-	if err != nil {
-		return nil, false, err
+// columnBytes returns the value bytes (without length prefix) of column
+// col in span sp of the current row, or ok=false when absent or NULL.
+func (r *RowsReader) columnBytes(sp, col int) (v []byte, ok bool, err error) {
+	vs := r.vals[sp][col]
+	if vs.start < 0 {
+		return nil, false, nil
 	}
-	present := r.present[img]
-	cols := r.Table.cols
-	k := 0
-	for i := range cols {
-		if !bitSet(present, i) {
-			if i == col {
-				return nil, false, nil
-			}
-			continue
-		}
-		null := bitSet(nulls, k)
-		k++
-		if null {
-			if i == col {
-				return nil, false, nil
-			}
-			continue
-		}
-		n, err := valueSize(&cols[i], r.data[p:])
-		if err != nil {
-			return nil, false, err
-		}
-		if i == col {
-			return r.data[p+cols[i].prefix : p+n], true, nil
-		}
-		p += n
-	}
-	return nil, false, nil
+	return r.data[int(vs.start)+r.Table.cols[col].prefix : vs.end], true, nil
 }
