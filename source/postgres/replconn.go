@@ -30,14 +30,20 @@ var (
 
 // sessionParams are sent in the startup packet of both connections, so
 // that the output functions pgoutput calls print values in the forms
-// decodeText reads, whatever the server's defaults.
+// decodeText reads, whatever the server's or the URL's settings. The URL
+// may still set TimeZone (timestamptz values then carry its offset) and
+// application_name.
 var sessionParams = map[string]string{
 	"DateStyle":          "ISO, YMD",
 	"IntervalStyle":      "postgres",
-	"TimeZone":           "UTC",
 	"bytea_output":       "hex",
 	"extra_float_digits": "3",
-	"application_name":   "sluice",
+}
+
+// defaultParams are sent unless the URL sets them.
+var defaultParams = map[string]string{
+	"TimeZone":         "UTC",
+	"application_name": "sluice",
 }
 
 // pgEpoch is 2000-01-01 00:00:00 UTC, the origin of replication timestamps.
@@ -71,13 +77,24 @@ func parseLSN(s string) (uint64, error) {
 // selects a walsender connection (replication=database).
 func connect(ctx context.Context, base *pgconn.Config, replication bool) (*pgconn.PgConn, error) {
 	cfg := base.Copy()
-	cfg.RuntimeParams = make(map[string]string, len(base.RuntimeParams)+len(sessionParams)+1)
-	for k, v := range sessionParams {
-		cfg.RuntimeParams[k] = v
+	cfg.RuntimeParams = make(map[string]string, len(base.RuntimeParams)+len(sessionParams)+len(defaultParams)+1)
+	set := func(params map[string]string, override bool) {
+		for k, v := range params {
+			for old := range cfg.RuntimeParams {
+				if strings.EqualFold(old, k) { // GUC names ignore case
+					if !override {
+						goto next
+					}
+					delete(cfg.RuntimeParams, old)
+				}
+			}
+			cfg.RuntimeParams[k] = v
+		next:
+		}
 	}
-	for k, v := range base.RuntimeParams {
-		cfg.RuntimeParams[k] = v
-	}
+	set(base.RuntimeParams, true)
+	set(defaultParams, false)
+	set(sessionParams, true)
 	what := "connection"
 	if replication {
 		cfg.RuntimeParams["replication"] = "database"

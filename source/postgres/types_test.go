@@ -243,3 +243,27 @@ func checkKeyOnly(t *testing.T, del change.Change, key string) {
 		}
 	}
 }
+
+// TestSessionSettings: the URL may set TimeZone (timestamptz values then
+// carry its offset, same instant) but not settings that change the text
+// forms the decoder reads (DateStyle, bytea_output, IntervalStyle).
+func TestSessionSettings(t *testing.T) {
+	exec(t, `CREATE TABLE sess (id int PRIMARY KEY, ts timestamptz, d date, b bytea, i interval)`)
+	dropSlot(t, "sess")
+	r := start(t, "slot=sess&publication=sess&create-publication=sess&TimeZone=Asia/Kolkata&datestyle=SQL,DMY&bytea_output=escape&intervalstyle=sql_standard", change.Position{})
+	exec(t, `INSERT INTO sess VALUES (1, '2024-01-02 03:04:05+00', '2024-02-29', '\xff00', '1 day 02:00:00')`)
+	got := rows(r.col.waitCommits(t, 1, r), "sess")
+	want := withOff(change.Timestamp(time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC).Unix(), 0, 6), 19800)
+	if v := got[0].After[1]; !change.Equal(v, want) {
+		t.Errorf("timestamptz with TimeZone=Asia/Kolkata: %+v, want %+v", v, want)
+	}
+	if v := got[0].After[2]; !change.Equal(v, change.Date(2024, 2, 29)) {
+		t.Errorf("date with datestyle=SQL in the URL: %+v", v)
+	}
+	if v := got[0].After[3]; !change.Equal(v, change.Bytes([]byte{0xff, 0})) {
+		t.Errorf("bytea with bytea_output=escape in the URL: %+v", v)
+	}
+	if v := got[0].After[4]; string(v.B) != "1 day 02:00:00" {
+		t.Errorf("interval with intervalstyle=sql_standard in the URL: %q", v.B)
+	}
+}
