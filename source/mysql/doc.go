@@ -20,6 +20,15 @@
 //   - the commit change points just past the transaction (the offset of the
 //     next event) with Index 0 and GTIDSet = the executed set after it.
 //
+// Heartbeats (Config.EmitHeartbeats) sit between transactions like a
+// commit and are emitted only when the position moved without a
+// transaction (a rotation), so positions never repeat.
+//
+// Tx.ID is the transaction's GTID (MySQL uuid:n, MariaDB domain-server-seq);
+// a transaction without one (MySQL with gtid_mode=OFF) is named by the
+// file and offset of its first event, since its XID only arrives with the
+// commit, after its rows were emitted.
+//
 // So positions grow strictly, and resuming from any of them is exact:
 // Source.Stream restarts the dump at the transaction's first event (or from
 // its GTID set) and skips the first Index changes of that transaction.
@@ -35,4 +44,10 @@
 // parser) and persisted to a file so that a restart from an old position
 // sees the columns valid at that position. A rows event whose shape does not
 // match the schema held stops the stream with a SchemaMismatchError.
+// Without a history file (or resuming from a position older than its first
+// snapshot) the snapshot is the server's current schema, which is only right
+// if no DDL happened since the position: the shape check catches added,
+// dropped and retyped columns, not renames. DDL the parser cannot read
+// (MariaDB-only syntax, CREATE TABLE ... SELECT) makes the tracker re-read
+// information_schema for that database, with the same caveat.
 package mysql

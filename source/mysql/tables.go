@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/sluice-cdc/sluice/binlog"
@@ -48,7 +49,7 @@ func (s *session) tableMap(ev *binlog.Event) error {
 	if err != nil {
 		return ev.Wrap(err)
 	}
-	cols, err := s.columns(tm)
+	cols, err := s.columns(tm, s.file+":"+strconv.FormatInt(ev.Offset, 10))
 	if err != nil {
 		return err
 	}
@@ -60,7 +61,7 @@ func (s *session) tableMap(ev *binlog.Event) error {
 // columns returns the columns of a table map: its own when it carries
 // names (binlog_row_metadata=FULL), else the schema history's after checking
 // that the shapes agree, else unnamed ones.
-func (s *session) columns(tm *binlog.TableMap) ([]change.Column, error) {
+func (s *session) columns(tm *binlog.TableMap, at string) ([]change.Column, error) {
 	named := len(tm.Columns) > 0
 	for _, c := range tm.Columns {
 		if c.Name == "" {
@@ -80,7 +81,7 @@ func (s *session) columns(tm *binlog.TableMap) ([]change.Column, error) {
 		ok = typeFits(def.Columns[i].Type, tm.RealType(i))
 	}
 	if !ok {
-		e := &SchemaMismatchError{Database: tm.Database, Table: tm.Table, Pos: s.where()}
+		e := &SchemaMismatchError{Database: tm.Database, Table: tm.Table, Pos: at}
 		for _, c := range def.Columns {
 			e.Held = append(e.Held, c.Name+" "+c.Type)
 		}
