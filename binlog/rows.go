@@ -93,6 +93,21 @@ func IsRowsEvent(t EventType) bool {
 //		after, err = r.After(after[:0])
 //	}
 //	err = r.Err()
+//
+// Column types map to change values as follows. Integers: KindInt, or
+// KindUint when the signedness metadata says UNSIGNED (without metadata
+// every integer is signed), Size the width in bits. FLOAT/DOUBLE: KindFloat.
+// DECIMAL: KindDecimal exact text with scale digits ("-0.50"). CHAR,
+// VARCHAR, TEXT: KindString decoded to UTF-8 from the column charset
+// (binary collation, BLOB without metadata, and charsets without a decoder:
+// KindBytes). ENUM/SET: member text and index/bitmap (text empty without the
+// member metadata). BIT: KindBit. YEAR: KindYear (0 for 0000). DATE:
+// KindDate. TIME/TIME2: KindTime (negative and > 24h kept). DATETIME:
+// KindDateTime. TIMESTAMP: KindTimestamp in Unix seconds; MySQL's zero
+// timestamp '0000-00-00 00:00:00' is Unix 0 (MySQL cannot store 1970-01-01
+// 00:00:00 UTC). Zero and invalid dates are kept as given. JSON: KindJSON
+// text as MySQL prints it. GEOMETRY: KindGeometry (SRID, WKB). VECTOR:
+// KindVector. A column missing from an image is change.Absent().
 type RowsReader struct {
 	Type    EventType // the event type, e.g. UpdateRowsEventV2
 	Kind    RowsKind  // insert, update or delete
