@@ -28,11 +28,14 @@ func streamErr(t *testing.T, rawURL string) error {
 // TestSetupErrors: each misconfiguration gives an error that says what is
 // wrong and matches its sentinel, and never shows the password.
 func TestSetupErrors(t *testing.T) {
-	exec(t, `CREATE ROLE plain LOGIN PASSWORD 'plain-pw'`, `CREATE TABLE errs (id int PRIMARY KEY)`)
+	exec(t, `CREATE ROLE plain LOGIN PASSWORD 'plain-pw'`, `CREATE ROLE repl LOGIN REPLICATION PASSWORD 'repl-pw'`,
+		`CREATE TABLE errs (id int PRIMARY KEY)`)
 	replica := testenv.NewPostgres(t, testenv.PostgresOptions{ExtraConfig: []string{"wal_level = replica"}})
 	pu, _ := url.Parse(pg.DSN("postgres"))
 	pu.User = url.UserPassword("plain", "plain-pw")
 	plain := pu.String()
+	pu.User = url.UserPassword("repl", "repl-pw")
+	replOnly := pu.String()
 	tests := []struct {
 		name     string
 		url      string
@@ -42,6 +45,7 @@ func TestSetupErrors(t *testing.T) {
 		{"wrong password", withPassword(pg.DSN("postgres"), "wrong-pw") + "&slot=errs", ErrAuth, "password authentication failed"},
 		{"wal_level replica", replica.DSN("postgres") + "&slot=errs", ErrWALLevel, `it is "replica"; set wal_level = logical`},
 		{"no replication privilege", plain + "&slot=errs", ErrPrivilege, `role "plain" has neither SUPERUSER nor REPLICATION`},
+		{"may not create the publication", replOnly + "&slot=errs&publication=allpub", ErrPrivilege, `CREATE PUBLICATION "allpub" FOR ALL TABLES`},
 		{"missing publication", sourceURL("slot=errs&publication=nopub&create-publication=no"), ErrNoPublication, `"nopub"`},
 	}
 	for _, tc := range tests {
