@@ -1,0 +1,97 @@
+package tools
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+)
+
+// spool stores records in a temporary data file and their start offsets
+// in a temporary index file, and reads them back last first. Memory use
+// is a few buffers, whatever the number or size of the records.
+type spool struct {
+	data, idx *os.File
+	dw, iw    *bufio.Writer
+	off       int64
+	n         int64
+}
+
+func newSpool(dir string) (*spool, error) {
+	d, err := os.CreateTemp(dir, "sluice-spool-*.data")
+	if err != nil {
+		return nil, fmt.Errorf("tools: spill file: %w", err)
+	}
+	i, err := os.CreateTemp(dir, "sluice-spool-*.idx")
+	if err != nil {
+		d.Close()
+		os.Remove(d.Name())
+		return nil, fmt.Errorf("tools: spill file: %w", err)
+	}
+	return &spool{data: d, idx: i, dw: bufio.NewWriterSize(d, 1<<20), iw: bufio.NewWriterSize(i, 64<<10)}, nil
+}
+
+// add appends one record.
+func (s *spool) add(rec []byte) error {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(s.off))
+	if _, err := s.iw.Write(b[:]); err != nil {
+		return fmt.Errorf("tools: spill index: %w", err)
+	}
+	if _, err := s.dw.Write(rec); err != nil {
+		return fmt.Errorf("tools: spill data: %w", err)
+	}
+	s.off += int64(len(rec))
+	s.n++
+	return nil
+}
+
+// reverse calls fn with each record, last first. rec is valid until fn returns.
+func (s *spool) reverse(fn func(rec []byte) error) error {
+	if err := s.dw.Flush(); err != nil {
+		return fmt.Errorf("tools: spill data: %w", err)
+	}
+	if err := s.iw.Flush(); err != nil {
+		return fmt.Errorf("tools: spill index: %w", err)
+	}
+	const chunk = 8192
+	idx := make([]byte, 8*chunk)
+	var rec []byte
+	end := s.off
+	for hi := s.n; hi > 0; {
+		lo := max(hi-chunk, 0)
+		b := idx[:8*(hi-lo)]
+		if _, err := s.idx.ReadAt(b, 8*lo); err != nil && err != io.EOF {
+			return fmt.Errorf("tools: reading spill index: %w", err)
+		}
+		for i := hi - lo - 1; i >= 0; i-- {
+			start := int64(binary.LittleEndian.Uint64(b[8*i:]))
+			if n := int(end - start); cap(rec) < n {
+				rec = make([]byte, n)
+			} else {
+				rec = rec[:n]
+			}
+			if _, err := s.data.ReadAt(rec, start); err != nil && err != io.EOF {
+				return fmt.Errorf("tools: reading spill data: %w", err)
+			}
+			if err := fn(rec); err != nil {
+				return err
+			}
+			end = start
+			if cap(rec) > 16<<20 {
+				rec = nil
+			}
+		}
+		hi = lo
+	}
+	return nil
+}
+
+// close removes the spill files.
+func (s *spool) close() {
+	for _, f := range []*os.File{s.data, s.idx} {
+		f.Close()
+		os.Remove(f.Name())
+	}
+}
