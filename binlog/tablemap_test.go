@@ -302,3 +302,24 @@ func TestTableMapSetCharset(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeTableMapMariaDBGeometryCharset(t *testing.T) {
+	// MariaDB counts GEOMETRY among the character columns of the charset
+	// metadata, MySQL does not: the VARCHAR after it gets the second entry.
+	cols := []tcol{{TypeGeometry, []byte{4}, true}, {TypeVarchar, []byte{40, 0}, true}}
+	body := buildTableMap(3, "d", "t", cols, testTLV(tmColumnCharset, packedSeq(63, 8)))
+	maria, err := DecodeTableMapPostHeader(body, 8, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maria.Collation(1) != 8 || maria.Columns[1].Type != "VARCHAR(40)" {
+		t.Errorf("MariaDB: collation %d type %q", maria.Collation(1), maria.Columns[1].Type)
+	}
+	mysql, err := DecodeTableMapPostHeader(body, 8, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mysql.Collation(1) != 63 || mysql.Columns[1].Type != "VARBINARY(40)" {
+		t.Errorf("MySQL: collation %d type %q", mysql.Collation(1), mysql.Columns[1].Type)
+	}
+}
