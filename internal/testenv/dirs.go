@@ -36,6 +36,11 @@ func newServerDir(kind string) (*serverDir, error) {
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return nil, fmt.Errorf("testenv: create %s: %w", base, err)
 	}
+	// Shared like /tmp itself, so that root and other users can both run
+	// tests on one machine.
+	if st, err := os.Stat(base); err == nil && st.Mode().Perm() != 0o777 {
+		_ = os.Chmod(base, 0o777|os.ModeSticky)
+	}
 	sweepStale(base, staleAfter)
 	path, err := os.MkdirTemp(base, kind+"-")
 	if err != nil {

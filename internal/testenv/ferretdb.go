@@ -38,6 +38,10 @@ const (
 // has a capped local.oplog.rs collection, which makes FerretDB record every
 // insert, update and delete there (its OpLog decorator writes entries only
 // when that collection exists). It has no authentication.
+//
+// Unlike MongoDB, FerretDB closes a tailable cursor whose first batch is not
+// full, and re-runs the query on each getMore: tail the oplog with a small
+// batch size (1) from an entry that already exists, e.g. {ts: {$gte: last}}.
 type FerretDB struct {
 	Server
 }

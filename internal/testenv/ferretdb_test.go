@@ -35,33 +35,54 @@ func TestFerretDBOplog(t *testing.T) {
 		t.Errorf("local.oplog.rs collStats capped = %v, want true", stats["capped"])
 	}
 
+	orders := c.Database("shop").Collection("orders")
+	if _, err := orders.InsertOne(ctx, bson.D{{Key: "_id", Value: 1}, {Key: "item", Value: "coffee"}}); err != nil {
+		t.Fatal(err)
+	}
+	// FerretDB keeps a tailable cursor open only when its first batch is
+	// full, so tail from the entry already there with batches of one.
 	oplog := c.Database("local").Collection("oplog.rs")
 	cur, err := oplog.Find(ctx, bson.D{{Key: "ns", Value: "shop.orders"}},
-		options.Find().SetCursorType(options.TailableAwait).SetMaxAwaitTime(time.Second))
+		options.Find().SetCursorType(options.TailableAwait).SetBatchSize(1).SetMaxAwaitTime(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cur.Close(context.Background())
 
-	if _, err := c.Database("shop").Collection("orders").InsertOne(ctx, bson.D{{Key: "_id", Value: 42}, {Key: "item", Value: "tea"}}); err != nil {
-		t.Fatal(err)
-	}
-	if !cur.Next(ctx) {
-		t.Fatalf("tailable cursor ended without the insert: %v", cur.Err())
-	}
-	var entry struct {
+	type entry struct {
 		Op string         `bson:"op"`
 		NS string         `bson:"ns"`
 		TS bson.Timestamp `bson:"ts"`
 		O  bson.M         `bson:"o"`
 	}
-	if err := cur.Decode(&entry); err != nil {
-		t.Fatal(err)
+	next := func() entry {
+		t.Helper()
+		if !cur.Next(ctx) {
+			t.Fatalf("tailable cursor ended: %v", cur.Err())
+		}
+		var e entry
+		if err := cur.Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+		return e
 	}
-	if entry.Op != "i" || entry.NS != "shop.orders" || entry.O["item"] != "tea" || entry.TS.T == 0 {
-		t.Errorf("oplog entry = %+v, want an insert of item tea into shop.orders with a timestamp", entry)
+	first := next()
+	if first.Op != "i" || first.O["item"] != "coffee" {
+		t.Fatalf("first oplog entry = %+v, want the insert of coffee", first)
 	}
 	if cur.ID() == 0 {
-		t.Error("tailable cursor was closed by the server after the first batch")
+		t.Fatal("server closed the tailable cursor after its first batch")
+	}
+
+	// An insert made after the cursor opened arrives through getMore.
+	if _, err := orders.InsertOne(ctx, bson.D{{Key: "_id", Value: 42}, {Key: "item", Value: "tea"}}); err != nil {
+		t.Fatal(err)
+	}
+	second := next()
+	if second.Op != "i" || second.NS != "shop.orders" || second.O["item"] != "tea" || second.TS.T == 0 {
+		t.Errorf("oplog entry = %+v, want an insert of tea into shop.orders with a timestamp", second)
+	}
+	if !second.TS.After(first.TS) {
+		t.Errorf("oplog timestamps do not increase: %v then %v", first.TS, second.TS)
 	}
 }
