@@ -267,3 +267,24 @@ func TestSessionSettings(t *testing.T) {
 		t.Errorf("interval with intervalstyle=sql_standard in the URL: %q", v.B)
 	}
 }
+
+// TestEnumLabelAdded: a label added after the source read the enum's labels
+// is looked up again, with its position in sort order.
+func TestEnumLabelAdded(t *testing.T) {
+	exec(t, `CREATE TYPE grade AS ENUM ('low', 'high')`, `CREATE TABLE grades (id int PRIMARY KEY, g grade, gs grade[])`)
+	dropSlot(t, "grades")
+	r := start(t, "slot=grades&publication=grades&create-publication=grades", change.Position{})
+	exec(t, `INSERT INTO grades VALUES (1, 'high', '{low}')`)
+	r.col.waitCommits(t, 1, r)
+	exec(t, `ALTER TYPE grade ADD VALUE 'mid' BEFORE 'high'`, `INSERT INTO grades VALUES (2, 'mid', '{mid,high}')`)
+	got := rows(r.col.waitCommits(t, 2, r), "grades")
+	if v := got[0].After[1]; !change.Equal(v, change.Enum([]byte("high"), 2)) {
+		t.Errorf("before the new label: %+v", v)
+	}
+	if v := got[1].After[1]; !change.Equal(v, change.Enum([]byte("mid"), 2)) {
+		t.Errorf("new label: %+v, want mid at 2", v)
+	}
+	if v := got[1].After[2]; !change.Equal(v, arr(change.Enum([]byte("mid"), 2), change.Enum([]byte("high"), 3))) {
+		t.Errorf("array with the new label: %+v", v)
+	}
+}
