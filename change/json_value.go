@@ -90,7 +90,7 @@ const tagKey = "$kind"
 
 // appendValueJSON appends v as read in context c: null, its natural form
 // when c already tells its kind and Size, or a tagged object otherwise.
-func appendValueJSON(dst []byte, v Value, c ctx) []byte {
+func appendValueJSON(dst []byte, v Value, c *ctx) []byte {
 	if v.Kind == KindNull && v.Size == 0 && onlyFields(v, 0) {
 		return append(dst, "null"...)
 	}
@@ -124,7 +124,7 @@ func appendValueJSON(dst []byte, v Value, c ctx) []byte {
 	}
 	body := len(dst)
 	dst = append(dst, `,"v":`...)
-	if out, ok := appendNatural(dst, v, ctx{kind: v.Kind, size: v.Size}); ok {
+	if out, ok := appendNatural(dst, v, &ctx{kind: v.Kind, size: v.Size}); ok {
 		return append(out, '}')
 	}
 	return appendRawFields(dst[:body], v)
@@ -173,11 +173,12 @@ func appendRawFields(dst []byte, v Value) []byte {
 	}
 	if len(v.Elems) > 0 {
 		dst = append(dst, `,"elems":[`...)
+		auto := ctx{auto: true}
 		for i := range v.Elems {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendValueJSON(dst, v.Elems[i], ctx{auto: true})
+			dst = appendValueJSON(dst, v.Elems[i], &auto)
 		}
 		dst = append(dst, ']')
 	}
@@ -224,7 +225,7 @@ func zoneOK(v Value) bool {
 
 // appendNatural appends v's natural form for context c (whose kind is
 // v.Kind) and reports whether that form reads back exactly.
-func appendNatural(dst []byte, v Value, c ctx) ([]byte, bool) {
+func appendNatural(dst []byte, v Value, c *ctx) ([]byte, bool) {
 	switch v.Kind {
 	case KindDate, KindTime, KindDateTime, KindTimestamp:
 		return appendTemporalJSON(dst, v, c)
@@ -237,7 +238,7 @@ func appendNatural(dst []byte, v Value, c ctx) ([]byte, bool) {
 }
 
 // appendScalarJSON is appendNatural for numbers, text, bytes, JSON, ENUM and SET.
-func appendScalarJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
+func appendScalarJSON(dst []byte, v Value, c *ctx) ([]byte, bool) {
 	quoted := func(dst []byte) []byte { return append(dst, '"') }
 	switch v.Kind {
 	case KindBool:
@@ -285,7 +286,7 @@ func appendScalarJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
 		}
 		return append(dst, v.B...), true
 	case KindEnum:
-		if !onlyFields(v, fB|fU) || enumIndexIn(&c, v.B) != v.U {
+		if !onlyFields(v, fB|fU) || enumIndexIn(c, v.B) != v.U {
 			return dst, false
 		}
 		return appendJSONStr(dst, v.B)
@@ -299,7 +300,7 @@ func appendScalarJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
 }
 
 // appendTemporalJSON is appendNatural for dates and times.
-func appendTemporalJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
+func appendTemporalJSON(dst []byte, v Value, c *ctx) ([]byte, bool) {
 	quoted := func(dst []byte) []byte { return append(dst, '"') }
 	switch v.Kind {
 	case KindDate:
@@ -338,7 +339,7 @@ func appendTemporalJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
 }
 
 // appendSpecialJSON is appendNatural for spatial, vector, UUID, MongoDB and other values.
-func appendSpecialJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
+func appendSpecialJSON(dst []byte, v Value, c *ctx) ([]byte, bool) {
 	mark := len(dst)
 	quoted := func(dst []byte) []byte { return append(dst, '"') }
 	switch v.Kind {
@@ -412,7 +413,7 @@ func appendSpecialJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
 }
 
 // appendContainerJSON is appendNatural for arrays and documents.
-func appendContainerJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
+func appendContainerJSON(dst []byte, v Value, c *ctx) ([]byte, bool) {
 	mark := len(dst)
 	switch v.Kind {
 	case KindArray:
@@ -420,11 +421,12 @@ func appendContainerJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
 			return dst, false
 		}
 		dst = append(dst, '[')
+		auto := ctx{auto: true}
 		for i := range v.Elems {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendValueJSON(dst, v.Elems[i], ctx{auto: true})
+			dst = appendValueJSON(dst, v.Elems[i], &auto)
 		}
 		return append(dst, ']'), true
 	case KindDocument:
@@ -432,6 +434,7 @@ func appendContainerJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
 			return dst, false
 		}
 		dst = append(dst, '{')
+		auto := ctx{auto: true}
 		for i := range v.Elems {
 			if i > 0 {
 				dst = append(dst, ',')
@@ -441,7 +444,7 @@ func appendContainerJSON(dst []byte, v Value, c ctx) ([]byte, bool) {
 				return dst[:mark], false
 			}
 			dst = append(dst, ':')
-			dst = appendValueJSON(dst, v.Elems[i], ctx{auto: true})
+			dst = appendValueJSON(dst, v.Elems[i], &auto)
 		}
 		return append(dst, '}'), true
 	}

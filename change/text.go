@@ -84,7 +84,7 @@ func AppendText(dst []byte, v Value) []byte {
 		}
 		return dst
 	case KindArray, KindDocument:
-		return appendValueJSON(dst, v, ctx{kind: v.Kind, size: v.Size})
+		return appendValueJSON(dst, v, &ctx{kind: v.Kind, size: v.Size})
 	}
 	return append(dst, v.B...)
 }

@@ -1,0 +1,121 @@
+package change
+
+// Encoder writes changes as Sluice JSON lines, byte for byte what
+// AppendJSON writes, but faster when consecutive changes share their
+// column descriptions, as the changes of one table do: it keeps each
+// column's JSON key and the "cols" member it last wrote, and reuses them
+// while the columns (compared by value on every call, so a Columns slice
+// changed in place is noticed) and the kinds of the values stay the same.
+//
+// The zero Encoder is ready to use. An Encoder is not safe for concurrent
+// use: keep one per goroutine, e.g. one per sink.
+type Encoder struct {
+	valid bool
+	// cols is a copy of the Columns the cache describes, n the number of
+	// columns of those changes (Columns or the longer image).
+	cols []Column
+	n    int
+	// keyText holds `"name":` for every column, back to back; column i's
+	// is keyText[keyEnd[i]:keyEnd[i+1]].
+	keyText []byte
+	keyEnd  []int
+	// keys is what checkKeys found out (keysUnknown until an image
+	// with an absent value needed it).
+	keys int
+	// ctxs is room for the column contexts of one change.
+	ctxs []ctx
+	// colsText is the "cols" (and "ncols") member last written, for
+	// column contexts colsSig; colsValid is false when there is none.
+	colsText  []byte
+	colsSig   []ctxSig
+	colsValid bool
+}
+
+// ctxSig is the part of a column context that "cols" shows (for columns
+// without ENUM pairs of their own).
+type ctxSig struct {
+	kind  Kind
+	size  uint8
+	zoned bool
+}
+
+// Append appends c as one line of Sluice JSON (without the trailing
+// newline), exactly what AppendJSON(dst, c) appends, and returns the
+// extended buffer. Once the encoder has seen c's columns it does not
+// allocate when dst has room for the line.
+func (e *Encoder) Append(dst []byte, c *Change) []byte {
+	return appendJSON(dst, c, e)
+}
+
+// prepare makes e's cache describe c, whose rows have n columns, and
+// makes room for n column contexts.
+func (e *Encoder) prepare(c *Change, n int) {
+	if !e.same(c, n) {
+		e.reset(c, n)
+	}
+	if cap(e.ctxs) < n {
+		e.ctxs = make([]ctx, n)
+	}
+}
+
+// same reports whether the cache describes c's columns.
+func (e *Encoder) same(c *Change, n int) bool {
+	if !e.valid || e.n != n || len(e.cols) != len(c.Columns) {
+		return false
+	}
+	for i := range e.cols {
+		// Shared strings compare by pointer first, so this is cheap for
+		// changes of one table.
+		if e.cols[i] != c.Columns[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Encoder) reset(c *Change, n int) {
+	e.cols = append(e.cols[:0], c.Columns...)
+	e.n = n
+	e.keyText = e.keyText[:0]
+	e.keyEnd = append(e.keyEnd[:0], 0)
+	for i := 0; i < n; i++ {
+		e.keyText = append(appendColKey(e.keyText, c, i), ':')
+		e.keyEnd = append(e.keyEnd, len(e.keyText))
+	}
+	e.keys = keysUnknown
+	e.colsValid = false
+	e.valid = true
+}
+
+// appendCols is appendCols, copying the member last written when the
+// column contexts are those it was written for.
+func (e *Encoder) appendCols(dst []byte, c *Change, ctxs []ctx, n int) []byte {
+	if e.colsValid && len(e.colsSig) == len(ctxs) {
+		same := true
+		for i := range ctxs {
+			x := &ctxs[i]
+			if x.nenums != 0 || e.colsSig[i] != (ctxSig{x.kind, x.size, x.zoned}) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return append(dst, e.colsText...)
+		}
+	}
+	mark := len(dst)
+	dst = appendCols(dst, c, ctxs, n)
+	e.colsValid = false
+	for i := range ctxs {
+		if ctxs[i].nenums != 0 {
+			return dst
+		}
+	}
+	e.colsText = append(e.colsText[:0], dst[mark:]...)
+	e.colsSig = e.colsSig[:0]
+	for i := range ctxs {
+		e.colsSig = append(e.colsSig, ctxSig{ctxs[i].kind, ctxs[i].size, ctxs[i].zoned})
+	}
+	e.colsValid = true
+	return dst
+}

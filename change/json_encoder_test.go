@@ -1,0 +1,147 @@
+package change
+
+import (
+	"bytes"
+	"testing"
+)
+
+// encoderCases is a sequence of changes that exercises the Encoder's cache:
+// every golden change and value case, changes of one table whose value
+// kinds change from one change to the next, and wide rows.
+func encoderCases() []Change {
+	var cs []Change
+	cs = append(cs, goldenChanges()...)
+	for _, tc := range valueCases() {
+		cols := []Column{{Name: "c", Type: tc.typ, Key: true}}
+		cs = append(cs,
+			Change{Op: OpUpdate, Columns: cols, Before: []Value{tc.v}, After: []Value{{Kind: KindArray, Elems: []Value{tc.v}}}},
+			Change{Op: OpInsert, Columns: cols, After: []Value{tc.v}},
+			Change{Op: OpInsert, Columns: cols, After: []Value{Null()}},
+			Change{Op: OpInsert, Columns: cols, After: []Value{tc.v}},
+		)
+	}
+	bench, wide := benchChange(), wideChange()
+	cs = append(cs, *bench, *wide, *bench)
+	// Same Columns, values that change kind, absent and NULL columns.
+	c := *bench
+	c.After = append([]Value(nil), c.After...)
+	c.After[4], c.After[6], c.After[9] = Absent(), String([]byte("note")), Null()
+	cs = append(cs, c)
+	c.Before = nil
+	c.After = append([]Value(nil), c.After...)
+	c.After[3] = Int(5, 64)
+	cs = append(cs, c, *bench)
+	// Images longer than Columns, and repeated keys.
+	d := *bench
+	d.Columns = d.Columns[:4]
+	cs = append(cs, d, *bench)
+	e := *bench
+	e.Columns = append([]Column(nil), e.Columns...)
+	e.Columns[1].Name, e.Columns[2].Name = "@3", ""
+	e.After = append([]Value(nil), e.After...)
+	e.After[1] = Absent()
+	cs = append(cs, e, e, *bench)
+	return cs
+}
+
+func TestEncoderMatchesAppendJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		cs   []Change
+	}{
+		{"in order", encoderCases()},
+		{"each twice", func() []Change {
+			var out []Change
+			for _, c := range encoderCases() {
+				out = append(out, c, c)
+			}
+			return out
+		}()},
+		{"reversed", func() []Change {
+			cs := encoderCases()
+			for i, j := 0, len(cs)-1; i < j; i, j = i+1, j-1 {
+				cs[i], cs[j] = cs[j], cs[i]
+			}
+			return cs
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e Encoder
+			var buf []byte
+			for i := range tt.cs {
+				want := AppendJSON(nil, &tt.cs[i])
+				buf = e.Append(buf[:0], &tt.cs[i])
+				if !bytes.Equal(buf, want) {
+					t.Fatalf("change %d: Encoder.Append wrote\n%s\nAppendJSON wrote\n%s", i, buf, want)
+				}
+			}
+		})
+	}
+}
+
+func TestEncoderColumnsChangedInPlace(t *testing.T) {
+	c := benchChange()
+	c.Columns = append([]Column(nil), c.Columns...)
+	var e Encoder
+	buf := e.Append(nil, c)
+	for i, edit := range []func(*Column){
+		func(col *Column) { col.Name = "renamed" },
+		func(col *Column) { col.Type = "enum('paid','new')" },
+		func(col *Column) { col.Nullable = !col.Nullable },
+		func(col *Column) { col.Key = !col.Key },
+		func(col *Column) { col.Name = "" },
+	} {
+		edit(&c.Columns[2])
+		want := AppendJSON(nil, c)
+		if buf = e.Append(buf[:0], c); !bytes.Equal(buf, want) {
+			t.Fatalf("edit %d: Encoder.Append wrote\n%s\nAppendJSON wrote\n%s", i, buf, want)
+		}
+	}
+}
+
+func TestEncoderAllocs(t *testing.T) {
+	for _, c := range []*Change{benchChange(), wideChange()} {
+		var e Encoder
+		buf := e.Append(nil, c)
+		if n := testing.AllocsPerRun(100, func() { buf = e.Append(buf[:0], c) }); n != 0 {
+			t.Errorf("Encoder.Append allocates %v times per call with a big enough buffer", n)
+		}
+	}
+}
+
+// FuzzEncoder checks that an Encoder, reused across changes, writes what
+// AppendJSON writes for whatever DecodeJSON accepts, and for the same
+// change with its images swapped (same columns, other values).
+func FuzzEncoder(f *testing.F) {
+	for _, c := range encoderCases() {
+		f.Add(AppendJSON(nil, &c))
+	}
+	var e Encoder
+	f.Fuzz(func(t *testing.T, line []byte) {
+		c, err := DecodeJSON(line)
+		if err != nil {
+			return
+		}
+		swapped := c
+		swapped.Before, swapped.After = c.After, c.Before
+		for _, x := range []*Change{&c, &swapped, &c} {
+			want := AppendJSON(nil, x)
+			if got := e.Append(nil, x); !bytes.Equal(got, want) {
+				t.Fatalf("Encoder.Append wrote\n%s\nAppendJSON wrote\n%s", got, want)
+			}
+		}
+	})
+}
+
+// BenchmarkEncoderJSON encodes the change of BenchmarkEncodeJSON with an
+// Encoder that has seen its columns.
+func BenchmarkEncoderJSON(b *testing.B) { benchEncoder(b, benchChange()) }
+
+// BenchmarkEncoderJSONWide encodes the wide row with an Encoder.
+func BenchmarkEncoderJSONWide(b *testing.B) { benchEncoder(b, wideChange()) }
+
+func benchEncoder(b *testing.B, c *Change) {
+	var e Encoder
+	benchAppend(b, c, e.Append)
+}
