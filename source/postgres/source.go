@@ -110,8 +110,10 @@ type inbound struct {
 
 // Stream reads changes after from (see the pipeline's resume contract)
 // and hands them to emit in batches until ctx ends, emit fails or the
-// connection fails. One Stream runs at a time per Source. A zero from starts where the slot's confirmed_flush_lsn
-// is (for a new slot: the current end of WAL).
+// connection fails. A zero from starts where the slot's
+// confirmed_flush_lsn is (for a new slot: the current end of WAL). A from
+// the slot has already released gives ErrPositionLost. One Stream runs at
+// a time per Source.
 func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
 	if !from.IsZero() && from.Flavor != change.FlavorLSN {
 		return fmt.Errorf("postgres: resume position %v is not an LSN position", from)
