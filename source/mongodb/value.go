@@ -145,7 +145,14 @@ func convertValue(v bsoncore.Value, depth int) (change.Value, error) {
 			return change.Value{}, errShort(v.Type)
 		}
 		return change.Value{Kind: change.KindRegex, B: []byte(p), Names: []string{o}}, nil
-	case bsoncore.TypeDBPointer, bsoncore.TypeCodeWithScope:
+	case bsoncore.TypeCodeWithScope:
+		code, scope, ok := v.CodeWithScopeOK()
+		if !ok || checkDocument(scope) != nil {
+			return change.Value{}, errShort(v.Type)
+		}
+		text := `{"$code":` + jsonString(code) + `,"$scope":` + bson.Raw(scope).String() + `}`
+		return other("javascriptWithScope", []byte(text)), nil
+	case bsoncore.TypeDBPointer:
 		if err := v.Validate(); err != nil {
 			return change.Value{}, fmt.Errorf("mongodb: bson %s: %w", typeName(v.Type), err)
 		}
