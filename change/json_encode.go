@@ -65,7 +65,7 @@ func appendJSON(dst []byte, c *Change, e *Encoder) []byte {
 		ctxs = cache[:n]
 	}
 	for i := range ctxs {
-		ctxs[i] = colCtx(c, i)
+		colCtx(&ctxs[i], c, i)
 	}
 	dst = appendKey(dst, c, ctxs, n, e)
 	if len(c.Before) > 0 {
@@ -175,42 +175,45 @@ func ctxOf(c *Change, ctxs []ctx, i int, tmp *ctx) *ctx {
 	if i < len(ctxs) {
 		return &ctxs[i]
 	}
-	*tmp = colCtx(c, i)
+	colCtx(tmp, c, i)
 	return tmp
 }
 
 // realValue reports whether v has a kind that can describe a column.
-func realValue(v Value) bool {
+func realValue(v *Value) bool {
 	return v.Kind != KindAbsent && v.Kind != KindUnchanged && v.Kind != KindNull
 }
 
-// colCtx is the context of column i: the kind and Size of its after value,
-// or of its before value, whichever first has a kind of its own.
-func colCtx(c *Change, i int) ctx {
-	var x ctx
+// colCtx sets *x to the context of column i: the kind and Size of its
+// after value, or of its before value, whichever first has a kind of its own.
+func colCtx(x *ctx, c *Change, i int) {
+	*x = ctx{}
 	if i < len(c.Columns) {
 		x.typ = c.Columns[i].Type
 	}
-	if i < len(c.After) && realValue(c.After[i]) {
-		x.kind, x.size, x.zoned = c.After[i].Kind, c.After[i].Size, c.After[i].Zoned
-	} else if i < len(c.Before) && realValue(c.Before[i]) {
-		x.kind, x.size, x.zoned = c.Before[i].Kind, c.Before[i].Size, c.Before[i].Zoned
+	var v *Value
+	if i < len(c.After) && realValue(&c.After[i]) {
+		v = &c.After[i]
+	} else if i < len(c.Before) && realValue(&c.Before[i]) {
+		v = &c.Before[i]
+	} else {
+		return
 	}
+	x.kind, x.size, x.zoned = v.Kind, v.Size, v.Zoned
 	if x.kind == KindEnum {
 		if i < len(c.After) {
-			addEnumPair(&x, c.After[i])
+			addEnumPair(x, &c.After[i])
 		}
 		if i < len(c.Before) {
-			addEnumPair(&x, c.Before[i])
+			addEnumPair(x, &c.Before[i])
 		}
 	}
-	return x
 }
 
 // addEnumPair records v's text and index in x when v is a plain ENUM of
 // the column whose index the column type does not give, and its text is
 // not recorded yet.
-func addEnumPair(x *ctx, v Value) {
+func addEnumPair(x *ctx, v *Value) {
 	if v.Kind != KindEnum || v.Size != x.size || !onlyFields(v, fB|fU) || !validUTF8(v.B) ||
 		enumIndexIn(x, v.B) == v.U {
 		return
@@ -282,7 +285,7 @@ func appendImage(dst []byte, c *Change, ctxs []ctx, img []Value, n int, e *Encod
 	var tmp ctx
 	for i := range img {
 		v := &img[i]
-		if isZeroValue(*v) {
+		if isZeroValue(v) {
 			if keys == keysUnknown {
 				if e != nil {
 					if e.keys == keysUnknown {
@@ -302,7 +305,7 @@ func appendImage(dst []byte, c *Change, ctxs []ctx, img []Value, n int, e *Encod
 		}
 		sep = true
 		dst = appendKeyColon(dst, c, i, e)
-		dst = appendValueJSON(dst, *v, ctxOf(c, ctxs, i, &tmp))
+		dst = appendValueJSON(dst, v, ctxOf(c, ctxs, i, &tmp))
 	}
 	return append(dst, '}')
 }
@@ -400,7 +403,7 @@ func appendKey(dst []byte, c *Change, ctxs []ctx, n int, e *Encoder) []byte {
 		}
 		sep = true
 		dst = appendKeyColon(dst, c, i, e)
-		dst = appendValueJSON(dst, v, ctxOf(c, ctxs, i, &tmp))
+		dst = appendValueJSON(dst, &v, ctxOf(c, ctxs, i, &tmp))
 	}
 	if !sep {
 		return dst[:mark]

@@ -56,7 +56,7 @@ const (
 
 // onlyFields reports whether every field of v outside mask (and Size, which
 // the context carries) is zero.
-func onlyFields(v Value, mask int) bool {
+func onlyFields(v *Value, mask int) bool {
 	return (mask&fI != 0 || v.I == 0) &&
 		(mask&fU != 0 || v.U == 0) &&
 		(mask&fF != 0 || math.Float64bits(v.F) == 0) &&
@@ -68,11 +68,11 @@ func onlyFields(v Value, mask int) bool {
 }
 
 // isZeroValue reports whether v is exactly the zero Value (absent).
-func isZeroValue(v Value) bool { return v.Kind == KindAbsent && v.Size == 0 && onlyFields(v, 0) }
+func isZeroValue(v *Value) bool { return v.Kind == KindAbsent && v.Size == 0 && onlyFields(v, 0) }
 
 // autoNatural reports whether v, inside an array or document, can be
 // written as the plain JSON that auto-reading turns back into it.
-func autoNatural(v Value) bool {
+func autoNatural(v *Value) bool {
 	switch v.Kind {
 	case KindBool, KindString, KindArray:
 		return v.Size == 0
@@ -90,7 +90,7 @@ const tagKey = "$kind"
 
 // appendValueJSON appends v as read in context c: null, its natural form
 // when c already tells its kind and Size, or a tagged object otherwise.
-func appendValueJSON(dst []byte, v Value, c *ctx) []byte {
+func appendValueJSON(dst []byte, v *Value, c *ctx) []byte {
 	if v.Kind == KindNull && v.Size == 0 && onlyFields(v, 0) {
 		return append(dst, "null"...)
 	}
@@ -132,12 +132,12 @@ func appendValueJSON(dst []byte, v Value, c *ctx) []byte {
 
 // topTagLike reports whether v's natural form would read back as a tagged
 // object at the top of a column (JSON documents are checked by the caller).
-func topTagLike(v Value) bool {
+func topTagLike(v *Value) bool {
 	return v.Kind == KindDocument && len(v.Names) > 0 && v.Names[0] == tagKey
 }
 
 // appendRawFields appends every nonzero field of v and closes the tagged object.
-func appendRawFields(dst []byte, v Value) []byte {
+func appendRawFields(dst []byte, v *Value) []byte {
 	if v.Neg {
 		dst = append(dst, `,"neg":true`...)
 	}
@@ -178,7 +178,7 @@ func appendRawFields(dst []byte, v Value) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendValueJSON(dst, v.Elems[i], &auto)
+			dst = appendValueJSON(dst, &v.Elems[i], &auto)
 		}
 		dst = append(dst, ']')
 	}
@@ -219,13 +219,13 @@ func fracOK(nanos uint64, size uint8) bool {
 }
 
 // zoneOK reports whether Off and Zoned can be written as a zone suffix.
-func zoneOK(v Value) bool {
+func zoneOK(v *Value) bool {
 	return (v.Zoned || v.Off == 0) && v.Off > -100*3600 && v.Off < 100*3600
 }
 
 // appendNatural appends v's natural form for context c (whose kind is
 // v.Kind) and reports whether that form reads back exactly.
-func appendNatural(dst []byte, v Value, c *ctx) ([]byte, bool) {
+func appendNatural(dst []byte, v *Value, c *ctx) ([]byte, bool) {
 	switch v.Kind {
 	case KindDate, KindTime, KindDateTime, KindTimestamp:
 		return appendTemporalJSON(dst, v, c)
@@ -238,7 +238,7 @@ func appendNatural(dst []byte, v Value, c *ctx) ([]byte, bool) {
 }
 
 // appendScalarJSON is appendNatural for numbers, text, bytes, JSON, ENUM and SET.
-func appendScalarJSON(dst []byte, v Value, c *ctx) ([]byte, bool) {
+func appendScalarJSON(dst []byte, v *Value, c *ctx) ([]byte, bool) {
 	quoted := func(dst []byte) []byte { return append(dst, '"') }
 	switch v.Kind {
 	case KindBool:
@@ -300,7 +300,7 @@ func appendScalarJSON(dst []byte, v Value, c *ctx) ([]byte, bool) {
 }
 
 // appendTemporalJSON is appendNatural for dates and times.
-func appendTemporalJSON(dst []byte, v Value, c *ctx) ([]byte, bool) {
+func appendTemporalJSON(dst []byte, v *Value, c *ctx) ([]byte, bool) {
 	quoted := func(dst []byte) []byte { return append(dst, '"') }
 	switch v.Kind {
 	case KindDate:
@@ -339,7 +339,7 @@ func appendTemporalJSON(dst []byte, v Value, c *ctx) ([]byte, bool) {
 }
 
 // appendSpecialJSON is appendNatural for spatial, vector, UUID, MongoDB and other values.
-func appendSpecialJSON(dst []byte, v Value, c *ctx) ([]byte, bool) {
+func appendSpecialJSON(dst []byte, v *Value, c *ctx) ([]byte, bool) {
 	mark := len(dst)
 	quoted := func(dst []byte) []byte { return append(dst, '"') }
 	switch v.Kind {
@@ -413,7 +413,7 @@ func appendSpecialJSON(dst []byte, v Value, c *ctx) ([]byte, bool) {
 }
 
 // appendContainerJSON is appendNatural for arrays and documents.
-func appendContainerJSON(dst []byte, v Value, c *ctx) ([]byte, bool) {
+func appendContainerJSON(dst []byte, v *Value, c *ctx) ([]byte, bool) {
 	mark := len(dst)
 	switch v.Kind {
 	case KindArray:
@@ -426,7 +426,7 @@ func appendContainerJSON(dst []byte, v Value, c *ctx) ([]byte, bool) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendValueJSON(dst, v.Elems[i], &auto)
+			dst = appendValueJSON(dst, &v.Elems[i], &auto)
 		}
 		return append(dst, ']'), true
 	case KindDocument:
@@ -444,7 +444,7 @@ func appendContainerJSON(dst []byte, v Value, c *ctx) ([]byte, bool) {
 				return dst[:mark], false
 			}
 			dst = append(dst, ':')
-			dst = appendValueJSON(dst, v.Elems[i], &auto)
+			dst = appendValueJSON(dst, &v.Elems[i], &auto)
 		}
 		return append(dst, '}'), true
 	}

@@ -51,11 +51,11 @@ func AppendText(dst []byte, v Value) []byte {
 	case KindDate:
 		return appendDate(dst, v.I)
 	case KindTime:
-		return appendTimeText(dst, v)
+		return appendTimeText(dst, &v)
 	case KindDateTime:
-		return appendDateTimeText(dst, v)
+		return appendDateTimeText(dst, &v)
 	case KindTimestamp:
-		return appendTimestampText(dst, v)
+		return appendTimestampText(dst, &v)
 	case KindYear:
 		if v.I < 0 {
 			dst = append(dst, '-')
@@ -84,7 +84,7 @@ func AppendText(dst []byte, v Value) []byte {
 		}
 		return dst
 	case KindArray, KindDocument:
-		return appendValueJSON(dst, v, &ctx{kind: v.Kind, size: v.Size})
+		return appendValueJSON(dst, &v, &ctx{kind: v.Kind, size: v.Size})
 	}
 	return append(dst, v.B...)
 }
@@ -193,7 +193,7 @@ func appendClock(dst []byte, hms uint64) []byte {
 	return appendTwo(dst, hms%100)
 }
 
-func appendTimeText(dst []byte, v Value) []byte {
+func appendTimeText(dst []byte, v *Value) []byte {
 	if v.Neg || v.I < 0 {
 		dst = append(dst, '-')
 	}
@@ -205,7 +205,7 @@ func appendTimeText(dst []byte, v Value) []byte {
 	return dst
 }
 
-func appendDateTimeText(dst []byte, v Value) []byte {
+func appendDateTimeText(dst []byte, v *Value) []byte {
 	if v.I < 0 {
 		dst = append(dst, '-')
 	}
@@ -217,11 +217,11 @@ func appendDateTimeText(dst []byte, v Value) []byte {
 }
 
 // isZeroTimestamp reports whether v is MySQL's zero TIMESTAMP.
-func isZeroTimestamp(v Value) bool {
+func isZeroTimestamp(v *Value) bool {
 	return v.I == 0 && v.U == 0 && v.Off == 0 && !v.Zoned
 }
 
-func appendTimestampText(dst []byte, v Value) []byte {
+func appendTimestampText(dst []byte, v *Value) []byte {
 	switch {
 	case v.I == math.MaxInt64:
 		return append(dst, "infinity"...)
