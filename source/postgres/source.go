@@ -199,6 +199,7 @@ type streamer struct {
 	dec     *decoder
 	flushed atomic.Uint64 // flush LSN last reported (never past an acknowledged position)
 
+	messages      uint64 // pgoutput messages received
 	walEnd        uint64 // latest WAL end from a keepalive
 	lastHeartbeat time.Time
 	lastStatus    time.Time
@@ -278,9 +279,7 @@ func (st *streamer) inbound(ctx context.Context, msg inbound) error {
 		st.src.mu.Unlock()
 		return st.maybeHeartbeat(time.Now())
 	}
-	st.src.mu.Lock()
-	st.src.stats.Messages++
-	st.src.mu.Unlock()
+	st.messages++
 	if err := st.dec.handle(ctx, msg.data); err != nil {
 		return err
 	}
@@ -292,6 +291,7 @@ func (st *streamer) emitPending() error {
 	err := st.dec.out.flush()
 	st.src.mu.Lock()
 	st.src.stats.Changes = st.dec.out.emitted
+	st.src.stats.Messages = st.messages
 	st.src.stats.Spilled = uint64(st.dec.spill.spills)
 	st.src.stats.Streamed = st.dec.streamed
 	st.src.mu.Unlock()
