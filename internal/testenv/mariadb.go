@@ -127,9 +127,16 @@ func defaultString(s, def string) string {
 }
 
 func (s *MariaDB) installDB(ctx context.Context, installDB string) error {
+	// A private tmpdir: with the default /tmp, concurrent bootstraps (and
+	// anything that cleans /tmp) remove each other's #sql temporary tables.
+	tmp := s.dir.join("tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return fmt.Errorf("testenv: mariadb: %w", err)
+	}
 	cmd := exec.CommandContext(ctx, installDB,
 		"--no-defaults",
 		"--datadir="+s.DataDir(),
+		"--tmpdir="+tmp,
 		"--user=root",
 		"--auth-root-authentication-method=normal",
 		"--skip-test-db",
