@@ -1,0 +1,389 @@
+package tools
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sluice-cdc/sluice/binlog"
+)
+
+// SplitOptions configures Split; at least one limit must be set.
+type SplitOptions struct {
+	// MaxRows is the most rows a transaction may change (0: no limit).
+	MaxRows int64
+	// MaxBytes is the most bytes of rows events a transaction may hold (0: no limit).
+	MaxBytes int64
+	// MaxBuffer bounds the memory held while deciding whether a
+	// transaction is over the limits (default 64 MiB); a transaction
+	// still under the limits past it is copied unsplit.
+	MaxBuffer int64
+}
+
+// SplitResult counts what Split did.
+type SplitResult struct {
+	Transactions int64 // transactions read
+	Split        int64 // transactions split
+	Pieces       int64 // transactions the split ones became
+}
+
+// ErrSplit is wrapped when a transaction over the limits cannot be split.
+var ErrSplit = errors.New("cannot split transaction")
+
+// Split copies the binlog files to w, one FORMAT_DESCRIPTION_EVENT first,
+// and splits every transaction over the limits into a sequence of
+// complete transactions within them: each piece starts with a QUERY
+// "BEGIN" (its GTID event is dropped, so the pieces apply as new
+// transactions), holds TABLE_MAP and rows events (a large rows event is
+// cut into several, each ending its statement) and ends with an XID.
+// The pieces are no longer atomic. Transactions within the limits are
+// copied as they are.
+func Split(ctx context.Context, files []string, opt SplitOptions, w io.Writer) (SplitResult, error) {
+	var res SplitResult
+	if len(files) == 0 {
+		return res, errNoFiles
+	}
+	if opt.MaxRows <= 0 && opt.MaxBytes <= 0 {
+		return res, fmt.Errorf("tools: split: no limit given")
+	}
+	if opt.MaxBuffer <= 0 {
+		opt.MaxBuffer = 64 << 20
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	s := &splitter{opt: opt, out: binlog.NewWriter(bw), res: &res,
+		tables: map[uint64]*binlog.TableMap{}, maps: map[uint64][]byte{}}
+	for _, p := range files {
+		if err := s.file(ctx, p); err != nil {
+			return res, err
+		}
+	}
+	if s.fde == nil {
+		return res, fmt.Errorf("tools: split: no FORMAT_DESCRIPTION_EVENT in the input")
+	}
+	if err := bw.Flush(); err != nil {
+		return res, fmt.Errorf("tools: split: writing: %w", err)
+	}
+	return res, nil
+}
+
+type splitter struct {
+	opt SplitOptions
+	out *binlog.Writer
+	res *SplitResult
+
+	fde    []byte
+	tables map[uint64]*binlog.TableMap
+	maps   map[uint64][]byte // table id → TABLE_MAP header and body
+	raw    rawRows
+
+	state      int      // txNone, txGTID, txOpen
+	buf        [][]byte // buffered events (header and body) of the current transaction
+	bufBytes   int64
+	bufRows    int64
+	unsplit    bool // the transaction holds events that cannot be split, or is copied as it is
+	splitting  bool
+	pieceOpen  bool
+	pieceRows  int64
+	pieceBytes int64
+	xid        uint64
+}
+
+func (s *splitter) file(ctx context.Context, path string) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("tools: %w", err)
+	}
+	defer src.Close()
+	clear(s.tables)
+	clear(s.maps)
+	r := binlog.NewReader(bufio.NewReaderSize(src, 1<<20), filepath.Base(path))
+	defer r.Close()
+	for i := 0; ; i++ {
+		if i&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		ev, err := r.Next()
+		if err == io.EOF {
+			if s.state != txNone {
+				return s.flush() // the file ends inside a transaction: keep what there is
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.event(ev); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *splitter) write(h binlog.Header, body []byte) error {
+	return s.out.WriteEvent(h, body)
+}
+
+func (s *splitter) writeRec(rec []byte) error {
+	h, err := binlog.DecodeHeader(rec)
+	if err != nil {
+		return err
+	}
+	return s.write(h, rec[binlog.HeaderLenV4:])
+}
+
+func (s *splitter) start(state int) {
+	s.state = state
+	s.buf = s.buf[:0]
+	s.bufBytes, s.bufRows = 0, 0
+	s.unsplit, s.splitting, s.pieceOpen = false, false, false
+	s.res.Transactions++
+}
+
+func (s *splitter) buffer(ev *binlog.Event) error {
+	if s.unsplit && !s.splitting {
+		return s.write(ev.Header, ev.Body)
+	}
+	s.buf = append(s.buf, appendRecord(nil, 0, ev.Header, ev.Body)[1:])
+	s.bufBytes += int64(len(ev.Body)) + binlog.HeaderLenV4
+	if s.bufBytes > s.opt.MaxBuffer {
+		return s.flush()
+	}
+	return nil
+}
+
+// flush writes the buffered events as they are; the rest of the
+// transaction follows unsplit.
+func (s *splitter) flush() error {
+	for _, rec := range s.buf {
+		if err := s.writeRec(rec); err != nil {
+			return err
+		}
+	}
+	s.buf = s.buf[:0]
+	s.unsplit = true
+	return nil
+}
+
+func (s *splitter) end(ev *binlog.Event) error {
+	s.state = txNone
+	if s.splitting {
+		if s.pieceOpen {
+			return s.write(ev.Header, ev.Body)
+		}
+		return nil
+	}
+	if err := s.flush(); err != nil {
+		return err
+	}
+	return s.write(ev.Header, ev.Body)
+}
+
+func (s *splitter) event(ev *binlog.Event) error {
+	switch t := ev.Header.Type; {
+	case t == binlog.FormatDescriptionEvent:
+		if s.fde != nil && bytes.Equal(fdeIdentity(s.fde[binlog.HeaderLenV4:]), fdeIdentity(ev.Body)) {
+			return nil
+		}
+		h := ev.Header
+		h.Flags &^= 0x0001
+		s.fde = appendRecord(nil, 0, h, ev.Body)[1:]
+		return s.write(h, ev.Body)
+	case t == binlog.RotateEvent, t == binlog.StopEvent, t == binlog.TransactionPayloadEvent:
+		return nil
+	case t == binlog.TableMapEvent:
+		tm, err := binlog.DecodeTableMap(ev.Body, ev.FDE)
+		if err != nil {
+			return ev.Wrap(err)
+		}
+		s.tables[tm.TableID] = tm
+		s.maps[tm.TableID] = appendRecord(s.maps[tm.TableID][:0], 0, ev.Header, ev.Body)[1:]
+		if s.splitting {
+			return nil // written again before each rows event
+		}
+	case t == binlog.MariaGTIDEvent:
+		var g binlog.MariaGTIDStart
+		if err := g.Decode(ev.Body, ev.FDE); err != nil {
+			return ev.Wrap(err)
+		}
+		state := txOpen
+		if g.Flags&binlog.MariaGTIDStandalone != 0 {
+			state = txGTID
+		}
+		s.start(state)
+	case t == binlog.GTIDEvent || t == binlog.AnonymousGTIDEvent || t == binlog.GTIDTaggedLogEvent:
+		s.start(txGTID)
+	case t == binlog.QueryEvent:
+		var q binlog.Query
+		if err := q.Decode(ev.Body, ev.FDE); err != nil {
+			return ev.Wrap(err)
+		}
+		switch sql := strings.ToUpper(strings.TrimSpace(q.SQL)); {
+		case sql == "BEGIN":
+			if s.state == txNone {
+				s.start(txOpen)
+			}
+			s.state = txOpen
+			if s.splitting {
+				return nil
+			}
+		case sql == "COMMIT":
+			if s.state != txNone {
+				return s.end(ev)
+			}
+		default:
+			if s.state == txGTID {
+				return s.end(ev)
+			}
+			if s.splitting {
+				return ev.Wrap(fmt.Errorf("%w: a statement inside a split transaction: %.60s", ErrSplit, q.SQL))
+			}
+			if s.state != txNone && !s.unsplit {
+				// A statement inside: the transaction is copied as it is.
+				if err := s.flush(); err != nil {
+					return err
+				}
+			}
+		}
+	case t == binlog.XIDEvent:
+		if s.state != txNone {
+			return s.end(ev)
+		}
+	case binlog.IsRowsEvent(t):
+		if s.state == txNone {
+			return s.write(ev.Header, ev.Body)
+		}
+		return s.rows(ev)
+	default:
+		if s.splitting {
+			return nil // ANNOTATE_ROWS, ROWS_QUERY, ...: dropped from split transactions
+		}
+	}
+	if s.state == txNone {
+		return s.write(ev.Header, ev.Body)
+	}
+	return s.buffer(ev)
+}
+
+func (s *splitter) over(rows, bytes int64) bool {
+	return s.opt.MaxRows > 0 && rows > s.opt.MaxRows || s.opt.MaxBytes > 0 && bytes > s.opt.MaxBytes
+}
+
+func (s *splitter) rows(ev *binlog.Event) error {
+	if s.splitting {
+		return s.chunk(ev)
+	}
+	if s.unsplit {
+		return s.buffer(ev)
+	}
+	r := &s.raw
+	if err := r.parse(ev, func(id uint64) *binlog.TableMap { return s.tables[id] }); err != nil {
+		return err
+	}
+	rows, size := int64(r.rows()), int64(len(ev.Body))
+	if !s.over(s.bufRows+rows, s.bufBytes+size) {
+		s.bufRows += rows
+		return s.buffer(ev)
+	}
+	// Over the limits: from here on, the transaction goes out in pieces.
+	s.splitting = true
+	s.res.Split++
+	buffered := s.buf
+	s.buf = nil
+	for _, rec := range buffered {
+		h, err := binlog.DecodeHeader(rec)
+		if err != nil {
+			return err
+		}
+		if !binlog.IsRowsEvent(h.Type) {
+			continue // GTID, BEGIN, TABLE_MAP (written again), annotations
+		}
+		old := binlog.Event{Source: ev.Source, Offset: ev.Offset, Header: h, Body: rec[binlog.HeaderLenV4:], FDE: ev.FDE}
+		if err := s.chunk(&old); err != nil {
+			return err
+		}
+	}
+	return s.chunk(ev)
+}
+
+// chunk writes the rows of ev into the open piece, closing pieces at the limits.
+func (s *splitter) chunk(ev *binlog.Event) error {
+	r := &s.raw
+	if err := r.parse(ev, func(id uint64) *binlog.TableMap { return s.tables[id] }); err != nil {
+		return err
+	}
+	from := 0
+	for i := 0; i < r.rows(); i++ {
+		start, _, end := r.row(i)
+		size := int64(end - start)
+		if s.pieceOpen && s.pieceRows > 0 && s.over(s.pieceRows+1, s.pieceBytes+size) {
+			if err := s.emitRows(ev, from, i); err != nil {
+				return err
+			}
+			from = i
+			if err := s.closePiece(ev); err != nil {
+				return err
+			}
+		}
+		if !s.pieceOpen {
+			if err := s.openPiece(ev); err != nil {
+				return err
+			}
+		}
+		s.pieceRows++
+		s.pieceBytes += size
+	}
+	return s.emitRows(ev, from, r.rows())
+}
+
+func (s *splitter) openPiece(ev *binlog.Event) error {
+	s.pieceOpen, s.pieceRows, s.pieceBytes = true, 0, 0
+	s.res.Pieces++
+	h := ev.Header
+	h.Type, h.Flags = binlog.QueryEvent, 0
+	return s.write(h, queryBody("BEGIN"))
+}
+
+func (s *splitter) closePiece(ev *binlog.Event) error {
+	s.pieceOpen = false
+	s.xid++
+	h := ev.Header
+	h.Type, h.Flags = binlog.XIDEvent, 0
+	return s.write(h, binary.LittleEndian.AppendUint64(nil, s.xid))
+}
+
+// emitRows writes rows [from, to) of the parsed event as one rows event
+// ending its statement, after its TABLE_MAP.
+func (s *splitter) emitRows(ev *binlog.Event, from, to int) error {
+	r := &s.raw
+	if to <= from {
+		return nil
+	}
+	tm := s.maps[r.TableID]
+	if tm == nil {
+		return ev.Wrap(fmt.Errorf("%w %d", binlog.ErrNoTableMap, r.TableID))
+	}
+	if err := s.writeRec(tm); err != nil {
+		return err
+	}
+	start, _, _ := r.row(from)
+	_, _, end := r.row(to - 1)
+	body := append([]byte(nil), r.post...)
+	flags := binary.LittleEndian.Uint16(body[r.idLen:])
+	binary.LittleEndian.PutUint16(body[r.idLen:], flags|binlog.RowsFlagStmtEnd)
+	body = append(body, r.ncols...)
+	for _, bm := range r.bitmaps {
+		body = append(body, bm...)
+	}
+	body = append(body, r.data[start:end]...)
+	h := ev.Header
+	h.Type = r.Type
+	return s.write(h, body)
+}
