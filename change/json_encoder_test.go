@@ -145,3 +145,32 @@ func benchEncoder(b *testing.B, c *Change) {
 	var e Encoder
 	benchAppend(b, c, e.Append)
 }
+
+// TestPlainPrefix puts every byte value at every position of plain text
+// and checks plainPrefix against the jsonPlain table, byte by byte.
+func TestPlainPrefix(t *testing.T) {
+	naive := func(s []byte) int {
+		for i, c := range s {
+			if jsonPlain[c] == 0 {
+				return i
+			}
+		}
+		return len(s)
+	}
+	for n := 0; n <= 19; n++ {
+		for pos := 0; pos < max(n, 1); pos++ {
+			for c := 0; c < 256; c++ {
+				s := bytes.Repeat([]byte("a~ }"), 5)[:n]
+				if pos < n {
+					s[pos] = byte(c)
+				}
+				if got, want := plainPrefix(s), naive(s); got != want {
+					t.Fatalf("plainPrefix(%q) = %d, want %d", s, got, want)
+				}
+				if got, want := plainPrefix(string(s)), naive(s); got != want {
+					t.Fatalf("plainPrefix(string %q) = %d, want %d", s, got, want)
+				}
+			}
+		}
+	}
+}

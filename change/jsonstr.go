@@ -7,10 +7,17 @@ import "encoding/base64"
 // can fall back to a lossless form. Only '"', '\\', control characters and
 // U+2028/U+2029 are escaped.
 func appendJSONStr[T string | []byte](dst []byte, s T) ([]byte, bool) {
+	i := plainPrefix(s)
+	if i == len(s) {
+		// The common case: nothing to escape or validate.
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"'), true
+	}
 	mark := len(dst)
 	dst = append(dst, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if jsonPlain[c] != 0 {
 			i++
@@ -47,6 +54,32 @@ func appendJSONStr[T string | []byte](dst []byte, s T) ([]byte, bool) {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"'), true
+}
+
+// plainPrefix returns the length of the longest prefix of s made of bytes
+// a JSON string holds as they are (see jsonPlain), looking at eight bytes
+// at a time.
+func plainPrefix[T string | []byte](s T) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		q := w ^ ('"' * ones)
+		b := w ^ ('\\' * ones)
+		// A high bit set in any term marks a byte >= 0x80, < 0x20, '"' or
+		// '\\' (the zero-byte tests are exact about whether there is one).
+		if (w|(w-0x20*ones)|(q-ones)&^q|(b-ones)&^b)&highs != 0 {
+			break
+		}
+	}
+	for i < len(s) && jsonPlain[s[i]] != 0 {
+		i++
+	}
+	return i
 }
 
 // utf8Len returns the length of the valid UTF-8 sequence starting at s[i]
