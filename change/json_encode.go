@@ -93,6 +93,12 @@ func appendJSON(dst []byte, c *Change, e *Encoder) []byte {
 // appendUTC appends t in UTC as a quoted RFC 3339 time with exactly nine
 // fraction digits, "2024-05-06T07:08:09.120000000Z", so that times sort as text.
 func appendUTC(dst []byte, t time.Time) []byte {
+	if u := t.Unix(); u >= minTextUnix && u <= maxTextUnix {
+		dst = append(dst, '"')
+		dst = appendUnixDateClock(dst, u, 'T')
+		dst = appendFrac(dst, uint64(t.Nanosecond()), 9)
+		return append(dst, 'Z', '"')
+	}
 	t = t.UTC()
 	y, mo, d := t.Date()
 	h, mi, s := t.Clock()

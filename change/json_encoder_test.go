@@ -2,7 +2,10 @@ package change
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // encoderCases is a sequence of changes that exercises the Encoder's cache:
@@ -170,6 +173,46 @@ func TestPlainPrefix(t *testing.T) {
 				if got, want := plainPrefix(string(s)), naive(s); got != want {
 					t.Fatalf("plainPrefix(string %q) = %d, want %d", s, got, want)
 				}
+			}
+		}
+	}
+}
+
+// TestUnixDateClock checks the encoder's own calendar arithmetic against
+// package time over years 1 to 9999, including the edges and leap days.
+func TestUnixDateClock(t *testing.T) {
+	secs := []int64{minTextUnix, minTextUnix + 1, -1, 0, 1, 86399, 86400, 951782400, 951868799,
+		4107542400, 1714979289, maxTextUnix - 1, maxTextUnix}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		secs = append(secs, minTextUnix+rng.Int64N(maxTextUnix-minTextUnix+1))
+	}
+	for d := int64(-800000); d < 800000; d += 37 {
+		secs = append(secs, d*86400+d%86400)
+	}
+	for _, s := range secs {
+		if s < minTextUnix || s > maxTextUnix {
+			continue
+		}
+		want := time.Unix(s, 0).UTC().Format("2006-01-02T15:04:05")
+		if got := string(appendUnixDateClock(nil, s, 'T')); got != want {
+			t.Fatalf("appendUnixDateClock(%d) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+// TestAppendFrac checks the digit-pair fraction against zero-padded
+// division for every size.
+func TestAppendFrac(t *testing.T) {
+	for _, nanos := range []uint64{0, 1, 9, 10, 123456789, 999999999, 500000000, 1e9, 12345678901} {
+		for size := uint8(0); size <= 10; size++ {
+			want := ""
+			if size > 0 {
+				sz := min(size, 9)
+				want = "." + fmt.Sprintf("%0*d", sz, nanos/pow10[9-sz])
+			}
+			if got := string(appendFrac(nil, nanos, size)); got != want {
+				t.Errorf("appendFrac(%d, %d) = %q, want %q", nanos, size, got, want)
 			}
 		}
 	}

@@ -23,6 +23,10 @@ type ctx struct {
 	// column type does not list the members (cols "enum").
 	enums  [2]enumPair
 	nenums int
+	// memo holds answers of member for this column's type text.
+	memo    [2]enumPair
+	memoSet [2]bool
+	nmemo   uint8
 }
 
 // enumPair is one ENUM text and its index.
@@ -39,7 +43,30 @@ func enumIndexIn(c *ctx, text []byte) uint64 {
 			return c.enums[i].index
 		}
 	}
-	return enumIndex(c.typ, text)
+	return c.member(text, false)
+}
+
+// member returns enumIndex (or, for set, setBits) of text and the column
+// type, remembering the last few answers in c: the before and after
+// values and the key of one change often share their text.
+func (c *ctx) member(text []byte, set bool) uint64 {
+	for i := range c.nmemo {
+		if c.memoSet[i] == set && string(c.memo[i].text) == string(text) {
+			return c.memo[i].index
+		}
+	}
+	var u uint64
+	if set {
+		u = setBits(c.typ, text)
+	} else {
+		u = enumIndex(c.typ, text)
+	}
+	if int(c.nmemo) < len(c.memo) {
+		c.memo[c.nmemo] = enumPair{text: text, index: u}
+		c.memoSet[c.nmemo] = set
+		c.nmemo++
+	}
+	return u
 }
 
 // Field masks: which Value fields a kind's natural form carries.
@@ -291,7 +318,7 @@ func appendScalarJSON(dst []byte, v *Value, c *ctx) ([]byte, bool) {
 		}
 		return appendJSONStr(dst, v.B)
 	case KindSet:
-		if !onlyFields(v, fB|fU) || setBits(c.typ, v.B) != v.U {
+		if !onlyFields(v, fB|fU) || c.member(v.B, true) != v.U {
 			return dst, false
 		}
 		return appendJSONStr(dst, v.B)

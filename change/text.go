@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"strconv"
-	"time"
 )
 
 // AppendText appends v rendered as text the way its source prints it and
@@ -129,8 +128,13 @@ func appendPad(dst []byte, n uint64, width int) []byte {
 
 // appendTwo appends n (below 100) as two digits.
 func appendTwo(dst []byte, n uint64) []byte {
-	return append(dst, byte('0'+n/10), byte('0'+n%10))
+	return append(dst, digitPairs[2*n], digitPairs[2*n+1])
 }
+
+// digitPairs holds "00" to "99" back to back.
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
 
 // appendFrac appends "." and exactly size fraction digits of nanos (nothing when size is 0).
 func appendFrac(dst []byte, nanos uint64, size uint8) []byte {
@@ -141,7 +145,20 @@ func appendFrac(dst []byte, nanos uint64, size uint8) []byte {
 		size = 9
 	}
 	dst = append(dst, '.')
-	return appendPad(dst, nanos/pow10[9-size], int(size))
+	if nanos >= 1e9 {
+		return appendPad(dst, nanos/pow10[9-size], int(size))
+	}
+	// The first size of nanos's nine digits.
+	var buf [10]byte
+	n := nanos
+	for i := 8; i > 0; i -= 2 {
+		q := n / 100
+		r := n - q*100
+		buf[i], buf[i+1] = digitPairs[2*r], digitPairs[2*r+1]
+		n = q
+	}
+	buf[1] = byte('0' + n)
+	return append(dst, buf[1:1+size]...)
 }
 
 // appendZone appends an offset as ±HH:MM, or ±HH:MM:SS when it has seconds.
@@ -238,17 +255,53 @@ func appendTimestampText(dst []byte, v *Value) []byte {
 		dst = strconv.AppendInt(dst, v.I, 10)
 		return appendFrac(dst, v.U, v.Size)
 	}
-	t := time.Unix(wall, 0).UTC()
-	y, mo, d := t.Date()
-	h, mi, s := t.Clock()
-	dst = appendDate(dst, int64(y)*10000+int64(mo)*100+int64(d))
-	dst = append(dst, ' ')
-	dst = appendClock(dst, uint64(h*10000+mi*100+s))
+	dst = appendUnixDateClock(dst, wall, ' ')
 	dst = appendFrac(dst, v.U, v.Size)
 	if v.Zoned || v.Off != 0 {
 		dst = appendZone(dst, v.Off)
 	}
 	return dst
+}
+
+// appendUnixDateClock appends the UTC date and time of Unix seconds unix
+// (in years 1 to 9999) as YYYY-MM-DD, sep, hh:mm:ss.
+func appendUnixDateClock(dst []byte, unix int64, sep byte) []byte {
+	days := unix / 86400
+	secs := unix - days*86400
+	if secs < 0 {
+		days--
+		secs += 86400
+	}
+	y, m, d := civilDate(days)
+	dst = appendDate(dst, y*10000+m*100+d)
+	dst = append(dst, sep)
+	h := secs / 3600
+	mi := secs / 60 % 60
+	return appendClock(dst, uint64(h*10000+mi*100+secs%60))
+}
+
+// civilDate returns the proleptic Gregorian date of a day counted from
+// 1970-01-01 (H. Hinnant's days_from_civil, inverted).
+func civilDate(days int64) (year, month, day int64) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day = doy - (153*mp+2)/5 + 1
+	month = mp + 3
+	if mp >= 10 {
+		month = mp - 9
+	}
+	year = yoe + era*400
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
 }
 
 // floatBits is the precision a float of the given Size is formatted with.
