@@ -127,28 +127,81 @@ func defaultString(s, def string) string {
 }
 
 func (s *MariaDB) installDB(ctx context.Context, installDB string) error {
-	// A private tmpdir: with the default /tmp, concurrent bootstraps (and
-	// anything that cleans /tmp) remove each other's #sql temporary tables.
-	tmp := s.dir.join("tmp")
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return fmt.Errorf("testenv: mariadb: %w", err)
+	tmpl, err := mariaDBTemplate(ctx, installDB)
+	if err != nil {
+		return err
 	}
-	cmd := exec.CommandContext(ctx, installDB,
-		"--no-defaults",
-		"--datadir="+s.DataDir(),
-		"--tmpdir="+tmp,
+	if err := copyTree(tmpl, s.DataDir()); err != nil {
+		return fmt.Errorf("testenv: mariadb: copy template data directory: %w", err)
+	}
+	return nil
+}
+
+// mariaDBInstallArgs are the mariadb-install-db options for a data
+// directory in dir.
+func mariaDBInstallArgs(dir string) []string {
+	return []string{
+		"--no-defaults", // must come first
+		"--datadir=" + filepath.Join(dir, "data"),
+		// A private tmpdir: with the default /tmp, concurrent bootstraps
+		// (and anything that cleans /tmp) remove each other's #sql
+		// temporary tables.
+		"--tmpdir=" + filepath.Join(dir, "tmp"),
 		"--user=root",
 		"--auth-root-authentication-method=normal",
 		"--skip-test-db",
 		"--skip-name-resolve",
 		"--innodb-log-file-size=16M",
 		"--innodb-buffer-pool-size=32M",
-	)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("testenv: mariadb-install-db: %w\n%s", err, out)
 	}
-	return nil
+}
+
+// mariaDBTemplate returns a data directory initialised by mariadb-install-db,
+// made once per machine and installed MariaDB version under
+// $TMPDIR/sluice-testenv-templates and copied by each server (a copy takes
+// milliseconds, a bootstrap seconds). A file lock makes concurrent test
+// processes wait for one bootstrap.
+func mariaDBTemplate(ctx context.Context, installDB string) (string, error) {
+	mariadbd, err := lookBinary("mariadbd", "mariadb-server")
+	if err != nil {
+		return "", err
+	}
+	st, err := os.Stat(mariadbd)
+	if err != nil {
+		return "", fmt.Errorf("testenv: mariadb: %w", err)
+	}
+	key := hashKey(mariadbd, fmt.Sprint(st.Size(), st.ModTime().UnixNano()), strings.Join(mariaDBInstallArgs(""), " "))
+	root := templatesDir()
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", fmt.Errorf("testenv: mariadb: %w", err)
+	}
+	dir := filepath.Join(root, "mariadb-"+key)
+	data, done := filepath.Join(dir, "data"), filepath.Join(dir, "complete")
+	if _, err := os.Stat(done); err == nil {
+		return data, nil
+	}
+	unlock, err := lockFile(ctx, dir+".lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Stat(done); err == nil {
+		return data, nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", fmt.Errorf("testenv: mariadb: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
+		return "", fmt.Errorf("testenv: mariadb: %w", err)
+	}
+	out, err := exec.CommandContext(ctx, installDB, mariaDBInstallArgs(dir)...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("testenv: mariadb-install-db: %w\n%s", err, out)
+	}
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		return "", fmt.Errorf("testenv: mariadb: %w", err)
+	}
+	return data, nil
 }
 
 func (s *MariaDB) writeConfig() error {
