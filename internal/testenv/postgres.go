@@ -140,38 +140,20 @@ func (s *Postgres) mkdirOwned(path string, perm os.FileMode) error {
 }
 
 func (s *Postgres) initdb(ctx context.Context, initdb string) error {
-	if err := s.mkdirOwned(s.DataDir(), 0o700); err != nil {
+	tmpl, err := postgresTemplate(ctx, initdb, s.postgres, s.cred)
+	if err != nil {
 		return err
 	}
-	if err := s.mkdirOwned(s.SocketDir(), 0o755); err != nil {
-		return err
+	if err := copyTree(tmpl, s.DataDir()); err != nil {
+		return fmt.Errorf("testenv: postgres: copy template cluster: %w", err)
 	}
-	// initdb reads the password from a file, which the server's user must
-	// be able to read; it is removed once the cluster exists.
-	pwfile := filepath.Join(s.SocketDir(), "pwfile")
-	if err := os.WriteFile(pwfile, []byte(PostgresPassword+"\n"), 0o600); err != nil {
-		return fmt.Errorf("testenv: postgres: %w", err)
-	}
-	defer os.Remove(pwfile)
 	if s.cred != nil {
-		if err := os.Chown(pwfile, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
+		if err := chownTree(s.DataDir(), int(s.cred.Uid), int(s.cred.Gid)); err != nil {
 			return fmt.Errorf("testenv: postgres: %w", err)
 		}
 	}
-	cmd := exec.CommandContext(ctx, initdb,
-		"-D", s.DataDir(),
-		"-U", PostgresUser,
-		"--pwfile="+pwfile,
-		"--auth-local=trust",
-		"--auth-host=scram-sha-256",
-		"--encoding=UTF8",
-		"--locale=C",
-		"--no-sync",
-	)
-	cmd.Dir = s.dir.path
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGKILL}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("testenv: initdb: %w\n%s", err, out)
+	if err := s.mkdirOwned(s.SocketDir(), 0o755); err != nil {
+		return err
 	}
 	lines := []string{
 		"",
@@ -209,6 +191,77 @@ func (s *Postgres) initdb(ctx context.Context, initdb string) error {
 		return fmt.Errorf("testenv: postgres: write postgresql.conf: %w", err)
 	}
 	return nil
+}
+
+// postgresTemplate returns a cluster made by initdb once per machine,
+// PostgreSQL build and user under $TMPDIR/sluice-testenv-templates; each
+// server copies it (milliseconds instead of seconds). Servers copied from
+// one template share its system identifier. A file lock makes concurrent
+// test processes wait for one initdb.
+func postgresTemplate(ctx context.Context, initdb, postgres string, cred *syscall.Credential) (string, error) {
+	st, err := os.Stat(postgres)
+	if err != nil {
+		return "", fmt.Errorf("testenv: postgres: %w", err)
+	}
+	uid := "self"
+	if cred != nil {
+		uid = fmt.Sprint(cred.Uid, ":", cred.Gid)
+	}
+	key := hashKey(postgres, fmt.Sprint(st.Size(), st.ModTime().UnixNano()), uid, "initdb-1")
+	root := templatesDir()
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", fmt.Errorf("testenv: postgres: %w", err)
+	}
+	dir := filepath.Join(root, "postgres-"+key)
+	data, done := filepath.Join(dir, "data"), filepath.Join(dir, "complete")
+	if _, err := os.Stat(done); err == nil {
+		return data, nil
+	}
+	unlock, err := lockFile(ctx, dir+".lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Stat(done); err == nil {
+		return data, nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", fmt.Errorf("testenv: postgres: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", fmt.Errorf("testenv: postgres: %w", err)
+	}
+	// initdb runs as the server's user: it must own the directory and read
+	// the password file.
+	pwfile := filepath.Join(dir, "pwfile")
+	if err := os.WriteFile(pwfile, []byte(PostgresPassword+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("testenv: postgres: %w", err)
+	}
+	defer os.Remove(pwfile)
+	if cred != nil {
+		if err := chownTree(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return "", fmt.Errorf("testenv: postgres: %w", err)
+		}
+	}
+	cmd := exec.CommandContext(ctx, initdb,
+		"-D", data,
+		"-U", PostgresUser,
+		"--pwfile="+pwfile,
+		"--auth-local=trust",
+		"--auth-host=scram-sha-256",
+		"--encoding=UTF8",
+		"--locale=C",
+		"--no-sync",
+	)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("testenv: initdb: %w\n%s", err, out)
+	}
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		return "", fmt.Errorf("testenv: postgres: %w", err)
+	}
+	return data, nil
 }
 
 func (s *Postgres) ping(ctx context.Context) error {
