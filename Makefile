@@ -5,7 +5,7 @@ GOFLAGS ?= -buildvcs=false
 export GOFLAGS
 TEST_TIMEOUT ?= 60m
 
-.PHONY: test deps build vet
+.PHONY: test deps build vet demo
 
 # Installs missing servers and modules, then runs every test with the race
 # detector. Tests start their own real servers (internal/testenv).
@@ -24,3 +24,8 @@ build:
 
 vet:
 	$(GO) vet ./...
+
+# The README's first command: a throwaway MariaDB with a small workload,
+# its changes streamed to the terminal until Ctrl-C.
+demo: deps build
+	./bin/sluice demo
