@@ -88,7 +88,10 @@
 //
 // # Times
 //
-// Measured on the 2-core development machine: MariaDB starts in about 2.5 s
-// (mariadb-install-db is most of it), PostgreSQL in about 1.5 s, Redis and
-// NATS in under 0.2 s, FerretDB in about 0.5 s once built.
+// mariadb-install-db and initdb run once per machine into template
+// directories under $TMPDIR/sluice-testenv-templates, which each server
+// copies. Measured with BenchmarkStart on the 2-core machine while other
+// builds kept its load average near 25: MariaDB starts in about 3 s,
+// PostgreSQL in about 3.7 s, FerretDB in 0.6 s (after its one-time build of
+// a few CPU-minutes), Redis and NATS in about 0.2 s.
 package testenv
