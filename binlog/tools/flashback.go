@@ -158,7 +158,7 @@ func (f *flashback) event(ev *binlog.Event) error {
 			f.fde = appendRecord(nil, 0, h, ev.Body)[1:]
 		}
 	case t == binlog.TableMapEvent:
-		tm, err := binlog.DecodeTableMap(ev.Body, ev.FDE)
+		tm, err := binlog.DecodeTableMapEvent(ev)
 		if err != nil {
 			return ev.Wrap(err)
 		}

@@ -199,7 +199,7 @@ func (s *splitter) event(ev *binlog.Event) error {
 	case t == binlog.RotateEvent, t == binlog.StopEvent, t == binlog.TransactionPayloadEvent:
 		return nil
 	case t == binlog.TableMapEvent:
-		tm, err := binlog.DecodeTableMap(ev.Body, ev.FDE)
+		tm, err := binlog.DecodeTableMapEvent(ev)
 		if err != nil {
 			return ev.Wrap(err)
 		}

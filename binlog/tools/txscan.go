@@ -146,7 +146,7 @@ func (s *txScanner) scan(ctx context.Context, src io.Reader, name string) error 
 func (s *txScanner) event(ev *binlog.Event, end int64, lookup func(uint64) *binlog.TableMap) error {
 	switch t := ev.Header.Type; {
 	case t == binlog.TableMapEvent:
-		tm, err := binlog.DecodeTableMap(ev.Body, ev.FDE)
+		tm, err := binlog.DecodeTableMapEvent(ev)
 		if err != nil {
 			return ev.Wrap(err)
 		}
