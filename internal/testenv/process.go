@@ -224,7 +224,7 @@ func startWithPort(start func(port int) error) error {
 	return err
 }
 
-// portString formats 127.0.0.1:port.
+// hostPort formats 127.0.0.1:port.
 func hostPort(port int) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
