@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
+
+// defaultStartTimeout bounds Start when its context has no deadline.
+const defaultStartTimeout = 2 * time.Minute
 
 // Server is what every testenv server has: a process listening on a port of
 // 127.0.0.1 and a private directory. It is embedded in MariaDB, Postgres,
@@ -70,6 +74,11 @@ func (s *Server) Start(ctx context.Context) error {
 	spec.log = s.LogFile()
 	if spec.dir == "" {
 		spec.dir = s.dir.path
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultStartTimeout)
+		defer cancel()
 	}
 	p, err := startProcess(spec)
 	if err != nil {
