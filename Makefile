@@ -1,5 +1,7 @@
 # Sluice make targets. `make test` is what CI runs (.ci/run).
 SHELL := /usr/bin/env bash
+# Go lives in /usr/local/go on these machines; PATH may not name it.
+export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 GOFLAGS ?= -buildvcs=false
 export GOFLAGS

@@ -12,7 +12,6 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -84,6 +83,10 @@ if ! id postgres >/dev/null 2>&1; then
 	as_root useradd --system --user-group --home-dir /var/lib/postgresql --shell /bin/sh postgres
 fi
 
+# Go lives in /usr/local/go on these machines; PATH may not name it.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	export PATH="$PATH:/usr/local/go/bin"
+fi
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 log "go mod download"
 go mod download
