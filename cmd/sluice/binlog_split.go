@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sluice-cdc/sluice/binlog/tools"
+)
+
+const splitHelp = `
+Copy binlog files to one binlog in which every transaction over --max-rows
+rows or --max-bytes bytes of rows events is split into a sequence of
+complete smaller transactions (each with BEGIN, its TABLE_MAPs and an XID;
+a large rows event is cut at row boundaries). The pieces get no GTID event,
+so they apply as new transactions; smaller transactions are copied as they
+are. The pieces are no longer atomic: a failure between them leaves part of
+the original transaction applied.`
+
+func runBinlogSplit(ctx context.Context, e *env, args []string) error {
+	var (
+		opt tools.SplitOptions
+		out string
+	)
+	fs := newFlagSet(e, "binlog split", "sluice binlog split [options] FILE... -o out.bin", splitHelp)
+	fs.Int64Var(&opt.MaxRows, "max-rows", 0, "most rows per transaction")
+	fs.Int64Var(&opt.MaxBytes, "max-bytes", 0, "most bytes of rows events per transaction")
+	fs.StringVar(&out, "o", "", "write the binlog to this file")
+	files, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return usagef("binlog split: no FILE given")
+	}
+	if out == "" {
+		return usagef("binlog split: -o FILE is required")
+	}
+	if opt.MaxRows < 0 || opt.MaxBytes < 0 || opt.MaxRows == 0 && opt.MaxBytes == 0 {
+		return usagef("binlog split: give --max-rows or --max-bytes (positive)")
+	}
+	w, closeOut, err := output(e, out)
+	if err != nil {
+		return err
+	}
+	res, err := tools.Split(ctx, files, opt, w)
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if res.Split > 0 {
+		fmt.Fprintf(e.Stderr, "sluice: binlog split: warning: %d transactions split into %d pieces, which are no longer atomic\n", res.Split, res.Pieces)
+	}
+	return nil
+}
