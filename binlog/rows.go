@@ -557,7 +557,7 @@ func (r *RowsReader) decodeImageAt(dst []change.Value, sp, img int) ([]change.Va
 		if isPartial {
 			dst[i], err = r.applyPartial(i, v[c.prefix:])
 		} else {
-			dst[i], err = r.decodeValue(c, v)
+			err = r.decodeValue(c, v, &dst[i])
 		}
 		if err != nil {
 			return dst, r.colErr(i, err)
