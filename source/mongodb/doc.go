@@ -91,9 +91,7 @@
 //     subtypes 0 and 4, ObjectId, bool, date, null, regex, int32,
 //     timestamp, int64) arrive in order and rebuild the collection equal to
 //     find(); restarts from saved positions lose and repeat nothing; a
-//     position older than the oplog gives ErrPositionLost; SIGKILLs of a
-//     child process running the pipeline with the bbolt store rebuild the
-//     collection exactly;
+//     position older than the oplog gives ErrPositionLost;
 //   - $changeStream on FerretDB answers NotImplemented, reported as
 //     ErrChangeStreamsUnsupported.
 //
