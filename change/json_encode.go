@@ -58,23 +58,33 @@ func appendJSON(dst []byte, c *Change, e *Encoder) []byte {
 	// unless an Encoder has room for them).
 	var cache [32]ctx
 	var ctxs []ctx
+	// Likewise each column's key (from e when it has them).
+	var kt *keyTable
+	var keyText [1024]byte
+	var keyEnd [len(cache)]int32
+	var keyNamed [len(cache)]bool
 	if e != nil {
 		e.prepare(c, n)
 		ctxs = e.ctxs[:n]
+		kt = &e.kt
 	} else if n <= len(cache) {
 		ctxs = cache[:n]
+		stackKeys, ok := buildKeys(keyTable{text: keyText[:0], end: keyEnd[:0], named: keyNamed[:0]}, c, n, len(keyText))
+		if ok {
+			kt = &stackKeys
+		}
 	}
 	for i := range ctxs {
 		colCtx(&ctxs[i], c, i)
 	}
-	dst = appendKey(dst, c, ctxs, n, e)
+	dst = appendKey(dst, c, ctxs, n, kt)
 	if len(c.Before) > 0 {
 		dst = append(dst, `,"before":`...)
-		dst = appendImage(dst, c, ctxs, c.Before, n, e)
+		dst = appendImage(dst, c, ctxs, c.Before, n, e, kt)
 	}
 	if len(c.After) > 0 {
 		dst = append(dst, `,"after":`...)
-		dst = appendImage(dst, c, ctxs, c.After, n, e)
+		dst = appendImage(dst, c, ctxs, c.After, n, e, kt)
 	}
 	if c.SQL != "" {
 		dst = append(dst, `,"sql":`...)
@@ -84,7 +94,7 @@ func appendJSON(dst []byte, c *Change, e *Encoder) []byte {
 		if e != nil {
 			dst = e.appendCols(dst, c, ctxs, n)
 		} else {
-			dst = appendCols(dst, c, ctxs, n)
+			dst = appendCols(dst, c, ctxs, n, kt)
 		}
 	}
 	return append(dst, '}')
@@ -284,7 +294,7 @@ func isAtKey(name string, i int) bool {
 // column is left out, unless a later column has the same key: then it is
 // written as {"$kind":"absent"} so that readers, matching keys to columns
 // in order, stay aligned.
-func appendImage(dst []byte, c *Change, ctxs []ctx, img []Value, n int, e *Encoder) []byte {
+func appendImage(dst []byte, c *Change, ctxs []ctx, img []Value, n int, e *Encoder, kt *keyTable) []byte {
 	dst = append(dst, '{')
 	sep := false
 	keys := keysUnknown
@@ -310,17 +320,17 @@ func appendImage(dst []byte, c *Change, ctxs []ctx, img []Value, n int, e *Encod
 			dst = append(dst, ',')
 		}
 		sep = true
-		dst = appendKeyColon(dst, c, i, e)
+		dst = appendKeyColon(dst, c, i, kt)
 		dst = appendValueJSON(dst, v, ctxOf(c, ctxs, i, &tmp))
 	}
 	return append(dst, '}')
 }
 
-// appendKeyColon appends column i's JSON key and a colon, from e's cache
-// when there is one.
-func appendKeyColon(dst []byte, c *Change, i int, e *Encoder) []byte {
-	if e != nil {
-		return append(dst, e.keyText[e.keyEnd[i]:e.keyEnd[i+1]]...)
+// appendKeyColon appends column i's JSON key and a colon, from kt when
+// there is one.
+func appendKeyColon(dst []byte, c *Change, i int, kt *keyTable) []byte {
+	if kt != nil {
+		return append(dst, kt.key(i)...)
 	}
 	return append(appendColKey(dst, c, i), ':')
 }
@@ -387,7 +397,7 @@ func laterSameKey(c *Change, i, n int) bool {
 
 // appendKey appends "key": the key columns with their after values (before
 // values when the after image lacks them, as in deletes).
-func appendKey(dst []byte, c *Change, ctxs []ctx, n int, e *Encoder) []byte {
+func appendKey(dst []byte, c *Change, ctxs []ctx, n int, kt *keyTable) []byte {
 	mark := len(dst)
 	var tmp ctx
 	dst = append(dst, `,"key":{`...)
@@ -408,7 +418,7 @@ func appendKey(dst []byte, c *Change, ctxs []ctx, n int, e *Encoder) []byte {
 			dst = append(dst, ',')
 		}
 		sep = true
-		dst = appendKeyColon(dst, c, i, e)
+		dst = appendKeyColon(dst, c, i, kt)
 		dst = appendValueJSON(dst, &v, ctxOf(c, ctxs, i, &tmp))
 	}
 	if !sep {
@@ -419,7 +429,7 @@ func appendKey(dst []byte, c *Change, ctxs []ctx, n int, e *Encoder) []byte {
 
 // appendCols appends "cols" (and "ncols" when the images are longer than
 // Columns).
-func appendCols(dst []byte, c *Change, ctxs []ctx, n int) []byte {
+func appendCols(dst []byte, c *Change, ctxs []ctx, n int, kt *keyTable) []byte {
 	var tmp ctx
 	dst = append(dst, `,"cols":[`...)
 	for i := 0; i < n; i++ {
@@ -433,7 +443,14 @@ func appendCols(dst []byte, c *Change, ctxs []ctx, n int) []byte {
 		dst = append(dst, '{')
 		mark := len(dst)
 		if col.Name != "" {
-			dst = appendStrField(append(dst, `,"name":`...), col.Name)
+			dst = append(dst, `,"name":`...)
+			if kt != nil && kt.named[i] {
+				// The key is the name as a JSON string, and a colon.
+				k := kt.key(i)
+				dst = append(dst, k[:len(k)-1]...)
+			} else {
+				dst = appendStrField(dst, col.Name)
+			}
 		}
 		if col.Type != "" {
 			dst = appendStrField(append(dst, `,"type":`...), col.Type)

@@ -15,10 +15,8 @@ type Encoder struct {
 	// columns of those changes (Columns or the longer image).
 	cols []Column
 	n    int
-	// keyText holds `"name":` for every column, back to back; column i's
-	// is keyText[keyEnd[i]:keyEnd[i+1]].
-	keyText []byte
-	keyEnd  []int
+	// kt holds `"name":` for every column.
+	kt keyTable
 	// keys is what checkKeys found out (keysUnknown until an image
 	// with an absent value needed it).
 	keys int
@@ -76,12 +74,7 @@ func (e *Encoder) same(c *Change, n int) bool {
 func (e *Encoder) reset(c *Change, n int) {
 	e.cols = append(e.cols[:0], c.Columns...)
 	e.n = n
-	e.keyText = e.keyText[:0]
-	e.keyEnd = append(e.keyEnd[:0], 0)
-	for i := 0; i < n; i++ {
-		e.keyText = append(appendColKey(e.keyText, c, i), ':')
-		e.keyEnd = append(e.keyEnd, len(e.keyText))
-	}
+	e.kt, _ = buildKeys(keyTable{text: e.kt.text[:0], end: e.kt.end[:0], named: e.kt.named[:0]}, c, n, -1)
 	e.keys = keysUnknown
 	e.colsValid = false
 	e.valid = true
@@ -104,7 +97,7 @@ func (e *Encoder) appendCols(dst []byte, c *Change, ctxs []ctx, n int) []byte {
 		}
 	}
 	mark := len(dst)
-	dst = appendCols(dst, c, ctxs, n)
+	dst = appendCols(dst, c, ctxs, n, &e.kt)
 	e.colsValid = false
 	for i := range ctxs {
 		if ctxs[i].nenums != 0 {
@@ -118,4 +111,47 @@ func (e *Encoder) appendCols(dst []byte, c *Change, ctxs []ctx, n int) []byte {
 	}
 	e.colsValid = true
 	return dst
+}
+
+// keyTable holds the JSON key and a colon, `"name":`, of every column of a
+// change, so that each name is checked and escaped once per change (or,
+// in an Encoder, once per Columns).
+type keyTable struct {
+	// text holds the keys back to back; column i's is
+	// text[end[i-1]:end[i]] (from 0 for column 0).
+	text []byte
+	end  []int32
+	// named[i] reports whether column i's key is its name (not "@<i+1>").
+	named []bool
+}
+
+// buildKeys appends the keys of c's n columns to kt and returns it. With
+// limit >= 0 it gives up, returning false, rather than let text grow past
+// limit bytes. (It works on a copy so that a table on the caller's stack
+// stays there.)
+func buildKeys(kt keyTable, c *Change, n, limit int) (keyTable, bool) {
+	for i := 0; i < n; i++ {
+		name, ok := colName(c, i)
+		if limit >= 0 && len(kt.text)+6*len(name)+24 > limit {
+			return kt, false
+		}
+		if ok {
+			kt.text, _ = appendJSONStr(kt.text, name)
+		} else {
+			kt.text = appendColKey(kt.text, c, i)
+		}
+		kt.text = append(kt.text, ':')
+		kt.end = append(kt.end, int32(len(kt.text)))
+		kt.named = append(kt.named, ok)
+	}
+	return kt, true
+}
+
+// key returns column i's key and colon.
+func (kt *keyTable) key(i int) []byte {
+	start := int32(0)
+	if i > 0 {
+		start = kt.end[i-1]
+	}
+	return kt.text[start:kt.end[i]]
 }
