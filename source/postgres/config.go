@@ -48,6 +48,11 @@ type Config struct {
 	StatusInterval time.Duration
 	// Messages delivers logical decoding messages (pg_logical_emit_message).
 	Messages bool
+	// RetryMin and RetryMax bound the backoff between reconnects after a
+	// lost connection (defaults 100ms and 10s); a negative RetryMax turns
+	// reconnecting off. A temporary slot never reconnects: the server
+	// dropped it with the connection.
+	RetryMin, RetryMax time.Duration
 }
 
 // Defaults.
@@ -57,11 +62,13 @@ const (
 	DefaultMemoryBytes    = 16 << 20
 	DefaultBatchSize      = 1024
 	DefaultStatusInterval = 10 * time.Second
+	DefaultRetryMin       = 100 * time.Millisecond
+	DefaultRetryMax       = 10 * time.Second
 )
 
 // The query parameters ParseURL consumes; the rest go to pgconn.
 var ownParams = []string{"slot", "publication", "create-publication", "temporary", "proto-version",
-	"streaming", "spill-dir", "memory-bytes", "batch-size", "status-interval", "messages"}
+	"streaming", "spill-dir", "memory-bytes", "batch-size", "status-interval", "messages", "retry-min", "retry-max"}
 
 var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
@@ -126,12 +133,17 @@ func ParseURL(raw string) (*Config, error) {
 	batch = int64(cfg.BatchSize)
 	integer("batch-size", &batch)
 	cfg.ProtoVersion, cfg.BatchSize = int(proto), int(batch)
-	if q.Has("status-interval") && err == nil {
-		cfg.StatusInterval, err = time.ParseDuration(q.Get("status-interval"))
-		if err != nil {
-			err = fmt.Errorf("postgres: URL parameter status-interval: %w", err)
+	duration := func(name string, dst *time.Duration) {
+		if q.Has(name) && err == nil {
+			*dst, err = time.ParseDuration(q.Get(name))
+			if err != nil {
+				err = fmt.Errorf("postgres: URL parameter %s: %w", name, err)
+			}
 		}
 	}
+	duration("status-interval", &cfg.StatusInterval)
+	duration("retry-min", &cfg.RetryMin)
+	duration("retry-max", &cfg.RetryMax)
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +183,15 @@ func (c *Config) Validate() error {
 	}
 	if c.StatusInterval <= 0 {
 		c.StatusInterval = DefaultStatusInterval
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = DefaultRetryMin
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = DefaultRetryMax
+	}
+	if c.RetryMax > 0 && c.RetryMax < c.RetryMin {
+		c.RetryMax = c.RetryMin
 	}
 	if !slotName.MatchString(c.Slot) {
 		return fmt.Errorf("postgres: slot name %q: use 1-63 lower-case letters, digits or underscores", c.Slot)

@@ -12,8 +12,10 @@
 // publication is created FOR ALL TABLES), temporary (a slot dropped when
 // the connection ends), proto-version (1-4, default the server's highest),
 // streaming (default true), memory-bytes (default 16 MiB), spill-dir,
-// batch-size, status-interval and messages (deliver pg_logical_emit_message
-// as inserts into pg_catalog.pg_logical_emit_message). Others, such as
+// batch-size, status-interval, messages (deliver pg_logical_emit_message
+// as inserts into pg_catalog.pg_logical_emit_message), retry-min and
+// retry-max (reconnect backoff, default 100ms and 10s; retry-max=-1 turns
+// reconnecting off). Others, such as
 // sslmode, go to pgconn. The role needs REPLICATION (or SUPERUSER), and
 // the server wal_level=logical; both are checked first, with errors that
 // say what to change (ErrWALLevel, ErrPrivilege, ErrAuth).
@@ -27,6 +29,17 @@
 // Both send DateStyle=ISO, TimeZone=UTC, bytea_output=hex and
 // extra_float_digits=3 in the startup packet, so the text pgoutput produces
 // has one known form whatever the server's defaults.
+//
+// # Reconnecting
+//
+// Once streaming has started, Stream survives lost connections and server
+// restarts: it reconnects with backoff doubling from retry-min to
+// retry-max and restarts strictly after the last change emit accepted
+// (the same rule as a restart from a saved position), so the pipeline
+// sees neither a gap nor a repeat. The slot's flush position stays at what
+// was acknowledged. Errors reconnecting cannot cure (authentication,
+// wal_level, privileges, a slot that does not fit, a lost position, a
+// failing emit) end Stream; Stats counts reconnects.
 //
 // # Decoding: our own, not pglogrepl
 //

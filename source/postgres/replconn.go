@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -26,6 +27,10 @@ var (
 	ErrSlotInUse = errors.New("postgres: replication slot is in use")
 	// ErrNoPublication: the publication is missing and create-publication=no.
 	ErrNoPublication = errors.New("postgres: publication does not exist")
+	// ErrSlotMismatch: a slot of that name exists but cannot be used: it
+	// belongs to another database, uses another plugin, or exists when a
+	// temporary slot was asked for.
+	ErrSlotMismatch = errors.New("postgres: replication slot does not fit")
 )
 
 // sessionParams are sent in the startup packet of both connections, so
@@ -239,11 +244,11 @@ func ensureSlot(ctx context.Context, cat *catalog, repl *pgconn.PgConn, cfg *Con
 	if si.exists {
 		switch {
 		case cfg.Temporary:
-			return fmt.Errorf("postgres: temporary slot %q: a slot of that name already exists", cfg.Slot)
+			return fmt.Errorf("%w: temporary slot %q: a slot of that name already exists", ErrSlotMismatch, cfg.Slot)
 		case si.plugin != "pgoutput":
-			return fmt.Errorf("postgres: slot %q uses plugin %q, not pgoutput", cfg.Slot, si.plugin)
+			return fmt.Errorf("%w: slot %q uses plugin %q, not pgoutput", ErrSlotMismatch, cfg.Slot, si.plugin)
 		case si.database != database:
-			return fmt.Errorf("postgres: slot %q belongs to database %q, not %q", cfg.Slot, si.database, database)
+			return fmt.Errorf("%w: slot %q belongs to database %q, not %q", ErrSlotMismatch, cfg.Slot, si.database, database)
 		case si.activePID != "":
 			return fmt.Errorf("%w: slot %q is streaming to backend pid %s", ErrSlotInUse, cfg.Slot, si.activePID)
 		}
@@ -337,15 +342,22 @@ type statusWriter struct {
 	mu   sync.Mutex
 	conn *pgconn.PgConn
 	buf  []byte
+	// received is the highest WAL end the server reported: everything
+	// before it has been received. It is reported as the write position,
+	// which moves no slot but lets a shutting-down server's walsender see
+	// that all it sent arrived (it waits for that before exiting, so a fast
+	// shutdown would otherwise hang until the pipeline acknowledged the end).
+	received atomic.Uint64
 }
 
-// send reports lsn as written, flushed and applied.
+// send reports lsn as flushed and applied, and what was received (at
+// least lsn) as written.
 func (w *statusWriter) send(lsn uint64, replyRequested bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	b := w.buf[:0]
 	b = append(b, 'd', 0, 0, 0, 0, 'r')
-	b = binary.BigEndian.AppendUint64(b, lsn)
+	b = binary.BigEndian.AppendUint64(b, max(lsn, w.received.Load()))
 	b = binary.BigEndian.AppendUint64(b, lsn)
 	b = binary.BigEndian.AppendUint64(b, lsn)
 	b = binary.BigEndian.AppendUint64(b, uint64(time.Since(pgEpoch).Microseconds()))

@@ -5,8 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -45,6 +49,10 @@ type Stats struct {
 	WALEnd    uint64 // last WAL end the server reported
 	Proto     int    // pgoutput protocol version in use
 	Streaming bool   // in-progress transactions are streamed
+	// Reconnects counts connections lost and re-made inside Stream;
+	// LastError is what ended the last lost one.
+	Reconnects uint64
+	LastError  string
 }
 
 // New returns a Source for cfg.
@@ -109,65 +117,170 @@ type inbound struct {
 }
 
 // Stream reads changes after from (see the pipeline's resume contract)
-// and hands them to emit in batches until ctx ends, emit fails or the
-// connection fails. A zero from starts where the slot's
-// confirmed_flush_lsn is (for a new slot: the current end of WAL). A from
-// the slot has already released gives ErrPositionLost. One Stream runs at
-// a time per Source.
+// and hands them to emit in batches until ctx ends or emit fails. A zero
+// from starts where the slot's confirmed_flush_lsn is (for a new slot: the
+// current end of WAL). A from the slot has already released gives
+// ErrPositionLost. One Stream runs at a time per Source.
+//
+// Once streaming has started, a lost connection or a server restart does
+// not end Stream: it reconnects with capped exponential backoff
+// (Config.RetryMin doubling up to Config.RetryMax) and resumes strictly
+// after the last change emit accepted, so nothing is skipped and nothing
+// emitted twice. Errors that retrying cannot cure end Stream at once: an
+// error from emit, ErrAuth, ErrWALLevel, ErrPrivilege, ErrNoPublication,
+// ErrPositionLost, ErrSlotMismatch and malformed protocol data; so does
+// any error of the first attempt (a wrong address should fail fast), and
+// every error when RetryMax is negative.
 func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
 	if !from.IsZero() && from.Flavor != change.FlavorLSN {
 		return fmt.Errorf("postgres: resume position %v is not an LSN position", from)
 	}
 	cfg := s.cfg
+	s.mu.Lock()
+	s.acked = from
+	s.stats = Stats{}
+	s.mu.Unlock()
+
+	var emitErr error
+	last := from
+	tracked := func(batch []change.Change) error {
+		if err := emit(batch); err != nil {
+			emitErr = err
+			return err
+		}
+		last = batch[len(batch)-1].Pos
+		return nil
+	}
+	delay := cfg.RetryMin
+	for attempt := 0; ; attempt++ {
+		began := last
+		started := time.Now()
+		streaming, err := s.streamOnce(ctx, last, tracked, attempt > 0)
+		if emitErr != nil {
+			return emitErr
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if cfg.RetryMax < 0 || cfg.Temporary || (!streaming && attempt == 0) || !retryable(err) {
+			return err
+		}
+		if last != began || time.Since(started) > cfg.RetryMax {
+			delay = cfg.RetryMin // the last attempt got somewhere: start over
+		}
+		s.mu.Lock()
+		s.stats.Reconnects++
+		s.stats.LastError = err.Error()
+		s.mu.Unlock()
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, cfg.RetryMax)
+	}
+}
+
+// errServerEnded: the server closed the replication stream (CopyDone),
+// as it does when shutting down.
+var errServerEnded = errors.New("postgres: server ended the replication stream")
+
+// retryable reports whether err may go away by reconnecting: the network
+// failed, the server is shutting down, restarting or short of connection
+// slots, or the slot is still held by our previous, dying connection.
+func retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, perm := range []error{ErrAuth, ErrWALLevel, ErrPrivilege, ErrNoPublication, ErrPositionLost, ErrSlotMismatch,
+		context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, perm) {
+			return false
+		}
+	}
+	if errors.Is(err, ErrSlotInUse) || errors.Is(err, errServerEnded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutdown, crash, starting up
+			pgErr.Code == "53300", // too many connections
+			pgErr.Code == "55006": // object in use (the slot)
+			return true
+		}
+		return false
+	}
+	var connectErr *pgconn.ConnectError
+	return errors.As(err, &connectErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+}
+
+// streamOnce is one connection's worth of Stream: it connects, checks,
+// starts replication after from and streams until something fails.
+// streaming reports whether START_REPLICATION succeeded. A retry keeps the
+// acknowledged position and counters of the attempts before it.
+func (s *Source) streamOnce(ctx context.Context, from change.Position, emit func([]change.Change) error, retry bool) (streaming bool, err error) {
+	cfg := s.cfg
 	catConn, err := connect(ctx, cfg.Conn, false)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer closeConn(catConn)
 	cat := newCatalog(catConn)
 	info, err := preflight(ctx, cat)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := ensurePublication(ctx, cat, cfg); err != nil {
-		return err
+		return false, err
 	}
 	repl, err := connect(ctx, cfg.Conn, true)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer closeConn(repl)
 	if err := ensureSlot(ctx, cat, repl, cfg, info.database); err != nil {
-		return err
+		return false, err
 	}
 	if !from.IsZero() {
 		si, err := lookupSlot(ctx, cat, cfg.Slot)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if si.confirmed > from.Offset {
-			return fmt.Errorf("%w: slot %q confirmed_flush_lsn is %s, resume position is %s", ErrPositionLost,
+			return false, fmt.Errorf("%w: slot %q confirmed_flush_lsn is %s, resume position is %s", ErrPositionLost,
 				cfg.Slot, formatLSN(si.confirmed), formatLSN(from.Offset))
 		}
 	}
 	proto := protoVersion(info.version, cfg.ProtoVersion)
 	if err := startReplication(ctx, repl, cfg, proto, from.Offset); err != nil {
-		return err
+		return false, err
 	}
 	spill, err := newSpillStore(cfg.SpillDir, cfg.MemoryBytes)
 	if err != nil {
-		return err
+		return true, err
 	}
 	defer spill.close()
 
 	s.mu.Lock()
-	s.acked = from
-	s.stats = Stats{Proto: proto, Streaming: proto >= 2 && cfg.Streaming}
+	flushed := s.acked.Offset
+	s.stats.Proto, s.stats.Streaming = proto, proto >= 2 && cfg.Streaming
+	base := s.stats
 	s.mu.Unlock()
 
 	st := &streamer{
 		src:    s,
 		status: &statusWriter{conn: repl},
+		base:   base,
 		dec: &decoder{
 			cat:      cat,
 			rels:     make(map[uint32]*relation),
@@ -178,8 +291,8 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 			out:      &batcher{max: cfg.BatchSize, emit: emit, last: from},
 		},
 	}
-	st.flushed.Store(from.Offset)
-	return st.run(ctx, repl)
+	st.flushed.Store(flushed)
+	return true, st.run(ctx, repl)
 }
 
 // closeConn closes a connection, giving the server a few seconds to take
@@ -197,6 +310,7 @@ type streamer struct {
 	src     *Source
 	status  *statusWriter
 	dec     *decoder
+	base    Stats         // counters of the attempts before this one
 	flushed atomic.Uint64 // flush LSN last reported (never past an acknowledged position)
 
 	messages      uint64 // pgoutput messages received
@@ -290,10 +404,10 @@ func (st *streamer) inbound(ctx context.Context, msg inbound) error {
 func (st *streamer) emitPending() error {
 	err := st.dec.out.flush()
 	st.src.mu.Lock()
-	st.src.stats.Changes = st.dec.out.emitted
-	st.src.stats.Messages = st.messages
-	st.src.stats.Spilled = uint64(st.dec.spill.spills)
-	st.src.stats.Streamed = st.dec.streamed
+	st.src.stats.Changes = st.base.Changes + st.dec.out.emitted
+	st.src.stats.Messages = st.base.Messages + st.messages
+	st.src.stats.Spilled = st.base.Spilled + uint64(st.dec.spill.spills)
+	st.src.stats.Streamed = st.base.Streamed + st.dec.streamed
 	st.src.mu.Unlock()
 	return err
 }
@@ -375,7 +489,7 @@ func (st *streamer) read(ctx context.Context, conn *pgconn.PgConn, out chan<- in
 			send(inbound{err: fmt.Errorf("postgres: replication stream: %w", pgconn.ErrorResponseToPgError(m))})
 			return
 		case *pgproto3.CopyDone:
-			send(inbound{err: fmt.Errorf("postgres: server ended the replication stream")})
+			send(inbound{err: errServerEnded})
 			return
 		default:
 			continue // notices, parameter status
@@ -390,6 +504,9 @@ func (st *streamer) read(ctx context.Context, conn *pgconn.PgConn, out chan<- in
 				return
 			}
 			walEnd := binary.BigEndian.Uint64(data[1:])
+			if walEnd > st.status.received.Load() {
+				st.status.received.Store(walEnd)
+			}
 			if data[17] == 1 {
 				if err := st.status.send(st.flushed.Load(), false); err != nil {
 					send(inbound{err: err})

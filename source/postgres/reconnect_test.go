@@ -1,0 +1,399 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/internal/testenv"
+)
+
+// cutProxy forwards TCP connections from a local port to target and can
+// cut all of them at once, as a flaky network or a failing load balancer
+// would.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	cuts   int
+	wg     sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *cutProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *cutProxy) track(c net.Conn) {
+	p.mu.Lock()
+	p.conns[c] = struct{}{}
+	p.mu.Unlock()
+}
+
+func (p *cutProxy) accept() {
+	defer p.wg.Done()
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		p.track(in)
+		p.track(out)
+		p.wg.Add(2)
+		pipe := func(dst, src net.Conn) {
+			defer p.wg.Done()
+			io.Copy(dst, src)
+			dst.Close()
+			src.Close()
+		}
+		go pipe(in, out)
+		go pipe(out, in)
+	}
+}
+
+// cut closes every connection through the proxy.
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+	p.cuts++
+}
+
+// viaAddr replaces the host:port of a DSN.
+func viaAddr(t *testing.T, dsn, addr string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = addr
+	return u.String()
+}
+
+// churn runs transactions first..last-1 of a workload on table: each
+// inserts 20 rows, updates 10 earlier ones and deletes 5 (35 changes).
+func churn(ctx context.Context, conn *pgx.Conn, table string, first, last int) error {
+	for i := first; i < last; i++ {
+		b := i * 20
+		sql := fmt.Sprintf(`BEGIN;
+			INSERT INTO %[1]s SELECT g, 0 FROM generate_series(%[2]d, %[2]d + 19) g;
+			UPDATE %[1]s SET v = %[3]d WHERE id BETWEEN %[2]d - 40 AND %[2]d - 31;
+			DELETE FROM %[1]s WHERE id BETWEEN %[2]d - 60 AND %[2]d - 56;
+			COMMIT`, table, b, i)
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("workload transaction %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// tableState reads id → v of a two-column table.
+func tableState(ctx context.Context, conn *pgx.Conn, table string) (map[int64]int64, error) {
+	rows, err := conn.Query(ctx, "SELECT id, v FROM "+table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[int64]int64)
+	for rows.Next() {
+		var id, v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, err
+		}
+		out[id] = v
+	}
+	return out, rows.Err()
+}
+
+// rebuild applies the row changes of table in order, checking that
+// positions strictly increase (commit order, no change twice) and that
+// every change applies to the state before it (no change lost before it).
+func rebuild(t *testing.T, changes []change.Change, table string) map[int64]int64 {
+	t.Helper()
+	state := make(map[int64]int64)
+	var prev change.Position
+	for i, c := range changes {
+		if i > 0 && c.Op != change.OpHeartbeat && change.Compare(c.Pos, prev) <= 0 {
+			t.Fatalf("change %d (%v at %v) does not follow %v", i, c.Op, c.Pos, prev)
+		}
+		if c.Op != change.OpHeartbeat || change.Compare(c.Pos, prev) > 0 {
+			prev = c.Pos
+		}
+		if c.Table != table {
+			continue
+		}
+		val := func(vals []change.Value, name string) int64 {
+			v := col(t, c, vals, name)
+			if v.Kind != change.KindInt {
+				t.Fatalf("change %d: column %s is %v, want an integer", i, name, v)
+			}
+			return v.I
+		}
+		switch c.Op {
+		case change.OpInsert:
+			id := val(c.After, "id")
+			if _, ok := state[id]; ok {
+				t.Fatalf("change %d: insert of existing id %d", i, id)
+			}
+			state[id] = val(c.After, "v")
+		case change.OpUpdate:
+			id := val(c.After, "id")
+			if _, ok := state[id]; !ok {
+				t.Fatalf("change %d: update of missing id %d", i, id)
+			}
+			state[id] = val(c.After, "v")
+		case change.OpDelete:
+			id := val(c.Before, "id")
+			if _, ok := state[id]; !ok {
+				t.Fatalf("change %d: delete of missing id %d", i, id)
+			}
+			delete(state, id)
+		}
+	}
+	return state
+}
+
+// waitRow waits until the collector holds an insert into table with the
+// given id, or the stream ends, or the time is up.
+func waitRow(t *testing.T, col *collector, done <-chan struct{}, errp *error, table string, id int64, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	seen := 0
+	for time.Now().Before(deadline) {
+		all := col.all()
+		for _, c := range all[seen:] {
+			if c.Table == table && c.Op == change.OpInsert && len(c.After) > 0 && c.After[0].Kind == change.KindInt && c.After[0].I == id {
+				return
+			}
+		}
+		seen = len(all)
+		select {
+		case <-done:
+			t.Fatalf("stream ended waiting for row %d of %s: %v", id, table, *errp)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("timed out after %v waiting for row %d of %s (%d changes so far)", limit, id, table, len(col.all()))
+}
+
+func sameState(t *testing.T, got, want map[int64]int64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("rebuilt %d rows, table has %d", len(got), len(want))
+	}
+	for id, v := range want {
+		if g, ok := got[id]; !ok || g != v {
+			t.Fatalf("row %d: rebuilt %d (present %v), table has %d", id, g, ok, v)
+		}
+	}
+}
+
+// TestReconnectThroughCuttingProxy streams through a proxy that cuts every
+// connection every 2 seconds while ~21,000 changes are written: the
+// source reconnects each time and the rebuilt table equals the real one,
+// with positions strictly increasing (nothing twice, in commit order).
+func TestReconnectThroughCuttingProxy(t *testing.T) {
+	const txs = 600 // 35 changes each
+	exec(t, `CREATE TABLE rc (id bigint PRIMARY KEY, v bigint NOT NULL)`)
+	dropSlot(t, "rc")
+	proxy := newCutProxy(t, pg.Addr())
+	src, err := Open(viaAddr(t, pg.DSN("postgres"), proxy.addr()) + "&slot=rc&publication=rc&create-publication=rc&retry-max=1s&status-interval=1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := &collector{}
+	r := startSource(t, src, change.Position{}, col)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	stopCuts := make(chan struct{})
+	cutsDone := make(chan struct{})
+	go func() {
+		defer close(cutsDone)
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for n := 0; n < 90; n++ { // bounded: at most 3 minutes of cuts
+			select {
+			case <-stopCuts:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				proxy.cut()
+			}
+		}
+	}()
+	conn, err := pg.Connect(ctx, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// Write for at least three cuts, however fast the machine is.
+	started := time.Now()
+	i := 0
+	for ; i < txs || time.Since(started) < 7*time.Second; i += 50 {
+		if i >= 10*txs {
+			break
+		}
+		if err := churn(ctx, conn, "rc", i, i+50); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const marker = int64(-1)
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`INSERT INTO rc VALUES (%d, 0)`, marker)); err != nil {
+		t.Fatal(err)
+	}
+	waitRow(t, col, r.done, &r.err, "rc", marker, 150*time.Second)
+	close(stopCuts)
+	<-cutsDone
+	r.stop(t)
+	proxy.mu.Lock()
+	cuts := proxy.cuts
+	proxy.mu.Unlock()
+	st := src.Stats()
+	if cuts < 3 || st.Reconnects < 2 {
+		t.Fatalf("%d cuts, %d reconnects: the test did not exercise reconnecting", cuts, st.Reconnects)
+	}
+	want, err := tableState(ctx, conn, "rc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rebuild(t, col.all(), "rc")
+	sameState(t, got, want)
+	t.Logf("%d transactions, %d changes, %d cuts, %d reconnects (last: %s)", i+1, len(col.data()), cuts, st.Reconnects, st.LastError)
+}
+
+// TestReconnectServerRestart stops and restarts PostgreSQL while the
+// source is streaming a backlog: Stream keeps going and delivers every
+// change once, in order.
+func TestReconnectServerRestart(t *testing.T) {
+	srv := testenv.NewPostgres(t, testenv.PostgresOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	conn, err := srv.Connect(ctx, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE rs (id bigint PRIMARY KEY, v bigint NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	src, err := Open(srv.DSN("postgres") + "&slot=rs&publication=rs&create-publication=rs&retry-max=1s&batch-size=64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A slow sink, so that the restart comes while a backlog is being read.
+	col := &collector{fail: func([]change.Change) error { time.Sleep(2 * time.Millisecond); return nil }}
+	sctx, scancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var streamErr error
+	go func() {
+		defer close(done)
+		streamErr = src.Stream(sctx, change.Position{}, col.emit)
+	}()
+	defer func() {
+		scancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("stream did not stop")
+		}
+	}()
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		var active bool
+		err := conn.QueryRow(ctx, `SELECT coalesce((SELECT active FROM pg_replication_slots WHERE slot_name = 'rs'), false)`).Scan(&active)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if active {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("slot never became active")
+		}
+		select {
+		case <-done:
+			t.Fatalf("stream ended: %v", streamErr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err := churn(ctx, conn, "rs", 0, 300); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	before := len(col.all())
+	// A fast shutdown (SIGINT): testenv's Stop sends SIGTERM, a smart
+	// shutdown, which waits for the source's catalog session to end.
+	if err := syscall.Kill(srv.PID(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); srv.Running(); {
+		if time.Now().After(deadline) {
+			t.Fatal("server did not shut down within 60s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := srv.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // a few failed reconnects
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err = srv.Connect(ctx, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if err := churn(ctx, conn, "rs", 300, 400); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO rs VALUES (-1, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	waitRow(t, col, done, &streamErr, "rs", -1, 150*time.Second)
+	st := src.Stats()
+	if st.Reconnects < 1 {
+		t.Fatalf("no reconnect counted across a server restart")
+	}
+	want, err := tableState(ctx, conn, "rs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameState(t, rebuild(t, col.all(), "rs"), want)
+	t.Logf("%d changes before the restart was seen, %d in all, %d reconnects (last: %s)", before, len(col.all()), st.Reconnects, st.LastError)
+	if errors.Is(streamErr, ErrPositionLost) {
+		t.Fatal(streamErr)
+	}
+}
