@@ -91,7 +91,10 @@
 //     subtypes 0 and 4, ObjectId, bool, date, null, regex, int32,
 //     timestamp, int64) arrive in order and rebuild the collection equal to
 //     find(); restarts from saved positions lose and repeat nothing; a
-//     position older than the oplog gives ErrPositionLost;
+//     position older than the oplog gives ErrPositionLost; SIGKILLs at
+//     random moments of a child process running the pipeline with the
+//     bbolt store, while a writer inserts and updates, leave an output
+//     whose deduplicated union rebuilds the collection exactly;
 //   - $changeStream on FerretDB answers NotImplemented, reported as
 //     ErrChangeStreamsUnsupported.
 //
