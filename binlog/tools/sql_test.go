@@ -107,7 +107,19 @@ func TestSQLForwardRoundTrip(t *testing.T) {
 	}
 }
 
-func TestFlashbackSQLSelection(t *testing.T) {
+// TestFlashbackSelection undoes a time window, then one table, with the
+// SQL and with the binlog flashback.
+func TestFlashbackSelection(t *testing.T) {
+	for _, binary := range []bool{false, true} {
+		name := "sql"
+		if binary {
+			name = "binlog"
+		}
+		t.Run(name, func(t *testing.T) { testFlashbackSelection(t, binary) })
+	}
+}
+
+func testFlashbackSelection(t *testing.T, binary bool) {
 	srv := server(t)
 	ctx := testCtx(t)
 	const db = "fbsel"
@@ -136,16 +148,25 @@ func TestFlashbackSQLSelection(t *testing.T) {
 	end := checksums(t, srv, db, tabs...)
 	run := func(flt changes.Filter) {
 		t.Helper()
-		out := filepath.Join(t.TempDir(), "undo.sql")
+		out := filepath.Join(t.TempDir(), "undo")
 		f, err := os.Create(out)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := FlashbackSQL(ctx, files, SQLOptions{Filter: flt}, f); err != nil {
+		if binary {
+			_, err = Flashback(ctx, files, FlashbackOptions{Filter: flt}, f)
+		} else {
+			_, err = FlashbackSQL(ctx, files, SQLOptions{Filter: flt}, f)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		f.Close()
-		applySQL(t, srv, out)
+		if binary {
+			applyBinlog(t, srv, out)
+		} else {
+			applySQL(t, srv, out)
+		}
 	}
 	// The time window holds the changes of t2 and one insert into t1:
 	// undoing it brings t2 back to its start; t1 loses row 1000.
