@@ -11,5 +11,7 @@
 //
 // AppendJSON writes a Change as one line of Sluice JSON and DecodeJSON
 // reads it back into an identical Change; docs/format.md describes the
-// format field by field.
+// format field by field. An Encoder writes the same bytes and, kept across
+// calls (one per sink), reuses what it worked out about the columns of the
+// previous change.
 package change
