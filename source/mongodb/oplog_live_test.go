@@ -295,6 +295,31 @@ func TestOplogFerretDB(t *testing.T) {
 		checkRebuild(ctx, t, coll, all)
 	})
 
+	t.Run("latest", func(t *testing.T) {
+		coll := client.Database("latest").Collection("docs")
+		if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: int32(1)}}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := ParseURL(strings.Replace(db.URI(), "/?", "/latest?", 1) + "&mode=oplog")
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := collect(t, src, change.Position{})
+		time.Sleep(2 * time.Second) // let it find the end of the oplog
+		if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: int32(2)}}); err != nil {
+			t.Fatal(err)
+		}
+		got := col.waitFor(t, 1)
+		col.stop(t)
+		if len(got) != 1 || got[0].Op != change.OpInsert || got[0].After[0].I != 2 {
+			t.Fatalf("from latest: got %d changes, first %+v; want only the insert of _id 2", len(got), got)
+		}
+	})
+
 	t.Run("lost", func(t *testing.T) {
 		src := oplogSource(t, db, "lost")
 		err := src.Stream(ctx, change.Position{Flavor: change.FlavorMongo, Offset: 1 << 32}, func([]change.Change) error { return nil })
