@@ -19,7 +19,9 @@ import (
 type SplitOptions struct {
 	// MaxRows is the most rows a transaction may change (0: no limit).
 	MaxRows int64
-	// MaxBytes is the most bytes of rows events a transaction may hold (0: no limit).
+	// MaxBytes is the most bytes of row images a piece may hold (0: no
+	// limit); a transaction is over it when the bodies of its rows events
+	// add up to more. Headers, TABLE_MAPs, BEGIN and XID come on top.
 	MaxBytes int64
 	// MaxBuffer bounds the memory held while deciding whether a
 	// transaction is over the limits (default 64 MiB); a transaction
