@@ -467,11 +467,7 @@ func (s *Source) watch(ctx context.Context, client *mongo.Client, from change.Po
 		return streamError("open change stream", from, err)
 	}
 	defer cs.Close(context.Background())
-	dec := newCSDecoder(from)
-	// skip drops what a resume at from.Offset without a token re-reads.
-	skip := func(p change.Position) bool {
-		return from.Token == "" && from.Offset != 0 && p.Offset == from.Offset && p.Index <= from.Index
-	}
+	dec, skip := resumeDecoder(from)
 	batch := make([]change.Change, 0, s.cfg.Batch)
 	send := func() error {
 		out := batch[:0]
@@ -527,6 +523,19 @@ func (s *Source) watch(ctx context.Context, client *mongo.Client, from change.Po
 			return ctx.Err()
 		}
 	}
+}
+
+// resumeDecoder is the decoder for a stream resumed at from, and what to
+// drop of its output. With a token the server resumes after it and the
+// decoder continues from's numbering; without one (startAtOperationTime
+// from.Offset) the server re-sends the events at from.Offset, which the
+// decoder numbers afresh and skip drops up to from.Index.
+func resumeDecoder(from change.Position) (*csDecoder, func(change.Position) bool) {
+	if from.Token != "" || from.Offset == 0 {
+		return newCSDecoder(from), func(change.Position) bool { return false }
+	}
+	dec := newCSDecoder(change.Position{Flavor: change.FlavorMongo, Offset: from.Offset - 1})
+	return dec, func(p change.Position) bool { return p.Offset == from.Offset && p.Index <= from.Index }
 }
 
 // streamError wraps a change-stream error, turning the server's "cannot

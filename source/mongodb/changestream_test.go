@@ -265,6 +265,56 @@ func TestEventTransaction(t *testing.T) {
 	}
 }
 
+// TestResumeAtOperationTime: a position without a token resumes with
+// startAtOperationTime, the server re-sends the events at its time, and
+// exactly those up to the position are dropped.
+func TestResumeAtOperationTime(t *testing.T) {
+	lsid := bson.E{Key: "lsid", Value: bson.D{{Key: "id", Value: lsidID}}}
+	txn := bson.E{Key: "txnNumber", Value: int64(1)}
+	ins := func(ts bson.Timestamp, n int, tx bool) bson.D {
+		e := ev("insert", ts, n, bson.E{Key: "documentKey", Value: bson.D{{Key: "_id", Value: int32(n)}}})
+		if tx {
+			e = append(e, lsid, txn)
+		}
+		return e
+	}
+	events := []bson.D{ins(t1, 0, false), ins(t2, 1, true), ins(t2, 2, true), ins(t3, 0, false)}
+	var all []change.Change
+	d := newCSDecoder(change.Position{})
+	for _, e := range events {
+		all, _, _ = d.decode(all, mustRaw(t, e), time.Now())
+	}
+	all = d.closeTx(all)
+	for k := range all {
+		from := all[k].Pos
+		from.Token = ""
+		dec, skip := resumeDecoder(from)
+		var out []change.Change
+		for _, e := range events {
+			if e[2].Value.(bson.Timestamp).T < uint32(from.Offset>>32) {
+				continue // before startAtOperationTime
+			}
+			out, _, _ = dec.decode(out, mustRaw(t, e), time.Now())
+		}
+		out = dec.closeTx(out)
+		var kept []change.Change
+		for _, c := range out {
+			if !skip(c.Pos) {
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) != len(all)-k-1 {
+			t.Fatalf("resume at %v: %d changes, want %d", from, len(kept), len(all)-k-1)
+		}
+		for i, c := range kept {
+			w := all[k+1+i]
+			if c.Op != w.Op || c.Pos.Offset != w.Pos.Offset || c.Pos.Index != w.Pos.Index {
+				t.Errorf("resume at %v: change %d = %v %v, want %v %v", from, i, c.Op, c.Pos, w.Op, w.Pos)
+			}
+		}
+	}
+}
+
 func TestTokenTS(t *testing.T) {
 	for _, tt := range []struct {
 		tok  string
