@@ -49,11 +49,17 @@ func TestStreamMariaDBSIGKILL(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	srv := testenv.NewMariaDB(t, testenv.MariaDBOptions{})
+	// Both runs go at once against one server; the restart in one takes
+	// mu, which both workloads take around each transaction.
+	var mu sync.Mutex
 	for _, tc := range []killTestCase{
 		{name: "filepos", db: "kfile", serverID: 5101},
 		{name: "gtid", db: "kgtid", query: "&gtid=on", restart: true, serverID: 5102},
 	} {
-		t.Run(tc.name, func(t *testing.T) { runKillTest(t, bin, srv, tc) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			runKillTest(t, bin, srv, &mu, tc)
+		})
 	}
 }
 
@@ -62,13 +68,13 @@ func TestStreamMariaDBSIGKILL(t *testing.T) {
 // it. Everything is bounded by the test's own context.
 const (
 	killCount    = 20
-	killWorkload = 12 * time.Second
+	killWorkload = 10 * time.Second
 	killMaxTx    = 4000
 	killTxPause  = 4 * time.Millisecond
 	killCatchUp  = 45 * time.Second
 )
 
-func runKillTest(t *testing.T, bin string, srv *testenv.MariaDB, tc killTestCase) {
+func runKillTest(t *testing.T, bin string, srv *testenv.MariaDB, mu *sync.Mutex, tc killTestCase) {
 	ctx, cancel := context.WithTimeout(context.Background(), killWorkload+killCatchUp+30*time.Second)
 	defer cancel()
 	err := srv.Exec(ctx,
@@ -98,14 +104,13 @@ func runKillTest(t *testing.T, bin string, srv *testenv.MariaDB, tc killTestCase
 
 	// The workload; restarts of MariaDB take mu so that no transaction
 	// straddles one.
-	var mu sync.Mutex
 	wctx, wcancel := context.WithTimeout(ctx, killWorkload)
 	defer wcancel()
 	wdone := make(chan error, 1)
 	var txs int
 	go func() {
 		var err error
-		txs, err = killWorkloadRun(wctx, srv, &mu, tc.db)
+		txs, err = killWorkloadRun(wctx, srv, mu, tc.db)
 		wdone <- err
 	}()
 
@@ -136,7 +141,10 @@ func runKillTest(t *testing.T, bin string, srv *testenv.MariaDB, tc killTestCase
 	if err := <-wdone; err != nil {
 		t.Fatalf("workload: %v", err)
 	}
-	if err := srv.Exec(ctx, `INSERT INTO `+tc.db+`.fin VALUES (1, 'caught-up-marker')`); err != nil {
+	mu.Lock()
+	err = srv.Exec(ctx, `INSERT INTO `+tc.db+`.fin VALUES (1, 'caught-up-marker')`)
+	mu.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -166,7 +174,12 @@ func runKillTest(t *testing.T, bin string, srv *testenv.MariaDB, tc killTestCase
 	}
 	tables, unique, dups := rebuildFromLines(t, data)
 	for _, table := range []string{"a", "b"} {
-		want := selectRows(ctx, t, srv, tc.db+"."+table, map[string]string{"a": "v", "b": "n"}[table])
+		var want map[string]string
+		func() {
+			mu.Lock()
+			defer mu.Unlock()
+			want = selectRows(ctx, t, srv, tc.db+"."+table, map[string]string{"a": "v", "b": "n"}[table])
+		}()
 		got := tables[table]
 		if len(got) != len(want) {
 			t.Errorf("table %s: rebuilt %d rows, SELECT has %d", table, len(got), len(want))
