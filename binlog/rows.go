@@ -122,6 +122,7 @@ type RowsReader struct {
 
 	source  string
 	offset  int64
+	poff    int64 // payload byte of a nested event, or -1
 	ncols   int
 	present [2][]byte // column-present bitmaps: [0] before (or the only image), [1] after
 	nulls   [2]int    // null-bitmap bytes of each image
@@ -152,14 +153,19 @@ func NewRowsReader(typ EventType, body []byte, fde *FormatDescription, tables fu
 	return r, nil
 }
 
-// ResetEvent points the reader at a rows event read by a Reader; errors
-// name the event's file and offset.
+// ResetEvent points the reader at a rows event read by a Reader (or framed
+// by ParseEvent), keeping its buffers. It is the variant to use whenever
+// the event is at hand: errors name the event's file and offset, and the
+// payload byte of an event inside a TRANSACTION_PAYLOAD_EVENT.
 func (r *RowsReader) ResetEvent(ev *Event, tables func(id uint64) *TableMap) error {
 	postHeaderLen := 0
 	if ev.FDE != nil {
 		postHeaderLen = ev.FDE.PostHeaderLen(ev.Header.Type)
 	}
-	r.source, r.offset = ev.Source, ev.Offset
+	r.source, r.offset, r.poff = ev.Source, ev.Offset, -1
+	if ev.Nested {
+		r.poff = ev.PayloadOffset
+	}
 	return r.reset(ev.Header.Type, ev.Body, postHeaderLen, tables)
 }
 
@@ -169,20 +175,23 @@ func (r *RowsReader) SetLocation(source string, offset int64) {
 	r.source, r.offset = source, offset
 }
 
-// Reset points the reader at a new rows event, keeping its buffers.
+// Reset points the reader at a new rows event, keeping its buffers. It has
+// no event, so its errors name no file or offset: prefer ResetEvent, or
+// call SetLocation after Reset.
 func (r *RowsReader) Reset(typ EventType, body []byte, fde *FormatDescription, tables func(id uint64) *TableMap) error {
 	postHeaderLen := 0
 	if fde != nil {
 		postHeaderLen = fde.PostHeaderLen(typ)
 	}
-	r.source, r.offset = "", 0
+	r.source, r.offset, r.poff = "", 0, -1
 	return r.reset(typ, body, postHeaderLen, tables)
 }
 
 // ResetPostHeader is Reset for callers that know only the post-header
-// length of the event type (6 means a 4-byte table id).
+// length of the event type (6 means a 4-byte table id). Like Reset, its
+// errors name no file or offset until SetLocation.
 func (r *RowsReader) ResetPostHeader(typ EventType, body []byte, postHeaderLen int, tables func(id uint64) *TableMap) error {
-	r.source, r.offset = "", 0
+	r.source, r.offset, r.poff = "", 0, -1
 	return r.reset(typ, body, postHeaderLen, tables)
 }
 
@@ -192,7 +201,7 @@ func (r *RowsReader) reset(typ EventType, body []byte, postHeaderLen int, tables
 		r.inflated = nil
 	}
 	*r = RowsReader{
-		Type: typ, Kind: kind, source: r.source, offset: r.offset,
+		Type: typ, Kind: kind, source: r.source, offset: r.offset, poff: r.poff,
 		arena: r.arena[:0], inflated: r.inflated[:0], decoders: r.decoders, json: r.json, vals: r.vals,
 	}
 	if !ok {
@@ -337,14 +346,22 @@ func bitSet(bitmap []byte, i int) bool { return bitmap[i>>3]&(1<<(uint(i)&7)) !=
 // fail records err located at this event and returns it.
 func (r *RowsReader) fail(err error) error {
 	if r.err == nil {
-		r.err = &Error{Source: r.source, Offset: r.offset, Type: r.Type, Row: r.row, Err: err}
+		r.err = &Error{Source: r.source, Offset: r.offset, Type: r.Type, Row: r.row, Err: r.inPayload(err)}
 	}
 	return r.err
 }
 
+// inPayload names the payload byte of a nested event in err.
+func (r *RowsReader) inPayload(err error) error {
+	if r.poff < 0 {
+		return err
+	}
+	return fmt.Errorf("payload byte %d: %w", r.poff, err)
+}
+
 // colErr locates err at column i (0-based; -1 for the row itself) of the current row.
 func (r *RowsReader) colErr(i int, err error) error {
-	e := &Error{Source: r.source, Offset: r.offset, Type: r.Type, Row: r.row, Col: i + 1, Err: err}
+	e := &Error{Source: r.source, Offset: r.offset, Type: r.Type, Row: r.row, Col: i + 1, Err: r.inPayload(err)}
 	if r.Table != nil && i >= 0 && i < len(r.Table.cols) {
 		e.ColType = r.Table.cols[i].text
 	}

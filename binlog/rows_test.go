@@ -312,3 +312,38 @@ func TestPartialJSONApplied(t *testing.T) {
 		}
 	}
 }
+
+func TestRowsResetEventLocatesErrors(t *testing.T) {
+	body := buildRowsBody(WriteRowsEventV2, 7, 1, [][]byte{{1}}, nil, []byte{0, 1, 2, 3, 4})
+	noTables := func(uint64) *TableMap { return nil }
+	for _, tc := range []struct {
+		name string
+		ev   Event
+		want string
+	}{
+		{"outer", Event{Source: "bin.000002", Offset: 880, Header: Header{Type: WriteRowsEventV2}, Body: body},
+			"binlog: bin.000002@880 WRITE_ROWS_EVENT"},
+		{"nested", Event{Source: "bin.000002", Offset: 880, Nested: true, PayloadOffset: 61, Header: Header{Type: WriteRowsEventV2}, Body: body},
+			"binlog: bin.000002@880 WRITE_ROWS_EVENT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r RowsReader
+			err := r.ResetEvent(&tc.ev, noTables)
+			var be *Error
+			if !errors.As(err, &be) || !errors.Is(err, ErrNoTableMap) || be.Source != tc.ev.Source || be.Offset != tc.ev.Offset {
+				t.Fatalf("err %v, want ErrNoTableMap at %s@%d", err, tc.ev.Source, tc.ev.Offset)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("err %q, want prefix %q", err, tc.want)
+			}
+			if got := strings.Contains(err.Error(), "payload byte 61: "); got != tc.ev.Nested {
+				t.Errorf("err %q: names the payload byte %v, want %v", err, got, tc.ev.Nested)
+			}
+			// Reset after ResetEvent forgets the location.
+			err = r.Reset(WriteRowsEventV2, body, nil, noTables)
+			if !errors.As(err, &be) || be.Source != "" || strings.Contains(err.Error(), "payload byte") {
+				t.Errorf("Reset: err %v still located", err)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package binlog
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sluice-cdc/sluice/change"
 )
@@ -183,6 +184,12 @@ var errTableMapMeta = errors.New("inconsistent optional metadata")
 // DecodeTableMap decodes the body of a TABLE_MAP_EVENT (after the common
 // header, without the checksum). fde gives the table-id width and the
 // flavor; nil means a current MySQL server.
+//
+// DecodeTableMap has no event, so its errors are *Error values with Type
+// TABLE_MAP_EVENT and the table id and name (when the body got that far)
+// but no file or offset. For an event from a Reader or ParseEvent use
+// DecodeTableMapEvent, whose errors also name the file, the event offset
+// and, for an event inside a TRANSACTION_PAYLOAD_EVENT, the payload byte.
 func DecodeTableMap(body []byte, fde *FormatDescription) (*TableMap, error) {
 	idLen, mariaDB := 6, false
 	if fde != nil {
@@ -191,22 +198,25 @@ func DecodeTableMap(body []byte, fde *FormatDescription) (*TableMap, error) {
 	return decodeTableMap(body, idLen, mariaDB)
 }
 
-// DecodeTableMapEvent decodes a TABLE_MAP_EVENT read by a Reader; errors
-// name the event's file and offset.
+// DecodeTableMapEvent decodes a TABLE_MAP_EVENT read by a Reader (or
+// framed by ParseEvent). It is the variant to use whenever the event is at
+// hand: errors are *Error values naming the event's file, offset and type,
+// the payload byte of a nested event, and the table id and name when known.
 func DecodeTableMapEvent(ev *Event) (*TableMap, error) {
-	t, err := DecodeTableMap(ev.Body, ev.FDE)
+	idLen, mariaDB := 6, false
+	if ev.FDE != nil {
+		idLen, mariaDB = ev.FDE.TableIDLen(), ev.FDE.MariaDB
+	}
+	t, err := decodeTableMapBody(ev.Body, idLen, mariaDB)
 	if err != nil {
-		var be *Error
-		if errors.As(err, &be) {
-			be.Source, be.Offset = ev.Source, ev.Offset
-		}
-		return nil, err
+		return nil, ev.Wrap(tableMapErr(ev.Body, idLen, err))
 	}
 	return t, nil
 }
 
 // DecodeTableMapPostHeader is DecodeTableMap for callers that only know the
-// TABLE_MAP post-header length (6 means a 4-byte table id).
+// TABLE_MAP post-header length (6 means a 4-byte table id). Its errors
+// carry no file or offset, like DecodeTableMap's.
 func DecodeTableMapPostHeader(body []byte, postHeaderLen int, mariaDB bool) (*TableMap, error) {
 	idLen := 6
 	if postHeaderLen == 6 {
@@ -218,9 +228,28 @@ func DecodeTableMapPostHeader(body []byte, postHeaderLen int, mariaDB bool) (*Ta
 func decodeTableMap(body []byte, idLen int, mariaDB bool) (*TableMap, error) {
 	t, err := decodeTableMapBody(body, idLen, mariaDB)
 	if err != nil {
-		return nil, &Error{Type: TableMapEvent, Err: err}
+		return nil, &Error{Type: TableMapEvent, Err: tableMapErr(body, idLen, err)}
 	}
 	return t, nil
+}
+
+// tableMapErr adds to err the table id and the database and table names,
+// as far as body holds them.
+func tableMapErr(body []byte, idLen int, err error) error {
+	r := &tmReader{b: body}
+	id := r.uint(idLen, "table id")
+	if r.err != nil {
+		return err
+	}
+	r.uint(2, "flags")
+	db := r.bytes(int(r.uint(1, "database name length")), "database name")
+	r.bytes(1, "database name terminator")
+	tbl := r.bytes(int(r.uint(1, "table name length")), "table name")
+	if r.err != nil {
+		return fmt.Errorf("table id %d: %w", id, err)
+	}
+	return fmt.Errorf("table id %d (%s.%s): %w", id,
+		strings.ToValidUTF8(string(db), "\uFFFD"), strings.ToValidUTF8(string(tbl), "\uFFFD"), err)
 }
 
 func decodeTableMapBody(body []byte, idLen int, mariaDB bool) (*TableMap, error) {

@@ -3,6 +3,8 @@ package binlog
 import (
 	"errors"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/sluice-cdc/sluice/change"
@@ -321,5 +323,52 @@ func TestDecodeTableMapMariaDBGeometryCharset(t *testing.T) {
 	}
 	if mysql.Collation(1) != 63 || mysql.Columns[1].Type != "VARBINARY(40)" {
 		t.Errorf("MySQL: collation %d type %q", mysql.Collation(1), mysql.Columns[1].Type)
+	}
+}
+
+func TestTableMapErrorsLocated(t *testing.T) {
+	good := buildTableMap(42, "shop", "orders", []tcol{{TypeLong, nil, false}, {TypeNewDecimal, []byte{12, 2}, true}})
+	bad := buildTableMap(42, "shop", "orders", []tcol{{TypeNewDecimal, []byte{66, 2}, false}})
+	for _, tc := range []struct {
+		name string
+		ev   Event
+		want string
+		is   error
+	}{
+		{"bad metadata", Event{Source: "bin.000007", Offset: 1234, Header: Header{Type: TableMapEvent}, Body: bad},
+			"binlog: bin.000007@1234 TABLE_MAP_EVENT: table id 42 (shop.orders): ", ErrMalformed},
+		{"cut in the column types", Event{Source: "bin.000007", Offset: 99, Header: Header{Type: TableMapEvent}, Body: good[:len(good)-4]},
+			"binlog: bin.000007@99 TABLE_MAP_EVENT: table id 42 (shop.orders): ", ErrTruncated},
+		{"cut in the table name", Event{Source: "relay.000002", Offset: 4, Header: Header{Type: TableMapEvent}, Body: good[:16]},
+			"binlog: relay.000002@4 TABLE_MAP_EVENT: table id 42: ", ErrTruncated},
+		{"cut in the table id", Event{Source: "relay.000002", Offset: 4, Header: Header{Type: TableMapEvent}, Body: good[:3]},
+			"binlog: relay.000002@4 TABLE_MAP_EVENT: truncated", ErrTruncated},
+		{"nested", Event{Source: "bin.000003", Offset: 500, Nested: true, PayloadOffset: 77, Header: Header{Type: TableMapEvent}, Body: bad},
+			"binlog: bin.000003@500 TABLE_MAP_EVENT: payload byte 77: table id 42 (shop.orders): ", ErrMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeTableMapEvent(&tc.ev)
+			var be *Error
+			if !errors.As(err, &be) || !errors.Is(err, tc.is) {
+				t.Fatalf("err %v, want a located %v", err, tc.is)
+			}
+			if be.Source != tc.ev.Source || be.Offset != tc.ev.Offset || be.Type != TableMapEvent {
+				t.Errorf("located at %q@%d %v", be.Source, be.Offset, be.Type)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("err %q, want prefix %q", err, tc.want)
+			}
+			// Without the event: the same facts, no file or offset.
+			_, err = DecodeTableMap(tc.ev.Body, nil)
+			if !errors.As(err, &be) || !errors.Is(err, tc.is) || be.Source != "" || be.Type != TableMapEvent {
+				t.Fatalf("DecodeTableMap: err %v", err)
+			}
+			if tc.ev.Nested {
+				return
+			}
+			if want := strings.Replace(tc.want, tc.ev.Source+"@"+strconv.FormatInt(tc.ev.Offset, 10), "@0", 1); !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("DecodeTableMap: err %q, want prefix %q", err, want)
+			}
+		})
 	}
 }
