@@ -7,7 +7,7 @@
 //
 // Usage:
 //
-//	mysqlstream -sluice PATH [-rows N] [-width BYTES] [-update] [-readers sluice,gomysql,mariadb-binlog]
+//	mysqlstream -sluice PATH [-rows N] [-width BYTES] [-update] [-sluice-flags FLAGS] [-readers sluice,gomysql,mariadb-binlog]
 //	mysqlstream gomysql ADDR USER PASSWORD FILE POS ENDFILE ENDPOS
 package main
 
@@ -59,6 +59,7 @@ func bench() error {
 	rows := flag.Int("rows", 1000000, "rows inserted (and, with -update, updated) in one transaction each")
 	width := flag.Int("width", 0, "bytes of a VARCHAR payload column per row (0: none)")
 	update := flag.Bool("update", false, "also update every row (a second transaction)")
+	sluiceFlags := flag.String("sluice-flags", "", "extra flags for sluice stream, space-separated (e.g. \"--queue-bytes 4194304\")")
 	readers := flag.String("readers", "sluice,gomysql,mariadb-binlog", "readers to run, in order")
 	flag.Parse()
 	ctx := context.Background()
@@ -115,6 +116,7 @@ func bench() error {
 			url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=7001", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr())
 			cmd = exec.Command(*sluiceBin, "stream", url, "--to", "stdout://", "--state", state+"/state.db",
 				"--from", fmt.Sprintf("binlog:%s:%d", start.Name, start.Pos), "--log-level", "warn")
+			cmd.Args = append(cmd.Args, strings.Fields(*sluiceFlags)...)
 			seen := int64(0)
 			stop = func(line []byte) bool { seen++; return seen >= changes }
 		case "gomysql":
