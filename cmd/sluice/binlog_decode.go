@@ -135,8 +135,9 @@ func runBinlogDecode(ctx context.Context, e *env, args []string) error {
 	d := changes.NewDecoder(flt)
 	w := bufio.NewWriterSize(e.Stdout, 256<<10)
 	var line []byte
+	var enc change.Encoder
 	emit := func(c *change.Change) error {
-		line = change.AppendJSON(line[:0], c)
+		line = enc.Append(line[:0], c)
 		line = append(line, '\n')
 		_, err := w.Write(line)
 		return err

@@ -19,6 +19,7 @@ type Sink struct {
 	f    *os.File
 	path string
 	buf  []byte
+	enc  change.Encoder
 }
 
 // FromURL opens the sink for file:///abs/path.jsonl (or file:rel/path.jsonl).
@@ -100,7 +101,7 @@ func (s *Sink) Write(ctx context.Context, batch []change.Change) error {
 	}
 	s.buf = s.buf[:0]
 	for i := range batch {
-		s.buf = change.AppendJSON(s.buf, &batch[i])
+		s.buf = s.enc.Append(s.buf, &batch[i])
 		s.buf = append(s.buf, '\n')
 	}
 	if _, err := s.f.Write(s.buf); err != nil {

@@ -19,6 +19,7 @@ import (
 type Sink struct {
 	w    *bufio.Writer
 	line []byte
+	enc  change.Encoder
 }
 
 // New returns a Sink writing to w.
@@ -43,7 +44,7 @@ func (s *Sink) Write(ctx context.Context, batch []change.Change) error {
 		return fmt.Errorf("stdout: write: %w", err)
 	}
 	for i := range batch {
-		s.line = change.AppendJSON(s.line[:0], &batch[i])
+		s.line = s.enc.Append(s.line[:0], &batch[i])
 		s.line = append(s.line, '\n')
 		if _, err := s.w.Write(s.line); err != nil {
 			return fmt.Errorf("stdout: write: %w", err)

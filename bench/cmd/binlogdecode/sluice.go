@@ -122,12 +122,13 @@ func decodeJSON(path string) (result, error) {
 		d := changes.NewDecoder(changes.Filter{})
 		w := bufio.NewWriterSize(io.Discard, 256<<10)
 		var line []byte
+		var enc change.Encoder
 		var rows int64
 		err := changes.DecodeFiles(context.Background(), []string{path}, d, func(c *change.Change) error {
 			if c.Op == change.OpInsert || c.Op == change.OpUpdate || c.Op == change.OpDelete {
 				rows++
 			}
-			line = change.AppendJSON(line[:0], c)
+			line = enc.Append(line[:0], c)
 			line = append(line, '\n')
 			_, err := w.Write(line)
 			return err
