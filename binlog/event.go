@@ -74,7 +74,21 @@ func (e *Event) Wrap(err error) error {
 	}
 	var be *Error
 	if errors.As(err, &be) {
-		return err
+		if be.Source != "" || be.Offset != 0 {
+			return err
+		}
+		// A decoder that saw only the body (DecodeTableMap, a rows reader
+		// without SetLocation) knew the row and column but not the place:
+		// fill in this event's.
+		located := *be
+		located.Source, located.Offset = e.Source, e.Offset
+		if located.Type == UnknownEvent {
+			located.Type = e.Header.Type
+		}
+		if e.Nested {
+			located.Err = fmt.Errorf("payload byte %d: %w", e.PayloadOffset, located.Err)
+		}
+		return &located
 	}
 	if e.Nested {
 		err = fmt.Errorf("payload byte %d: %w", e.PayloadOffset, err)
