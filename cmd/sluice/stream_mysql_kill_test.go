@@ -99,6 +99,14 @@ func runKillTest(t *testing.T, bin string, srv *testenv.MariaDB, mu *sync.Mutex,
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// On an early t.Fatal the child must not outlive the test; after a
+		// normal end this finds it already reaped.
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
+		})
 		return cmd
 	}
 
