@@ -40,6 +40,7 @@ var brokenCorpus = map[string]string{
 	"binlog_truncated_event.000001":           "truncated",
 	"binlog_truncated_prev_gtid_event.000001": "truncated",
 	"corrupt-relay-bin.000624":                "QUERY_EVENT",
+	"bug40482-bin.000001":                     "INCIDENT_EVENT",
 	"ver_5_1-wl2325_r.001":                    "TABLE_MAP_EVENT",
 }
 

@@ -103,6 +103,14 @@ func (d *Decoder) Event(ev *binlog.Event, emit func(*change.Change) error) error
 		d.tables[tm.TableID] = tm
 	case binlog.IsRowsEvent(t):
 		return d.rowsEvent(ev, emit)
+	case t == binlog.IncidentEvent:
+		// The server logs an incident when it may have lost changes (the
+		// replica SQL thread stops on it): going on would be silent loss.
+		var in binlog.Incident
+		if err := in.Decode(ev.Body, ev.FDE); err != nil {
+			return locate(ev, err)
+		}
+		return ev.Errorf("incident %d (%s): the server may have lost events here", in.Type, in.Message)
 	case t == binlog.MariaGTIDEvent:
 		var g binlog.MariaGTIDStart
 		if err := g.Decode(ev.Body, ev.FDE); err != nil {

@@ -145,6 +145,13 @@ func (s *txScanner) scan(ctx context.Context, src io.Reader, name string) error 
 
 func (s *txScanner) event(ev *binlog.Event, end int64, lookup func(uint64) *binlog.TableMap) error {
 	switch t := ev.Header.Type; {
+	case t == binlog.IncidentEvent:
+		// The server may have lost changes here: counts past it would lie.
+		var in binlog.Incident
+		if err := in.Decode(ev.Body, ev.FDE); err != nil {
+			return ev.Wrap(err)
+		}
+		return ev.Errorf("incident %d (%s): the server may have lost events here", in.Type, in.Message)
 	case t == binlog.TableMapEvent:
 		tm, err := binlog.DecodeTableMapEvent(ev)
 		if err != nil {

@@ -112,6 +112,8 @@ func TestBinlogToolsCorpus(t *testing.T) {
 	}
 	damaged := map[string]bool{"binlog_truncated_event.000001": true, "binlog_truncated_prev_gtid_event.000001": true,
 		"corrupt-relay-bin.000624": true,
+		// An INCIDENT event (malformed body, from a crash test): changes may be lost there.
+		"bug40482-bin.000001": true,
 		// A MySQL 5.1 pre-GA row format preview whose TABLE_MAP package binlog does not read.
 		"ver_5_1-wl2325_r.001": true}
 	var valid int
