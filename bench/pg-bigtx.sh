@@ -7,6 +7,9 @@
 #
 #   bench/pg-bigtx.sh [MB]      (default 1024: about 1 GB of row data)
 #
+# SRC_PARAMS are appended to the source URL (e.g. "&memory-bytes=4194304")
+# and SLUICE_FLAGS to the command line (e.g. "--queue-bytes 4194304").
+#
 # Needs PostgreSQL 15 binaries and Go; starts a private server on a free
 # port in a temporary directory (as root the server runs as "postgres").
 set -euo pipefail
@@ -41,7 +44,7 @@ PSQL=("$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v O
   -c "SELECT pg_create_logical_replication_slot('sluice', 'pgoutput')" >/dev/null
 
 mkfifo "$WORK/out"
-"$WORK/sluice" stream "postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable&slot=sluice&publication=bench&create-publication=no&spill-dir=$WORK" \
+"$WORK/sluice" stream "postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable&slot=sluice&publication=bench&create-publication=no&spill-dir=$WORK${SRC_PARAMS:-}" ${SLUICE_FLAGS:-} \
   --to stdout:// --state "$WORK/state.db" >"$WORK/out" 2>"$WORK/sluice.log" &
 SPID=$!
 # Count delivered rows and rolled-back rows until the marker row.
