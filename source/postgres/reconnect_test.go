@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
@@ -395,5 +396,40 @@ func TestReconnectServerRestart(t *testing.T) {
 	t.Logf("%d changes before the restart was seen, %d in all, %d reconnects (last: %s)", before, len(col.all()), st.Reconnects, st.LastError)
 	if errors.Is(streamErr, ErrPositionLost) {
 		t.Fatal(streamErr)
+	}
+}
+
+// TestRetryable: connection failures and server shutdowns are retried;
+// configuration errors, a lost position and protocol errors are not.
+func TestRetryable(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"auth", fmt.Errorf("%w: x", ErrAuth), false},
+		{"wal_level", fmt.Errorf("%w: x", ErrWALLevel), false},
+		{"privilege", fmt.Errorf("%w: x", ErrPrivilege), false},
+		{"slot of another database", fmt.Errorf("%w: x", ErrSlotMismatch), false},
+		{"position lost", fmt.Errorf("%w: x", ErrPositionLost), false},
+		{"no publication", fmt.Errorf("%w: x", ErrNoPublication), false},
+		{"canceled", fmt.Errorf("x: %w", context.Canceled), false},
+		{"protocol", errors.New("postgres: message 'Z' inside stream block of transaction 7"), false},
+		{"slot in use", fmt.Errorf("%w: x", ErrSlotInUse), true},
+		{"server ended stream", errServerEnded, true},
+		{"unexpected EOF", fmt.Errorf("postgres: receive: %w", io.ErrUnexpectedEOF), true},
+		{"connection refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, true},
+		{"reset", fmt.Errorf("x: %w", syscall.ECONNRESET), true},
+		{"admin shutdown", fmt.Errorf("x: %w", &pgconn.PgError{Code: "57P01"}), true},
+		{"starting up", fmt.Errorf("x: %w", &pgconn.PgError{Code: "57P03"}), true},
+		{"connection exception", fmt.Errorf("x: %w", &pgconn.PgError{Code: "08006"}), true},
+		{"syntax error", fmt.Errorf("x: %w", &pgconn.PgError{Code: "42601"}), false},
+		{"WAL removed", fmt.Errorf("x: %w", &pgconn.PgError{Code: "58P01"}), false},
+	}
+	for _, tc := range tests {
+		if got := retryable(tc.err); got != tc.want {
+			t.Errorf("%s: retryable(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
 	}
 }
