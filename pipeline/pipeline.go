@@ -205,6 +205,9 @@ func (d *deliverer) loop(ctx context.Context) error {
 			n, bytes = n+len(nb.Changes), bytes+nb.Bytes
 		}
 		if err := d.deliver(ctx, n, bytes); err != nil {
+			if errors.Is(err, errAbandoned) {
+				return nil // shutting down: Run saves what was acknowledged
+			}
 			return err
 		}
 		if d.dirty && time.Since(d.lastSave) >= cfg.interval {
@@ -217,6 +220,12 @@ func (d *deliverer) loop(ctx context.Context) error {
 		}
 	}
 }
+
+// errAbandoned is what deliver returns when a Write failed because ctx
+// ended. The loop must stop there: a later batch the sink accepted would
+// move the acknowledged position past the abandoned one, and the resumed
+// run would skip it.
+var errAbandoned = errors.New("pipeline: write abandoned on shutdown")
 
 // deliver writes the taken batches in one sink Write and records the acknowledgement.
 func (d *deliverer) deliver(ctx context.Context, n int, bytes int64) error {
@@ -235,7 +244,9 @@ func (d *deliverer) deliver(ctx context.Context, n int, bytes int64) error {
 	if len(batch) > 0 {
 		if err := d.p.sink.Write(ctx, batch); err != nil {
 			if ctx.Err() != nil {
-				return nil // shutting down: the batch is not acknowledged and will be read again
+				// Shutting down: the batch is not acknowledged and will be
+				// read again; nothing after it may be delivered in this run.
+				return errAbandoned
 			}
 			last := batch[len(batch)-1]
 			return fmt.Errorf("sink: write of %d changes ending at %s %s.%s (%s): %w",

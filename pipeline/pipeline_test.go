@@ -436,3 +436,69 @@ func TestPipelineRejectsPositionDisorder(t *testing.T) {
 		})
 	}
 }
+
+// cancelingSink cancels the run during its failAt-th Write and fails that
+// Write with the context's error, as a write interrupted by shutdown does;
+// every other Write succeeds, whether or not ctx has ended (a sink need not
+// look at ctx once it has the batch). Before failing, it waits until the
+// source has emitted everything, so batches are still queued behind the
+// failed one.
+type cancelingSink struct {
+	recSink
+	g      *genSource
+	failAt int
+	cancel context.CancelFunc
+	n      int
+}
+
+func (s *cancelingSink) Write(ctx context.Context, batch []change.Change) error {
+	s.n++
+	if s.n != s.failAt {
+		return s.recSink.Write(ctx, batch)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		s.g.mu.Lock()
+		done := s.g.finished
+		s.g.mu.Unlock()
+		if done {
+			break
+		}
+	}
+	s.cancel()
+	return ctx.Err()
+}
+
+func TestPipelineCancelDuringWriteLosesNothing(t *testing.T) {
+	for _, failAt := range []int{1, 2, 5} {
+		t.Run(fmt.Sprint("fail write ", failAt), func(t *testing.T) {
+			g := &genSource{txRows: []int{4, 30, 2}, batch: 3, payload: 10, tables: []string{"t"}}
+			store := &checkpoint.Memory{}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			sink := &cancelingSink{g: g, failAt: failAt, cancel: cancel}
+			p, _ := New(g, sink, store, WithBeginCommit(true), WithCheckpointInterval(0), WithBatch(1, 0))
+			if err := p.Run(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := sink.records()
+			if after := sink.n - failAt; after != 0 {
+				t.Errorf("pipeline wrote %d batches after the canceled write", after)
+			}
+			saved, err := store.Load(context.Background(), "default")
+			if failAt == 1 {
+				if !errors.Is(err, checkpoint.ErrNotFound) {
+					t.Errorf("saved %v (%v) with nothing acknowledged", saved, err)
+				}
+			} else if saved != got[len(got)-1].Pos {
+				t.Errorf("saved %v, want the last acknowledged %v", saved, got[len(got)-1].Pos)
+			}
+			// The next run delivers the rest: nothing lost, nothing twice.
+			sink2 := &recSink{}
+			p, _ = New(g, sink2, store, WithBeginCommit(true))
+			if err := p.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			diffRecs(t, append(got, sink2.records()...), expected(g, func(string) bool { return true }, true, change.Position{}))
+		})
+	}
+}
