@@ -134,6 +134,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	case errors.Is(err, checkpoint.ErrNotFound):
 		from = p.cfg.from
 		p.cfg.log.Info("no saved position, starting from the configured start", "pipeline", p.cfg.id, "from", from.String())
+	case err != nil && ctx.Err() != nil:
+		return nil // canceled before starting: nothing read, nothing to save
 	case err != nil:
 		return fmt.Errorf("pipeline %s: load position: %w", p.cfg.id, err)
 	default:

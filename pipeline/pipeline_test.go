@@ -502,3 +502,28 @@ func TestPipelineCancelDuringWriteLosesNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestPipelineCanceledBeforeStart(t *testing.T) {
+	g := &genSource{txRows: []int{3}, batch: 2, payload: 10, tables: []string{"t"}}
+	for _, saved := range []bool{false, true} {
+		store := &checkpoint.Memory{}
+		if saved {
+			if err := store.Save(context.Background(), "default", change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: 4, Index: 2}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		sink := &recSink{}
+		p, _ := New(g, sink, store)
+		if err := p.Run(ctx); err != nil {
+			t.Errorf("saved=%v: Run with a canceled context = %v, want nil", saved, err)
+		}
+		if n := len(sink.records()); n != 0 {
+			t.Errorf("saved=%v: delivered %d changes", saved, n)
+		}
+		if want := map[bool]int{false: 0, true: 1}[saved]; store.Saves() != want {
+			t.Errorf("saved=%v: %d saves, want %d", saved, store.Saves(), want)
+		}
+	}
+}
