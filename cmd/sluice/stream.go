@@ -105,7 +105,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *sluice.Sour
 	state := fs.String("state", "./sluice.db", "state file holding the checkpoint")
 	id := fs.String("id", "stream", "name of this stream's checkpoint in the state file")
 	beginCommit := fs.Bool("begin-commit", false, "also write begin and commit events")
-	queueBytes := fs.Int64("queue-bytes", 16<<20, "bytes of changes held between source and sink")
+	queueBytes := fs.Int64("queue-bytes", 4<<20, "bytes of changes held between source and sink")
 	interval := fs.Duration("checkpoint-interval", time.Second, "save the position at most this often (0: after every write)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "write logs as JSON instead of text")
