@@ -23,6 +23,10 @@ var (
 	// ErrUnsupported means a valid event uses a feature this package does
 	// not decode.
 	ErrUnsupported = errors.New("unsupported")
+	// ErrFragmentedRow is returned for MariaDB 12.3's PARTIAL_ROW_DATA_EVENT
+	// (a row split over several events): Sluice does not reassemble such
+	// rows yet, and skipping them would lose changes. It wraps ErrUnsupported.
+	ErrFragmentedRow = fmt.Errorf("%w: row fragmented over PARTIAL_ROW_DATA_EVENTs (MariaDB 12.3 large rows) cannot be reassembled yet", ErrUnsupported)
 )
 
 // Event is one binlog event as a view into the reader's buffer. The slices

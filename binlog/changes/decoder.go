@@ -103,6 +103,8 @@ func (d *Decoder) Event(ev *binlog.Event, emit func(*change.Change) error) error
 		d.tables[tm.TableID] = tm
 	case binlog.IsRowsEvent(t):
 		return d.rowsEvent(ev, emit)
+	case t == binlog.MariaPartialRowDataEvent:
+		return ev.Wrap(binlog.ErrFragmentedRow)
 	case t == binlog.IncidentEvent:
 		// The server logs an incident when it may have lost changes (the
 		// replica SQL thread stops on it): going on would be silent loss.

@@ -206,6 +206,8 @@ func (s *session) handle(raw []byte) error {
 		}
 	case binlog.IncidentEvent:
 		return ev.Errorf("the server logged an incident: the binlog may be missing changes")
+	case binlog.MariaPartialRowDataEvent:
+		return ev.Wrap(binlog.ErrFragmentedRow)
 	}
 	// INTVAR, RAND, USER_VAR, ROWS_QUERY, ANNOTATE_ROWS, BINLOG_CHECKPOINT,
 	// TRANSACTION_CONTEXT, VIEW_CHANGE: nothing to emit.
