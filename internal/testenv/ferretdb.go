@@ -96,18 +96,7 @@ func StartFerretDB(ctx context.Context) (*FerretDB, error) {
 // test ends. It fails the test if the server cannot start.
 func NewFerretDB(tb testing.TB) *FerretDB {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	s, err := StartFerretDB(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return startForTest(tb, 10*time.Minute, StartFerretDB)
 }
 
 // URI is a mongodb:// connection string naming the replica set.

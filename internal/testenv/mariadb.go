@@ -105,18 +105,7 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 // ends. It fails the test if the server cannot start.
 func NewMariaDB(tb testing.TB, opts MariaDBOptions) *MariaDB {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := StartMariaDB(ctx, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return startForTest(tb, 2*time.Minute, func(ctx context.Context) (*MariaDB, error) { return StartMariaDB(ctx, opts) })
 }
 
 func defaultString(s, def string) string {

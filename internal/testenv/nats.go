@@ -69,18 +69,7 @@ func StartNATS(ctx context.Context) (*NATS, error) {
 // ends. It fails the test if the server cannot start.
 func NewNATS(tb testing.TB) *NATS {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := StartNATS(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return startForTest(tb, time.Minute, StartNATS)
 }
 
 // URL is nats://user:password@127.0.0.1:port, as accepted by nats.Connect.

@@ -90,18 +90,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 // test ends. It fails the test if the server cannot start.
 func NewPostgres(tb testing.TB, opts PostgresOptions) *Postgres {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := StartPostgres(ctx, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return startForTest(tb, 2*time.Minute, func(ctx context.Context) (*Postgres, error) { return StartPostgres(ctx, opts) })
 }
 
 // postgresCredential returns the user to run PostgreSQL as: "postgres" when

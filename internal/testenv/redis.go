@@ -65,18 +65,7 @@ func StartRedis(ctx context.Context) (*Redis, error) {
 // ends. It fails the test if the server cannot start.
 func NewRedis(tb testing.TB) *Redis {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := StartRedis(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return startForTest(tb, time.Minute, StartRedis)
 }
 
 // URL is redis://:password@127.0.0.1:port/db, as accepted by

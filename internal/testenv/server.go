@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -155,4 +156,22 @@ func (s *Server) launch(ctx context.Context, configure func(port int) error) err
 		return err
 	}
 	return nil
+}
+
+// startForTest starts a server with start under a timeout, fails tb if it
+// cannot start, and stops the server when the test ends.
+func startForTest[S interface{ Close() error }](tb testing.TB, timeout time.Duration, start func(context.Context) (S, error)) S {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s, err := start(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return s
 }
