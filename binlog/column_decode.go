@@ -128,6 +128,17 @@ func (r *RowsReader) decodeValue(c *colInfo, v []byte, out *change.Value) error 
 			*out = change.Set(r.setText(c, u), u)
 			return nil
 		}
+		if b := v[c.prefix:]; c.cs == csBinary && len(b) < c.length {
+			// The server logs BINARY(n) without its trailing 0x00 bytes;
+			// the value is n bytes (as SELECT returns it).
+			start := len(r.arena)
+			r.arena = append(r.arena, b...)
+			for range c.length - len(b) {
+				r.arena = append(r.arena, 0)
+			}
+			*out = change.Bytes(r.arena[start:len(r.arena):len(r.arena)])
+			return nil
+		}
 		r.textValue(c, v[c.prefix:], out)
 		return nil
 	case TypeVarchar, TypeVarString, TypeBlob:

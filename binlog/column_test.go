@@ -211,6 +211,8 @@ func TestDecodeStrings(t *testing.T) {
 		{"binary", tcol{TypeVarchar, []byte{40, 0}, false}, lenPrefixed(1, []byte{0, 0xff}), [][]byte{binaryTLV}, change.Bytes([]byte{0, 0xff})},
 		{"char 300 utf8mb3", tcol{TypeString, []byte{0xee, 0x2c}, false}, lenPrefixed(2, []byte(long)), [][]byte{testTLV(tmDefaultCharset, packedSeq(33))}, change.String([]byte(long))},
 		{"char no metadata", tcol{TypeString, []byte{0xfe, 10}, false}, lenPrefixed(1, []byte("x")), nil, change.String([]byte("x"))},
+		{"binary(4) logged without its trailing zeros", tcol{TypeString, []byte{0xfe, 4}, false}, lenPrefixed(1, []byte{0, 0xff}), [][]byte{testTLV(tmDefaultCharset, packedSeq(63))}, change.Bytes([]byte{0, 0xff, 0, 0})},
+		{"binary(4) full", tcol{TypeString, []byte{0xfe, 4}, false}, lenPrefixed(1, []byte{1, 2, 3, 4}), [][]byte{testTLV(tmDefaultCharset, packedSeq(63))}, change.Bytes([]byte{1, 2, 3, 4})},
 		{"tinyblob", tcol{TypeBlob, []byte{1}, false}, lenPrefixed(1, []byte{1, 2}), nil, change.Bytes([]byte{1, 2})},
 		{"mediumblob", tcol{TypeBlob, []byte{3}, false}, lenPrefixed(3, []byte(long)), [][]byte{binaryTLV}, change.Bytes([]byte(long))},
 		{"longtext", tcol{TypeBlob, []byte{4}, false}, lenPrefixed(4, []byte("t🐬")), [][]byte{utf8mb4TLV}, change.String([]byte("t🐬"))},

@@ -83,9 +83,11 @@ func looksLikeDDL(sql string) (ddlKind, bool) {
 	return ddlNone, false
 }
 
+// firstWord returns the leading identifier of s: letters, digits (as in
+// INET4, INET6) and underscores.
 func firstWord(s string) string {
 	for i, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_') {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
 			return s[:i]
 		}
 	}

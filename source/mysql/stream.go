@@ -62,6 +62,8 @@ type tableState struct {
 	tm   *binlog.TableMap
 	cols []change.Column
 	ns   change.Namespace
+	// fixes turn logged values into what their columns hold (see colFix).
+	fixes []colFix
 }
 
 // maxBatch bounds the changes handed to emit at once.

@@ -53,8 +53,14 @@ func (s *session) tableMap(ev *binlog.Event) error {
 	if err != nil {
 		return err
 	}
+	fixes := columnFixes(s.src.schema.lookup(tm.Database, tm.Table), tm.ColumnCount(), namedColumns(tm))
+	if len(fixes) > 0 && len(cols) == tm.ColumnCount() {
+		for _, f := range fixes {
+			cols[f.col].Type = f.typ
+		}
+	}
 	s.tables[tm.TableID] = &tableState{raw: bytes.Clone(ev.Body), tm: tm, cols: cols,
-		ns: change.Namespace{Database: tm.Database, Table: tm.Table}}
+		ns: change.Namespace{Database: tm.Database, Table: tm.Table}, fixes: fixes}
 	return nil
 }
 
@@ -62,14 +68,7 @@ func (s *session) tableMap(ev *binlog.Event) error {
 // names (binlog_row_metadata=FULL), else the schema history's after checking
 // that the shapes agree, else unnamed ones.
 func (s *session) columns(tm *binlog.TableMap, at string) ([]change.Column, error) {
-	named := len(tm.Columns) > 0
-	for _, c := range tm.Columns {
-		if c.Name == "" {
-			named = false
-			break
-		}
-	}
-	if named {
+	if namedColumns(tm) {
 		return append([]change.Column(nil), tm.Columns...), nil
 	}
 	def := s.src.schema.lookup(tm.Database, tm.Table)
@@ -95,6 +94,17 @@ func (s *session) columns(tm *binlog.TableMap, at string) ([]change.Column, erro
 		cols[i] = change.Column{Name: c.Name, Type: c.Type, Nullable: tm.Columns[i].Nullable, Key: c.Key || tm.Columns[i].Key}
 	}
 	return cols, nil
+}
+
+// namedColumns reports whether a table map names all its columns
+// (binlog_row_metadata=FULL).
+func namedColumns(tm *binlog.TableMap) bool {
+	for _, c := range tm.Columns {
+		if c.Name == "" {
+			return false
+		}
+	}
+	return len(tm.Columns) > 0
 }
 
 // typeFits reports whether a column declared as sqlType (COLUMN_TYPE
@@ -209,6 +219,9 @@ func (s *session) rowsEvent(ev *binlog.Event) error {
 				return fmt.Errorf("mysql: %w", err)
 			}
 			c.Before = s.rows.keep(img)
+			for i := range st.fixes {
+				st.fixes[i].apply(&c.Before[st.fixes[i].col], &s.rows)
+			}
 		}
 		if op != change.OpDelete {
 			img, err := r.After(s.rows.image(n))
@@ -216,6 +229,9 @@ func (s *session) rowsEvent(ev *binlog.Event) error {
 				return fmt.Errorf("mysql: %w", err)
 			}
 			c.After = s.rows.keep(img)
+			for i := range st.fixes {
+				st.fixes[i].apply(&c.After[st.fixes[i].col], &s.rows)
+			}
 		}
 		s.tx.data++
 		s.add(c)
