@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -109,9 +110,17 @@ func streamWith(ctx context.Context, e *env, args []string, sources *sluice.Sour
 	interval := fs.Duration("checkpoint-interval", time.Second, "save the position at most this often (0: after every write)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "write logs as JSON instead of text")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile (pprof) of the run to this file, for performance work")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	if len(pos) != 1 {
 		return usagef("stream: want one SOURCE-URL, got %d arguments", len(pos))
@@ -149,6 +158,23 @@ func streamWith(ctx context.Context, e *env, args []string, sources *sluice.Sour
 		return redactPasswords(err, srcURL, *to)
 	}
 	return nil
+}
+
+// startCPUProfile starts a pprof CPU profile written to path; stop ends it
+// and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("stream: --cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stream: --cpuprofile %s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // streamConfig is the validated form of the stream command's arguments.
