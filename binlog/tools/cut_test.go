@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/sluice-cdc/sluice/binlog/changes"
 	"github.com/sluice-cdc/sluice/change"
@@ -42,75 +43,116 @@ func cutTo(t *testing.T, path string, files []string, rg Range) CutResult {
 	return res
 }
 
+// TestCutJoin cuts a binlog of two files into three parts, by positions
+// (the middle part spans the two files) and by datetimes, and joins them:
+// the parts' changes follow each other without gap or overlap, and the
+// joined file decodes to exactly the original's changes.
 func TestCutJoin(t *testing.T) {
 	srv := server(t)
 	const db = "cutdb"
 	exec1(t, srv, "DROP DATABASE IF EXISTS "+db, "CREATE DATABASE "+db, "USE "+db,
 		"CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))", "CREATE TABLE u (id INT PRIMARY KEY, w INT)")
+	var times []time.Time
 	files := record(t, srv, func() {
-		var stmts []string
-		stmts = append(stmts, "USE "+db)
 		for i := 0; i < 12; i++ {
-			stmts = append(stmts,
-				"INSERT INTO t SELECT seq + "+itoa(i*100)+", 'x' FROM seq_1_to_50",
-				"BEGIN", "UPDATE t SET v = 'y' WHERE id % 7 = "+itoa(i%7), "INSERT INTO u (id, w) VALUES ("+itoa(i)+", 1)", "COMMIT",
-				"DELETE FROM t WHERE id % 11 = "+itoa(i%11))
+			if i == 4 || i == 8 {
+				times = append(times, pause())
+			}
+			if i == 6 {
+				exec1(t, srv, "FLUSH BINARY LOGS")
+			}
+			stmts := []string{"USE " + db,
+				"INSERT INTO t SELECT seq + " + itoa(i*100) + ", 'x' FROM seq_1_to_50",
+				"BEGIN", "UPDATE t SET v = 'y' WHERE id % 7 = " + itoa(i%7), "INSERT INTO u (id, w) VALUES (" + itoa(i) + ", 1)", "COMMIT",
+				"DELETE FROM t WHERE id % 11 = " + itoa(i%11)}
 			if i == 5 {
 				stmts = append(stmts, "ALTER TABLE u ADD COLUMN z INT DEFAULT 3")
 			}
+			exec1(t, srv, stmts...)
 		}
-		exec1(t, srv, stmts...)
 	})
 	want := decodeAll(t, files)
-	// Transaction starts, to cut at.
-	var starts []int64
-	s := &txScanner{onTx: func(tx *Transaction) error { starts = append(starts, tx.Start); return nil }}
+	// Transaction starts per file, to cut at.
+	starts := map[string][]int64{}
+	var ntx int64
+	s := &txScanner{onTx: func(tx *Transaction) error { starts[tx.File] = append(starts[tx.File], tx.Start); ntx++; return nil }}
 	if err := s.scanFiles(context.Background(), files); err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 1 || len(starts) < 30 {
-		t.Fatalf("workload gave %d files, %d transactions", len(files), len(starts))
+	if len(files) != 2 || ntx < 30 {
+		t.Fatalf("workload gave %d files, %d transactions", len(files), ntx)
 	}
-	a, b := starts[len(starts)/3], starts[2*len(starts)/3]
-	dir := t.TempDir()
-	parts := []string{filepath.Join(dir, "p1"), filepath.Join(dir, "p2"), filepath.Join(dir, "p3")}
-	var n int64
-	n += cutTo(t, parts[0], files, Range{StopPosition: a}).Transactions
-	n += cutTo(t, parts[1], files, Range{StartPosition: a, StopPosition: b}).Transactions
-	n += cutTo(t, parts[2], files, Range{StartPosition: b}).Transactions
-	if n != int64(len(starts)) { // the DDL counts as a transaction of its own in both
-		t.Errorf("parts hold %d transactions, want %d", n, len(starts))
+	s1, s2 := starts[filepath.Base(files[0])], starts[filepath.Base(files[1])]
+	a, b := s1[len(s1)/2], s2[len(s2)/2]
+	for _, tc := range []struct {
+		name  string
+		parts []func() ([]string, Range)
+	}{
+		{"positions", []func() ([]string, Range){
+			func() ([]string, Range) { return files[:1], Range{StopPosition: a} },
+			func() ([]string, Range) { return files, Range{StartPosition: a, StopPosition: b} },
+			func() ([]string, Range) { return files[1:], Range{StartPosition: b} },
+		}},
+		{"datetimes", []func() ([]string, Range){
+			func() ([]string, Range) { return files, Range{StopTime: times[0]} },
+			func() ([]string, Range) { return files, Range{StartTime: times[0], StopTime: times[1]} },
+			func() ([]string, Range) { return files, Range{StartTime: times[1]} },
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var parts, concat []string
+			var n int64
+			for i, part := range tc.parts {
+				p := filepath.Join(dir, "p"+itoa(i+1))
+				in, rg := part()
+				n += cutTo(t, p, in, rg).Transactions
+				got := decodeAll(t, []string{p})
+				if len(got) == 0 {
+					t.Errorf("%s decodes to nothing", filepath.Base(p))
+				}
+				parts, concat = append(parts, p), append(concat, got...)
+			}
+			if n != ntx { // the DDL counts as a transaction of its own in both
+				t.Errorf("parts hold %d transactions, want %d", n, ntx)
+			}
+			same(t, "the parts one after the other", concat, want)
+			all := filepath.Join(dir, "all")
+			var joined bytes.Buffer
+			res, err := Join(context.Background(), parts, &joined)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(all, joined.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if res.Transactions != ntx || res.Bytes != int64(joined.Len()) {
+				t.Errorf("join: %+v; want %d transactions, %d bytes", res, ntx, joined.Len())
+			}
+			same(t, "the joined parts", decodeAll(t, []string{all}), want)
+			// mariadb-binlog reads the joined file and every part.
+			for _, p := range append(parts, all) {
+				cmd, err := srv.BinlogCmd(testCtx(t), p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Errorf("mariadb-binlog %s: %v: %s", filepath.Base(p), err, out)
+				}
+			}
+		})
 	}
-	for _, p := range parts {
-		if len(decodeAll(t, []string{p})) == 0 {
-			t.Errorf("%s decodes to nothing", filepath.Base(p))
-		}
-	}
-	all := filepath.Join(dir, "all")
-	var joined bytes.Buffer
-	if _, err := Join(context.Background(), parts, &joined); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(all, joined.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got := decodeAll(t, []string{all})
+}
+
+// same fails t when the decoded changes got differ from want.
+func same(t *testing.T, what string, got, want []string) {
+	t.Helper()
 	if len(got) != len(want) {
-		t.Fatalf("joined parts decode to %d changes, the original to %d", len(got), len(want))
+		t.Fatalf("%s decode to %d changes, the original to %d", what, len(got), len(want))
 	}
 	for i := range got {
 		if got[i] != want[i] {
-			t.Fatalf("change %d differs:\n got %s\nwant %s", i, got[i], want[i])
-		}
-	}
-	// mariadb-binlog reads the joined file and every part.
-	for _, p := range append(parts, all) {
-		cmd, err := srv.BinlogCmd(testCtx(t), p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("mariadb-binlog %s: %v: %s", filepath.Base(p), err, out)
+			t.Fatalf("%s: change %d differs:\n got %s\nwant %s", what, i, got[i], want[i])
 		}
 	}
 }
