@@ -32,11 +32,18 @@ type session struct {
 	skip      uint64
 	skipArmed bool
 
+	// out holds the changes queued for emit. When hasPend is set its last
+	// element is a data change held back to set Tx.Last; it is not emitted
+	// until another change follows it.
 	out     []change.Change
-	pending change.Change // the last data change, held back to set Tx.Last
 	hasPend bool
 	last    change.Position // position of the last change handed to emit
 	rows    rowBuffers
+
+	// readTime is when the event being handled was read (taken at most
+	// once per event, on its first change: a rows event's changes share it).
+	readTime     time.Time
+	haveReadTime bool
 }
 
 // txState is the transaction being read.
@@ -66,9 +73,6 @@ type tableState struct {
 	fixes []colFix
 }
 
-// maxBatch bounds the changes handed to emit at once.
-const maxBatch = 1024
-
 // where formats the current coordinates for errors.
 func (s *session) where() string {
 	return s.file + ":" + strconv.FormatUint(s.next, 10)
@@ -81,6 +85,7 @@ func (s *session) handle(raw []byte) error {
 		return fmt.Errorf("mysql: %s: event of %d bytes is shorter than a header", s.where(), len(raw))
 	}
 	h, _ := binlog.DecodeHeader(raw)
+	s.haveReadTime = false
 	artificial := h.Flags&binlog.FlagArtificial != 0
 	// Where this event sits in its file: offsets come from sizes, since
 	// log_pos is 0 in some events (MariaDB 11.4+, artificial events).
@@ -238,11 +243,12 @@ func (s *session) heartbeat(ev *binlog.Event) error {
 	if change.Compare(pos, s.last) <= 0 {
 		return nil
 	}
-	c := change.Change{Op: change.OpHeartbeat, Source: s.flavor, Pos: pos}
+	c := s.newChange()
+	*c = change.Change{Op: change.OpHeartbeat, Source: s.flavor, Pos: pos}
 	if ev.Header.Timestamp != 0 {
 		c.CommitTime = time.Unix(int64(ev.Header.Timestamp), 0)
 	}
-	s.push(c)
+	s.queue(c)
 	return s.flush()
 }
 
@@ -263,7 +269,9 @@ func (s *session) begin(ev *binlog.Event, offset uint64, gtid string) error {
 	if gtid == "" {
 		s.tx.id = s.file + ":" + strconv.FormatUint(offset, 10)
 	}
-	s.add(change.Change{Op: change.OpBegin})
+	c := s.newChange()
+	c.Op = change.OpBegin
+	s.add(c)
 	return nil
 }
 
@@ -324,14 +332,15 @@ func (s *session) statement(ev *binlog.Event, q *binlog.Query) error {
 	if err != nil {
 		return fmt.Errorf("mysql: %s: %w", s.where(), err)
 	}
-	switch res.kind {
-	case ddlNone:
+	if res.kind == ddlNone {
 		return nil
-	case ddlTruncate:
-		s.add(change.Change{Op: change.OpTruncate, Namespace: change.Namespace{Database: res.db, Table: res.table}, SQL: q.SQL})
-	default:
-		s.add(change.Change{Op: change.OpDDL, Namespace: change.Namespace{Database: res.db, Table: res.table}, SQL: q.SQL})
 	}
+	c := s.newChange()
+	*c = change.Change{Op: change.OpDDL, Namespace: change.Namespace{Database: res.db, Table: res.table}, SQL: q.SQL}
+	if res.kind == ddlTruncate {
+		c.Op = change.OpTruncate
+	}
+	s.add(c)
 	s.tx.data++
 	// A table whose shape changed gets a new TABLE_MAP before its next rows.
 	clear(s.tables)
@@ -351,21 +360,30 @@ func (s *session) commit(ev *binlog.Event) error {
 		g.known = true
 	}
 	if s.hasPend {
-		s.pending.Tx.Last = true
+		s.out[len(s.out)-1].Tx.Last = true
 	}
-	c := change.Change{Op: change.OpCommit, CommitTime: time.Unix(int64(ev.Header.Timestamp), 0)}
+	c := s.newChange()
+	*c = change.Change{Op: change.OpCommit, CommitTime: time.Unix(int64(ev.Header.Timestamp), 0)}
 	c.Source = s.flavor
 	c.Tx = change.Tx{ID: s.tx.id, Index: s.tx.index}
 	c.Pos = s.boundary()
 	s.tx.index++
-	s.push(c)
+	s.queue(c)
 	s.tx = txState{}
 	return s.flush()
 }
 
-// add emits c as the next change of the open transaction: it fills in
-// source, transaction, position and time, and applies the resume skip.
-func (s *session) add(c change.Change) {
+// newChange returns a zeroed change appended to the queue; the caller
+// fills it in and passes it to add or queue before asking for another.
+func (s *session) newChange() *change.Change {
+	s.out = append(s.out, change.Change{})
+	return &s.out[len(s.out)-1]
+}
+
+// add completes c (from newChange) as the next change of the open
+// transaction: it fills in source, transaction, position and time, and
+// queues it.
+func (s *session) add(c *change.Change) {
 	c.Source = s.flavor
 	c.Tx = change.Tx{ID: s.tx.id, Index: s.tx.index}
 	c.Pos = change.Position{Flavor: change.FlavorBinlog, File: s.tx.file, Offset: s.tx.start, Index: s.tx.index + 1, GTIDSet: s.tx.before}
@@ -373,51 +391,62 @@ func (s *session) add(c change.Change) {
 		c.CommitTime = s.tx.time
 	}
 	s.tx.index++
-	s.push(c)
+	s.queue(c)
 }
 
-// push queues c behind the held-back data change (which is not the last
-// one, since another change follows) and holds c back if it is data.
-func (s *session) push(c change.Change) {
+// queue settles c, the change last returned by newChange: the resume skip
+// drops it again, and a data change is held back (so that the commit can
+// set its Tx.Last) until another change follows it.
+func (s *session) queue(c *change.Change) {
 	if s.skipArmed {
 		if c.Pos.Index != 0 && c.Pos.Index <= s.skip {
+			*c = change.Change{}
+			s.out = s.out[:len(s.out)-1]
 			return
 		}
 		if c.Op == change.OpCommit || c.Pos.Index > s.skip {
 			s.skipArmed = false
 		}
 	}
-	c.ReadTime = time.Now()
-	if s.hasPend {
-		s.out = append(s.out, s.pending)
-		s.hasPend = false
+	if !s.haveReadTime {
+		s.readTime, s.haveReadTime = time.Now(), true
 	}
+	c.ReadTime = s.readTime
 	switch c.Op {
 	case change.OpInsert, change.OpUpdate, change.OpDelete, change.OpDDL, change.OpTruncate:
-		s.pending, s.hasPend = c, true
+		s.hasPend = true
 	default:
-		s.out = append(s.out, c)
+		s.hasPend = false
 	}
 }
 
 // flush hands the queued changes to emit. A held-back data change stays
 // held but is detached from the read buffer, which the next read reuses.
 func (s *session) flush() error {
+	n := len(s.out)
 	if s.hasPend {
-		s.pending.Before = cloneValues(s.pending.Before)
-		s.pending.After = cloneValues(s.pending.After)
+		n--
+		p := &s.out[n]
+		p.Before = cloneValues(p.Before)
+		p.After = cloneValues(p.After)
 	}
-	if len(s.out) == 0 {
+	if n == 0 {
 		return nil
 	}
-	last := s.out[len(s.out)-1].Pos
-	if err := s.emit(s.out); err != nil {
+	last := s.out[n-1].Pos
+	if err := s.emit(s.out[:n]); err != nil {
 		return err
 	}
 	s.last = last
 	s.src.delivered(last)
-	clear(s.out)
-	s.out = s.out[:0]
+	if s.hasPend {
+		s.out[0] = s.out[n]
+		clear(s.out[1 : n+1])
+		s.out = s.out[:1]
+	} else {
+		clear(s.out)
+		s.out = s.out[:0]
+	}
 	return nil
 }
 

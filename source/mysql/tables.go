@@ -212,7 +212,8 @@ func (s *session) rowsEvent(ev *binlog.Event) error {
 	}
 	n := r.ColumnCount()
 	for r.Next() {
-		c := change.Change{Op: op, Namespace: st.ns, Columns: st.cols}
+		c := s.newChange()
+		c.Op, c.Namespace, c.Columns = op, st.ns, st.cols
 		if op != change.OpInsert {
 			img, err := r.Before(s.rows.image(n))
 			if err != nil {

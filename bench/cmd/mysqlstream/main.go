@@ -1,18 +1,35 @@
-// Command mysqlstream benchmarks reading a live MariaDB binlog backlog:
+// Command mysqlstream benchmarks reading a live MariaDB binlog:
 // "sluice stream" against a go-mysql v1.13.0 BinlogSyncer reader (this
 // program's "gomysql" mode: every row decoded and written as JSON with
 // encoding/json) and "mariadb-binlog --read-from-remote-server -v". Each
-// reader runs as its own process; the report gives wall time, rows/s, CPU
-// seconds per million rows and peak RSS (getrusage of the child).
+// reader runs as its own process with its standard output piped here and
+// discarded.
+//
+// Backlog mode (the default) writes one backlog, then drains it with every
+// reader, -rounds times, interleaved (A B C A B C …) so that the machine's
+// changing load hits every reader alike. Per run it reports wall time,
+// rows/s, CPU seconds (user+sys, getrusage of the child), CPU seconds per
+// million rows, core use (CPU/wall) and peak RSS; then the median per
+// reader and the ratios to the first reader.
+//
+// Follow mode (-follow) starts "sluice stream" at the current position,
+// then a bulk writer inserts -rows rows as fast as MariaDB takes them
+// (INSERT … SELECT FROM seq, -chunk rows per autocommit statement) while
+// sluice follows. It reports the writer's rate, how many rows sluice had
+// delivered when the writer finished (the lag) and how long it took to
+// deliver the rest, sluice's rate and its core use while following (CPU
+// from /proc/PID/stat).
 //
 // Usage:
 //
-//	mysqlstream -sluice PATH [-rows N] [-width BYTES] [-update] [-sluice-flags FLAGS] [-readers sluice,gomysql,mariadb-binlog]
+//	mysqlstream -sluice PATH [-rows N] [-width BYTES] [-update] [-rounds N] [-sluice-flags FLAGS] [-readers sluice,gomysql,mariadb-binlog,sluice=PATH]
+//	mysqlstream -sluice PATH -follow [-rows N] [-chunk N] [-rounds N]
 //	mysqlstream gomysql ADDR USER PASSWORD FILE POS ENDFILE ENDPOS
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -21,8 +38,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,14 +73,28 @@ type result struct {
 	lines     int64
 }
 
+// flags are the benchmark's options.
+type flags struct {
+	sluiceBin, sluiceFlags, readers string
+	rows, width, rounds, chunk      int
+	update, follow                  bool
+}
+
 func bench() error {
-	sluiceBin := flag.String("sluice", "", "path of the sluice binary")
-	rows := flag.Int("rows", 1000000, "rows inserted (and, with -update, updated) in one transaction each")
-	width := flag.Int("width", 0, "bytes of a VARCHAR payload column per row (0: none)")
-	update := flag.Bool("update", false, "also update every row (a second transaction)")
-	sluiceFlags := flag.String("sluice-flags", "", "extra flags for sluice stream, space-separated (e.g. \"--queue-bytes 4194304\")")
-	readers := flag.String("readers", "sluice,gomysql,mariadb-binlog", "readers to run, in order")
+	var f flags
+	flag.StringVar(&f.sluiceBin, "sluice", "", "path of the sluice binary")
+	flag.IntVar(&f.rows, "rows", 1000000, "rows inserted (and, with -update, updated) in one transaction each; with -follow, rows the writer inserts")
+	flag.IntVar(&f.width, "width", 0, "bytes of a VARCHAR payload column per row (0: none)")
+	flag.BoolVar(&f.update, "update", false, "also update every row (a second transaction)")
+	flag.StringVar(&f.sluiceFlags, "sluice-flags", "", "extra flags for sluice stream, space-separated (e.g. \"--queue-bytes 4194304\")")
+	flag.StringVar(&f.readers, "readers", "sluice,gomysql,mariadb-binlog", "readers to run, in order, each round; sluice=PATH runs another sluice binary")
+	flag.IntVar(&f.rounds, "rounds", 1, "times to run the reader list, interleaved")
+	flag.BoolVar(&f.follow, "follow", false, "follow a bulk writer instead of draining a backlog")
+	flag.IntVar(&f.chunk, "chunk", 10000, "with -follow: rows per INSERT statement")
 	flag.Parse()
+	if f.sluiceBin == "" {
+		return fmt.Errorf("-sluice is required")
+	}
 	ctx := context.Background()
 
 	srv, err := testenv.StartMariaDB(ctx, testenv.MariaDBOptions{ExtraConfig: []string{
@@ -71,21 +104,32 @@ func bench() error {
 		return err
 	}
 	defer srv.Close()
+	fmt.Printf("load average at start: %s\n", loadavg())
+	defer func() { fmt.Printf("load average at end: %s\n", loadavg()) }()
+	if f.follow {
+		return follow(ctx, srv, f)
+	}
+	return backlog(ctx, srv, f)
+}
+
+// backlog writes the backlog, then drains it with every reader, f.rounds
+// times, interleaved.
+func backlog(ctx context.Context, srv *testenv.MariaDB, f flags) error {
 	start, err := binlogPos(ctx, srv)
 	if err != nil {
 		return err
 	}
 	payload := "''"
-	if *width > 0 {
-		payload = fmt.Sprintf("REPEAT(CHAR(97 + seq %% 26), %d)", *width)
+	if f.width > 0 {
+		payload = fmt.Sprintf("REPEAT(CHAR(97 + seq %% 26), %d)", f.width)
 	}
 	began := time.Now()
 	stmts := []string{
 		"CREATE DATABASE b", "USE b",
-		fmt.Sprintf("CREATE TABLE b.t (id INT PRIMARY KEY, n BIGINT NOT NULL, name VARCHAR(64) NOT NULL, price DECIMAL(12,2) NOT NULL, p VARCHAR(%d) NOT NULL)", max(*width, 1)),
-		fmt.Sprintf("INSERT INTO b.t SELECT seq, seq * 7, CONCAT('name-', seq), seq / 100, %s FROM seq_1_to_%d", payload, *rows),
+		fmt.Sprintf("CREATE TABLE b.t (id INT PRIMARY KEY, n BIGINT NOT NULL, name VARCHAR(64) NOT NULL, price DECIMAL(12,2) NOT NULL, p VARCHAR(%d) NOT NULL)", max(f.width, 1)),
+		fmt.Sprintf("INSERT INTO b.t SELECT seq, seq * 7, CONCAT('name-', seq), seq / 100, %s FROM seq_1_to_%d", payload, f.rows),
 	}
-	if *update {
+	if f.update {
 		stmts = append(stmts, "UPDATE b.t SET n = n + 1")
 	}
 	if err := srv.Exec(ctx, stmts...); err != nil {
@@ -95,52 +139,230 @@ func bench() error {
 	if err != nil {
 		return err
 	}
-	changes := int64(*rows)
-	if *update {
+	changes := int64(f.rows)
+	if f.update {
 		changes *= 2
 	}
 	fmt.Printf("backlog: %d row changes (%d rows, width %d, update %v) written in %s, binlog %s:%d .. %s:%d\n",
-		changes, *rows, *width, *update, time.Since(began).Round(time.Millisecond), start.Name, start.Pos, end.Name, end.Pos)
+		changes, f.rows, f.width, f.update, time.Since(began).Round(time.Millisecond), start.Name, start.Pos, end.Name, end.Pos)
 
-	host, port, _ := net.SplitHostPort(srv.Addr())
-	for _, r := range strings.Split(*readers, ",") {
-		var cmd *exec.Cmd
-		var stop func(line []byte) bool // for readers that never end on their own
-		switch r {
-		case "sluice":
-			state, err := os.MkdirTemp("", "mysqlstream")
-			if err != nil {
-				return err
+	_, port, _ := net.SplitHostPort(srv.Addr())
+	byReader := map[string][]result{}
+	var order []string
+	for round := 1; round <= f.rounds; round++ {
+		for _, r := range strings.Split(f.readers, ",") {
+			var cmd *exec.Cmd
+			var stop func(line []byte) bool // for readers that never end on their own
+			switch name, path, _ := strings.Cut(r, "="); name {
+			case "sluice":
+				if path == "" {
+					path = f.sluiceBin
+				}
+				state, err := os.MkdirTemp("", "mysqlstream")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(state)
+				url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=7001", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr())
+				cmd = exec.Command(path, "stream", url, "--to", "stdout://", "--state", state+"/state.db",
+					"--from", fmt.Sprintf("binlog:%s:%d", start.Name, start.Pos), "--log-level", "warn")
+				cmd.Args = append(cmd.Args, strings.Fields(f.sluiceFlags)...)
+				seen := int64(0)
+				stop = func(line []byte) bool { seen++; return seen >= changes }
+			case "gomysql":
+				cmd = exec.Command(os.Args[0], "gomysql", srv.Addr(), testenv.MariaDBReplUser, testenv.MariaDBReplPassword,
+					start.Name, strconv.Itoa(int(start.Pos)), end.Name, strconv.Itoa(int(end.Pos)))
+			case "mariadb-binlog":
+				cmd = exec.Command("mariadb-binlog", "--read-from-remote-server", "--host=127.0.0.1", "--port="+port,
+					"--user="+testenv.MariaDBReplUser, "--password="+testenv.MariaDBReplPassword, "-v",
+					fmt.Sprintf("--start-position=%d", start.Pos), start.Name)
+			default:
+				return fmt.Errorf("unknown reader %q", r)
 			}
-			defer os.RemoveAll(state)
-			url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=7001", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr())
-			cmd = exec.Command(*sluiceBin, "stream", url, "--to", "stdout://", "--state", state+"/state.db",
-				"--from", fmt.Sprintf("binlog:%s:%d", start.Name, start.Pos), "--log-level", "warn")
-			cmd.Args = append(cmd.Args, strings.Fields(*sluiceFlags)...)
-			seen := int64(0)
-			stop = func(line []byte) bool { seen++; return seen >= changes }
-		case "gomysql":
-			cmd = exec.Command(os.Args[0], "gomysql", srv.Addr(), testenv.MariaDBReplUser, testenv.MariaDBReplPassword,
-				start.Name, strconv.Itoa(int(start.Pos)), end.Name, strconv.Itoa(int(end.Pos)))
-		case "mariadb-binlog":
-			cmd = exec.Command("mariadb-binlog", "--read-from-remote-server", "--host=127.0.0.1", "--port="+port,
-				"--user="+testenv.MariaDBReplUser, "--password="+testenv.MariaDBReplPassword, "-v",
-				fmt.Sprintf("--start-position=%d", start.Pos), start.Name)
-			_ = host
-		default:
-			return fmt.Errorf("unknown reader %q", r)
+			res, err := measure(cmd, stop)
+			if err != nil {
+				return fmt.Errorf("%s: %w", r, err)
+			}
+			if _, ok := byReader[r]; !ok {
+				order = append(order, r)
+			}
+			byReader[r] = append(byReader[r], res)
+			secs := res.wall.Seconds()
+			fmt.Printf("round %d %-15s wall %7.2fs  rows/s %9.0f  cpu %6.2fs  cpu-s/M rows %5.2f  cores %4.2f  peak RSS %6.1f MB  lines %d  load %s\n",
+				round, r, secs, float64(changes)/secs, res.cpu.Seconds(), res.cpu.Seconds()/(float64(changes)/1e6),
+				res.cpu.Seconds()/secs, float64(res.maxRSSKB)/1024, res.lines, loadavg())
 		}
-		res, err := measure(cmd, stop)
-		if err != nil {
-			return fmt.Errorf("%s: %w", r, err)
+	}
+	// Medians, and ratios to the first reader.
+	med := func(rs []result, f func(result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
 		}
-		res.name = r
-		secs := res.wall.Seconds()
-		fmt.Printf("%-15s wall %8.2fs  rows/s %10.0f  cpu %7.2fs  cpu-s/M rows %6.2f  peak RSS %7.1f MB  output lines %d\n",
-			r, secs, float64(changes)/secs, res.cpu.Seconds(), res.cpu.Seconds()/(float64(changes)/1e6),
-			float64(res.maxRSSKB)/1024, res.lines)
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	fmt.Printf("\nmedians of %d rounds (ratios: first reader / this one; >1 means the first is better)\n", f.rounds)
+	var base [2]float64
+	for i, r := range order {
+		rate := med(byReader[r], func(x result) float64 { return float64(changes) / x.wall.Seconds() })
+		cpu := med(byReader[r], func(x result) float64 { return x.cpu.Seconds() / (float64(changes) / 1e6) })
+		cores := med(byReader[r], func(x result) float64 { return x.cpu.Seconds() / x.wall.Seconds() })
+		rss := med(byReader[r], func(x result) float64 { return float64(x.maxRSSKB) / 1024 })
+		if i == 0 {
+			base = [2]float64{rate, cpu}
+		}
+		fmt.Printf("%-15s rows/s %9.0f  cpu-s/M rows %5.2f  cores %4.2f  peak RSS %6.1f MB  rate ratio %5.2fx  cpu ratio %5.2fx\n",
+			r, rate, cpu, cores, rss, base[0]/rate, cpu/base[1])
 	}
 	return nil
+}
+
+// follow starts sluice at the current position and has a bulk writer
+// insert f.rows rows at full speed while sluice follows, f.rounds times.
+func follow(ctx context.Context, srv *testenv.MariaDB, f flags) error {
+	if err := srv.Exec(ctx, "CREATE DATABASE f"); err != nil {
+		return err
+	}
+	db, err := srv.DB()
+	if err != nil {
+		return err
+	}
+	for round := 1; round <= f.rounds; round++ {
+		table := fmt.Sprintf("f.t%d", round)
+		if err := srv.Exec(ctx, "CREATE TABLE "+table+" (id INT PRIMARY KEY, n BIGINT NOT NULL, name VARCHAR(64) NOT NULL, price DECIMAL(12,2) NOT NULL, p VARCHAR(1) NOT NULL)"); err != nil {
+			return err
+		}
+		state, err := os.MkdirTemp("", "mysqlstream")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(state)
+		url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=7001", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr())
+		cmd := exec.Command(f.sluiceBin, "stream", url, "--to", "stdout://", "--state", state+"/state.db",
+			"--from", "latest", "--log-level", "warn")
+		cmd.Args = append(cmd.Args, strings.Fields(f.sluiceFlags)...)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		// Rows delivered; sluice is stopped at the last one.
+		var seen atomic.Int64
+		readDone := make(chan error, 1)
+		began := time.Now()
+		go func() {
+			// The marker row, then the writer's rows.
+			want := int64(1)
+			br := bufio.NewReaderSize(out, 1<<20)
+			for {
+				line, err := br.ReadSlice('\n')
+				for err == bufio.ErrBufferFull {
+					_, err = br.ReadSlice('\n')
+				}
+				if err != nil {
+					readDone <- err
+					return
+				}
+				if bytesHasOp(line) {
+					if seen.Add(1) == want {
+						if want > 1 {
+							cmd.Process.Signal(os.Interrupt)
+						}
+						want = int64(f.rows)
+					}
+				}
+			}
+		}()
+		// Wait until sluice is connected and streaming: a marker row.
+		if _, err := db.ExecContext(ctx, "INSERT INTO "+table+" VALUES (0, 0, 'marker', 0, '')"); err != nil {
+			return err
+		}
+		for seen.Load() < 1 {
+			if time.Since(began) > time.Minute {
+				cmd.Process.Kill()
+				return fmt.Errorf("round %d: sluice delivered nothing in a minute", round)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		seen.Store(0)
+		cpu0 := procCPU(cmd.Process.Pid)
+		wbegan := time.Now()
+		for lo := 1; lo <= f.rows; lo += f.chunk {
+			hi := min(lo+f.chunk-1, f.rows)
+			q := fmt.Sprintf("INSERT INTO %s SELECT seq, seq * 7, CONCAT('name-', seq), seq / 100, '' FROM seq_%d_to_%d", table, lo, hi)
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				cmd.Process.Kill()
+				return err
+			}
+		}
+		wrote := time.Since(wbegan)
+		atEnd := seen.Load()
+		cpuAtEnd := procCPU(cmd.Process.Pid)
+		for seen.Load() < int64(f.rows) {
+			if time.Since(wbegan) > 5*time.Minute {
+				cmd.Process.Kill()
+				return fmt.Errorf("round %d: sluice delivered %d of %d rows in 5 minutes", round, seen.Load(), f.rows)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		caughtUp := time.Since(wbegan)
+		cpu1 := procCPU(cmd.Process.Pid)
+		<-readDone
+		if err := cmd.Wait(); err != nil {
+			return fmt.Errorf("sluice stream: %w", err)
+		}
+		cpu := cpu1 - cpu0
+		lag := f.rows - int(atEnd)
+		fmt.Printf("round %d: writer %d rows in %.2fs (%.0f rows/s); sluice had delivered %d when it finished (lag %d rows, %.2fs at the writer's rate), all %d after %.2fs (+%.0f ms): %.0f rows/s; "+
+			"sluice cpu %.2fs over %.2fs = %.2f cores (%.2f cores while the writer ran), %.2f cpu-s/M rows; load %s\n",
+			round, f.rows, wrote.Seconds(), float64(f.rows)/wrote.Seconds(), atEnd, lag, float64(lag)/(float64(f.rows)/wrote.Seconds()),
+			f.rows, caughtUp.Seconds(), float64(caughtUp-wrote)/1e6, float64(f.rows)/caughtUp.Seconds(),
+			cpu.Seconds(), caughtUp.Seconds(), cpu.Seconds()/caughtUp.Seconds(), (cpuAtEnd-cpu0).Seconds()/wrote.Seconds(),
+			cpu.Seconds()/(float64(f.rows)/1e6), loadavg())
+	}
+	return nil
+}
+
+// procCPU is a process's user+sys CPU time so far, from /proc (0 if it
+// cannot be read).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesized command name: state is field 3;
+	// utime and stime are fields 14 and 15, in clock ticks (100 Hz here).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	fs := strings.Fields(string(b[i+1:]))
+	if len(fs) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(fs[11], 10, 64)
+	s, _ := strconv.ParseInt(fs[12], 10, 64)
+	return time.Duration(u+s) * (time.Second / 100)
+}
+
+// loadavg is the 1, 5 and 15 minute load averages.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	fs := strings.Fields(string(b))
+	if len(fs) < 3 {
+		return "?"
+	}
+	return strings.Join(fs[:3], " ")
 }
 
 // measure runs cmd with its standard output piped here and counted (lines
