@@ -41,7 +41,8 @@ func (c *Cleanup) Run() {
 // RunMain is the body of a TestMain that shares servers across a test
 // package. It calls setup, runs the tests, runs every function setup
 // registered on the Cleanup (also when setup fails or a test fails) and then
-// exits the process with the tests' exit code. It never returns.
+// exits the process with the tests' exit code. It never returns. A nil
+// setup only runs the tests.
 //
 // A missing server binary is reported by setup's error, which names the
 // Debian package to install; the package's tests then fail (they are never
@@ -58,6 +59,9 @@ func RunMain(m *testing.M, setup func(ctx context.Context, c *Cleanup) error) {
 func runMain(m *testing.M, setup func(ctx context.Context, c *Cleanup) error) int {
 	var c Cleanup
 	defer c.Run()
+	if setup == nil {
+		return m.Run()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), SetupTimeout)
 	err := setup(ctx, &c)
 	cancel()

@@ -1,0 +1,105 @@
+// Package sources registers every source Sluice ships with the sluice
+// package's default registry, so that a program can open any source URL
+// with one import, the way database/sql drivers are imported:
+//
+//	import (
+//		"github.com/sluice-cdc/sluice"
+//		_ "github.com/sluice-cdc/sluice/sources"
+//	)
+//
+//	s, err := sluice.Open(ctx, "mysql://repl:secret@db:3306/?server-id=4242", sluice.WithStateFile("sluice.db"))
+//
+// The schemes are mysql and mariadb (package source/mysql), postgres and
+// postgresql (source/postgres), mongodb and mongodb+srv (source/mongodb).
+// The factories are exported too, for programs that fill a registry of
+// their own (sluice.NewSourceRegistry and sluice.WithRegistry).
+package sources
+
+import (
+	"context"
+	"net/url"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/source/mongodb"
+	"github.com/sluice-cdc/sluice/source/mysql"
+	"github.com/sluice-cdc/sluice/source/postgres"
+)
+
+// Schemes maps each URL scheme this package registers to its factory.
+var Schemes = map[string]sluice.SourceFactory{
+	"mysql":       MySQL,
+	"mariadb":     MySQL,
+	"postgres":    Postgres,
+	"postgresql":  Postgres,
+	"mongodb":     MongoDB,
+	"mongodb+srv": MongoDB,
+}
+
+func init() {
+	for scheme, f := range Schemes {
+		// An error means the program registered the scheme itself first;
+		// that one stands.
+		_ = sluice.RegisterSource(scheme, f)
+	}
+}
+
+// Register adds every scheme of Schemes to r. It returns the first error
+// (a scheme r already has) after trying them all.
+func Register(r *sluice.SourceRegistry) error {
+	var first error
+	for scheme, f := range Schemes {
+		if err := r.Register(scheme, f); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// MySQL builds a MySQL/MariaDB binlog source from a mysql:// or mariadb://
+// URL (see mysql.ParseURL for its parameters); sc.Start overrides the URL's
+// from parameter.
+func MySQL(_ context.Context, u *url.URL, sc sluice.SourceConfig) (pipeline.Source, error) {
+	cfg, err := mysql.ParseURL(u.String())
+	if err != nil {
+		return nil, err
+	}
+	switch sc.Start {
+	case sluice.StartLatest:
+		cfg.From = mysql.StartLatest
+	case sluice.StartEarliest:
+		cfg.From = mysql.StartEarliest
+	}
+	if sc.Logger != nil {
+		cfg.Logger = sc.Logger
+	}
+	return mysql.New(cfg)
+}
+
+// Postgres builds a PostgreSQL logical replication source from a
+// postgres:// URL (see postgres.ParseURL). Every start point begins at the
+// slot's confirmed position (for a new slot: the end of WAL): a logical
+// slot cannot go back before it.
+func Postgres(_ context.Context, u *url.URL, _ sluice.SourceConfig) (pipeline.Source, error) {
+	return postgres.Open(u.String())
+}
+
+// MongoDB builds a MongoDB source (change streams, or the oplog with
+// ?mode=oplog) from a mongodb:// URL (see mongodb.ParseURL); sc.Start
+// overrides the URL's from parameter.
+func MongoDB(_ context.Context, u *url.URL, sc sluice.SourceConfig) (pipeline.Source, error) {
+	cfg, err := mongodb.ParseURL(u.String())
+	if err != nil {
+		return nil, err
+	}
+	switch sc.Start {
+	case sluice.StartLatest:
+		cfg.From = mongodb.StartLatest
+	case sluice.StartEarliest:
+		cfg.From = mongodb.StartEarliest
+	}
+	if sc.Logger != nil {
+		cfg.Logger = sc.Logger
+	}
+	return mongodb.New(cfg)
+}
