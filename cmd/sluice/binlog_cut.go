@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -14,12 +15,15 @@ start in the range, whole: the FORMAT_DESCRIPTION_EVENT, then every event
 of each selected transaction (TABLE_MAPs included), with positions and
 checksums rewritten. --start-position applies to the first file and
 --stop-position to the last; datetimes are the transactions' first event
-timestamps ("YYYY-MM-DD hh:mm:ss" local time, or RFC 3339).`
+timestamps ("YYYY-MM-DD hh:mm:ss" local time, or RFC 3339). Progress goes
+to standard error when it is a terminal (it counts what is written, so it
+starts once the range does).`
 
 const joinHelp = `
 Join binlog files (for example parts written by "sluice binlog cut") into
 one binlog: one FORMAT_DESCRIPTION_EVENT, then every transaction in order,
-with positions and checksums rewritten.`
+with positions and checksums rewritten. Progress goes to standard error
+when it is a terminal.`
 
 func runBinlogCut(ctx context.Context, e *env, args []string) error {
 	var (
@@ -47,7 +51,7 @@ func runBinlogCut(ctx context.Context, e *env, args []string) error {
 		return usagef("binlog cut: positions must not be negative")
 	}
 	rg.StartTime, rg.StopTime = startT.t, stopT.t
-	return writeCut(e, "cut", out, func(w io.Writer) (tools.CutResult, error) { return tools.Cut(ctx, files, rg, w) })
+	return writeCut(e, "cut", out, cutBound(files, rg), func(w io.Writer) (tools.CutResult, error) { return tools.Cut(ctx, files, rg, w) })
 }
 
 func runBinlogJoin(ctx context.Context, e *env, args []string) error {
@@ -64,16 +68,40 @@ func runBinlogJoin(ctx context.Context, e *env, args []string) error {
 	if out == "" {
 		return usagef("binlog join: -o FILE is required")
 	}
-	return writeCut(e, "join", out, func(w io.Writer) (tools.CutResult, error) { return tools.Join(ctx, files, w) })
+	return writeCut(e, "join", out, totalSize(files), func(w io.Writer) (tools.CutResult, error) { return tools.Join(ctx, files, w) })
 }
 
-// writeCut runs a cut or a join into the file out and reports what it wrote.
-func writeCut(e *env, name, out string, do func(io.Writer) (tools.CutResult, error)) error {
+// cutBound returns how many bytes of files a cut by rg can write at most:
+// all of them but the part of the first file before the start position
+// and of the last file from the stop position on. It sizes the progress
+// line.
+func cutBound(files []string, rg tools.Range) int64 {
+	n := totalSize(files) - rg.StartPosition
+	if rg.StopPosition > 0 {
+		n -= totalSize(files[len(files)-1:]) - rg.StopPosition
+	}
+	return max(n, 0)
+}
+
+// writeCut runs a cut or a join into the file out, with a progress line
+// over total bytes, and reports what it wrote.
+func writeCut(e *env, name, out string, total int64, do func(io.Writer) (tools.CutResult, error)) error {
 	w, closeOut, err := output(e, out)
 	if err != nil {
 		return err
 	}
+	// The tools write one event at a time.
+	bw := bufio.NewWriterSize(w, 1<<20)
+	w = bw
+	prog := newByteProgressTotal(e, total)
+	if prog != nil {
+		w = newBinlogCounter(w, prog)
+	}
 	res, err := do(w)
+	prog.done()
+	if err == nil {
+		err = bw.Flush()
+	}
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/sluice-cdc/sluice/binlog/changes"
 	"github.com/sluice-cdc/sluice/binlog/tools"
@@ -90,46 +89,6 @@ func output(e *env, path string) (io.Writer, func() error, error) {
 		return nil, nil, err
 	}
 	return f, f.Close, nil
-}
-
-// byteProgress draws a one-line byte progress on a terminal stderr.
-type byteProgress struct {
-	e     *env
-	total int64
-	start time.Time
-	last  time.Time
-	drawn bool
-}
-
-func newByteProgress(e *env, files []string) *byteProgress {
-	if !e.StderrTerminal {
-		return nil
-	}
-	now := time.Now()
-	return &byteProgress{e: e, total: totalSize(files), start: now, last: now}
-}
-
-func (p *byteProgress) update(done int64) {
-	if p == nil {
-		return
-	}
-	now := time.Now()
-	if now.Sub(p.last) < 500*time.Millisecond {
-		return
-	}
-	p.last = now
-	rate := float64(done) / now.Sub(p.start).Seconds()
-	fmt.Fprintf(p.e.Stderr, "\r%d/%d MB (%.0f%%)  %.0f MB/s   ", done>>20, p.total>>20,
-		100*float64(done)/float64(max(p.total, 1)), rate/(1<<20))
-	p.drawn = true
-}
-
-func (p *byteProgress) changes(done, _ int64) { p.update(done) }
-
-func (p *byteProgress) done() {
-	if p != nil && p.drawn {
-		fmt.Fprintf(p.e.Stderr, "\r%*s\r", 60, "")
-	}
 }
 
 func runBinlogSQL(ctx context.Context, e *env, args []string) error {

@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/sluice-cdc/sluice/binlog"
 	"github.com/sluice-cdc/sluice/binlog/changes"
 	"github.com/sluice-cdc/sluice/change"
 )
@@ -89,16 +95,230 @@ func decodedNoPos(t *testing.T, files ...string) []string {
 	return out
 }
 
+// TestBinlogCutJoinCommands cuts two binlog files into three parts with
+// "sluice binlog cut", by positions (the middle part spans the files) and
+// by datetimes, and joins them with "sluice binlog join": the parts'
+// changes follow each other without gap or overlap and the joined file
+// decodes to exactly the original's changes.
 func TestBinlogCutJoinCommands(t *testing.T) {
-	dir := t.TempDir()
-	src := "testdata/binlogs/bin.000004"
-	want := decodedNoPos(t, src)
-	all := filepath.Join(dir, "all.bin")
-	if code, _, stderr := sluiceRun(t, "binlog", "join", "-o", all, src); code != exitOK {
-		t.Fatalf("join: %s", stderr)
+	src := []string{"testdata/binlogs/bin.000003", "testdata/binlogs/bin.000004"}
+	want := decodedNoPos(t, src...)
+	// The transactions, from bigtx --format json.
+	code, stdout, stderr := sluiceRun(t, append([]string{"binlog", "bigtx", "--format", "json", "--top", "100"}, src...)...)
+	if code != exitOK {
+		t.Fatalf("bigtx: %s", stderr)
 	}
-	if got := decodedNoPos(t, all); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("join of one file decodes differently:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	var rep struct {
+		ByRows []struct {
+			File      string `json:"file"`
+			Start     int64  `json:"start"`
+			FirstTime int64  `json:"first_time"`
+		} `json:"by_rows"`
+		Transactions int `json:"transactions"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var starts [2][]int64
+	var times []int64
+	for _, tx := range rep.ByRows {
+		if tx.File == filepath.Base(src[1]) {
+			starts[1] = append(starts[1], tx.Start)
+		} else {
+			starts[0] = append(starts[0], tx.Start)
+		}
+		times = append(times, tx.FirstTime)
+	}
+	if len(rep.ByRows) != rep.Transactions || len(starts[0]) < 3 || len(starts[1]) < 3 {
+		t.Fatalf("bigtx listed %d of %d transactions: %v", len(rep.ByRows), rep.Transactions, starts)
+	}
+	for _, s := range starts {
+		slices.Sort(s)
+	}
+	slices.Sort(times)
+	a, b := itoa64(starts[0][len(starts[0])/2]), itoa64(starts[1][len(starts[1])/2])
+	ta, tb := rfc3339(times[len(times)/3]), rfc3339(times[2*len(times)/3])
+	for _, tc := range []struct {
+		name  string
+		parts [][]string // arguments of each cut
+	}{
+		{"positions", [][]string{
+			{"--stop-position", a, src[0]},
+			{"--start-position", a, "--stop-position", b, src[0], src[1]},
+			{"--start-position", b, src[1]},
+		}},
+		{"datetimes", [][]string{
+			{"--stop-datetime", ta, src[0], src[1]},
+			{"--start-datetime", ta, "--stop-datetime", tb, src[0], src[1]},
+			{"--start-datetime", tb, src[0], src[1]},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var parts, concat []string
+			for i, args := range tc.parts {
+				p := filepath.Join(dir, "part"+itoa64(int64(i+1))+".bin")
+				if code, _, stderr := sluiceRun(t, append([]string{"binlog", "cut", "-o", p}, args...)...); code != exitOK {
+					t.Fatalf("cut %v: %s", args, stderr)
+				} else if !strings.Contains(stderr, " transactions, ") {
+					t.Errorf("cut %v did not report what it wrote: %q", args, stderr)
+				}
+				got := decodedNoPos(t, p)
+				if len(got) == 0 {
+					t.Errorf("cut %v decodes to nothing", args)
+				}
+				parts, concat = append(parts, p), append(concat, got...)
+			}
+			if strings.Join(concat, "\n") != strings.Join(want, "\n") {
+				t.Errorf("the parts one after the other decode to\n%s\nwant\n%s", strings.Join(concat, "\n"), strings.Join(want, "\n"))
+			}
+			all := filepath.Join(dir, "all.bin")
+			code, _, stderr := sluiceRun(t, append([]string{"binlog", "join", "-o", all}, parts...)...)
+			if code != exitOK {
+				t.Fatalf("join: %s", stderr)
+			}
+			if want := "sluice: binlog join: " + itoa64(int64(rep.Transactions)) + " transactions, "; !strings.HasPrefix(stderr, want) {
+				t.Errorf("join reported %q, want %q...", stderr, want)
+			}
+			if got := decodedNoPos(t, all); strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("the joined parts decode to\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+func itoa64(i int64) string { return strconv.FormatInt(i, 10) }
+
+func rfc3339(unix int64) string { return time.Unix(unix, 0).UTC().Format(time.RFC3339) }
+
+// TestBinlogCounter writes binlogs through the counter behind the
+// progress of split, cut and join, in chunks of every size: it passes the
+// bytes on unchanged and counts the events a binlog reader sees.
+func TestBinlogCounter(t *testing.T) {
+	for _, file := range []string{"testdata/binlogs/bin.000003", "testdata/binlogs/bin.000004"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var events int64
+		r := binlog.NewReaderBytes(data, file)
+		for {
+			_, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			events++
+		}
+		for chunk := 1; chunk <= 64; chunk++ {
+			var out bytes.Buffer
+			c := newBinlogCounter(&out, nil)
+			for rest := data; len(rest) > 0; {
+				n := min(chunk, len(rest))
+				if _, err := c.Write(rest[:n]); err != nil {
+					t.Fatal(err)
+				}
+				rest = rest[n:]
+			}
+			if !bytes.Equal(out.Bytes(), data) || c.bytes != int64(len(data)) || c.events != events || c.lost {
+				t.Fatalf("%s in chunks of %d: %d bytes, %d events (lost %v); want %d, %d", file, chunk, c.bytes, c.events, c.lost, len(data), events)
+			}
+		}
+	}
+	// An impossible event size stops the count instead of inventing one.
+	c := newBinlogCounter(io.Discard, nil)
+	c.Write(append(binlog.Magic[:], make([]byte, 40)...))
+	if !c.lost || c.events != 0 || c.bytes != 44 {
+		t.Errorf("zero-sized event: %d events, lost %v, %d bytes", c.events, c.lost, c.bytes)
+	}
+}
+
+// TestBinlogWriteProgress runs split, cut and join on a terminal standard
+// error, reading a binlog through a named pipe that a writer fills slowly,
+// so that the runs take over a second: each draws a progress line (bytes,
+// events, rate, ETA), clears it, and writes the same binlog as without
+// progress.
+func TestBinlogWriteProgress(t *testing.T) {
+	src := "testdata/binlogs/bin.000003"
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string // FIFO stands for the slow input
+	}{
+		{"split", []string{"binlog", "split", "--max-rows", "1", "FIFO"}},
+		{"cut", []string{"binlog", "cut", "--start-position", "1143", "FIFO"}},
+		{"join", []string{"binlog", "join", "FIFO", "testdata/binlogs/bin.000004"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fifo := filepath.Join(dir, "fifo")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Skipf("no named pipes here: %v", err)
+			}
+			args := func(in, out string) []string {
+				a := append([]string{}, tc.args...)
+				for i := range a {
+					if a[i] == "FIFO" {
+						a[i] = in
+					}
+				}
+				return append(a, "-o", out)
+			}
+			want := filepath.Join(dir, "want.bin")
+			if code, _, stderr := sluiceRun(t, args(src, want)...); code != exitOK {
+				t.Fatalf("%s: %s", tc.name, stderr)
+			}
+			// Fill the pipe in 20 chunks over about 1.5 s.
+			done := make(chan error, 1)
+			go func() {
+				f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+				if err != nil {
+					done <- err
+					return
+				}
+				defer f.Close()
+				step := len(data)/20 + 1
+				for rest := data; len(rest) > 0; {
+					time.Sleep(75 * time.Millisecond)
+					n := min(step, len(rest))
+					if _, err := f.Write(rest[:n]); err != nil {
+						done <- err
+						return
+					}
+					rest = rest[n:]
+				}
+				done <- nil
+			}()
+			got := filepath.Join(dir, "got.bin")
+			var stdout, stderr bytes.Buffer
+			e := &env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, StderrTerminal: true}
+			code := run(context.Background(), e, args(fifo, got))
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if code != exitOK {
+				t.Fatalf("%s from a pipe: exit %d: %s", tc.name, code, stderr.String())
+			}
+			line, _, _ := strings.Cut(strings.TrimPrefix(stderr.String(), "\r"), "\r")
+			for _, w := range []string{" MB", " events", " MB/s"} {
+				if !strings.HasPrefix(stderr.String(), "\r") || !strings.Contains(line, w) {
+					t.Errorf("no progress line with %q on standard error: %q", w, stderr.String())
+				}
+			}
+			if !strings.Contains(stderr.String(), "\r"+strings.Repeat(" ", len(strings.TrimRight(line, " ")))) {
+				t.Errorf("the progress line was not cleared: %q", stderr.String())
+			}
+			a, _ := os.ReadFile(want)
+			b, _ := os.ReadFile(got)
+			if !bytes.Equal(a, b) {
+				t.Errorf("%s wrote %d bytes with progress, %d without", tc.name, len(b), len(a))
+			}
+		})
 	}
 }
 

@@ -142,3 +142,57 @@ func TestProgress(t *testing.T) {
 		t.Errorf("done did not clear the line: %q", buf.String())
 	}
 }
+
+// TestByteProgress checks the line the binlog tools draw: bytes, events
+// (when counted), rate and ETA, never more often than progressEvery, and
+// cleared at the end.
+func TestByteProgress(t *testing.T) {
+	var nilProgress *byteProgress
+	nilProgress.draw(1, 2) // not a terminal: nothing
+	nilProgress.done()
+	if p := newByteProgressTotal(&env{Stderr: new(bytes.Buffer)}, 10); p != nil {
+		t.Fatal("a progress line on a standard error that is not a terminal")
+	}
+	for _, tc := range []struct {
+		name          string
+		total         int64
+		done, events  int64
+		want, notWant []string
+	}{
+		{"events", 100 << 20, 50 << 20, 1234, []string{"\r50/100 MB (50%)", "1234 events", "25 MB/s", "ETA 2s"}, nil},
+		{"bytes only", 100 << 20, 25 << 20, -1, []string{"\r25/100 MB (25%)", "12 MB/s", "ETA 6s"}, []string{"events"}},
+		{"past the total", 10 << 20, 12 << 20, 7, []string{"\r12/10 MB (100%)", "7 events", "ETA ?"}, nil},
+		{"unknown total", 0, 4 << 20, 3, []string{"\r4 MB  3 events  2 MB/s"}, []string{"%", "ETA"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			p := newByteProgressTotal(&env{Stderr: &buf, StderrTerminal: true}, tc.total)
+			p.draw(tc.done, tc.events) // too soon after the start: nothing
+			if buf.Len() != 0 {
+				t.Fatalf("drew %q right after the start", buf.String())
+			}
+			p.start = p.start.Add(-2 * time.Second)
+			p.last = p.start
+			p.draw(tc.done, tc.events)
+			line := buf.String()
+			for _, w := range tc.want {
+				if !strings.Contains(line, w) {
+					t.Errorf("progress line %q lacks %q", line, w)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(line, w) {
+					t.Errorf("progress line %q has %q", line, w)
+				}
+			}
+			p.draw(tc.done+1, tc.events) // within progressEvery of the last: nothing
+			if buf.String() != line {
+				t.Errorf("redrew within %v: %q", progressEvery, buf.String())
+			}
+			p.done()
+			if want := line + "\r" + strings.Repeat(" ", len(line)-1) + "\r"; buf.String() != want {
+				t.Errorf("done wrote %q, want the line blanked: %q", buf.String()[len(line):], want[len(line):])
+			}
+		})
+	}
+}
