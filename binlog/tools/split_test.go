@@ -249,3 +249,36 @@ func TestSplitMaxBytes(t *testing.T) {
 		t.Errorf("checksums after applying the split binlog = %v, want %v", got, want)
 	}
 }
+
+// TestSplitDecisionWindow shows the bound documented on
+// SplitOptions.MaxBuffer (64 MiB by default, not settable from the CLI):
+// a transaction that goes over the limit only after that many bytes of
+// events is copied whole, not split.
+func TestSplitDecisionWindow(t *testing.T) {
+	srv := server(t)
+	const db = "splitwindow"
+	exec1(t, srv, "DROP DATABASE IF EXISTS "+db, "CREATE DATABASE "+db, "USE "+db,
+		"CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(60))")
+	files := record(t, srv, func() {
+		// About 130 KB of rows events; over 1500 rows only after ~100 KB.
+		exec1(t, srv, "USE "+db, "INSERT INTO t SELECT seq, REPEAT('x', 50) FROM seq_1_to_2000")
+	})
+	for _, tc := range []struct {
+		buffer      int64
+		split       int64
+		largestRows int64
+	}{
+		{0, 1, 1500},        // the default window holds the whole transaction
+		{32 << 10, 0, 2000}, // over the limit only past the window: copied whole
+	} {
+		out, res := splitTo(t, files, SplitOptions{MaxRows: 1500, MaxBuffer: tc.buffer})
+		big, err := BigTx(testCtx(t), []string{out}, BigTxOptions{Top: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Split != tc.split || big.ByRows[0].Rows != tc.largestRows {
+			t.Errorf("window %d: %+v, largest output transaction %d rows; want %d split, largest %d", tc.buffer, res, big.ByRows[0].Rows, tc.split, tc.largestRows)
+		}
+		sameRowChanges(t, files, out)
+	}
+}
