@@ -129,10 +129,14 @@ type RowsReader struct {
 	images  int       // images per row: 1 or 2
 	partial bool      // PARTIAL_UPDATE_ROWS_EVENT
 	data    []byte    // row images
+	dataOff int       // body offset of the rows data
 	pos     int       // start of the next row in data
 	row     int       // 1-based number of the current row
 	span    [2][2]int // [image] start and end in data of the current row
 	vals    [2][]valSpan
+	stale   bool      // NextSpan found the current row: vals not yet recorded
+	sizes   []int32   // NextSpan's size table of sizesOf: fixed size, or -prefix bytes
+	sizesOf *TableMap // the table sizes describes
 	err     error
 
 	arena    []byte
@@ -203,6 +207,7 @@ func (r *RowsReader) reset(typ EventType, body []byte, postHeaderLen int, tables
 	*r = RowsReader{
 		Type: typ, Kind: kind, source: r.source, offset: r.offset, poff: r.poff,
 		arena: r.arena[:0], inflated: r.inflated[:0], decoders: r.decoders, json: r.json, vals: r.vals,
+		sizes: r.sizes, sizesOf: r.sizesOf,
 	}
 	if !ok {
 		return r.fail(fmt.Errorf("%w: %s is not a rows event", ErrUnsupported, typ))
@@ -272,6 +277,7 @@ func (r *RowsReader) reset(typ EventType, body []byte, postHeaderLen int, tables
 	}
 	r.partial = typ == PartialUpdateRowsEvent
 	r.data = body[p:]
+	r.dataOff = p
 	if compressed {
 		out, err := DecompressMariaDB(r.inflated[:0], r.data)
 		if err != nil {
@@ -388,6 +394,7 @@ func (r *RowsReader) Next() bool {
 	}
 	r.arena = r.arena[:0]
 	r.row++
+	r.stale = false
 	p := r.pos
 	for img := 0; img < r.images; img++ {
 		bitmap := img
@@ -543,6 +550,9 @@ func (r *RowsReader) decodeImageAt(dst []change.Value, sp, img int) ([]change.Va
 		dst = make([]change.Value, r.ncols)
 	}
 	dst = dst[:r.ncols]
+	if err := r.recordVals(); err != nil {
+		return dst, err
+	}
 	var partial []byte
 	if r.partial && img == 1 {
 		var err error
@@ -586,6 +596,9 @@ func (r *RowsReader) decodeImageAt(dst []change.Value, sp, img int) ([]change.Va
 // columnBytes returns the value bytes (without length prefix) of column
 // col in span sp of the current row, or ok=false when absent or NULL.
 func (r *RowsReader) columnBytes(sp, col int) (v []byte, ok bool, err error) {
+	if err := r.recordVals(); err != nil {
+		return nil, false, err
+	}
 	vs := r.vals[sp][col]
 	if vs.start < 0 {
 		return nil, false, nil

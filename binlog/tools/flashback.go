@@ -2,6 +2,7 @@ package tools
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -40,9 +41,26 @@ type FlashbackResult struct {
 
 // Spool record kinds of Flashback (recBegin and recCommit as in FlashbackSQL).
 const (
-	recRows  = 'R'
-	recTable = 'T'
+	recRows  = 'R' // the undo rows event (header and body)
+	recTable = 'T' // a TABLE_MAP (header and body)
+	recRef   = 'F' // a rows event to undo, by place: input, format, offset, size
 )
+
+// refLen is the size of a recRef record.
+const refLen = 1 + 4 + 4 + 8 + 4
+
+// input is one input file of Flashback.
+type input struct {
+	path    string
+	regular bool // a regular file: rows events can be read again by offset
+	back    backReader
+}
+
+// decodedMap is a TABLE_MAP met while writing the undo.
+type decodedMap struct {
+	body []byte
+	tm   *binlog.TableMap
+}
 
 // Flashback writes to w a binlog that undoes the selected row changes of
 // files: inserts become deletes and deletes inserts (the event type
@@ -64,7 +82,8 @@ func Flashback(ctx context.Context, files []string, opt FlashbackOptions, w io.W
 	}
 	defer sp.close()
 	f := &flashback{opt: opt, sp: sp, oracle: changes.NewDecoder(opt.Filter), res: &res,
-		tables: map[uint64]*binlog.TableMap{}, maps: map[uint64][]byte{}}
+		tables: map[uint64]*binlog.TableMap{}, maps: map[uint64][]byte{}, maps2: map[uint64]*decodedMap{}}
+	defer f.closeInputs()
 	var done int64
 	for i, p := range files {
 		n, err := f.file(ctx, p, i == 0, i == len(files)-1, done)
@@ -81,7 +100,7 @@ func Flashback(ctx context.Context, files []string, opt FlashbackOptions, w io.W
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	out := binlog.NewWriter(bw)
-	if err := f.writeRecords(out); err != nil {
+	if err := f.writeRecords(ctx, out); err != nil {
 		return res, err
 	}
 	if err := bw.Flush(); err != nil {
@@ -100,8 +119,16 @@ type flashback struct {
 	tables map[uint64]*binlog.TableMap
 	maps   map[uint64][]byte // table id → TABLE_MAP header and body
 	raw    rawRows
+	probe  []byte // body of the one-row event the selection is asked about
 	rec    []byte
-	open   bool // a begin record was spooled for the current transaction
+
+	// Rows events of regular files are spooled as references (recRef)
+	// and read again, last first, when the undo is written: the input is
+	// not copied to the spill file.
+	inputs []input
+	fdes   []*binlog.FormatDescription // formats the references name
+	maps2  map[uint64]*decodedMap      // table id → TABLE_MAP, when writing
+	open   bool                        // a begin record was spooled for the current transaction
 	hits   int64
 }
 
@@ -111,6 +138,11 @@ func (f *flashback) file(ctx context.Context, path string, first, last bool, bas
 		return 0, fmt.Errorf("tools: %w", err)
 	}
 	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("tools: %w", err)
+	}
+	f.inputs = append(f.inputs, input{path: path, regular: st.Mode().IsRegular()})
 	f.oracle.StartFile(path, first, last)
 	clear(f.tables)
 	clear(f.maps)
@@ -133,6 +165,12 @@ func (f *flashback) file(ctx context.Context, path string, first, last bool, bas
 		if err != nil {
 			return r.Offset(), err
 		}
+		if binlog.IsRowsEvent(ev.Header.Type) {
+			if err := f.rowsEvent(ev, count); err != nil {
+				return r.Offset(), err
+			}
+			continue
+		}
 		f.hits = 0
 		if err := f.oracle.Event(ev, count); err != nil {
 			return r.Offset(), err
@@ -141,6 +179,43 @@ func (f *flashback) file(ctx context.Context, path string, first, last bool, bas
 			return r.Offset(), err
 		}
 	}
+}
+
+// rowsEvent undoes the rows event ev if the selection holds it. A rows
+// event is selected or not as a whole (its table, position, time and
+// transaction decide), so the selecting decoder is shown a probe: the
+// event cut after its first row, which it decodes alone; then the rows are
+// walked once, sized without decoding, for the rewrite.
+func (f *flashback) rowsEvent(ev *binlog.Event, count func(*change.Change) error) error {
+	f.hits = 0
+	r := &f.raw
+	if err := r.parse(ev, func(id uint64) *binlog.TableMap { return f.tables[id] }); err != nil {
+		// Not rewritable (or damaged): the selection decides whether
+		// that matters, as it did before the rows were walked.
+		if err := f.oracle.Event(ev, count); err != nil {
+			return err
+		}
+		if f.hits == 0 {
+			return nil
+		}
+		return err
+	}
+	probe := *ev
+	probe.Header.Type = r.Type
+	f.probe = append(f.probe[:0], r.prefix...)
+	if r.rows() > 0 {
+		start, _, end := r.row(0)
+		f.probe = append(f.probe, r.data[start:end]...)
+	}
+	probe.Body = f.probe
+	probe.Raw = nil
+	if err := f.oracle.Event(&probe, count); err != nil {
+		return err
+	}
+	if f.hits == 0 {
+		return nil // not selected (or no rows)
+	}
+	return f.rows(ev)
 }
 
 func appendRecord(dst []byte, kind byte, h binlog.Header, body []byte) []byte {
@@ -164,11 +239,6 @@ func (f *flashback) event(ev *binlog.Event) error {
 		}
 		f.tables[tm.TableID] = tm
 		f.maps[tm.TableID] = appendRecord(f.maps[tm.TableID][:0], recTable, ev.Header, ev.Body)
-	case binlog.IsRowsEvent(t):
-		if f.hits == 0 {
-			return nil // not selected (or no rows)
-		}
-		return f.rows(ev)
 	case t == binlog.XIDEvent:
 		return f.commit(ev)
 	case t == binlog.QueryEvent:
@@ -199,11 +269,9 @@ func (f *flashback) commit(ev *binlog.Event) error {
 	return f.sp.add(f.rec)
 }
 
+// rows spools the undo of the rows event ev, which f.raw holds parsed.
 func (f *flashback) rows(ev *binlog.Event) error {
 	r := &f.raw
-	if err := r.parse(ev, func(id uint64) *binlog.TableMap { return f.tables[id] }); err != nil {
-		return err
-	}
 	if !f.opt.Ops.keep(opOf(r.Kind)) || r.rows() == 0 {
 		return nil
 	}
@@ -217,7 +285,49 @@ func (f *flashback) rows(ev *binlog.Event) error {
 			return err
 		}
 	}
-	h := ev.Header
+	f.res.RowsEvents++
+	f.res.Rows += int64(r.rows())
+	tm := f.maps[r.TableID]
+	if tm == nil {
+		return ev.Wrap(fmt.Errorf("%w %d", binlog.ErrNoTableMap, r.TableID))
+	}
+	if f.referable(ev) {
+		f.rec = f.ref(f.rec[:0], ev)
+	} else {
+		f.rec = undoRecord(f.rec[:0], ev.Header, r)
+	}
+	if err := f.sp.add(f.rec); err != nil {
+		return err
+	}
+	return f.sp.add(tm)
+}
+
+// referable reports whether ev can be spooled as a reference: an event of
+// a regular file, not nested in a payload, with a v4 header.
+func (f *flashback) referable(ev *binlog.Event) bool {
+	return !ev.Nested && f.inputs[len(f.inputs)-1].regular && ev.FDE != nil &&
+		ev.FDE.HeaderLength == binlog.HeaderLenV4 && !ev.FDE.OldTypeCodes &&
+		len(ev.Raw) == int(ev.Header.EventSize) && ev.Header.EventSize >= binlog.HeaderLenV4
+}
+
+// ref appends to dst the recRef record of ev.
+func (f *flashback) ref(dst []byte, ev *binlog.Event) []byte {
+	fi := len(f.fdes) - 1
+	if fi < 0 || f.fdes[fi] != ev.FDE {
+		f.fdes = append(f.fdes, ev.FDE)
+		fi++
+	}
+	dst = append(dst, recRef)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(f.inputs)-1))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(fi))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(ev.Offset))
+	return binary.LittleEndian.AppendUint32(dst, ev.Header.EventSize)
+}
+
+// undoRecord appends to dst the recRows record undoing the rows event
+// with header h, parsed in r: the rows in reverse order, inserts and
+// deletes swapped, the images of updates swapped.
+func undoRecord(dst []byte, h binlog.Header, r *rawRows) []byte {
 	h.Type = r.Type
 	switch r.Type {
 	case binlog.WriteRowsEventV1:
@@ -229,7 +339,7 @@ func (f *flashback) rows(ev *binlog.Event) error {
 	case binlog.DeleteRowsEventV2:
 		h.Type = binlog.WriteRowsEventV2
 	}
-	body := append(f.rec[:0], recRows)
+	body := append(dst, recRows)
 	body = h.Append(body)
 	pf := len(body)
 	body = append(body, r.post...)
@@ -246,17 +356,7 @@ func (f *flashback) rows(ev *binlog.Event) error {
 		body = append(body, r.data[mid:end]...) // the after image (nothing for one-image rows)
 		body = append(body, r.data[start:mid]...)
 	}
-	f.rec = body
-	f.res.RowsEvents++
-	f.res.Rows += int64(r.rows())
-	if err := f.sp.add(f.rec); err != nil {
-		return err
-	}
-	tm := f.maps[r.TableID]
-	if tm == nil {
-		return ev.Wrap(fmt.Errorf("%w %d", binlog.ErrNoTableMap, r.TableID))
-	}
-	return f.sp.add(tm)
+	return body
 }
 
 func opOf(k binlog.RowsKind) change.Op {
@@ -276,8 +376,103 @@ func queryBody(sql string) []byte {
 	return append(append(b, 0), sql...)
 }
 
+// closeInputs closes the input files read again.
+func (f *flashback) closeInputs() {
+	for i := range f.inputs {
+		if b := &f.inputs[i].back; b.f != nil {
+			b.f.Close()
+			b.f = nil
+		}
+	}
+}
+
+// undoRef reads the rows event of a recRef record again and appends its
+// undo record to dst; table is the TABLE_MAP record spooled after it.
+func (f *flashback) undoRef(dst, rec, table []byte) ([]byte, error) {
+	if len(rec) != refLen || len(table) < 1+binlog.HeaderLenV4 {
+		return nil, fmt.Errorf("tools: flashback: damaged spill record")
+	}
+	fi := int(binary.LittleEndian.Uint32(rec[1:]))
+	di := int(binary.LittleEndian.Uint32(rec[5:]))
+	off := int64(binary.LittleEndian.Uint64(rec[9:]))
+	size := int(binary.LittleEndian.Uint32(rec[17:]))
+	if fi >= len(f.inputs) || di >= len(f.fdes) {
+		return nil, fmt.Errorf("tools: flashback: damaged spill record")
+	}
+	in, fde := &f.inputs[fi], f.fdes[di]
+	if in.back.f == nil {
+		f.closeInputs() // refs come file by file, last first
+		src, err := os.Open(in.path)
+		if err != nil {
+			return nil, fmt.Errorf("tools: flashback: %w", err)
+		}
+		in.back = backReader{f: src}
+	}
+	raw, err := in.back.at(off, size)
+	if err != nil {
+		return nil, fmt.Errorf("tools: flashback: reading again: %w", err)
+	}
+	name := filepath.Base(in.path)
+	h, err := binlog.DecodeHeader(raw)
+	if err != nil || int(h.EventSize) != size || !binlog.IsRowsEvent(h.Type) {
+		return nil, &binlog.Error{Source: name, Offset: off, Err: fmt.Errorf("the rows event read in the first pass has changed: %v", err)}
+	}
+	ev := binlog.Event{Source: name, Offset: off, Header: h, Raw: raw, Body: raw[binlog.HeaderLenV4:], FDE: fde}
+	if fde.HasChecksum() {
+		n := size - binlog.ChecksumLen
+		if n < binlog.HeaderLenV4 || binlog.EventChecksum(raw[:n]) != binary.LittleEndian.Uint32(raw[n:]) {
+			return nil, ev.Wrap(fmt.Errorf("%w: the rows event read in the first pass has changed", binlog.ErrChecksum))
+		}
+		ev.Body, ev.Checksummed = raw[binlog.HeaderLenV4:n], true
+	}
+	tm, err := f.tableMap(table[1+binlog.HeaderLenV4:], fde)
+	if err != nil {
+		return nil, ev.Wrap(err)
+	}
+	lookup := func(id uint64) *binlog.TableMap {
+		if id == tm.TableID {
+			return tm
+		}
+		return nil
+	}
+	if err := f.raw.parse(&ev, lookup); err != nil {
+		return nil, err
+	}
+	return undoRecord(dst, ev.Header, &f.raw), nil
+}
+
+// tableMap decodes the TABLE_MAP body b, or returns the one decoded
+// before from the same bytes.
+func (f *flashback) tableMap(b []byte, fde *binlog.FormatDescription) (*binlog.TableMap, error) {
+	idLen := 6
+	if fde.PostHeaderLen(binlog.TableMapEvent) == 6 {
+		idLen = 4
+	}
+	if len(b) < idLen {
+		return nil, fmt.Errorf("%w: TABLE_MAP post-header", binlog.ErrTruncated)
+	}
+	var id uint64
+	for i := idLen - 1; i >= 0; i-- {
+		id = id<<8 | uint64(b[i])
+	}
+	if m := f.maps2[id]; m != nil && bytes.Equal(m.body, b) {
+		return m.tm, nil
+	}
+	tm, err := binlog.DecodeTableMap(b, fde)
+	if err != nil {
+		return nil, err
+	}
+	m := f.maps2[id]
+	if m == nil {
+		m = &decodedMap{}
+		f.maps2[id] = m
+	}
+	m.body, m.tm = append(m.body[:0], b...), tm
+	return tm, nil
+}
+
 // writeRecords writes the FDE, then the spooled records last first.
-func (f *flashback) writeRecords(out *binlog.Writer) error {
+func (f *flashback) writeRecords(ctx context.Context, out *binlog.Writer) error {
 	write := func(rec []byte) error {
 		h, err := binlog.DecodeHeader(rec)
 		if err != nil {
@@ -296,8 +491,21 @@ func (f *flashback) writeRecords(out *binlog.Writer) error {
 		open = true
 		return out.WriteEvent(h, queryBody("BEGIN"))
 	}
+	var table []byte // the TABLE_MAP record that precedes the next rows event
+	n := 0
 	err := f.sp.reverse(func(rec []byte) error {
+		if n++; n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		switch rec[0] {
+		case recRef:
+			var err error
+			if f.rec, err = f.undoRef(f.rec[:0], rec, table); err != nil {
+				return err
+			}
+			return write(f.rec[1:])
 		case recCommit:
 			pending = append(pending[:0], rec[1:]...)
 			h, err := binlog.DecodeHeader(rec[1:])
@@ -324,6 +532,9 @@ func (f *flashback) writeRecords(out *binlog.Writer) error {
 				}
 				h.Type, h.Flags = binlog.QueryEvent, 0
 				pending = appendRecord(pending, 0, h, queryBody("COMMIT"))[1:]
+			}
+			if rec[0] == recTable {
+				table = append(table[:0], rec...)
 			}
 			return write(rec[1:])
 		}

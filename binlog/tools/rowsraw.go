@@ -22,15 +22,15 @@ type rawRows struct {
 	ncols   []byte   // the packed column count
 	n       int      // column count
 	bitmaps [][]byte // column-present bitmaps: 1, or 2 for updates
+	prefix  []byte   // the body before the rows data (post, ncols, bitmaps)
 	data    []byte   // the rows
 	// images holds, per row, the end offsets in data of its images: one
 	// for inserts and deletes, two for updates.
 	images []int
 
-	// scratch for image sizing
-	rr      binlog.RowsReader
-	scratch []byte
-	guess   []int
+	// rr walks the rows: binlog's row codec sizes every value of every
+	// image once, without decoding it.
+	rr binlog.RowsReader
 }
 
 // uncompressedType maps a MariaDB compressed rows type to its plain twin.
@@ -47,7 +47,35 @@ func uncompressedType(t binlog.EventType) (binlog.EventType, bool) {
 // parse splits the rows event ev into its parts and its rows into images.
 // tables resolves table ids.
 func (r *rawRows) parse(ev *binlog.Event, tables func(uint64) *binlog.TableMap) error {
-	typ, compressed := uncompressedType(ev.Header.Type)
+	if err := r.header(ev); err != nil {
+		return err
+	}
+	r.images = r.images[:0]
+	rr := &r.rr
+	if err := rr.ResetEvent(ev, tables); err != nil {
+		return err
+	}
+	r.data = rr.RowsData()
+	if rr.RowsOffset() != len(r.prefix) {
+		return ev.Wrap(fmt.Errorf("%w: rows data at body offset %d, expected %d", binlog.ErrMalformed, rr.RowsOffset(), len(r.prefix)))
+	}
+	if len(r.bitmaps) == 2 {
+		for rr.NextSpan() {
+			_, mid, end := rr.RowSpan()
+			r.images = append(r.images, mid, end)
+		}
+	} else {
+		for rr.NextSpan() {
+			_, _, end := rr.RowSpan()
+			r.images = append(r.images, end)
+		}
+	}
+	return rr.Err()
+}
+
+// header parses the parts of ev's body before the rows data.
+func (r *rawRows) header(ev *binlog.Event) error {
+	typ, _ := uncompressedType(ev.Header.Type)
 	version := 1
 	switch typ {
 	case binlog.WriteRowsEventV1:
@@ -110,34 +138,7 @@ func (r *rawRows) parse(ev *binlog.Event, tables func(uint64) *binlog.TableMap) 
 		r.bitmaps = append(r.bitmaps, b[p:p+bm])
 		p += bm
 	}
-	r.data = b[p:]
-	if compressed {
-		out, err := binlog.DecompressMariaDB(nil, r.data)
-		if err != nil {
-			return ev.Wrap(err)
-		}
-		r.data = out
-	}
-	r.images = r.images[:0]
-	tm := tables(r.TableID)
-	if tm == nil {
-		if len(r.data) == 0 {
-			return nil
-		}
-		return ev.Wrap(fmt.Errorf("%w %d", binlog.ErrNoTableMap, r.TableID))
-	}
-	lookup := func(uint64) *binlog.TableMap { return tm }
-	r.prepare(images)
-	for start := 0; start < len(r.data); {
-		for img := 0; img < images; img++ {
-			end, err := r.imageEnd(start, img, lookup)
-			if err != nil {
-				return ev.Wrap(fmt.Errorf("row %d: %w", len(r.images)/images+1, err))
-			}
-			r.images = append(r.images, end)
-			start = end
-		}
-	}
+	r.prefix = b[:p]
 	return nil
 }
 
@@ -168,73 +169,6 @@ func (r *rawRows) row(i int) (start, mid, end int) {
 		mid = r.images[i*k]
 	}
 	return start, mid, end
-}
-
-// prepare lays out the scratch buffer: room for a one-image DELETE_ROWS
-// v1 prefix before a copy of the rows data.
-func (r *rawRows) prepare(images int) {
-	pre := r.idLen + 2 + len(r.ncols) + len(r.bitmaps[0])
-	if need := pre + len(r.data); cap(r.scratch) < need {
-		r.scratch = make([]byte, need)
-	} else {
-		r.scratch = r.scratch[:need]
-	}
-	copy(r.scratch[pre:], r.data)
-	r.guess = append(r.guess[:0], make([]int, images)...)
-}
-
-// imageEnd returns where the image that starts at data offset start ends.
-// The row codec of package binlog knows every column type's size; it is
-// asked through a one-image DELETE_ROWS_EVENT v1 over data[start:start+l],
-// which parses if and only if l covers the whole image.
-func (r *rawRows) imageEnd(start, img int, tables func(uint64) *binlog.TableMap) (int, error) {
-	pre := r.idLen + 2 + len(r.ncols) + len(r.bitmaps[img])
-	// The prefix goes just before data[start] in scratch, over bytes of
-	// rows already sized.
-	at := start
-	q := at
-	for i := 0; i < r.idLen; i++ {
-		r.scratch[q] = byte(r.TableID >> (8 * i))
-		q++
-	}
-	r.scratch[q], r.scratch[q+1] = 0, 0
-	q += 2
-	q += copy(r.scratch[q:], r.ncols)
-	copy(r.scratch[q:], r.bitmaps[img])
-	phl := 8
-	if r.idLen == 4 {
-		phl = 6
-	}
-	rest := len(r.data) - start
-	fits := func(l int) bool {
-		if r.rr.ResetPostHeader(binlog.DeleteRowsEventV1, r.scratch[at:at+pre+l], phl, tables) != nil {
-			return false
-		}
-		return r.rr.Next()
-	}
-	if !fits(rest) {
-		// The whole remainder does not hold the image: say why.
-		r.rr.ResetPostHeader(binlog.DeleteRowsEventV1, r.scratch[at:at+pre+rest], phl, tables)
-		r.rr.Next()
-		if err := r.rr.Err(); err != nil {
-			return 0, err
-		}
-		return 0, fmt.Errorf("%w: row image", binlog.ErrTruncated)
-	}
-	if g := r.guess[img]; g > 0 && g <= rest && fits(g) && !fits(g-1) {
-		return start + g, nil
-	}
-	lo, hi := 0, rest // fits(hi) is true, fits(lo) false
-	for hi-lo > 1 {
-		m := lo + (hi-lo)/2
-		if fits(m) {
-			hi = m
-		} else {
-			lo = m
-		}
-	}
-	r.guess[img] = hi
-	return start + hi, nil
 }
 
 // packedInt reads a length-encoded integer; w is 0 when b is too short.

@@ -47,7 +47,8 @@ func (s *spool) add(rec []byte) error {
 	return nil
 }
 
-// reverse calls fn with each record, last first. rec is valid until fn returns.
+// reverse calls fn with each record, last first. rec is valid until fn
+// returns; fn may modify it.
 func (s *spool) reverse(fn func(rec []byte) error) error {
 	if err := s.dw.Flush(); err != nil {
 		return fmt.Errorf("tools: spill data: %w", err)
@@ -57,7 +58,7 @@ func (s *spool) reverse(fn func(rec []byte) error) error {
 	}
 	const chunk = 8192
 	idx := make([]byte, 8*chunk)
-	var rec []byte
+	data := backReader{f: s.data}
 	end := s.off
 	for hi := s.n; hi > 0; {
 		lo := max(hi-chunk, 0)
@@ -67,21 +68,14 @@ func (s *spool) reverse(fn func(rec []byte) error) error {
 		}
 		for i := hi - lo - 1; i >= 0; i-- {
 			start := int64(binary.LittleEndian.Uint64(b[8*i:]))
-			if n := int(end - start); cap(rec) < n {
-				rec = make([]byte, n)
-			} else {
-				rec = rec[:n]
-			}
-			if _, err := s.data.ReadAt(rec, start); err != nil && err != io.EOF {
+			rec, err := data.at(start, int(end-start))
+			if err != nil {
 				return fmt.Errorf("tools: reading spill data: %w", err)
 			}
 			if err := fn(rec); err != nil {
 				return err
 			}
 			end = start
-			if cap(rec) > 16<<20 {
-				rec = nil
-			}
 		}
 		hi = lo
 	}
@@ -94,4 +88,46 @@ func (s *spool) close() {
 		f.Close()
 		os.Remove(f.Name())
 	}
+}
+
+// backWindow is how much a backReader reads at once.
+const backWindow = 4 << 20
+
+// backReader reads byte ranges of a file that mostly come in decreasing
+// order of offset (a file read last record first): each read fills a
+// window that ends at the range asked for, so the ranges before it come
+// from memory. It holds one window (more only for a range bigger than it).
+type backReader struct {
+	f   *os.File
+	buf []byte
+	off int64 // file offset of buf[0]
+}
+
+// at returns the n bytes at offset off, valid until the next call; the
+// caller may modify them.
+func (b *backReader) at(off int64, n int) ([]byte, error) {
+	if off >= b.off && off+int64(n) <= b.off+int64(len(b.buf)) {
+		i := int(off - b.off)
+		return b.buf[i : i+n : i+n], nil
+	}
+	end := off + int64(n)
+	start := max(0, end-backWindow)
+	if off < start {
+		start = off
+	}
+	size := int(end - start)
+	if cap(b.buf) < size || cap(b.buf) > backWindow && size <= backWindow {
+		b.buf = make([]byte, max(size, backWindow))
+	}
+	b.buf = b.buf[:size]
+	b.off = start
+	if m, err := b.f.ReadAt(b.buf, start); m < size {
+		b.buf = b.buf[:0]
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("%d bytes at offset %d of %s: %w", n, off, b.f.Name(), err)
+	}
+	i := int(off - start)
+	return b.buf[i : i+n : i+n], nil
 }

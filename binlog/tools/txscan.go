@@ -218,7 +218,7 @@ func (s *txScanner) event(ev *binlog.Event, end int64, lookup func(uint64) *binl
 			return nil
 		}
 		var n int64
-		for s.rr.Next() {
+		for s.rr.NextSpan() {
 			n++
 		}
 		if err := s.rr.Err(); err != nil {
