@@ -381,7 +381,7 @@ func (f *flashback) closeInputs() {
 	for i := range f.inputs {
 		if b := &f.inputs[i].back; b.f != nil {
 			b.f.Close()
-			b.f = nil
+			*b = backReader{} // and drop its window
 		}
 	}
 }
