@@ -7,8 +7,9 @@ import (
 	"github.com/sluice-cdc/sluice/change"
 )
 
-// Metrics receives a pipeline's counters. Its methods are called from the
-// pipeline's delivery goroutine and must not block.
+// Metrics receives a pipeline's counters. Delivered is called from the
+// pipeline's delivery goroutine and Checkpointed from its checkpoint
+// goroutine, so the two may run at the same time; neither may block.
 type Metrics interface {
 	// Delivered reports a batch the sink acknowledged: changes read from
 	// the source (shown or not), changes written, their estimated bytes,

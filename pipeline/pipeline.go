@@ -26,7 +26,8 @@ type Source interface {
 // durably checkpointed, such as a PostgreSQL source whose replication slot
 // may release WAL only up to what was delivered. The pipeline calls Ack
 // with every position it has saved (and, at start, with the saved position
-// it resumes from), in increasing order, from its delivery goroutine.
+// it resumes from), in increasing order, from one goroutine at a time (the
+// checkpoint goroutine, not the one that calls Stream's emit).
 type Acker interface {
 	Ack(p change.Position)
 }
@@ -89,8 +90,10 @@ func WithBatch(bytes int64, changes int) Option {
 }
 
 // WithCheckpointInterval saves the acknowledged position at most this
-// often while running (always at the end). 0 saves after every
-// acknowledged batch. Default one second.
+// often while running (always at the end). 0 saves as soon as a batch is
+// acknowledged (several batches acknowledged during one save are covered
+// by the next). Saving runs beside delivery and never delays it. Default
+// one second.
 func WithCheckpointInterval(d time.Duration) Option { return func(c *config) { c.interval = d } }
 
 // WithMetrics reports counters to m. Default none.
@@ -144,35 +147,39 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			a.Ack(from)
 		}
 	}
-	r := NewReader(ctx, p.src, ReaderConfig{
+	// dctx ends delivery when ctx ends or the store fails.
+	dctx, stopDelivery := context.WithCancel(ctx)
+	defer stopDelivery()
+	r := NewReader(dctx, p.src, ReaderConfig{
 		From: from, Filter: p.cfg.filter, BeginCommit: p.cfg.beginCommit, QueueBytes: p.cfg.queueBytes,
 		BatchBytes: p.cfg.batchBytes, BatchChanges: p.cfg.batchChanges, Reuse: true,
 	})
-	d := deliverer{p: p, r: r, saved: from, acked: from}
-	runErr := d.loop(ctx)
+	sv := newSaver(p, from, stopDelivery)
+	d := deliverer{p: p, r: r, saver: sv}
+	runErr := d.loop(dctx)
 	r.Close()
 	// Save what was acknowledged, even when ctx is canceled.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	saveErr := d.save(sctx)
+	saveErr := sv.stop(sctx)
 	if runErr != nil {
 		return fmt.Errorf("pipeline %s: %w", p.cfg.id, runErr)
 	}
 	if saveErr != nil {
 		return fmt.Errorf("pipeline %s: %w", p.cfg.id, saveErr)
 	}
-	p.cfg.log.Info("stopped", "pipeline", p.cfg.id, "position", d.saved.String())
+	p.cfg.log.Info("stopped", "pipeline", p.cfg.id, "position", sv.savedPosition().String())
 	return nil
 }
 
-// deliverer is the state of Run's delivery loop.
+// deliverer is the state of Run's delivery loop. It writes every batch as
+// soon as the reader has one (taking along whatever else is already
+// queued, up to one write's worth) and hands the acknowledged position to
+// the saver; it never waits for more input or for the store.
 type deliverer struct {
 	p        *Pipeline
 	r        *Reader
-	acked    change.Position // last position the sink acknowledged
-	saved    change.Position // last position saved
-	dirty    bool            // acked is ahead of saved
-	lastSave time.Time
+	saver    *saver
 	taken    []*Batch
 	combined []change.Change
 }
@@ -208,17 +215,9 @@ func (d *deliverer) loop(ctx context.Context) error {
 		}
 		if err := d.deliver(ctx, n, bytes); err != nil {
 			if errors.Is(err, errAbandoned) {
-				return nil // shutting down: Run saves what was acknowledged
+				return nil // shutting down (or the store failed): Run saves what was acknowledged
 			}
 			return err
-		}
-		if d.dirty && time.Since(d.lastSave) >= cfg.interval {
-			if err := d.save(ctx); err != nil {
-				if ctx.Err() != nil {
-					return nil // shutting down: Run saves with a fresh context
-				}
-				return err
-			}
 		}
 	}
 }
@@ -261,34 +260,21 @@ func (d *deliverer) deliver(ctx context.Context, n int, bytes int64) error {
 			lag = time.Since(ct)
 		}
 	}
+	var acked change.Position
+	hasAcked := false
 	for _, b := range d.taken {
 		if b.HasLast {
-			d.acked, d.dirty = b.Last, true
+			acked, hasAcked = b.Last, true
 		}
 		d.r.Release(b)
+	}
+	if hasAcked {
+		d.saver.offer(acked)
 	}
 	clear(d.combined)
 	clear(d.taken)
 	if d.p.cfg.metrics != nil {
 		d.p.cfg.metrics.Delivered(read, len(batch), bytes, lag)
-	}
-	return nil
-}
-
-// save stores the acknowledged position if it moved since the last save.
-func (d *deliverer) save(ctx context.Context) error {
-	if !d.dirty {
-		return nil
-	}
-	if err := d.p.store.Save(ctx, d.p.cfg.id, d.acked); err != nil {
-		return fmt.Errorf("save position %s: %w", d.acked, err)
-	}
-	d.saved, d.dirty, d.lastSave = d.acked, false, time.Now()
-	if a, ok := d.p.src.(Acker); ok {
-		a.Ack(d.saved)
-	}
-	if d.p.cfg.metrics != nil {
-		d.p.cfg.metrics.Checkpointed(d.acked)
 	}
 	return nil
 }

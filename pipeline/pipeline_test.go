@@ -232,11 +232,10 @@ func (s *checkingStore) Save(ctx context.Context, id string, p change.Position) 
 		shown++
 		return true
 	})
-	if shown != n {
-		s.t.Errorf("Save(%v): %d changes at or before it, sink acknowledged %d (last %v)", p, shown, n, acked)
-	}
-	if change.Compare(p, acked) < 0 {
-		s.t.Errorf("Save(%v) behind the last acknowledged %v", p, acked)
+	// Saves run beside delivery, so the sink may have acknowledged more
+	// since; it must never have acknowledged less.
+	if shown > n {
+		s.t.Errorf("Save(%v): %d changes at or before it, sink acknowledged only %d (last %v)", p, shown, n, acked)
 	}
 	s.saves = append(s.saves, p)
 	return s.Memory.Save(ctx, id, p)
@@ -252,6 +251,10 @@ func TestPipelineCheckpointsOnlyAcknowledged(t *testing.T) {
 	p, _ := New(src, sink, store, WithBeginCommit(true), WithCheckpointInterval(0), WithBatch(4096, 64), WithQueueBytes(16<<10))
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	// The last save is the last acknowledged position: the end of the stream.
+	if last := store.saves[len(store.saves)-1]; last != sink.acked {
+		t.Errorf("last save %v, want the last acknowledged %v", last, sink.acked)
 	}
 	// An Acker source hears of every saved position, in order.
 	if !slices.Equal(src.acks, store.saves) {

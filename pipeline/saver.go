@@ -1,0 +1,138 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sluice-cdc/sluice/change"
+)
+
+// saver saves acknowledged positions to the checkpoint store from its own
+// goroutine, so that a slow Save (bbolt syncs the file twice per save; a
+// busy disk can take hundreds of milliseconds) never holds up delivery:
+// the delivery goroutine only hands over the latest acknowledged position.
+// It saves at most once per interval, and always the latest position it
+// was given, so saves coalesce when the store is slower than the sink.
+type saver struct {
+	p        *Pipeline
+	interval time.Duration
+	fail     context.CancelFunc // stops delivery when the store fails
+
+	mu      sync.Mutex
+	latest  change.Position // last position offered
+	pending bool            // latest is newer than what was saved
+	saved   change.Position // last position saved
+	err     error           // the store's error; the saver has stopped
+
+	kick chan struct{} // capacity 1: an offer is waiting
+	quit chan struct{} // closed by stop
+	done chan struct{} // closed when the goroutine has ended
+}
+
+// newSaver starts the save goroutine. from is the position already saved
+// (or the configured start); fail is called once if the store fails.
+func newSaver(p *Pipeline, from change.Position, fail context.CancelFunc) *saver {
+	s := &saver{p: p, interval: p.cfg.interval, fail: fail, latest: from, saved: from,
+		kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	go s.run()
+	return s
+}
+
+// offer hands over the latest acknowledged position. It never blocks.
+func (s *saver) offer(p change.Position) {
+	s.mu.Lock()
+	s.latest, s.pending = p, true
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *saver) run() {
+	defer close(s.done)
+	// Saves are not canceled with the pipeline's context: a save in
+	// progress when Run is canceled completes, and Run saves the rest.
+	ctx := context.Background()
+	var last time.Time
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.kick:
+		}
+		if wait := s.interval - time.Since(last); wait > 0 && !last.IsZero() {
+			t := time.NewTimer(wait)
+			select {
+			case <-s.quit:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		last = time.Now()
+		if err := s.saveLatest(ctx); err != nil {
+			s.fail()
+			return
+		}
+	}
+}
+
+// saveLatest saves the latest offered position if it is newer than the
+// saved one, tells an Acker source and the metrics, and records a failure.
+func (s *saver) saveLatest(ctx context.Context) error {
+	s.mu.Lock()
+	if s.err != nil {
+		err := s.err
+		s.mu.Unlock()
+		return err
+	}
+	p, pending := s.latest, s.pending
+	s.pending = false
+	s.mu.Unlock()
+	if !pending {
+		return nil
+	}
+	if err := s.p.store.Save(ctx, s.p.cfg.id, p); err != nil {
+		err = fmt.Errorf("save position %s: %w", p, err)
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+		return err
+	}
+	s.mu.Lock()
+	s.saved = p
+	s.mu.Unlock()
+	if a, ok := s.p.src.(Acker); ok {
+		a.Ack(p)
+	}
+	if s.p.cfg.metrics != nil {
+		s.p.cfg.metrics.Checkpointed(p)
+	}
+	return nil
+}
+
+// stop ends the goroutine (after the save in progress, if any) and then
+// saves the latest offered position with ctx. It returns the store's error,
+// if it failed at any time.
+func (s *saver) stop(ctx context.Context) error {
+	close(s.quit)
+	<-s.done
+	return s.saveLatest(ctx)
+}
+
+// savedPosition is the last position saved.
+func (s *saver) savedPosition() change.Position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.saved
+}
+
+// failed returns the store's error once a save has failed.
+func (s *saver) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
