@@ -266,7 +266,10 @@ type child struct {
 	cmd  *exec.Cmd
 	rec  *recorder
 	done chan error // readLines result
-	cpu0 time.Duration
+	// serverPID, when set, finds the server process that feeds this reader
+	// (a PostgreSQL walsender), whose CPU is reported too.
+	serverPID func() int
+	server    int
 }
 
 func startChild(name string, cmd *exec.Cmd, rec *recorder, idOf func([]byte) (int64, bool), stderr io.Writer) (*child, error) {
@@ -286,8 +289,26 @@ func startChild(name string, cmd *exec.Cmd, rec *recorder, idOf func([]byte) (in
 }
 
 // cpu returns the child's user+system CPU time so far from /proc.
-func (c *child) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+func (c *child) cpu() time.Duration { return procCPU(c.cmd.Process.Pid) }
+
+// serverCPU returns the CPU time of the server process feeding the child
+// (0 when unknown).
+func (c *child) serverCPU() time.Duration {
+	if c.serverPID == nil {
+		return 0
+	}
+	if c.server == 0 {
+		c.server = c.serverPID()
+	}
+	if c.server == 0 {
+		return 0
+	}
+	return procCPU(c.server)
+}
+
+// procCPU returns a process's user+system CPU time so far from /proc.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
@@ -353,10 +374,14 @@ func measureRun(ctx context.Context, o *options, title string, sh shape, clk clo
 	// CPU of each reader over the measured period, taken when the
 	// schedule reaches it.
 	cpuStart := make([]time.Duration, len(readers))
+	srvStart := make([]time.Duration, len(readers))
 	var cpuStartAt time.Time
+	for _, c := range readers {
+		c.serverCPU() // find the server process now, not in the timer
+	}
 	timer := time.AfterFunc(time.Until(w.start.Add(o.warmup)), func() {
 		for i, c := range readers {
-			cpuStart[i] = c.cpu()
+			cpuStart[i], srvStart[i] = c.cpu(), c.serverCPU()
 		}
 		cpuStartAt = time.Now()
 	})
@@ -374,8 +399,9 @@ func measureRun(ctx context.Context, o *options, title string, sh shape, clk clo
 	}
 	cpuEndAt := time.Now()
 	cpuEnd := make([]time.Duration, len(readers))
+	srvEnd := make([]time.Duration, len(readers))
 	for i, c := range readers {
-		cpuEnd[i] = c.cpu()
+		cpuEnd[i], srvEnd[i] = c.cpu(), c.serverCPU()
 	}
 	load1 := loadavg()
 	written := time.Since(w.start)
@@ -395,8 +421,8 @@ func measureRun(ctx context.Context, o *options, title string, sh shape, clk clo
 	slices.Sort(ed)
 	fmt.Printf("Writer commit round trip (INSERT of %d rows, autocommit): p50 %.2f ms, p99 %.2f ms, max %.2f ms.\n\n",
 		sh.rows, pct(ed, 50)/1e6, pct(ed, 99)/1e6, float64(ed[len(ed)-1])/1e6)
-	fmt.Println("| reader | rows | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | min ms | CPU s | CPU cores | lost |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Println("| reader | rows | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | min ms | CPU s | CPU cores | server-side CPU cores | lost |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for i, c := range readers {
 		r := c.rec
 		lat := make([]int64, 0, endID-firstID+1)
@@ -412,13 +438,17 @@ func measureRun(ctx context.Context, o *options, title string, sh shape, clk clo
 		slices.Sort(lat)
 		cpu := cpuEnd[i] - cpuStart[i]
 		span := cpuEndAt.Sub(cpuStartAt)
+		srv := "n/a"
+		if c.serverPID != nil && c.server != 0 {
+			srv = fmt.Sprintf("%.2f", (srvEnd[i]-srvStart[i]).Seconds()/span.Seconds())
+		}
 		if len(lat) == 0 {
-			fmt.Printf("| %s | 0 | | | | | | | | | %d |\n", c.name, lost)
+			fmt.Printf("| %s | 0 | | | | | | | | | | %d |\n", c.name, lost)
 			continue
 		}
-		fmt.Printf("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %d |\n", c.name, len(lat),
+		fmt.Printf("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %d |\n", c.name, len(lat),
 			pct(lat, 50)/1e6, pct(lat, 90)/1e6, pct(lat, 99)/1e6, pct(lat, 99.9)/1e6,
-			float64(lat[len(lat)-1])/1e6, float64(lat[0])/1e6, cpu.Seconds(), cpu.Seconds()/span.Seconds(), lost)
+			float64(lat[len(lat)-1])/1e6, float64(lat[0])/1e6, cpu.Seconds(), cpu.Seconds()/span.Seconds(), srv, lost)
 	}
 	fmt.Println()
 	return nil
@@ -658,6 +688,7 @@ func runPostgres(ctx context.Context, o *options, shapes []shape) error {
 		if err != nil {
 			return err
 		}
+		sl.serverPID = walsender(ctx, admin, slot)
 		readers := []*child{sl}
 		stopAll := func() error {
 			var first error
@@ -680,6 +711,7 @@ func runPostgres(ctx context.Context, o *options, shapes []shape) error {
 				stopAll()
 				return err
 			}
+			peer.serverPID = walsender(ctx, admin, peerSlot)
 			readers = append(readers, peer)
 		}
 		if _, err := admin.Exec(ctx, fmt.Sprintf("INSERT INTO %s VALUES %s", table, valuesSQL(0, 1))); err != nil {
@@ -714,4 +746,15 @@ func runPostgres(ctx context.Context, o *options, shapes []shape) error {
 		}
 	}
 	return nil
+}
+
+// walsender returns a function finding the pid of the walsender serving slot.
+func walsender(ctx context.Context, admin *pgx.Conn, slot string) func() int {
+	return func() int {
+		var pid *int32
+		if err := admin.QueryRow(ctx, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&pid); err != nil || pid == nil {
+			return 0
+		}
+		return int(*pid)
+	}
 }
