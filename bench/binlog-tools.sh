@@ -20,6 +20,7 @@ fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 go build -o "$TMP/sluice" ./cmd/sluice
+go test -c -o "$TMP/tools.test" ./binlog/tools # for the profile at the end
 SIZE=$(stat -c %s "$F")
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 # measure NAME OUTFILE CMD...: one run, stdout to OUTFILE; appends
@@ -47,8 +48,8 @@ while [ "$r" -le "$ROUNDS" ]; do
 	r=$((r + 1))
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
-SLUICE_BENCH_BINLOG=$ABS go test -run '^$' -bench 'BenchmarkFlashback$' -benchtime 2x \
-	-cpuprofile "$TMP/cpu.prof" -o "$TMP/tools.test" ./binlog/tools >"$TMP/bench.txt"
+(cd binlog/tools && SLUICE_BENCH_BINLOG=$ABS "$TMP/tools.test" -test.run '^$' -test.bench 'BenchmarkFlashback$' \
+	-test.benchtime 2x -test.cpuprofile "$TMP/cpu.prof" >"$TMP/bench.txt")
 # The undo binlog reads back with mariadb-binlog, and undoes exactly the
 # input's rows: its inserts are the input's deletes and so on.
 mariadb-binlog --no-defaults "$TMP/undo.bin" >/dev/null

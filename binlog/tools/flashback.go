@@ -81,8 +81,8 @@ func Flashback(ctx context.Context, files []string, opt FlashbackOptions, w io.W
 		return res, err
 	}
 	defer sp.close()
-	f := &flashback{opt: opt, sp: sp, oracle: changes.NewDecoder(opt.Filter), res: &res,
-		tables: map[uint64]*binlog.TableMap{}, maps: map[uint64][]byte{}, maps2: map[uint64]*decodedMap{}}
+	f := newFlashback(opt, sp, &res)
+	f.emit = func(*change.Change) error { f.hits++; return nil }
 	defer f.closeInputs()
 	var done int64
 	for i, p := range files {
@@ -109,6 +109,15 @@ func Flashback(ctx context.Context, files []string, opt FlashbackOptions, w io.W
 	return res, nil
 }
 
+// newFlashback returns the first pass of Flashback or FlashbackSQL; the
+// caller sets emit.
+func newFlashback(opt FlashbackOptions, sp *spool, res *FlashbackResult) *flashback {
+	return &flashback{opt: opt, sp: sp, oracle: changes.NewDecoder(opt.Filter), res: res,
+		tables: map[uint64]*binlog.TableMap{}, maps: map[uint64][]byte{}, maps2: map[uint64]*decodedMap{}}
+}
+
+// flashback reads the input of Flashback and FlashbackSQL (first pass)
+// and spools what the undo needs; its writers read the spool back.
 type flashback struct {
 	opt    FlashbackOptions
 	sp     *spool
@@ -130,6 +139,14 @@ type flashback struct {
 	maps2  map[uint64]*decodedMap      // table id → TABLE_MAP, when writing
 	open   bool                        // a begin record was spooled for the current transaction
 	hits   int64
+
+	// emit gets the changes of the selecting decoder: Flashback counts
+	// them in hits; FlashbackSQL spools transaction boundaries, and the
+	// undo statements of rows events it does not spool by reference.
+	emit    func(*change.Change) error
+	sql     bool // FlashbackSQL: transactions come from emit
+	probing bool // emit is getting the probe of a rows event: count only
+	reread  binlog.Event
 }
 
 func (f *flashback) file(ctx context.Context, path string, first, last bool, base int64) (int64, error) {
@@ -148,7 +165,6 @@ func (f *flashback) file(ctx context.Context, path string, first, last bool, bas
 	clear(f.maps)
 	r := binlog.NewReader(bufio.NewReaderSize(src, 1<<20), filepath.Base(path))
 	defer r.Close()
-	count := func(*change.Change) error { f.hits++; return nil }
 	for i := 0; ; i++ {
 		if i&1023 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -166,13 +182,13 @@ func (f *flashback) file(ctx context.Context, path string, first, last bool, bas
 			return r.Offset(), err
 		}
 		if binlog.IsRowsEvent(ev.Header.Type) {
-			if err := f.rowsEvent(ev, count); err != nil {
+			if err := f.rowsEvent(ev); err != nil {
 				return r.Offset(), err
 			}
 			continue
 		}
 		f.hits = 0
-		if err := f.oracle.Event(ev, count); err != nil {
+		if err := f.oracle.Event(ev, f.emit); err != nil {
 			return r.Offset(), err
 		}
 		if err := f.event(ev); err != nil {
@@ -186,13 +202,21 @@ func (f *flashback) file(ctx context.Context, path string, first, last bool, bas
 // transaction decide), so the selecting decoder is shown a probe: the
 // event cut after its first row, which it decodes alone; then the rows are
 // walked once, sized without decoding, for the rewrite.
-func (f *flashback) rowsEvent(ev *binlog.Event, count func(*change.Change) error) error {
+//
+// FlashbackSQL spools only rows events it can read again by reference
+// that way; the others go to the decoder whole, and emit spools their
+// undo statements.
+func (f *flashback) rowsEvent(ev *binlog.Event) error {
 	f.hits = 0
 	r := &f.raw
-	if err := r.parse(ev, func(id uint64) *binlog.TableMap { return f.tables[id] }); err != nil {
+	err := r.parse(ev, func(id uint64) *binlog.TableMap { return f.tables[id] })
+	if f.sql && (err != nil || !f.referable(ev) || !r.full() || !named(f.tables[r.TableID])) {
+		return f.oracle.Event(ev, f.emit)
+	}
+	if err != nil {
 		// Not rewritable (or damaged): the selection decides whether
 		// that matters, as it did before the rows were walked.
-		if err := f.oracle.Event(ev, count); err != nil {
+		if err := f.oracle.Event(ev, f.emit); err != nil {
 			return err
 		}
 		if f.hits == 0 {
@@ -209,13 +233,29 @@ func (f *flashback) rowsEvent(ev *binlog.Event, count func(*change.Change) error
 	}
 	probe.Body = f.probe
 	probe.Raw = nil
-	if err := f.oracle.Event(&probe, count); err != nil {
+	f.probing = true
+	err = f.oracle.Event(&probe, f.emit)
+	f.probing = false
+	if err != nil {
 		return err
 	}
 	if f.hits == 0 {
 		return nil // not selected (or no rows)
 	}
 	return f.rows(ev)
+}
+
+// named reports whether every column of tm has a name.
+func named(tm *binlog.TableMap) bool {
+	if tm == nil {
+		return false
+	}
+	for i := range tm.Columns {
+		if tm.Columns[i].Name == "" {
+			return false
+		}
+	}
+	return true
 }
 
 func appendRecord(dst []byte, kind byte, h binlog.Header, body []byte) []byte {
@@ -239,6 +279,8 @@ func (f *flashback) event(ev *binlog.Event) error {
 		}
 		f.tables[tm.TableID] = tm
 		f.maps[tm.TableID] = appendRecord(f.maps[tm.TableID][:0], recTable, ev.Header, ev.Body)
+	case f.sql:
+		// FlashbackSQL: transactions and DDL come from emit.
 	case t == binlog.XIDEvent:
 		return f.commit(ev)
 	case t == binlog.QueryEvent:
@@ -279,7 +321,7 @@ func (f *flashback) rows(ev *binlog.Event) error {
 		tm := f.tables[r.TableID]
 		return ev.Wrap(fmt.Errorf("%s.%s: %w", tm.Database, tm.Table, ErrNotFullImage))
 	}
-	if !f.open {
+	if !f.open && !f.sql {
 		f.open = true
 		if err := f.sp.add([]byte{recBegin}); err != nil {
 			return err
@@ -389,56 +431,67 @@ func (f *flashback) closeInputs() {
 // undoRef reads the rows event of a recRef record again and appends its
 // undo record to dst; table is the TABLE_MAP record spooled after it.
 func (f *flashback) undoRef(dst, rec, table []byte) ([]byte, error) {
+	ev, tm, err := f.readRef(rec, table)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.raw.parse(ev, func(id uint64) *binlog.TableMap {
+		if id == tm.TableID {
+			return tm
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return undoRecord(dst, ev.Header, &f.raw), nil
+}
+
+// readRef reads the rows event of a recRef record again, checking its
+// checksum, and decodes the TABLE_MAP record spooled after it. The event
+// is valid until the next call.
+func (f *flashback) readRef(rec, table []byte) (*binlog.Event, *binlog.TableMap, error) {
 	if len(rec) != refLen || len(table) < 1+binlog.HeaderLenV4 {
-		return nil, fmt.Errorf("tools: flashback: damaged spill record")
+		return nil, nil, fmt.Errorf("tools: flashback: damaged spill record")
 	}
 	fi := int(binary.LittleEndian.Uint32(rec[1:]))
 	di := int(binary.LittleEndian.Uint32(rec[5:]))
 	off := int64(binary.LittleEndian.Uint64(rec[9:]))
 	size := int(binary.LittleEndian.Uint32(rec[17:]))
 	if fi >= len(f.inputs) || di >= len(f.fdes) {
-		return nil, fmt.Errorf("tools: flashback: damaged spill record")
+		return nil, nil, fmt.Errorf("tools: flashback: damaged spill record")
 	}
 	in, fde := &f.inputs[fi], f.fdes[di]
 	if in.back.f == nil {
 		f.closeInputs() // refs come file by file, last first
 		src, err := os.Open(in.path)
 		if err != nil {
-			return nil, fmt.Errorf("tools: flashback: %w", err)
+			return nil, nil, fmt.Errorf("tools: flashback: %w", err)
 		}
 		in.back = backReader{f: src}
 	}
 	raw, err := in.back.at(off, size)
 	if err != nil {
-		return nil, fmt.Errorf("tools: flashback: reading again: %w", err)
+		return nil, nil, fmt.Errorf("tools: flashback: reading again: %w", err)
 	}
 	name := filepath.Base(in.path)
 	h, err := binlog.DecodeHeader(raw)
 	if err != nil || int(h.EventSize) != size || !binlog.IsRowsEvent(h.Type) {
-		return nil, &binlog.Error{Source: name, Offset: off, Err: fmt.Errorf("the rows event read in the first pass has changed: %v", err)}
+		return nil, nil, &binlog.Error{Source: name, Offset: off, Err: fmt.Errorf("the rows event read in the first pass has changed: %v", err)}
 	}
 	ev := binlog.Event{Source: name, Offset: off, Header: h, Raw: raw, Body: raw[binlog.HeaderLenV4:], FDE: fde}
 	if fde.HasChecksum() {
 		n := size - binlog.ChecksumLen
 		if n < binlog.HeaderLenV4 || binlog.EventChecksum(raw[:n]) != binary.LittleEndian.Uint32(raw[n:]) {
-			return nil, ev.Wrap(fmt.Errorf("%w: the rows event read in the first pass has changed", binlog.ErrChecksum))
+			return nil, nil, ev.Wrap(fmt.Errorf("%w: the rows event read in the first pass has changed", binlog.ErrChecksum))
 		}
 		ev.Body, ev.Checksummed = raw[binlog.HeaderLenV4:n], true
 	}
 	tm, err := f.tableMap(table[1+binlog.HeaderLenV4:], fde)
 	if err != nil {
-		return nil, ev.Wrap(err)
+		return nil, nil, ev.Wrap(err)
 	}
-	lookup := func(id uint64) *binlog.TableMap {
-		if id == tm.TableID {
-			return tm
-		}
-		return nil
-	}
-	if err := f.raw.parse(&ev, lookup); err != nil {
-		return nil, err
-	}
-	return undoRecord(dst, ev.Header, &f.raw), nil
+	f.reread = ev
+	return &f.reread, tm, nil
 }
 
 // tableMap decodes the TABLE_MAP body b, or returns the one decoded
