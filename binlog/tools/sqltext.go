@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/sluice-cdc/sluice/change"
 )
@@ -24,12 +25,16 @@ const SQLPreamble = "SET time_zone = '+00:00';\n"
 // appendIdent appends name quoted with backticks.
 func appendIdent(dst []byte, name string) []byte {
 	dst = append(dst, '`')
-	for i := 0; i < len(name); i++ {
-		if name[i] == '`' {
-			dst = append(dst, '`')
+	for {
+		i := strings.IndexByte(name, '`')
+		if i < 0 {
+			break
 		}
-		dst = append(dst, name[i])
+		dst = append(dst, name[:i+1]...)
+		dst = append(dst, '`')
+		name = name[i+1:]
 	}
+	dst = append(dst, name...)
 	return append(dst, '`')
 }
 
@@ -42,25 +47,22 @@ func appendTable(dst []byte, c *change.Change) []byte {
 	return appendIdent(dst, c.Table)
 }
 
+// sqlEscape holds the second byte of the escape of each byte that a SQL
+// string literal escapes, 0 for the others.
+var sqlEscape = [256]byte{0: '0', '\n': 'n', '\r': 'r', 0x1a: 'Z', '\\': '\\', '\'': '\''}
+
 // appendString appends b as a quoted SQL string literal with MySQL escapes.
 func appendString(dst, b []byte) []byte {
 	dst = append(dst, '\'')
-	for _, ch := range b {
-		switch ch {
-		case 0:
-			dst = append(dst, '\\', '0')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case 0x1a:
-			dst = append(dst, '\\', 'Z')
-		case '\\', '\'':
-			dst = append(dst, '\\', ch)
-		default:
-			dst = append(dst, ch)
+	start := 0
+	for i, ch := range b {
+		if e := sqlEscape[ch]; e != 0 {
+			dst = append(dst, b[start:i]...)
+			dst = append(dst, '\\', e)
+			start = i + 1
 		}
 	}
+	dst = append(dst, b[start:]...)
 	return append(dst, '\'')
 }
 
