@@ -3,79 +3,149 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
-// killTestCase is one run of TestStreamMariaDBSIGKILL.
+// killTestCase is one mode of TestStreamMariaDBSIGKILL.
 type killTestCase struct {
 	name     string
 	db       string // database the workload writes, the only one streamed
 	query    string // extra source URL query parameters
-	restart  bool   // stop and start MariaDB once in the middle
 	serverID int
+	seed     uint64
 }
 
-// TestStreamMariaDBSIGKILL runs "sluice stream mysql://…" as a separate
-// process (the test binary's TestStreamMainProcess helper, which runs main's
-// run) while a workload writes multi-row transactions to two tables, and
-// kills it with SIGKILL at 20 random moments, restarting it each time. At
-// the end it lets the stream catch up and stops it with SIGINT. The output,
-// deduplicated by position, must be in strictly increasing position order
-// (a re-delivered change is only ever one already seen, with the same
-// content) and must rebuild both tables exactly as SELECT shows them.
-// It runs in file+position mode and in GTID mode; the GTID run also
-// restarts MariaDB once in the middle.
+// Workload and kill schedule. Each mode's workload writes killChanges row
+// changes, paced to take about killPace; kill i falls at a random point
+// of the i-th twentieth of the workload (measured in committed row
+// changes), so the kills are spread over all of it. MariaDB restarts once,
+// when both workloads are half done.
+const (
+	killCount   = 20
+	killChanges = 200_000
+	killPace    = 40 * time.Second
+	killCutEach = 2 * time.Second
+	killTimeout = 4 * time.Minute
+)
+
+// TestStreamMariaDBSIGKILL is the no-loss test of the MySQL/MariaDB live
+// source, run in file+position mode and in GTID mode at once on one
+// MariaDB. In each mode "sluice stream mysql://…" (the real binary, a plain
+// build) reads through a TCP proxy that cuts every connection every 2 s,
+// while a workload writes 200,000 row changes in multi-row transactions on
+// two tables (multi-row inserts, range updates, primary-key moves, range
+// deletes). The sluice process is killed with SIGKILL at 20 moments spread
+// over the workload and restarted each time; MariaDB is stopped and started
+// once in the middle, under a running sluice. At the end the stream catches
+// up to a marker row and is stopped with SIGINT. The output, deduplicated by
+// position, must be in strictly increasing position order (a re-delivered
+// change is one already seen, with the same content), must hold exactly as
+// many row changes as the workload's statements affected, and must rebuild
+// both tables exactly as SELECT shows them.
 func TestStreamMariaDBSIGKILL(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts MariaDB and kills sluice 40 times")
+		t.Skip("starts MariaDB, writes 400k row changes and kills sluice 40 times")
 	}
 	// A plain (not race-enabled) build: the child must keep up with the
 	// workload on a loaded machine.
-	bin := filepath.Join(t.TempDir(), "sluice")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	// The checker of the output is a plain build too (testdata/killverify):
+	// decoding 100 MB of JSON lines under -race takes minutes.
+	bins := t.TempDir()
+	bin, verify := filepath.Join(bins, "sluice"), filepath.Join(bins, "killverify")
+	for _, b := range [][2]string{{bin, "."}, {verify, "./testdata/killverify"}} {
+		build := exec.Command("go", "build", "-o", b[0], b[1])
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b[1], err, out)
+		}
 	}
 	srv := testenv.NewMariaDB(t, testenv.MariaDBOptions{})
-	// Both runs go at once against one server; the restart in one takes
-	// mu, which both workloads take around each transaction.
-	var mu sync.Mutex
-	for _, tc := range []killTestCase{
-		{name: "filepos", db: "kfile", serverID: 5101},
-		{name: "gtid", db: "kgtid", query: "&gtid=on", restart: true, serverID: 5102},
-	} {
+	cases := []killTestCase{
+		{name: "filepos", db: "kfile", serverID: 5101, seed: 1},
+		{name: "gtid", db: "kgtid", query: "&gtid=on", serverID: 5102, seed: 2},
+	}
+	r := &killRestart{srv: srv, want: len(cases), half: make(chan struct{}), done: make(chan struct{})}
+	go r.run()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			runKillTest(t, bin, srv, &mu, tc)
+			runKillTest(t, bin, verify, srv, r, tc)
 		})
 	}
 }
 
-// Workload and kill schedule. The workload runs for killWorkload (bounded
-// also by killMaxTx transactions); the kills fall at random moments inside
-// it. Everything is bounded by the test's own context.
-const (
-	killCount    = 20
-	killWorkload = 10 * time.Second
-	killMaxTx    = 4000
-	killTxPause  = 4 * time.Millisecond
-	killCatchUp  = 45 * time.Second
-)
+// killRestart restarts MariaDB once both workloads are half done. The
+// workloads hold mu (read) around each transaction, the restart holds it
+// (write), so that no transaction straddles the restart.
+type killRestart struct {
+	srv    *testenv.MariaDB
+	mu     sync.RWMutex
+	want   int // workloads to wait for
+	halves atomic.Int32
+	half   chan struct{} // closed when every workload reached half way
+	done   chan struct{} // closed after the restart (or its failure)
+	paused atomic.Int64  // nanoseconds the workloads were held
+	err    error         // the restart's failure, read after done
+	// began and ended bound the restart (read after done).
+	began, ended time.Time
+}
 
-func runKillTest(t *testing.T, bin string, srv *testenv.MariaDB, mu *sync.Mutex, tc killTestCase) {
-	ctx, cancel := context.WithTimeout(context.Background(), killWorkload+killCatchUp+30*time.Second)
+// halfway reports one workload at half way; the last one starts the restart.
+func (r *killRestart) halfway() {
+	if int(r.halves.Add(1)) == r.want {
+		close(r.half)
+	}
+}
+
+func (r *killRestart) run() {
+	defer close(r.done)
+	select {
+	case <-r.half:
+	case <-time.After(killTimeout):
+		r.err = errors.New("the workloads never reached half way")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.began = time.Now()
+	defer func() { r.ended = time.Now(); r.paused.Store(int64(r.ended.Sub(r.began))) }()
+	if err := r.srv.Stop(ctx); err != nil {
+		r.err = fmt.Errorf("stop MariaDB: %w", err)
+		return
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := r.srv.Start(ctx); err != nil {
+		r.err = fmt.Errorf("start MariaDB: %w", err)
+		return
+	}
+}
+
+// killProgress is a workload's progress, read by the kill schedule.
+type killProgress struct {
+	changes atomic.Int64 // row changes committed
+	txs     atomic.Int64
+	stmts   atomic.Int64
+}
+
+func runKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, restart *killRestart, tc killTestCase) {
+	ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
 	defer cancel()
 	err := srv.Exec(ctx,
 		`CREATE DATABASE `+tc.db,
@@ -86,9 +156,10 @@ func runKillTest(t *testing.T, bin string, srv *testenv.MariaDB, mu *sync.Mutex,
 	if err != nil {
 		t.Fatal(err)
 	}
+	proxy := newKillProxy(t, srv.Addr(), killCutEach)
 	dir := t.TempDir()
 	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state.db")
-	srcURL := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d%s", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr(), tc.serverID, tc.query)
+	srcURL := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d%s", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, proxy.addr(), tc.serverID, tc.query)
 	args := []string{"stream", srcURL, "--to", "file://" + out, "--state", state,
 		"--from", "earliest", "--include", tc.db + `\..*`, "--checkpoint-interval", "200ms"}
 	var logs bytes.Buffer // all children's stderr, in turn
@@ -110,93 +181,111 @@ func runKillTest(t *testing.T, bin string, srv *testenv.MariaDB, mu *sync.Mutex,
 		return cmd
 	}
 
-	// The workload; restarts of MariaDB take mu so that no transaction
-	// straddles one.
-	wctx, wcancel := context.WithTimeout(ctx, killWorkload)
-	defer wcancel()
+	var prog killProgress
 	wdone := make(chan error, 1)
-	var txs int
-	go func() {
-		var err error
-		txs, err = killWorkloadRun(wctx, srv, mu, tc.db)
-		wdone <- err
-	}()
+	go func() { wdone <- killWorkloadRun(ctx, srv, restart, tc, &prog) }()
 
+	// Kill i at a random point of the i-th twentieth of the workload.
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(tc.serverID)))
-	avg := killWorkload / (killCount + 1)
+	var killedAt []int64
+	var lives [][2]time.Time // each killed process: started, killed
+	var workErr error
+	workDone := false
 	for i := 0; i < killCount; i++ {
+		born := time.Now()
 		cmd := start()
-		wait := avg/4 + time.Duration(rng.Int64N(int64(avg)*3/2))
-		if tc.restart && i == killCount/2 {
-			time.Sleep(wait / 2)
-			mu.Lock()
-			if err := srv.Stop(ctx); err != nil {
-				mu.Unlock()
-				t.Fatalf("stop MariaDB: %v", err)
+		at := int64((float64(i) + 0.15 + 0.7*rng.Float64()) / killCount * killChanges)
+		for !workDone && prog.changes.Load() < at {
+			select {
+			case workErr = <-wdone:
+				workDone = true
+			case <-time.After(5 * time.Millisecond):
 			}
-			time.Sleep(500 * time.Millisecond)
-			err := srv.Start(ctx)
-			mu.Unlock()
-			if err != nil {
-				t.Fatalf("start MariaDB: %v", err)
-			}
-			wait /= 2
 		}
-		time.Sleep(wait)
+		if workErr != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("workload: %v", workErr)
+		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("kill %d: sluice stream had already ended by itself (%v) before the kill:\n%s", i+1, cmd.ProcessState, tail(logs.String(), 4000))
+		}
+		killedAt = append(killedAt, prog.changes.Load())
+		lives = append(lives, [2]time.Time{born, time.Now()})
 	}
-	if err := <-wdone; err != nil {
-		t.Fatalf("workload: %v", err)
+	if !workDone {
+		workErr = <-wdone
 	}
-	mu.Lock()
-	err = srv.Exec(ctx, `INSERT INTO `+tc.db+`.fin VALUES (1, 'caught-up-marker')`)
-	mu.Unlock()
-	if err != nil {
+	if workErr != nil {
+		t.Fatalf("workload: %v", workErr)
+	}
+	<-restart.done
+	if restart.err != nil {
+		t.Fatal(restart.err)
+	}
+	// The restart must have happened under a running sluice process,
+	// which then had to reconnect to the restarted server.
+	spanned := false
+	for _, l := range lives {
+		spanned = spanned || (l[0].Before(restart.began) && l[1].After(restart.ended))
+	}
+	if !spanned {
+		t.Errorf("no sluice process ran through the MariaDB restart (%v .. %v)", restart.began, restart.ended)
+	}
+	if err := srv.Exec(ctx, `INSERT INTO `+tc.db+`.fin VALUES (1, 'caught-up-marker')`); err != nil {
 		t.Fatal(err)
+	}
+
+	// How far the stream was behind when the workload ended.
+	var sizeAtEnd int64
+	if st, err := os.Stat(out); err == nil {
+		sizeAtEnd = st.Size()
 	}
 
 	// Catch up: the fin row is the last change, so once it is in the file
 	// everything before it is too.
+	catchUp := time.Now()
+	logsBefore := logs.Len()
 	cmd := start()
-	for {
-		data, _ := os.ReadFile(out)
-		if bytes.Contains(data, []byte(`caught-up-marker`)) {
-			break
-		}
-		if ctx.Err() != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("stream did not catch up: %d row lines\n%s", rowLines(data), tail(logs.String(), 4000))
-		}
-		time.Sleep(100 * time.Millisecond)
+	// The marker comes after everything in the file now; only a torn last
+	// line (under a line's length) may be cut off when sluice opens it.
+	if err := waitForMarker(ctx, out, max(0, sizeAtEnd-1<<20), []byte(`caught-up-marker`)); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("stream did not catch up: %v\n%s", err, tail(logs.String(), 4000))
 	}
+	caughtUp := time.Since(catchUp)
 	cmd.Process.Signal(os.Interrupt)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("sluice stream after SIGINT: %v\n%s", err, tail(logs.String(), 4000))
 	}
-
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
+	var sizeFinal int64
+	if st, err := os.Stat(out); err == nil {
+		sizeFinal = st.Size()
 	}
-	tables, unique, dups := rebuildFromLines(t, data)
+	t.Logf("%s: output %.1f MB when the workload ended, %.1f MB at the end; the last sluice process (caught up in %v) logged:\n%s",
+		tc.name, float64(sizeAtEnd)/1e6, float64(sizeFinal)/1e6, caughtUp.Round(time.Millisecond), tail(logs.String()[logsBefore:], 3000))
+
+	tables, unique, dups, ops := rebuildFromOutput(t, verify, out)
 	for _, table := range []string{"a", "b"} {
-		var want map[string]string
-		func() {
-			mu.Lock()
-			defer mu.Unlock()
-			want = selectRows(ctx, t, srv, tc.db+"."+table, map[string]string{"a": "v", "b": "n"}[table])
-		}()
+		want := selectRows(ctx, t, srv, tc.db+"."+table, map[string]string{"a": "v", "b": "n"}[table])
 		got := tables[table]
 		if len(got) != len(want) {
 			t.Errorf("table %s: rebuilt %d rows, SELECT has %d", table, len(got), len(want))
 		}
+		bad := 0
 		for k, w := range want {
 			if g, ok := got[k]; !ok {
 				t.Errorf("table %s: row %s missing from the stream", table, k)
+				bad++
 			} else if g != w {
 				t.Errorf("table %s: row %s: stream %q, SELECT %q", table, k, g, w)
+				bad++
+			}
+			if bad > 20 {
+				t.Fatalf("table %s: more than 20 rows differ", table)
 			}
 		}
 		for k := range got {
@@ -205,132 +294,200 @@ func runKillTest(t *testing.T, bin string, srv *testenv.MariaDB, mu *sync.Mutex,
 			}
 		}
 	}
-	t.Logf("%d transactions, %d row changes delivered (%d more delivered again after kills), %d kills, final rows a=%d b=%d",
-		txs, unique, dups, killCount, len(tables["a"]), len(tables["b"]))
-	if unique < 1000 {
-		t.Errorf("only %d row changes: the workload did not run", unique)
+	// One more than the workload: the marker row.
+	rowChanges := ops["insert"] + ops["update"] + ops["delete"]
+	if want := prog.changes.Load() + 1; int64(rowChanges) != want {
+		t.Errorf("%d distinct row changes in the stream, the workload's statements affected %d (+1 marker); all changes by op: %v", rowChanges, want-1, ops)
+	}
+	reconnects := strings.Count(logs.String(), "binlog connection lost, reconnecting")
+	cuts := proxy.cutCount()
+	t.Logf("%s: %d row changes in %d transactions (%d statements); stream: %d distinct row changes (%d changes with DDL), %d delivered again after kills; "+
+		"%d SIGKILLs at row changes %v; %d connection cuts by the proxy, %d reconnects inside sluice processes; "+
+		"MariaDB restarted once at half way (workloads held %v); catch-up after the workload %v; final rows a=%d b=%d",
+		tc.name, prog.changes.Load(), prog.txs.Load(), prog.stmts.Load(), rowChanges, unique, dups, len(killedAt), killedAt, cuts, reconnects,
+		time.Duration(restart.paused.Load()).Round(time.Millisecond), caughtUp.Round(time.Millisecond), len(tables["a"]), len(tables["b"]))
+	if prog.changes.Load() < killChanges {
+		t.Errorf("the workload wrote only %d row changes", prog.changes.Load())
+	}
+	if cuts < 5 {
+		t.Errorf("the proxy cut only %d connections", cuts)
+	}
+	if reconnects < 1 {
+		t.Errorf("no sluice process ever reconnected (cuts %d, restart): the proxy and the restart did not test reconnection", cuts)
 	}
 }
 
-// killWorkloadRun writes transactions of 1..6 statements (multi-row
-// inserts, range updates, range deletes, key changes) to db.a and db.b
-// until ctx ends or killMaxTx transactions. It returns how many committed.
-func killWorkloadRun(ctx context.Context, srv *testenv.MariaDB, mu *sync.Mutex, db string) (int, error) {
-	rng := rand.New(rand.NewPCG(1, uint64(len(db))))
-	next := map[string]int{"a": 1, "b": 1}
-	n := 0
-	for ; n < killMaxTx && ctx.Err() == nil; n++ {
-		mu.Lock()
-		err := killTx(ctx, srv, rng, db, next)
-		mu.Unlock()
-		time.Sleep(killTxPause)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
+// waitForMarker waits until the file at path contains marker after offset
+// from, reading only what was appended since the last look (the test
+// process must stay light: the proxy runs in it).
+func waitForMarker(ctx context.Context, path string, from int64, marker []byte) error {
+	off := from
+	var carry []byte
+	for {
+		f, err := os.Open(path)
+		if err == nil {
+			f.Seek(off, io.SeekStart)
+			data, _ := io.ReadAll(f)
+			f.Close()
+			off += int64(len(data))
+			buf := append(carry, data...)
+			if bytes.Contains(buf, marker) {
+				return nil
 			}
-			return n, err
+			carry = append([]byte(nil), buf[max(0, len(buf)-len(marker)):]...)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: no %q after %d bytes: %w", path, marker, off, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return n, nil
 }
 
-// killTx runs one random transaction.
-func killTx(ctx context.Context, srv *testenv.MariaDB, rng *rand.Rand, db string, next map[string]int) error {
+// killWorkloadRun writes transactions to tc.db.a and tc.db.b until they
+// affected killChanges row changes, paced to take about killPace (not
+// counting the restart). It counts committed row changes in prog and tells
+// restart when it is half done.
+func killWorkloadRun(ctx context.Context, srv *testenv.MariaDB, restart *killRestart, tc killTestCase, prog *killProgress) error {
+	rng := rand.New(rand.NewPCG(tc.seed, 42))
+	next := map[string]int{"a": 1, "b": 1}
+	began := time.Now()
+	half := false
+	for prog.changes.Load() < killChanges {
+		restart.mu.RLock()
+		n, stmts, err := killTx(ctx, srv, rng, tc.db, next)
+		restart.mu.RUnlock()
+		if err != nil {
+			return err
+		}
+		prog.txs.Add(1)
+		prog.stmts.Add(int64(stmts))
+		done := prog.changes.Add(n)
+		if !half && done >= killChanges/2 {
+			half = true
+			restart.halfway()
+		}
+		// Pace: done changes are due at done/killChanges of killPace.
+		due := time.Duration(float64(killPace) * float64(done) / killChanges)
+		if ahead := due - (time.Since(began) - time.Duration(restart.paused.Load())); ahead > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(ahead):
+			}
+		}
+	}
+	if !half {
+		restart.halfway()
+	}
+	return nil
+}
+
+// killTx runs one random transaction of 1..4 multi-row statements and
+// returns the row changes its statements affected.
+func killTx(ctx context.Context, srv *testenv.MariaDB, rng *rand.Rand, db string, next map[string]int) (int64, int, error) {
 	pool, err := srv.DB()
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	tx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	for stmts := 1 + rng.IntN(6); stmts > 0; stmts-- {
+	var affected int64
+	stmts := 1 + rng.IntN(4)
+	for i := 0; i < stmts; i++ {
 		table := []string{"a", "b"}[rng.IntN(2)]
 		full := db + "." + table
 		col := map[string]string{"a": "v", "b": "n"}[table]
-		lo := 1 + rng.IntN(next[table])
+		// Ranges fall in the recent key space, where most rows live.
+		lo := max(1, next[table]-rng.IntN(6000))
 		var q string
-		switch r := rng.IntN(10); {
-		case r < 5: // multi-row insert
-			rows := 1 + rng.IntN(12)
+		switch r := rng.IntN(20); {
+		case r < 9: // multi-row insert
+			rows := 20 + rng.IntN(180)
 			vals := make([]string, rows)
 			for i := range vals {
-				vals[i] = fmt.Sprintf("(%d, %d, 's%d-%d')", next[table], rng.IntN(1<<30), next[table], rng.IntN(1000))
+				vals[i] = fmt.Sprintf("(%d,%d,'s%d-%d')", next[table], rng.IntN(1<<30), next[table], rng.IntN(1000))
 				next[table]++
 			}
-			q = "INSERT INTO " + full + " VALUES " + strings.Join(vals, ", ")
-		case r < 8: // range update
-			q = fmt.Sprintf("UPDATE %s SET %s = %s + 1, s = 'u%d' WHERE id BETWEEN %d AND %d", full, col, col, rng.IntN(1000), lo, lo+rng.IntN(8))
-		case r < 9: // key change, to a fresh key
-			q = fmt.Sprintf("UPDATE %s SET id = %d WHERE id = %d", full, next[table], lo)
-			next[table]++
+			q = "INSERT INTO " + full + " VALUES " + strings.Join(vals, ",")
+		case r < 14: // range update
+			q = fmt.Sprintf("UPDATE %s SET %s = %s + 1, s = 'u%d' WHERE id BETWEEN %d AND %d", full, col, col, rng.IntN(1000), lo, lo+10+rng.IntN(110))
+		case r < 17: // primary-key move of a range, to fresh keys
+			hi := lo + 5 + rng.IntN(55)
+			q = fmt.Sprintf("UPDATE %s SET id = id - %d + %d WHERE id BETWEEN %d AND %d", full, lo, next[table], lo, hi)
+			next[table] += hi - lo + 1
 		default: // range delete
-			q = fmt.Sprintf("DELETE FROM %s WHERE id BETWEEN %d AND %d", full, lo, lo+rng.IntN(4))
+			q = fmt.Sprintf("DELETE FROM %s WHERE id BETWEEN %d AND %d", full, lo, lo+3+rng.IntN(37))
 		}
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("%s: %w", q, err)
-		}
-	}
-	return tx.Commit()
-}
-
-// rebuildFromLines applies the stream's row changes, deduplicated by
-// position, to in-memory tables: table -> key text -> row text. A line
-// whose position is not past the last new one must be a repeat of a change
-// already seen, with the same content; anything else is out of order.
-func rebuildFromLines(t *testing.T, data []byte) (tables map[string]map[string]string, unique, dups int) {
-	t.Helper()
-	tables = map[string]map[string]string{}
-	seen := map[change.Position]string{}
-	var last change.Position
-	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	for i, line := range lines {
-		c, err := change.DecodeJSON([]byte(line))
+		res, err := tx.ExecContext(ctx, q)
 		if err != nil {
-			t.Fatalf("line %d: %v", i+1, err)
+			tx.Rollback()
+			return 0, 0, fmt.Errorf("%.200s: %w", q, err)
 		}
-		digest := c.Op.String() + " " + c.Table + " " + rowText(c.Before) + " " + rowText(c.After)
-		if unique > 0 && change.Compare(c.Pos, last) <= 0 {
-			if prev, ok := seen[c.Pos]; !ok {
-				t.Fatalf("line %d: position %s after %s, never delivered before: out of order", i+1, c.Pos, last)
-			} else if prev != digest {
-				t.Fatalf("line %d: position %s delivered again with other content:\n first %s\n again %s", i+1, c.Pos, prev, digest)
-			}
-			dups++
-			continue
+		n, err := res.RowsAffected()
+		if err != nil {
+			tx.Rollback()
+			return 0, 0, err
 		}
-		seen[c.Pos], last = digest, c.Pos
-		unique++
-		rows := tables[c.Table]
-		if rows == nil {
-			rows = map[string]string{}
-			tables[c.Table] = rows
-		}
-		switch c.Op {
-		case change.OpInsert:
-			rows[keyText(c.After)] = rowText(c.After)
-		case change.OpUpdate:
-			delete(rows, keyText(c.Before))
-			rows[keyText(c.After)] = rowText(c.After)
-		case change.OpDelete:
-			if _, ok := rows[keyText(c.Before)]; !ok {
-				t.Errorf("line %d: delete of row %s never inserted", i+1, keyText(c.Before))
-			}
-			delete(rows, keyText(c.Before))
-		}
+		affected += n
 	}
-	return tables, unique, dups
+	if err := tx.Commit(); err != nil {
+		return 0, 0, err
+	}
+	return affected, stmts, nil
 }
 
-func keyText(row []change.Value) string { return string(change.AppendText(nil, row[0])) }
-
-func rowText(row []change.Value) string {
-	parts := make([]string, len(row))
-	for i, v := range row {
-		parts[i] = string(change.AppendText(nil, v))
+// rebuildFromOutput runs testdata/killverify on the output file: it checks
+// the order of positions and that repeats are identical, and rebuilds the
+// tables (table -> key text -> row text) from the distinct row changes. It
+// returns them with the counts of distinct changes, repeats, and distinct
+// changes by op name.
+func rebuildFromOutput(t *testing.T, verify, out string) (tables map[string]map[string]string, unique, dups int, ops map[string]int) {
+	t.Helper()
+	cmd := exec.Command(verify, out)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("killverify %s: %v\n%s", out, err, stderr.Bytes())
 	}
-	return strings.Join(parts, "|")
+	tables, ops = map[string]map[string]string{}, map[string]int{}
+	sawStats := false
+	for _, line := range strings.Split(strings.TrimSuffix(string(stdout), "\n"), "\n") {
+		var fields []string
+		for _, q := range strings.Split(line, "\t") {
+			f, err := strconv.Unquote(q)
+			if err != nil {
+				t.Fatalf("killverify: bad output line %q: %v", line, err)
+			}
+			fields = append(fields, f)
+		}
+		switch {
+		case fields[0] == "error" && len(fields) == 2:
+			t.Errorf("stream: %s", fields[1])
+		case fields[0] == "row" && len(fields) == 4:
+			if tables[fields[1]] == nil {
+				tables[fields[1]] = map[string]string{}
+			}
+			tables[fields[1]][fields[2]] = fields[3]
+		case fields[0] == "stats" && len(fields) >= 3:
+			sawStats = true
+			unique, _ = strconv.Atoi(fields[1])
+			dups, _ = strconv.Atoi(fields[2])
+			for _, kv := range fields[3:] {
+				k, v, _ := strings.Cut(kv, "=")
+				ops[k], _ = strconv.Atoi(v)
+			}
+		default:
+			t.Fatalf("killverify: unexpected output line %q", line)
+		}
+	}
+	if !sawStats {
+		t.Fatalf("killverify: no stats line in its output")
+	}
+	return tables, unique, dups, ops
 }
 
 // selectRows reads a three-column table as key text -> row text.
@@ -365,4 +522,102 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// killProxy forwards TCP connections to a target and cuts all of them
+// every period.
+type killProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	cuts   int // cuts that closed at least one open connection
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// newKillProxy starts a proxy to target on a free loopback port that cuts
+// its connections every period; it stops when the test ends.
+func newKillProxy(t *testing.T, target string, period time.Duration) *killProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &killProxy{ln: ln, target: target, done: make(chan struct{})}
+	p.wg.Add(2)
+	go p.accept()
+	go func() {
+		defer p.wg.Done()
+		tk := time.NewTicker(period)
+		defer tk.Stop()
+		for {
+			select {
+			case <-p.done:
+				return
+			case <-tk.C:
+				p.cut()
+			}
+		}
+	}()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *killProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *killProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close() // the server is down (restart): the client retries
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, up)
+		p.mu.Unlock()
+		go p.pipe(up, c)
+		go p.pipe(c, up)
+	}
+}
+
+// pipe copies src to dst until either fails, then closes dst.
+func (p *killProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	io.Copy(dst, src)
+}
+
+func (p *killProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	live := false
+	for _, c := range p.conns {
+		// Connections of a killed sluice are already closed: only a
+		// Close that succeeds cuts something.
+		if c.Close() == nil {
+			live = true
+		}
+	}
+	if live {
+		p.cuts++
+	}
+	p.conns = nil
+}
+
+func (p *killProxy) cutCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cuts
+}
+
+func (p *killProxy) close() {
+	close(p.done)
+	p.ln.Close()
+	p.cut()
+	p.wg.Wait()
 }

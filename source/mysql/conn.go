@@ -81,7 +81,10 @@ func dial(ctx context.Context, cfg *Config) (*replica, error) {
 				r.c.Close()
 			}
 		}()
-		return nil, fmt.Errorf("mysql: connect to %s: %w", cfg.Addr, dctx.Err())
+		return nil, dialTimedOut(ctx, cfg)
+	}
+	if res.err != nil && dctx.Err() != nil {
+		return nil, dialTimedOut(ctx, cfg)
 	}
 	if res.err != nil {
 		if se := serverError(res.err); se != nil {
@@ -92,6 +95,16 @@ func dial(ctx context.Context, cfg *Config) (*replica, error) {
 	r := &replica{c: res.c, cfg: cfg, version: res.c.GetServerVersion()}
 	r.mariadb = strings.Contains(strings.ToLower(r.version), "mariadb")
 	return r, nil
+}
+
+// dialTimedOut is the error of a dial cut short by its context: the
+// caller's cancellation as is, or else errConnectTimeout (retried), since
+// DialTimeout ran out on a server that did not answer in time.
+func dialTimedOut(ctx context.Context, cfg *Config) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mysql: connect to %s: %w", cfg.Addr, err)
+	}
+	return fmt.Errorf("mysql: connect to %s: %w (dial-timeout %v)", cfg.Addr, errConnectTimeout, cfg.DialTimeout)
 }
 
 // cleanConnErr drops go-mysql's stack annotations but keeps the cause

@@ -111,7 +111,7 @@ func retryable(err error) bool {
 		}
 		return false
 	}
-	if errors.Is(err, errStreamEnded) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+	if errors.Is(err, errStreamEnded) || errors.Is(err, errConnectTimeout) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, gmysql.ErrBadConn) || errors.Is(err, net.ErrClosed) {
 		return true
 	}
@@ -122,6 +122,10 @@ func retryable(err error) bool {
 	var oe *net.OpError
 	return errors.As(err, &oe)
 }
+
+// errConnectTimeout is returned when connecting and authenticating took
+// longer than Config.DialTimeout.
+var errConnectTimeout = errors.New("no connection within the dial timeout")
 
 // errStreamEnded is returned when the server ends the dump with an EOF packet.
 var errStreamEnded = errors.New("server ended the binlog stream")

@@ -24,7 +24,14 @@ type Source struct {
 	resume   change.Position // last position handed to emit (or the start)
 	opened   bool            // schema opened for this Stream
 	progress bool            // the current session delivered something
+	dumping  time.Time       // when the current session's dump started (zero: not yet)
 }
+
+// healthySession is how long a session must stream, even without
+// delivering anything, for its loss to count as a fresh failure rather
+// than one more in a row: an idle stream whose connection drops now and
+// then must not back off towards BackoffMax.
+const healthySession = time.Second
 
 // New returns a Source for cfg (validated, defaults filled in).
 func New(cfg Config) (*Source, error) {
@@ -72,7 +79,7 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 	}
 	failures := 0
 	for {
-		s.progress = false
+		s.progress, s.dumping = false, time.Time{}
 		err := s.session(ctx, wrapped)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -84,7 +91,7 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		if !retryable(err) {
 			return err
 		}
-		if s.progress {
+		if s.progress || (!s.dumping.IsZero() && time.Since(s.dumping) >= healthySession) {
 			failures = 0
 		}
 		failures++
@@ -92,7 +99,9 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 			return fmt.Errorf("mysql: giving up after %d failed attempts: %w", failures, err)
 		}
 		wait := backoff(s.cfg.BackoffMin, s.cfg.BackoffMax, failures)
-		s.cfg.Logger.Warn("binlog connection lost, reconnecting", "err", err, "attempt", failures, "wait", wait, "resume", s.resume.String())
+		// err.Error(), not err: text handlers print an error value with
+		// %+v, which for go-mysql's traced errors is a stack trace.
+		s.cfg.Logger.Warn("binlog connection lost, reconnecting", "err", err.Error(), "attempt", failures, "wait", wait, "resume", s.resume.String())
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -204,6 +213,7 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 	ss := &session{cfg: &s.cfg, src: s, flavor: r.flavor(), emit: emit, tables: map[uint64]*tableState{},
 		file: start.File, next: start.Offset, skip: start.Index, skipArmed: start.Index > 0, last: start}
 	whereFn := func() string { return where }
+	s.dumping = time.Now()
 	for {
 		raw, err := r.nextEvent(whereFn)
 		if err != nil {
