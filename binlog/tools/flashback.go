@@ -71,6 +71,13 @@ type decodedMap struct {
 // transaction starts with a QUERY "BEGIN" and ends with its original XID
 // or COMMIT. Compressed transaction payloads (MySQL 8) and compressed rows
 // (MariaDB) are written expanded. Rows must have FULL images.
+//
+// The input is read twice: the first pass checks every event and row and
+// spools, in temporary files, references to the rows events of regular
+// files (other rows events are copied there whole); the second pass reads
+// those rows events again, last first, checks their checksums again and
+// writes their undo. Memory does not grow with the input. Progress covers
+// the first pass.
 func Flashback(ctx context.Context, files []string, opt FlashbackOptions, w io.Writer) (FlashbackResult, error) {
 	var res FlashbackResult
 	if len(files) == 0 {
