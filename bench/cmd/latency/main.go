@@ -390,7 +390,8 @@ func measureRun(ctx context.Context, o *options, title string, sh shape, clk clo
 	if err := w.run(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "latency: written in %s; waiting for delivery\n", time.Since(w.start).Round(time.Millisecond))
+	written := time.Since(w.start)
+	fmt.Fprintf(os.Stderr, "latency: written in %s; waiting for delivery\n", written.Round(time.Millisecond))
 	lastID := total * sh.rows
 	for _, c := range readers {
 		if err := waitFor(c.rec, lastID, 30*time.Second, c); err != nil {
@@ -404,7 +405,7 @@ func measureRun(ctx context.Context, o *options, title string, sh shape, clk clo
 		cpuEnd[i], srvEnd[i] = c.cpu(), c.serverCPU()
 	}
 	load1 := loadavg()
-	written := time.Since(w.start)
+	delivered := time.Since(w.start)
 
 	firstID, endID := warmTx*sh.rows+1, lastID
 	if o.dump != "" {
@@ -413,9 +414,10 @@ func measureRun(ctx context.Context, o *options, title string, sh shape, clk clo
 		}
 	}
 	fmt.Printf("## %s, %s\n\n", title, sh)
-	fmt.Printf("%d transactions (%d rows) in %.1f s (scheduled %.1f s; latest transaction start %.1f ms behind schedule); "+
+	fmt.Printf("%d transactions (%d rows) written in %.1f s (scheduled %.1f s; latest transaction start %.1f ms behind schedule), "+
+		"all delivered %.1f s after the first; "+
 		"measured ids %d..%d (%d rows, after %s warm-up). Load average %s at start, %s at end.\n\n",
-		total, lastID, written.Seconds(), (o.warmup + o.measure).Seconds(), float64(w.behind.Load())/1e6,
+		total, lastID, written.Seconds(), (o.warmup + o.measure).Seconds(), float64(w.behind.Load())/1e6, delivered.Seconds(),
 		firstID, endID, endID-firstID+1, o.warmup, load0, load1)
 	ed := slices.Clone(w.execDur[warmTx:])
 	slices.Sort(ed)
