@@ -13,7 +13,7 @@
 // reader and the ratios to the first reader.
 //
 // Follow mode (-follow) starts "sluice stream" at the current position,
-// then a bulk writer inserts -rows rows as fast as MariaDB takes them
+// then -writers connections insert -rows rows as fast as MariaDB takes them
 // (INSERT … SELECT FROM seq, -chunk rows per autocommit statement) while
 // sluice follows. It reports the writer's rate, how many rows sluice had
 // delivered when the writer finished (the lag) and how long it took to
@@ -23,7 +23,7 @@
 // Usage:
 //
 //	mysqlstream -sluice PATH [-rows N] [-width BYTES] [-update] [-rounds N] [-sluice-flags FLAGS] [-readers sluice,gomysql,mariadb-binlog,sluice=PATH]
-//	mysqlstream -sluice PATH -follow [-rows N] [-chunk N] [-rounds N]
+//	mysqlstream -sluice PATH -follow [-rows N] [-chunk N] [-writers N] [-rounds N]
 //	mysqlstream gomysql ADDR USER PASSWORD FILE POS ENDFILE ENDPOS
 package main
 
@@ -77,6 +77,7 @@ type result struct {
 type flags struct {
 	sluiceBin, sluiceFlags, readers string
 	rows, width, rounds, chunk      int
+	writers                         int
 	update, follow                  bool
 }
 
@@ -91,6 +92,7 @@ func bench() error {
 	flag.IntVar(&f.rounds, "rounds", 1, "times to run the reader list, interleaved")
 	flag.BoolVar(&f.follow, "follow", false, "follow a bulk writer instead of draining a backlog")
 	flag.IntVar(&f.chunk, "chunk", 10000, "with -follow: rows per INSERT statement")
+	flag.IntVar(&f.writers, "writers", 1, "with -follow: writer connections inserting at once")
 	flag.Parse()
 	if f.sluiceBin == "" {
 		return fmt.Errorf("-sluice is required")
@@ -224,7 +226,7 @@ func backlog(ctx context.Context, srv *testenv.MariaDB, f flags) error {
 // follow starts sluice at the current position and has a bulk writer
 // insert f.rows rows at full speed while sluice follows, f.rounds times.
 func follow(ctx context.Context, srv *testenv.MariaDB, f flags) error {
-	if err := srv.Exec(ctx, "CREATE DATABASE f"); err != nil {
+	if err := srv.Exec(ctx, "CREATE DATABASE f", "CREATE TABLE f.m (id INT PRIMARY KEY)"); err != nil {
 		return err
 	}
 	db, err := srv.DB()
@@ -253,13 +255,13 @@ func follow(ctx context.Context, srv *testenv.MariaDB, f flags) error {
 		if err := cmd.Start(); err != nil {
 			return err
 		}
-		// Rows delivered; sluice is stopped at the last one.
-		var seen atomic.Int64
+		// Marker rows and the writer's rows delivered; sluice is stopped
+		// at the writer's last row.
+		var markers, seen atomic.Int64
+		rowTable := []byte(fmt.Sprintf(`"table":"t%d"`, round))
 		readDone := make(chan error, 1)
 		began := time.Now()
 		go func() {
-			// The marker row, then the writer's rows.
-			want := int64(1)
 			br := bufio.NewReaderSize(out, 1<<20)
 			for {
 				line, err := br.ReadSlice('\n')
@@ -270,34 +272,55 @@ func follow(ctx context.Context, srv *testenv.MariaDB, f flags) error {
 					readDone <- err
 					return
 				}
-				if bytesHasOp(line) {
-					if seen.Add(1) == want {
-						if want > 1 {
-							cmd.Process.Signal(os.Interrupt)
-						}
-						want = int64(f.rows)
+				switch {
+				case !bytesHasOp(line):
+				case bytes.Contains(line, rowTable):
+					if seen.Add(1) == int64(f.rows) {
+						cmd.Process.Signal(os.Interrupt)
 					}
+				default:
+					markers.Add(1)
 				}
 			}
 		}()
-		// Wait until sluice is connected and streaming: a marker row.
-		if _, err := db.ExecContext(ctx, "INSERT INTO "+table+" VALUES (0, 0, 'marker', 0, '')"); err != nil {
-			return err
-		}
-		for seen.Load() < 1 {
+		// Wait until sluice is connected and streaming: it shows a marker
+		// row (one every 200 ms, since sluice starts at the latest
+		// position, which it learns only once connected).
+		for k := 1; markers.Load() == 0; k++ {
 			if time.Since(began) > time.Minute {
 				cmd.Process.Kill()
 				return fmt.Errorf("round %d: sluice delivered nothing in a minute", round)
 			}
-			time.Sleep(10 * time.Millisecond)
+			if _, err := db.ExecContext(ctx, fmt.Sprintf("INSERT INTO f.m VALUES (%d)", round*1000000+k)); err != nil {
+				cmd.Process.Kill()
+				return err
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		seen.Store(0)
 		cpu0 := procCPU(cmd.Process.Pid)
+		// The writers take chunks of ids in turn, each on its own connection.
 		wbegan := time.Now()
-		for lo := 1; lo <= f.rows; lo += f.chunk {
-			hi := min(lo+f.chunk-1, f.rows)
-			q := fmt.Sprintf("INSERT INTO %s SELECT seq, seq * 7, CONCAT('name-', seq), seq / 100, '' FROM seq_%d_to_%d", table, lo, hi)
-			if _, err := db.ExecContext(ctx, q); err != nil {
+		var nextChunk atomic.Int64
+		werr := make(chan error, f.writers)
+		for w := 0; w < f.writers; w++ {
+			go func() {
+				for {
+					lo := int(nextChunk.Add(1)-1)*f.chunk + 1
+					if lo > f.rows {
+						werr <- nil
+						return
+					}
+					hi := min(lo+f.chunk-1, f.rows)
+					q := fmt.Sprintf("INSERT INTO %s SELECT seq, seq * 7, CONCAT('name-', seq), seq / 100, '' FROM f.seq_%d_to_%d", table, lo, hi)
+					if _, err := db.ExecContext(ctx, q); err != nil {
+						werr <- err
+						return
+					}
+				}
+			}()
+		}
+		for w := 0; w < f.writers; w++ {
+			if err := <-werr; err != nil {
 				cmd.Process.Kill()
 				return err
 			}
@@ -320,9 +343,9 @@ func follow(ctx context.Context, srv *testenv.MariaDB, f flags) error {
 		}
 		cpu := cpu1 - cpu0
 		lag := f.rows - int(atEnd)
-		fmt.Printf("round %d: writer %d rows in %.2fs (%.0f rows/s); sluice had delivered %d when it finished (lag %d rows, %.2fs at the writer's rate), all %d after %.2fs (+%.0f ms): %.0f rows/s; "+
+		fmt.Printf("round %d: %d writer(s) %d rows in %.2fs (%.0f rows/s); sluice had delivered %d when it finished (lag %d rows, %.2fs at the writer's rate), all %d after %.2fs (+%.0f ms): %.0f rows/s; "+
 			"sluice cpu %.2fs over %.2fs = %.2f cores (%.2f cores while the writer ran), %.2f cpu-s/M rows; load %s\n",
-			round, f.rows, wrote.Seconds(), float64(f.rows)/wrote.Seconds(), atEnd, lag, float64(lag)/(float64(f.rows)/wrote.Seconds()),
+			round, f.writers, f.rows, wrote.Seconds(), float64(f.rows)/wrote.Seconds(), atEnd, lag, float64(lag)/(float64(f.rows)/wrote.Seconds()),
 			f.rows, caughtUp.Seconds(), float64(caughtUp-wrote)/1e6, float64(f.rows)/caughtUp.Seconds(),
 			cpu.Seconds(), caughtUp.Seconds(), cpu.Seconds()/caughtUp.Seconds(), (cpuAtEnd-cpu0).Seconds()/wrote.Seconds(),
 			cpu.Seconds()/(float64(f.rows)/1e6), loadavg())
