@@ -35,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -488,7 +489,7 @@ func goMySQLReader(args []string) error {
 	endPos, _ := strconv.Atoi(args[6])
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID: 7002, Flavor: "mariadb", Host: host, Port: uint16(port), User: args[1], Password: args[2],
-		Logger: nil,
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	defer syncer.Close()
 	st, err := syncer.StartSync(gmysql.Position{Name: args[3], Pos: uint32(pos)})
