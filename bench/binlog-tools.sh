@@ -32,7 +32,6 @@ measure() {
 	/usr/bin/time -f "%e %U %S %M" -o "$TMP/t" "$@" >"$out" 2>"$TMP/err" || { cat "$TMP/err" >&2; exit 1; }
 	read -r wall user sys rss <"$TMP/t"
 	echo "$name|$wall|$(echo "$user + $sys" | bc)|$user|$sys|$((rss / 1024))" >>"$TMP/rows"
-	rm -f "$TMP/undo.bin.tmp"
 }
 cat "$F" >/dev/null # into the page cache
 r=1
@@ -40,6 +39,8 @@ while [ "$r" -le "$ROUNDS" ]; do
 	rm -f "$TMP/undo.bin"
 	measure "sluice binlog flashback -o undo.bin" /dev/null "$TMP/sluice" binlog flashback -o "$TMP/undo.bin" "$F"
 	measure "mariadb-binlog --flashback > /dev/null" /dev/null mariadb-binlog --no-defaults --flashback "$F"
+	measure "mariadb-binlog --flashback > undo.sql" "$TMP/undo.sql" mariadb-binlog --no-defaults --flashback "$F"
+	rm -f "$TMP/undo.sql"
 	measure "sluice binlog flashback -o /dev/null" /dev/null "$TMP/sluice" binlog flashback -o /dev/null "$F"
 	measure "sluice binlog flashback --sql > /dev/null" /dev/null "$TMP/sluice" binlog flashback --sql "$F"
 	measure "sluice binlog sql > /dev/null" /dev/null "$TMP/sluice" binlog sql "$F"
@@ -76,6 +77,8 @@ FNC=$(col "sluice binlog flashback -o /dev/null" 3)
 MBW=$(col "mariadb-binlog --flashback > /dev/null" 2)
 MBC=$(col "mariadb-binlog --flashback > /dev/null" 3)
 MBR=$(col "mariadb-binlog --flashback > /dev/null" 6)
+MFW=$(col "mariadb-binlog --flashback > undo.sql" 2)
+MFC=$(col "mariadb-binlog --flashback > undo.sql" 3)
 {
 	echo "# Binlog tools: flashback, sql, stats, bigtx"
 	echo
@@ -91,7 +94,7 @@ MBR=$(col "mariadb-binlog --flashback > /dev/null" 6)
 	echo
 	echo "| command | wall s | CPU s (user+sys) | user s | sys s | MB per CPU-s | peak RSS MB |"
 	echo "|---|---:|---:|---:|---:|---:|---:|"
-	for name in "sluice binlog flashback -o undo.bin" "sluice binlog flashback -o /dev/null" "mariadb-binlog --flashback > /dev/null" \
+	for name in "sluice binlog flashback -o undo.bin" "mariadb-binlog --flashback > undo.sql" "sluice binlog flashback -o /dev/null" "mariadb-binlog --flashback > /dev/null" \
 		"sluice binlog flashback --sql > /dev/null" "sluice binlog sql > /dev/null" "sluice binlog stats" "sluice binlog bigtx"; do
 		cpu=$(col "$name" 3)
 		echo "| \`$name\` | $(col "$name" 2) | $cpu | $(col "$name" 4) | $(col "$name" 5) | $(echo "scale=0; $SIZE / 1000000 / $cpu" | bc) | $(col "$name" 6) |"
@@ -101,10 +104,12 @@ MBR=$(col "mariadb-binlog --flashback > /dev/null" 6)
 	echo
 	echo "| goal | measured | met |"
 	echo "|---|---:|---|"
-	x=$(echo "scale=1; $MBC / $FBC" | bc)
-	echo "| flashback ≥ 10× faster than \`mariadb-binlog --flashback\` (CPU time; sluice writing undo.bin, mariadb-binlog writing to /dev/null) | ${x}× (wall $(echo "scale=1; $MBW / $FBW" | bc)×) | $(echo "$x >= 10" | bc | sed 's/1/yes/;s/0/no/') |"
+	x=$(echo "scale=1; $MFC / $FBC" | bc)
+	echo "| flashback ≥ 10× faster than \`mariadb-binlog --flashback\`, CPU time, both writing their undo to a file | ${x}× (wall $(echo "scale=1; $MFW / $FBW" | bc)×) | $(echo "$x >= 10" | bc | sed 's/1/yes/;s/0/no/') |"
 	x=$(echo "scale=1; $MBC / $FNC" | bc)
 	echo "| the same, both writing to /dev/null | ${x}× (wall $(echo "scale=1; $MBW / $FNW" | bc)×) | $(echo "$x >= 10" | bc | sed 's/1/yes/;s/0/no/') |"
+	x=$(echo "scale=1; $MBC / $FBC" | bc)
+	echo "| the same, sluice writing undo.bin, mariadb-binlog writing to /dev/null (mariadb-binlog's most favourable case) | ${x}× (wall $(echo "scale=1; $MBW / $FBW" | bc)×) | $(echo "$x >= 10" | bc | sed 's/1/yes/;s/0/no/') |"
 	x=$(echo "scale=1; $MBR / $FBR" | bc)
 	echo "| flashback peak memory ≤ 1/20 of mariadb-binlog's | 1/${x} ($FBR MB vs $MBR MB) | $(echo "$x >= 20" | bc | sed 's/1/yes/;s/0/no/') |"
 	for name in "sluice binlog stats" "sluice binlog bigtx"; do
@@ -120,8 +125,8 @@ MBR=$(col "mariadb-binlog --flashback > /dev/null" 6)
 	echo "## Notes"
 	echo
 	echo "- sluice flashback reads the input twice: the first pass frames every event (CRC32 checked), keeps the selection (a one-row probe of each rows event goes through the same changes.Decoder as \`sluice binlog decode\`), sizes every row image once (binlog.RowsReader.NextSpan: no value decoding) and spools only references (21 bytes per rows event) and the small events; the second pass reads the rows events again last first, in 4 MiB windows from the page cache, checks their CRC32 again, reverses the rows (swapping images and event types) and writes each event with a new CRC32. Its memory does not grow with the input. mariadb-binlog --flashback holds every event of the input in memory and prints BINLOG statements."
-	echo "- System time of writing undo.bin (about the input's size) into the page cache varies a lot on this VM: the same 1 GB \`dd\` into a new file took 0.2 to 3 s of system time depending on whether the guest had touched the memory before. The \`-o /dev/null\` row shows flashback without that cost; mariadb-binlog's output went to /dev/null in every run (its most favourable case)."
-	echo "- \`flashback --sql\` and \`sql\` decode every value (binlog/changes) and format SQL text; --sql also spills its statements to a temporary file and reads them back last first. They are not part of the 10× goal."
+	echo "- System time of writing undo.bin (about the input's size) into the page cache varies a lot on this VM: the same 1 GB \`dd\` into a new file took 0.2 to 3 s of system time depending on whether the guest had touched the memory before. The \`-o /dev/null\` rows show both tools without that cost. mariadb-binlog's undo (BINLOG statements, base64) is about 1.4 times the input's size."
+	echo "- \`flashback --sql\` shares flashback's first pass (probe, references) and decodes every value of the rows events in the second pass, last first, to format the undo statements; \`sql\` decodes every value through binlog/changes in one pass. They are not part of the 10× goal."
 	echo "- stats and bigtx read every event (CRC32 checked) and count the rows of every rows event by sizing them without decoding values."
 	echo "- Load: the machine is shared; wall times are inflated by other engineers' work, CPU times much less so. Ratios come from runs interleaved in the same round."
 	echo

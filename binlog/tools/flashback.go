@@ -183,6 +183,9 @@ func (f *flashback) file(ctx context.Context, path string, first, last bool, bas
 		}
 		ev, err := r.Next()
 		if err == io.EOF {
+			if f.opt.Progress != nil {
+				f.opt.Progress(base + r.Offset())
+			}
 			return r.Offset(), nil
 		}
 		if err != nil {
