@@ -1,23 +1,46 @@
 #!/usr/bin/env bash
 # pg-throughput.sh: the same pgoutput backlog read by pg_recvlogical
-# (proto 1, to /dev/null) and by `sluice stream` (JSON to /dev/null), from
-# two slots created at the same LSN before the workload.
-# Prints rows/s, CPU seconds and peak RSS of each reader.
+# (proto 1, to /dev/null) and by `sluice stream` (Sluice JSON to a file in
+# /dev/shm), each from its own slot; every slot is created at the same LSN
+# before the workload. The readers run one at a time, ROUNDS times, in
+# alternating order (recv first in odd rounds, sluice first in even ones).
+# Prints, for each reader and round: seconds, rows/s, CPU seconds
+# (user+sys), CPU/wall, peak RSS and the 1-minute load average when it
+# started; then the throughput ratio per round.
 #
 #   bench/pg-throughput.sh [ROWS]      (default 1000000)
 #
-# Needs PostgreSQL 15 binaries (postgresql-15, postgresql-client-15) and Go.
-# Starts a private server on a free port in a temporary directory; as root
-# the server runs as the "postgres" user.
+# ROUNDS (default 2) sets the rounds; SLUICE_FLAGS are added to the sluice
+# command line (e.g. "--cpuprofile /tmp/pg.prof"); SRC_PARAMS to its source
+# URL. SLUICE_ALT=/path/to/another/sluice adds that binary as a third
+# reader ("sluice-alt", its own slot, run right after sluice in every
+# round), to compare two builds in one run. Needs PostgreSQL 15 binaries (postgresql-15, postgresql-client-15)
+# and Go. Starts a private server on a free port in a temporary directory;
+# as root the server runs as the "postgres" user.
+#
+# How the end is seen: pg_recvlogical stops by itself at the end LSN (-E).
+# sluice writes to a regular file on tmpfs (a write there costs about what
+# a write to /dev/null does, unlike a pipe, which wakes its reader on every
+# write); the script polls the file's last bytes every 20 ms for the
+# marker row, the last row of the backlog, and reads sluice's CPU and peak
+# RSS from /proc at that moment. The CPU of the walsender serving each
+# reader is sampled from /proc every 50 ms.
 set -euo pipefail
 ROWS=${1:-1000000}
+ROUNDS=${ROUNDS:-2}
 BIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/pg-throughput.XXXXXX)
+SHM=$(mktemp -d /dev/shm/pg-throughput.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 AS=()
 if [ "$(id -u)" = 0 ]; then chown postgres "$WORK"; AS=(runuser -u postgres --); fi
-cleanup() { "${AS[@]}" "$BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+SPID=
+cleanup() {
+  [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
+  "${AS[@]}" "$BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$WORK" "$SHM"
+}
 trap cleanup EXIT
 
 "${AS[@]}" "$BIN/initdb" -D "$WORK/data" -U postgres -A trust >/dev/null
@@ -26,8 +49,8 @@ port = $PORT
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$WORK'
 wal_level = logical
-max_wal_senders = 8
-max_replication_slots = 8
+max_wal_senders = 16
+max_replication_slots = 16
 fsync = off
 synchronous_commit = off
 CONF
@@ -37,9 +60,14 @@ PSQL=("$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v O
 (cd "$ROOT" && go build -o "$WORK/sluice" ./cmd/sluice)
 
 "${PSQL[@]}" -c "CREATE TABLE sbtest (id bigint PRIMARY KEY, k int NOT NULL, c char(120) NOT NULL, pad char(60) NOT NULL)" \
-  -c "CREATE PUBLICATION bench FOR TABLE sbtest" \
-  -c "SELECT pg_create_logical_replication_slot('recv', 'pgoutput')" \
-  -c "SELECT pg_create_logical_replication_slot('sluice', 'pgoutput')" >/dev/null
+  -c "CREATE PUBLICATION bench FOR TABLE sbtest" >/dev/null
+for r in $(seq "$ROUNDS"); do
+  "${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('recv$r', 'pgoutput')" \
+    -c "SELECT pg_create_logical_replication_slot('sluice$r', 'pgoutput')" \
+    -c "SELECT pg_create_logical_replication_slot('alt$r', 'pgoutput')" >/dev/null
+done
+"${PSQL[@]}" -c "SELECT slot_name, confirmed_flush_lsn FROM pg_replication_slots ORDER BY 1" | tr '\n' ' '
+echo
 # The backlog: transactions of 10,000 inserted rows.
 done_rows=0
 while [ "$done_rows" -lt "$ROWS" ]; do
@@ -51,34 +79,81 @@ done
 ROWS=$(( ROWS + 1 ))
 END=$("${PSQL[@]}" -c "SELECT pg_current_wal_lsn()")
 echo "backlog: $ROWS rows, end LSN $END"
-
-# pg_recvlogical, proto 1, until the end LSN.
-t0=$(date +%s.%N)
-/usr/bin/time -f "%U %S %M" -o "$WORK/recv.time" "$BIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
-  --slot recv --start -E "$END" -o proto_version=1 -o publication_names=bench -f /dev/null
-t1=$(date +%s.%N)
-read -r ru rs rk <"$WORK/recv.time"
-
-# sluice stream, until the marker row (the last one) is on its stdout.
-mkfifo "$WORK/out"
-t2=$(date +%s.%N)
-"$WORK/sluice" stream "postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable&slot=sluice&publication=bench&create-publication=no" \
-  --to stdout:// --state "$WORK/state.db" >"$WORK/out" 2>"$WORK/sluice.log" &
-SPID=$!
-grep -F -m1 -q the-end-marker <"$WORK/out"
-t3=$(date +%s.%N)
-read -r -a st <"/proc/$SPID/stat"
 tck=$(getconf CLK_TCK)
-su=$(awk -v a="${st[13]}" -v t="$tck" 'BEGIN{printf "%.2f", a/t}')
-ss=$(awk -v a="${st[14]}" -v t="$tck" 'BEGIN{printf "%.2f", a/t}')
-hwm=$(awk '/VmHWM/ {print $2}' "/proc/$SPID/status")
-kill -INT "$SPID" 2>/dev/null; wait "$SPID" || true
+load() { cut -d' ' -f1 /proc/loadavg; }
+RESULTS=()
 
-awk -v rows="$ROWS" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" -v ru="$ru" -v rs="$rs" -v rk="$rk" \
-    -v su="$su" -v ss="$ss" -v sk="$hwm" 'BEGIN {
-  r = t1 - t0; s = t3 - t2
-  printf "%-14s %10s %12s %10s %10s %12s\n", "reader", "seconds", "rows/s", "CPU s", "CPU/wall", "peak RSS MB"
-  printf "%-14s %10.2f %12.0f %10.2f %10.2f %12.1f\n", "pg_recvlogical", r, rows / r, ru + rs, (ru + rs) / r, rk / 1024
-  printf "%-14s %10.2f %12.0f %10.2f %10.2f %12.1f\n", "sluice stream", s, rows / s, su + ss, (su + ss) / s, sk / 1024
-  printf "sluice / pg_recvlogical throughput: %.2f\n", r / s
-}'
+# walsender_cpu SLOT OUT: in the background, find the walsender streaming
+# from SLOT and write its CPU seconds (user+sys) to OUT every 50 ms, until
+# it exits; the last value is at most 50 ms old.
+walsender_cpu() {
+  local pid="" st
+  while [ -z "$pid" ]; do
+    pid=$("${PSQL[@]}" -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1' AND active" 2>/dev/null || true)
+    [ -n "$pid" ] || sleep 0.05
+  done
+  while read -r -a st <"/proc/$pid/stat" 2>/dev/null; do
+    awk -v u="${st[13]}" -v s="${st[14]}" -v t="$tck" 'BEGIN{printf "%.2f\n", (u+s)/t}' >"$2.tmp" && mv "$2.tmp" "$2"
+    sleep 0.05
+  done
+}
+
+run_recv() { # round
+  local l t0 t1 e u s m wpid
+  l=$(load)
+  echo 0 >"$WORK/ws.cpu"
+  walsender_cpu "recv$1" "$WORK/ws.cpu" & wpid=$!
+  t0=$(date +%s.%N)
+  /usr/bin/time -f "%U %S %M" -o "$WORK/recv.time" "$BIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
+    --slot "recv$1" --start -E "$END" -o proto_version=1 -o publication_names=bench -f /dev/null
+  t1=$(date +%s.%N)
+  wait "$wpid" 2>/dev/null || true
+  read -r u s m <"$WORK/recv.time"
+  RESULTS+=("$1 pg_recvlogical $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') $(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}') $m $l $(cat "$WORK/ws.cpu")")
+}
+
+run_sluice() { # round [alt]
+  local l t0 t1 out st hwm wpid bin="$WORK/sluice" slot="sluice$1" name=sluice
+  if [ -n "${2:-}" ]; then bin=$SLUICE_ALT slot="alt$1" name=sluice-alt; fi
+  out="$SHM/out$1.jsonl"
+  l=$(load)
+  echo 0 >"$WORK/ws.cpu"
+  walsender_cpu "$slot" "$WORK/ws.cpu" & wpid=$!
+  t0=$(date +%s.%N)
+  # shellcheck disable=SC2086
+  "$bin" stream "postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable&slot=$slot&publication=bench&create-publication=no${SRC_PARAMS:-}" \
+    --to stdout:// --state "$WORK/$slot.db" ${SLUICE_FLAGS:-} >"$out" 2>"$WORK/$slot.log" &
+  SPID=$!
+  until tail -c 4096 "$out" 2>/dev/null | grep -q -F the-end-marker; do
+    if ! kill -0 "$SPID" 2>/dev/null; then echo "sluice exited early:" >&2; cat "$WORK/$slot.log" >&2; exit 1; fi
+    sleep 0.02
+  done
+  t1=$(date +%s.%N)
+  read -r -a st <"/proc/$SPID/stat"
+  hwm=$(awk '/VmHWM/ {print $2}' "/proc/$SPID/status")
+  echo "$name round $1 /proc/PID/io: $(awk '{printf "%s ", $0}' "/proc/$SPID/io")"
+  local wcpu
+  wcpu=$(cat "$WORK/ws.cpu")
+  kill -INT "$SPID" 2>/dev/null
+  wait "$SPID" || true
+  SPID=
+  wait "$wpid" 2>/dev/null || true
+  local lines
+  lines=$(grep -c '"op":"insert"' "$out" || true)
+  [ "$lines" = "$ROWS" ] || { echo "$name round $1 wrote $lines insert lines, want $ROWS" >&2; exit 1; }
+  rm -f "$out"
+  RESULTS+=("$1 $name $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') $(awk -v u="${st[13]}" -v s="${st[14]}" -v t="$tck" 'BEGIN{printf "%.2f", (u+s)/t}') $hwm $l $wcpu")
+}
+
+for r in $(seq "$ROUNDS"); do
+  sl() { run_sluice "$r"; if [ -n "${SLUICE_ALT:-}" ]; then run_sluice "$r" alt; fi; }
+  if [ $(( r % 2 )) = 1 ]; then run_recv "$r"; sl; else sl; run_recv "$r"; fi
+done
+
+printf '%s\n' "${RESULTS[@]}" | awk -v rows="$ROWS" '
+  { round=$1; who=$2; sec=$3; cpu=$4; rss=$5; ld=$6; ws=$7
+    printf "round %d  %-14s %8.2f s %10.0f rows/s %7.2f CPU s %5.2f CPU/wall %7.1f MB peak RSS  load %5s  walsender %.2f CPU s\n", round, who, sec, rows/sec, cpu, cpu/sec, rss/1024, ld, ws
+    if (who == "pg_recvlogical") r[round] = sec; else if (who == "sluice") s[round] = sec; else a[round] = sec; c[round, who] = cpu }
+  END { for (i in r) {
+    printf "round %d: sluice / pg_recvlogical throughput %.2f, CPU per row: sluice %.2f us, pg_recvlogical %.2f us\n", i, r[i]/s[i], c[i, "sluice"]/rows*1e6, c[i, "pg_recvlogical"]/rows*1e6
+    if (i in a) printf "round %d: sluice-alt / pg_recvlogical throughput %.2f, CPU per row %.2f us\n", i, r[i]/a[i], c[i, "sluice-alt"]/rows*1e6 } }'

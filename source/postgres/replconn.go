@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,10 +80,36 @@ func parseLSN(s string) (uint64, error) {
 	return h<<32 | l, nil
 }
 
+// replReadBuffer is the size of the buffer the replication connection
+// reads the socket through: one read takes up to this much of a backlog
+// instead of the 8 KiB pgproto3 reads by itself.
+const replReadBuffer = 256 << 10
+
+// connectReplication opens a walsender connection (replication=database)
+// whose frontend reads through a buffer of replReadBuffer bytes; it
+// returns that buffer too, so the reader can tell whether bytes are
+// already waiting in it.
+func connectReplication(ctx context.Context, base *pgconn.Config) (*pgconn.PgConn, *bufio.Reader, error) {
+	var br *bufio.Reader
+	conn, err := connectWith(ctx, base, true, func(r io.Reader, w io.Writer) *pgproto3.Frontend {
+		br = bufio.NewReaderSize(r, replReadBuffer)
+		return pgproto3.NewFrontend(br, w)
+	})
+	return conn, br, err
+}
+
 // connect opens a connection with the session parameters; replication
 // selects a walsender connection (replication=database).
 func connect(ctx context.Context, base *pgconn.Config, replication bool) (*pgconn.PgConn, error) {
+	return connectWith(ctx, base, replication, nil)
+}
+
+// connectWith is connect with a frontend builder (nil: pgconn's default).
+func connectWith(ctx context.Context, base *pgconn.Config, replication bool, build pgconn.BuildFrontendFunc) (*pgconn.PgConn, error) {
 	cfg := base.Copy()
+	if build != nil {
+		cfg.BuildFrontend = build
+	}
 	cfg.RuntimeParams = make(map[string]string, len(base.RuntimeParams)+len(sessionParams)+len(defaultParams)+1)
 	set := func(params map[string]string, override bool) {
 		for k, v := range params {

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -243,7 +244,7 @@ func (s *Source) streamOnce(ctx context.Context, from change.Position, emit func
 	if err := ensurePublication(ctx, cat, cfg); err != nil {
 		return false, err
 	}
-	repl, err := connect(ctx, cfg.Conn, true)
+	repl, replBuf, err := connectReplication(ctx, cfg.Conn)
 	if err != nil {
 		return false, err
 	}
@@ -292,7 +293,7 @@ func (s *Source) streamOnce(ctx context.Context, from change.Position, emit func
 		},
 	}
 	st.flushed.Store(flushed)
-	return true, st.run(ctx, repl)
+	return true, st.run(ctx, repl, replBuf)
 }
 
 // closeConn closes a connection, giving the server a few seconds to take
@@ -319,14 +320,15 @@ type streamer struct {
 	lastStatus    time.Time
 }
 
-func (st *streamer) run(ctx context.Context, repl *pgconn.PgConn) error {
+func (st *streamer) run(ctx context.Context, repl *pgconn.PgConn, replBuf *bufio.Reader) error {
 	ctx, cancel := context.WithCancel(ctx)
-	in := make(chan inbound, 256)
+	in := make(chan []inbound, chunkQueue)
+	free := make(chan []inbound, chunkQueue+2)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		st.read(ctx, repl, in)
+		st.read(ctx, repl, replBuf, in, free)
 	}()
 	defer func() {
 		cancel()
@@ -340,16 +342,16 @@ func (st *streamer) run(ctx context.Context, repl *pgconn.PgConn) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case msg := <-in:
-			if err := st.inbound(ctx, msg); err != nil {
+		case chunk := <-in:
+			if err := st.chunk(ctx, chunk, free); err != nil {
 				return err
 			}
 			// Drain what is already queued before emitting, so that a
 			// burst becomes one batch and a lone change leaves at once.
 			for drained := false; !drained; {
 				select {
-				case msg := <-in:
-					if err := st.inbound(ctx, msg); err != nil {
+				case chunk := <-in:
+					if err := st.chunk(ctx, chunk, free); err != nil {
 						return err
 					}
 				default:
@@ -374,6 +376,22 @@ func (st *streamer) run(ctx context.Context, repl *pgconn.PgConn) error {
 			}
 		}
 	}
+}
+
+// chunk handles the messages of one chunk from the reader in order and
+// returns the emptied chunk to free for reuse.
+func (st *streamer) chunk(ctx context.Context, chunk []inbound, free chan<- []inbound) error {
+	for i := range chunk {
+		if err := st.inbound(ctx, chunk[i]); err != nil {
+			return err
+		}
+	}
+	clear(chunk) // drop references to message memory
+	select {
+	case free <- chunk[:0]:
+	default:
+	}
+	return nil
 }
 
 // inbound handles one message from the reader.
@@ -449,36 +467,72 @@ func (st *streamer) report(force bool) error {
 	return st.status.send(st.flushed.Load(), false)
 }
 
+// Chunks of messages go from the reader goroutine to the decoding one.
+// A chunk holds what one read from the socket brought (at most chunkMax
+// messages or about chunkBytes of payload), so that a goroutine hand-over
+// costs per read, not per message; at most chunkQueue chunks wait.
+const (
+	chunkMax   = 512
+	chunkBytes = 256 << 10
+	chunkQueue = 8
+)
+
+// Coalescing of a steady trickle (see read): a chunk of fewer than
+// coalesceBytes sent within coalesceAfter of the one before makes the
+// reader wait coalesceWait before reading again. That bounds the delay it
+// adds to any change to coalesceWait.
+const (
+	coalesceBytes = 64 << 10
+	coalesceAfter = 2 * time.Millisecond
+	coalesceWait  = 500 * time.Microsecond
+)
+
 // read receives from the replication connection until ctx ends or it
-// fails. Keepalives asking for a reply are answered here, at once, even
-// while the other goroutine is blocked in emit; and while this goroutine
-// itself waits for room in out (backpressure), it keeps sending status
-// updates, so the server's wal_sender_timeout never fires because the sink
-// is slow. Message bytes are cut from large shared blocks, so receiving
-// costs no allocation per message.
-func (st *streamer) read(ctx context.Context, conn *pgconn.PgConn, out chan<- inbound) {
+// fails, and hands the messages to out in chunks: everything the last
+// socket read brought goes out together. Keepalives asking for a reply are
+// answered here, at once, even while the other goroutine is blocked in
+// emit; and while this goroutine itself waits for room in out
+// (backpressure), it keeps sending status updates, so the server's
+// wal_sender_timeout never fires because the sink is slow. Message bytes
+// are cut from large shared blocks, so receiving costs no allocation per
+// message. Emptied chunks come back through free.
+//
+// It reads through the connection's pgproto3.Frontend directly, not
+// PgConn.ReceiveMessage, which would set up and tear down a context watch
+// for every message; ctx ending sets a past read deadline instead.
+func (st *streamer) read(ctx context.Context, conn *pgconn.PgConn, buffered *bufio.Reader, out chan<- []inbound, free <-chan []inbound) {
 	const block = 256 << 10
 	var slab []byte
 	tick := time.NewTicker(st.src.cfg.StatusInterval)
 	defer tick.Stop()
-	send := func(m inbound) bool {
+	stop := context.AfterFunc(ctx, func() { _ = conn.Conn().SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var chunk []inbound
+	var chunkSize int
+	var lastChunk time.Time
+	send := func(chunk []inbound) bool {
 		for {
 			select {
-			case out <- m:
+			case out <- chunk:
 				return true
 			case <-ctx.Done():
 				return false
 			case <-tick.C:
-				if err := st.status.send(st.flushed.Load(), false); err != nil && m.err == nil {
-					m = inbound{err: err}
+				if err := st.status.send(st.flushed.Load(), false); err != nil {
+					chunk = append(chunk, inbound{err: err})
 				}
 			}
 		}
 	}
+	// fail hands on what was read before err, then err.
+	fail := func(err error) {
+		send(append(chunk, inbound{err: err}))
+	}
+	fe := conn.Frontend()
 	for {
-		msg, err := conn.ReceiveMessage(ctx)
+		msg, err := fe.Receive()
 		if err != nil {
-			send(inbound{err: fmt.Errorf("postgres: receive from replication connection: %w", err)})
+			fail(fmt.Errorf("postgres: receive from replication connection: %w", err))
 			return
 		}
 		var data []byte
@@ -486,56 +540,76 @@ func (st *streamer) read(ctx context.Context, conn *pgconn.PgConn, out chan<- in
 		case *pgproto3.CopyData:
 			data = m.Data
 		case *pgproto3.ErrorResponse:
-			send(inbound{err: fmt.Errorf("postgres: replication stream: %w", pgconn.ErrorResponseToPgError(m))})
+			fail(fmt.Errorf("postgres: replication stream: %w", pgconn.ErrorResponseToPgError(m)))
 			return
 		case *pgproto3.CopyDone:
-			send(inbound{err: errServerEnded})
+			fail(errServerEnded)
 			return
-		default:
-			continue // notices, parameter status
 		}
-		if len(data) == 0 {
-			continue
-		}
-		switch data[0] {
-		case 'k': // primary keepalive: walEnd, time, reply requested
-			if len(data) < 18 {
-				send(inbound{err: fmt.Errorf("postgres: keepalive of %d bytes", len(data))})
-				return
-			}
-			walEnd := binary.BigEndian.Uint64(data[1:])
-			if walEnd > st.status.received.Load() {
-				st.status.received.Store(walEnd)
-			}
-			if data[17] == 1 {
-				if err := st.status.send(st.flushed.Load(), false); err != nil {
-					send(inbound{err: err})
+		if len(data) > 0 {
+			switch data[0] {
+			case 'k': // primary keepalive: walEnd, time, reply requested
+				if len(data) < 18 {
+					fail(fmt.Errorf("postgres: keepalive of %d bytes", len(data)))
 					return
 				}
-			}
-			if !send(inbound{keepalive: true, walEnd: walEnd}) {
-				return
-			}
-		case 'w': // XLogData: walStart, walEnd, time, payload
-			if len(data) < 25 {
-				send(inbound{err: fmt.Errorf("postgres: XLogData of %d bytes", len(data))})
-				return
-			}
-			payload := data[25:]
-			var buf []byte
-			if len(payload) > block/4 {
-				buf = append([]byte(nil), payload...)
-			} else {
-				if cap(slab)-len(slab) < len(payload) {
-					slab = make([]byte, 0, block)
+				walEnd := binary.BigEndian.Uint64(data[1:])
+				if walEnd > st.status.received.Load() {
+					st.status.received.Store(walEnd)
 				}
-				n := len(slab)
-				slab = append(slab, payload...)
-				buf = slab[n:len(slab):len(slab)]
+				if data[17] == 1 {
+					if err := st.status.send(st.flushed.Load(), false); err != nil {
+						fail(err)
+						return
+					}
+				}
+				chunk = append(chunk, inbound{keepalive: true, walEnd: walEnd})
+			case 'w': // XLogData: walStart, walEnd, time, payload
+				if len(data) < 25 {
+					fail(fmt.Errorf("postgres: XLogData of %d bytes", len(data)))
+					return
+				}
+				payload := data[25:]
+				var buf []byte
+				if len(payload) > block/4 {
+					buf = append([]byte(nil), payload...)
+				} else {
+					if cap(slab)-len(slab) < len(payload) {
+						slab = make([]byte, 0, block)
+					}
+					n := len(slab)
+					slab = append(slab, payload...)
+					buf = slab[n:len(slab):len(slab)]
+				}
+				chunk = append(chunk, inbound{data: buf})
+				chunkSize += len(buf)
 			}
-			if !send(inbound{data: buf}) {
-				return
-			}
+		}
+		// Keep collecting while the last read left bytes in the buffers;
+		// hand the chunk on before a read that may block.
+		more := fe.ReadBufferLen() > 0 || (buffered != nil && buffered.Buffered() > 0)
+		if len(chunk) == 0 || (more && len(chunk) < chunkMax && chunkSize < chunkBytes) {
+			continue
+		}
+		if !send(chunk) {
+			return
+		}
+		// A small chunk right after another one means the server is
+		// sending a stream of messages a little slower than they are
+		// read: wait a moment so that the next read takes many at once,
+		// instead of waking this goroutine, the decoder and the sink for
+		// every few messages. A lone change after a quiet spell is not
+		// delayed.
+		now := time.Now()
+		if chunkSize < coalesceBytes && now.Sub(lastChunk) < coalesceAfter {
+			time.Sleep(coalesceWait)
+		}
+		lastChunk = now
+		chunkSize = 0
+		select {
+		case chunk = <-free:
+		default:
+			chunk = make([]inbound, 0, 64)
 		}
 	}
 }
