@@ -84,6 +84,7 @@ type options struct {
 	peer            bool
 	sluiceFlags     []string
 	dump            string
+	compare         string
 }
 
 func run() error {
@@ -96,6 +97,7 @@ func run() error {
 	flag.IntVar(&o.writers, "writers", 4, "writer connections")
 	flag.BoolVar(&o.peer, "peer", true, "also read the same commits with the server's own client as a floor "+
 		"(pg_recvlogical; mariadb-binlog --stop-never under stdbuf -oL)")
+	flag.StringVar(&o.compare, "compare", "", "MariaDB: also run this other sluice binary on the same stream at the same time (an A/B of two builds)")
 	flag.StringVar(&o.dump, "dump", "", "write per-transaction times (ms since start) to DIR/<source>-<shape>.tsv")
 	extra := flag.String("sluice-flags", "", "extra flags for sluice stream, space-separated")
 	flag.Parse()
@@ -562,6 +564,18 @@ func runMariaDB(ctx context.Context, o *options, shapes []shape) error {
 				}
 			}
 			return first
+		}
+		if o.compare != "" {
+			crec := newRecorder(clk, n)
+			url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr(), 7150+i)
+			cmd := exec.Command(o.compare, append([]string{"stream", url, "--to", "stdout://", "--state", state + "/compare.db",
+				"--from", fmt.Sprintf("binlog:%s:%d", file, pos), "--include", `lat\.t` + strconv.Itoa(i), "--log-level", "warn"}, o.sluiceFlags...)...)
+			c, err := startChild("sluice stream ("+o.compare+")", cmd, crec, idAfter(`"key":{"id":`), os.Stderr)
+			if err != nil {
+				stopAll()
+				return err
+			}
+			recs, readers = append(recs, crec), append(readers, c)
 		}
 		if o.peer {
 			// mariadb-binlog writes through stdio; stdbuf -oL makes it write
