@@ -716,3 +716,15 @@ func TestResumeInsideHugeTransaction(t *testing.T) {
 		col.waitFor(t, 10*time.Second, "the commit", func(cs []change.Change) bool { return cs[len(cs)-1].Op == change.OpCommit })
 	}
 }
+
+// cloneValues copies an image and the bytes its values point to.
+func cloneValues(v []change.Value) []change.Value {
+	if v == nil {
+		return nil
+	}
+	out := make([]change.Value, len(v))
+	for i := range v {
+		out[i] = v[i].Clone()
+	}
+	return out
+}

@@ -37,6 +37,8 @@ type session struct {
 	// until another change follows it.
 	out     []change.Change
 	hasPend bool
+	pendOwn bool            // the held-back change's values live in pend
+	pend    pendBuffers     // the held-back change's values between flushes
 	last    change.Position // position of the last change handed to emit
 	rows    rowBuffers
 
@@ -414,49 +416,87 @@ func (s *session) queue(c *change.Change) {
 	c.ReadTime = s.readTime
 	switch c.Op {
 	case change.OpInsert, change.OpUpdate, change.OpDelete, change.OpDDL, change.OpTruncate:
-		s.hasPend = true
+		s.hasPend, s.pendOwn = true, false
 	default:
 		s.hasPend = false
 	}
 }
 
 // flush hands the queued changes to emit. A held-back data change stays
-// held but is detached from the read buffer, which the next read reuses.
+// held but is detached from the read buffers, which the next event reuses.
 func (s *session) flush() error {
 	n := len(s.out)
 	if s.hasPend {
 		n--
-		p := &s.out[n]
-		p.Before = cloneValues(p.Before)
-		p.After = cloneValues(p.After)
 	}
-	if n == 0 {
-		return nil
+	if n > 0 {
+		last := s.out[n-1].Pos
+		if err := s.emit(s.out[:n]); err != nil {
+			return err
+		}
+		s.last = last
+		s.src.delivered(last)
+		if s.hasPend {
+			s.out[0] = s.out[n]
+			clear(s.out[1 : n+1])
+			s.out = s.out[:1]
+		} else {
+			clear(s.out)
+			s.out = s.out[:0]
+		}
 	}
-	last := s.out[n-1].Pos
-	if err := s.emit(s.out[:n]); err != nil {
-		return err
-	}
-	s.last = last
-	s.src.delivered(last)
-	if s.hasPend {
-		s.out[0] = s.out[n]
-		clear(s.out[1 : n+1])
-		s.out = s.out[:1]
-	} else {
-		clear(s.out)
-		s.out = s.out[:0]
+	// After emit: a change held back earlier, whose values were in pend,
+	// has just been emitted, so pend is free for this one.
+	if s.hasPend && !s.pendOwn {
+		p := &s.out[len(s.out)-1]
+		p.Before, p.After = s.pend.hold(p.Before, p.After)
+		s.pendOwn = true
 	}
 	return nil
 }
 
-func cloneValues(v []change.Value) []change.Value {
-	if v == nil {
+// pendBuffers hold the values of the held-back change from one flush to
+// the next, reused so that holding a change back allocates nothing.
+type pendBuffers struct {
+	vals  []change.Value
+	bytes []byte
+}
+
+// hold copies the two images (and the bytes they point to) into b,
+// replacing what b held, and returns the copies.
+func (b *pendBuffers) hold(before, after []change.Value) ([]change.Value, []change.Value) {
+	size := 0
+	for _, img := range [2][]change.Value{before, after} {
+		for i := range img {
+			size += len(img[i].B)
+		}
+	}
+	if n := len(before) + len(after); cap(b.vals) < n || b.vals == nil {
+		// Never nil: an image that is present must stay present.
+		b.vals = make([]change.Value, 0, max(n, 2*cap(b.vals), 8))
+	}
+	if cap(b.bytes) < size || b.bytes == nil {
+		// Never nil: an empty value must stay empty, not become nil.
+		b.bytes = make([]byte, 0, max(size, 2*cap(b.bytes), 64))
+	}
+	b.vals, b.bytes = b.vals[:0], b.bytes[:0]
+	return b.copy(before), b.copy(after)
+}
+
+func (b *pendBuffers) copy(img []change.Value) []change.Value {
+	if img == nil {
 		return nil
 	}
-	out := make([]change.Value, len(v))
-	for i := range v {
-		out[i] = v[i].Clone()
+	start := len(b.vals)
+	for _, v := range img {
+		if v.Elems != nil || v.Names != nil {
+			v = v.Clone() // rare (decoded SET/ENUM details); allocates
+		} else if v.B != nil {
+			at := len(b.bytes)
+			b.bytes = append(b.bytes, v.B...)
+			v.B = b.bytes[at:len(b.bytes):len(b.bytes)]
+		}
+		b.vals = append(b.vals, v)
 	}
-	return out
+	return b.vals[start:len(b.vals):len(b.vals)]
 }
