@@ -97,7 +97,7 @@ func run() error {
 	flag.IntVar(&o.writers, "writers", 4, "writer connections")
 	flag.BoolVar(&o.peer, "peer", true, "also read the same commits with the server's own client as a floor "+
 		"(pg_recvlogical; mariadb-binlog --stop-never under stdbuf -oL)")
-	flag.StringVar(&o.compare, "compare", "", "MariaDB: also run this other sluice binary on the same stream at the same time (an A/B of two builds)")
+	flag.StringVar(&o.compare, "compare", "", "also run this other sluice binary (or a wrapper script) on the same stream at the same time (an A/B of two builds or settings)")
 	flag.StringVar(&o.dump, "dump", "", "write per-transaction times (ms since start) to DIR/<source>-<shape>.tsv")
 	extra := flag.String("sluice-flags", "", "extra flags for sluice stream, space-separated")
 	flag.Parse()
@@ -683,6 +683,7 @@ func runPostgres(ctx context.Context, o *options, shapes []shape) error {
 			fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s", pub, table),
 			fmt.Sprintf("SELECT pg_create_logical_replication_slot('%s', 'pgoutput')", slot),
 			fmt.Sprintf("SELECT pg_create_logical_replication_slot('%s', 'test_decoding')", peerSlot),
+			fmt.Sprintf("SELECT pg_create_logical_replication_slot('cmp_%d', 'pgoutput')", i),
 		} {
 			if _, err := admin.Exec(ctx, q); err != nil {
 				return fmt.Errorf("%s: %w", q, err)
@@ -714,6 +715,20 @@ func runPostgres(ctx context.Context, o *options, shapes []shape) error {
 				}
 			}
 			return first
+		}
+		if o.compare != "" {
+			crec := newRecorder(clk, n)
+			url := fmt.Sprintf("postgres://%s:%s@%s/postgres?sslmode=disable&slot=cmp_%d&publication=%s&create-publication=no",
+				testenv.PostgresUser, testenv.PostgresPassword, srv.Addr(), i, pub)
+			cmd := exec.Command(o.compare, append([]string{"stream", url, "--to", "stdout://", "--state", state + "/compare.db",
+				"--log-level", "warn"}, o.sluiceFlags...)...)
+			c, err := startChild("sluice stream ("+o.compare+")", cmd, crec, idAfter(`"key":{"id":`), os.Stderr)
+			if err != nil {
+				stopAll()
+				return err
+			}
+			c.serverPID = walsender(ctx, admin, fmt.Sprintf("cmp_%d", i))
+			recs, readers = append(recs, crec), append(readers, c)
 		}
 		if o.peer {
 			rec := newRecorder(clk, n)
