@@ -212,7 +212,15 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 
 	ss := &session{cfg: &s.cfg, src: s, flavor: r.flavor(), emit: emit, tables: map[uint64]*tableState{},
 		file: start.File, next: start.Offset, skip: start.Index, skipArmed: start.Index > 0, last: start}
-	whereFn := func() string { return where }
+	// Where the next event is, for errors only: formatted when asked (per
+	// event it cost two allocations).
+	handled := false
+	whereFn := func() string {
+		if handled {
+			return ss.where()
+		}
+		return where
+	}
 	s.dumping = time.Now()
 	for {
 		raw, err := r.nextEvent(whereFn)
@@ -222,7 +230,7 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 			}
 			return err
 		}
-		where = ss.where()
+		handled = true
 		if err := ss.handle(raw); err != nil {
 			return err
 		}
