@@ -72,7 +72,7 @@ if ! cmp -s "$TMP/want" "$TMP/got"; then
 	exit 1
 fi
 ROWS=$(awk 'NR > 1 && $1 != "(all)" { n += $5 } END { print n }' "$TMP/in.stats")
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # col NAME FIELD: the median of a field over the rounds.
 col() { awk -F'|' -v n="$1" -v f="$2" '$1 == n { print $f }' "$TMP/rows" | median; }
 MB=$(echo "scale=1; $SIZE / 1000000" | bc)
@@ -106,6 +106,12 @@ MFC=$(col "mariadb-binlog --flashback > undo.sql" 3)
 		cpu=$(col "$name" 3)
 		echo "| \`$name\` | $(col "$name" 2) | $cpu | $(col "$name" 4) | $(col "$name" 5) | $(echo "scale=0; $SIZE / 1000000 / $cpu" | bc) | $(col "$name" 6) |"
 	done
+	echo
+	echo "Every run, in the order they ran (round, command, wall s, CPU s, user s, sys s, peak RSS MB):"
+	echo
+	echo '```'
+	awk -F'|' -v per=$(($(wc -l <"$TMP/rows") / ROUNDS)) '{ printf "%d  %-45s %7s %7s %7s %7s %6s\n", int((NR - 1) / per) + 1, $1, $2, $3, $4, $5, $6 }' "$TMP/rows"
+	echo '```'
 	echo
 	echo "## Against the goal (issue #4)"
 	echo
