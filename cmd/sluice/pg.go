@@ -22,8 +22,13 @@ func init() {
 // postgresSource builds a PostgreSQL source from its URL. Both start points
 // begin at the slot's confirmed position (for a new slot: the end of WAL):
 // a logical slot cannot go back before it.
-func postgresSource(_ context.Context, u *url.URL, _ sluice.SourceConfig) (pipeline.Source, error) {
-	return postgres.Open(u.String())
+func postgresSource(_ context.Context, u *url.URL, sc sluice.SourceConfig) (pipeline.Source, error) {
+	cfg, err := postgres.ParseURL(u.String())
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger = sc.Logger
+	return postgres.New(cfg)
 }
 
 // runPg runs the "sluice pg" subcommands.

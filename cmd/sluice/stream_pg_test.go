@@ -3,18 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
@@ -161,51 +164,101 @@ func loadState(t *testing.T, path string) change.Position {
 	return p
 }
 
-// TestStreamPostgresSIGKILL runs "sluice stream postgres://…" as a child
-// process with the bbolt state file and a file sink, and SIGKILLs it at 20
-// random moments while a workload writes, restarting it each time; then a
-// clean run catches up and stops on SIGINT. The union of the runs'
-// outputs, deduplicated by position, must rebuild the table exactly, in
-// commit order, and the slot's confirmed_flush_lsn must have advanced.
+// The PostgreSQL no-loss test's scale: the workload writes pgKillChanges
+// row changes paced to take about pgKillPace; kill i falls at a random
+// point of the i-th twentieth of it. The proxy cuts every killCutEach and
+// PostgreSQL restarts once at half way.
+const (
+	pgKillCount   = 20
+	pgKillChanges = 200_000
+	pgKillPace    = 40 * time.Second
+	pgKillTimeout = 4 * time.Minute
+)
+
+// TestStreamPostgresSIGKILL is the no-loss test of the PostgreSQL source.
+// "sluice stream postgres://…" (the real binary, a plain build, with the
+// bbolt state file and a file sink) reads through a TCP proxy that cuts
+// every connection every 2 s, while a workload writes 200,000 row changes
+// in multi-row transactions on two tables (multi-row inserts, range
+// updates, primary-key moves, range deletes; REPLICA IDENTITY FULL). The
+// sluice process is SIGKILLed at 20 moments spread over the workload and
+// restarted each time; PostgreSQL is shut down (fast) and started once in
+// the middle, under a running sluice. At the end the stream catches up to
+// a marker row and stops on SIGINT. The output, deduplicated by position,
+// must be in strictly increasing position order (a repeat is a change
+// already seen, with the same content), hold exactly as many row changes
+// as the workload's statements affected, rebuild both tables exactly as
+// SELECT shows them, and the slot's confirmed_flush_lsn must have reached
+// the marker.
 func TestStreamPostgresSIGKILL(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts PostgreSQL")
+		t.Skip("starts PostgreSQL, writes 200k row changes and kills sluice 20 times")
+	}
+	// Plain builds: the child must keep up on a loaded machine, and
+	// decoding the output under -race would take minutes.
+	bins := t.TempDir()
+	bin, verify := filepath.Join(bins, "sluice"), filepath.Join(bins, "killverify")
+	for _, b := range [][2]string{{bin, "."}, {verify, "./testdata/killverify"}} {
+		build := exec.Command("go", "build", "-o", b[0], b[1])
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b[1], err, out)
+		}
 	}
 	pg := testenv.NewPostgres(t, testenv.PostgresOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), pgKillTimeout)
 	defer cancel()
 	err := pg.Exec(ctx, "postgres",
-		`CREATE TABLE k (id bigint PRIMARY KEY, v bigint NOT NULL)`,
-		`CREATE PUBLICATION kp FOR TABLE k`,
+		`CREATE TABLE a (id int PRIMARY KEY, v int NOT NULL, s text NOT NULL)`,
+		`CREATE TABLE b (id bigint PRIMARY KEY, n bigint NOT NULL, s text NOT NULL)`,
+		`CREATE TABLE fin (id int PRIMARY KEY, s text NOT NULL)`,
+		`ALTER TABLE a REPLICA IDENTITY FULL`,
+		`ALTER TABLE b REPLICA IDENTITY FULL`,
+		`CREATE PUBLICATION kp FOR TABLE a, b, fin`,
 		`SELECT pg_create_logical_replication_slot('kp', 'pgoutput')`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pg.Connect(ctx, "postgres")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	// slotState asks the server directly (not through the proxy), on a
+	// fresh connection each time, retrying while the server restarts.
 	slotState := func() (active bool, flushed uint64) {
-		var lsn string
-		if err := conn.QueryRow(ctx, `SELECT active, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'kp'`).Scan(&active, &lsn); err != nil {
-			t.Fatal(err)
+		t.Helper()
+		var err error
+		for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			var conn *pgx.Conn
+			if conn, err = pg.Connect(ctx, "postgres"); err != nil {
+				continue
+			}
+			var lsn string
+			err = conn.QueryRow(ctx, `SELECT active, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'kp'`).Scan(&active, &lsn)
+			conn.Close(context.Background())
+			if err != nil {
+				continue
+			}
+			_, p, err := sluice.ParseFrom(lsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return active, p.Offset
 		}
-		_, p, err := sluice.ParseFrom(lsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return active, p.Offset
+		t.Fatalf("slot state: %v", err)
+		return false, 0
 	}
 	_, flushed0 := slotState()
 
+	proxy := newKillProxy(t, pg.Addr(), killCutEach)
+	u, err := url.Parse(pg.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = proxy.addr()
+	srcURL := u.String() + "&slot=kp&publication=kp&create-publication=no"
 	dir := t.TempDir()
-	state := filepath.Join(dir, "state.db")
-	srcURL := pg.DSN("postgres") + "&slot=kp&publication=kp&create-publication=no"
-	var outs []string
-	// launch starts a run writing to its own file (a killed run may leave
-	// a torn last line), once the slot is free again.
-	launch := func() (*exec.Cmd, *bytes.Buffer) {
+	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state.db")
+	args := []string{"stream", srcURL, "--to", "file://" + out, "--state", state, "--checkpoint-interval", "200ms"}
+	var logs bytes.Buffer // all children's stderr, in turn
+	// start launches a sluice process once the slot is free (the
+	// walsender of a killed one may still hold it for a moment).
+	start := func() (*exec.Cmd, chan struct{}) {
 		t.Helper()
 		for deadline := time.Now().Add(30 * time.Second); ; {
 			if active, _ := slotState(); !active {
@@ -216,224 +269,425 @@ func TestStreamPostgresSIGKILL(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		out := filepath.Join(dir, fmt.Sprintf("out-%02d.jsonl", len(outs)))
-		outs = append(outs, out)
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestStreamMainProcess$")
-		cmd.Env = append(os.Environ(), streamMainEnv+"="+strings.Join([]string{"stream", srcURL, "--to", "file://" + out,
-			"--state", state, "--checkpoint-interval", "200ms"}, "\n"))
-		var logs bytes.Buffer
+		cmd := exec.Command(bin, args...)
 		cmd.Stderr = &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		return cmd, &logs
-	}
-
-	// The workload: transactions of 20 inserts, 10 updates and 5 deletes
-	// until the kills are done (bounded by count and by ctx).
-	wctx, wstop := context.WithCancel(ctx)
-	defer wstop()
-	wdone := make(chan error, 1)
-	var txs atomic.Int64
-	go func() {
-		wconn, err := pg.Connect(wctx, "postgres")
-		if err != nil {
-			wdone <- err
-			return
-		}
-		defer wconn.Close(context.Background())
-		for i := 0; i < 100000 && wctx.Err() == nil; i++ {
-			b := i * 20
-			_, err := wconn.Exec(wctx, fmt.Sprintf(`BEGIN;
-				INSERT INTO k SELECT g, 0 FROM generate_series(%[1]d, %[1]d + 19) g;
-				UPDATE k SET v = %[2]d WHERE id BETWEEN %[1]d - 40 AND %[1]d - 31;
-				DELETE FROM k WHERE id BETWEEN %[1]d - 60 AND %[1]d - 56;
-				COMMIT`, b, i))
-			if err != nil {
-				if wctx.Err() != nil {
-					break
-				}
-				wdone <- err
-				return
-			}
-			txs.Add(1)
-			time.Sleep(10 * time.Millisecond) // a steady rate, not a flood the child cannot catch up with under -race
-		}
-		wdone <- nil
-	}()
-
-	seed := time.Now().UnixNano()
-	rng := rand.New(rand.NewPCG(uint64(seed), 1))
-	const kills = 20
-	began := time.Now()
-	for n := 0; n < kills; n++ {
-		cmd, logs := launch()
-		wait := time.Duration(300+rng.IntN(2200)) * time.Millisecond
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		select {
-		case err := <-exited:
-			t.Fatalf("run %d ended by itself: %v\n%s", n, err, logs.String())
-		case <-time.After(wait):
-		}
-		cmd.Process.Kill() // SIGKILL
-		<-exited
-	}
-	wstop()
-	if err := <-wdone; err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `INSERT INTO k VALUES (-1, 0)`); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%d kills done after %v", kills, time.Since(began))
-
-	// The clean run: until the marker row is out and the slot confirmed
-	// it, then SIGINT.
-	cmd, logs := launch()
-	last := outs[len(outs)-1]
-	for {
-		data, _ := os.ReadFile(last)
-		if pos, ok := markerSeen(data); ok {
-			if _, f := slotState(); f >= pos.Offset {
-				break
-			}
-		}
-		if time.Since(began) > 150*time.Second {
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		// On an early t.Fatal the child must not outlive the test.
+		t.Cleanup(func() {
 			cmd.Process.Kill()
-			cmd.Wait()
-			_, f := slotState()
-			pos, ok := markerSeen(data)
-			t.Fatalf("clean run: %d lines, marker %v at %s, slot flushed %X; never delivered the marker row and advanced the slot:\n%s", bytes.Count(data, []byte("\n")), ok, pos, f, logs.String())
+			<-exited
+		})
+		return cmd, exited
+	}
+
+	restart := &pgKillRestart{srv: pg, half: make(chan struct{}), done: make(chan struct{})}
+	go restart.run()
+	var prog killProgress
+	wdone := make(chan error, 1)
+	go func() { wdone <- pgKillWorkload(ctx, pg, restart, &prog) }()
+
+	// Kill i at a random point of the i-th twentieth of the workload. A
+	// process that ends by itself before its kill must have lost its
+	// first connection (a proxy cut or the restart while it started: the
+	// first attempt does not retry); it is started again and counted.
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 7))
+	var killedAt []int64
+	var lives [][2]time.Time
+	var workErr error
+	workDone, early := false, 0
+	for i := 0; i < pgKillCount; i++ {
+		born := time.Now()
+		cmd, exited := start()
+		at := int64((float64(i) + 0.15 + 0.7*rng.Float64()) / pgKillCount * pgKillChanges)
+		ended := false
+		for !ended && !workDone && prog.changes.Load() < at {
+			select {
+			case workErr = <-wdone:
+				workDone = true
+			case <-exited:
+				ended = true
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		if workErr != nil {
+			cmd.Process.Kill()
+			<-exited
+			t.Fatalf("workload: %v", workErr)
+		}
+		if ended {
+			early++
+			if msg := tail(logs.String(), 2000); early > 10 || !pgStartupCut(msg) {
+				t.Fatalf("kill %d: sluice stream ended by itself (%v), not by a lost first connection, or too often (%d):\n%s", i+1, cmd.ProcessState, early, msg)
+			}
+			i-- // this kill again, with a new process
+			continue
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("kill %d: sluice stream ended by itself (%v) before the kill:\n%s", i+1, cmd.ProcessState, tail(logs.String(), 4000))
+		}
+		killedAt = append(killedAt, prog.changes.Load())
+		lives = append(lives, [2]time.Time{born, time.Now()})
+	}
+	if !workDone {
+		workErr = <-wdone
+	}
+	if workErr != nil {
+		t.Fatalf("workload: %v", workErr)
+	}
+	<-restart.done
+	if restart.err != nil {
+		t.Fatal(restart.err)
+	}
+	spanned := false
+	for _, l := range lives {
+		spanned = spanned || (l[0].Before(restart.began) && l[1].After(restart.ended))
+	}
+	if !spanned {
+		t.Errorf("no sluice process ran through the PostgreSQL restart (%v .. %v)", restart.began, restart.ended)
+	}
+	if err := pg.Exec(ctx, "postgres", `INSERT INTO fin VALUES (1, 'caught-up-marker')`); err != nil {
+		t.Fatal(err)
+	}
+	var sizeAtEnd int64
+	if st, err := os.Stat(out); err == nil {
+		sizeAtEnd = st.Size()
+	}
+
+	// Catch up to the marker, then until the slot confirmed it, then SIGINT.
+	catchUp := time.Now()
+	logsBefore := logs.Len()
+	var cmd *exec.Cmd
+	var exited chan struct{}
+	for {
+		cmd, exited = start()
+		waited := make(chan error, 1)
+		wctx, wcancel := context.WithCancel(ctx)
+		go func() { waited <- waitForMarker(wctx, out, max(0, sizeAtEnd-1<<20), []byte(`caught-up-marker`)) }()
+		select {
+		case err = <-waited:
+		case <-exited:
+			wcancel()
+			<-waited
+			if msg := tail(logs.String(), 2000); early >= 10 || !pgStartupCut(msg) {
+				t.Fatalf("the catching-up sluice stream ended by itself (%v):\n%s", cmd.ProcessState, msg)
+			}
+			early++
+			continue
+		}
+		wcancel()
+		if err != nil {
+			cmd.Process.Kill()
+			<-exited
+			t.Fatalf("stream did not catch up: %v\n%s", err, tail(logs.String(), 4000))
+		}
+		break
+	}
+	marker := pgMarkerPos(t, out)
+	for {
+		if _, f := slotState(); f >= marker.Offset {
+			break
+		}
+		if ctx.Err() != nil {
+			cmd.Process.Kill()
+			<-exited
+			t.Fatalf("the slot never confirmed the marker at %s:\n%s", marker, tail(logs.String(), 4000))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("clean run caught up after %v", time.Since(began))
+	caughtUp := time.Since(catchUp)
 	cmd.Process.Signal(os.Interrupt)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("clean run after SIGINT: %v\n%s", err, logs.String())
+	<-exited
+	if !cmd.ProcessState.Success() {
+		t.Fatalf("sluice stream after SIGINT: %v\n%s", cmd.ProcessState, tail(logs.String(), 4000))
 	}
-	if _, f := slotState(); f <= flushed0 {
-		t.Fatalf("slot confirmed_flush_lsn %X did not advance from %X", f, flushed0)
+	_, flushed := slotState()
+	if flushed <= flushed0 {
+		t.Errorf("slot confirmed_flush_lsn %X did not advance from %X", flushed, flushed0)
 	}
+	st, _ := os.Stat(out)
+	t.Logf("output %.1f MB when the workload ended, %.1f MB at the end; the last sluice process (caught up in %v) logged:\n%s",
+		float64(sizeAtEnd)/1e6, float64(st.Size())/1e6, caughtUp.Round(time.Millisecond), tail(logs.String()[logsBefore:], 2000))
 
-	// The union, deduplicated by position, in position order.
-	byPos := map[change.Position]change.Change{}
-	lines, dups := 0, 0
-	for _, out := range outs {
-		data, err := os.ReadFile(out)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
-			data = data[:i+1] // a killed run may have left a torn line
-		} else {
-			data = nil
-		}
-		var prev change.Position
-		for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
-			if len(line) == 0 {
-				continue
-			}
-			c, err := change.DecodeJSON(line)
-			if err != nil {
-				t.Fatalf("%s line %d: %v", out, i+1, err)
-			}
-			if i > 0 && change.Compare(c.Pos, prev) <= 0 {
-				t.Fatalf("%s line %d: position %s after %s", out, i+1, c.Pos, prev)
-			}
-			prev = c.Pos
-			lines++
-			if old, ok := byPos[c.Pos]; ok {
-				dups++
-				if old.Op != c.Op || old.Table != c.Table {
-					t.Fatalf("position %s delivered as %v %s and as %v %s", c.Pos, old.Op, old.Table, c.Op, c.Table)
-				}
-				continue
-			}
-			byPos[c.Pos] = c
-		}
-	}
-	all := make([]change.Change, 0, len(byPos))
-	for _, c := range byPos {
-		all = append(all, c)
-	}
-	sort.Slice(all, func(i, j int) bool { return change.Compare(all[i].Pos, all[j].Pos) < 0 })
-	got := map[int64]int64{}
-	rowsOut := 0
-	for i, c := range all {
-		img := c.After
-		if c.Op == change.OpDelete {
-			img = c.Before
-		}
-		if c.Table != "k" || len(img) < 1 {
-			continue
-		}
-		rowsOut++
-		id, err := strconv.ParseInt(string(change.AppendText(nil, img[0])), 10, 64)
-		if err != nil {
-			t.Fatalf("change %d: id: %v", i, err)
-		}
-		_, exists := got[id]
-		switch c.Op {
-		case change.OpInsert:
-			if exists {
-				t.Fatalf("change %d (%s): insert of existing id %d", i, c.Pos, id)
-			}
-			fallthrough
-		case change.OpUpdate:
-			if c.Op == change.OpUpdate && !exists {
-				t.Fatalf("change %d (%s): update of missing id %d: a change was lost", i, c.Pos, id)
-			}
-			v, err := strconv.ParseInt(string(change.AppendText(nil, img[1])), 10, 64)
-			if err != nil {
-				t.Fatalf("change %d: v: %v", i, err)
-			}
-			got[id] = v
-		case change.OpDelete:
-			if !exists {
-				t.Fatalf("change %d (%s): delete of missing id %d: a change was lost", i, c.Pos, id)
-			}
-			delete(got, id)
-		}
-	}
-	rows, err := conn.Query(ctx, `SELECT id, v FROM k`)
+	tables, unique, dups, ops := rebuildFromOutput(t, verify, out)
+	conn, err := pg.Connect(ctx, "postgres")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[int64]int64{}
+	defer conn.Close(context.Background())
+	for _, table := range []string{"a", "b", "fin"} {
+		want := pgSelectRows(ctx, t, conn, table)
+		got := tables[table]
+		if len(got) != len(want) {
+			t.Errorf("table %s: rebuilt %d rows, SELECT has %d", table, len(got), len(want))
+		}
+		bad := 0
+		for k, w := range want {
+			if g, ok := got[k]; !ok {
+				t.Errorf("table %s: row %s missing from the stream", table, k)
+				bad++
+			} else if g != w {
+				t.Errorf("table %s: row %s: stream %q, SELECT %q", table, k, g, w)
+				bad++
+			}
+			if bad > 20 {
+				t.Fatalf("table %s: more than 20 rows differ", table)
+			}
+		}
+		for k := range got {
+			if _, ok := want[k]; !ok {
+				t.Errorf("table %s: row %s in the stream, not in the table", table, k)
+			}
+		}
+	}
+	rowChanges := ops["insert"] + ops["update"] + ops["delete"]
+	if want := prog.changes.Load() + 1; int64(rowChanges) != want {
+		t.Errorf("%d distinct row changes in the stream, the workload's statements affected %d (+1 marker); by op: %v", rowChanges, want-1, ops)
+	}
+	reconnects := strings.Count(logs.String(), "reconnect")
+	t.Logf("seed %d: %d row changes in %d transactions (%d statements); stream: %d distinct row changes (%d changes), %d delivered again; "+
+		"%d SIGKILLs at row changes %v; %d processes lost their first connection and were started again; %d connection cuts by the proxy, %d reconnect log lines; "+
+		"PostgreSQL restarted once at half way (workload held %v); catch-up %v; slot confirmed_flush_lsn %X -> %X; final rows a=%d b=%d",
+		seed, prog.changes.Load(), prog.txs.Load(), prog.stmts.Load(), rowChanges, unique, dups, len(killedAt), killedAt, early, proxy.cutCount(), reconnects,
+		time.Duration(restart.paused.Load()).Round(time.Millisecond), caughtUp.Round(time.Millisecond), flushed0, flushed, len(tables["a"]), len(tables["b"]))
+	if prog.changes.Load() < pgKillChanges {
+		t.Errorf("the workload wrote only %d row changes", prog.changes.Load())
+	}
+	if proxy.cutCount() < 5 {
+		t.Errorf("the proxy cut only %d connections", proxy.cutCount())
+	}
+}
+
+// pgStartupCut reports whether a sluice process's last log lines show it
+// ended because its first connection was lost (a proxy cut or the server
+// restarting while it started), which the first attempt does not retry.
+func pgStartupCut(log string) bool {
+	for _, s := range []string{"EOF", "connection reset", "broken pipe", "connection refused", "closed", "shutting down", "in use", "terminating connection", "failed to receive", "timeout"} {
+		if strings.Contains(log, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// pgMarkerPos returns the position of the marker row in the last MiB of out.
+func pgMarkerPos(t *testing.T, out string) change.Position {
+	t.Helper()
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, min(st.Size(), 1<<20))
+	if _, err := f.ReadAt(data, st.Size()-int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if !bytes.Contains(line, []byte("caught-up-marker")) {
+			continue
+		}
+		c, err := change.DecodeJSON(line)
+		if err == nil && c.Op == change.OpInsert && c.Table == "fin" {
+			return c.Pos
+		}
+	}
+	t.Fatalf("%s: no marker row in its last MiB", out)
+	return change.Position{}
+}
+
+// pgSelectRows reads one of the test's three-column tables as key text ->
+// row text, in the forms killverify prints.
+func pgSelectRows(ctx context.Context, t *testing.T, conn *pgx.Conn, table string) map[string]string {
+	t.Helper()
+	rows, err := conn.Query(ctx, `SELECT * FROM `+table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
 	for rows.Next() {
-		var id, v int64
-		if err := rows.Scan(&id, &v); err != nil {
+		vals, err := rows.Values()
+		if err != nil {
 			t.Fatal(err)
 		}
-		want[id] = v
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = fmt.Sprint(v)
+		}
+		out[parts[0]] = strings.Join(parts, "|")
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(want) {
-		t.Fatalf("rebuilt %d rows, table has %d", len(got), len(want))
-	}
-	for id, v := range want {
-		if g, ok := got[id]; !ok || g != v {
-			t.Fatalf("row %d: rebuilt %d (present %v), table has %d", id, g, ok, v)
-		}
-	}
-	t.Logf("seed %d: %d kills, %d workload transactions, %d row changes rebuilt, %d lines written, %d redelivered",
-		seed, kills, txs.Load()+1, rowsOut, lines, dups)
+	return out
 }
 
-// markerSeen returns the position of the insert of row -1 in a JSON-lines output.
-func markerSeen(data []byte) (change.Position, bool) {
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		c, err := change.DecodeJSON(line)
-		if err != nil || c.Op != change.OpInsert || c.Table != "k" || len(c.After) == 0 {
-			continue
+// pgKillRestart shuts PostgreSQL down (fast) and starts it again once the
+// workload is half done. The workload holds mu (read) around each
+// transaction and the restart holds it (write), so that no transaction
+// straddles the restart; gen counts restarts, so the workload knows to
+// reconnect.
+type pgKillRestart struct {
+	srv    *testenv.Postgres
+	mu     sync.RWMutex
+	gen    atomic.Int32
+	half   chan struct{} // closed by the workload at half way
+	done   chan struct{} // closed after the restart (or its failure)
+	paused atomic.Int64
+	err    error // read after done
+	// began and ended bound the restart (read after done).
+	began, ended time.Time
+}
+
+func (r *pgKillRestart) run() {
+	defer close(r.done)
+	select {
+	case <-r.half:
+	case <-time.After(pgKillTimeout):
+		r.err = errors.New("the workload never reached half way")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.began = time.Now()
+	defer func() {
+		r.ended = time.Now()
+		r.paused.Store(int64(r.ended.Sub(r.began)))
+		r.gen.Add(1)
+	}()
+	// A fast shutdown (SIGINT): testenv's Stop sends SIGTERM, a smart
+	// shutdown, which would wait for sluice's catalog session to end.
+	if err := syscall.Kill(r.srv.PID(), syscall.SIGINT); err != nil {
+		r.err = fmt.Errorf("stop PostgreSQL: %w", err)
+		return
+	}
+	for deadline := time.Now().Add(60 * time.Second); r.srv.Running(); {
+		if time.Now().After(deadline) {
+			r.err = errors.New("PostgreSQL did not shut down within 60s")
+			return
 		}
-		if string(change.AppendText(nil, c.After[0])) == "-1" {
-			return c.Pos, true
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := r.srv.Stop(ctx); err != nil {
+		r.err = fmt.Errorf("stop PostgreSQL: %w", err)
+		return
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := r.srv.Start(ctx); err != nil {
+		r.err = fmt.Errorf("start PostgreSQL: %w", err)
+	}
+}
+
+// pgKillWorkload writes transactions to tables a and b until they
+// affected pgKillChanges row changes, paced to take about pgKillPace (not
+// counting the restart), counting committed row changes in prog. Each
+// transaction is a few statements of: a multi-row insert into a or b, a
+// range update, a primary-key move (a's keys below 10,000,000 move up by
+// 10,000,000, once), a range delete.
+func pgKillWorkload(ctx context.Context, pg *testenv.Postgres, restart *pgKillRestart, prog *killProgress) error {
+	rng := rand.New(rand.NewPCG(1, 42))
+	next := map[string]int64{"a": 1, "b": 1}
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}()
+	gen := int32(-1)
+	began := time.Now()
+	half := false
+	for prog.changes.Load() < pgKillChanges {
+		restart.mu.RLock()
+		if g := restart.gen.Load(); g != gen || conn == nil {
+			if conn != nil {
+				conn.Close(context.Background())
+			}
+			var err error
+			if conn, err = pg.Connect(ctx, "postgres"); err != nil {
+				restart.mu.RUnlock()
+				return err
+			}
+			gen = g
+		}
+		n, stmts, err := pgKillTx(ctx, conn, rng, next)
+		restart.mu.RUnlock()
+		if err != nil {
+			return err
+		}
+		done := prog.changes.Add(n)
+		prog.txs.Add(1)
+		prog.stmts.Add(int64(stmts))
+		if !half && done >= pgKillChanges/2 {
+			half = true
+			close(restart.half)
+		}
+		// Pace: done changes should take done/total of pgKillPace (plus
+		// the time the restart held the workload).
+		target := time.Duration(float64(pgKillPace) * float64(done) / pgKillChanges)
+		if ahead := target - (time.Since(began) - time.Duration(restart.paused.Load())); ahead > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(ahead):
+			}
 		}
 	}
-	return change.Position{}, false
+	return nil
+}
+
+// pgKillTx runs one transaction of two to five statements and returns
+// the rows they affected and the statement count.
+func pgKillTx(ctx context.Context, conn *pgx.Conn, rng *rand.Rand, next map[string]int64) (int64, int, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback(context.Background())
+	var affected int64
+	stmts := 2 + rng.IntN(4)
+	for i := 0; i < stmts; i++ {
+		var sql string
+		switch k := rng.IntN(10); {
+		case k < 4: // multi-row insert
+			table := []string{"a", "b"}[rng.IntN(2)]
+			n := int64(10 + rng.IntN(60))
+			lo := next[table]
+			next[table] += n
+			col := map[string]string{"a": "(g %% 1000)::int", "b": "g * 7"}[table]
+			sql = fmt.Sprintf(`INSERT INTO %s SELECT g, `+col+`, 'r' || g FROM generate_series(%d, %d) g`, table, lo, lo+n-1)
+		case k < 7: // range update
+			table := []string{"a", "b"}[rng.IntN(2)]
+			lo := rng.Int64N(max(1, next[table]))
+			col := map[string]string{"a": "v", "b": "n"}[table]
+			sql = fmt.Sprintf(`UPDATE %s SET %s = %s + 1, s = s || 'u' WHERE id BETWEEN %d AND %d AND length(s) < 30`, table, col, col, lo, lo+int64(5+rng.IntN(30)))
+		case k < 8: // primary-key move
+			lo := rng.Int64N(max(1, next["a"]))
+			sql = fmt.Sprintf(`UPDATE a SET id = id + 10000000 WHERE id BETWEEN %d AND %d AND id < 10000000`, lo, lo+int64(2+rng.IntN(10)))
+		default: // range delete
+			table := []string{"a", "b"}[rng.IntN(2)]
+			lo := rng.Int64N(max(1, next[table]))
+			sql = fmt.Sprintf(`DELETE FROM %s WHERE id BETWEEN %d AND %d`, table, lo, lo+int64(3+rng.IntN(15)))
+		}
+		tag, err := tx.Exec(ctx, sql)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", sql, err)
+		}
+		affected += tag.RowsAffected()
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, 0, err
+	}
+	return affected, stmts, nil
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -53,6 +54,9 @@ type Config struct {
 	// reconnecting off. A temporary slot never reconnects: the server
 	// dropped it with the connection.
 	RetryMin, RetryMax time.Duration
+	// Logger receives a warning for every lost connection Stream
+	// reconnects after (nil: none are logged).
+	Logger *slog.Logger
 }
 
 // Defaults.

@@ -156,7 +156,7 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 	for attempt := 0; ; attempt++ {
 		began := last
 		started := time.Now()
-		streaming, err := s.streamOnce(ctx, last, tracked, attempt > 0)
+		streaming, err := s.streamOnce(ctx, last, tracked, attempt > 0, &started)
 		if emitErr != nil {
 			return emitErr
 		}
@@ -166,13 +166,20 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		if cfg.RetryMax < 0 || cfg.Temporary || (!streaming && attempt == 0) || !retryable(err) {
 			return err
 		}
-		if last != began || time.Since(started) > cfg.RetryMax {
-			delay = cfg.RetryMin // the last attempt got somewhere: start over
+		// The last attempt got somewhere (changes out, or streaming for a
+		// while: a server re-decoding WAL to the resume point sends
+		// nothing for a time), so start the backoff over.
+		if last != began || (streaming && time.Since(started) > time.Second) || time.Since(started) > cfg.RetryMax {
+			delay = cfg.RetryMin
 		}
 		s.mu.Lock()
 		s.stats.Reconnects++
 		s.stats.LastError = err.Error()
 		s.mu.Unlock()
+		if cfg.Logger != nil {
+			cfg.Logger.Warn("postgres connection lost, reconnecting", "slot", cfg.Slot, "after", delay,
+				"position", last.String(), "error", err.Error())
+		}
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -229,7 +236,7 @@ func retryable(err error) bool {
 // starts replication after from and streams until something fails.
 // streaming reports whether START_REPLICATION succeeded. A retry keeps the
 // acknowledged position and counters of the attempts before it.
-func (s *Source) streamOnce(ctx context.Context, from change.Position, emit func([]change.Change) error, retry bool) (streaming bool, err error) {
+func (s *Source) streamOnce(ctx context.Context, from change.Position, emit func([]change.Change) error, retry bool, started *time.Time) (streaming bool, err error) {
 	cfg := s.cfg
 	catConn, err := connect(ctx, cfg.Conn, false)
 	if err != nil {
@@ -266,6 +273,7 @@ func (s *Source) streamOnce(ctx context.Context, from change.Position, emit func
 	if err := startReplication(ctx, repl, cfg, proto, from.Offset); err != nil {
 		return false, err
 	}
+	*started = time.Now()
 	spill, err := newSpillStore(cfg.SpillDir, cfg.MemoryBytes)
 	if err != nil {
 		return true, err
