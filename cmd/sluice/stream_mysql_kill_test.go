@@ -353,6 +353,13 @@ func killWorkloadRun(ctx context.Context, srv *testenv.MariaDB, restart *killRes
 	next := map[string]int{"a": 1, "b": 1}
 	began := time.Now()
 	half := false
+	// A workload that fails early still lets the restart go ahead, so the
+	// other mode does not wait for it until the timeout.
+	defer func() {
+		if !half {
+			restart.halfway()
+		}
+	}()
 	for prog.changes.Load() < killChanges {
 		restart.mu.RLock()
 		n, stmts, err := killTx(ctx, srv, rng, tc.db, next)
@@ -376,9 +383,6 @@ func killWorkloadRun(ctx context.Context, srv *testenv.MariaDB, restart *killRes
 			case <-time.After(ahead):
 			}
 		}
-	}
-	if !half {
-		restart.halfway()
 	}
 	return nil
 }
