@@ -92,7 +92,7 @@ walsender_cpu() {
     pid=$("${PSQL[@]}" -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1' AND active" 2>/dev/null || true)
     [ -n "$pid" ] || sleep 0.05
   done
-  while read -r -a st <"/proc/$pid/stat" 2>/dev/null; do
+  while { read -r -a st <"/proc/$pid/stat"; } 2>/dev/null; do
     awk -v u="${st[13]}" -v s="${st[14]}" -v t="$tck" 'BEGIN{printf "%.2f\n", (u+s)/t}' >"$2.tmp" && mv "$2.tmp" "$2"
     sleep 0.05
   done
