@@ -15,7 +15,6 @@ import (
 	"github.com/sluice-cdc/sluice/sources"
 )
 
-
 // collect calls Next until n row changes came, acknowledging each (and
 // the DDL changes between them), and returns their "op id" texts.
 func collect(t *testing.T, ctx context.Context, s *sluice.Stream, n int) []string {
