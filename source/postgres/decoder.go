@@ -54,6 +54,56 @@ type decoder struct {
 	out *batcher
 	m   message // reused by handle
 	rm  message // reused by replay
+
+	// vals is the block row images are cut from (see allocValues); tmp
+	// holds the held change's images while recycle moves them.
+	vals []change.Value
+	tmp  []change.Value
+}
+
+// valuesBlock is how many values a block of row images holds.
+const valuesBlock = 4096
+
+// allocValues returns n zero values cut from the current block (a new
+// block when it is full; earlier cuts stay valid). Images handed to emit
+// are reused once emit has returned (the pipeline's contract: it copies),
+// at recycle.
+func (d *decoder) allocValues(n int) []change.Value {
+	if cap(d.vals)-len(d.vals) < n {
+		d.vals = make([]change.Value, 0, max(valuesBlock, n))
+	}
+	l := len(d.vals)
+	d.vals = d.vals[:l+n]
+	v := d.vals[l : l+n : l+n]
+	clear(v)
+	return v
+}
+
+// recycle starts the current block of row images over once everything cut
+// from it was emitted: only the held change may still use it, and its
+// images move to the start of the block.
+func (d *decoder) recycle() {
+	if len(d.out.batch) > 0 {
+		return // not emitted (emit failed)
+	}
+	if !d.hasHeld {
+		d.vals = d.vals[:0]
+		return
+	}
+	d.tmp = append(append(d.tmp[:0], d.held.Before...), d.held.After...)
+	nb := len(d.held.Before)
+	hadBefore, hadAfter := d.held.Before != nil, d.held.After != nil
+	d.vals = d.vals[:0]
+	d.held.Before, d.held.After = nil, nil
+	if hadBefore {
+		d.held.Before = d.allocValues(nb)
+		copy(d.held.Before, d.tmp[:nb])
+	}
+	if hadAfter {
+		d.held.After = d.allocValues(len(d.tmp) - nb)
+		copy(d.held.After, d.tmp[nb:])
+	}
+	clear(d.tmp)
 }
 
 // batcher collects changes for emit and remembers the last position handed on.
@@ -283,7 +333,7 @@ func (d *decoder) row(ctx context.Context, rel *relation, tuple []tupleCol, keyO
 	if len(tuple) != len(rel.cols) {
 		return nil, fmt.Errorf("tuple has %d columns, relation has %d", len(tuple), len(rel.cols))
 	}
-	vals := make([]change.Value, len(tuple))
+	vals := d.allocValues(len(tuple))
 	for i, col := range tuple {
 		if keyOnly && !rel.identKey[i] {
 			continue // zero Value: absent

@@ -426,9 +426,13 @@ func (st *streamer) inbound(ctx context.Context, msg inbound) error {
 	return nil
 }
 
-// emitPending hands the collected batch to emit.
+// emitPending hands the collected batch to emit, then lets the decoder
+// reuse the row images emit has copied.
 func (st *streamer) emitPending() error {
 	err := st.dec.out.flush()
+	if err == nil {
+		st.dec.recycle()
+	}
 	st.src.mu.Lock()
 	st.src.stats.Changes = st.base.Changes + st.dec.out.emitted
 	st.src.stats.Messages = st.base.Messages + st.messages
