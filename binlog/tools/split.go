@@ -24,9 +24,12 @@ type SplitOptions struct {
 	// add up to more. Headers, TABLE_MAPs, BEGIN and XID come on top.
 	MaxBytes int64
 	// MaxBuffer bounds the memory held while deciding whether a
-	// transaction is over the limits (default 64 MiB); a transaction
-	// still under the limits past it is copied unsplit.
+	// transaction is over the limits (default 64 MiB); past it the
+	// transaction's events wait in a temporary file until the limits or
+	// its end decide.
 	MaxBuffer int64
+	// TempDir is the directory for that file (default: the system's).
+	TempDir string
 }
 
 // SplitResult counts what Split did.
@@ -61,6 +64,7 @@ func Split(ctx context.Context, files []string, opt SplitOptions, w io.Writer) (
 	bw := bufio.NewWriterSize(w, 1<<20)
 	s := &splitter{opt: opt, out: binlog.NewWriter(bw), res: &res,
 		tables: map[uint64]*binlog.TableMap{}, maps: map[uint64][]byte{}}
+	defer s.wait.close()
 	for _, p := range files {
 		if err := s.file(ctx, p); err != nil {
 			return res, err
@@ -87,6 +91,7 @@ type splitter struct {
 
 	state      int      // txNone, txGTID, txOpen
 	buf        [][]byte // buffered events (header and body) of the current transaction
+	wait       waitFile // where buffered events go past MaxBuffer; they come before buf
 	bufBytes   int64
 	bufRows    int64
 	unsplit    bool // the transaction holds events that cannot be split, or is copied as it is
@@ -95,6 +100,86 @@ type splitter struct {
 	pieceRows  int64
 	pieceBytes int64
 	xid        uint64
+	scratch    []byte
+}
+
+// waitFile holds records in a temporary file, to be read back in order.
+type waitFile struct {
+	f   *os.File
+	w   *bufio.Writer
+	n   int64 // records in the file
+	buf []byte
+}
+
+// add appends one record, creating the file in dir on first use.
+func (f *waitFile) add(dir string, rec []byte) error {
+	if f.f == nil {
+		file, err := os.CreateTemp(dir, "sluice-split-*.wait")
+		if err != nil {
+			return fmt.Errorf("tools: split: spill file: %w", err)
+		}
+		f.f, f.w = file, bufio.NewWriterSize(file, 1<<20)
+	}
+	var n [4]byte
+	binary.LittleEndian.PutUint32(n[:], uint32(len(rec)))
+	f.w.Write(n[:])
+	if _, err := f.w.Write(rec); err != nil {
+		return fmt.Errorf("tools: split: spill file: %w", err)
+	}
+	f.n++
+	return nil
+}
+
+// each calls fn with every record, in the order added.
+func (f *waitFile) each(fn func(rec []byte) error) error {
+	if f.n == 0 {
+		return nil
+	}
+	if err := f.w.Flush(); err != nil {
+		return fmt.Errorf("tools: split: spill file: %w", err)
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(f.f, 0, 1<<62), 1<<20)
+	for i := int64(0); i < f.n; i++ {
+		var n [4]byte
+		if _, err := io.ReadFull(r, n[:]); err != nil {
+			return fmt.Errorf("tools: split: reading spill file: %w", err)
+		}
+		size := int(binary.LittleEndian.Uint32(n[:]))
+		if cap(f.buf) < size {
+			f.buf = make([]byte, size)
+		}
+		rec := f.buf[:size]
+		if _, err := io.ReadFull(r, rec); err != nil {
+			return fmt.Errorf("tools: split: reading spill file: %w", err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reset empties the file for the next transaction.
+func (f *waitFile) reset() {
+	if f.f == nil || f.n == 0 {
+		return
+	}
+	f.n = 0
+	f.w.Reset(f.f)
+	f.f.Truncate(0)
+	f.f.Seek(0, io.SeekStart)
+	if cap(f.buf) > 16<<20 {
+		f.buf = nil
+	}
+}
+
+// close removes the file.
+func (f *waitFile) close() {
+	if f.f != nil {
+		f.f.Close()
+		os.Remove(f.f.Name())
+		f.f = nil
+	}
 }
 
 func (s *splitter) file(ctx context.Context, path string) error {
@@ -144,6 +229,7 @@ func (s *splitter) writeRec(rec []byte) error {
 func (s *splitter) start(state int) {
 	s.state = state
 	s.buf = s.buf[:0]
+	s.wait.reset()
 	s.bufBytes, s.bufRows = 0, 0
 	s.unsplit, s.splitting, s.pieceOpen = false, false, false
 	s.res.Transactions++
@@ -153,23 +239,46 @@ func (s *splitter) buffer(ev *binlog.Event) error {
 	if s.unsplit && !s.splitting {
 		return s.write(ev.Header, ev.Body)
 	}
-	s.buf = append(s.buf, appendRecord(nil, 0, ev.Header, ev.Body)[1:])
 	s.bufBytes += int64(len(ev.Body)) + binlog.HeaderLenV4
-	if s.bufBytes > s.opt.MaxBuffer {
-		return s.flush()
+	if s.wait.n > 0 || s.bufBytes > s.opt.MaxBuffer {
+		// Past the memory bound: the events wait on disk, in order.
+		for _, rec := range s.buf {
+			if err := s.wait.add(s.opt.TempDir, rec); err != nil {
+				return err
+			}
+		}
+		s.buf = s.buf[:0]
+		s.scratch = appendRecord(s.scratch[:0], 0, ev.Header, ev.Body)
+		return s.wait.add(s.opt.TempDir, s.scratch[1:])
 	}
+	s.buf = append(s.buf, appendRecord(nil, 0, ev.Header, ev.Body)[1:])
+	return nil
+}
+
+// buffered calls fn with every buffered event (header and body) in order
+// and empties the buffer. rec is valid until fn returns.
+func (s *splitter) buffered(fn func(rec []byte) error) error {
+	if err := s.wait.each(fn); err != nil {
+		return err
+	}
+	s.wait.reset()
+	buf := s.buf
+	s.buf = nil
+	for _, rec := range buf {
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	s.buf = buf[:0]
 	return nil
 }
 
 // flush writes the buffered events as they are; the rest of the
 // transaction follows unsplit.
 func (s *splitter) flush() error {
-	for _, rec := range s.buf {
-		if err := s.writeRec(rec); err != nil {
-			return err
-		}
+	if err := s.buffered(s.writeRec); err != nil {
+		return err
 	}
-	s.buf = s.buf[:0]
 	s.unsplit = true
 	return nil
 }
@@ -297,20 +406,19 @@ func (s *splitter) rows(ev *binlog.Event) error {
 	// Over the limits: from here on, the transaction goes out in pieces.
 	s.splitting = true
 	s.res.Split++
-	buffered := s.buf
-	s.buf = nil
-	for _, rec := range buffered {
+	err := s.buffered(func(rec []byte) error {
 		h, err := binlog.DecodeHeader(rec)
 		if err != nil {
 			return err
 		}
 		if !binlog.IsRowsEvent(h.Type) {
-			continue // GTID, BEGIN, TABLE_MAP (written again), annotations
+			return nil // GTID, BEGIN, TABLE_MAP (written again), annotations
 		}
 		old := binlog.Event{Source: ev.Source, Offset: ev.Offset, Header: h, Body: rec[binlog.HeaderLenV4:], FDE: ev.FDE}
-		if err := s.chunk(&old); err != nil {
-			return err
-		}
+		return s.chunk(&old)
+	})
+	if err != nil {
+		return err
 	}
 	return s.chunk(ev)
 }

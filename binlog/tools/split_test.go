@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -250,10 +251,11 @@ func TestSplitMaxBytes(t *testing.T) {
 	}
 }
 
-// TestSplitDecisionWindow shows the bound documented on
-// SplitOptions.MaxBuffer (64 MiB by default, not settable from the CLI):
-// a transaction that goes over the limit only after that many bytes of
-// events is copied whole, not split.
+// TestSplitDecisionWindow checks the bound documented on
+// SplitOptions.MaxBuffer: a transaction that goes over the limit only
+// after that many bytes of events is split all the same (its events wait
+// in a temporary file), with the same output as with a window that holds
+// it whole.
 func TestSplitDecisionWindow(t *testing.T) {
 	srv := server(t)
 	const db = "splitwindow"
@@ -263,15 +265,19 @@ func TestSplitDecisionWindow(t *testing.T) {
 		// About 130 KB of rows events; over 1500 rows only after ~100 KB.
 		exec1(t, srv, "USE "+db, "INSERT INTO t SELECT seq, REPEAT('x', 50) FROM seq_1_to_2000")
 	})
+	outputs := map[int64][]byte{}
 	for _, tc := range []struct {
+		maxRows     int64
 		buffer      int64
 		split       int64
 		largestRows int64
 	}{
-		{0, 1, 1500},        // the default window holds the whole transaction
-		{32 << 10, 0, 2000}, // over the limit only past the window: copied whole
+		{1500, 0, 1, 1500},        // the default window holds the whole transaction
+		{1500, 32 << 10, 1, 1500}, // over the limit only past the window: split from the file
+		{1500, 1 << 10, 1, 1500},  // nearly every event waits in the file
+		{5000, 1 << 10, 0, 2000},  // never over the limit: copied whole from the file
 	} {
-		out, res := splitTo(t, files, SplitOptions{MaxRows: 1500, MaxBuffer: tc.buffer})
+		out, res := splitTo(t, files, SplitOptions{MaxRows: tc.maxRows, MaxBuffer: tc.buffer})
 		big, err := BigTx(testCtx(t), []string{out}, BigTxOptions{Top: 1})
 		if err != nil {
 			t.Fatal(err)
@@ -280,5 +286,17 @@ func TestSplitDecisionWindow(t *testing.T) {
 			t.Errorf("window %d: %+v, largest output transaction %d rows; want %d split, largest %d", tc.buffer, res, big.ByRows[0].Rows, tc.split, tc.largestRows)
 		}
 		sameRowChanges(t, files, out)
+		if tc.maxRows == 1500 {
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outputs[tc.buffer] = b
+		}
+	}
+	for buffer, b := range outputs {
+		if !bytes.Equal(b, outputs[0]) {
+			t.Errorf("window %d: output differs from the default window's (%d vs %d bytes)", buffer, len(b), len(outputs[0]))
+		}
 	}
 }

@@ -19,9 +19,10 @@ the original transaction applied.
 --max-bytes counts the bytes of the rows themselves (before and after
 images); event headers, TABLE_MAPs, BEGIN and XID come on top (1.6% for
 64 KiB pieces in the tests). A single row larger than --max-bytes becomes a
-piece of its own, over the limit. Both limits may be given. A transaction
-is split only if it goes over a limit within its first 64 MiB of events
-(what split holds in memory while deciding); past that it is copied whole.
+piece of its own, over the limit. Both limits may be given. While deciding
+whether a transaction is over a limit, split holds up to 64 MiB of its
+events in memory and the rest in a temporary file (--tmpdir), so memory
+stays bounded whatever the transaction's size and any limit is honoured.
 Progress goes to standard error when it is a terminal.`
 
 func runBinlogSplit(ctx context.Context, e *env, args []string) error {
@@ -33,6 +34,7 @@ func runBinlogSplit(ctx context.Context, e *env, args []string) error {
 	fs.Int64Var(&opt.MaxRows, "max-rows", 0, "most rows per transaction")
 	fs.Int64Var(&opt.MaxBytes, "max-bytes", 0, "most bytes of row images per transaction (a larger row goes alone)")
 	fs.StringVar(&out, "o", "", "write the binlog to this file")
+	fs.StringVar(&opt.TempDir, "tmpdir", "", "directory for the temporary file of a transaction still undecided past 64 MiB (default: the system's)")
 	files, err := parseFlags(fs, args)
 	if err != nil {
 		return err
