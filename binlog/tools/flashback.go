@@ -27,7 +27,9 @@ type FlashbackOptions struct {
 	Ops Ops
 	// TempDir is where the reversal spills (default: os.TempDir()).
 	TempDir string
-	// Progress, when set, gets the bytes read so far.
+	// Progress, when set, gets the work done so far, in bytes of input: it
+	// runs up to twice the input's size, the first pass's bytes read and
+	// then the second pass's share of the input written back.
 	Progress func(done int64)
 }
 
@@ -77,7 +79,7 @@ type decodedMap struct {
 // files (other rows events are copied there whole); the second pass reads
 // those rows events again, last first, checks their checksums again and
 // writes their undo. Memory does not grow with the input. Progress covers
-// the first pass.
+// both passes.
 func Flashback(ctx context.Context, files []string, opt FlashbackOptions, w io.Writer) (FlashbackResult, error) {
 	var res FlashbackResult
 	if len(files) == 0 {
@@ -104,6 +106,9 @@ func Flashback(ctx context.Context, files []string, opt FlashbackOptions, w io.W
 	}
 	if f.fde == nil {
 		return res, fmt.Errorf("tools: flashback: no FORMAT_DESCRIPTION_EVENT in the input")
+	}
+	if f.opt.Progress != nil {
+		sp.progress = func(i, n int64) { f.opt.Progress(done + done*i/max(n, 1)) }
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	out := binlog.NewWriter(bw)

@@ -16,6 +16,9 @@ type spool struct {
 	dw, iw    *bufio.Writer
 	off       int64
 	n         int64
+	// progress, when set, is called during reverse with the records
+	// handled so far and their number.
+	progress func(done, n int64)
 }
 
 func newSpool(dir string) (*spool, error) {
@@ -60,6 +63,7 @@ func (s *spool) reverse(fn func(rec []byte) error) error {
 	idx := make([]byte, 8*chunk)
 	data := backReader{f: s.data}
 	end := s.off
+	var handled int64
 	for hi := s.n; hi > 0; {
 		lo := max(hi-chunk, 0)
 		b := idx[:8*(hi-lo)]
@@ -76,8 +80,14 @@ func (s *spool) reverse(fn func(rec []byte) error) error {
 				return err
 			}
 			end = start
+			if handled++; s.progress != nil && handled&1023 == 0 {
+				s.progress(handled, s.n)
+			}
 		}
 		hi = lo
+	}
+	if s.progress != nil {
+		s.progress(s.n, s.n)
 	}
 	return nil
 }

@@ -40,7 +40,8 @@ type SQLOptions struct {
 	Ops Ops
 	// TempDir is where FlashbackSQL spills (default: os.TempDir()).
 	TempDir string
-	// Progress, when set, gets the bytes read so far and the total.
+	// Progress, when set, gets the bytes read so far and the total. For
+	// FlashbackSQL both count twice the input: it reads it in two passes.
 	Progress changes.Progress
 }
 
@@ -136,6 +137,7 @@ func FlashbackSQL(ctx context.Context, files []string, opt SQLOptions, w io.Writ
 				total += st.Size()
 			}
 		}
+		total *= 2 // two passes
 		fopt.Progress = func(done int64) { opt.Progress(done, total) }
 	}
 	var fres FlashbackResult
@@ -184,6 +186,9 @@ func FlashbackSQL(ctx context.Context, files []string, opt SQLOptions, w io.Writ
 		}
 	}
 	res.Rows += fres.Rows
+	if fopt.Progress != nil {
+		sp.progress = func(i, n int64) { fopt.Progress(done + done*i/max(n, 1)) }
+	}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	if _, err := bw.WriteString(SQLPreamble); err != nil {
 		return res, fmt.Errorf("tools: writing SQL: %w", err)

@@ -54,7 +54,7 @@ func runBinlogFlashback(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	prog := newByteProgress(e, files)
+	prog := newByteProgressTotal(e, 2*totalSize(files)) // two passes over the input
 	var rows, tx, ddl int64
 	if asSQL {
 		opt := tools.SQLOptions{Filter: flt, Ops: ops, TempDir: tmp}

@@ -1,0 +1,52 @@
+package tools
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestFlashbackProgress checks that the progress of Flashback and
+// FlashbackSQL never goes back and ends at twice the input's size (two
+// passes), so a progress line does not sit at 100% while the undo is
+// being written.
+func TestFlashbackProgress(t *testing.T) {
+	path := filepath.Join(corpusDir(), "mariadb-bin.000001")
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Skipf("corpus file: %v", err)
+	}
+	check := func(name string, seen []int64, total int64) {
+		t.Helper()
+		if len(seen) == 0 {
+			t.Fatalf("%s: no progress reported", name)
+		}
+		for i := 1; i < len(seen); i++ {
+			if seen[i] < seen[i-1] {
+				t.Fatalf("%s: progress went back from %d to %d", name, seen[i-1], seen[i])
+			}
+		}
+		if last := seen[len(seen)-1]; last != total {
+			t.Fatalf("%s: progress ends at %d, want %d (twice the input)", name, last, total)
+		}
+	}
+	var seen []int64
+	if _, err := Flashback(testCtx(t), []string{path}, FlashbackOptions{Progress: func(done int64) { seen = append(seen, done) }}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	check("binlog", seen, 2*st.Size())
+
+	seen = seen[:0]
+	var totals []int64
+	opt := SQLOptions{Progress: func(done, total int64) { seen, totals = append(seen, done), append(totals, total) }}
+	if _, err := FlashbackSQL(testCtx(t), []string{path}, opt, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	check("sql", seen, 2*st.Size())
+	for _, tot := range totals {
+		if tot != 2*st.Size() {
+			t.Fatalf("sql: total %d, want %d", tot, 2*st.Size())
+		}
+	}
+}
