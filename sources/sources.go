@@ -80,8 +80,13 @@ func MySQL(_ context.Context, u *url.URL, sc sluice.SourceConfig) (pipeline.Sour
 // postgres:// URL (see postgres.ParseURL). Every start point begins at the
 // slot's confirmed position (for a new slot: the end of WAL): a logical
 // slot cannot go back before it.
-func Postgres(_ context.Context, u *url.URL, _ sluice.SourceConfig) (pipeline.Source, error) {
-	return postgres.Open(u.String())
+func Postgres(_ context.Context, u *url.URL, sc sluice.SourceConfig) (pipeline.Source, error) {
+	cfg, err := postgres.ParseURL(u.String())
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger = sc.Logger
+	return postgres.New(cfg)
 }
 
 // MongoDB builds a MongoDB source (change streams, or the oplog with

@@ -3,33 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"text/tabwriter"
 
-	"github.com/sluice-cdc/sluice"
-	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/sluice-cdc/sluice/source/postgres"
 )
-
-// The postgres:// and postgresql:// source schemes.
-func init() {
-	for _, scheme := range []string{"postgres", "postgresql"} {
-		// An error means main registered the scheme itself; that one stands.
-		_ = sluice.RegisterSource(scheme, postgresSource)
-	}
-}
-
-// postgresSource builds a PostgreSQL source from its URL. Both start points
-// begin at the slot's confirmed position (for a new slot: the end of WAL):
-// a logical slot cannot go back before it.
-func postgresSource(_ context.Context, u *url.URL, sc sluice.SourceConfig) (pipeline.Source, error) {
-	cfg, err := postgres.ParseURL(u.String())
-	if err != nil {
-		return nil, err
-	}
-	cfg.Logger = sc.Logger
-	return postgres.New(cfg)
-}
 
 // runPg runs the "sluice pg" subcommands.
 func runPg(ctx context.Context, e *env, args []string) error {

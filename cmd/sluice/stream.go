@@ -17,35 +17,11 @@ import (
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/sluice-cdc/sluice/sink"
-	"github.com/sluice-cdc/sluice/source/mysql"
+	_ "github.com/sluice-cdc/sluice/sources" // registers every source scheme
 )
 
-// The mysql:// and mariadb:// source schemes. (The postgres ones are in
-// pg.go.) An error means the scheme was registered elsewhere; that one stands.
-func init() {
-	for _, scheme := range []string{"mysql", "mariadb"} {
-		_ = sluice.RegisterSource(scheme, mysqlSource)
-	}
-}
-
-// mysqlSource builds a MySQL/MariaDB binlog source from its URL; --from
-// latest|earliest overrides the URL's from parameter.
-func mysqlSource(_ context.Context, u *url.URL, sc sluice.SourceConfig) (pipeline.Source, error) {
-	cfg, err := mysql.ParseURL(u.String())
-	if err != nil {
-		return nil, err
-	}
-	switch sc.Start {
-	case sluice.StartLatest:
-		cfg.From = mysql.StartLatest
-	case sluice.StartEarliest:
-		cfg.From = mysql.StartEarliest
-	}
-	if sc.Logger != nil {
-		cfg.Logger = sc.Logger
-	}
-	return mysql.New(cfg)
-}
+// The source schemes (mysql, mariadb, postgres, postgresql, mongodb,
+// mongodb+srv) are registered by the sources package, imported for that.
 
 // runStream runs "sluice stream" with the registered sources and the
 // built-in sinks. The first SIGINT/SIGTERM cancels ctx (see main) and the
