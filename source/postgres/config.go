@@ -40,7 +40,11 @@ type Config struct {
 	// (default: the OS temporary directory).
 	SpillDir string
 	// MemoryBytes bounds the bytes of streamed, not yet committed
-	// transactions held in memory (default 16 MiB).
+	// transactions held in memory (default 4 MiB, so that with the
+	// pipeline's default 4 MiB queue a transaction of any size streams
+	// through in under 64 MB of RSS; the server streams only transactions
+	// over its logical_decoding_work_mem, 64 MB by default, so a smaller
+	// bound costs nothing on a server left at its defaults).
 	MemoryBytes int64
 	// BatchSize bounds the changes handed to emit at once (default 1024).
 	BatchSize int
@@ -63,7 +67,7 @@ type Config struct {
 const (
 	DefaultSlot           = "sluice"
 	DefaultPublication    = "sluice"
-	DefaultMemoryBytes    = 16 << 20
+	DefaultMemoryBytes    = 4 << 20
 	DefaultBatchSize      = 1024
 	DefaultStatusInterval = 10 * time.Second
 	DefaultRetryMin       = 100 * time.Millisecond

@@ -11,7 +11,7 @@
 // create-publication (all | schema.table,… | no; default all: a missing
 // publication is created FOR ALL TABLES), temporary (a slot dropped when
 // the connection ends), proto-version (1-4, default the server's highest),
-// streaming (default true), memory-bytes (default 16 MiB), spill-dir,
+// streaming (default true), memory-bytes (default 4 MiB), spill-dir,
 // batch-size, status-interval, messages (deliver pg_logical_emit_message
 // as inserts into pg_catalog.pg_logical_emit_message), retry-min and
 // retry-max (reconnect backoff, default 100ms and 10s; retry-max=-1 turns
