@@ -227,11 +227,7 @@ func runKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, restart
 	}
 	// The restart must have happened under a running sluice process,
 	// which then had to reconnect to the restarted server.
-	spanned := false
-	for _, l := range lives {
-		spanned = spanned || (l[0].Before(restart.began) && l[1].After(restart.ended))
-	}
-	if !spanned {
+	if !spansRestart(lives, restart.began, restart.ended) {
 		t.Errorf("no sluice process ran through the MariaDB restart (%v .. %v)", restart.began, restart.ended)
 	}
 	if err := srv.Exec(ctx, `INSERT INTO `+tc.db+`.fin VALUES (1, 'caught-up-marker')`); err != nil {
@@ -271,28 +267,7 @@ func runKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, restart
 	tables, unique, dups, ops := rebuildFromOutput(t, verify, out)
 	for _, table := range []string{"a", "b"} {
 		want := selectRows(ctx, t, srv, tc.db+"."+table, map[string]string{"a": "v", "b": "n"}[table])
-		got := tables[table]
-		if len(got) != len(want) {
-			t.Errorf("table %s: rebuilt %d rows, SELECT has %d", table, len(got), len(want))
-		}
-		bad := 0
-		for k, w := range want {
-			if g, ok := got[k]; !ok {
-				t.Errorf("table %s: row %s missing from the stream", table, k)
-				bad++
-			} else if g != w {
-				t.Errorf("table %s: row %s: stream %q, SELECT %q", table, k, g, w)
-				bad++
-			}
-			if bad > 20 {
-				t.Fatalf("table %s: more than 20 rows differ", table)
-			}
-		}
-		for k := range got {
-			if _, ok := want[k]; !ok {
-				t.Errorf("table %s: row %s in the stream, not in the table", table, k)
-			}
-		}
+		compareRebuilt(t, table, tables[table], want)
 	}
 	// One more than the workload: the marker row.
 	rowChanges := ops["insert"] + ops["update"] + ops["delete"]
@@ -624,4 +599,43 @@ func (p *killProxy) close() {
 	p.ln.Close()
 	p.cut()
 	p.wg.Wait()
+}
+
+// compareRebuilt reports every difference between a table rebuilt from the
+// stream and the table as SELECT shows it (both keyed by primary key),
+// stopping after 20 differing rows.
+func compareRebuilt(t *testing.T, table string, got, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("table %s: rebuilt %d rows, SELECT has %d", table, len(got), len(want))
+	}
+	bad := 0
+	for k, w := range want {
+		if g, ok := got[k]; !ok {
+			t.Errorf("table %s: row %s missing from the stream", table, k)
+			bad++
+		} else if g != w {
+			t.Errorf("table %s: row %s: stream %q, SELECT %q", table, k, g, w)
+			bad++
+		}
+		if bad > 20 {
+			t.Fatalf("table %s: more than 20 rows differ", table)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("table %s: row %s in the stream, not in the table", table, k)
+		}
+	}
+}
+
+// spansRestart reports whether one of the process lives (start, end) began
+// before a server restart began and ended after it ended.
+func spansRestart(lives [][2]time.Time, began, ended time.Time) bool {
+	for _, l := range lives {
+		if l[0].Before(began) && l[1].After(ended) {
+			return true
+		}
+	}
+	return false
 }
