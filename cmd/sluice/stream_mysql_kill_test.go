@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,10 +155,10 @@ func runKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, restart
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newKillProxy(t, srv.Addr(), killCutEach)
+	proxy := testenv.NewProxy(t, srv.Addr(), killCutEach)
 	dir := t.TempDir()
 	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state.db")
-	srcURL := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d%s", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, proxy.addr(), tc.serverID, tc.query)
+	srcURL := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d%s", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, proxy.Addr(), tc.serverID, tc.query)
 	args := []string{"stream", srcURL, "--to", "file://" + out, "--state", state,
 		"--from", "earliest", "--include", tc.db + `\..*`, "--checkpoint-interval", "200ms"}
 	var logs bytes.Buffer // all children's stderr, in turn
@@ -275,7 +274,7 @@ func runKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, restart
 		t.Errorf("%d distinct row changes in the stream, the workload's statements affected %d (+1 marker); all changes by op: %v", rowChanges, want-1, ops)
 	}
 	reconnects := strings.Count(logs.String(), "binlog connection lost, reconnecting")
-	cuts := proxy.cutCount()
+	cuts := proxy.Cuts()
 	t.Logf("%s: %d row changes in %d transactions (%d statements); stream: %d distinct row changes (%d changes with DDL), %d delivered again after kills; "+
 		"%d SIGKILLs at row changes %v; %d connection cuts by the proxy, %d reconnects inside sluice processes; "+
 		"MariaDB restarted once at half way (workloads held %v); catch-up after the workload %v; final rows a=%d b=%d",
@@ -501,104 +500,6 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
-}
-
-// killProxy forwards TCP connections to a target and cuts all of them
-// every period.
-type killProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-	cuts   int // cuts that closed at least one open connection
-	done   chan struct{}
-	wg     sync.WaitGroup
-}
-
-// newKillProxy starts a proxy to target on a free loopback port that cuts
-// its connections every period; it stops when the test ends.
-func newKillProxy(t *testing.T, target string, period time.Duration) *killProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &killProxy{ln: ln, target: target, done: make(chan struct{})}
-	p.wg.Add(2)
-	go p.accept()
-	go func() {
-		defer p.wg.Done()
-		tk := time.NewTicker(period)
-		defer tk.Stop()
-		for {
-			select {
-			case <-p.done:
-				return
-			case <-tk.C:
-				p.cut()
-			}
-		}
-	}()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *killProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *killProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close() // the server is down (restart): the client retries
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, up)
-		p.mu.Unlock()
-		go p.pipe(up, c)
-		go p.pipe(c, up)
-	}
-}
-
-// pipe copies src to dst until either fails, then closes dst.
-func (p *killProxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	io.Copy(dst, src)
-}
-
-func (p *killProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	live := false
-	for _, c := range p.conns {
-		// Connections of a killed sluice are already closed: only a
-		// Close that succeeds cuts something.
-		if c.Close() == nil {
-			live = true
-		}
-	}
-	if live {
-		p.cuts++
-	}
-	p.conns = nil
-}
-
-func (p *killProxy) cutCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.cuts
-}
-
-func (p *killProxy) close() {
-	close(p.done)
-	p.ln.Close()
-	p.cut()
-	p.wg.Wait()
 }
 
 // compareRebuilt reports every difference between a table rebuilt from the

@@ -245,12 +245,12 @@ func TestStreamPostgresSIGKILL(t *testing.T) {
 	}
 	_, flushed0 := slotState()
 
-	proxy := newKillProxy(t, pg.Addr(), killCutEach)
+	proxy := testenv.NewProxy(t, pg.Addr(), killCutEach)
 	u, err := url.Parse(pg.DSN("postgres"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Host = proxy.addr()
+	u.Host = proxy.Addr()
 	srcURL := u.String() + "&slot=kp&publication=kp&create-publication=no"
 	dir := t.TempDir()
 	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state.db")
@@ -429,13 +429,13 @@ func TestStreamPostgresSIGKILL(t *testing.T) {
 	t.Logf("seed %d: %d row changes in %d transactions (%d statements); stream: %d distinct row changes (%d changes), %d delivered again; "+
 		"%d SIGKILLs at row changes %v; %d processes lost their first connection and were started again; %d connection cuts by the proxy, %d reconnect log lines; "+
 		"PostgreSQL restarted once at half way (workload held %v); catch-up %v; slot confirmed_flush_lsn %X -> %X; final rows a=%d b=%d",
-		seed, prog.changes.Load(), prog.txs.Load(), prog.stmts.Load(), rowChanges, unique, dups, len(killedAt), killedAt, early, proxy.cutCount(), reconnects,
+		seed, prog.changes.Load(), prog.txs.Load(), prog.stmts.Load(), rowChanges, unique, dups, len(killedAt), killedAt, early, proxy.Cuts(), reconnects,
 		time.Duration(restart.paused.Load()).Round(time.Millisecond), caughtUp.Round(time.Millisecond), flushed0, flushed, len(tables["a"]), len(tables["b"]))
 	if prog.changes.Load() < pgKillChanges {
 		t.Errorf("the workload wrote only %d row changes", prog.changes.Load())
 	}
-	if proxy.cutCount() < 5 {
-		t.Errorf("the proxy cut only %d connections", proxy.cutCount())
+	if proxy.Cuts() < 5 {
+		t.Errorf("the proxy cut only %d connections", proxy.Cuts())
 	}
 }
 

@@ -3,10 +3,7 @@ package mysql
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,129 +17,6 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
-}
-
-// cuttingProxy forwards TCP to target and cuts every connection every
-// period; it stops when closed.
-type cuttingProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-	frozen []*atomic.Bool
-	cuts   int
-	done   chan struct{}
-	wg     sync.WaitGroup
-}
-
-// newCuttingProxy starts a proxy to target that cuts its connections every
-// period (0: never).
-func newCuttingProxy(t *testing.T, target string, period time.Duration) *cuttingProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cuttingProxy{ln: ln, target: target, done: make(chan struct{})}
-	p.wg.Add(2)
-	go p.accept()
-	go func() {
-		defer p.wg.Done()
-		if period == 0 {
-			<-p.done
-			return
-		}
-		tk := time.NewTicker(period)
-		defer tk.Stop()
-		for {
-			select {
-			case <-p.done:
-				return
-			case <-tk.C:
-				p.cut()
-			}
-		}
-	}()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *cuttingProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		frozen := &atomic.Bool{}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, up)
-		p.frozen = append(p.frozen, frozen)
-		p.mu.Unlock()
-		go p.pipe(up, c, frozen)
-		go p.pipe(c, up, frozen)
-	}
-}
-
-// pipe copies src to dst until either fails; once frozen it stops
-// forwarding but keeps both sockets open, like a dead network path.
-func (p *cuttingProxy) pipe(dst, src net.Conn, frozen *atomic.Bool) {
-	defer dst.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if frozen.Load() {
-			<-p.done
-			return
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// freeze makes every current connection silent without closing it.
-func (p *cuttingProxy) freeze() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, f := range p.frozen {
-		f.Store(true)
-	}
-	p.frozen = nil
-	p.conns = nil
-}
-
-func (p *cuttingProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.conns) > 0 {
-		p.cuts++
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *cuttingProxy) close() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	close(p.done)
-	p.ln.Close()
-	p.cut()
-	p.wg.Wait()
 }
 
 // TestReconnectThroughCuttingProxy writes while a proxy cuts the
@@ -159,8 +33,8 @@ func cuttingProxyRun(t *testing.T, gtid bool) {
 	exec(t, shared, "CREATE DATABASE IF NOT EXISTS shop", "DROP TABLE IF EXISTS shop."+table,
 		"CREATE TABLE shop."+table+" (id INT PRIMARY KEY, pad VARCHAR(200))")
 	from := currentPosition(t, shared)
-	proxy := newCuttingProxy(t, shared.Addr(), 2*time.Second)
-	cfg := testConfig(proxy.ln.Addr().String())
+	proxy := testenv.NewProxy(t, shared.Addr(), 2*time.Second)
+	cfg := testConfig(proxy.Addr())
 	cfg.GTID = gtid
 	src, _ := New(cfg)
 	col := startCollector(t, src, from)
@@ -179,9 +53,7 @@ func cuttingProxyRun(t *testing.T, gtid bool) {
 		}
 	}
 	got := col.waitFor(t, 60*time.Second, fmt.Sprintf("%d inserts", n), countData(table, n))
-	proxy.mu.Lock()
-	cuts := proxy.cuts
-	proxy.mu.Unlock()
+	cuts := proxy.Cuts()
 	if cuts < 2 {
 		t.Fatalf("the proxy cut only %d connections", cuts)
 	}
@@ -232,13 +104,13 @@ func TestSilentDeadConnection(t *testing.T) {
 	exec(t, shared, "CREATE DATABASE IF NOT EXISTS shop", "DROP TABLE IF EXISTS shop.frozen",
 		"CREATE TABLE shop.frozen (id INT PRIMARY KEY)")
 	from := currentPosition(t, shared)
-	proxy := newCuttingProxy(t, shared.Addr(), 0)
-	cfg := testConfig(proxy.ln.Addr().String()) // heartbeat 500ms: dead after 1.5s
+	proxy := testenv.NewProxy(t, shared.Addr(), 0)
+	cfg := testConfig(proxy.Addr()) // heartbeat 500ms: dead after 1.5s
 	src, _ := New(cfg)
 	col := startCollector(t, src, from)
 	exec(t, shared, "INSERT INTO shop.frozen VALUES (1)")
 	col.waitFor(t, 20*time.Second, "first insert", countData("frozen", 1))
-	proxy.freeze()
+	proxy.Freeze()
 	start := time.Now()
 	exec(t, shared, "INSERT INTO shop.frozen VALUES (2)")
 	got := col.waitFor(t, 20*time.Second, "insert after the freeze", countData("frozen", 2))

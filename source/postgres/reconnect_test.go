@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,80 +16,6 @@ import (
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
-
-// cutProxy forwards TCP connections from a local port to target and can
-// cut all of them at once, as a flaky network or a failing load balancer
-// would.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	cuts   int
-	wg     sync.WaitGroup
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *cutProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *cutProxy) track(c net.Conn) {
-	p.mu.Lock()
-	p.conns[c] = struct{}{}
-	p.mu.Unlock()
-}
-
-func (p *cutProxy) accept() {
-	defer p.wg.Done()
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		p.track(in)
-		p.track(out)
-		p.wg.Add(2)
-		pipe := func(dst, src net.Conn) {
-			defer p.wg.Done()
-			io.Copy(dst, src)
-			dst.Close()
-			src.Close()
-		}
-		go pipe(in, out)
-		go pipe(out, in)
-	}
-}
-
-// cut closes every connection through the proxy.
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-	p.cuts++
-}
 
 // viaAddr replaces the host:port of a DSN.
 func viaAddr(t *testing.T, dsn, addr string) string {
@@ -229,8 +154,8 @@ func TestReconnectThroughCuttingProxy(t *testing.T) {
 	const txs = 600 // 35 changes each
 	exec(t, `CREATE TABLE rc (id bigint PRIMARY KEY, v bigint NOT NULL)`)
 	dropSlot(t, "rc")
-	proxy := newCutProxy(t, pg.Addr())
-	src, err := Open(viaAddr(t, pg.DSN("postgres"), proxy.addr()) + "&slot=rc&publication=rc&create-publication=rc&retry-max=1s&status-interval=1s")
+	proxy := testenv.NewProxy(t, pg.Addr(), 0)
+	src, err := Open(viaAddr(t, pg.DSN("postgres"), proxy.Addr()) + "&slot=rc&publication=rc&create-publication=rc&retry-max=1s&status-interval=1s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +177,7 @@ func TestReconnectThroughCuttingProxy(t *testing.T) {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				proxy.cut()
+				proxy.Cut()
 			}
 		}
 	}()
@@ -280,9 +205,7 @@ func TestReconnectThroughCuttingProxy(t *testing.T) {
 	close(stopCuts)
 	<-cutsDone
 	r.stop(t)
-	proxy.mu.Lock()
-	cuts := proxy.cuts
-	proxy.mu.Unlock()
+	cuts := proxy.Cuts()
 	st := src.Stats()
 	if cuts < 3 || st.Reconnects < 2 {
 		t.Fatalf("%d cuts, %d reconnects: the test did not exercise reconnecting", cuts, st.Reconnects)

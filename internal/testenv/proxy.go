@@ -1,0 +1,146 @@
+package testenv
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Proxy forwards TCP connections from a free loopback port to a target,
+// and can cut every connection at once (as a flaky network or a failing
+// load balancer would) or freeze them (a dead network path: the sockets
+// stay open but nothing passes). Tests use it to prove that sources
+// reconnect and lose nothing.
+type Proxy struct {
+	ln     net.Listener
+	target string
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	conns  []net.Conn
+	frozen []*atomic.Bool
+	cuts   int
+}
+
+// NewProxy starts a proxy to target that cuts its connections every
+// cutEvery (0: only when Cut is called); it stops when the test ends.
+func NewProxy(tb testing.TB, target string, cutEvery time.Duration) *Proxy {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &Proxy{ln: ln, target: target, done: make(chan struct{})}
+	p.wg.Add(1)
+	go p.accept()
+	if cutEvery > 0 {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			tk := time.NewTicker(cutEvery)
+			defer tk.Stop()
+			for {
+				select {
+				case <-p.done:
+					return
+				case <-tk.C:
+					p.Cut()
+				}
+			}
+		}()
+	}
+	tb.Cleanup(p.close)
+	return p
+}
+
+// Addr is the proxy's host:port.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+		if err != nil {
+			c.Close() // the server is down (a restart): the client retries
+			continue
+		}
+		frozen := &atomic.Bool{}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, up)
+		p.frozen = append(p.frozen, frozen)
+		p.mu.Unlock()
+		go p.pipe(up, c, frozen)
+		go p.pipe(c, up, frozen)
+	}
+}
+
+// pipe copies src to dst until either fails; once frozen it stops
+// forwarding but keeps both sockets open until the proxy closes.
+func (p *Proxy) pipe(dst, src net.Conn, frozen *atomic.Bool) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if frozen.Load() {
+			<-p.done
+			return
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Cut closes every connection through the proxy. A cut that closed at
+// least one open connection is counted (connections a client already
+// closed do not count).
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	live := false
+	for _, c := range p.conns {
+		if c.Close() == nil {
+			live = true
+		}
+	}
+	if live {
+		p.cuts++
+	}
+	p.conns, p.frozen = nil, nil
+}
+
+// Freeze makes every current connection silent without closing it.
+func (p *Proxy) Freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.frozen {
+		f.Store(true)
+	}
+	p.conns, p.frozen = nil, nil
+}
+
+// Cuts is the number of cuts that closed an open connection.
+func (p *Proxy) Cuts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cuts
+}
+
+func (p *Proxy) close() {
+	close(p.done)
+	p.ln.Close()
+	p.Cut()
+	p.wg.Wait()
+}

@@ -1,0 +1,79 @@
+package testenv
+
+import (
+	"bufio"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestProxy forwards through the proxy to a line echo server, cuts, and
+// freezes.
+func TestProxy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					c.Write([]byte(line))
+				}
+			}()
+		}
+	}()
+	p := NewProxy(t, ln.Addr().String(), 0)
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, bufio.NewReader(c)
+	}
+	echo := func(c net.Conn, r *bufio.Reader) error {
+		c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+		if _, err := c.Write([]byte("ping\n")); err != nil {
+			return err
+		}
+		_, err := r.ReadString('\n')
+		return err
+	}
+	c, r := dial()
+	if err := echo(c, r); err != nil {
+		t.Fatalf("through the proxy: %v", err)
+	}
+	p.Cut()
+	if err := echo(c, r); err == nil {
+		t.Fatal("the connection still works after Cut")
+	}
+	if p.Cuts() != 1 {
+		t.Fatalf("Cuts() = %d, want 1", p.Cuts())
+	}
+	p.Cut() // nothing open: not counted
+	if p.Cuts() != 1 {
+		t.Fatalf("an empty cut was counted: %d", p.Cuts())
+	}
+	c, r = dial()
+	if err := echo(c, r); err != nil {
+		t.Fatalf("a new connection after the cut: %v", err)
+	}
+	p.Freeze()
+	if err := echo(c, r); err == nil {
+		t.Fatal("a frozen connection still answers")
+	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("a frozen connection should time out, not fail: %v", err)
+	}
+}
