@@ -61,18 +61,7 @@ func TestStreamMariaDBSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts MariaDB, writes 400k row changes and kills sluice 40 times")
 	}
-	// A plain (not race-enabled) build: the child must keep up with the
-	// workload on a loaded machine.
-	// The checker of the output is a plain build too (testdata/killverify):
-	// decoding 100 MB of JSON lines under -race takes minutes.
-	bins := t.TempDir()
-	bin, verify := filepath.Join(bins, "sluice"), filepath.Join(bins, "killverify")
-	for _, b := range [][2]string{{bin, "."}, {verify, "./testdata/killverify"}} {
-		build := exec.Command("go", "build", "-o", b[0], b[1])
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", b[1], err, out)
-		}
-	}
+	bin, verify := buildKillBinaries(t)
 	srv := testenv.NewMariaDB(t, testenv.MariaDBOptions{})
 	cases := []killTestCase{
 		{name: "filepos", db: "kfile", serverID: 5101, seed: 1},
@@ -539,4 +528,21 @@ func spansRestart(lives [][2]time.Time, began, ended time.Time) bool {
 		}
 	}
 	return false
+}
+
+// buildKillBinaries builds plain (not race-enabled) sluice and
+// testdata/killverify binaries for the SIGKILL tests: the child must keep
+// up with the workload on a loaded machine, and decoding 100 MB of output
+// under -race would take minutes.
+func buildKillBinaries(t *testing.T) (bin, verify string) {
+	t.Helper()
+	bins := t.TempDir()
+	bin, verify = filepath.Join(bins, "sluice"), filepath.Join(bins, "killverify")
+	for _, b := range [][2]string{{bin, "."}, {verify, "./testdata/killverify"}} {
+		build := exec.Command("go", "build", "-o", b[0], b[1])
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b[1], err, out)
+		}
+	}
+	return bin, verify
 }

@@ -194,16 +194,7 @@ func TestStreamPostgresSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL, writes 200k row changes and kills sluice 20 times")
 	}
-	// Plain builds: the child must keep up on a loaded machine, and
-	// decoding the output under -race would take minutes.
-	bins := t.TempDir()
-	bin, verify := filepath.Join(bins, "sluice"), filepath.Join(bins, "killverify")
-	for _, b := range [][2]string{{bin, "."}, {verify, "./testdata/killverify"}} {
-		build := exec.Command("go", "build", "-o", b[0], b[1])
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", b[1], err, out)
-		}
-	}
+	bin, verify := buildKillBinaries(t)
 	pg := testenv.NewPostgres(t, testenv.PostgresOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), pgKillTimeout)
 	defer cancel()
