@@ -28,6 +28,7 @@ type colFix struct {
 	kind    fixKind
 	typ     string   // the SQL type to report, e.g. "inet6"
 	members [][]byte // ENUM/SET members
+	setLen  int      // the longest SET text: every member and the commas
 }
 
 // columnFixes returns the fixes the columns of def need, or nil. n is the
@@ -57,6 +58,9 @@ func columnFixes(def *tableDef, n int, named bool) []colFix {
 				f.kind = fixSet
 			}
 			f.members = enumMembers(c.Type[len(base):])
+			for _, m := range f.members {
+				f.setLen += len(m) + 1
+			}
 		default:
 			continue
 		}
@@ -94,12 +98,15 @@ func enumMembers(s string) [][]byte {
 	return out
 }
 
-// apply rewrites v in place; new bytes are taken from buf.
+// apply rewrites v in place; the new bytes are appended to the row byte
+// store of buf, so a fix allocates nothing per row.
 func (f *colFix) apply(v *change.Value, buf *rowBuffers) {
 	switch v.Kind {
 	case change.KindNull, change.KindAbsent, change.KindUnchanged:
 		return
 	}
+	var a [16]byte
+	copy(a[:], v.B)
 	switch f.kind {
 	case fixEnum:
 		if v.Kind == change.KindEnum && len(v.B) == 0 && v.U >= 1 && v.U <= uint64(len(f.members)) {
@@ -107,28 +114,26 @@ func (f *colFix) apply(v *change.Value, buf *rowBuffers) {
 		}
 	case fixSet:
 		if v.Kind == change.KindSet && len(v.B) == 0 && v.U != 0 {
-			var b []byte
+			start := buf.reserve(f.setLen)
 			for i, m := range f.members {
 				if i < 64 && v.U&(1<<uint(i)) != 0 {
-					if len(b) > 0 {
-						b = append(b, ',')
+					if len(buf.bytes) > start {
+						buf.bytes = append(buf.bytes, ',')
 					}
-					b = append(b, m...)
+					buf.bytes = append(buf.bytes, m...)
 				}
 			}
-			*v = change.Set(buf.store(b), v.U)
+			*v = change.Set(buf.since(start), v.U)
 		}
 	case fixInet4:
-		var a [4]byte
-		copy(a[:], v.B)
-		*v = change.String(buf.store(netip.AddrFrom4(a).AppendTo(nil)))
+		start := buf.reserve(len("255.255.255.255"))
+		buf.bytes = netip.AddrFrom4([4]byte(a[:4])).AppendTo(buf.bytes)
+		*v = change.String(buf.since(start))
 	case fixInet6:
-		var a [16]byte
-		copy(a[:], v.B)
-		*v = change.String(buf.store(appendInet6(nil, a)))
+		start := buf.reserve(len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))
+		buf.bytes = appendInet6(buf.bytes, a)
+		*v = change.String(buf.since(start))
 	case fixUUID:
-		var a [16]byte
-		copy(a[:], v.B)
 		*v = change.Value{Kind: change.KindUUID, B: buf.store(a[:])}
 	}
 }
@@ -155,12 +160,24 @@ func appendInet6(dst []byte, a [16]byte) []byte {
 	return netip.AddrFrom16(a).AppendTo(dst)
 }
 
-// store copies b into the row byte store and returns the copy.
-func (b *rowBuffers) store(p []byte) []byte {
-	if cap(b.bytes)-len(b.bytes) < len(p) {
-		b.bytes = make([]byte, 0, max(64<<10, 2*len(p), 2*cap(b.bytes)))
+// reserve makes room for n more bytes in the row byte store without
+// moving what it holds (earlier values point into it) and returns where
+// the next bytes go.
+func (b *rowBuffers) reserve(n int) int {
+	if cap(b.bytes)-len(b.bytes) < n {
+		b.bytes = make([]byte, 0, max(64<<10, 2*n, 2*cap(b.bytes)))
 	}
-	start := len(b.bytes)
-	b.bytes = append(b.bytes, p...)
+	return len(b.bytes)
+}
+
+// since returns the bytes appended to the store since start.
+func (b *rowBuffers) since(start int) []byte {
 	return b.bytes[start:len(b.bytes):len(b.bytes)]
+}
+
+// store copies p into the row byte store and returns the copy.
+func (b *rowBuffers) store(p []byte) []byte {
+	start := b.reserve(len(p))
+	b.bytes = append(b.bytes, p...)
+	return b.since(start)
 }

@@ -265,12 +265,7 @@ func (b *rowBuffers) keep(img []change.Value) []change.Value {
 	for i := range img {
 		v := &img[i]
 		if v.B != nil {
-			if cap(b.bytes)-len(b.bytes) < len(v.B) {
-				b.bytes = make([]byte, 0, max(64<<10, 2*len(v.B), 2*cap(b.bytes)))
-			}
-			start := len(b.bytes)
-			b.bytes = append(b.bytes, v.B...)
-			v.B = b.bytes[start:len(b.bytes):len(b.bytes)]
+			v.B = b.store(v.B)
 		}
 		if v.Elems != nil || v.Names != nil {
 			*v = v.Clone()
