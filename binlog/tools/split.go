@@ -64,7 +64,11 @@ func Split(ctx context.Context, files []string, opt SplitOptions, w io.Writer) (
 	bw := bufio.NewWriterSize(w, 1<<20)
 	s := &splitter{opt: opt, out: binlog.NewWriter(bw), res: &res,
 		tables: map[uint64]*binlog.TableMap{}, maps: map[uint64][]byte{}}
-	defer s.wait.close()
+	defer func() {
+		if s.wait != nil {
+			s.wait.close()
+		}
+	}()
 	for _, p := range files {
 		if err := s.file(ctx, p); err != nil {
 			return res, err
@@ -91,7 +95,8 @@ type splitter struct {
 
 	state      int      // txNone, txGTID, txOpen
 	buf        [][]byte // buffered events (header and body) of the current transaction
-	wait       waitFile // where buffered events go past MaxBuffer; they come before buf
+	wait       *spool   // where buffered events go past MaxBuffer (made on first use); they come before buf
+	waiting    bool     // wait holds events of the current transaction
 	bufBytes   int64
 	bufRows    int64
 	unsplit    bool // the transaction holds events that cannot be split, or is copied as it is
@@ -101,85 +106,6 @@ type splitter struct {
 	pieceBytes int64
 	xid        uint64
 	scratch    []byte
-}
-
-// waitFile holds records in a temporary file, to be read back in order.
-type waitFile struct {
-	f   *os.File
-	w   *bufio.Writer
-	n   int64 // records in the file
-	buf []byte
-}
-
-// add appends one record, creating the file in dir on first use.
-func (f *waitFile) add(dir string, rec []byte) error {
-	if f.f == nil {
-		file, err := os.CreateTemp(dir, "sluice-split-*.wait")
-		if err != nil {
-			return fmt.Errorf("tools: split: spill file: %w", err)
-		}
-		f.f, f.w = file, bufio.NewWriterSize(file, 1<<20)
-	}
-	var n [4]byte
-	binary.LittleEndian.PutUint32(n[:], uint32(len(rec)))
-	f.w.Write(n[:])
-	if _, err := f.w.Write(rec); err != nil {
-		return fmt.Errorf("tools: split: spill file: %w", err)
-	}
-	f.n++
-	return nil
-}
-
-// each calls fn with every record, in the order added.
-func (f *waitFile) each(fn func(rec []byte) error) error {
-	if f.n == 0 {
-		return nil
-	}
-	if err := f.w.Flush(); err != nil {
-		return fmt.Errorf("tools: split: spill file: %w", err)
-	}
-	r := bufio.NewReaderSize(io.NewSectionReader(f.f, 0, 1<<62), 1<<20)
-	for i := int64(0); i < f.n; i++ {
-		var n [4]byte
-		if _, err := io.ReadFull(r, n[:]); err != nil {
-			return fmt.Errorf("tools: split: reading spill file: %w", err)
-		}
-		size := int(binary.LittleEndian.Uint32(n[:]))
-		if cap(f.buf) < size {
-			f.buf = make([]byte, size)
-		}
-		rec := f.buf[:size]
-		if _, err := io.ReadFull(r, rec); err != nil {
-			return fmt.Errorf("tools: split: reading spill file: %w", err)
-		}
-		if err := fn(rec); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// reset empties the file for the next transaction.
-func (f *waitFile) reset() {
-	if f.f == nil || f.n == 0 {
-		return
-	}
-	f.n = 0
-	f.w.Reset(f.f)
-	f.f.Truncate(0)
-	f.f.Seek(0, io.SeekStart)
-	if cap(f.buf) > 16<<20 {
-		f.buf = nil
-	}
-}
-
-// close removes the file.
-func (f *waitFile) close() {
-	if f.f != nil {
-		f.f.Close()
-		os.Remove(f.f.Name())
-		f.f = nil
-	}
 }
 
 func (s *splitter) file(ctx context.Context, path string) error {
@@ -226,13 +152,13 @@ func (s *splitter) writeRec(rec []byte) error {
 	return s.write(h, rec[binlog.HeaderLenV4:])
 }
 
-func (s *splitter) start(state int) {
+func (s *splitter) start(state int) error {
 	s.state = state
 	s.buf = s.buf[:0]
-	s.wait.reset()
 	s.bufBytes, s.bufRows = 0, 0
 	s.unsplit, s.splitting, s.pieceOpen = false, false, false
 	s.res.Transactions++
+	return s.resetWait()
 }
 
 func (s *splitter) buffer(ev *binlog.Event) error {
@@ -240,16 +166,23 @@ func (s *splitter) buffer(ev *binlog.Event) error {
 		return s.write(ev.Header, ev.Body)
 	}
 	s.bufBytes += int64(len(ev.Body)) + binlog.HeaderLenV4
-	if s.wait.n > 0 || s.bufBytes > s.opt.MaxBuffer {
+	if s.waiting || s.bufBytes > s.opt.MaxBuffer {
 		// Past the memory bound: the events wait on disk, in order.
+		if s.wait == nil {
+			var err error
+			if s.wait, err = newSpool(s.opt.TempDir); err != nil {
+				return err
+			}
+		}
+		s.waiting = true
 		for _, rec := range s.buf {
-			if err := s.wait.add(s.opt.TempDir, rec); err != nil {
+			if err := s.wait.add(rec); err != nil {
 				return err
 			}
 		}
 		s.buf = s.buf[:0]
 		s.scratch = appendRecord(s.scratch[:0], 0, ev.Header, ev.Body)
-		return s.wait.add(s.opt.TempDir, s.scratch[1:])
+		return s.wait.add(s.scratch[1:])
 	}
 	s.buf = append(s.buf, appendRecord(nil, 0, ev.Header, ev.Body)[1:])
 	return nil
@@ -258,10 +191,14 @@ func (s *splitter) buffer(ev *binlog.Event) error {
 // buffered calls fn with every buffered event (header and body) in order
 // and empties the buffer. rec is valid until fn returns.
 func (s *splitter) buffered(fn func(rec []byte) error) error {
-	if err := s.wait.each(fn); err != nil {
-		return err
+	if s.waiting {
+		if err := s.wait.each(fn); err != nil {
+			return err
+		}
+		if err := s.resetWait(); err != nil {
+			return err
+		}
 	}
-	s.wait.reset()
 	buf := s.buf
 	s.buf = nil
 	for _, rec := range buf {
@@ -271,6 +208,15 @@ func (s *splitter) buffered(fn func(rec []byte) error) error {
 	}
 	s.buf = buf[:0]
 	return nil
+}
+
+// resetWait empties the spill file of buffered events.
+func (s *splitter) resetWait() error {
+	if !s.waiting {
+		return nil
+	}
+	s.waiting = false
+	return s.wait.reset()
 }
 
 // flush writes the buffered events as they are; the rest of the
@@ -328,9 +274,13 @@ func (s *splitter) event(ev *binlog.Event) error {
 		if g.Flags&binlog.MariaGTIDStandalone != 0 {
 			state = txGTID
 		}
-		s.start(state)
+		if err := s.start(state); err != nil {
+			return err
+		}
 	case t == binlog.GTIDEvent || t == binlog.AnonymousGTIDEvent || t == binlog.GTIDTaggedLogEvent:
-		s.start(txGTID)
+		if err := s.start(txGTID); err != nil {
+			return err
+		}
 	case t == binlog.QueryEvent:
 		var q binlog.Query
 		if err := q.Decode(ev.Body, ev.FDE); err != nil {
@@ -339,7 +289,9 @@ func (s *splitter) event(ev *binlog.Event) error {
 		switch sql := strings.ToUpper(strings.TrimSpace(q.SQL)); {
 		case sql == "BEGIN":
 			if s.state == txNone {
-				s.start(txOpen)
+				if err := s.start(txOpen); err != nil {
+					return err
+				}
 			}
 			s.state = txOpen
 			if s.splitting {

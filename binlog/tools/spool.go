@@ -92,6 +92,67 @@ func (s *spool) reverse(fn func(rec []byte) error) error {
 	return nil
 }
 
+// each calls fn with each record, first added first. rec is valid until
+// fn returns.
+func (s *spool) each(fn func(rec []byte) error) error {
+	if err := s.dw.Flush(); err != nil {
+		return fmt.Errorf("tools: spill data: %w", err)
+	}
+	if err := s.iw.Flush(); err != nil {
+		return fmt.Errorf("tools: spill index: %w", err)
+	}
+	idx := bufio.NewReaderSize(io.NewSectionReader(s.idx, 0, 8*s.n), 64<<10)
+	data := bufio.NewReaderSize(io.NewSectionReader(s.data, 0, s.off), 1<<20)
+	var b [8]byte
+	next := func() (int64, error) {
+		if _, err := io.ReadFull(idx, b[:]); err != nil {
+			return 0, fmt.Errorf("tools: reading spill index: %w", err)
+		}
+		return int64(binary.LittleEndian.Uint64(b[:])), nil
+	}
+	var rec []byte
+	start, err := next()
+	for i := int64(0); i < s.n && err == nil; i++ {
+		end := s.off
+		if i+1 < s.n {
+			if end, err = next(); err != nil {
+				break
+			}
+		}
+		n := int(end - start)
+		if cap(rec) < n {
+			rec = make([]byte, n)
+		}
+		if _, err = io.ReadFull(data, rec[:n]); err != nil {
+			return fmt.Errorf("tools: reading spill data: %w", err)
+		}
+		if err = fn(rec[:n]); err != nil {
+			return err
+		}
+		start = end
+	}
+	if s.n == 0 {
+		return nil
+	}
+	return err
+}
+
+// reset empties the spool for reuse.
+func (s *spool) reset() error {
+	s.off, s.n = 0, 0
+	for _, f := range []*os.File{s.data, s.idx} {
+		if err := f.Truncate(0); err != nil {
+			return fmt.Errorf("tools: spill file: %w", err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("tools: spill file: %w", err)
+		}
+	}
+	s.dw.Reset(s.data)
+	s.iw.Reset(s.idx)
+	return nil
+}
+
 // close removes the spill files.
 func (s *spool) close() {
 	for _, f := range []*os.File{s.data, s.idx} {
