@@ -109,4 +109,7 @@
 // message. When the server sends a steady trickle (a small chunk right
 // after another), it waits 0.5 ms before reading again so that the next
 // read takes many messages; a change after a quiet spell is not delayed.
+// During that wait the TCP socket's SO_RCVLOWAT is raised to 64 KiB, so
+// the walsender's packets do not wake the Go runtime one by one; it is 1
+// again before any read that may block.
 package postgres
