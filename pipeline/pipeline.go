@@ -61,6 +61,7 @@ type config struct {
 	interval     time.Duration
 	metrics      Metrics
 	log          *slog.Logger
+	stopAt       change.Position
 }
 
 // Option configures a Pipeline.
@@ -95,6 +96,11 @@ func WithBatch(bytes int64, changes int) Option {
 // by the next). Saving runs beside delivery and never delays it. Default
 // one second.
 func WithCheckpointInterval(d time.Duration) Option { return func(c *config) { c.interval = d } }
+
+// WithStopAt makes Run return nil, after saving, once the source reaches p:
+// changes at or before p are delivered, the first one after it is not (see
+// ReaderConfig.StopAt). Default: run until canceled.
+func WithStopAt(p change.Position) Option { return func(c *config) { c.stopAt = p } }
 
 // WithMetrics reports counters to m. Default none.
 func WithMetrics(m Metrics) Option { return func(c *config) { c.metrics = m } }
@@ -152,7 +158,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer stopDelivery()
 	r := NewReader(dctx, p.src, ReaderConfig{
 		From: from, Filter: p.cfg.filter, BeginCommit: p.cfg.beginCommit, QueueBytes: p.cfg.queueBytes,
-		BatchBytes: p.cfg.batchBytes, BatchChanges: p.cfg.batchChanges, Reuse: true,
+		BatchBytes: p.cfg.batchBytes, BatchChanges: p.cfg.batchChanges, Reuse: true, StopAt: p.cfg.stopAt,
 	})
 	sv := newSaver(p, from, stopDelivery)
 	d := deliverer{p: p, r: r, saver: sv}

@@ -530,3 +530,63 @@ func TestPipelineCanceledBeforeStart(t *testing.T) {
 		}
 	}
 }
+
+func TestPipelineStopAt(t *testing.T) {
+	g := &genSource{txRows: []int{3, 5, 0, 40, 2}, batch: 7, payload: 10, tables: []string{"a", "b"}}
+	all := func(string) bool { return true }
+	binlog := func(off, idx uint64) change.Position {
+		return change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: off, Index: idx}
+	}
+	tests := []struct {
+		name string
+		stop change.Position
+	}{
+		{"inside a transaction", binlog(g.start(3), 9)},
+		{"at a begin", binlog(g.start(1), 1)},
+		{"at a commit", binlog(g.start(2), 0)},
+		{"between positions", binlog(g.start(3)+1, 0)},
+		{"before everything", binlog(1, 0)},
+		{"past the end", binlog(g.start(100), 0)},
+		{"a later file", binlog(0, 0)},
+	}
+	tests[len(tests)-1].stop.File = "bin.000002"
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			whole := expected(g, all, true, change.Position{})
+			var want []rec
+			for _, r := range whole {
+				if change.Compare(r.Pos, tt.stop) <= 0 {
+					want = append(want, r)
+				}
+			}
+			// A begin is held back until a change of its transaction is
+			// shown: stopping right after it shows nothing of it.
+			if n := len(want); n > 0 && want[n-1].Op == change.OpBegin {
+				want = want[:n-1]
+			}
+			sink := &recSink{}
+			store := &checkpoint.Memory{}
+			p, err := New(g, sink, store, WithBeginCommit(true), WithStopAt(tt.stop))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Run(context.Background()); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			got := sink.records()
+			diffRecs(t, got, want)
+			// The saved position is the last change before the stop, and a
+			// run without a stop position goes on from there exactly.
+			saved, err := store.Load(context.Background(), "default")
+			if len(want) > 0 && (err != nil || saved != want[len(want)-1].Pos) {
+				t.Fatalf("saved %v (%v), want the last delivered %v", saved, err, want[len(want)-1].Pos)
+			}
+			rest := &recSink{}
+			p, _ = New(g, rest, store, WithBeginCommit(true))
+			if err := p.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			diffRecs(t, append(got, rest.records()...), whole)
+		})
+	}
+}

@@ -13,6 +13,9 @@ import (
 // errStopped is what emit returns once the consumer has stopped the reader.
 var errStopped = errors.New("pipeline: stopped")
 
+// errStopAt is what emit returns to end the source at ReaderConfig.StopAt.
+var errStopAt = errors.New("pipeline: reached the stop position")
+
 // ErrOrder is returned (wrapped) when a source emits a position that does
 // not come after the one before it.
 var ErrOrder = errors.New("pipeline: source broke position order")
@@ -77,6 +80,14 @@ type ReaderConfig struct {
 	// Reuse lets the Reader reuse a batch's memory once it is released;
 	// set it only when nothing keeps changes past Release.
 	Reuse bool
+	// StopAt, when not zero, ends the stream where the source reaches it:
+	// changes at or before StopAt are delivered, the first change (of any
+	// kind, heartbeats included) after it is neither delivered nor saved,
+	// and Next returns io.EOF after the batches before it. A commit sits
+	// at the position just past its transaction (both sources), so a
+	// transaction boundary as StopAt ends the stream with that commit, like
+	// mysqlbinlog --stop-position and pg_recvlogical --endpos.
+	StopAt change.Position
 }
 
 func (c *ReaderConfig) setDefaults() {
@@ -107,6 +118,7 @@ type Reader struct {
 	txOpen   bool            // the begin of the current transaction was shown
 	lastPos  change.Position // position of the last change emitted
 	havePos  bool
+	stopAt   bool // cfg.StopAt is set
 	colCache map[colKey]colSel
 	keep     map[change.Namespace]bool // the table filter's verdicts
 
@@ -134,6 +146,7 @@ func NewReader(ctx context.Context, src Source, cfg ReaderConfig) *Reader {
 	r := &Reader{cfg: cfg, q: newQueue(cfg.QueueBytes), cancel: cancel, done: make(chan struct{})}
 	// Nothing at or before from may come again (rule 3).
 	r.lastPos, r.havePos = cfg.From, !cfg.From.IsZero()
+	r.stopAt = !cfg.StopAt.IsZero()
 	go r.run(ctx, src)
 	return r
 }
@@ -141,6 +154,9 @@ func NewReader(ctx context.Context, src Source, cfg ReaderConfig) *Reader {
 func (r *Reader) run(ctx context.Context, src Source) {
 	defer close(r.done)
 	err := src.Stream(ctx, r.cfg.From, func(batch []change.Change) error { return r.emit(ctx, batch) })
+	if errors.Is(err, errStopAt) {
+		err = nil
+	}
 	if err == nil {
 		err = r.flush(ctx)
 	}
@@ -258,6 +274,17 @@ func (r *Reader) emit(ctx context.Context, batch []change.Change) error {
 			r.cur = r.newBatch()
 		}
 		c := &batch[i]
+		atStop := false
+		if r.stopAt && !c.Pos.IsZero() {
+			d := change.Compare(c.Pos, r.cfg.StopAt)
+			if d > 0 {
+				if err := r.flush(ctx); err != nil {
+					return errStopped
+				}
+				return errStopAt
+			}
+			atStop = d == 0
+		}
 		if err := r.checkOrder(c); err != nil {
 			return err
 		}
@@ -302,6 +329,12 @@ func (r *Reader) emit(ctx context.Context, batch []change.Change) error {
 				sel = r.columns(c)
 			}
 			r.add(c, sel)
+		}
+		if atStop {
+			if err := r.flush(ctx); err != nil {
+				return errStopped
+			}
+			return errStopAt
 		}
 		if r.cur.Bytes >= r.cfg.BatchBytes || len(r.cur.Changes) >= r.cfg.BatchChanges {
 			if err := r.flush(ctx); err != nil {

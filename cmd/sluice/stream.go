@@ -49,7 +49,7 @@ func runStream(ctx context.Context, e *env, args []string) error {
 	return streamWith(ctx, e, args, sluice.Sources(), sink.BuiltinTo(e.Stdout))
 }
 
-const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl] [--include REGEXES] [--exclude REGEXES] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--state ./sluice.db] [--begin-commit]"
+const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl] [--include REGEXES] [--exclude REGEXES] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
 
 const streamHelp = `Stream the changes of a source database to a sink as Sluice JSON lines,
 one change per line, checkpointing the position of what the sink has
@@ -66,6 +66,16 @@ matched against the whole "database.table": 'shop\.orders,crm\..*'.
 
 --from applies only when the state file holds no position for --id.
 
+--stop-at ends the stream, exit status 0, where the source reaches that
+position: changes at or before it are delivered and checkpointed, the
+first change or idle heartbeat after it is not. A commit sits just past
+its transaction, so a transaction boundary (SHOW MASTER STATUS, an
+end_log_pos, pg_current_wal_insert_lsn()) ends the stream with the
+transactions committed up to there, as mysqlbinlog --stop-position and
+pg_recvlogical --endpos do. It takes FILE:POS, an LSN, or a position as
+sluice prints it (binlog:…, lsn:…#N, mongo:…); a GTID set has no order
+and is refused. Without it the stream runs until a signal.
+
 SIGINT or SIGTERM stops the stream cleanly: the last acknowledged position
 is saved before exit. Logs go to standard error; passwords never appear.`
 
@@ -79,6 +89,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *sluice.Sour
 	fs.StringVar(&spec.IncludeColumns, "include-columns", "", "only these columns (plus keys): 'table-regex:col/col,…'")
 	fs.StringVar(&spec.ExcludeColumns, "exclude-columns", "", "drop these columns: 'table-regex:col/col,…'")
 	from := fs.String("from", "", "where to start without a saved position: latest, earliest, FILE:POS, a GTID set, an LSN (default: the source's own default)")
+	stopAt := fs.String("stop-at", "", "end the stream, exit 0, on reaching this position: FILE:POS, an LSN, or a sluice position (default: never)")
 	state := fs.String("state", "./sluice.db", "state file holding the checkpoint")
 	id := fs.String("id", "stream", "name of this stream's checkpoint in the state file")
 	beginCommit := fs.Bool("begin-commit", false, "also write begin and commit events")
@@ -110,6 +121,12 @@ func streamWith(ctx context.Context, e *env, args []string, sources *sluice.Sour
 	if err != nil {
 		return usagef("stream: --from: %v", err)
 	}
+	var stopPos change.Position
+	if *stopAt != "" {
+		if stopPos, err = parseStopAt(*stopAt); err != nil {
+			return usagef("stream: --stop-at: %v", err)
+		}
+	}
 	filter, err := pipeline.NewFilter(spec)
 	if err != nil {
 		return usagef("stream: %v", err)
@@ -125,7 +142,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *sluice.Sour
 	log := slog.New(h)
 
 	err = stream(ctx, log, streamConfig{
-		srcURL: srcURL, sinkURL: *to, state: *state, id: *id, start: start, from: fromPos,
+		srcURL: srcURL, sinkURL: *to, state: *state, id: *id, start: start, from: fromPos, stopAt: stopPos,
 		filter: filter, beginCommit: *beginCommit, queueBytes: *queueBytes, interval: *interval,
 	}, sources, sinks)
 	if err != nil {
@@ -157,7 +174,7 @@ func startCPUProfile(path string) (stop func(), err error) {
 type streamConfig struct {
 	srcURL, sinkURL, state, id string
 	start                      sluice.Start
-	from                       change.Position
+	from, stopAt               change.Position
 	filter                     *pipeline.Filter
 	beginCommit                bool
 	queueBytes                 int64
@@ -184,7 +201,8 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *slui
 	p, err := pipeline.New(src, out, store,
 		pipeline.WithID(c.id), pipeline.WithFrom(c.from), pipeline.WithFilter(c.filter),
 		pipeline.WithBeginCommit(c.beginCommit), pipeline.WithQueueBytes(c.queueBytes),
-		pipeline.WithCheckpointInterval(c.interval), pipeline.WithMetrics(&counters), pipeline.WithLogger(log))
+		pipeline.WithCheckpointInterval(c.interval), pipeline.WithMetrics(&counters), pipeline.WithLogger(log),
+		pipeline.WithStopAt(c.stopAt))
 	if err != nil {
 		out.Close()
 		return err
@@ -202,10 +220,28 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *slui
 	if closeErr != nil {
 		return closeErr
 	}
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		log.Info("stopped by signal; position saved")
+	case !c.stopAt.IsZero():
+		log.Info("reached --stop-at; position saved", "stop-at", c.stopAt.String())
 	}
 	return nil
+}
+
+// parseStopAt reads --stop-at: what --from takes, less the words and GTID
+// sets, which name no single point of the log.
+func parseStopAt(s string) (change.Position, error) {
+	start, p, err := sluice.ParseFrom(s)
+	switch {
+	case err != nil:
+		return change.Position{}, err
+	case start != "" || p.IsZero():
+		return change.Position{}, fmt.Errorf("%q: want FILE:POS, an LSN or a position", s)
+	case p.Flavor == change.FlavorBinlog && p.File == "":
+		return change.Position{}, fmt.Errorf("%q: a GTID set has no order; give FILE:POS", s)
+	}
+	return p, nil
 }
 
 // redactPasswords returns err with the passwords of the given URLs masked

@@ -657,3 +657,90 @@ func pgKillTx(ctx context.Context, conn *pgx.Conn, rng *rand.Rand, next map[stri
 	}
 	return affected, stmts, nil
 }
+
+// TestStreamPostgresStopAt runs "sluice stream --stop-at LSN" against a
+// real server: each run ends by itself (nil, like exit status 0) with the
+// transactions committed up to the LSN, commit included, and the next run
+// goes on from there.
+func TestStreamPostgresStopAt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	pg := testenv.NewPostgres(t, testenv.PostgresOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := pg.Exec(ctx, "postgres",
+		`CREATE TABLE t (id int PRIMARY KEY)`,
+		`CREATE PUBLICATION stop FOR TABLE t`,
+		`SELECT pg_create_logical_replication_slot('stop', 'pgoutput')`,
+	); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pg.Connect(ctx, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// commit runs one transaction and returns the WAL insert position
+	// right after its commit record: the end LSN of the commit.
+	commit := func(stmt string) string {
+		t.Helper()
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+		var lsn string
+		if err := conn.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&lsn); err != nil {
+			t.Fatal(err)
+		}
+		return lsn
+	}
+	end1 := commit(`INSERT INTO t VALUES (1), (2)`)
+	end2 := commit(`INSERT INTO t VALUES (3)`)
+	commit(`INSERT INTO t VALUES (4)`)
+
+	dir := t.TempDir()
+	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state.db")
+	srcURL := pg.DSN("postgres") + "&slot=stop&publication=stop"
+	run := func(stopAt string) []string {
+		t.Helper()
+		var logs bytes.Buffer
+		e := &env{Stdout: &bytes.Buffer{}, Stderr: &logs}
+		os.Remove(out)
+		if err := streamWith(ctx, e, []string{srcURL, "--to", "file://" + out, "--state", state,
+			"--begin-commit", "--stop-at", stopAt}, sluice.Sources(), sink.Builtin()); err != nil {
+			t.Fatalf("--stop-at %s: %v\n%s", stopAt, err, logs.String())
+		}
+		if !strings.Contains(logs.String(), "reached --stop-at") {
+			t.Errorf("--stop-at %s: no 'reached --stop-at' in the log:\n%s", stopAt, logs.String())
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ops []string
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			c, err := change.DecodeJSON([]byte(line))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := c.Op.String()
+			if c.Op == change.OpInsert {
+				s += fmt.Sprint(c.After[0].I)
+			}
+			ops = append(ops, s)
+		}
+		return ops
+	}
+	if got, want := strings.Join(run(end1), " "), "begin insert1 insert2 commit"; got != want {
+		t.Errorf("--stop-at %s: got %s, want %s", end1, got, want)
+	}
+	if got, want := strings.Join(run(end2), " "), "begin insert3 commit"; got != want {
+		t.Errorf("--stop-at %s: got %s, want %s", end2, got, want)
+	}
+	// A GTID set names no point of a log: a usage error.
+	e := &env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
+	err = streamWith(ctx, e, []string{srcURL, "--state", state, "--stop-at", "0-1-100"}, sluice.Sources(), sink.Builtin())
+	if err == nil || !strings.Contains(err.Error(), "GTID set") {
+		t.Errorf("--stop-at with a GTID set: %v, want a usage error naming the GTID set", err)
+	}
+}
