@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # pg-throughput.sh: the same pgoutput backlog read by pg_recvlogical
-# (proto 1, to /dev/null) and by `sluice stream` (Sluice JSON to a file in
-# /dev/shm), each from its own slot; every slot is created at the same LSN
+# (proto 1, to /dev/null) and by `sluice stream` (Sluice JSON to
+# /dev/null), each from its own slot; every slot is created at the same LSN
 # before the workload. The readers run one at a time, ROUNDS times, in
 # alternating order (recv first in odd rounds, sluice first in even ones).
 # Prints, for each reader and round: seconds, rows/s, CPU seconds
-# (user+sys), CPU/wall, peak RSS and the 1-minute load average when it
-# started; then the throughput ratio per round.
+# (user+sys), CPU/wall, peak RSS, the 1-minute load average when it
+# started and the CPU seconds of the walsender that served it; then the
+# throughput ratio per round.
 #
 #   bench/pg-throughput.sh [ROWS]      (default 1000000)
 #
@@ -14,32 +15,33 @@
 # command line (e.g. "--cpuprofile /tmp/pg.prof"); SRC_PARAMS to its source
 # URL. SLUICE_ALT=/path/to/another/sluice adds that binary as a third
 # reader ("sluice-alt", its own slot, run right after sluice in every
-# round), to compare two builds in one run. Needs PostgreSQL 15 binaries (postgresql-15, postgresql-client-15)
-# and Go. Starts a private server on a free port in a temporary directory;
-# as root the server runs as the "postgres" user.
+# round), to compare two builds in one run; ALT_PARAMS replaces SRC_PARAMS
+# and ALT_ENV (e.g. "GOMAXPROCS=1") sets variables for that reader only, so
+# SLUICE_ALT may also be the same build with other settings. Needs
+# PostgreSQL 15 binaries (postgresql-15, postgresql-client-15), python3 and
+# Go. Starts a private server on a free port in a temporary directory; as
+# root the server runs as the "postgres" user.
 #
-# How the end is seen: pg_recvlogical stops by itself at the end LSN (-E).
-# sluice writes to a regular file on tmpfs (a write there costs about what
-# a write to /dev/null does, unlike a pipe, which wakes its reader on every
-# write); the script polls the file's last bytes every 20 ms for the
-# marker row, the last row of the backlog, and reads sluice's CPU and peak
-# RSS from /proc at that moment. The CPU of the walsender serving each
-# reader is sampled from /proc every 50 ms.
+# Both readers are measured the same way: each stops by itself at the end
+# LSN (pg_recvlogical -E, sluice --stop-at; the LSN is the WAL insert
+# position after the last row's commit) and runs under /usr/bin/time, which
+# gives its wall time, CPU and peak RSS. sluice's log must report every
+# backlog row written. One python3 process samples the CPU of the walsender
+# serving each reader from /proc every 50 ms (no fork per sample: on this
+# VM a fork and exec costs ~15 ms of CPU, which the polling loop of an
+# earlier version of this script took from the readers).
 set -euo pipefail
 ROWS=${1:-1000000}
 ROUNDS=${ROUNDS:-2}
 BIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/pg-throughput.XXXXXX)
-SHM=$(mktemp -d /dev/shm/pg-throughput.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 AS=()
 if [ "$(id -u)" = 0 ]; then chown postgres "$WORK"; AS=(runuser -u postgres --); fi
-SPID=
 cleanup() {
-  [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
   "${AS[@]}" "$BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$WORK" "$SHM"
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -77,25 +79,38 @@ while [ "$done_rows" -lt "$ROWS" ]; do
 done
 "${PSQL[@]}" -c "INSERT INTO sbtest VALUES (0, 0, 'the-end-marker', 'x')"
 ROWS=$(( ROWS + 1 ))
-END=$("${PSQL[@]}" -c "SELECT pg_current_wal_lsn()")
+END=$("${PSQL[@]}" -c "SELECT pg_current_wal_insert_lsn()")
 echo "backlog: $ROWS rows, end LSN $END"
-tck=$(getconf CLK_TCK)
 load() { cut -d' ' -f1 /proc/loadavg; }
 RESULTS=()
 
 # walsender_cpu SLOT OUT: in the background, find the walsender streaming
-# from SLOT and write its CPU seconds (user+sys) to OUT every 50 ms, until
-# it exits; the last value is at most 50 ms old.
+# from SLOT and write its CPU seconds (user+sys) to OUT when it exits; the
+# value is at most 50 ms old.
 walsender_cpu() {
-  local pid="" st
-  while [ -z "$pid" ]; do
-    pid=$("${PSQL[@]}" -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1' AND active" 2>/dev/null || true)
-    [ -n "$pid" ] || sleep 0.05
-  done
-  while { read -r -a st <"/proc/$pid/stat"; } 2>/dev/null; do
-    awk -v u="${st[13]}" -v s="${st[14]}" -v t="$tck" 'BEGIN{printf "%.2f\n", (u+s)/t}' >"$2.tmp" && mv "$2.tmp" "$2"
-    sleep 0.05
-  done
+  python3 - "$1" "$2" "$PORT" "$BIN/psql" <<'PY'
+import os, subprocess, sys, time
+slot, out, port, psql = sys.argv[1:]
+tck = os.sysconf("SC_CLK_TCK")
+pid = ""
+while not pid:
+    pid = subprocess.run([psql, "-X", "-At", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d", "postgres", "-c",
+                          f"SELECT active_pid FROM pg_replication_slots WHERE slot_name = '{slot}' AND active"],
+                         capture_output=True, text=True).stdout.strip()
+    if not pid:
+        time.sleep(0.05)
+cpu = 0.0
+try:
+    while True:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(st[11]) + int(st[12])) / tck
+        time.sleep(0.05)
+except (FileNotFoundError, ProcessLookupError):
+    pass
+with open(out, "w") as f:
+    f.write(f"{cpu:.2f}\n")
+PY
 }
 
 run_recv() { # round
@@ -113,36 +128,23 @@ run_recv() { # round
 }
 
 run_sluice() { # round [alt]
-  local l t0 t1 out st hwm wpid bin="$WORK/sluice" slot="sluice$1" name=sluice
-  if [ -n "${2:-}" ]; then bin=$SLUICE_ALT slot="alt$1" name=sluice-alt; fi
-  out="$SHM/out$1.jsonl"
+  local l t0 t1 u s m wpid bin="$WORK/sluice" slot="sluice$1" name=sluice
+  local params=${SRC_PARAMS:-} envs=()
+  if [ -n "${2:-}" ]; then bin=$SLUICE_ALT slot="alt$1" name=sluice-alt params=${ALT_PARAMS-${SRC_PARAMS:-}}; read -r -a envs <<<"${ALT_ENV:-}"; fi
   l=$(load)
   echo 0 >"$WORK/ws.cpu"
   walsender_cpu "$slot" "$WORK/ws.cpu" & wpid=$!
   t0=$(date +%s.%N)
   # shellcheck disable=SC2086
-  "$bin" stream "postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable&slot=$slot&publication=bench&create-publication=no${SRC_PARAMS:-}" \
-    --to stdout:// --state "$WORK/$slot.db" ${SLUICE_FLAGS:-} >"$out" 2>"$WORK/$slot.log" &
-  SPID=$!
-  until tail -c 4096 "$out" 2>/dev/null | grep -q -F the-end-marker; do
-    if ! kill -0 "$SPID" 2>/dev/null; then echo "sluice exited early:" >&2; cat "$WORK/$slot.log" >&2; exit 1; fi
-    sleep 0.02
-  done
+  env ${envs[@]+"${envs[@]}"} /usr/bin/time -f "%U %S %M" -o "$WORK/$slot.time" "$bin" stream \
+    "postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable&slot=$slot&publication=bench&create-publication=no$params" \
+    --to stdout:// --state "$WORK/$slot.db" --stop-at "$END" ${SLUICE_FLAGS:-} >/dev/null 2>"$WORK/$slot.log" ||
+    { echo "$name round $1 failed:" >&2; cat "$WORK/$slot.log" >&2; exit 1; }
   t1=$(date +%s.%N)
-  read -r -a st <"/proc/$SPID/stat"
-  hwm=$(awk '/VmHWM/ {print $2}' "/proc/$SPID/status")
-  echo "$name round $1 /proc/PID/io: $(awk '{printf "%s ", $0}' "/proc/$SPID/io")"
-  local wcpu
-  wcpu=$(cat "$WORK/ws.cpu")
-  kill -INT "$SPID" 2>/dev/null
-  wait "$SPID" || true
-  SPID=
   wait "$wpid" 2>/dev/null || true
-  local lines
-  lines=$(grep -c '"op":"insert"' "$out" || true)
-  [ "$lines" = "$ROWS" ] || { echo "$name round $1 wrote $lines insert lines, want $ROWS" >&2; exit 1; }
-  rm -f "$out"
-  RESULTS+=("$1 $name $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') $(awk -v u="${st[13]}" -v s="${st[14]}" -v t="$tck" 'BEGIN{printf "%.2f", (u+s)/t}') $hwm $l $wcpu")
+  grep -q "written=$ROWS " "$WORK/$slot.log" || { echo "$name round $1 did not write $ROWS rows:" >&2; cat "$WORK/$slot.log" >&2; exit 1; }
+  read -r u s m <"$WORK/$slot.time"
+  RESULTS+=("$1 $name $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') $(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}') $m $l $(cat "$WORK/ws.cpu")")
 }
 
 for r in $(seq "$ROUNDS"); do
@@ -156,4 +158,7 @@ printf '%s\n' "${RESULTS[@]}" | awk -v rows="$ROWS" '
     if (who == "pg_recvlogical") r[round] = sec; else if (who == "sluice") s[round] = sec; else a[round] = sec; c[round, who] = cpu }
   END { for (i in r) {
     printf "round %d: sluice / pg_recvlogical throughput %.2f, CPU per row: sluice %.2f us, pg_recvlogical %.2f us\n", i, r[i]/s[i], c[i, "sluice"]/rows*1e6, c[i, "pg_recvlogical"]/rows*1e6
-    if (i in a) printf "round %d: sluice-alt / pg_recvlogical throughput %.2f, CPU per row %.2f us\n", i, r[i]/a[i], c[i, "sluice-alt"]/rows*1e6 } }'
+    if (i in a) printf "round %d: sluice-alt / pg_recvlogical throughput %.2f, CPU per row %.2f us\n", i, r[i]/a[i], c[i, "sluice-alt"]/rows*1e6
+    rt += r[i]; st += s[i]; at += a[i]; n++ }
+    printf "all %d rounds: sluice / pg_recvlogical throughput %.3f (total seconds %.2f / %.2f)\n", n, rt/st, rt, st
+    if (at > 0) printf "all %d rounds: sluice-alt / pg_recvlogical throughput %.3f\n", n, rt/at }'
