@@ -697,6 +697,9 @@ func TestStreamPostgresStopAt(t *testing.T) {
 	end1 := commit(`INSERT INTO t VALUES (1), (2)`)
 	end2 := commit(`INSERT INTO t VALUES (3)`)
 	commit(`INSERT INTO t VALUES (4)`)
+	// WAL that carries no change for the publication: a stop position
+	// past the last commit is reached through the idle heartbeat.
+	end4 := commit(`SELECT pg_logical_emit_message(false, 'other', 'not published')`)
 
 	dir := t.TempDir()
 	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state.db")
@@ -736,6 +739,9 @@ func TestStreamPostgresStopAt(t *testing.T) {
 	}
 	if got, want := strings.Join(run(end2), " "), "begin insert3 commit"; got != want {
 		t.Errorf("--stop-at %s: got %s, want %s", end2, got, want)
+	}
+	if got, want := strings.Join(run(end4), " "), "begin insert4 commit"; got != want {
+		t.Errorf("--stop-at %s: got %s, want %s", end4, got, want)
 	}
 	// A GTID set names no point of a log: a usage error.
 	e := &env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
