@@ -52,7 +52,7 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$WORK'
 wal_level = logical
 max_wal_senders = 16
-max_replication_slots = 16
+max_replication_slots = 64
 fsync = off
 synchronous_commit = off
 CONF
@@ -65,8 +65,8 @@ PSQL=("$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v O
   -c "CREATE PUBLICATION bench FOR TABLE sbtest" >/dev/null
 for r in $(seq "$ROUNDS"); do
   "${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('recv$r', 'pgoutput')" \
-    -c "SELECT pg_create_logical_replication_slot('sluice$r', 'pgoutput')" \
-    -c "SELECT pg_create_logical_replication_slot('alt$r', 'pgoutput')" >/dev/null
+    -c "SELECT pg_create_logical_replication_slot('sluice$r', 'pgoutput')" >/dev/null
+  if [ -n "${SLUICE_ALT:-}" ]; then "${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('alt$r', 'pgoutput')" >/dev/null; fi
 done
 "${PSQL[@]}" -c "SELECT slot_name, confirmed_flush_lsn FROM pg_replication_slots ORDER BY 1" | tr '\n' ' '
 echo
