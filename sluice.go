@@ -257,6 +257,7 @@ type options struct {
 	interval    time.Duration
 	maxUnacked  int
 	autoAck     bool
+	stopAt      change.Position
 	log         *slog.Logger
 }
 
@@ -306,6 +307,12 @@ func WithMaxUnacked(n int) Option { return func(o *options) { o.maxUnacked = n }
 // WithAutoAck acknowledges each change when Next is called again, for
 // programs that finish a change before asking for the next one.
 func WithAutoAck() Option { return func(o *options) { o.autoAck = true } }
+
+// WithStopAt ends the stream where the source reaches p: Next returns the
+// changes at or before p, then false with a nil Err (see
+// pipeline.ReaderConfig.StopAt). Default: the stream follows the source
+// until closed.
+func WithStopAt(p change.Position) Option { return func(o *options) { o.stopAt = p } }
 
 // WithLogger passes l to the source and logs checkpoints. Default: discard.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
@@ -399,7 +406,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Stream, error) {
 	}
 	s.acked = from
 	s.r = pipeline.NewReader(ctx, src, pipeline.ReaderConfig{
-		From: from, Filter: filter, BeginCommit: o.beginCommit, QueueBytes: o.queueBytes,
+		From: from, Filter: filter, BeginCommit: o.beginCommit, QueueBytes: o.queueBytes, StopAt: o.stopAt,
 	})
 	return s, nil
 }

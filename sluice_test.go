@@ -101,6 +101,42 @@ func TestOutOfOrderAcks(t *testing.T) {
 	}
 }
 
+func TestStopAt(t *testing.T) {
+	ctx := context.Background()
+	// The fixture's transaction t runs from offset 100t (begin, rows) to
+	// its commit at 100(t+1): stopping at the second commit ends the
+	// stream with it; the next Open, without a stop, goes on from there.
+	store := &checkpoint.Memory{}
+	s := open(t, "fixture://?follow=1&txs=5&rows=4", sluice.WithStore(store, "x"), sluice.WithBeginCommit(true),
+		sluice.WithStopAt(pos(300, 0)), sluice.WithAutoAck())
+	var got []change.Change
+	for s.Next(ctx) {
+		got = append(got, s.Change())
+	}
+	if err := s.Err(); err != nil {
+		t.Fatalf("Err after the stop position: %v", err)
+	}
+	s.Close()
+	if len(got) != 2*6 || got[len(got)-1].Pos != pos(300, 0) || got[len(got)-1].Op != change.OpCommit {
+		t.Fatalf("got %d changes ending at %s, want 12 ending with the commit at %s", len(got), got[len(got)-1].Pos, pos(300, 0))
+	}
+	if p, _ := store.Load(ctx, "x"); p != pos(300, 0) {
+		t.Errorf("saved %s, want %s", p, pos(300, 0))
+	}
+	s = open(t, "fixture://?txs=5&rows=4", sluice.WithStore(store, "x"), sluice.WithBeginCommit(true))
+	n := 0
+	for s.Next(ctx) {
+		if n == 0 && s.Change().Pos != pos(300, 1) {
+			t.Errorf("resumed at %s, want %s", s.Change().Pos, pos(300, 1))
+		}
+		n++
+	}
+	s.Close()
+	if n != 3*6 {
+		t.Errorf("resumed run got %d changes, want 18", n)
+	}
+}
+
 func TestResumeAfterAcknowledged(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
