@@ -91,6 +91,21 @@ func TestCompare(t *testing.T) {
 			if got := Compare(ordered[i], ordered[j]); got != want {
 				t.Errorf("Compare(%v, %v) = %d, want %d", ordered[i], ordered[j], got, want)
 			}
+			// ComparePlace agrees, or calls the two the same place.
+			if got := ComparePlace(ordered[i], ordered[j]); got != want && got != 0 {
+				t.Errorf("ComparePlace(%v, %v) = %d, want %d or 0", ordered[i], ordered[j], got, want)
+			}
+		}
+	}
+	// Same place, told apart only by a GTID set or a token.
+	for _, pair := range [][2]Position{
+		{ordered[5], ordered[6]},
+		{ordered[18], ordered[19]},
+		{ordered[19], ordered[20]},
+		{{Flavor: FlavorBinlog, File: "b.000003", Offset: 841}, {Flavor: FlavorBinlog, File: "b.000003", Offset: 841, GTIDSet: "0-1-3"}},
+	} {
+		if ComparePlace(pair[0], pair[1]) != 0 || ComparePlace(pair[1], pair[0]) != 0 {
+			t.Errorf("ComparePlace(%v, %v) is not 0", pair[0], pair[1])
 		}
 	}
 	shuffled := slices.Clone(ordered)

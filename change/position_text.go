@@ -20,6 +20,25 @@ func (p Position) IsZero() bool { return p == Position{} }
 // remaining ties as plain strings, so Compare is 0 only for identical
 // positions and the order is total.
 func Compare(a, b Position) int {
+	if c := ComparePlace(a, b); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.File, b.File); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.GTIDSet, b.GTIDSet); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Token, b.Token)
+}
+
+// ComparePlace orders two positions by where they are in the log only:
+// flavor, then (binlog) file, Offset and Index, as Compare does, but it
+// returns 0 for positions at the same place that differ in the fields
+// Compare uses to break ties (a GTID set, a token, a non-binlog File). A
+// stop position typed as FILE:POS is at the same place as the commit that
+// ends there, which carries its GTID set.
+func ComparePlace(a, b Position) int {
 	if c := cmp.Compare(a.Flavor, b.Flavor); c != 0 {
 		return c
 	}
@@ -31,16 +50,7 @@ func Compare(a, b Position) int {
 	if c := cmp.Compare(a.Offset, b.Offset); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.Index, b.Index); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.File, b.File); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.GTIDSet, b.GTIDSet); c != 0 {
-		return c
-	}
-	return strings.Compare(a.Token, b.Token)
+	return cmp.Compare(a.Index, b.Index)
 }
 
 // splitBinlogName splits "mysql-bin.000003" into "mysql-bin" and "000003".

@@ -80,8 +80,9 @@ type ReaderConfig struct {
 	// Reuse lets the Reader reuse a batch's memory once it is released;
 	// set it only when nothing keeps changes past Release.
 	Reuse bool
-	// StopAt, when not zero, ends the stream where the source reaches it:
-	// changes at or before StopAt are delivered, the first change (of any
+	// StopAt, when not zero, ends the stream where the source reaches it
+	// (compared with change.ComparePlace, so a GTID set or token in either
+	// does not matter): changes at or before StopAt are delivered, the first change (of any
 	// kind, heartbeats included) after it is neither delivered nor saved,
 	// and Next returns io.EOF after the batches before it. A commit sits
 	// at the position just past its transaction (both sources), so a
@@ -276,7 +277,7 @@ func (r *Reader) emit(ctx context.Context, batch []change.Change) error {
 		c := &batch[i]
 		atStop := false
 		if r.stopAt && !c.Pos.IsZero() {
-			d := change.Compare(c.Pos, r.cfg.StopAt)
+			d := change.ComparePlace(c.Pos, r.cfg.StopAt)
 			if d > 0 {
 				if err := r.flush(ctx); err != nil {
 					return errStopped

@@ -172,3 +172,83 @@ func TestStreamMariaDBEndToEnd(t *testing.T) {
 		t.Errorf("rows:\n got %s\nwant %s\n%s", strings.Join(rows, " "), want, data)
 	}
 }
+
+// TestStreamMariaDBStopAt runs "sluice stream --stop-at FILE:POS" against
+// a real MariaDB, with the positions SHOW MASTER STATUS gives after each
+// transaction: every run ends by itself with the transactions committed up
+// to its stop position, and the next run goes on from there. It runs in
+// file+position and in GTID mode.
+func TestStreamMariaDBStopAt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts MariaDB")
+	}
+	srv := testenv.NewMariaDB(t, testenv.MariaDBOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db, err := srv.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := func(stmts ...string) string {
+		t.Helper()
+		if err := srv.Exec(ctx, stmts...); err != nil {
+			t.Fatal(err)
+		}
+		var file, doDB, ignoreDB string
+		var pos int64
+		if err := db.QueryRowContext(ctx, "SHOW MASTER STATUS").Scan(&file, &pos, &doDB, &ignoreDB); err != nil {
+			t.Fatal(err)
+		}
+		return file + ":" + itoa64(pos)
+	}
+	mark(`CREATE DATABASE shop`, `CREATE TABLE shop.t (id int PRIMARY KEY)`)
+	end1 := mark(`INSERT INTO shop.t VALUES (1), (2)`)
+	end2 := mark(`BEGIN`, `INSERT INTO shop.t VALUES (3)`, `UPDATE shop.t SET id = 30 WHERE id = 3`, `COMMIT`)
+	mark(`INSERT INTO shop.t VALUES (4)`)
+
+	for _, mode := range []string{"", "&gtid=on"} {
+		t.Run("gtid="+map[string]string{"": "off", "&gtid=on": "on"}[mode], func(t *testing.T) {
+			dir := t.TempDir()
+			out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state.db")
+			srcURL := "mysql://" + testenv.MariaDBReplUser + ":" + testenv.MariaDBReplPassword + "@" + srv.Addr() + "/?server-id=4243" + mode
+			run := func(stopAt string) string {
+				t.Helper()
+				var logs bytes.Buffer
+				e := &env{Stdout: &bytes.Buffer{}, Stderr: &logs}
+				os.Remove(out)
+				if err := streamWith(ctx, e, []string{srcURL, "--to", "file://" + out, "--state", state, "--from", "earliest",
+					"--include", `shop\.t`, "--begin-commit", "--stop-at", stopAt}, sluice.Sources(), sink.Builtin()); err != nil {
+					t.Fatalf("--stop-at %s: %v\n%s", stopAt, err, logs.String())
+				}
+				data, err := os.ReadFile(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ops []string
+				for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+					c, err := change.DecodeJSON([]byte(line))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if c.Op == change.OpDDL {
+						continue
+					}
+					s := c.Op.String()
+					if c.After != nil {
+						s += itoa64(c.After[0].I)
+					}
+					ops = append(ops, s)
+				}
+				return strings.Join(ops, " ")
+			}
+			// The first run also shows the two DDL transactions (DDL lines
+			// are skipped here, their begin and commit are not).
+			if got, want := run(end1), "begin commit begin commit begin insert1 insert2 commit"; got != want {
+				t.Errorf("--stop-at %s: got %q, want %q", end1, got, want)
+			}
+			if got, want := run(end2), "begin insert3 update30 commit"; got != want {
+				t.Errorf("--stop-at %s: got %q, want %q", end2, got, want)
+			}
+		})
+	}
+}
