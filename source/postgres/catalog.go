@@ -185,12 +185,16 @@ func (c *catalog) decodeValue(ctx context.Context, rel *relation, i int, col tup
 		return change.Null(), nil
 	case tupleUnchanged:
 		return change.Unchanged(), nil
-	case tupleText:
+	case tupleText, tupleBinary:
 	default:
-		return change.Value{}, fmt.Errorf("binary column values are not requested, got kind %q", col.Kind)
+		return change.Value{}, fmt.Errorf("unknown column value kind %q", col.Kind)
 	}
 	t := rel.types[i]
-	v, err := decodeText(t, rel.mods[i], col.Data)
+	decode := decodeText
+	if col.Kind == tupleBinary {
+		decode = decodeBinary
+	}
+	v, err := decode(t, rel.mods[i], col.Data)
 	if errors.Is(err, errUnknownLabel) {
 		enum := enumOf(t)
 		if enum == nil {
@@ -199,7 +203,10 @@ func (c *catalog) decodeValue(ctx context.Context, rel *relation, i int, col tup
 		if err := c.loadLabels(ctx, enum); err != nil {
 			return change.Value{}, err
 		}
-		v, err = decodeText(t, rel.mods[i], col.Data)
+		v, err = decode(t, rel.mods[i], col.Data)
+	}
+	if errors.Is(err, errBinaryFallback) {
+		return change.Value{}, fmt.Errorf("%w: column %s of %s.%s, type %s", errBinaryFallback, rel.cols[i].Name, rel.ns.Database, rel.ns.Table, t.Name)
 	}
 	return v, err
 }

@@ -53,6 +53,15 @@ type Config struct {
 	StatusInterval time.Duration
 	// Messages delivers logical decoding messages (pg_logical_emit_message).
 	Messages bool
+	// Binary asks the server (PostgreSQL 14+) for column values in their
+	// binary send form, which costs the walsender less than text output for
+	// timestamps, numerics and floats. Values decode to exactly what text
+	// mode gives; when one cannot (a type Sluice keeps as the server's text,
+	// such as interval or inet, a BC timestamp, an array with explicit
+	// bounds, a bit string over 64 bits), the source restarts from its last
+	// position in text mode, logs why, and stays in text mode. timestamptz
+	// values come in UTC whatever the session TimeZone.
+	Binary bool
 	// RetryMin and RetryMax bound the backoff between reconnects after a
 	// lost connection (defaults 100ms and 10s); a negative RetryMax turns
 	// reconnecting off. A temporary slot never reconnects: the server
@@ -76,7 +85,7 @@ const (
 
 // The query parameters ParseURL consumes; the rest go to pgconn.
 var ownParams = []string{"slot", "publication", "create-publication", "temporary", "proto-version",
-	"streaming", "spill-dir", "memory-bytes", "batch-size", "status-interval", "messages", "retry-min", "retry-max"}
+	"streaming", "spill-dir", "memory-bytes", "batch-size", "status-interval", "messages", "binary", "retry-min", "retry-max"}
 
 var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
@@ -135,6 +144,7 @@ func ParseURL(raw string) (*Config, error) {
 	boolean("temporary", &cfg.Temporary)
 	boolean("streaming", &cfg.Streaming)
 	boolean("messages", &cfg.Messages)
+	boolean("binary", &cfg.Binary)
 	var proto, batch int64
 	integer("proto-version", &proto)
 	integer("memory-bytes", &cfg.MemoryBytes)

@@ -52,8 +52,7 @@
 // for a dependency. The replication handshake and standby status updates are
 // a few lines on top of pgconn.
 //
-// Values arrive in text form (binary mode fails for types without send
-// functions) and are decoded exactly: integers, numeric as KindDecimal text
+// Values arrive in text form by default and are decoded exactly: integers, numeric as KindDecimal text
 // (NaN and ±Infinity included), floats, bool, text types, bytea, json and
 // jsonb, uuid, date, time, timetz, timestamp, timestamptz (±infinity as
 // change.TimestampInfinity), bit strings of up to 64 bits, enums (with their
@@ -66,6 +65,16 @@
 // the server did not send ('u') is change.Unchanged(), never NULL. In a
 // key-only old tuple (REPLICA IDENTITY DEFAULT or USING INDEX) the columns
 // outside the identity are absent (the zero Value), not NULL.
+//
+// With binary=true (PostgreSQL 14+) the server sends values in their
+// binary send form, which saves the walsender the text output of
+// timestamps, numerics and floats; values_binary.go turns each into the
+// same Value the text form gives (tested type by type against text mode).
+// A value binary cannot reproduce exactly — a type kept as the server's
+// text, a BC date or timestamp, an array with explicit bounds, a bit string
+// over 64 bits — makes the source restart from its last position in text
+// mode for the rest of its life, with a warning; positions make the
+// restart exact. timestamptz values then come in UTC whatever TimeZone is.
 //
 // # Protocol versions and streamed transactions
 //

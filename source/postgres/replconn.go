@@ -326,7 +326,7 @@ func DropSlot(ctx context.Context, cfg *Config) error {
 }
 
 // startReplication sends START_REPLICATION and waits for CopyBothResponse.
-func startReplication(ctx context.Context, conn *pgconn.PgConn, cfg *Config, proto int, start uint64) error {
+func startReplication(ctx context.Context, conn *pgconn.PgConn, cfg *Config, proto int, binaryValues bool, start uint64) error {
 	opts := []string{
 		"proto_version " + quoteLiteral(strconv.Itoa(proto)),
 		"publication_names " + quoteLiteral(quoteIdent(cfg.Publication)),
@@ -336,6 +336,9 @@ func startReplication(ctx context.Context, conn *pgconn.PgConn, cfg *Config, pro
 	}
 	if cfg.Messages {
 		opts = append(opts, "messages 'true'")
+	}
+	if binaryValues {
+		opts = append(opts, "binary 'true'")
 	}
 	sql := fmt.Sprintf("START_REPLICATION SLOT %s LOGICAL %s (%s)", quoteIdent(cfg.Slot), formatLSN(start), strings.Join(opts, ", "))
 	conn.Frontend().Send(&pgproto3.Query{String: sql})

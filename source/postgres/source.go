@@ -33,6 +33,9 @@ const heartbeatEvery = time.Second
 // WAL up to it.
 type Source struct {
 	cfg *Config
+	// noBinary is set once binary values failed to decode exactly: every
+	// later connection asks for text.
+	noBinary atomic.Bool
 
 	mu     sync.Mutex
 	acked  change.Position
@@ -50,6 +53,7 @@ type Stats struct {
 	WALEnd    uint64 // last WAL end the server reported
 	Proto     int    // pgoutput protocol version in use
 	Streaming bool   // in-progress transactions are streamed
+	Binary    bool   // column values come in binary form (Config.Binary)
 	// Reconnects counts connections lost and re-made inside Stream;
 	// LastError is what ended the last lost one.
 	Reconnects uint64
@@ -163,6 +167,19 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if errors.Is(err, errBinaryFallback) && !cfg.Temporary && !s.noBinary.Load() {
+			// Start again from the last position with text values.
+			s.noBinary.Store(true)
+			s.mu.Lock()
+			s.stats.Reconnects++
+			s.stats.LastError = err.Error()
+			s.mu.Unlock()
+			if cfg.Logger != nil {
+				cfg.Logger.Warn("postgres binary mode cannot decode a value exactly; continuing in text mode",
+					"slot", cfg.Slot, "position", last.String(), "reason", err.Error())
+			}
+			continue
+		}
 		if cfg.RetryMax < 0 || cfg.Temporary || (!streaming && attempt == 0) || !retryable(err) {
 			return err
 		}
@@ -270,7 +287,8 @@ func (s *Source) streamOnce(ctx context.Context, from change.Position, emit func
 		}
 	}
 	proto := protoVersion(info.version, cfg.ProtoVersion)
-	if err := startReplication(ctx, repl, cfg, proto, from.Offset); err != nil {
+	binaryValues := cfg.Binary && info.version >= 140000 && !s.noBinary.Load()
+	if err := startReplication(ctx, repl, cfg, proto, binaryValues, from.Offset); err != nil {
 		return false, err
 	}
 	*started = time.Now()
@@ -282,7 +300,7 @@ func (s *Source) streamOnce(ctx context.Context, from change.Position, emit func
 
 	s.mu.Lock()
 	flushed := s.acked.Offset
-	s.stats.Proto, s.stats.Streaming = proto, proto >= 2 && cfg.Streaming
+	s.stats.Proto, s.stats.Streaming, s.stats.Binary = proto, proto >= 2 && cfg.Streaming, binaryValues
 	base := s.stats
 	s.mu.Unlock()
 
