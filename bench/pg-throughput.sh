@@ -61,8 +61,22 @@ PSQL=("$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v O
 
 (cd "$ROOT" && go build -o "$WORK/sluice" ./cmd/sluice)
 
-"${PSQL[@]}" -c "CREATE TABLE sbtest (id bigint PRIMARY KEY, k int NOT NULL, c char(120) NOT NULL, pad char(60) NOT NULL)" \
-  -c "CREATE PUBLICATION bench FOR TABLE sbtest" >/dev/null
+# SHAPE=sbtest (default): sysbench's table. SHAPE=typed: a row of the types
+# whose text output costs the walsender most (timestamptz, numeric,
+# double precision, date), to compare text and binary values
+# (ALT_PARAMS='&binary=true').
+case ${SHAPE:-sbtest} in
+sbtest)
+  TABLE="CREATE TABLE sbtest (id bigint PRIMARY KEY, k int NOT NULL, c char(120) NOT NULL, pad char(60) NOT NULL)"
+  ROW="g, g % 1000, repeat('c', 120), repeat('p', 60)"
+  MARKER="0, 0, 'the-end-marker', 'x'" ;;
+typed)
+  TABLE="CREATE TABLE sbtest (id bigint PRIMARY KEY, created timestamptz NOT NULL, updated timestamptz NOT NULL, amount numeric(14,2) NOT NULL, rate double precision NOT NULL, day date NOT NULL, note text NOT NULL)"
+  ROW="g, '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 second', now(), g * 1.25, g / 7.0, date '2026-01-01' + g % 365, 'n'"
+  MARKER="0, now(), now(), 0, 0, current_date, 'the-end-marker'" ;;
+*) echo "SHAPE must be sbtest or typed" >&2; exit 2 ;;
+esac
+"${PSQL[@]}" -c "$TABLE" -c "CREATE PUBLICATION bench FOR TABLE sbtest" >/dev/null
 for r in $(seq "$ROUNDS"); do
   "${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('recv$r', 'pgoutput')" \
     -c "SELECT pg_create_logical_replication_slot('sluice$r', 'pgoutput')" >/dev/null
@@ -74,10 +88,10 @@ echo
 done_rows=0
 while [ "$done_rows" -lt "$ROWS" ]; do
   n=$(( ROWS - done_rows < 10000 ? ROWS - done_rows : 10000 ))
-  "${PSQL[@]}" -c "INSERT INTO sbtest SELECT g, g % 1000, repeat('c', 120), repeat('p', 60) FROM generate_series($done_rows + 1, $done_rows + $n) g"
+  "${PSQL[@]}" -c "INSERT INTO sbtest SELECT $ROW FROM generate_series($done_rows + 1, $done_rows + $n) g"
   done_rows=$(( done_rows + n ))
 done
-"${PSQL[@]}" -c "INSERT INTO sbtest VALUES (0, 0, 'the-end-marker', 'x')"
+"${PSQL[@]}" -c "INSERT INTO sbtest VALUES ($MARKER)"
 ROWS=$(( ROWS + 1 ))
 END=$("${PSQL[@]}" -c "SELECT pg_current_wal_insert_lsn()")
 echo "backlog: $ROWS rows, end LSN $END"
