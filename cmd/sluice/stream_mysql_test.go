@@ -213,33 +213,8 @@ func TestStreamMariaDBStopAt(t *testing.T) {
 			srcURL := "mysql://" + testenv.MariaDBReplUser + ":" + testenv.MariaDBReplPassword + "@" + srv.Addr() + "/?server-id=4243" + mode
 			run := func(stopAt string) string {
 				t.Helper()
-				var logs bytes.Buffer
-				e := &env{Stdout: &bytes.Buffer{}, Stderr: &logs}
-				os.Remove(out)
-				if err := streamWith(ctx, e, []string{srcURL, "--to", "file://" + out, "--state", state, "--from", "earliest",
-					"--include", `shop\.t`, "--begin-commit", "--stop-at", stopAt}, sluice.Sources(), sink.Builtin()); err != nil {
-					t.Fatalf("--stop-at %s: %v\n%s", stopAt, err, logs.String())
-				}
-				data, err := os.ReadFile(out)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var ops []string
-				for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-					c, err := change.DecodeJSON([]byte(line))
-					if err != nil {
-						t.Fatal(err)
-					}
-					if c.Op == change.OpDDL {
-						continue
-					}
-					s := c.Op.String()
-					if c.After != nil {
-						s += itoa64(c.After[0].I)
-					}
-					ops = append(ops, s)
-				}
-				return strings.Join(ops, " ")
+				return strings.Join(streamToStop(t, ctx, stopAt, out, srcURL, "--to", "file://"+out, "--state", state,
+					"--from", "earliest", "--include", `shop\.t`, "--begin-commit"), " ")
 			}
 			// The first run also shows the two DDL transactions (DDL lines
 			// are skipped here, their begin and commit are not).

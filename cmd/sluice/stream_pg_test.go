@@ -706,33 +706,7 @@ func TestStreamPostgresStopAt(t *testing.T) {
 	srcURL := pg.DSN("postgres") + "&slot=stop&publication=stop"
 	run := func(stopAt string) []string {
 		t.Helper()
-		var logs bytes.Buffer
-		e := &env{Stdout: &bytes.Buffer{}, Stderr: &logs}
-		os.Remove(out)
-		if err := streamWith(ctx, e, []string{srcURL, "--to", "file://" + out, "--state", state,
-			"--begin-commit", "--stop-at", stopAt}, sluice.Sources(), sink.Builtin()); err != nil {
-			t.Fatalf("--stop-at %s: %v\n%s", stopAt, err, logs.String())
-		}
-		if !strings.Contains(logs.String(), "reached --stop-at") {
-			t.Errorf("--stop-at %s: no 'reached --stop-at' in the log:\n%s", stopAt, logs.String())
-		}
-		data, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ops []string
-		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-			c, err := change.DecodeJSON([]byte(line))
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := c.Op.String()
-			if c.Op == change.OpInsert {
-				s += fmt.Sprint(c.After[0].I)
-			}
-			ops = append(ops, s)
-		}
-		return ops
+		return streamToStop(t, ctx, stopAt, out, srcURL, "--to", "file://"+out, "--state", state, "--begin-commit")
 	}
 	if got, want := strings.Join(run(end1), " "), "begin insert1 insert2 commit"; got != want {
 		t.Errorf("--stop-at %s: got %s, want %s", end1, got, want)
@@ -749,4 +723,41 @@ func TestStreamPostgresStopAt(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "GTID set") {
 		t.Errorf("--stop-at with a GTID set: %v, want a usage error naming the GTID set", err)
 	}
+}
+
+// streamToStop runs "sluice stream ARGS --stop-at stopAt", which must end by
+// itself, cleanly, saying so in its log; it returns the changes the file
+// sink out received, as op plus the first column's integer for rows
+// ("insert3"), DDL left out.
+func streamToStop(t *testing.T, ctx context.Context, stopAt, out string, args ...string) []string {
+	t.Helper()
+	var logs bytes.Buffer
+	e := &env{Stdout: &bytes.Buffer{}, Stderr: &logs}
+	os.Remove(out)
+	if err := streamWith(ctx, e, append(args, "--stop-at", stopAt), sluice.Sources(), sink.Builtin()); err != nil {
+		t.Fatalf("--stop-at %s: %v\n%s", stopAt, err, logs.String())
+	}
+	if !strings.Contains(logs.String(), "reached --stop-at") {
+		t.Errorf("--stop-at %s: no 'reached --stop-at' in the log:\n%s", stopAt, logs.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		c, err := change.DecodeJSON([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Op == change.OpDDL {
+			continue
+		}
+		s := c.Op.String()
+		if len(c.After) > 0 {
+			s += fmt.Sprint(c.After[0].I)
+		}
+		ops = append(ops, s)
+	}
+	return ops
 }
