@@ -93,16 +93,9 @@ func Flashback(ctx context.Context, files []string, opt FlashbackOptions, w io.W
 	f := newFlashback(opt, sp, &res)
 	f.emit = func(*change.Change) error { f.hits++; return nil }
 	defer f.closeInputs()
-	var done int64
-	for i, p := range files {
-		n, err := f.file(ctx, p, i == 0, i == len(files)-1, done)
-		done += n
-		if errors.Is(err, changes.ErrStop) {
-			break
-		}
-		if err != nil {
-			return res, err
-		}
+	done, err := f.files(ctx, files)
+	if err != nil {
+		return res, err
 	}
 	if f.fde == nil {
 		return res, fmt.Errorf("tools: flashback: no FORMAT_DESCRIPTION_EVENT in the input")
@@ -159,6 +152,24 @@ type flashback struct {
 	sql     bool // FlashbackSQL: transactions come from emit
 	probing bool // emit is getting the probe of a rows event: count only
 	reread  binlog.Event
+}
+
+// files runs the first pass over every input file in order and returns
+// the bytes read; the selection ending early (changes.ErrStop) is not an
+// error.
+func (f *flashback) files(ctx context.Context, files []string) (int64, error) {
+	var done int64
+	for i, p := range files {
+		n, err := f.file(ctx, p, i == 0, i == len(files)-1, done)
+		done += n
+		if errors.Is(err, changes.ErrStop) {
+			break
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
 }
 
 func (f *flashback) file(ctx context.Context, path string, first, last bool, base int64) (int64, error) {

@@ -3,7 +3,6 @@ package tools
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -174,16 +173,9 @@ func FlashbackSQL(ctx context.Context, files []string, opt SQLOptions, w io.Writ
 		}
 		return sp.add(buf)
 	}
-	var done int64
-	for i, p := range files {
-		n, err := f.file(ctx, p, i == 0, i == len(files)-1, done)
-		done += n
-		if errors.Is(err, changes.ErrStop) {
-			break
-		}
-		if err != nil {
-			return res, err
-		}
+	done, err := f.files(ctx, files)
+	if err != nil {
+		return res, err
 	}
 	res.Rows += fres.Rows
 	if fopt.Progress != nil {

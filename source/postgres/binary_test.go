@@ -132,3 +132,29 @@ func FuzzDecodeBinary(f *testing.F) {
 		_, _ = decodeBinary(nested, -1, data)
 	})
 }
+
+// TestDecodeBinaryBadInput: damaged binary values give an error naming the
+// type and what is wrong, never a value.
+func TestDecodeBinaryBadInput(t *testing.T) {
+	types := builtinTypes()
+	tests := []struct {
+		oid  uint32
+		data []byte
+		want string
+	}{
+		{23, []byte{0, 0, 1}, "binary: want 4 bytes"},
+		{1700, []byte{0, 2, 0, 0, 0, 0, 0, 1, 0, 1}, "binary: numeric digits truncated"},
+		{1700, []byte{0, 0, 0, 0, 0x12, 0x34, 0, 0}, "numeric sign 0x1234"},
+		{3802, []byte{2, '{', '}'}, "binary: unknown jsonb version"},
+		{1560, []byte{0, 0, 0, 9, 0xff}, "binary: bit length does not match the bytes"},
+		{1083, []byte{0x7f, 0, 0, 0, 0, 0, 0, 0}, "time out of range"},
+		{1007, []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 23, 0x7f, 0, 0, 0, 0, 0, 0, 1}, "more elements than bytes"},
+		{1007, []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 1}, "element truncated"},
+	}
+	for _, tt := range tests {
+		v, err := decodeBinary(types[tt.oid], -1, tt.data)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), types[tt.oid].Name+" value") {
+			t.Errorf("%s % x: got %+v, %v; want an error containing %q", types[tt.oid].Name, tt.data, v, err, tt.want)
+		}
+	}
+}

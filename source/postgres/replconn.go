@@ -53,7 +53,8 @@ var defaultParams = map[string]string{
 	"application_name": "sluice",
 }
 
-// pgEpoch is 2000-01-01 00:00:00 UTC, the origin of replication timestamps.
+// pgEpoch is 2000-01-01 00:00:00 UTC, the origin of replication timestamps
+// and of binary date and timestamp values.
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // pgTime converts microseconds since pgEpoch into a time.

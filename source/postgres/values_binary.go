@@ -18,9 +18,6 @@ import (
 // last position with binary mode off, so nothing is lost or changed.
 var errBinaryFallback = errors.New("postgres: value has no exact binary decoding")
 
-// pgEpochDays is 2000-01-01, the origin of binary date, time and timestamp values.
-var pgEpochTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // decodeBinary turns the binary send form of type t (typmod mod) into the
 // Value decodeText gives for the same datum's text form. data points into
 // the message and may be kept by the Value, as decodeText's text is.
@@ -110,7 +107,7 @@ func decodeBinary(t *pgType, mod int32, data []byte) (change.Value, error) {
 		case math.MinInt32:
 			return other(t, []byte("-infinity")), nil
 		}
-		d := pgEpochTime.AddDate(0, 0, int(days))
+		d := pgEpoch.AddDate(0, 0, int(days))
 		if d.Year() <= 0 {
 			return change.Value{}, errBinaryFallback // "… BC" text
 		}
@@ -151,7 +148,7 @@ func decodeBinary(t *pgType, mod int32, data []byte) (change.Value, error) {
 		if frac < 0 {
 			sec, frac = sec-1, frac+1e6
 		}
-		unix := sec + pgEpochTime.Unix()
+		unix := sec + pgEpoch.Unix()
 		ns := uint32(frac) * 1000
 		if t.Class == classTimestampTZ {
 			v := change.Timestamp(unix, ns, fsp(mod))
