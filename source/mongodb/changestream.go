@@ -34,6 +34,24 @@ type csDecoder struct {
 // (its last change's) resumes inside it, before the commit.
 const commitMark = "c:"
 
+// beginMark prefixes the Token of a begin that no resume token precedes
+// (the stream's first event is a transaction's): the token is the
+// transaction's first change's, and resuming there starts at the
+// transaction's cluster time (startAtOperationTime) instead of after the
+// token. So every change-stream position holds a token, which tells it
+// from an oplog position (see positionMode).
+const beginMark = "b:"
+
+// resumeToken is the token a change stream resumes after to continue
+// after from, or "" when it starts at from.Offset instead: from holds no
+// token (a bare oplog timestamp) or a begin's beginMark token.
+func resumeToken(from change.Position) string {
+	if strings.HasPrefix(from.Token, beginMark) {
+		return ""
+	}
+	return from.Token
+}
+
 // newCSDecoder starts after from. A from with an Index is inside a
 // transaction (in a replica set only a transaction's changes share a
 // cluster time): the decoder continues its numbering and ends it with a
@@ -206,7 +224,11 @@ func (d *csDecoder) decode(dst []change.Change, raw []byte, readTime time.Time) 
 			b := base
 			b.Op = change.OpBegin
 			b.Tx = change.Tx{ID: e.txID}
-			b.Pos = change.Position{Flavor: change.FlavorMongo, Offset: e.ts, Index: 1, Token: strings.TrimPrefix(d.last.Token, commitMark)}
+			tok := strings.TrimPrefix(d.last.Token, commitMark)
+			if tok == "" {
+				tok = beginMark + e.token
+			}
+			b.Pos = change.Position{Flavor: change.FlavorMongo, Offset: e.ts, Index: 1, Token: tok}
 			dst = append(dst, b)
 			d.last = b.Pos
 		}
@@ -432,9 +454,14 @@ func updateEvent(c *change.Change, e event) error {
 	return err
 }
 
-// watch runs a change stream on the deployment, database or collection of
-// the configuration, resuming after from.Token (or at from.Offset).
-func (s *Source) watch(ctx context.Context, client *mongo.Client, from change.Position, emit func([]change.Change) error) error {
+// openChangeStream opens a change stream on the deployment, database or
+// collection of the configuration, resuming after from's token (or at
+// from.Offset, see resumeToken). A server that cannot run one gives
+// ErrChangeStreamsUnsupported: the answers streamError knows, and any
+// other server error from a server whose buildInfo lists its aggregation
+// stages without $changeStream (FerretDB answers a database or deployment
+// stream with FailedToParse).
+func (s *Source) openChangeStream(ctx context.Context, client *mongo.Client, from change.Position) (*mongo.ChangeStream, error) {
 	opts := options.ChangeStream().SetMaxAwaitTime(s.cfg.MaxAwait).SetBatchSize(int32(s.cfg.Batch))
 	if s.cfg.FullDocument != "" {
 		opts.SetFullDocument(options.FullDocument(s.cfg.FullDocument))
@@ -442,14 +469,13 @@ func (s *Source) watch(ctx context.Context, client *mongo.Client, from change.Po
 	if s.cfg.FullDocumentBeforeChange != "" {
 		opts.SetFullDocumentBeforeChange(options.FullDocument(s.cfg.FullDocumentBeforeChange))
 	}
-	switch {
-	case from.Token != "":
-		tok, err := tokenDoc(from.Token)
+	if tok := resumeToken(from); tok != "" {
+		doc, err := tokenDoc(tok)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		opts.SetResumeAfter(tok)
-	case from.Offset != 0:
+		opts.SetResumeAfter(doc)
+	} else if from.Offset != 0 {
 		opts.SetStartAtOperationTime(&bson.Timestamp{T: uint32(from.Offset >> 32), I: uint32(from.Offset)})
 	}
 	var cs *mongo.ChangeStream
@@ -463,10 +489,22 @@ func (s *Source) watch(ctx context.Context, client *mongo.Client, from change.Po
 	default:
 		cs, err = client.Watch(ctx, pipe, opts)
 	}
-	if err != nil {
-		return streamError("open change stream", from, err)
+	if err == nil {
+		return cs, nil
 	}
-	defer cs.Close(context.Background())
+	werr := streamError("open change stream", from, err)
+	var se mongo.ServerError
+	if errors.As(err, &se) && !errors.Is(werr, ErrChangeStreamsUnsupported) && !errors.Is(werr, ErrPositionLost) {
+		if b := readBuildInfo(ctx, client); b.lacksChangeStreams() {
+			return nil, fmt.Errorf("%w: %s lists no $changeStream among its aggregation stages: open change stream: %w", ErrChangeStreamsUnsupported, b.name, err)
+		}
+	}
+	return nil, werr
+}
+
+// readChangeStream reads cs, opened after from, until ctx is canceled,
+// emit fails or the stream fails or ends.
+func (s *Source) readChangeStream(ctx context.Context, cs *mongo.ChangeStream, from change.Position, emit func([]change.Change) error) error {
 	dec, skip := resumeDecoder(from)
 	batch := make([]change.Change, 0, s.cfg.Batch)
 	send := func() error {
@@ -488,6 +526,7 @@ func (s *Source) watch(ctx context.Context, client *mongo.Client, from change.Po
 	for {
 		if cs.TryNext(ctx) {
 			var inv bool
+			var err error
 			batch, inv, err = dec.decode(batch, cs.Current, time.Now())
 			if err != nil {
 				return err
@@ -522,16 +561,20 @@ func (s *Source) watch(ctx context.Context, client *mongo.Client, from change.Po
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if cs.ID() == 0 { // TryNext would return false at once from now on
+			return fmt.Errorf("mongodb: change stream closed by the server after %s", dec.last)
+		}
 	}
 }
 
 // resumeDecoder is the decoder for a stream resumed at from, and what to
 // drop of its output. With a token the server resumes after it and the
 // decoder continues from's numbering; without one (startAtOperationTime
-// from.Offset) the server re-sends the events at from.Offset, which the
-// decoder numbers afresh and skip drops up to from.Index.
+// from.Offset, see resumeToken) the server re-sends the events at
+// from.Offset, which the decoder numbers afresh and skip drops up to
+// from.Index.
 func resumeDecoder(from change.Position) (*csDecoder, func(change.Position) bool) {
-	if from.Token != "" || from.Offset == 0 {
+	if resumeToken(from) != "" || from.Offset == 0 {
 		return newCSDecoder(from), func(change.Position) bool { return false }
 	}
 	dec := newCSDecoder(change.Position{Flavor: change.FlavorMongo, Offset: from.Offset - 1})
@@ -539,18 +582,38 @@ func resumeDecoder(from change.Position) (*csDecoder, func(change.Position) bool
 }
 
 // streamError wraps a change-stream error, turning the server's "cannot
-// resume" answers into ErrPositionLost and "not implemented" answers into
-// ErrChangeStreamsUnsupported.
+// resume" answers into ErrPositionLost and its "cannot run a change stream"
+// answers into ErrChangeStreamsUnsupported: NotImplemented (238, FerretDB),
+// CommandNotSupported (115), CommandNotFound (59), 40573 ("only supported
+// on replica sets", a standalone mongod), 40602, and answers saying that
+// $changeStream is not supported or implemented. An Unauthorized (13)
+// answer, whose text quotes the command and so names $changeStream, is
+// not one of them.
 func streamError(what string, at change.Position, err error) error {
 	var se mongo.ServerError
 	if errors.As(err, &se) {
 		switch {
 		case se.HasErrorCode(286), se.HasErrorCode(280), se.HasErrorCode(260):
 			return fmt.Errorf("mongodb: %s at %s: %w: %w", what, at, ErrPositionLost, err)
-		case se.HasErrorCode(238), se.HasErrorCode(115), se.HasErrorCode(40573),
-			se.HasErrorCode(40602), strings.Contains(err.Error(), "$changeStream"):
-			return fmt.Errorf("mongodb: %s: %w: %w", what, ErrChangeStreamsUnsupported, err)
+		case se.HasErrorCode(238), se.HasErrorCode(115), se.HasErrorCode(59), se.HasErrorCode(40573),
+			se.HasErrorCode(40602), !se.HasErrorCode(13) && saysUnsupported(err.Error()):
+			return fmt.Errorf("%w: %s: %w", ErrChangeStreamsUnsupported, what, err)
 		}
 	}
 	return fmt.Errorf("mongodb: %s at %s: %w", what, at, err)
+}
+
+// saysUnsupported reports whether a server's message says that
+// $changeStream is not supported or not implemented.
+func saysUnsupported(msg string) bool {
+	msg = strings.ToLower(msg)
+	if !strings.Contains(msg, "$changestream") && !strings.Contains(msg, "change stream") {
+		return false
+	}
+	for _, s := range []string{"not supported", "unsupported", "not implemented", "only supported"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }

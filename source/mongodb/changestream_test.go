@@ -354,7 +354,11 @@ func TestStreamErrors(t *testing.T) {
 		{"fatal", mongo.CommandError{Code: 280, Name: "ChangeStreamFatalError", Message: "cannot resume stream; the resume token was not found"}, ErrPositionLost},
 		{"ferretdb", mongo.CommandError{Code: 238, Name: "NotImplemented", Message: "`aggregate` stage \"$changeStream\" is not implemented yet"}, ErrChangeStreamsUnsupported},
 		{"standalone", mongo.CommandError{Code: 40573, Message: "The $changeStream stage is only supported on replica sets"}, ErrChangeStreamsUnsupported},
+		{"command not found", mongo.CommandError{Code: 59, Name: "CommandNotFound", Message: "no such command: 'aggregate'"}, ErrChangeStreamsUnsupported},
+		{"said in words", mongo.CommandError{Code: 2, Name: "BadValue", Message: "Change streams are not supported on this deployment"}, ErrChangeStreamsUnsupported},
 		{"other", mongo.CommandError{Code: 13, Name: "Unauthorized"}, nil},
+		{"unauthorized quoting the command", mongo.CommandError{Code: 13, Name: "Unauthorized", Message: "not authorized on shop to execute command { aggregate: \"orders\", pipeline: [ { $changeStream: {} } ] } (the server would say: not supported)"}, nil},
+		{"other naming $changeStream", mongo.CommandError{Code: 40415, Message: "BSON field '$changeStream.fullDocument' is an unknown field"}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := streamError("read change stream", change.Position{Flavor: change.FlavorMongo, Offset: 5}, tt.err)

@@ -1,16 +1,45 @@
-// Package mongodb streams changes from MongoDB: change streams (the
-// default, ?mode=changestream) or tailing the replica set's oplog
-// (?mode=oplog), with the official Go driver v2.
+// Package mongodb streams changes from MongoDB: change streams
+// (?mode=changestream) or tailing the replica set's oplog (?mode=oplog),
+// with the official Go driver v2. The default, ?mode=auto, reads change
+// streams where the server supports them and tails the oplog elsewhere.
 //
 // # URLs
 //
-//	mongodb://host:27017/[DB]?replicaSet=rs0&mode=changestream|oplog&collection=C
+//	mongodb://host:27017/[DB]?replicaSet=rs0&mode=auto|changestream|oplog&collection=C
 //	    &fullDocument=updateLookup&fullDocumentBeforeChange=whenAvailable&from=latest|earliest
 //
 // The path names the database scope (and, as in every MongoDB URI, the
 // default authentication database); collection narrows it to one
 // collection. Without a path the change stream watches the deployment.
 // Sluice's parameters are removed before the URL reaches the driver.
+//
+// # Choosing the mode
+//
+// mode=auto decides at each start, and logs its choice once per Source
+// with the reason:
+//   - a saved position keeps the mode that wrote it: a position holding a
+//     resume token (Position.Token) was written by a change stream and
+//     resumes there; one without was written by oplog tailing and resumes
+//     there, even if the server has gained change streams since;
+//   - from=earliest (no position) tails the oplog, the only log with an
+//     oldest entry to start at;
+//   - otherwise it opens the change stream. If the server answers that it
+//     cannot run one (see ErrChangeStreamsUnsupported: NotImplemented,
+//     CommandNotSupported, CommandNotFound, "only supported on replica
+//     sets", or any error from a server whose buildInfo lists its
+//     aggregation stages without $changeStream, as FerretDB's does), it
+//     tails the oplog and logs "change streams not supported by this
+//     server (FerretDB v1.24.2): tailing the oplog". Any other error (the
+//     network, authentication) is returned: it never switches modes.
+//
+// mode=changestream and mode=oplog force one. Neither reads a position
+// whose numbering only the other reproduces: mode=oplog refuses a position
+// with a resume token, and mode=changestream one inside an oplog
+// transaction entry (no token, an Index). A bare timestamp
+// (mongo:SECONDS.INCREMENT, which oplog tailing also writes for a change
+// outside a transaction) means the same to both: start after it. A server
+// with neither (a standalone mongod: no change streams, no local.oplog.rs)
+// gives an error saying so.
 //
 // # The change model
 //
@@ -71,20 +100,31 @@
 // Change-stream mode resumes with resumeAfter the Token (or
 // startAtOperationTime the Offset, dropping what it re-reads). A commit's
 // Token is its last change's token prefixed with "c:", so that resuming at
-// a commit and resuming at the change before it differ; the commit is
-// emitted when the next event is not of the transaction, or when the
-// stream has nothing more to give. A resume from inside a transaction
-// continues its numbering; its commit then has an empty Tx.ID if no later
-// change of it names the transaction. When the post-batch resume token
-// moves past the last change, a heartbeat carries it. The server's
-// ChangeStreamHistoryLost (286), ChangeStreamFatalError (280) and
-// InvalidResumeToken (260) become ErrPositionLost; "not implemented"
-// answers become ErrChangeStreamsUnsupported.
+// a commit and resuming at the change before it differ. A begin's Token is
+// the token of the change before it, or, when the stream's first event is
+// the transaction's, its first change's token prefixed with "b:", which
+// resumes with startAtOperationTime: every change-stream position holds a
+// token. The commit is emitted when the next event is not of the
+// transaction, or when the stream has nothing more to give. A resume from
+// inside a transaction continues its numbering; its commit then has an
+// empty Tx.ID if no later change of it names the transaction. When the
+// post-batch resume token moves past the last change, a heartbeat carries
+// it. The server's ChangeStreamHistoryLost (286), ChangeStreamFatalError
+// (280) and InvalidResumeToken (260) become ErrPositionLost; "cannot run
+// a change stream" answers become ErrChangeStreamsUnsupported. A stream
+// the server closes without an error ends with one.
 //
 // # What was tested against a live server
 //
 // Tested against FerretDB v1.24.2 (SQLite backend, see internal/testenv),
 // which has no change streams and writes only i/u/d oplog entries:
+//   - mode=auto with the default URL (no mode, the whole deployment)
+//     falls back to the oplog, logs that once with FerretDB's answer, and
+//     streams inserts, updates and deletes; resuming from its saved
+//     positions, in the same and in a new Source, stays on the oplog and
+//     loses and repeats nothing; a change-stream position is refused with
+//     ErrChangeStreamsUnsupported; without local.oplog.rs it says that
+//     there is neither an oplog nor change streams;
 //   - oplog tailing: inserts, updates ($set of nested paths, $inc, array
 //     and date replacements) and deletes of nested documents holding every
 //     BSON type FerretDB stores (double, string, document, array, binary
@@ -95,10 +135,15 @@
 //     random moments of a child process running the pipeline with the
 //     bbolt store, while a writer inserts and updates, leave an output
 //     whose deduplicated union rebuilds the collection exactly;
-//   - $changeStream on FerretDB answers NotImplemented, reported as
-//     ErrChangeStreamsUnsupported.
+//   - mode=changestream on FerretDB gives ErrChangeStreamsUnsupported for
+//     a collection (FerretDB answers NotImplemented) and for a database or
+//     the deployment (it answers FailedToParse; its buildInfo lists no
+//     $changeStream).
 //
-// Not tested against a live server (no MongoDB runs here), but on
+// Not tested against a live server (no MongoDB runs here): the change
+// stream read loop itself (Watch and its options, resumeAfter and
+// startAtOperationTime, TryNext, post-batch resume tokens), and auto
+// mode's choice of change streams on a server that has them. Tested on
 // documents shaped as the MongoDB manual documents them: change events of
 // every operation type with and without pre/post images, transactions
 // (lsid, txnNumber), resume tokens and resuming after each position, the

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
@@ -21,16 +22,20 @@ import (
 // silently.
 var ErrPositionLost = errors.New("mongodb: resume position is no longer in the oplog")
 
-// ErrChangeStreamsUnsupported is returned (wrapped) when the server does not
-// implement $changeStream (FerretDB, a standalone mongod); ?mode=oplog reads
-// the oplog instead.
-var ErrChangeStreamsUnsupported = errors.New("mongodb: server does not support change streams (try ?mode=oplog)")
+// ErrChangeStreamsUnsupported is returned (wrapped) by mode=changestream
+// when the server does not implement $changeStream (FerretDB, a standalone
+// mongod); mode=auto (the default) then tails the oplog instead.
+var ErrChangeStreamsUnsupported = errors.New("mongodb: server does not support change streams")
 
 // Mode selects how the source reads changes.
 type Mode string
 
 // The modes.
 const (
+	// ModeAuto (the default) reads change streams where the server
+	// supports them and tails the oplog elsewhere; a saved position keeps
+	// the mode that wrote it (see the package documentation).
+	ModeAuto         Mode = "auto"
 	ModeChangeStream Mode = "changestream"
 	ModeOplog        Mode = "oplog"
 )
@@ -48,7 +53,7 @@ const (
 type Config struct {
 	// URI is the driver's connection string, without Sluice's parameters.
 	URI string
-	// Mode is ModeChangeStream (default) or ModeOplog.
+	// Mode is ModeAuto (default), ModeChangeStream or ModeOplog.
 	Mode Mode
 	// Database and Collection narrow the scope: a change stream on the
 	// deployment, a database or a collection; in oplog mode, a filter on ns.
@@ -71,7 +76,7 @@ type Config struct {
 // ParseURL reads a mongodb:// or mongodb+srv:// URL. Sluice's parameters
 // are removed before the rest goes to the driver:
 //
-//	mode=changestream|oplog, collection=NAME, fullDocument=…,
+//	mode=auto|changestream|oplog, collection=NAME, fullDocument=…,
 //	fullDocumentBeforeChange=…, from=latest|earliest
 //
 // The URL path names the database scope (and, as in any MongoDB URI, the
@@ -85,11 +90,11 @@ func ParseURL(raw string) (Config, error) {
 		return Config{}, fmt.Errorf("mongodb: URL scheme %q: want mongodb or mongodb+srv", u.Scheme)
 	}
 	q := u.Query()
-	cfg := Config{Mode: ModeChangeStream, From: StartLatest}
+	cfg := Config{Mode: ModeAuto, From: StartLatest}
 	if m := q.Get("mode"); m != "" {
 		cfg.Mode = Mode(strings.ToLower(m))
-		if cfg.Mode != ModeChangeStream && cfg.Mode != ModeOplog {
-			return Config{}, fmt.Errorf("mongodb: mode=%q: want changestream or oplog", m)
+		if !cfg.Mode.valid() {
+			return Config{}, fmt.Errorf("mongodb: mode=%q: want auto, changestream or oplog", m)
 		}
 	}
 	if f := q.Get("from"); f != "" {
@@ -126,6 +131,13 @@ func redact(err error) error {
 // documentation). It implements pipeline.Source.
 type Source struct {
 	cfg Config
+
+	mu    sync.Mutex
+	noted Mode // the mode last logged (see note)
+}
+
+func (m Mode) valid() bool {
+	return m == ModeAuto || m == ModeChangeStream || m == ModeOplog
 }
 
 // New validates cfg and returns a Source. It does not connect: Stream does.
@@ -134,16 +146,16 @@ func New(cfg Config) (*Source, error) {
 		return nil, errors.New("mongodb: no URI")
 	}
 	if cfg.Mode == "" {
-		cfg.Mode = ModeChangeStream
+		cfg.Mode = ModeAuto
 	}
-	if cfg.Mode != ModeChangeStream && cfg.Mode != ModeOplog {
-		return nil, fmt.Errorf("mongodb: mode %q: want changestream or oplog", cfg.Mode)
+	if !cfg.Mode.valid() {
+		return nil, fmt.Errorf("mongodb: mode %q: want auto, changestream or oplog", cfg.Mode)
 	}
 	if cfg.From == "" {
 		cfg.From = StartLatest
 	}
 	if cfg.From == StartEarliest && cfg.Mode == ModeChangeStream {
-		return nil, errors.New("mongodb: from=earliest needs mode=oplog (a change stream starts at a token or an operation time)")
+		return nil, errors.New("mongodb: from=earliest needs mode=oplog or auto (a change stream starts at a token or an operation time)")
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 1024
@@ -163,6 +175,10 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 	if !from.IsZero() && from.Flavor != change.FlavorMongo {
 		return fmt.Errorf("mongodb: position %s is not a MongoDB position", from)
 	}
+	mode, why, err := s.planMode(from)
+	if err != nil {
+		return err
+	}
 	client, err := mongo.Connect(options.Client().ApplyURI(s.cfg.URI))
 	if err != nil {
 		return fmt.Errorf("mongodb: connect: %w", err)
@@ -172,11 +188,7 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		defer cancel()
 		_ = client.Disconnect(dctx)
 	}()
-	if s.cfg.Mode == ModeOplog {
-		err = s.tailOplog(ctx, client, from, emit)
-	} else {
-		err = s.watch(ctx, client, from, emit)
-	}
+	err = s.run(ctx, client, mode, why, from, emit)
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return ctx.Err()
 	}
