@@ -44,15 +44,12 @@ func (r *logRecorder) all() []string {
 	return append([]string(nil), r.lines...)
 }
 
-// autoSource is a Source for raw (a URL without mode: auto) logging to rec.
-func autoSource(t *testing.T, raw string, rec *logRecorder) *Source {
+// urlSource is a Source for raw logging to rec.
+func urlSource(t *testing.T, raw string, rec *logRecorder) *Source {
 	t.Helper()
 	cfg, err := ParseURL(raw)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if cfg.Mode != ModeAuto {
-		t.Fatalf("ParseURL(%s).Mode = %q, want auto", raw, cfg.Mode)
 	}
 	cfg.Logger = slog.New(rec)
 	src, err := New(cfg)
@@ -60,6 +57,22 @@ func autoSource(t *testing.T, raw string, rec *logRecorder) *Source {
 		t.Fatal(err)
 	}
 	return src
+}
+
+// autoSource is urlSource for a URL without mode (auto).
+func autoSource(t *testing.T, raw string, rec *logRecorder) *Source {
+	t.Helper()
+	src := urlSource(t, raw, rec)
+	if src.cfg.Mode != ModeAuto {
+		t.Fatalf("%s: mode %q, want auto", raw, src.cfg.Mode)
+	}
+	return src
+}
+
+// streamErr runs src from the start and returns its error, which the
+// caller expects before any change.
+func streamErr(ctx context.Context, src *Source) error {
+	return src.Stream(ctx, change.Position{}, func([]change.Change) error { return nil })
 }
 
 // inNS keeps the changes of one collection.
@@ -182,15 +195,7 @@ func TestModeFerretDB(t *testing.T) {
 			dbURI("shop") + "&mode=changestream",
 			db.URI() + "&mode=changestream",
 		} {
-			cfg, err := ParseURL(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			src, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = src.Stream(ctx, change.Position{}, func([]change.Change) error { return nil })
+			err := streamErr(ctx, urlSource(t, raw, &logRecorder{}))
 			if !errors.Is(err, ErrChangeStreamsUnsupported) || !strings.Contains(err.Error(), "mode=auto or mode=oplog") {
 				t.Fatalf("%s: Stream = %v, want ErrChangeStreamsUnsupported naming mode=auto and mode=oplog", raw, err)
 			}
@@ -213,19 +218,12 @@ func TestModeFerretDB(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, raw := range []string{db.URI(), db.URI() + "&mode=oplog"} {
-			cfg, err := ParseURL(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			src, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = src.Stream(ctx, change.Position{}, func([]change.Change) error { return nil })
+			src := urlSource(t, raw, &logRecorder{})
+			err := streamErr(ctx, src)
 			if !errors.Is(err, errNoOplog) {
 				t.Fatalf("%s without an oplog: Stream = %v, want errNoOplog", raw, err)
 			}
-			if cfg.Mode == ModeAuto && !strings.Contains(err.Error(), "nor change streams") {
+			if src.cfg.Mode == ModeAuto && !strings.Contains(err.Error(), "nor change streams") {
 				t.Fatalf("%s: %v does not say there are no change streams either", raw, err)
 			}
 			t.Logf("%s: %v", raw, err)
