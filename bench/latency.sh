@@ -1,6 +1,6 @@
 #!/bin/sh
 # Commit→delivery latency of "sluice stream" at a fixed row rate (issues 5
-# and 6): a private MariaDB and a private PostgreSQL (internal/testenv), the
+# and 6): a private MariaDB and a private PostgreSQL (internal/servers), the
 # real sluice binary as a child writing JSON lines to a pipe, rows inserted
 # on a fixed schedule (default 10,000 rows/s as 100 rows × 100 tx/s and as
 # 10 rows × 1,000 tx/s). Latency = arrival of a row's line − return of its

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Live binlog benchmarks against a private MariaDB (testenv); see
+# Live binlog benchmarks against a private MariaDB (internal/servers); see
 # bench/cmd/mysqlstream for what each mode measures. Needs mariadb-server
 # and mariadb-client.
 #

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Sluice's tests need, and only what is missing, so a second
 # run takes seconds:
-#   - Debian packages for the real servers the tests start (internal/testenv):
+#   - Debian packages for the real servers the tests start (internal/servers):
 #     mariadb-server mariadb-client postgresql-15 postgresql-client-15
 #     postgresql-15-wal2json redis-server nats-server
 #   - the system user "postgres" (PostgreSQL refuses to run as root; the
 #     postgresql-15 package creates the user, this makes sure it exists)
 #   - Go modules of the main module and of tools/ferretdb
-#   - the FerretDB test server binary, built into the cache testenv uses
+#   - the FerretDB test server binary, built into the cache internal/servers uses
 # Needs root (or sudo) only when something must be installed.
 set -euo pipefail
 
@@ -93,6 +93,6 @@ go mod download
 (cd tools/ferretdb && GOWORK=off go mod download)
 
 log "building the FerretDB test server"
-go run ./internal/testenv/cmd/build-ferretdb >/dev/null
+go run ./internal/servers/cmd/build-ferretdb >/dev/null
 
 log "ready"

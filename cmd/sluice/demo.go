@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice"
-	"github.com/sluice-cdc/sluice/internal/testenv"
+	"github.com/sluice-cdc/sluice/internal/servers"
 	"github.com/sluice-cdc/sluice/sink"
 )
 
@@ -50,9 +50,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 
 	fmt.Fprintln(e.Stderr, "sluice demo: starting a private MariaDB…")
-	db, err := testenv.StartMariaDB(ctx, testenv.MariaDBOptions{})
+	db, err := servers.StartMariaDB(ctx, servers.MariaDBOptions{})
 	if err != nil {
-		var missing *testenv.MissingBinaryError
+		var missing *servers.MissingBinaryError
 		if errors.As(err, &missing) {
 			return fmt.Errorf("demo: %w (run \"make demo\" or scripts/deps.sh to install it)", err)
 		}
@@ -71,7 +71,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	defer os.RemoveAll(state)
 
-	src := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, db.Addr(), 4000+rand.IntN(1000))
+	src := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d", servers.MariaDBReplUser, servers.MariaDBReplPassword, db.Addr(), 4000+rand.IntN(1000))
 	fmt.Fprintf(e.Stderr, "sluice demo: MariaDB at %s; streaming its changes (Ctrl-C to stop)\n", db.Addr())
 	fmt.Fprintf(e.Stderr, "sluice demo: the same by hand: sluice stream '%s' --from earliest\n", sluice.RedactURL(src))
 
@@ -96,7 +96,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 
 // demoWorkload inserts, updates and deletes demo.orders rows at about rate
 // transactions per second until ctx ends.
-func demoWorkload(ctx context.Context, db *testenv.MariaDB, rate int) error {
+func demoWorkload(ctx context.Context, db *servers.MariaDB, rate int) error {
 	conn, err := db.DB()
 	if err != nil {
 		return err

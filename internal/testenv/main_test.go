@@ -2,21 +2,18 @@ package testenv
 
 import (
 	"context"
-	"os"
 	"testing"
 )
 
-// servers are shared by the tests of this package; TestMain fills it.
-type servers struct {
+// sharedServers are shared by the tests of this package; TestMain fills
+// them.
+type sharedServers struct {
 	mariadb *MariaDB
 }
 
-var shared servers
+var shared sharedServers
 
 func TestMain(m *testing.M) {
-	if os.Getenv(crashHelperEnv) != "" { // the child of TestServerDiesWithTestBinary
-		os.Exit(m.Run())
-	}
 	RunMain(m, func(ctx context.Context, c *Cleanup) error {
 		db, err := StartMariaDB(ctx, MariaDBOptions{})
 		if err != nil {

@@ -8,14 +8,14 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/sluice-cdc/sluice/internal/testenv"
+	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
 // buildBinlog starts a private MariaDB, writes sbtest-shaped rows and a
 // wide mixed-type table until the binlog holds at least targetMB, and
 // copies the closed binlog file to path.
 func buildBinlog(ctx context.Context, path string, targetMB int, logf func(string, ...any)) error {
-	srv, err := testenv.StartMariaDB(ctx, testenv.MariaDBOptions{ExtraConfig: []string{
+	srv, err := servers.StartMariaDB(ctx, servers.MariaDBOptions{ExtraConfig: []string{
 		"max_binlog_size=1073741824", // one file for the whole run
 		"innodb_buffer_pool_size=1G",
 		"innodb_log_file_size=512M",

@@ -1,5 +1,5 @@
 // Command binloggen writes a large MariaDB binlog for the binlog tools
-// benchmark: a private MariaDB (internal/testenv) runs a mix of bulk
+// benchmark: a private MariaDB (internal/servers) runs a mix of bulk
 // INSERT…SELECT, UPDATE and DELETE statements over three tables of mixed
 // column types (ROW format, FULL image, FULL metadata, CRC32) until its
 // binlog holds at least -mb MiB, and the closed binlog file is copied to
@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sluice-cdc/sluice/internal/testenv"
+	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
 func main() {
@@ -46,7 +46,7 @@ func main() {
 
 // build starts the server, runs the workload and copies the binlog to path.
 func build(ctx context.Context, path string, target int64, logf func(string, ...any)) error {
-	srv, err := testenv.StartMariaDB(ctx, testenv.MariaDBOptions{ExtraConfig: []string{
+	srv, err := servers.StartMariaDB(ctx, servers.MariaDBOptions{ExtraConfig: []string{
 		"max_binlog_size=1073741824", // one file for the whole run
 		"innodb_buffer_pool_size=1G",
 		"innodb_log_file_size=512M",

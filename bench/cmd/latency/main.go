@@ -1,6 +1,6 @@
 // Command latency measures commit→delivery latency of "sluice stream" at a
 // fixed row rate, against a private MariaDB and a private PostgreSQL
-// started by internal/testenv.
+// started by internal/servers.
 //
 // For each source and each shape (rows per transaction × transactions per
 // second) it starts the real sluice binary as a child with --to stdout://,
@@ -45,7 +45,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/sluice-cdc/sluice/internal/testenv"
+	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
 func main() {
@@ -516,7 +516,7 @@ func loadavg() string {
 // ---- MariaDB ----
 
 func runMariaDB(ctx context.Context, o *options, shapes []shape) error {
-	srv, err := testenv.StartMariaDB(ctx, testenv.MariaDBOptions{ExtraConfig: []string{"innodb_buffer_pool_size=256M"}})
+	srv, err := servers.StartMariaDB(ctx, servers.MariaDBOptions{ExtraConfig: []string{"innodb_buffer_pool_size=256M"}})
 	if err != nil {
 		return err
 	}
@@ -548,7 +548,7 @@ func runMariaDB(ctx context.Context, o *options, shapes []shape) error {
 		clk := clock{time.Now()}
 		n := int((o.warmup+o.measure).Seconds()*float64(sh.tps)) * sh.rows
 		rec := newRecorder(clk, n)
-		url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr(), 7100+i)
+		url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d", servers.MariaDBReplUser, servers.MariaDBReplPassword, srv.Addr(), 7100+i)
 		cmd := exec.Command(o.sluice, append([]string{"stream", url, "--to", "stdout://", "--state", state + "/state.db",
 			"--from", fmt.Sprintf("binlog:%s:%d", file, pos), "--include", `lat\.t` + strconv.Itoa(i), "--log-level", "warn"}, o.sluiceFlags...)...)
 		sl, err := startChild("sluice stream", cmd, rec, idAfter(`"key":{"id":`), os.Stderr)
@@ -567,7 +567,7 @@ func runMariaDB(ctx context.Context, o *options, shapes []shape) error {
 		}
 		if o.compare != "" {
 			crec := newRecorder(clk, n)
-			url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr(), 7150+i)
+			url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d", servers.MariaDBReplUser, servers.MariaDBReplPassword, srv.Addr(), 7150+i)
 			cmd := exec.Command(o.compare, append([]string{"stream", url, "--to", "stdout://", "--state", state + "/compare.db",
 				"--from", fmt.Sprintf("binlog:%s:%d", file, pos), "--include", `lat\.t` + strconv.Itoa(i), "--log-level", "warn"}, o.sluiceFlags...)...)
 			c, err := startChild("sluice stream ("+o.compare+")", cmd, crec, idAfter(`"key":{"id":`), os.Stderr)
@@ -584,7 +584,7 @@ func runMariaDB(ctx context.Context, o *options, shapes []shape) error {
 			host, port, _ := strings.Cut(srv.Addr(), ":")
 			cmd := exec.Command("stdbuf", "-oL", "mariadb-binlog", "--read-from-remote-server", "--stop-never",
 				fmt.Sprintf("--stop-never-slave-server-id=%d", 7200+i), "--host="+host, "--port="+port,
-				"--user="+testenv.MariaDBReplUser, "--password="+testenv.MariaDBReplPassword,
+				"--user="+servers.MariaDBReplUser, "--password="+servers.MariaDBReplPassword,
 				"--base64-output=DECODE-ROWS", "-v", fmt.Sprintf("--start-position=%d", pos), file)
 			peer, err := startChild("mariadb-binlog -v (line-buffered)", cmd, prec, idAfter("###   @1="), os.Stderr)
 			if err != nil {
@@ -660,7 +660,7 @@ func mariaVersion(ctx context.Context, db *sql.DB) string {
 // ---- PostgreSQL ----
 
 func runPostgres(ctx context.Context, o *options, shapes []shape) error {
-	srv, err := testenv.StartPostgres(ctx, testenv.PostgresOptions{})
+	srv, err := servers.StartPostgres(ctx, servers.PostgresOptions{})
 	if err != nil {
 		return err
 	}
@@ -698,7 +698,7 @@ func runPostgres(ctx context.Context, o *options, shapes []shape) error {
 		n := int((o.warmup+o.measure).Seconds()*float64(sh.tps)) * sh.rows
 		recs := []*recorder{newRecorder(clk, n)}
 		url := fmt.Sprintf("postgres://%s:%s@%s/postgres?sslmode=disable&slot=%s&publication=%s&create-publication=no",
-			testenv.PostgresUser, testenv.PostgresPassword, srv.Addr(), slot, pub)
+			servers.PostgresUser, servers.PostgresPassword, srv.Addr(), slot, pub)
 		cmd := exec.Command(o.sluice, append([]string{"stream", url, "--to", "stdout://", "--state", state + "/state.db",
 			"--log-level", "warn"}, o.sluiceFlags...)...)
 		sl, err := startChild("sluice stream", cmd, recs[0], idAfter(`"key":{"id":`), os.Stderr)
@@ -719,7 +719,7 @@ func runPostgres(ctx context.Context, o *options, shapes []shape) error {
 		if o.compare != "" {
 			crec := newRecorder(clk, n)
 			url := fmt.Sprintf("postgres://%s:%s@%s/postgres?sslmode=disable&slot=cmp_%d&publication=%s&create-publication=no",
-				testenv.PostgresUser, testenv.PostgresPassword, srv.Addr(), i, pub)
+				servers.PostgresUser, servers.PostgresPassword, srv.Addr(), i, pub)
 			cmd := exec.Command(o.compare, append([]string{"stream", url, "--to", "stdout://", "--state", state + "/compare.db",
 				"--log-level", "warn"}, o.sluiceFlags...)...)
 			c, err := startChild("sluice stream ("+o.compare+")", cmd, crec, idAfter(`"key":{"id":`), os.Stderr)
@@ -734,9 +734,9 @@ func runPostgres(ctx context.Context, o *options, shapes []shape) error {
 			rec := newRecorder(clk, n)
 			recs = append(recs, rec)
 			host, port, _ := strings.Cut(srv.Addr(), ":")
-			cmd := exec.Command(testenv.PostgresBinDir+"/pg_recvlogical", "-h", host, "-p", port, "-U", testenv.PostgresUser,
+			cmd := exec.Command(servers.PostgresBinDir+"/pg_recvlogical", "-h", host, "-p", port, "-U", servers.PostgresUser,
 				"-d", "postgres", "--slot", peerSlot, "--start", "-F", "0", "-s", "10", "-f", "-")
-			cmd.Env = append(os.Environ(), "PGPASSWORD="+testenv.PostgresPassword)
+			cmd.Env = append(os.Environ(), "PGPASSWORD="+servers.PostgresPassword)
 			peer, err := startChild("pg_recvlogical (test_decoding)", cmd, rec, idAfter(`id[bigint]:`), os.Stderr)
 			if err != nil {
 				stopAll()

@@ -49,7 +49,7 @@ import (
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
-	"github.com/sluice-cdc/sluice/internal/testenv"
+	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
 func main() {
@@ -100,7 +100,7 @@ func bench() error {
 	}
 	ctx := context.Background()
 
-	srv, err := testenv.StartMariaDB(ctx, testenv.MariaDBOptions{ExtraConfig: []string{
+	srv, err := servers.StartMariaDB(ctx, servers.MariaDBOptions{ExtraConfig: []string{
 		"max_binlog_size=1073741824", "innodb_buffer_pool_size=256M", "max_allowed_packet=1G",
 		"binlog_cache_size=1M", "max_binlog_cache_size=16G"}})
 	if err != nil {
@@ -117,7 +117,7 @@ func bench() error {
 
 // backlog writes the backlog, then drains it with every reader, f.rounds
 // times, interleaved.
-func backlog(ctx context.Context, srv *testenv.MariaDB, f flags) error {
+func backlog(ctx context.Context, srv *servers.MariaDB, f flags) error {
 	start, err := binlogPos(ctx, srv)
 	if err != nil {
 		return err
@@ -166,18 +166,18 @@ func backlog(ctx context.Context, srv *testenv.MariaDB, f flags) error {
 					return err
 				}
 				defer os.RemoveAll(state)
-				url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=7001", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr())
+				url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=7001", servers.MariaDBReplUser, servers.MariaDBReplPassword, srv.Addr())
 				cmd = exec.Command(path, "stream", url, "--to", "stdout://", "--state", state+"/state.db",
 					"--from", fmt.Sprintf("binlog:%s:%d", start.Name, start.Pos), "--log-level", "warn")
 				cmd.Args = append(cmd.Args, strings.Fields(f.sluiceFlags)...)
 				seen := int64(0)
 				stop = func(line []byte) bool { seen++; return seen >= changes }
 			case "gomysql":
-				cmd = exec.Command(os.Args[0], "gomysql", srv.Addr(), testenv.MariaDBReplUser, testenv.MariaDBReplPassword,
+				cmd = exec.Command(os.Args[0], "gomysql", srv.Addr(), servers.MariaDBReplUser, servers.MariaDBReplPassword,
 					start.Name, strconv.Itoa(int(start.Pos)), end.Name, strconv.Itoa(int(end.Pos)))
 			case "mariadb-binlog":
 				cmd = exec.Command("mariadb-binlog", "--read-from-remote-server", "--host=127.0.0.1", "--port="+port,
-					"--user="+testenv.MariaDBReplUser, "--password="+testenv.MariaDBReplPassword, "-v",
+					"--user="+servers.MariaDBReplUser, "--password="+servers.MariaDBReplPassword, "-v",
 					fmt.Sprintf("--start-position=%d", start.Pos), start.Name)
 			default:
 				return fmt.Errorf("unknown reader %q", r)
@@ -226,7 +226,7 @@ func backlog(ctx context.Context, srv *testenv.MariaDB, f flags) error {
 
 // follow starts sluice at the current position and has a bulk writer
 // insert f.rows rows at full speed while sluice follows, f.rounds times.
-func follow(ctx context.Context, srv *testenv.MariaDB, f flags) error {
+func follow(ctx context.Context, srv *servers.MariaDB, f flags) error {
 	if err := srv.Exec(ctx, "CREATE DATABASE f", "CREATE TABLE f.m (id INT PRIMARY KEY)"); err != nil {
 		return err
 	}
@@ -244,7 +244,7 @@ func follow(ctx context.Context, srv *testenv.MariaDB, f flags) error {
 			return err
 		}
 		defer os.RemoveAll(state)
-		url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=7001", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr())
+		url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=7001", servers.MariaDBReplUser, servers.MariaDBReplPassword, srv.Addr())
 		cmd := exec.Command(f.sluiceBin, "stream", url, "--to", "stdout://", "--state", state+"/state.db",
 			"--from", "latest", "--log-level", "warn")
 		cmd.Args = append(cmd.Args, strings.Fields(f.sluiceFlags)...)
@@ -446,7 +446,7 @@ func bytesHasOp(line []byte) bool {
 }
 
 // binlogPos is the server's current binlog file and position.
-func binlogPos(ctx context.Context, srv *testenv.MariaDB) (gmysql.Position, error) {
+func binlogPos(ctx context.Context, srv *servers.MariaDB) (gmysql.Position, error) {
 	db, err := srv.DB()
 	if err != nil {
 		return gmysql.Position{}, err

@@ -1,4 +1,4 @@
-package testenv
+package servers
 
 import (
 	"errors"
@@ -44,9 +44,9 @@ func TestAddrInUse(t *testing.T) {
 		want bool
 	}{
 		{nil, false},
-		{errors.New("testenv: mariadbd exited: [ERROR] Can't start server: Bind on TCP/IP port. Got error: 98: Address already in use"), true},
+		{errors.New("servers: mariadbd exited: [ERROR] Can't start server: Bind on TCP/IP port. Got error: 98: Address already in use"), true},
 		{errors.New(`FATAL: could not create any TCP/IP sockets: could not bind IPv4 address "127.0.0.1": Address in use`), true},
-		{errors.New("testenv: postgres not ready: context deadline exceeded"), false},
+		{errors.New("servers: postgres not ready: context deadline exceeded"), false},
 	}
 	for _, tt := range tests {
 		if got := addrInUse(tt.err); got != tt.want {

@@ -1,18 +1,17 @@
-package testenv
+package servers
 
 import (
 	"context"
 	"fmt"
 	"sync"
-	"testing"
 	"time"
 )
 
 // defaultStartTimeout bounds Start when its context has no deadline.
 const defaultStartTimeout = 2 * time.Minute
 
-// Server is what every testenv server has: a process listening on a port of
-// 127.0.0.1 and a private directory. It is embedded in MariaDB, Postgres,
+// Server is what every server of this package has: a process listening on
+// a port of 127.0.0.1 and a private directory. It is embedded in MariaDB, Postgres,
 // Redis, NATS and FerretDB. Stop, Start, Kill and Close must not be called
 // concurrently with each other.
 type Server struct {
@@ -68,7 +67,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.proc != nil && !s.proc.exited() {
-		return fmt.Errorf("testenv: %s at %s is already running", s.name, s.Addr())
+		return fmt.Errorf("servers: %s at %s is already running", s.name, s.Addr())
 	}
 	spec := s.spec()
 	spec.name = s.name
@@ -156,22 +155,4 @@ func (s *Server) launch(ctx context.Context, configure func(port int) error) err
 		return err
 	}
 	return nil
-}
-
-// startForTest starts a server with start under a timeout, fails tb if it
-// cannot start, and stops the server when the test ends.
-func startForTest[S interface{ Close() error }](tb testing.TB, timeout time.Duration, start func(context.Context) (S, error)) S {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	s, err := start(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
 }

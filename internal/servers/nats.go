@@ -1,4 +1,4 @@
-package testenv
+package servers
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -55,7 +54,7 @@ func StartNATS(ctx context.Context) (*NATS, error) {
 			"}",
 		}, "\n") + "\n"
 		if err := os.WriteFile(s.dir.join("nats.conf"), []byte(conf), 0o644); err != nil {
-			return fmt.Errorf("testenv: nats: write nats.conf: %w", err)
+			return fmt.Errorf("servers: nats: write nats.conf: %w", err)
 		}
 		return nil
 	})
@@ -63,13 +62,6 @@ func StartNATS(ctx context.Context) (*NATS, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// NewNATS starts a NATS server for one test and stops it when the test
-// ends. It fails the test if the server cannot start.
-func NewNATS(tb testing.TB) *NATS {
-	tb.Helper()
-	return startForTest(tb, time.Minute, StartNATS)
 }
 
 // URL is nats://user:password@127.0.0.1:port, as accepted by nats.Connect.
@@ -82,7 +74,7 @@ func (s *NATS) URL() string {
 func (s *NATS) Connect(opts ...nats.Option) (*nats.Conn, error) {
 	nc, err := nats.Connect(s.URL(), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("testenv: nats at %s: %w", s.Addr(), err)
+		return nil, fmt.Errorf("servers: nats at %s: %w", s.Addr(), err)
 	}
 	return nc, nil
 }

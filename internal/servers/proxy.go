@@ -1,10 +1,10 @@
-package testenv
+package servers
 
 import (
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -19,19 +19,21 @@ type Proxy struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 
+	closeOnce sync.Once
+
 	mu     sync.Mutex
 	conns  []net.Conn
 	frozen []*atomic.Bool
 	cuts   int
 }
 
-// NewProxy starts a proxy to target that cuts its connections every
-// cutEvery (0: only when Cut is called); it stops when the test ends.
-func NewProxy(tb testing.TB, target string, cutEvery time.Duration) *Proxy {
-	tb.Helper()
+// StartProxy starts a proxy on a free port of 127.0.0.1 to target that cuts
+// its connections every cutEvery (0: only when Cut is called). Close stops
+// it.
+func StartProxy(target string, cutEvery time.Duration) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatal(err)
+		return nil, fmt.Errorf("servers: proxy to %s: %w", target, err)
 	}
 	p := &Proxy{ln: ln, target: target, done: make(chan struct{})}
 	p.wg.Add(1)
@@ -52,8 +54,7 @@ func NewProxy(tb testing.TB, target string, cutEvery time.Duration) *Proxy {
 			}
 		}()
 	}
-	tb.Cleanup(p.close)
-	return p
+	return p, nil
 }
 
 // Addr is the proxy's host:port.
@@ -138,9 +139,13 @@ func (p *Proxy) Cuts() int {
 	return p.cuts
 }
 
-func (p *Proxy) close() {
-	close(p.done)
-	p.ln.Close()
-	p.Cut()
-	p.wg.Wait()
+// Close stops accepting, closes every connection and waits for the
+// proxy's goroutines. Later calls do nothing.
+func (p *Proxy) Close() {
+	p.closeOnce.Do(func() {
+		close(p.done)
+		p.ln.Close()
+		p.Cut()
+		p.wg.Wait()
+	})
 }

@@ -1,4 +1,4 @@
-package testenv
+package servers
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ type MissingBinaryError struct {
 }
 
 func (e *MissingBinaryError) Error() string {
-	return fmt.Sprintf("testenv: %s not found: install the Debian package %s "+
+	return fmt.Sprintf("servers: %s not found: install the Debian package %s "+
 		"(apt-get install -y %s) or run scripts/deps.sh", e.Program, e.Package, e.Package)
 }
 
@@ -51,7 +51,7 @@ func lookBinary(program, pkg string, dirs ...string) (string, error) {
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("testenv: find free port: %w", err)
+		return 0, fmt.Errorf("servers: find free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
@@ -69,7 +69,7 @@ type procSpec struct {
 }
 
 // process is a running server in its own process group. The group is killed
-// when the test binary dies (Pdeathsig) and by stop.
+// when the process that started it dies (Pdeathsig) and by stop.
 type process struct {
 	spec procSpec
 	cmd  *exec.Cmd
@@ -81,7 +81,7 @@ type process struct {
 func startProcess(spec procSpec) (*process, error) {
 	logf, err := os.OpenFile(spec.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("testenv: %s: open log: %w", spec.name, err)
+		return nil, fmt.Errorf("servers: %s: open log: %w", spec.name, err)
 	}
 	if spec.cred != nil {
 		// The log must be writable by the server's own user too, for servers
@@ -100,7 +100,7 @@ func startProcess(spec procSpec) (*process, error) {
 	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("testenv: start %s: %w", spec.name, err)
+		return nil, fmt.Errorf("servers: start %s: %w", spec.name, err)
 	}
 	p := &process{spec: spec, cmd: cmd, done: make(chan struct{})}
 	go func() {
@@ -145,7 +145,7 @@ func (p *process) stop(ctx context.Context, timeout time.Duration) error {
 	}
 	p.signalGroup(syscall.SIGKILL)
 	<-p.done
-	return fmt.Errorf("testenv: %s did not stop within %s and was killed", p.spec.name, timeout)
+	return fmt.Errorf("servers: %s did not stop within %s and was killed", p.spec.name, timeout)
 }
 
 // kill ends the whole group with SIGKILL at once and waits for the leader.
@@ -186,10 +186,10 @@ func waitReady(ctx context.Context, p *process, ready func(context.Context) erro
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("testenv: %s exited during start-up (%v); log %s:\n%s",
+			return fmt.Errorf("servers: %s exited during start-up (%v); log %s:\n%s",
 				p.spec.name, p.err, p.spec.log, p.logTail())
 		case <-ctx.Done():
-			return fmt.Errorf("testenv: %s not ready: %w (last check: %v); log %s:\n%s",
+			return fmt.Errorf("servers: %s not ready: %w (last check: %v); log %s:\n%s",
 				p.spec.name, ctx.Err(), last, p.spec.log, p.logTail())
 		case <-time.After(interval):
 		}

@@ -1,4 +1,4 @@
-package testenv
+package servers
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 )
 
 // crashHelperEnv makes TestCrashHelper start a server and panic.
-const crashHelperEnv = "SLUICE_TESTENV_CRASH_HELPER"
+const crashHelperEnv = "SLUICE_SERVERS_CRASH_HELPER"
 
 // TestCrashHelper is not a test of its own: TestServerDiesWithTestBinary
 // runs it in a child process, where it starts Redis, reports it and panics

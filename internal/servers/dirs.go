@@ -1,4 +1,4 @@
-package testenv
+package servers
 
 import (
 	"crypto/sha256"
@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// ownerLockName is the file in every server directory that the owning test
-// process holds an flock on. The kernel drops the lock when that process
+// ownerLockName is the file in every server directory that the owning
+// process (a test binary, sluice demo) holds an flock on. The kernel drops the lock when that process
 // dies, however it dies, so an unlocked directory is garbage.
 const ownerLockName = ".owner.lock"
 
@@ -34,11 +34,11 @@ type serverDir struct {
 }
 
 // newServerDir creates a fresh directory for a server of the given kind,
-// sweeping directories left behind by test processes that died.
+// sweeping directories left behind by processes that died.
 func newServerDir(kind string) (*serverDir, error) {
 	base := baseDir()
 	if err := os.MkdirAll(base, 0o755); err != nil {
-		return nil, fmt.Errorf("testenv: create %s: %w", base, err)
+		return nil, fmt.Errorf("servers: create %s: %w", base, err)
 	}
 	// Shared like /tmp itself, so that root and other users can both run
 	// tests on one machine.
@@ -48,23 +48,23 @@ func newServerDir(kind string) (*serverDir, error) {
 	sweepStale(base, staleAfter)
 	path, err := os.MkdirTemp(base, kind+"-")
 	if err != nil {
-		return nil, fmt.Errorf("testenv: create server directory: %w", err)
+		return nil, fmt.Errorf("servers: create server directory: %w", err)
 	}
 	// Servers that run as another user (PostgreSQL) must reach their data
 	// directory below this one.
 	if err := os.Chmod(path, 0o755); err != nil {
 		os.RemoveAll(path)
-		return nil, fmt.Errorf("testenv: chmod %s: %w", path, err)
+		return nil, fmt.Errorf("servers: chmod %s: %w", path, err)
 	}
 	lock, err := os.OpenFile(filepath.Join(path, ownerLockName), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		os.RemoveAll(path)
-		return nil, fmt.Errorf("testenv: create owner lock: %w", err)
+		return nil, fmt.Errorf("servers: create owner lock: %w", err)
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
 		os.RemoveAll(path)
-		return nil, fmt.Errorf("testenv: lock %s: %w", path, err)
+		return nil, fmt.Errorf("servers: lock %s: %w", path, err)
 	}
 	return &serverDir{path: path, lock: lock}, nil
 }
@@ -79,14 +79,14 @@ func (d *serverDir) release() error {
 	err := os.RemoveAll(d.path)
 	d.lock.Close()
 	if err != nil {
-		return fmt.Errorf("testenv: remove %s: %w", d.path, err)
+		return fmt.Errorf("servers: remove %s: %w", d.path, err)
 	}
 	return nil
 }
 
 // sweepStale removes server directories whose owner process is gone and
 // whose lock file is at least minAge old. Errors are ignored: sweeping is
-// best effort and never blocks a test.
+// best effort and never blocks a start.
 func sweepStale(base string, minAge time.Duration) {
 	entries, err := os.ReadDir(base)
 	if err != nil {

@@ -1,4 +1,4 @@
-package testenv
+package servers
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -79,7 +78,7 @@ func StartFerretDB(ctx context.Context) (*FerretDB, error) {
 	for _, d := range []string{"data", "state"} {
 		if err := os.Mkdir(s.dir.join(d), 0o755); err != nil {
 			dir.release()
-			return nil, fmt.Errorf("testenv: ferretdb: %w", err)
+			return nil, fmt.Errorf("servers: ferretdb: %w", err)
 		}
 	}
 	if err := s.launch(ctx, nil); err != nil {
@@ -90,13 +89,6 @@ func StartFerretDB(ctx context.Context) (*FerretDB, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// NewFerretDB starts a FerretDB server for one test and stops it when the
-// test ends. It fails the test if the server cannot start.
-func NewFerretDB(tb testing.TB) *FerretDB {
-	tb.Helper()
-	return startForTest(tb, 10*time.Minute, StartFerretDB)
 }
 
 // URI is a mongodb:// connection string naming the replica set.
@@ -113,7 +105,7 @@ func (s *FerretDB) DirectURI() string {
 func (s *FerretDB) Connect() (*mongo.Client, error) {
 	c, err := mongo.Connect(options.Client().ApplyURI(s.URI()))
 	if err != nil {
-		return nil, fmt.Errorf("testenv: ferretdb at %s: %w", s.Addr(), err)
+		return nil, fmt.Errorf("servers: ferretdb at %s: %w", s.Addr(), err)
 	}
 	return c, nil
 }
@@ -130,13 +122,13 @@ func (s *FerretDB) ping(ctx context.Context) error {
 func (s *FerretDB) createOplog(ctx context.Context) error {
 	c, err := mongo.Connect(options.Client().ApplyURI(s.DirectURI()))
 	if err != nil {
-		return fmt.Errorf("testenv: ferretdb: %w", err)
+		return fmt.Errorf("servers: ferretdb: %w", err)
 	}
 	defer c.Disconnect(context.Background())
 	err = c.Database("local").CreateCollection(ctx, "oplog.rs",
 		options.CreateCollection().SetCapped(true).SetSizeInBytes(FerretDBOplogSize))
 	if err != nil {
-		return fmt.Errorf("testenv: ferretdb: create capped local.oplog.rs: %w", err)
+		return fmt.Errorf("servers: ferretdb: create capped local.oplog.rs: %w", err)
 	}
 	return nil
 }
@@ -169,7 +161,7 @@ func BuildFerretDB(ctx context.Context) (string, error) {
 	}
 	out, err := exec.CommandContext(ctx, goBin, "env", "GOCACHE").Output()
 	if err != nil {
-		return "", fmt.Errorf("testenv: go env GOCACHE: %w", err)
+		return "", fmt.Errorf("servers: go env GOCACHE: %w", err)
 	}
 	cacheRoot := strings.TrimSpace(string(out))
 	if cacheRoot == "" || cacheRoot == "off" {
@@ -181,7 +173,7 @@ func BuildFerretDB(ctx context.Context) (string, error) {
 		return bin, nil
 	}
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return "", fmt.Errorf("testenv: ferretdb build cache: %w", err)
+		return "", fmt.Errorf("servers: ferretdb build cache: %w", err)
 	}
 	unlock, err := lockFile(ctx, filepath.Join(cacheRoot, "sluice-testenv", "ferretdb-build.lock"))
 	if err != nil {
@@ -196,7 +188,7 @@ func BuildFerretDB(ctx context.Context) (string, error) {
 	// recompiles only what changed.
 	work := filepath.Join(cacheRoot, "sluice-testenv", "ferretdb-src")
 	if err := os.RemoveAll(work); err != nil {
-		return "", fmt.Errorf("testenv: ferretdb build: %w", err)
+		return "", fmt.Errorf("servers: ferretdb build: %w", err)
 	}
 	defer os.RemoveAll(work)
 	if err := vendorFerretDB(ctx, goBin, modDir, work); err != nil {
@@ -208,7 +200,7 @@ func BuildFerretDB(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if err := os.Rename(tmp, bin); err != nil {
-		return "", fmt.Errorf("testenv: ferretdb build cache: %w", err)
+		return "", fmt.Errorf("servers: ferretdb build cache: %w", err)
 	}
 	return bin, nil
 }
@@ -217,15 +209,15 @@ func BuildFerretDB(ctx context.Context) (string, error) {
 // FerretDB's version file.
 func vendorFerretDB(ctx context.Context, goBin, modDir, work string) error {
 	if err := os.MkdirAll(work, 0o755); err != nil {
-		return fmt.Errorf("testenv: ferretdb build: %w", err)
+		return fmt.Errorf("servers: ferretdb build: %w", err)
 	}
 	for _, f := range []string{"go.mod", "go.sum"} {
 		b, err := os.ReadFile(filepath.Join(modDir, f))
 		if err != nil {
-			return fmt.Errorf("testenv: ferretdb build: %w", err)
+			return fmt.Errorf("servers: ferretdb build: %w", err)
 		}
 		if err := os.WriteFile(filepath.Join(work, f), b, 0o644); err != nil {
-			return fmt.Errorf("testenv: ferretdb build: %w", err)
+			return fmt.Errorf("servers: ferretdb build: %w", err)
 		}
 	}
 	cmd := exec.CommandContext(ctx, goBin, "list", "-m", "-f", "{{.Version}}", ferretDBModule)
@@ -233,7 +225,7 @@ func vendorFerretDB(ctx context.Context, goBin, modDir, work string) error {
 	cmd.Env = goEnv("-mod=mod")
 	out, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("testenv: ferretdb build: go list -m %s: %w", ferretDBModule, err)
+		return fmt.Errorf("servers: ferretdb build: go list -m %s: %w", ferretDBModule, err)
 	}
 	version := strings.TrimSpace(string(out))
 	if err := runGo(ctx, goBin, work, "-mod=mod", "mod", "vendor"); err != nil {
@@ -241,7 +233,7 @@ func vendorFerretDB(ctx context.Context, goBin, modDir, work string) error {
 	}
 	versionFile := filepath.Join(work, "vendor", filepath.FromSlash(ferretDBModule), "build", "version", "version.txt")
 	if err := os.WriteFile(versionFile, []byte(version+"\n"), 0o644); err != nil {
-		return fmt.Errorf("testenv: ferretdb build: write version file: %w", err)
+		return fmt.Errorf("servers: ferretdb build: write version file: %w", err)
 	}
 	return nil
 }
@@ -252,7 +244,7 @@ func runGo(ctx context.Context, goBin, dir, modFlag string, args ...string) erro
 	cmd.Dir = dir
 	cmd.Env = goEnv(modFlag)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("testenv: ferretdb build: go %s: %w\n%s", strings.Join(args, " "), err, out)
+		return fmt.Errorf("servers: ferretdb build: go %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return nil
 }
@@ -270,7 +262,7 @@ func goTool() (string, error) {
 	}
 	p := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("testenv: the go command is needed to build test servers: %w", err)
+		return "", fmt.Errorf("servers: the go command is needed to build test servers: %w", err)
 	}
 	return p, nil
 }
@@ -299,7 +291,7 @@ func toolsModuleDir(name string) (string, error) {
 			dir = parent
 		}
 	}
-	return "", fmt.Errorf("testenv: tools/%s/go.mod not found above %v", name, starts)
+	return "", fmt.Errorf("servers: tools/%s/go.mod not found above %v", name, starts)
 }
 
 // buildKey hashes what determines the built program.
@@ -308,7 +300,7 @@ func buildKey(modDir string) (string, error) {
 	for _, f := range []string{"go.mod", "go.sum"} {
 		b, err := os.ReadFile(filepath.Join(modDir, f))
 		if err != nil {
-			return "", fmt.Errorf("testenv: %w", err)
+			return "", fmt.Errorf("servers: %w", err)
 		}
 		fmt.Fprintf(h, "%s %d\n", f, len(b))
 		h.Write(b)
@@ -322,7 +314,7 @@ func buildKey(modDir string) (string, error) {
 func lockFile(ctx context.Context, path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("testenv: lock %s: %w", path, err)
+		return nil, fmt.Errorf("servers: lock %s: %w", path, err)
 	}
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -331,12 +323,12 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
-			return nil, fmt.Errorf("testenv: lock %s: %w", path, err)
+			return nil, fmt.Errorf("servers: lock %s: %w", path, err)
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("testenv: waiting for lock %s: %w", path, ctx.Err())
+			return nil, fmt.Errorf("servers: waiting for lock %s: %w", path, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -1,4 +1,4 @@
-package testenv
+package servers
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"testing"
-	"time"
 )
 
 // RedisPassword is the requirepass of every Redis server.
@@ -51,7 +49,7 @@ func StartRedis(ctx context.Context) (*Redis, error) {
 			"logfile \"\"",
 		}, "\n") + "\n"
 		if err := os.WriteFile(s.dir.join("redis.conf"), []byte(conf), 0o644); err != nil {
-			return fmt.Errorf("testenv: redis: write redis.conf: %w", err)
+			return fmt.Errorf("servers: redis: write redis.conf: %w", err)
 		}
 		return nil
 	})
@@ -59,13 +57,6 @@ func StartRedis(ctx context.Context) (*Redis, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// NewRedis starts a Redis server for one test and stops it when the test
-// ends. It fails the test if the server cannot start.
-func NewRedis(tb testing.TB) *Redis {
-	tb.Helper()
-	return startForTest(tb, time.Minute, StartRedis)
 }
 
 // URL is redis://:password@127.0.0.1:port/db, as accepted by

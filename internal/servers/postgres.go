@@ -1,4 +1,4 @@
-package testenv
+package servers
 
 import (
 	"context"
@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -86,13 +84,6 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	return s, nil
 }
 
-// NewPostgres starts a PostgreSQL server for one test and stops it when the
-// test ends. It fails the test if the server cannot start.
-func NewPostgres(tb testing.TB, opts PostgresOptions) *Postgres {
-	tb.Helper()
-	return startForTest(tb, 2*time.Minute, func(ctx context.Context) (*Postgres, error) { return StartPostgres(ctx, opts) })
-}
-
 // postgresCredential returns the user to run PostgreSQL as: "postgres" when
 // running as root, nil (the current user) otherwise.
 func postgresCredential() (*syscall.Credential, error) {
@@ -101,16 +92,16 @@ func postgresCredential() (*syscall.Credential, error) {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return nil, fmt.Errorf("testenv: PostgreSQL refuses to run as root and there is no user "+
+		return nil, fmt.Errorf("servers: PostgreSQL refuses to run as root and there is no user "+
 			"\"postgres\" to run it as (install the Debian package postgresql-15, or run scripts/deps.sh): %w", err)
 	}
 	uid, err := strconv.ParseUint(u.Uid, 10, 32)
 	if err != nil {
-		return nil, fmt.Errorf("testenv: uid of postgres: %w", err)
+		return nil, fmt.Errorf("servers: uid of postgres: %w", err)
 	}
 	gid, err := strconv.ParseUint(u.Gid, 10, 32)
 	if err != nil {
-		return nil, fmt.Errorf("testenv: gid of postgres: %w", err)
+		return nil, fmt.Errorf("servers: gid of postgres: %w", err)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
 }
@@ -118,11 +109,11 @@ func postgresCredential() (*syscall.Credential, error) {
 // mkdirOwned creates a directory owned by the server's user.
 func (s *Postgres) mkdirOwned(path string, perm os.FileMode) error {
 	if err := os.Mkdir(path, perm); err != nil {
-		return fmt.Errorf("testenv: postgres: %w", err)
+		return fmt.Errorf("servers: postgres: %w", err)
 	}
 	if s.cred != nil {
 		if err := os.Chown(path, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
-			return fmt.Errorf("testenv: postgres: %w", err)
+			return fmt.Errorf("servers: postgres: %w", err)
 		}
 	}
 	return nil
@@ -134,11 +125,11 @@ func (s *Postgres) initdb(ctx context.Context, initdb string) error {
 		return err
 	}
 	if err := copyTree(tmpl, s.DataDir()); err != nil {
-		return fmt.Errorf("testenv: postgres: copy template cluster: %w", err)
+		return fmt.Errorf("servers: postgres: copy template cluster: %w", err)
 	}
 	if s.cred != nil {
 		if err := chownTree(s.DataDir(), int(s.cred.Uid), int(s.cred.Gid)); err != nil {
-			return fmt.Errorf("testenv: postgres: %w", err)
+			return fmt.Errorf("servers: postgres: %w", err)
 		}
 	}
 	if err := s.mkdirOwned(s.SocketDir(), 0o755); err != nil {
@@ -146,7 +137,7 @@ func (s *Postgres) initdb(ctx context.Context, initdb string) error {
 	}
 	lines := []string{
 		"",
-		"# sluice testenv",
+		"# sluice servers",
 		"listen_addresses = '127.0.0.1'",
 		"unix_socket_directories = '" + s.SocketDir() + "'",
 		"wal_level = logical",
@@ -170,14 +161,14 @@ func (s *Postgres) initdb(ctx context.Context, initdb string) error {
 	lines = append(lines, s.opts.ExtraConfig...)
 	f, err := os.OpenFile(filepath.Join(s.DataDir(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
-		return fmt.Errorf("testenv: postgres: %w", err)
+		return fmt.Errorf("servers: postgres: %w", err)
 	}
 	_, err = f.WriteString(strings.Join(lines, "\n") + "\n")
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("testenv: postgres: write postgresql.conf: %w", err)
+		return fmt.Errorf("servers: postgres: write postgresql.conf: %w", err)
 	}
 	return nil
 }
@@ -190,7 +181,7 @@ func (s *Postgres) initdb(ctx context.Context, initdb string) error {
 func postgresTemplate(ctx context.Context, initdb, postgres string, cred *syscall.Credential) (string, error) {
 	st, err := os.Stat(postgres)
 	if err != nil {
-		return "", fmt.Errorf("testenv: postgres: %w", err)
+		return "", fmt.Errorf("servers: postgres: %w", err)
 	}
 	uid := "self"
 	if cred != nil {
@@ -199,7 +190,7 @@ func postgresTemplate(ctx context.Context, initdb, postgres string, cred *syscal
 	key := hashKey(postgres, fmt.Sprint(st.Size(), st.ModTime().UnixNano()), uid, "initdb-1")
 	root := templatesDir()
 	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", fmt.Errorf("testenv: postgres: %w", err)
+		return "", fmt.Errorf("servers: postgres: %w", err)
 	}
 	dir := filepath.Join(root, "postgres-"+key)
 	data, done := filepath.Join(dir, "data"), filepath.Join(dir, "complete")
@@ -215,21 +206,21 @@ func postgresTemplate(ctx context.Context, initdb, postgres string, cred *syscal
 		return data, nil
 	}
 	if err := os.RemoveAll(dir); err != nil {
-		return "", fmt.Errorf("testenv: postgres: %w", err)
+		return "", fmt.Errorf("servers: postgres: %w", err)
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		return "", fmt.Errorf("testenv: postgres: %w", err)
+		return "", fmt.Errorf("servers: postgres: %w", err)
 	}
 	// initdb runs as the server's user: it must own the directory and read
 	// the password file.
 	pwfile := filepath.Join(dir, "pwfile")
 	if err := os.WriteFile(pwfile, []byte(PostgresPassword+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("testenv: postgres: %w", err)
+		return "", fmt.Errorf("servers: postgres: %w", err)
 	}
 	defer os.Remove(pwfile)
 	if cred != nil {
 		if err := chownTree(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return "", fmt.Errorf("testenv: postgres: %w", err)
+			return "", fmt.Errorf("servers: postgres: %w", err)
 		}
 	}
 	cmd := exec.CommandContext(ctx, initdb,
@@ -245,10 +236,10 @@ func postgresTemplate(ctx context.Context, initdb, postgres string, cred *syscal
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("testenv: initdb: %w\n%s", err, out)
+		return "", fmt.Errorf("servers: initdb: %w\n%s", err, out)
 	}
 	if err := os.WriteFile(done, nil, 0o644); err != nil {
-		return "", fmt.Errorf("testenv: postgres: %w", err)
+		return "", fmt.Errorf("servers: postgres: %w", err)
 	}
 	return data, nil
 }
@@ -290,7 +281,7 @@ func (s *Postgres) ReplicationDSN(database string) string {
 func (s *Postgres) Connect(ctx context.Context, database string) (*pgx.Conn, error) {
 	conn, err := pgx.Connect(ctx, s.DSN(database))
 	if err != nil {
-		return nil, fmt.Errorf("testenv: postgres at %s: connect: %w", s.Addr(), err)
+		return nil, fmt.Errorf("servers: postgres at %s: connect: %w", s.Addr(), err)
 	}
 	return conn, nil
 }
@@ -305,7 +296,7 @@ func (s *Postgres) Exec(ctx context.Context, database string, stmts ...string) e
 	defer conn.Close(context.Background())
 	for _, q := range stmts {
 		if _, err := conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("testenv: postgres: %s: %w", q, err)
+			return fmt.Errorf("servers: postgres: %s: %w", q, err)
 		}
 	}
 	return nil

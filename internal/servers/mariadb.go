@@ -1,4 +1,4 @@
-package testenv
+package servers
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -101,13 +100,6 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 	return s, nil
 }
 
-// NewMariaDB starts a MariaDB server for one test and stops it when the test
-// ends. It fails the test if the server cannot start.
-func NewMariaDB(tb testing.TB, opts MariaDBOptions) *MariaDB {
-	tb.Helper()
-	return startForTest(tb, 2*time.Minute, func(ctx context.Context) (*MariaDB, error) { return StartMariaDB(ctx, opts) })
-}
-
 func defaultString(s, def string) string {
 	if s == "" {
 		return def
@@ -121,7 +113,7 @@ func (s *MariaDB) installDB(ctx context.Context, installDB string) error {
 		return err
 	}
 	if err := copyTree(tmpl, s.DataDir()); err != nil {
-		return fmt.Errorf("testenv: mariadb: copy template data directory: %w", err)
+		return fmt.Errorf("servers: mariadb: copy template data directory: %w", err)
 	}
 	return nil
 }
@@ -157,12 +149,12 @@ func mariaDBTemplate(ctx context.Context, installDB string) (string, error) {
 	}
 	st, err := os.Stat(mariadbd)
 	if err != nil {
-		return "", fmt.Errorf("testenv: mariadb: %w", err)
+		return "", fmt.Errorf("servers: mariadb: %w", err)
 	}
 	key := hashKey(mariadbd, fmt.Sprint(st.Size(), st.ModTime().UnixNano()), strings.Join(mariaDBInstallArgs(""), " "))
 	root := templatesDir()
 	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", fmt.Errorf("testenv: mariadb: %w", err)
+		return "", fmt.Errorf("servers: mariadb: %w", err)
 	}
 	dir := filepath.Join(root, "mariadb-"+key)
 	data, done := filepath.Join(dir, "data"), filepath.Join(dir, "complete")
@@ -178,27 +170,27 @@ func mariaDBTemplate(ctx context.Context, installDB string) (string, error) {
 		return data, nil
 	}
 	if err := os.RemoveAll(dir); err != nil {
-		return "", fmt.Errorf("testenv: mariadb: %w", err)
+		return "", fmt.Errorf("servers: mariadb: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
-		return "", fmt.Errorf("testenv: mariadb: %w", err)
+		return "", fmt.Errorf("servers: mariadb: %w", err)
 	}
 	out, err := exec.CommandContext(ctx, installDB, mariaDBInstallArgs(dir)...).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("testenv: mariadb-install-db: %w\n%s", err, out)
+		return "", fmt.Errorf("servers: mariadb-install-db: %w\n%s", err, out)
 	}
 	if err := os.WriteFile(done, nil, 0o644); err != nil {
-		return "", fmt.Errorf("testenv: mariadb: %w", err)
+		return "", fmt.Errorf("servers: mariadb: %w", err)
 	}
 	return data, nil
 }
 
 func (s *MariaDB) writeConfig() error {
 	if err := os.MkdirAll(s.BinlogDir(), 0o755); err != nil {
-		return fmt.Errorf("testenv: mariadb: %w", err)
+		return fmt.Errorf("servers: mariadb: %w", err)
 	}
 	if err := os.MkdirAll(s.dir.join("tmp"), 0o755); err != nil {
-		return fmt.Errorf("testenv: mariadb: %w", err)
+		return fmt.Errorf("servers: mariadb: %w", err)
 	}
 	lines := []string{
 		"[mariadbd]",
@@ -229,7 +221,7 @@ func (s *MariaDB) writeConfig() error {
 	lines = append(lines, s.opts.ExtraConfig...)
 	cnf := strings.Join(lines, "\n") + "\n"
 	if err := os.WriteFile(s.ConfigFile(), []byte(cnf), 0o644); err != nil {
-		return fmt.Errorf("testenv: mariadb: write my.cnf: %w", err)
+		return fmt.Errorf("servers: mariadb: write my.cnf: %w", err)
 	}
 	return nil
 }
@@ -266,12 +258,12 @@ func (s *MariaDB) closeDB() {
 func (s *MariaDB) createUsers(ctx context.Context) error {
 	db, err := sql.Open("mysql", s.dsn(MariaDBRootUser, "", ""))
 	if err != nil {
-		return fmt.Errorf("testenv: mariadb: %w", err)
+		return fmt.Errorf("servers: mariadb: %w", err)
 	}
 	defer db.Close()
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("testenv: mariadb: connect as root: %w", err)
+		return fmt.Errorf("servers: mariadb: connect as root: %w", err)
 	}
 	defer conn.Close()
 	stmts := []string{
@@ -286,7 +278,7 @@ func (s *MariaDB) createUsers(ctx context.Context) error {
 	}
 	for _, q := range stmts {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("testenv: mariadb: %s: %w", q, err)
+			return fmt.Errorf("servers: mariadb: %s: %w", q, err)
 		}
 	}
 	return nil
@@ -338,14 +330,14 @@ func (s *MariaDB) ConfigFile() string { return s.dir.join("my.cnf") }
 // belongs to the server: do not close it. It is reopened after a restart.
 func (s *MariaDB) DB() (*sql.DB, error) {
 	if !s.Running() {
-		return nil, fmt.Errorf("testenv: mariadb at %s is stopped", s.Addr())
+		return nil, fmt.Errorf("servers: mariadb at %s is stopped", s.Addr())
 	}
 	s.dbMu.Lock()
 	defer s.dbMu.Unlock()
 	if s.db == nil {
 		db, err := sql.Open("mysql", s.DSN(""))
 		if err != nil {
-			return nil, fmt.Errorf("testenv: mariadb: %w", err)
+			return nil, fmt.Errorf("servers: mariadb: %w", err)
 		}
 		s.db = db
 	}
@@ -361,12 +353,12 @@ func (s *MariaDB) Exec(ctx context.Context, stmts ...string) error {
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("testenv: mariadb: connect: %w", err)
+		return fmt.Errorf("servers: mariadb: connect: %w", err)
 	}
 	defer conn.Close()
 	for _, q := range stmts {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("testenv: mariadb: %s: %w", q, err)
+			return fmt.Errorf("servers: mariadb: %s: %w", q, err)
 		}
 	}
 	// Session state set by the statements must not leak into the pool.
@@ -390,20 +382,20 @@ func (s *MariaDB) BinaryLogs(ctx context.Context) ([]BinaryLog, error) {
 	}
 	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
 	if err != nil {
-		return nil, fmt.Errorf("testenv: mariadb: SHOW BINARY LOGS: %w", err)
+		return nil, fmt.Errorf("servers: mariadb: SHOW BINARY LOGS: %w", err)
 	}
 	defer rows.Close()
 	var logs []BinaryLog
 	for rows.Next() {
 		var l BinaryLog
 		if err := rows.Scan(&l.Name, &l.Size); err != nil {
-			return nil, fmt.Errorf("testenv: mariadb: SHOW BINARY LOGS: %w", err)
+			return nil, fmt.Errorf("servers: mariadb: SHOW BINARY LOGS: %w", err)
 		}
 		l.Path = filepath.Join(s.BinlogDir(), l.Name)
 		logs = append(logs, l)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("testenv: mariadb: SHOW BINARY LOGS: %w", err)
+		return nil, fmt.Errorf("servers: mariadb: SHOW BINARY LOGS: %w", err)
 	}
 	return logs, nil
 }

@@ -1,0 +1,151 @@
+package testenv
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/internal/servers"
+)
+
+// The servers and their options, from package servers, so that a test
+// imports only testenv.
+type (
+	// Server is what every server has (servers.Server).
+	Server = servers.Server
+	// MariaDB is a private MariaDB server (servers.MariaDB).
+	MariaDB = servers.MariaDB
+	// MariaDBOptions configures a MariaDB server (servers.MariaDBOptions).
+	MariaDBOptions = servers.MariaDBOptions
+	// BinaryLog is one entry of SHOW BINARY LOGS (servers.BinaryLog).
+	BinaryLog = servers.BinaryLog
+	// Postgres is a private PostgreSQL server (servers.Postgres).
+	Postgres = servers.Postgres
+	// PostgresOptions configures a PostgreSQL server
+	// (servers.PostgresOptions).
+	PostgresOptions = servers.PostgresOptions
+	// Redis is a private Redis server (servers.Redis).
+	Redis = servers.Redis
+	// NATS is a private NATS server with JetStream (servers.NATS).
+	NATS = servers.NATS
+	// FerretDB is a private FerretDB server with an oplog
+	// (servers.FerretDB).
+	FerretDB = servers.FerretDB
+	// Proxy is a TCP proxy that can cut or freeze its connections
+	// (servers.Proxy).
+	Proxy = servers.Proxy
+	// MissingBinaryError reports a server or client program that is not
+	// installed (servers.MissingBinaryError).
+	MissingBinaryError = servers.MissingBinaryError
+)
+
+// Accounts and settings of the servers, from package servers.
+const (
+	MariaDBRootUser     = servers.MariaDBRootUser
+	MariaDBRootPassword = servers.MariaDBRootPassword
+	MariaDBReplUser     = servers.MariaDBReplUser
+	MariaDBReplPassword = servers.MariaDBReplPassword
+	MariaDBReplGrants   = servers.MariaDBReplGrants
+	PostgresBinDir      = servers.PostgresBinDir
+	PostgresUser        = servers.PostgresUser
+	PostgresPassword    = servers.PostgresPassword
+	RedisPassword       = servers.RedisPassword
+	NATSUser            = servers.NATSUser
+	NATSPassword        = servers.NATSPassword
+	FerretDBReplSet     = servers.FerretDBReplSet
+	FerretDBOplogSize   = servers.FerretDBOplogSize
+)
+
+// StartMariaDB starts a MariaDB server (servers.StartMariaDB), for servers
+// shared through RunMain.
+func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
+	return servers.StartMariaDB(ctx, opts)
+}
+
+// StartPostgres starts a PostgreSQL server (servers.StartPostgres), for
+// servers shared through RunMain.
+func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
+	return servers.StartPostgres(ctx, opts)
+}
+
+// StartRedis starts a Redis server (servers.StartRedis), for servers shared
+// through RunMain.
+func StartRedis(ctx context.Context) (*Redis, error) { return servers.StartRedis(ctx) }
+
+// StartNATS starts a NATS server (servers.StartNATS), for servers shared
+// through RunMain.
+func StartNATS(ctx context.Context) (*NATS, error) { return servers.StartNATS(ctx) }
+
+// StartFerretDB starts a FerretDB server (servers.StartFerretDB), for
+// servers shared through RunMain.
+func StartFerretDB(ctx context.Context) (*FerretDB, error) { return servers.StartFerretDB(ctx) }
+
+// BuildFerretDB builds the FerretDB program if it is not cached and returns
+// its path (servers.BuildFerretDB).
+func BuildFerretDB(ctx context.Context) (string, error) { return servers.BuildFerretDB(ctx) }
+
+// NewMariaDB starts a MariaDB server for one test and stops it when the test
+// ends. It fails the test if the server cannot start.
+func NewMariaDB(tb testing.TB, opts MariaDBOptions) *MariaDB {
+	tb.Helper()
+	return startForTest(tb, 2*time.Minute, func(ctx context.Context) (*MariaDB, error) { return servers.StartMariaDB(ctx, opts) })
+}
+
+// NewPostgres starts a PostgreSQL server for one test and stops it when the
+// test ends. It fails the test if the server cannot start.
+func NewPostgres(tb testing.TB, opts PostgresOptions) *Postgres {
+	tb.Helper()
+	return startForTest(tb, 2*time.Minute, func(ctx context.Context) (*Postgres, error) { return servers.StartPostgres(ctx, opts) })
+}
+
+// NewRedis starts a Redis server for one test and stops it when the test
+// ends. It fails the test if the server cannot start.
+func NewRedis(tb testing.TB) *Redis {
+	tb.Helper()
+	return startForTest(tb, time.Minute, servers.StartRedis)
+}
+
+// NewNATS starts a NATS server for one test and stops it when the test
+// ends. It fails the test if the server cannot start.
+func NewNATS(tb testing.TB) *NATS {
+	tb.Helper()
+	return startForTest(tb, time.Minute, servers.StartNATS)
+}
+
+// NewFerretDB starts a FerretDB server for one test (building the program
+// first if it is not cached) and stops it when the test ends. It fails the
+// test if the server cannot start.
+func NewFerretDB(tb testing.TB) *FerretDB {
+	tb.Helper()
+	return startForTest(tb, 10*time.Minute, servers.StartFerretDB)
+}
+
+// NewProxy starts a proxy to target that cuts its connections every
+// cutEvery (0: only when Cut is called); it stops when the test ends.
+func NewProxy(tb testing.TB, target string, cutEvery time.Duration) *Proxy {
+	tb.Helper()
+	p, err := servers.StartProxy(target, cutEvery)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(p.Close)
+	return p
+}
+
+// startForTest starts a server with start under a timeout, fails tb if it
+// cannot start, and stops the server when the test ends.
+func startForTest[S interface{ Close() error }](tb testing.TB, timeout time.Duration, start func(context.Context) (S, error)) S {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s, err := start(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return s
+}
