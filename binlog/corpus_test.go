@@ -5,35 +5,11 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// corpusDir finds the shared binlog corpus: $SLUICE_CORPUS, else
-// shared/corpus/mysql in the working directory or one of its parents (CI
-// checks shared/ out next to the clone; here it is /work/shared).
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("SLUICE_CORPUS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus", "mysql")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("binlog corpus not found: set SLUICE_CORPUS or check out shared/ next to the repository")
-		}
-		dir = parent
-	}
-}
+	"github.com/sluice-cdc/sluice/internal/binlogcorpus"
+)
 
 // damagedCorpus lists the corpus files that are broken on purpose, with
 // the error each must give: where (file@offset and event type) and why.
@@ -51,7 +27,7 @@ var damagedCorpus = map[string]struct {
 // corpusFiles returns the corpus file names, sorted.
 func corpusFiles(t testing.TB) []string {
 	t.Helper()
-	ents, err := os.ReadDir(corpusDir(t))
+	ents, err := os.ReadDir(binlogcorpus.Dir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +38,7 @@ func corpusFiles(t testing.TB) []string {
 		}
 	}
 	if len(names) < 40 {
-		t.Fatalf("corpus has %d files, want the 41 of shared/corpus/mysql", len(names))
+		t.Fatalf("corpus has %d files, want the 41 of testdata/binlog-corpus/mysql", len(names))
 	}
 	return names
 }
@@ -110,7 +86,7 @@ func walkFile(name string, data []byte, opts ...Option) walkResult {
 
 func readCorpus(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(corpusDir(t), name))
+	b, err := os.ReadFile(binlogcorpus.Path(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,9 @@ import (
 // Example reads a MySQL 8 binlog with a compressed transaction and prints
 // its events; the inner events of the TRANSACTION_PAYLOAD_EVENT follow it.
 func Example() {
-	f, err := os.Open(filepath.Join("..", "..", "shared", "corpus", "mysql", "transaction_compression.000001"))
+	f, err := os.Open(filepath.Join("..", "testdata", "binlog-corpus", "mysql", "transaction_compression.000001"))
 	if err != nil {
-		fmt.Println("corpus not found")
+		fmt.Println(err)
 		return
 	}
 	defer f.Close()

@@ -1,18 +1,18 @@
 package binlog
 
 import (
-	"path/filepath"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/internal/binlogcorpus"
 )
 
 // rowsFuzzSeeds returns (table map body, rows event type, rows body) triples
 // from the corpus files that hold rows.
 func rowsFuzzSeeds(f *testing.F) (seeds [][3][]byte) {
 	for _, name := range rowsCorpusFiles {
-		evs, _ := readRowsCorpus(f, filepath.Join(rowsCorpusDir(), name))
+		evs, _ := readRowsCorpus(f, binlogcorpus.Path(f, name))
 		var tm []byte
 		for _, ev := range evs {
 			switch {

@@ -8,31 +8,8 @@ import (
 	"testing"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/internal/binlogcorpus"
 )
-
-// corpusDir finds the shared binlog corpus: $SLUICE_CORPUS, else
-// shared/corpus/mysql in the working directory or one of its parents (CI
-// checks shared/ out next to the clone).
-func corpusDir(t *testing.T) string {
-	if d := os.Getenv("SLUICE_CORPUS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus", "mysql")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("binlog corpus not found: set SLUICE_CORPUS or check out shared/ next to the repository")
-		}
-		dir = parent
-	}
-}
 
 // brokenCorpus are the corpus files a decode must reject, with the text
 // the error must contain besides the file name.
@@ -44,12 +21,12 @@ var brokenCorpus = map[string]string{
 	"ver_5_1-wl2325_r.001":                    "TABLE_MAP_EVENT",
 }
 
-// TestCorpus decodes every file of the shared corpus (MySQL 5.0 to 9.x and
+// TestCorpus decodes every file of the corpus (MySQL 5.0 to 9.x and
 // MariaDB, relay logs, compressed transactions): valid files decode with
 // positions in strictly increasing order, broken ones fail with an error
 // that names the file.
 func TestCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := binlogcorpus.Dir(t)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sluice-cdc/sluice/binlog"
+	"github.com/sluice-cdc/sluice/internal/binlogcorpus"
 )
 
 // TestDescribeMatchesServer compares Describe on two MariaDB 10.11 binlogs
@@ -80,31 +81,8 @@ func TestTypeName(t *testing.T) {
 	}
 }
 
-// corpusDir finds the shared binlog corpus: $SLUICE_CORPUS, else
-// shared/corpus/mysql in the working directory or one of its parents.
-func corpusDir(t *testing.T) string {
-	if d := os.Getenv("SLUICE_CORPUS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus", "mysql")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("binlog corpus not found: set SLUICE_CORPUS or check out shared/ next to the repository")
-		}
-		dir = parent
-	}
-}
-
 // TestDescribeMySQL checks MySQL-flavor names and Info texts on MySQL 8
-// files of the shared corpus.
+// files of the corpus.
 func TestDescribeMySQL(t *testing.T) {
 	for _, tc := range []struct {
 		file string
@@ -119,7 +97,7 @@ func TestDescribeMySQL(t *testing.T) {
 			"Query\tuse `test`; INSERT INTO t1 VALUES (1)", "Query\tCOMMIT", "Stop\t"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			path := filepath.Join(corpusDir(t), tc.file)
+			path := binlogcorpus.Path(t, tc.file)
 			f, err := os.Open(path)
 			if err != nil {
 				t.Fatal(err)

@@ -3,8 +3,9 @@ package tools
 import (
 	"io"
 	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/sluice-cdc/sluice/internal/binlogcorpus"
 )
 
 // TestFlashbackProgress checks that the progress of Flashback and
@@ -12,10 +13,10 @@ import (
 // passes), so a progress line does not sit at 100% while the undo is
 // being written.
 func TestFlashbackProgress(t *testing.T) {
-	path := filepath.Join(corpusDir(), "mariadb-bin.000001")
+	path := binlogcorpus.Path(t, "mariadb-bin.000001")
 	st, err := os.Stat(path)
 	if err != nil {
-		t.Skipf("corpus file: %v", err)
+		t.Fatal(err)
 	}
 	check := func(name string, seen []int64, total int64) {
 		t.Helper()

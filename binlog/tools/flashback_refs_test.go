@@ -11,16 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-)
 
-// corpusDir holds real binlogs written by MySQL and MariaDB servers
-// (shared/corpus next to the checkout; SLUICE_CORPUS overrides).
-func corpusDir() string {
-	if d := os.Getenv("SLUICE_CORPUS"); d != "" {
-		return d
-	}
-	return "../../../shared/corpus/mysql"
-}
+	"github.com/sluice-cdc/sluice/internal/binlogcorpus"
+)
 
 // flashbackVia runs Flashback over files, each read through a FIFO when
 // fifo is set (so that its rows events cannot be read again by offset and
@@ -68,9 +61,9 @@ func TestFlashbackReferencesEqualCopies(t *testing.T) {
 		"mariadb-bin.000001", "mysql-enum-string-set.000001", "mysql_type_bit.000001", "time_issue.000001",
 		"transaction_compression.000001", "vector.binlog", "ver_5_1_23.001", "ver_trunk_row_v2.001",
 		"write-full-row.binlog", "json.binlog.000001"} { // the last two fail: MINIMAL images, partial JSON
-		cases = append(cases, []string{filepath.Join(corpusDir(), name)})
+		cases = append(cases, []string{binlogcorpus.Path(t, name)})
 	}
-	cases = append(cases, []string{filepath.Join(corpusDir(), "vector.binlog"), filepath.Join(corpusDir(), "mysql-enum-string-set.000001")})
+	cases = append(cases, []string{binlogcorpus.Path(t, "vector.binlog"), binlogcorpus.Path(t, "mysql-enum-string-set.000001")})
 	undone := 0
 	for _, files := range cases {
 		var names []string
@@ -78,11 +71,6 @@ func TestFlashbackReferencesEqualCopies(t *testing.T) {
 			names = append(names, filepath.Base(p))
 		}
 		t.Run(strings.Join(names, "+"), func(t *testing.T) {
-			for _, p := range files {
-				if _, err := os.Stat(p); err != nil {
-					t.Skipf("corpus file: %v", err)
-				}
-			}
 			byRef, res, err := flashbackVia(t, files, false)
 			byCopy, res2, err2 := flashbackVia(t, files, true)
 			if (err == nil) != (err2 == nil) || err != nil && err.Error() != err2.Error() {

@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-cdc/sluice/binlog"
 	"github.com/sluice-cdc/sluice/binlog/changes"
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/internal/binlogcorpus"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
@@ -29,22 +30,6 @@ func sluiceRun(t *testing.T, args ...string) (int, string, string) {
 	e := &env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr}
 	code := run(context.Background(), e, args)
 	return code, stdout.String(), stderr.String()
-}
-
-// toolsCorpus finds the shared MySQL corpus as TestGolden's cases do.
-func toolsCorpus(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs("../../../shared/corpus/mysql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := os.Getenv("SLUICE_CORPUS"); d != "" {
-		dir = d
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("binlog corpus not found: %v", err)
-	}
-	return dir
 }
 
 func TestBinlogToolsExitCodes(t *testing.T) {
@@ -328,7 +313,7 @@ func TestBinlogWriteProgress(t *testing.T) {
 // TestBinlogToolsCorpus runs stats on every valid MySQL corpus file, and
 // sql and flashback on the files with FULL row images and column names.
 func TestBinlogToolsCorpus(t *testing.T) {
-	dir := toolsCorpus(t)
+	dir := binlogcorpus.Dir(t)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -21,8 +21,8 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // "code" hold what sluice must print and its exit code; "stdin-from", if
 // present, names the file given as standard input. Inputs are the
 // fixtures in testdata/binlogs (written by MariaDB 10.11) and MySQL files
-// of the shared corpus (../../../shared/corpus/mysql: shared/ is checked
-// out next to the repository). Run with -update to rewrite the outputs.
+// of the repository's binlog corpus (../../testdata/binlog-corpus/mysql).
+// Run with -update to rewrite the outputs.
 func TestGolden(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/golden/*")
 	if err != nil {
