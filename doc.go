@@ -22,8 +22,13 @@
 // Changes may be acknowledged out of order; the saved position moves over
 // the longest fully acknowledged prefix.
 //
-// Sources are found by URL scheme in a SourceRegistry. Source packages, or
-// the program that wires them (cmd/sluice), register a SourceFactory with
-// RegisterSource or with their own registry passed through WithRegistry.
-// The library itself imports no source, so there are no import cycles.
+// A Stream is a pipeline (package pipeline) whose sink is the iterator:
+// the same code reads ahead into a bounded queue, orders acknowledgements
+// and saves checkpoints for the library and for "sluice stream".
+//
+// Sources are found by URL scheme in a source.Registry: package sources
+// registers every source Sluice ships in source.Default() (import it for
+// its side effect, like a database/sql driver), and a program may pass a
+// registry of its own with WithRegistry. The library itself imports no
+// source, so there are no import cycles.
 package sluice

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // ordersSource is a test fixture standing in for a database source: it
@@ -83,9 +84,9 @@ func (s *ordersSource) Stream(ctx context.Context, from change.Position, emit fu
 }
 
 // fixtureRegistry registers the fixture under the "fixture" scheme.
-func fixtureRegistry() *sluice.SourceRegistry {
-	r := sluice.NewSourceRegistry()
-	r.Register("fixture", func(ctx context.Context, u *url.URL, cfg sluice.SourceConfig) (pipeline.Source, error) {
+func fixtureRegistry() *source.Registry {
+	r := source.NewRegistry()
+	r.Register("fixture", func(ctx context.Context, u *url.URL, cfg source.Config) (pipeline.Source, error) {
 		return newOrdersSource(u)
 	})
 	return r
@@ -96,7 +97,7 @@ func Example() {
 	store := &checkpoint.Memory{} // sluice.WithStateFile("sluice.db") persists instead
 	s, err := sluice.Open(ctx, "fixture://?txs=2&rows=3",
 		sluice.WithRegistry(fixtureRegistry()),
-		sluice.WithStore(store, "orders-feed"),
+		sluice.WithStore(store), sluice.WithID("orders-feed"),
 		sluice.WithFilter(pipeline.FilterSpec{Include: `shop\.orders`}),
 	)
 	if err != nil {

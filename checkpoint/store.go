@@ -11,7 +11,7 @@ import (
 )
 
 // ErrNotFound is returned (wrapped) by Load when no position was saved under an id.
-var ErrNotFound = errors.New("checkpoint: no saved position")
+var ErrNotFound = errors.New("no saved position")
 
 // Store saves and loads the last delivered Position of a pipeline, keyed by
 // the pipeline's id. Save must be durable when it returns: after a crash,

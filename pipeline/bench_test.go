@@ -73,13 +73,9 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
-			f, err := NewFilter(bc.spec)
-			if err != nil {
-				b.Fatal(err)
-			}
 			src := newBenchSource(b.N)
 			sink := &discardSink{}
-			p, err := New(src, sink, &checkpoint.Memory{}, WithFilter(f))
+			p, err := New(src, sink, &checkpoint.Memory{}, WithFilter(bc.spec))
 			if err != nil {
 				b.Fatal(err)
 			}

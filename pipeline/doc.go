@@ -11,7 +11,8 @@
 // struct, its strings, every Value and its bytes), not by a count, so a
 // transaction of a million wide rows needs no more memory than a small one:
 // when the sink falls behind, emit blocks and the source stops reading.
-// Defaults: 16 MiB of queue, writes of up to 1 MiB or 4096 changes.
+// Defaults (DefaultQueueBytes, DefaultBatchBytes, DefaultBatchChanges): 4 MiB
+// of queue, writes of up to 1 MiB or 4096 changes.
 //
 // # Latency
 //
@@ -79,6 +80,21 @@
 // replication slot may release WAL only up to it — implements Acker: the
 // pipeline calls Ack with every position it has saved, and at start with
 // the saved position it resumes from.
+//
+// # Sinks that acknowledge later
+//
+// A Sink's Write is its acknowledgement. A destination that acknowledges
+// after taking a batch — the library's iterator (package sluice), whose user
+// acknowledges each change, a server whose clients acknowledge batches —
+// is an AsyncSink, run with NewAsync: every batch becomes a Delivery, and
+// the sink acknowledges it whole (Ack) or change by change (AckAt), in any
+// order. The pipeline keeps the positions of what it handed out in order
+// and saves the end of the acknowledged prefix, hidden positions (filtered
+// changes, hidden begin/commit/heartbeat) included, by the same rules as
+// above. A Delivery's bytes count against the queue bound until the sink
+// Releases it, so a sink that holds deliveries pushes back on the source.
+// When the source ends (or fails), the sink is told with End, and Run
+// waits for the outstanding acknowledgements before its last save.
 //
 // The batch slice passed to emit, and the memory its values point into, may
 // be reused by the source once emit returns (the pipeline copies). Columns

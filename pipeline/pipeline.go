@@ -1,11 +1,13 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
@@ -41,18 +43,38 @@ type Sink interface {
 	Close() error
 }
 
-// Pipeline moves changes from a Source through a Filter to a Sink and
-// saves the position of what the Sink acknowledged in a checkpoint Store.
+// Pipeline moves changes from a Source through a Filter to a Sink (or an
+// AsyncSink) and saves the position of what the sink acknowledged in a
+// checkpoint Store.
 type Pipeline struct {
 	src   Source
 	sink  Sink
+	async AsyncSink
 	store checkpoint.Store
 	cfg   config
+	sv    atomic.Pointer[saver] // the current or last Run's
 }
+
+// Defaults of the options.
+const (
+	// DefaultQueueBytes bounds the estimated bytes of changes read from
+	// the source and not yet acknowledged: with it (and PostgreSQL's
+	// default memory-bytes) a transaction of any size streams through in
+	// under 64 MB of memory.
+	DefaultQueueBytes = 4 << 20
+	// DefaultBatchBytes and DefaultBatchChanges bound one sink Write.
+	DefaultBatchBytes   = 1 << 20
+	DefaultBatchChanges = 4096
+	// DefaultCheckpointInterval is how often, at most, a position is saved.
+	DefaultCheckpointInterval = time.Second
+	// DefaultID names a pipeline in its checkpoint store.
+	DefaultID = "default"
+)
 
 type config struct {
 	id           string
 	from         change.Position
+	filterSpec   FilterSpec
 	filter       *Filter
 	beginCommit  bool
 	queueBytes   int64
@@ -67,25 +89,28 @@ type config struct {
 // Option configures a Pipeline.
 type Option func(*config)
 
-// WithID names the pipeline in the checkpoint store. Default "default".
+// WithID names the pipeline in the checkpoint store. Default DefaultID.
 func WithID(id string) Option { return func(c *config) { c.id = id } }
 
 // WithFrom is where the source starts when the store holds no position for
 // the pipeline. Default: the zero Position, the source's own default start.
 func WithFrom(p change.Position) Option { return func(c *config) { c.from = p } }
 
-// WithFilter drops tables and columns. Default: keep everything.
-func WithFilter(f *Filter) Option { return func(c *config) { c.filter = f } }
+// WithFilter drops the tables and columns spec selects against (see
+// FilterSpec); New fails on a malformed spec. Default: keep everything.
+func WithFilter(spec FilterSpec) Option { return func(c *config) { c.filterSpec = spec } }
 
 // WithBeginCommit delivers begin and commit events to the sink. Default off.
 func WithBeginCommit(on bool) Option { return func(c *config) { c.beginCommit = on } }
 
 // WithQueueBytes bounds the estimated bytes of changes read from the source
-// and not yet acknowledged by the sink. Default 16 MiB.
+// and not yet acknowledged by the sink (an AsyncSink: not yet released).
+// Default DefaultQueueBytes.
 func WithQueueBytes(n int64) Option { return func(c *config) { c.queueBytes = n } }
 
 // WithBatch bounds one sink Write to about bytes estimated bytes or
-// changes changes, whichever comes first. Defaults 1 MiB and 4096.
+// changes changes, whichever comes first. Defaults DefaultBatchBytes and
+// DefaultBatchChanges.
 func WithBatch(bytes int64, changes int) Option {
 	return func(c *config) { c.batchBytes, c.batchChanges = bytes, changes }
 }
@@ -94,7 +119,7 @@ func WithBatch(bytes int64, changes int) Option {
 // often while running (always at the end). 0 saves as soon as a batch is
 // acknowledged (several batches acknowledged during one save are covered
 // by the next). Saving runs beside delivery and never delays it. Default
-// one second.
+// DefaultCheckpointInterval.
 func WithCheckpointInterval(d time.Duration) Option { return func(c *config) { c.interval = d } }
 
 // WithStopAt makes Run return nil, after saving, once the source reaches p:
@@ -108,28 +133,74 @@ func WithMetrics(m Metrics) Option { return func(c *config) { c.metrics = m } }
 // WithLogger logs checkpoints and shutdown to l. Default: discard.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
-// New builds a Pipeline. It does not start anything.
+// ErrCheckpoint matches (errors.Is) the errors of the checkpoint store: a
+// position that could not be loaded or saved.
+var ErrCheckpoint = errors.New("checkpoint store failed")
+
+// checkpointError marks a store's error as ErrCheckpoint without adding to
+// its text (the store's own error says "checkpoint: …").
+type checkpointError struct{ err error }
+
+func (e checkpointError) Error() string        { return e.err.Error() }
+func (e checkpointError) Unwrap() error        { return e.err }
+func (e checkpointError) Is(target error) bool { return target == ErrCheckpoint }
+
+// New builds a Pipeline that writes to sink. It does not start anything.
 func New(src Source, sink Sink, store checkpoint.Store, opts ...Option) (*Pipeline, error) {
-	cfg := config{id: "default", interval: time.Second}
+	if sink == nil {
+		return nil, errors.New("pipeline: no sink")
+	}
+	return build(&Pipeline{src: src, sink: sink, store: store}, opts)
+}
+
+// NewAsync builds a Pipeline that sends to an AsyncSink. It does not start
+// anything.
+func NewAsync(src Source, sink AsyncSink, store checkpoint.Store, opts ...Option) (*Pipeline, error) {
+	if sink == nil {
+		return nil, errors.New("pipeline: no sink")
+	}
+	return build(&Pipeline{src: src, async: sink, store: store}, opts)
+}
+
+func build(p *Pipeline, opts []Option) (*Pipeline, error) {
+	cfg := config{id: DefaultID, interval: DefaultCheckpointInterval}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	switch {
-	case src == nil:
+	case p.src == nil:
 		return nil, errors.New("pipeline: no source")
-	case sink == nil:
-		return nil, errors.New("pipeline: no sink")
-	case store == nil:
+	case p.store == nil:
 		return nil, errors.New("pipeline: no checkpoint store")
 	case cfg.id == "":
 		return nil, errors.New("pipeline: empty id")
 	case cfg.queueBytes < 0 || cfg.batchBytes < 0 || cfg.batchChanges < 0 || cfg.interval < 0:
-		return nil, errors.New("pipeline: negative queue, batch or interval setting")
+		return nil, errors.New("pipeline: negative queue, batch or checkpoint interval setting")
 	}
+	// Zero bounds take their defaults.
+	cfg.queueBytes = cmp.Or(cfg.queueBytes, DefaultQueueBytes)
+	cfg.batchBytes = cmp.Or(cfg.batchBytes, DefaultBatchBytes)
+	cfg.batchChanges = cmp.Or(cfg.batchChanges, DefaultBatchChanges)
+	f, err := NewFilter(cfg.filterSpec)
+	if err != nil {
+		return nil, err
+	}
+	cfg.filter = f
 	if cfg.log == nil {
 		cfg.log = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{src: src, sink: sink, store: store, cfg: cfg}, nil
+	p.cfg = cfg
+	return p, nil
+}
+
+// Acknowledged returns the end of the acknowledged prefix of the running
+// (or last) Run: the position a restart resumes from once it is saved.
+// Before Run it is the zero Position.
+func (p *Pipeline) Acknowledged() change.Position {
+	if sv := p.sv.Load(); sv != nil {
+		return sv.latestPosition()
+	}
+	return change.Position{}
 }
 
 // Run streams until the source finishes (nil), ctx is canceled (nil, after
@@ -146,7 +217,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	case err != nil && ctx.Err() != nil:
 		return nil // canceled before starting: nothing read, nothing to save
 	case err != nil:
-		return fmt.Errorf("pipeline %s: load position: %w", p.cfg.id, err)
+		return fmt.Errorf("pipeline %s: load position: %w", p.cfg.id, checkpointError{err})
 	default:
 		p.cfg.log.Info("resuming", "pipeline", p.cfg.id, "from", from.String())
 		if a, ok := p.src.(Acker); ok {
@@ -158,11 +229,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer stopDelivery()
 	r := NewReader(dctx, p.src, ReaderConfig{
 		From: from, Filter: p.cfg.filter, BeginCommit: p.cfg.beginCommit, QueueBytes: p.cfg.queueBytes,
-		BatchBytes: p.cfg.batchBytes, BatchChanges: p.cfg.batchChanges, Reuse: true, StopAt: p.cfg.stopAt,
+		BatchBytes: p.cfg.batchBytes, BatchChanges: p.cfg.batchChanges, StopAt: p.cfg.stopAt,
+		// An AsyncSink's changes stay valid after Release.
+		Reuse: p.async == nil,
 	})
 	sv := newSaver(p, from, stopDelivery)
-	d := deliverer{p: p, r: r, saver: sv}
-	runErr := d.loop(dctx)
+	p.sv.Store(sv)
+	var runErr error
+	if p.async != nil {
+		runErr = p.sendLoop(dctx, r, sv)
+	} else {
+		d := deliverer{p: p, r: r, saver: sv}
+		runErr = d.loop(dctx)
+	}
 	r.Close()
 	// Save what was acknowledged, even when ctx is canceled.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -192,14 +271,7 @@ type deliverer struct {
 
 // loop delivers batches until the reader ends; nil on a clean end or ctx cancel.
 func (d *deliverer) loop(ctx context.Context) error {
-	cfg := &d.p.cfg
-	batchBytes, batchChanges := cfg.batchBytes, cfg.batchChanges
-	if batchBytes <= 0 {
-		batchBytes = 1 << 20
-	}
-	if batchChanges <= 0 {
-		batchChanges = 4096
-	}
+	batchBytes, batchChanges := d.p.cfg.batchBytes, d.p.cfg.batchChanges
 	for {
 		b, err := d.r.Next(ctx)
 		if err != nil {
@@ -232,7 +304,7 @@ func (d *deliverer) loop(ctx context.Context) error {
 // ended. The loop must stop there: a later batch the sink accepted would
 // move the acknowledged position past the abandoned one, and the resumed
 // run would skip it.
-var errAbandoned = errors.New("pipeline: write abandoned on shutdown")
+var errAbandoned = errors.New("write abandoned on shutdown")
 
 // deliver writes the taken batches in one sink Write and records the acknowledgement.
 func (d *deliverer) deliver(ctx context.Context, n int, bytes int64) error {
@@ -256,7 +328,7 @@ func (d *deliverer) deliver(ctx context.Context, n int, bytes int64) error {
 				return errAbandoned
 			}
 			last := batch[len(batch)-1]
-			return fmt.Errorf("sink: write of %d changes ending at %s %s.%s (%s): %w",
+			return fmt.Errorf("sink write of %d changes ending at %s %s.%s (%s): %w",
 				len(batch), last.Op, last.Database, last.Table, last.Pos, err)
 		}
 	}

@@ -142,13 +142,9 @@ func TestPipelineDelivers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// One-table transactions make "filter drops whole tx" happen too.
 			g := &genSource{txRows: []int{3, 1, 0, 40, 2, 7, 1, 1, 300, 5}, batch: 16, payload: 40, tables: []string{"orders", "users", "items"}}
-			f, err := NewFilter(tt.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
 			sink := &recSink{}
 			store := &checkpoint.Memory{}
-			p, err := New(g, sink, store, WithFilter(f), WithBeginCommit(tt.beginCommit), WithBatch(tt.batchBytes, 0))
+			p, err := New(g, sink, store, WithFilter(tt.spec), WithBeginCommit(tt.beginCommit), WithBatch(tt.batchBytes, 0))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,12 +167,11 @@ func TestPipelineDelivers(t *testing.T) {
 
 func TestPipelineColumnFilter(t *testing.T) {
 	g := &genSource{txRows: []int{5, 5}, batch: 4, payload: 10, tables: []string{"orders", "users"}}
-	f, err := NewFilter(FilterSpec{ExcludeColumns: `db\.users:payload`})
+	sink := &recSink{}
+	p, err := New(g, sink, &checkpoint.Memory{}, WithFilter(FilterSpec{ExcludeColumns: `db\.users:payload`}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &recSink{}
-	p, _ := New(g, sink, &checkpoint.Memory{}, WithFilter(f))
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

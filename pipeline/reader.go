@@ -11,14 +11,14 @@ import (
 )
 
 // errStopped is what emit returns once the consumer has stopped the reader.
-var errStopped = errors.New("pipeline: stopped")
+var errStopped = errors.New("pipeline stopped")
 
 // errStopAt is what emit returns to end the source at ReaderConfig.StopAt.
-var errStopAt = errors.New("pipeline: reached the stop position")
+var errStopAt = errors.New("reached the stop position")
 
 // ErrOrder is returned (wrapped) when a source emits a position that does
 // not come after the one before it.
-var ErrOrder = errors.New("pipeline: source broke position order")
+var ErrOrder = errors.New("source broke position order")
 
 // ErrStopped reports whether err is (or wraps) the error emit returns when
 // the pipeline is shutting down. Sources may use it to tell a shutdown from
@@ -72,9 +72,10 @@ type ReaderConfig struct {
 	// filter kept nothing shows neither.
 	BeginCommit bool
 	// QueueBytes bounds the estimated bytes of batches read but not yet
-	// released. Default 16 MiB.
+	// released. Default DefaultQueueBytes.
 	QueueBytes int64
-	// BatchBytes and BatchChanges cut batches. Defaults 1 MiB and 4096.
+	// BatchBytes and BatchChanges cut batches. Defaults DefaultBatchBytes
+	// and DefaultBatchChanges.
 	BatchBytes   int64
 	BatchChanges int
 	// Reuse lets the Reader reuse a batch's memory once it is released;
@@ -93,13 +94,13 @@ type ReaderConfig struct {
 
 func (c *ReaderConfig) setDefaults() {
 	if c.QueueBytes <= 0 {
-		c.QueueBytes = 16 << 20
+		c.QueueBytes = DefaultQueueBytes
 	}
 	if c.BatchBytes <= 0 {
-		c.BatchBytes = 1 << 20
+		c.BatchBytes = DefaultBatchBytes
 	}
 	if c.BatchChanges <= 0 {
-		c.BatchChanges = 4096
+		c.BatchChanges = DefaultBatchChanges
 	}
 }
 
@@ -170,7 +171,7 @@ func (r *Reader) run(ctx context.Context, src Source) {
 		if ferr := r.flush(ctx); ferr != nil {
 			err = errStopped
 		} else {
-			err = fmt.Errorf("pipeline: source: %w", err)
+			err = fmt.Errorf("source: %w", err)
 		}
 	}
 	r.q.close(err)

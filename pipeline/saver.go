@@ -96,7 +96,7 @@ func (s *saver) saveLatest(ctx context.Context) error {
 		return nil
 	}
 	if err := s.p.store.Save(ctx, s.p.cfg.id, p); err != nil {
-		err = fmt.Errorf("save position %s: %w", p, err)
+		err = fmt.Errorf("save position %s: %w", p, checkpointError{err})
 		s.mu.Lock()
 		s.err = err
 		s.mu.Unlock()
@@ -121,6 +121,13 @@ func (s *saver) stop(ctx context.Context) error {
 	close(s.quit)
 	<-s.done
 	return s.saveLatest(ctx)
+}
+
+// latestPosition is the last position offered.
+func (s *saver) latestPosition() change.Position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.latest
 }
 
 // savedPosition is the last position saved.

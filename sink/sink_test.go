@@ -1,4 +1,4 @@
-package sink
+package sink_test
 
 import (
 	"context"
@@ -9,50 +9,58 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/sink"
+	"github.com/sluice-cdc/sluice/sinks"
 )
 
-type nopSink struct{ u string }
+type nopSink struct{}
 
 func (nopSink) Write(context.Context, []change.Change) error { return nil }
 func (nopSink) Close() error                                 { return nil }
 
-func TestRegistry(t *testing.T) {
+func TestOpen(t *testing.T) {
 	ctx := context.Background()
-	r := Builtin()
+	r := sinks.Builtin()
 	if got := r.Schemes(); !reflect.DeepEqual(got, []string{"file", "stdout"}) {
 		t.Fatalf("Builtin schemes %v", got)
 	}
-	s, err := r.Open(ctx, "file://"+filepath.Join(t.TempDir(), "x.jsonl"))
+	s, err := sink.Open(ctx, r, "file://"+filepath.Join(t.TempDir(), "x.jsonl"), sink.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if _, err := r.Open(ctx, "kafka://b1:9092/topic"); !errors.Is(err, ErrUnknownScheme) {
+	if _, err := sink.Open(ctx, r, "kafka://b1:9092/topic", sink.Config{}); !errors.Is(err, address.ErrUnknownScheme) {
 		t.Errorf("unknown scheme: %v", err)
 	}
 	opened := ""
-	if err := r.Register("HTTPS", func(ctx context.Context, u *url.URL) (Sink, error) {
+	if err := r.Register("HTTPS", func(ctx context.Context, u *url.URL, _ sink.Config) (pipeline.Sink, error) {
 		opened = u.Host
 		return nopSink{}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Register("https", func(ctx context.Context, u *url.URL) (Sink, error) { return nil, nil }); err == nil {
-		t.Error("duplicate Register succeeded")
-	}
-	if _, err := r.Open(ctx, "https://hook.example/x"); err != nil || opened != "hook.example" {
+	if _, err := sink.Open(ctx, r, "https://hook.example/x", sink.Config{}); err != nil || opened != "hook.example" {
 		t.Errorf("custom scheme: %v, host %q", err, opened)
 	}
-	// Errors never show passwords.
-	r.Register("fail", func(ctx context.Context, u *url.URL) (Sink, error) { return nil, errors.New("refused") })
-	for _, raw := range []string{"fail://user:s3cret@host/x", "nope://user:s3cret@host/x", "fail://user:s3cret@host:badport/x", "fail://user:s3cr%et@host/"} {
-		_, err := r.Open(ctx, raw)
+	// Errors never show secrets, and say "sink" once.
+	r.Register("fail", func(ctx context.Context, u *url.URL, _ sink.Config) (pipeline.Sink, error) {
+		p, _ := u.User.Password()
+		return nil, errors.New("refused " + p + " " + u.Query().Get("token"))
+	})
+	for _, raw := range []string{"fail://user:s3cret@host/x", "nope://user:s3cret@host/x", "fail://user:s3cret@host:badport/x",
+		"fail://user:s3cr%et@host/", "fail://host/x?token=s3cret", "stdout://user:s3cret@host/"} {
+		_, err := sink.Open(ctx, r, raw, sink.Config{})
 		if err == nil {
 			t.Fatalf("Open(%s) succeeded", raw)
 		}
 		if strings.Contains(err.Error(), "s3cr") {
-			t.Errorf("error leaks the password: %v", err)
+			t.Errorf("error leaks the secret: %v", err)
+		}
+		if strings.Count(err.Error(), "sink") != 1 {
+			t.Errorf("error should say sink once: %v", err)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/source"
 	_ "github.com/sluice-cdc/sluice/sources" // registers mysql://, postgres://, mongodb://
 )
 
@@ -17,7 +18,7 @@ func Example() {
 	ctx := context.Background()
 	s, err := sluice.Open(ctx, "mariadb://repl:secret@db:3306/?server-id=4242",
 		sluice.WithStateFile("sluice.db"),
-		sluice.WithStart(sluice.StartLatest),
+		sluice.WithStart(source.StartLatest),
 		sluice.WithFilter(pipeline.FilterSpec{Include: `shop\..*`}))
 	if err != nil {
 		log.Fatal(err)

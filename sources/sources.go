@@ -1,6 +1,6 @@
-// Package sources registers every source Sluice ships with the sluice
-// package's default registry, so that a program can open any source URL
-// with one import, the way database/sql drivers are imported:
+// Package sources registers every source Sluice ships with the default
+// source registry (source.Default), so that a program can open any source
+// URL with one import, the way database/sql drivers are imported:
 //
 //	import (
 //		"github.com/sluice-cdc/sluice"
@@ -12,22 +12,22 @@
 // The schemes are mysql and mariadb (package source/mysql), postgres and
 // postgresql (source/postgres), mongodb and mongodb+srv (source/mongodb).
 // The factories are exported too, for programs that fill a registry of
-// their own (sluice.NewSourceRegistry and sluice.WithRegistry).
+// their own (source.NewRegistry and sluice.WithRegistry).
 package sources
 
 import (
 	"context"
 	"net/url"
 
-	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/source"
 	"github.com/sluice-cdc/sluice/source/mongodb"
 	"github.com/sluice-cdc/sluice/source/mysql"
 	"github.com/sluice-cdc/sluice/source/postgres"
 )
 
 // Schemes maps each URL scheme this package registers to its factory.
-var Schemes = map[string]sluice.SourceFactory{
+var Schemes = map[string]source.Factory{
 	"mysql":       MySQL,
 	"mariadb":     MySQL,
 	"postgres":    Postgres,
@@ -40,13 +40,13 @@ func init() {
 	for scheme, f := range Schemes {
 		// An error means the program registered the scheme itself first;
 		// that one stands.
-		_ = sluice.RegisterSource(scheme, f)
+		_ = source.Register(scheme, f)
 	}
 }
 
 // Register adds every scheme of Schemes to r. It returns the first error
 // (a scheme r already has) after trying them all.
-func Register(r *sluice.SourceRegistry) error {
+func Register(r *source.Registry) error {
 	var first error
 	for scheme, f := range Schemes {
 		if err := r.Register(scheme, f); err != nil && first == nil {
@@ -57,54 +57,34 @@ func Register(r *sluice.SourceRegistry) error {
 }
 
 // MySQL builds a MySQL/MariaDB binlog source from a mysql:// or mariadb://
-// URL (see mysql.ParseURL for its parameters); sc.Start overrides the URL's
-// from parameter.
-func MySQL(_ context.Context, u *url.URL, sc sluice.SourceConfig) (pipeline.Source, error) {
+// URL (see mysql.ParseURL).
+func MySQL(_ context.Context, u *url.URL, sc source.Config) (pipeline.Source, error) {
 	cfg, err := mysql.ParseURL(u.String())
 	if err != nil {
 		return nil, err
 	}
-	switch sc.Start {
-	case sluice.StartLatest:
-		cfg.From = mysql.StartLatest
-	case sluice.StartEarliest:
-		cfg.From = mysql.StartEarliest
-	}
-	if sc.Logger != nil {
-		cfg.Logger = sc.Logger
-	}
+	sc.Apply(&cfg.Common)
 	return mysql.New(cfg)
 }
 
 // Postgres builds a PostgreSQL logical replication source from a
-// postgres:// URL (see postgres.ParseURL). Every start point begins at the
-// slot's confirmed position (for a new slot: the end of WAL): a logical
-// slot cannot go back before it.
-func Postgres(_ context.Context, u *url.URL, sc sluice.SourceConfig) (pipeline.Source, error) {
+// postgres:// URL (see postgres.ParseURL).
+func Postgres(_ context.Context, u *url.URL, sc source.Config) (pipeline.Source, error) {
 	cfg, err := postgres.ParseURL(u.String())
 	if err != nil {
 		return nil, err
 	}
-	cfg.Logger = sc.Logger
+	sc.Apply(&cfg.Common)
 	return postgres.New(cfg)
 }
 
-// MongoDB builds a MongoDB source (change streams, or the oplog with
-// ?mode=oplog) from a mongodb:// URL (see mongodb.ParseURL); sc.Start
-// overrides the URL's from parameter.
-func MongoDB(_ context.Context, u *url.URL, sc sluice.SourceConfig) (pipeline.Source, error) {
+// MongoDB builds a MongoDB source from a mongodb:// URL (see
+// mongodb.ParseURL).
+func MongoDB(_ context.Context, u *url.URL, sc source.Config) (pipeline.Source, error) {
 	cfg, err := mongodb.ParseURL(u.String())
 	if err != nil {
 		return nil, err
 	}
-	switch sc.Start {
-	case sluice.StartLatest:
-		cfg.From = mongodb.StartLatest
-	case sluice.StartEarliest:
-		cfg.From = mongodb.StartEarliest
-	}
-	if sc.Logger != nil {
-		cfg.Logger = sc.Logger
-	}
+	sc.Apply(&cfg.Common)
 	return mongodb.New(cfg)
 }

@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/source"
 	"github.com/sluice-cdc/sluice/sources"
 )
 
@@ -75,7 +77,7 @@ func TestOpenLive(t *testing.T) {
 		url := fmt.Sprintf("mariadb://%s:%s@%s/?server-id=9301", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr())
 		state := filepath.Join(t.TempDir(), "state.db")
 		open := func() *sluice.Stream {
-			s, err := sluice.Open(ctx, url, sluice.WithStateFile(state), sluice.WithStart(sluice.StartEarliest),
+			s, err := sluice.Open(ctx, url, sluice.WithStateFile(state), sluice.WithStart(source.StartEarliest),
 				sluice.WithFilter(pipeline.FilterSpec{Include: `app\.t`}), sluice.WithCheckpointInterval(0))
 			if err != nil {
 				t.Fatal(err)
@@ -130,7 +132,7 @@ func TestOpenLive(t *testing.T) {
 // registry of one's own can be filled with them.
 func TestRegister(t *testing.T) {
 	have := map[string]bool{}
-	for _, s := range sluice.Sources().Schemes() {
+	for _, s := range source.Default().Schemes() {
 		have[s] = true
 	}
 	for scheme := range sources.Schemes {
@@ -138,15 +140,15 @@ func TestRegister(t *testing.T) {
 			t.Errorf("default registry lacks %s", scheme)
 		}
 	}
-	r := sluice.NewSourceRegistry()
+	r := source.NewRegistry()
 	if err := sources.Register(r); err != nil {
 		t.Fatal(err)
 	}
 	if err := sources.Register(r); err == nil {
 		t.Error("registering twice: no error")
 	}
-	_, err := r.Source(context.Background(), "mysql://u:secret@127.0.0.1:1/?server-id=x", sluice.SourceConfig{})
-	if err == nil || errors.Is(err, sluice.ErrUnknownScheme) {
+	_, err := source.Open(context.Background(), r, "mysql://u:secret@127.0.0.1:1/?server-id=x", source.Config{})
+	if err == nil || errors.Is(err, address.ErrUnknownScheme) || err.Error() != `source mysql://u:***@127.0.0.1:1/?server-id=x: parameter server-id="x": want an integer from 1 to 4294967295` {
 		t.Errorf("bad server-id: %v", err)
 	}
 }

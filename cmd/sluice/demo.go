@@ -11,9 +11,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/internal/servers"
-	"github.com/sluice-cdc/sluice/sink"
+	"github.com/sluice-cdc/sluice/sinks"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 const demoSynopsis = "sluice demo [--rate N] [--duration D] [--begin-commit]"
@@ -73,7 +74,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 
 	src := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d", servers.MariaDBReplUser, servers.MariaDBReplPassword, db.Addr(), 4000+rand.IntN(1000))
 	fmt.Fprintf(e.Stderr, "sluice demo: MariaDB at %s; streaming its changes (Ctrl-C to stop)\n", db.Addr())
-	fmt.Fprintf(e.Stderr, "sluice demo: the same by hand: sluice stream '%s' --from earliest\n", sluice.RedactURL(src))
+	fmt.Fprintf(e.Stderr, "sluice demo: the same by hand: sluice stream '%s' --from earliest\n", address.Redact(src))
 
 	work, stopWork := context.WithCancel(ctx)
 	workDone := make(chan error, 1)
@@ -83,7 +84,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if *beginCommit {
 		streamArgs = append(streamArgs, "--begin-commit")
 	}
-	err = streamWith(ctx, e, streamArgs, sluice.Sources(), sink.BuiltinTo(e.Stdout))
+	err = streamWith(ctx, e, streamArgs, source.Default(), sinks.BuiltinTo(e.Stdout))
 	stopWork()
 	if werr := <-workDone; werr != nil && err == nil && ctx.Err() == nil {
 		err = werr

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/source/postgres"
 )
 
@@ -27,9 +28,9 @@ func pgConfig(args []string, cmd string) (*postgres.Config, error) {
 	}
 	cfg, err := postgres.ParseURL(args[0])
 	if err != nil {
-		return nil, usagef("pg %s: %v", cmd, err)
+		return nil, usagef("pg %s: source %s: %v", cmd, address.Redact(args[0]), err)
 	}
-	return cfg, nil
+	return &cfg, nil
 }
 
 func runPgDropSlot(ctx context.Context, e *env, args []string) error {

@@ -2,21 +2,22 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/sluice-cdc/sluice/sink"
+	"github.com/sluice-cdc/sluice/sinks"
+	"github.com/sluice-cdc/sluice/source"
 	_ "github.com/sluice-cdc/sluice/sources" // registers every source scheme
 )
 
@@ -46,7 +47,7 @@ func runStream(ctx context.Context, e *env, args []string) error {
 			}
 		}
 	}()
-	return streamWith(ctx, e, args, sluice.Sources(), sink.BuiltinTo(e.Stdout))
+	return streamWith(ctx, e, args, source.Default(), sinks.BuiltinTo(e.Stdout))
 }
 
 const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl] [--include REGEXES] [--exclude REGEXES] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
@@ -80,7 +81,7 @@ SIGINT or SIGTERM stops the stream cleanly: the last acknowledged position
 is saved before exit. Logs go to standard error; passwords never appear.`
 
 // streamWith is runStream with explicit registries, for tests.
-func streamWith(ctx context.Context, e *env, args []string, sources *sluice.SourceRegistry, sinks *sink.Registry) error {
+func streamWith(ctx context.Context, e *env, args []string, sources *source.Registry, sinks *sink.Registry) error {
 	fs := newFlagSet(e, "stream", streamSynopsis, streamHelp)
 	to := fs.String("to", "stdout://", "sink URL: stdout:// or file:///path/changes.jsonl")
 	var spec pipeline.FilterSpec
@@ -93,8 +94,8 @@ func streamWith(ctx context.Context, e *env, args []string, sources *sluice.Sour
 	state := fs.String("state", "./sluice.db", "state file holding the checkpoint")
 	id := fs.String("id", "stream", "name of this stream's checkpoint in the state file")
 	beginCommit := fs.Bool("begin-commit", false, "also write begin and commit events")
-	queueBytes := fs.Int64("queue-bytes", 4<<20, "bytes of changes held between source and sink")
-	interval := fs.Duration("checkpoint-interval", time.Second, "save the position at most this often (0: after every write)")
+	queueBytes := fs.Int64("queue-bytes", pipeline.DefaultQueueBytes, "bytes of changes held between source and sink")
+	interval := fs.Duration("checkpoint-interval", pipeline.DefaultCheckpointInterval, "save the position at most this often (0: after every write)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "write logs as JSON instead of text")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile (pprof) of the run to this file, for performance work")
@@ -117,18 +118,17 @@ func streamWith(ctx context.Context, e *env, args []string, sources *sluice.Sour
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usagef("stream: --log-level %q: want debug, info, warn or error", *logLevel)
 	}
-	start, fromPos, err := sluice.ParseFrom(*from)
+	start, fromPos, err := source.ParseFrom(*from)
 	if err != nil {
-		return usagef("stream: --from: %v", err)
+		return usagef("stream: --from %v", err)
 	}
 	var stopPos change.Position
 	if *stopAt != "" {
 		if stopPos, err = parseStopAt(*stopAt); err != nil {
-			return usagef("stream: --stop-at: %v", err)
+			return usagef("stream: --stop-at %v", err)
 		}
 	}
-	filter, err := pipeline.NewFilter(spec)
-	if err != nil {
+	if _, err := pipeline.NewFilter(spec); err != nil {
 		return usagef("stream: %v", err)
 	}
 	if *queueBytes <= 0 || *interval < 0 {
@@ -143,14 +143,11 @@ func streamWith(ctx context.Context, e *env, args []string, sources *sluice.Sour
 
 	err = stream(ctx, log, streamConfig{
 		srcURL: srcURL, sinkURL: *to, state: *state, id: *id, start: start, from: fromPos, stopAt: stopPos,
-		filter: filter, beginCommit: *beginCommit, queueBytes: *queueBytes, interval: *interval,
+		filter: spec, beginCommit: *beginCommit, queueBytes: *queueBytes, interval: *interval,
 	}, sources, sinks)
-	if err != nil {
-		// A last guard: whatever a source or sink put in its error, the
-		// passwords of the two URLs do not reach the terminal.
-		return redactPasswords(err, srcURL, *to)
-	}
-	return nil
+	// A last guard: whatever a source or sink put in its error, the
+	// secrets of the two URLs do not reach the terminal.
+	return address.RedactError(err, srcURL, *to)
 }
 
 // startCPUProfile starts a pprof CPU profile written to path; stop ends it
@@ -173,9 +170,9 @@ func startCPUProfile(path string) (stop func(), err error) {
 // streamConfig is the validated form of the stream command's arguments.
 type streamConfig struct {
 	srcURL, sinkURL, state, id string
-	start                      sluice.Start
+	start                      source.Start
 	from, stopAt               change.Position
-	filter                     *pipeline.Filter
+	filter                     pipeline.FilterSpec
 	beginCommit                bool
 	queueBytes                 int64
 	interval                   time.Duration
@@ -183,17 +180,22 @@ type streamConfig struct {
 
 // stream opens the source, sink and state file and runs the pipeline until
 // the source ends, ctx is canceled (a signal), or something fails.
-func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *sluice.SourceRegistry, sinks *sink.Registry) error {
-	src, err := sources.Source(ctx, c.srcURL, sluice.SourceConfig{Start: c.start, Logger: log})
+func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *source.Registry, sinks *sink.Registry) error {
+	src, err := source.Open(ctx, sources, c.srcURL, source.Config{Start: c.start, Logger: log})
 	if err != nil {
-		return err
+		// A source only checks its URL here (it connects in Stream): a
+		// usage error.
+		return usagef("%v", err)
 	}
 	store, err := checkpoint.OpenBolt(c.state, 5*time.Second)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	out, err := sinks.Open(ctx, c.sinkURL)
+	out, err := sink.Open(ctx, sinks, c.sinkURL, sink.Config{Logger: log})
+	if errors.Is(err, address.ErrUnknownScheme) || errors.Is(err, address.ErrMalformed) {
+		return usagef("%v", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -207,7 +209,7 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *slui
 		out.Close()
 		return err
 	}
-	log.Info("streaming", "source", sluice.RedactURL(c.srcURL), "to", sluice.RedactURL(c.sinkURL), "state", c.state, "id", c.id)
+	log.Info("streaming", "source", address.Redact(c.srcURL), "to", address.Redact(c.sinkURL), "state", c.state, "id", c.id)
 	began := time.Now()
 	runErr := p.Run(ctx)
 	closeErr := out.Close()
@@ -232,7 +234,7 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *slui
 // parseStopAt reads --stop-at: what --from takes, less the words and GTID
 // sets, which name no single point of the log.
 func parseStopAt(s string) (change.Position, error) {
-	start, p, err := sluice.ParseFrom(s)
+	start, p, err := source.ParseFrom(s)
 	switch {
 	case err != nil:
 		return change.Position{}, err
@@ -243,32 +245,3 @@ func parseStopAt(s string) (change.Position, error) {
 	}
 	return p, nil
 }
-
-// redactPasswords returns err with the passwords of the given URLs masked
-// in its text; it still unwraps to err.
-func redactPasswords(err error, urls ...string) error {
-	msg := err.Error()
-	for _, raw := range urls {
-		u, perr := url.Parse(raw)
-		if perr != nil || u.User == nil {
-			continue
-		}
-		if p, ok := u.User.Password(); ok && p != "" {
-			msg = strings.ReplaceAll(msg, p, "***")
-			msg = strings.ReplaceAll(msg, url.QueryEscape(p), "***")
-		}
-	}
-	if msg == err.Error() {
-		return err
-	}
-	return &maskedError{msg: msg, err: err}
-}
-
-// maskedError shows a redacted message and unwraps to the original error.
-type maskedError struct {
-	msg string
-	err error
-}
-
-func (m *maskedError) Error() string { return m.msg }
-func (m *maskedError) Unwrap() error { return m.err }

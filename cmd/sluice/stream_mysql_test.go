@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/internal/testenv"
-	"github.com/sluice-cdc/sluice/sink"
+	"github.com/sluice-cdc/sluice/sinks"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 const streamMainEnv = "SLUICE_STREAM_MAIN_ARGS"
@@ -76,7 +76,7 @@ func TestStreamMariaDBEndToEnd(t *testing.T) {
 		go func() {
 			e := &env{Stdout: &bytes.Buffer{}, Stderr: &logs}
 			done <- streamWith(runCtx, e, []string{srcURL, "--to", "file://" + out, "--state", state,
-				"--from", "earliest", "--include", `shop\.items`, "--checkpoint-interval", "0"}, sluice.Sources(), sink.Builtin())
+				"--from", "earliest", "--include", `shop\.items`, "--checkpoint-interval", "0"}, source.Default(), sinks.Builtin())
 		}()
 		for n := 0; n < want; {
 			select {

@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/internal/testenv"
-	"github.com/sluice-cdc/sluice/sink"
+	"github.com/sluice-cdc/sluice/sinks"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // TestStreamPostgresEndToEnd runs "sluice stream postgres://…" against a
@@ -63,7 +63,7 @@ func TestStreamPostgresEndToEnd(t *testing.T) {
 		go func() {
 			e := &env{Stdout: &bytes.Buffer{}, Stderr: &logs}
 			done <- streamWith(runCtx, e, []string{srcURL, "--to", "file://" + out, "--state", state,
-				"--begin-commit", "--include", `public\.items`, "--checkpoint-interval", "0"}, sluice.Sources(), sink.Builtin())
+				"--begin-commit", "--include", `public\.items`, "--checkpoint-interval", "0"}, source.Default(), sinks.Builtin())
 		}()
 		for n := 0; n < want || (also != nil && !also()); {
 			select {
@@ -106,7 +106,7 @@ func TestStreamPostgresEndToEnd(t *testing.T) {
 		if err := conn.QueryRow(ctx, `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'e2e'`).Scan(&flushed); err != nil {
 			t.Fatal(err)
 		}
-		_, flushPos, err := sluice.ParseFrom(flushed)
+		_, flushPos, err := source.ParseFrom(flushed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func TestStreamPostgresSIGKILL(t *testing.T) {
 			if err != nil {
 				continue
 			}
-			_, p, err := sluice.ParseFrom(lsn)
+			_, p, err := source.ParseFrom(lsn)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -719,7 +719,7 @@ func TestStreamPostgresStopAt(t *testing.T) {
 	}
 	// A GTID set names no point of a log: a usage error.
 	e := &env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
-	err = streamWith(ctx, e, []string{srcURL, "--state", state, "--stop-at", "0-1-100"}, sluice.Sources(), sink.Builtin())
+	err = streamWith(ctx, e, []string{srcURL, "--state", state, "--stop-at", "0-1-100"}, source.Default(), sinks.Builtin())
 	if err == nil || !strings.Contains(err.Error(), "GTID set") {
 		t.Errorf("--stop-at with a GTID set: %v, want a usage error naming the GTID set", err)
 	}
@@ -734,7 +734,7 @@ func streamToStop(t *testing.T, ctx context.Context, stopAt, out string, args ..
 	var logs bytes.Buffer
 	e := &env{Stdout: &bytes.Buffer{}, Stderr: &logs}
 	os.Remove(out)
-	if err := streamWith(ctx, e, append(args, "--stop-at", stopAt), sluice.Sources(), sink.Builtin()); err != nil {
+	if err := streamWith(ctx, e, append(args, "--stop-at", stopAt), source.Default(), sinks.Builtin()); err != nil {
 		t.Fatalf("--stop-at %s: %v\n%s", stopAt, err, logs.String())
 	}
 	if !strings.Contains(logs.String(), "reached --stop-at") {

@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/pipeline"
-	"github.com/sluice-cdc/sluice/sink"
+	"github.com/sluice-cdc/sluice/sinks"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // tickSource is a test fixture standing in for a database: it emits txs
@@ -67,9 +67,9 @@ func (s *tickSource) Stream(ctx context.Context, from change.Position, emit func
 	return nil
 }
 
-func testSources(t *testing.T, src *tickSource) *sluice.SourceRegistry {
-	r := sluice.NewSourceRegistry()
-	r.Register("fixture", func(ctx context.Context, u *url.URL, cfg sluice.SourceConfig) (pipeline.Source, error) {
+func testSources(t *testing.T, src *tickSource) *source.Registry {
+	r := source.NewRegistry()
+	r.Register("fixture", func(ctx context.Context, u *url.URL, cfg source.Config) (pipeline.Source, error) {
 		if u.Query().Get("fail") != "" {
 			p, _ := u.User.Password()
 			return nil, fmt.Errorf("cannot log in with password %s", p)
@@ -83,7 +83,7 @@ func runStreamTest(ctx context.Context, t *testing.T, src *tickSource, args ...s
 	t.Helper()
 	var out, errb bytes.Buffer
 	e := &env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
-	err = streamWith(ctx, e, args, testSources(t, src), sink.BuiltinTo(&out))
+	err = streamWith(ctx, e, args, testSources(t, src), sinks.BuiltinTo(&out))
 	return out.String(), errb.String(), err
 }
 
@@ -185,9 +185,9 @@ func TestStreamErrors(t *testing.T) {
 		{"bad include", []string{"fixture://db/", "--include", "shop\\.(", "--state", state}, true, "include"},
 		{"bad log level", []string{"fixture://db/", "--log-level", "loud", "--state", state}, true, "log-level"},
 		{"unknown flag", []string{"fixture://db/", "--nope"}, true, "nope"},
-		{"unknown source", []string{"nosuch://u:hunter2@db/", "--state", state}, false, "nosuch"},
-		{"source refuses", []string{"fixture://u:hunter2@db/?fail=1", "--state", state}, false, "cannot log in"},
-		{"unknown sink", []string{"fixture://u:hunter2@db/", "--to", "kafka://k:hunter2@b1/t", "--state", state}, false, "kafka"},
+		{"unknown source", []string{"nosuch://u:hunter2@db/", "--state", state}, true, "nosuch"},
+		{"source refuses its URL", []string{"fixture://u:hunter2@db/?fail=1", "--state", state}, true, "cannot log in"},
+		{"unknown sink", []string{"fixture://u:hunter2@db/", "--to", "kafka://k:hunter2@b1/t", "--state", state}, true, "kafka"},
 		{"state dir missing", []string{"fixture://db/", "--state", filepath.Join(state, "x", "y.db")}, false, "state file"},
 	}
 	for _, tt := range tests {
@@ -211,7 +211,7 @@ func TestStreamErrors(t *testing.T) {
 	// --help is not an error.
 	var out bytes.Buffer
 	e := &env{Stdout: &out, Stderr: &out}
-	if err := streamWith(context.Background(), e, []string{"--help"}, sluice.NewSourceRegistry(), sink.Builtin()); !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "--begin-commit") {
+	if err := streamWith(context.Background(), e, []string{"--help"}, source.NewRegistry(), sinks.Builtin()); !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "--begin-commit") {
 		t.Errorf("--help: %v\n%s", err, out.String())
 	}
 }

@@ -23,16 +23,17 @@ type Sink struct {
 }
 
 // FromURL opens the sink for file:///abs/path.jsonl (or file:rel/path.jsonl).
+// Its errors do not repeat the URL (sink.Open adds it).
 func FromURL(u *url.URL) (*Sink, error) {
 	path := u.Path
 	if u.Opaque != "" {
 		path = u.Opaque
 	}
 	if u.Host != "" && u.Host != "localhost" {
-		return nil, fmt.Errorf("file: %s: remote host %q not supported, use file:///path", u.Redacted(), u.Host)
+		return nil, fmt.Errorf("remote host %q not supported, use file:///path", u.Host)
 	}
 	if path == "" || u.RawQuery != "" {
-		return nil, fmt.Errorf("file: %s: want file:///path/changes.jsonl with no parameters", u.Redacted())
+		return nil, errors.New("want file:///path/changes.jsonl with no parameters")
 	}
 	return Open(path)
 }
@@ -43,7 +44,7 @@ func FromURL(u *url.URL) (*Sink, error) {
 func Open(path string) (*Sink, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("file: open: %w", err)
+		return nil, fmt.Errorf("file: %w", err)
 	}
 	if err := repairTail(f); err != nil {
 		f.Close()

@@ -5,6 +5,7 @@ package stdout
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -30,10 +31,11 @@ func New(w io.Writer) *Sink {
 // FromURL opens the sink for a stdout:// URL, which takes no parameters.
 func FromURL(u *url.URL) (*Sink, error) { return FromURLTo(u, os.Stdout) }
 
-// FromURLTo is FromURL writing to w instead of standard output.
+// FromURLTo is FromURL writing to w instead of standard output. Its errors
+// do not repeat the URL (sink.Open adds it).
 func FromURLTo(u *url.URL, w io.Writer) (*Sink, error) {
 	if u.Host != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, fmt.Errorf("stdout: %s: stdout:// takes no host, path or parameters", u.Redacted())
+		return nil, errors.New("stdout:// takes no host, path or parameters")
 	}
 	return New(w), nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/source"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -462,7 +463,7 @@ func updateEvent(c *change.Change, e event) error {
 // stages without $changeStream (FerretDB answers a database or deployment
 // stream with FailedToParse).
 func (s *Source) openChangeStream(ctx context.Context, client *mongo.Client, from change.Position) (*mongo.ChangeStream, error) {
-	opts := options.ChangeStream().SetMaxAwaitTime(s.cfg.MaxAwait).SetBatchSize(int32(s.cfg.Batch))
+	opts := options.ChangeStream().SetMaxAwaitTime(s.cfg.MaxAwait).SetBatchSize(int32(s.cfg.BatchSize))
 	if s.cfg.FullDocument != "" {
 		opts.SetFullDocument(options.FullDocument(s.cfg.FullDocument))
 	}
@@ -494,7 +495,7 @@ func (s *Source) openChangeStream(ctx context.Context, client *mongo.Client, fro
 	}
 	werr := streamError("open change stream", from, err)
 	var se mongo.ServerError
-	if errors.As(err, &se) && !errors.Is(werr, ErrChangeStreamsUnsupported) && !errors.Is(werr, ErrPositionLost) {
+	if errors.As(err, &se) && !errors.Is(werr, ErrChangeStreamsUnsupported) && !errors.Is(werr, source.ErrPositionLost) {
 		if b := readBuildInfo(ctx, client); b.lacksChangeStreams() {
 			return nil, fmt.Errorf("%w: %s lists no $changeStream among its aggregation stages: open change stream: %w", ErrChangeStreamsUnsupported, b.name, err)
 		}
@@ -506,7 +507,7 @@ func (s *Source) openChangeStream(ctx context.Context, client *mongo.Client, fro
 // emit fails or the stream fails or ends.
 func (s *Source) readChangeStream(ctx context.Context, cs *mongo.ChangeStream, from change.Position, emit func([]change.Change) error) error {
 	dec, skip := resumeDecoder(from)
-	batch := make([]change.Change, 0, s.cfg.Batch)
+	batch := make([]change.Change, 0, s.cfg.BatchSize)
 	send := func() error {
 		out := batch[:0]
 		for _, c := range batch {
@@ -537,7 +538,7 @@ func (s *Source) readChangeStream(ctx context.Context, cs *mongo.ChangeStream, f
 				}
 				return errInvalidated
 			}
-			if len(batch) >= s.cfg.Batch {
+			if len(batch) >= s.cfg.BatchSize {
 				if err := send(); err != nil {
 					return err
 				}
@@ -582,7 +583,7 @@ func resumeDecoder(from change.Position) (*csDecoder, func(change.Position) bool
 }
 
 // streamError wraps a change-stream error, turning the server's "cannot
-// resume" answers into ErrPositionLost and its "cannot run a change stream"
+// resume" answers into source.ErrPositionLost and its "cannot run a change stream"
 // answers into ErrChangeStreamsUnsupported: NotImplemented (238, FerretDB),
 // CommandNotSupported (115), CommandNotFound (59), 40573 ("only supported
 // on replica sets", a standalone mongod), 40602, and answers saying that
@@ -594,7 +595,7 @@ func streamError(what string, at change.Position, err error) error {
 	if errors.As(err, &se) {
 		switch {
 		case se.HasErrorCode(286), se.HasErrorCode(280), se.HasErrorCode(260):
-			return fmt.Errorf("mongodb: %s at %s: %w: %w", what, at, ErrPositionLost, err)
+			return fmt.Errorf("mongodb: %s at %s: %w: %w", what, at, source.ErrPositionLost, err)
 		case se.HasErrorCode(238), se.HasErrorCode(115), se.HasErrorCode(59), se.HasErrorCode(40573),
 			se.HasErrorCode(40602), !se.HasErrorCode(13) && saysUnsupported(err.Error()):
 			return fmt.Errorf("%w: %s: %w", ErrChangeStreamsUnsupported, what, err)

@@ -3,6 +3,7 @@ package mongodb
 import (
 	"errors"
 	"fmt"
+	"github.com/sluice-cdc/sluice/source"
 	"strings"
 	"testing"
 	"time"
@@ -349,9 +350,9 @@ func TestStreamErrors(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"history lost", mongo.CommandError{Code: 286, Name: "ChangeStreamHistoryLost", Message: "Resume of change stream was not possible, as the resume point may no longer be in the oplog"}, ErrPositionLost},
-		{"invalid token", mongo.CommandError{Code: 260, Name: "InvalidResumeToken"}, ErrPositionLost},
-		{"fatal", mongo.CommandError{Code: 280, Name: "ChangeStreamFatalError", Message: "cannot resume stream; the resume token was not found"}, ErrPositionLost},
+		{"history lost", mongo.CommandError{Code: 286, Name: "ChangeStreamHistoryLost", Message: "Resume of change stream was not possible, as the resume point may no longer be in the oplog"}, source.ErrPositionLost},
+		{"invalid token", mongo.CommandError{Code: 260, Name: "InvalidResumeToken"}, source.ErrPositionLost},
+		{"fatal", mongo.CommandError{Code: 280, Name: "ChangeStreamFatalError", Message: "cannot resume stream; the resume token was not found"}, source.ErrPositionLost},
 		{"ferretdb", mongo.CommandError{Code: 238, Name: "NotImplemented", Message: "`aggregate` stage \"$changeStream\" is not implemented yet"}, ErrChangeStreamsUnsupported},
 		{"standalone", mongo.CommandError{Code: 40573, Message: "The $changeStream stage is only supported on replica sets"}, ErrChangeStreamsUnsupported},
 		{"command not found", mongo.CommandError{Code: 59, Name: "CommandNotFound", Message: "no such command: 'aggregate'"}, ErrChangeStreamsUnsupported},
@@ -365,7 +366,7 @@ func TestStreamErrors(t *testing.T) {
 			if tt.want != nil && !errors.Is(err, tt.want) {
 				t.Errorf("%v: not %v", err, tt.want)
 			}
-			if tt.want == nil && (errors.Is(err, ErrPositionLost) || errors.Is(err, ErrChangeStreamsUnsupported)) {
+			if tt.want == nil && (errors.Is(err, source.ErrPositionLost) || errors.Is(err, ErrChangeStreamsUnsupported)) {
 				t.Errorf("%v: classified", err)
 			}
 			var ce mongo.CommandError

@@ -91,7 +91,7 @@
 //
 // Oplog mode resumes with ts > Offset, or ts ≥ Offset dropping Index ≤
 // from.Index inside a transaction entry (applyOps), and fails with
-// ErrPositionLost when the oldest oplog entry is newer than the position.
+// source.ErrPositionLost when the oldest oplog entry is newer than the position.
 // Transactions (applyOps entries, with lsid and txnNumber) become begin,
 // the operations and commit, Tx.ID being the session UUID in hex, ':' and
 // the txnNumber; a transaction split over several partialTxn entries gets
@@ -110,7 +110,7 @@
 // empty Tx.ID if no later change of it names the transaction. When the
 // post-batch resume token moves past the last change, a heartbeat carries
 // it. The server's ChangeStreamHistoryLost (286), ChangeStreamFatalError
-// (280) and InvalidResumeToken (260) become ErrPositionLost; "cannot run
+// (280) and InvalidResumeToken (260) become source.ErrPositionLost; "cannot run
 // a change stream" answers become ErrChangeStreamsUnsupported. A stream
 // the server closes without an error ends with one.
 //
@@ -131,7 +131,7 @@
 //     subtypes 0 and 4, ObjectId, bool, date, null, regex, int32,
 //     timestamp, int64) arrive in order and rebuild the collection equal to
 //     find(); restarts from saved positions lose and repeat nothing; a
-//     position older than the oplog gives ErrPositionLost; SIGKILLs at
+//     position older than the oplog gives source.ErrPositionLost; SIGKILLs at
 //     random moments of a child process running the pipeline with the
 //     bbolt store, while a writer inserts and updates, leave an output
 //     whose deduplicated union rebuilds the collection exactly;

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/source"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -59,7 +60,7 @@ func (s *Source) planMode(from change.Position) (Mode, string, error) {
 		return ModeChangeStream, "resuming a change-stream position (it holds a resume token)", nil
 	case pm == ModeOplog:
 		return ModeOplog, "resuming an oplog position (it holds no resume token)", nil
-	case s.cfg.From == StartEarliest:
+	case s.cfg.Start == source.StartEarliest:
 		return ModeOplog, "from=earliest: only the oplog starts at its oldest entry", nil
 	}
 	return ModeAuto, "", nil

@@ -2,6 +2,7 @@ package mongodb
 
 import (
 	"fmt"
+	"github.com/sluice-cdc/sluice/source"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,9 @@ func TestParseURLMode(t *testing.T) {
 		{"&mode=auto", ModeAuto, ""},
 		{"&mode=changestream", ModeChangeStream, ""},
 		{"&mode=OPLOG", ModeOplog, ""},
-		{"&mode=tail", "", "want auto, changestream or oplog"},
+		{"&mode=tail", "", "want one of auto, changestream, oplog"},
+		{"&nosuch=1&password=pw", "", "unknown parameter nosuch (known: mode, collection"},
+		{"&batch-size=0", "", `parameter batch-size="0"`},
 	} {
 		cfg, err := ParseURL("mongodb://h/?replicaSet=rs0" + tt.query)
 		if tt.err != "" {
@@ -36,16 +39,16 @@ func TestParseURLMode(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		mode Mode
-		from Start
+		from source.Start
 		ok   bool
 	}{
-		{"", StartEarliest, true}, // auto reads the oplog
-		{ModeOplog, StartEarliest, true},
-		{ModeChangeStream, StartEarliest, false},
-		{ModeChangeStream, StartLatest, true},
-		{"tail", StartLatest, false},
+		{"", source.StartEarliest, true}, // auto reads the oplog
+		{ModeOplog, source.StartEarliest, true},
+		{ModeChangeStream, source.StartEarliest, false},
+		{ModeChangeStream, source.StartLatest, true},
+		{"tail", source.StartLatest, false},
 	} {
-		src, err := New(Config{URI: "mongodb://h/", Mode: tt.mode, From: tt.from})
+		src, err := New(Config{URI: "mongodb://h/", Mode: tt.mode, Common: source.Common{Start: tt.from}})
 		if (err == nil) != tt.ok {
 			t.Errorf("New(mode %q, from %s) = %v", tt.mode, tt.from, err)
 		}
@@ -66,28 +69,28 @@ func TestPlanMode(t *testing.T) {
 	)
 	for _, tt := range []struct {
 		mode Mode
-		from Start
+		from source.Start
 		pos  change.Position
 		want Mode // ModeAuto: the server decides
 		err  string
 	}{
-		{ModeAuto, StartLatest, zero, ModeAuto, ""},
-		{ModeAuto, StartEarliest, zero, ModeOplog, ""},
-		{ModeAuto, StartLatest, stamp, ModeOplog, ""},
-		{ModeAuto, StartLatest, inTx, ModeOplog, ""},
-		{ModeAuto, StartEarliest, cs, ModeChangeStream, ""},
-		{ModeAuto, StartLatest, begin, ModeChangeStream, ""},
-		{ModeAuto, StartLatest, commit, ModeChangeStream, ""},
-		{ModeOplog, StartLatest, zero, ModeOplog, ""},
-		{ModeOplog, StartLatest, inTx, ModeOplog, ""},
-		{ModeOplog, StartLatest, cs, "", "holds a change-stream resume token"},
-		{ModeOplog, StartLatest, begin, "", "holds a change-stream resume token"},
-		{ModeChangeStream, StartLatest, zero, ModeChangeStream, ""},
-		{ModeChangeStream, StartLatest, stamp, ModeChangeStream, ""}, // startAtOperationTime
-		{ModeChangeStream, StartLatest, commit, ModeChangeStream, ""},
-		{ModeChangeStream, StartLatest, inTx, "", "inside an oplog transaction entry"},
+		{ModeAuto, source.StartLatest, zero, ModeAuto, ""},
+		{ModeAuto, source.StartEarliest, zero, ModeOplog, ""},
+		{ModeAuto, source.StartLatest, stamp, ModeOplog, ""},
+		{ModeAuto, source.StartLatest, inTx, ModeOplog, ""},
+		{ModeAuto, source.StartEarliest, cs, ModeChangeStream, ""},
+		{ModeAuto, source.StartLatest, begin, ModeChangeStream, ""},
+		{ModeAuto, source.StartLatest, commit, ModeChangeStream, ""},
+		{ModeOplog, source.StartLatest, zero, ModeOplog, ""},
+		{ModeOplog, source.StartLatest, inTx, ModeOplog, ""},
+		{ModeOplog, source.StartLatest, cs, "", "holds a change-stream resume token"},
+		{ModeOplog, source.StartLatest, begin, "", "holds a change-stream resume token"},
+		{ModeChangeStream, source.StartLatest, zero, ModeChangeStream, ""},
+		{ModeChangeStream, source.StartLatest, stamp, ModeChangeStream, ""}, // startAtOperationTime
+		{ModeChangeStream, source.StartLatest, commit, ModeChangeStream, ""},
+		{ModeChangeStream, source.StartLatest, inTx, "", "inside an oplog transaction entry"},
 	} {
-		src, err := New(Config{URI: "mongodb://h/", Mode: tt.mode, From: tt.from})
+		src, err := New(Config{URI: "mongodb://h/", Mode: tt.mode, Common: source.Common{Start: tt.from}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluice-cdc/sluice/source"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -329,8 +330,8 @@ func TestOplogFerretDB(t *testing.T) {
 	t.Run("lost", func(t *testing.T) {
 		src := oplogSource(t, db, "lost")
 		err := src.Stream(ctx, change.Position{Flavor: change.FlavorMongo, Offset: 1 << 32}, func([]change.Change) error { return nil })
-		if !errors.Is(err, ErrPositionLost) {
-			t.Fatalf("Stream from a position older than the oplog = %v, want ErrPositionLost", err)
+		if !errors.Is(err, source.ErrPositionLost) {
+			t.Fatalf("Stream from a position older than the oplog = %v, want source.ErrPositionLost", err)
 		}
 	})
 

@@ -4,23 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/source"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 )
-
-// ErrPositionLost is returned (wrapped) when the server no longer holds the
-// position a stream should resume from: the oplog rolled past it, or the
-// server answered ChangeStreamHistoryLost (286), ChangeStreamFatalError
-// (280) or InvalidResumeToken (260). The source never starts elsewhere
-// silently.
-var ErrPositionLost = errors.New("mongodb: resume position is no longer in the oplog")
 
 // ErrChangeStreamsUnsupported is returned (wrapped) by mode=changestream
 // when the server does not implement $changeStream (FerretDB, a standalone
@@ -40,17 +36,13 @@ const (
 	ModeOplog        Mode = "oplog"
 )
 
-// Start is where a stream begins when Stream is given a zero Position.
-type Start string
-
-// Start points.
-const (
-	StartLatest   Start = "latest"   // the current end of the log (default)
-	StartEarliest Start = "earliest" // the oldest entry of the oplog (oplog mode only)
-)
-
 // Config configures a Source.
 type Config struct {
+	// Common holds Start — where to begin when Stream is given a zero
+	// position: source.StartLatest (the default: the current end of the
+	// log) or source.StartEarliest (the oldest entry of the oplog; the
+	// oplog only) — and the Logger.
+	source.Common
 	// URI is the driver's connection string, without Sluice's parameters.
 	URI string
 	// Mode is ModeAuto (default), ModeChangeStream or ModeOplog.
@@ -63,68 +55,73 @@ type Config struct {
 	FullDocument string
 	// FullDocumentBeforeChange is "", "whenAvailable" or "required" (pre-images, 6.0+).
 	FullDocumentBeforeChange string
-	// From is where to start without a position (default StartLatest).
-	From Start
-	// Batch is the most changes handed to emit at once (default 1024).
-	Batch int
+	// BatchSize is the most changes handed to emit at once (default
+	// source.DefaultBatchSize).
+	BatchSize int
 	// MaxAwait is how long the server holds an idle tailing read (default 1s).
 	MaxAwait time.Duration
-	// Logger receives notes (default: discarded).
-	Logger *slog.Logger
 }
+
+// ownParams are the URL parameters ParseURL reads; the others go to the driver.
+var ownParams = []string{"mode", "collection", "fullDocument", "fullDocumentBeforeChange", "from", "batch-size", "max-await"}
 
 // ParseURL reads a mongodb:// or mongodb+srv:// URL. Sluice's parameters
 // are removed before the rest goes to the driver:
 //
 //	mode=auto|changestream|oplog, collection=NAME, fullDocument=…,
-//	fullDocumentBeforeChange=…, from=latest|earliest
+//	fullDocumentBeforeChange=…, from=latest|earliest, batch-size=N,
+//	max-await=DURATION
 //
-// The URL path names the database scope (and, as in any MongoDB URI, the
-// default authentication database).
+// The rest must be options of MongoDB's connection string (replicaSet,
+// authSource, tls, …): an option the driver does not know is an error that
+// lists Sluice's parameters. The URL path names the database scope (and,
+// as in any MongoDB URI, the default authentication database).
 func ParseURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return Config{}, fmt.Errorf("mongodb: parse URL: %w", redact(err))
+		return Config{}, address.ParseError(err)
 	}
 	if u.Scheme != "mongodb" && u.Scheme != "mongodb+srv" {
-		return Config{}, fmt.Errorf("mongodb: URL scheme %q: want mongodb or mongodb+srv", u.Scheme)
+		return Config{}, fmt.Errorf("scheme %q: want mongodb or mongodb+srv", u.Scheme)
 	}
-	q := u.Query()
-	cfg := Config{Mode: ModeAuto, From: StartLatest}
-	if m := q.Get("mode"); m != "" {
-		cfg.Mode = Mode(strings.ToLower(m))
-		if !cfg.Mode.valid() {
-			return Config{}, fmt.Errorf("mongodb: mode=%q: want auto, changestream or oplog", m)
-		}
-	}
-	if f := q.Get("from"); f != "" {
-		cfg.From = Start(f)
-		if cfg.From != StartLatest && cfg.From != StartEarliest {
-			return Config{}, fmt.Errorf("mongodb: from=%q: want latest or earliest", f)
-		}
+	cfg := Config{Mode: ModeAuto}
+	p := address.NewParams(u)
+	source.ReadCommon(p, &cfg.Common)
+	source.ReadBatchSize(p, &cfg.BatchSize)
+	mode := string(cfg.Mode)
+	p.Enum("mode", &mode, string(ModeAuto), string(ModeChangeStream), string(ModeOplog))
+	cfg.Mode = Mode(mode)
+	p.String("collection", &cfg.Collection)
+	p.String("fullDocument", &cfg.FullDocument)
+	p.String("fullDocumentBeforeChange", &cfg.FullDocumentBeforeChange)
+	p.Duration("max-await", &cfg.MaxAwait, time.Millisecond)
+	if err := p.Err(); err != nil {
+		return Config{}, err
 	}
 	cfg.Database = strings.TrimPrefix(u.Path, "/")
-	cfg.Collection = q.Get("collection")
-	cfg.FullDocument = q.Get("fullDocument")
-	cfg.FullDocumentBeforeChange = q.Get("fullDocumentBeforeChange")
 	if cfg.Collection != "" && cfg.Database == "" {
-		return Config{}, fmt.Errorf("mongodb: collection=%q needs a database in the URL path", cfg.Collection)
+		return Config{}, fmt.Errorf("collection=%q needs a database in the URL path", cfg.Collection)
 	}
-	for _, k := range []string{"mode", "from", "collection", "fullDocument", "fullDocumentBeforeChange"} {
+	q := u.Query()
+	for _, k := range ownParams {
 		q.Del(k)
 	}
 	u.RawQuery = q.Encode()
 	cfg.URI = u.String()
-	return cfg, nil
-}
-
-// redact drops the URL from a url.Error, which may hold a password.
-func redact(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
+	cs, err := connstring.Parse(cfg.URI)
+	if err != nil {
+		return Config{}, address.RedactError(err, raw)
 	}
-	return err
+	if len(cs.UnknownOptions) > 0 {
+		unknown := make([]string, 0, len(cs.UnknownOptions))
+		for k := range cs.UnknownOptions {
+			unknown = append(unknown, k)
+		}
+		slices.Sort(unknown)
+		return Config{}, fmt.Errorf("unknown parameter %s (known: %s; and MongoDB's connection string options such as replicaSet, authSource, tls, tlsCAFile, readPreference)",
+			strings.Join(unknown, ", "), strings.Join(ownParams, ", "))
+	}
+	return cfg, nil
 }
 
 // Source streams the changes of a MongoDB deployment (see the package
@@ -151,21 +148,23 @@ func New(cfg Config) (*Source, error) {
 	if !cfg.Mode.valid() {
 		return nil, fmt.Errorf("mongodb: mode %q: want auto, changestream or oplog", cfg.Mode)
 	}
-	if cfg.From == "" {
-		cfg.From = StartLatest
+	switch cfg.Start {
+	case source.StartDefault:
+		cfg.Start = source.StartLatest
+	case source.StartLatest, source.StartEarliest:
+	default:
+		return nil, fmt.Errorf("mongodb: start %q: want latest or earliest", cfg.Start)
 	}
-	if cfg.From == StartEarliest && cfg.Mode == ModeChangeStream {
+	if cfg.Start == source.StartEarliest && cfg.Mode == ModeChangeStream {
 		return nil, errors.New("mongodb: from=earliest needs mode=oplog or auto (a change stream starts at a token or an operation time)")
 	}
-	if cfg.Batch <= 0 {
-		cfg.Batch = 1024
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = source.DefaultBatchSize
 	}
 	if cfg.MaxAwait <= 0 {
 		cfg.MaxAwait = time.Second
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.Logger = cfg.Log()
 	return &Source{cfg: cfg}, nil
 }
 

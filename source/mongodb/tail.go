@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/source"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -22,7 +23,7 @@ func (s *Source) tailOplog(ctx context.Context, client *mongo.Client, from chang
 	dec := &oplogDecoder{scope: scope{Database: s.cfg.Database, Collection: s.cfg.Collection}, from: from}
 	after, inclusive := from.Offset, from.Index > 0
 	if from.IsZero() {
-		if s.cfg.From == StartLatest {
+		if s.cfg.Start == source.StartLatest {
 			ts, err := edgeTS(ctx, oplog, -1)
 			if err != nil {
 				return err
@@ -35,10 +36,10 @@ func (s *Source) tailOplog(ctx context.Context, client *mongo.Client, from chang
 			return err
 		}
 		if oldest == 0 || oldest > from.Offset {
-			return fmt.Errorf("mongodb: resume from %s: oldest oplog entry is %s: %w", from, tsText(oldest), ErrPositionLost)
+			return fmt.Errorf("mongodb: resume from %s: oldest oplog entry is %s: %w", from, tsText(oldest), source.ErrPositionLost)
 		}
 	}
-	batch := make([]change.Change, 0, s.cfg.Batch)
+	batch := make([]change.Change, 0, s.cfg.BatchSize)
 	for {
 		op := "$gt"
 		if inclusive {
@@ -51,7 +52,7 @@ func (s *Source) tailOplog(ctx context.Context, client *mongo.Client, from chang
 		cur, err := oplog.Find(ctx, filter, options.Find().
 			SetCursorType(options.TailableAwait).
 			SetMaxAwaitTime(s.cfg.MaxAwait).
-			SetBatchSize(int32(s.cfg.Batch)))
+			SetBatchSize(int32(s.cfg.BatchSize)))
 		if err != nil {
 			return fmt.Errorf("mongodb: oplog query after %s: %w", tsText(after), err)
 		}
@@ -67,7 +68,7 @@ func (s *Source) tailOplog(ctx context.Context, client *mongo.Client, from chang
 					after, inclusive = uint64(t)<<32|uint64(i), false
 				}
 			}
-			if len(batch) > 0 && (cur.RemainingBatchLength() == 0 || len(batch) >= s.cfg.Batch) {
+			if len(batch) > 0 && (cur.RemainingBatchLength() == 0 || len(batch) >= s.cfg.BatchSize) {
 				if err := emit(batch); err != nil {
 					cur.Close(context.Background())
 					return err

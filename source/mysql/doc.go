@@ -33,7 +33,7 @@
 // Source.Stream restarts the dump at the transaction's first event (or from
 // its GTID set) and skips the first Index changes of that transaction.
 // A position whose file or GTIDs the server has purged yields
-// ErrPositionPurged; the source never jumps silently to another position.
+// source.ErrPositionLost; the source never jumps silently to another position.
 //
 // # Schema
 //

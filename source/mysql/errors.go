@@ -9,13 +9,8 @@ import (
 	"strings"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/sluice-cdc/sluice/source"
 )
-
-// ErrPositionPurged is returned (wrapped) when the server no longer has the
-// binlog file, offset or GTIDs a stream was asked to start from: the files
-// were purged, or the GTID state is older than the oldest binlog. The
-// source never falls back to another position on its own.
-var ErrPositionPurged = errors.New("binlog position is no longer available on the server")
 
 // ErrSchemaMismatch is wrapped by SchemaMismatchError.
 var ErrSchemaMismatch = errors.New("rows event does not match the schema held")
@@ -77,13 +72,13 @@ var purgedMessages = []string{
 }
 
 // classifyDumpError turns an error packet received during the binlog dump
-// into ErrPositionPurged when it says the position is gone.
+// into source.ErrPositionLost when it says the position is gone.
 func classifyDumpError(se *ServerError, where string) error {
 	if se.Code == erMasterFatalReadingLog {
 		msg := strings.ToLower(se.Message)
 		for _, m := range purgedMessages {
 			if strings.Contains(msg, m) {
-				return fmt.Errorf("mysql: binlog dump from %s: %w: %w", where, ErrPositionPurged, se)
+				return fmt.Errorf("mysql: binlog dump from %s: %w: %w", where, source.ErrPositionLost, se)
 			}
 		}
 	}
@@ -96,7 +91,7 @@ func retryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if errors.Is(err, ErrPositionPurged) || errors.Is(err, ErrSchemaMismatch) {
+	if errors.Is(err, source.ErrPositionLost) || errors.Is(err, ErrSchemaMismatch) {
 		return false
 	}
 	if se := serverError(err); se != nil {

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"github.com/sluice-cdc/sluice/source"
 	"io"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestRetryable(t *testing.T) {
 		{"torn packet", io.ErrUnexpectedEOF, true},
 		{"bad connection", gmysql.ErrBadConn, true},
 		{"server shutting down", &ServerError{Code: erServerShutdown}, true},
-		{"position purged", fmt.Errorf("x: %w", ErrPositionPurged), false},
+		{"position purged", fmt.Errorf("x: %w", source.ErrPositionLost), false},
 		{"schema mismatch", &SchemaMismatchError{Database: "d", Table: "t"}, false},
 		{"server ended the dump", errStreamEnded, true},
 	} {

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"errors"
+	"github.com/sluice-cdc/sluice/source"
 	"strings"
 	"testing"
 	"time"
@@ -132,7 +133,7 @@ func TestParseURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "db.example:3307" || c.User != "repl" || c.Password != "s3cr@t" || c.ServerID != 4242 || !c.GTID ||
-		c.From != StartEarliest || c.Heartbeat != 2*time.Second || c.SchemaHistory != "/tmp/h.jsonl" ||
+		c.Start != source.StartEarliest || c.Heartbeat != 2*time.Second || c.SchemaHistory != "/tmp/h.jsonl" ||
 		c.TLS == nil || !c.TLS.InsecureSkipVerify {
 		t.Fatalf("parsed %+v", c)
 	}
@@ -140,7 +141,7 @@ func TestParseURL(t *testing.T) {
 		t.Fatalf("String shows the password: %s", c)
 	}
 	d, err := ParseURL("mariadb://u@h")
-	if err != nil || d.Addr != "h:3306" || d.ServerID != DefaultServerID || d.From != StartLatest || d.TLS != nil {
+	if err != nil || d.Addr != "h:3306" || d.ServerID != DefaultServerID || d.Start != source.StartLatest || d.TLS != nil {
 		t.Fatalf("defaults: %+v, %v", d, err)
 	}
 	for _, bad := range []string{
@@ -155,21 +156,6 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	min, max := 100*time.Millisecond, 2*time.Second
-	prev := time.Duration(0)
-	for n := 1; n <= 10; n++ {
-		d := backoff(min, max, n)
-		if d < min*8/10 || d > max*12/10 {
-			t.Fatalf("backoff(%d) = %v outside [%v, %v]", n, d, min*8/10, max*12/10)
-		}
-		if n <= 4 && d*10/8 < prev*10/12 {
-			t.Fatalf("backoff(%d) = %v shrank from %v", n, d, prev)
-		}
-		prev = d
-	}
-}
-
 func TestClassifyDumpError(t *testing.T) {
 	for _, tc := range []struct {
 		msg    string
@@ -181,7 +167,7 @@ func TestClassifyDumpError(t *testing.T) {
 		{"log event entry exceeded max_allowed_packet; Increase max_allowed_packet on master", false},
 	} {
 		err := classifyDumpError(&ServerError{Code: erMasterFatalReadingLog, Message: tc.msg}, "f:4")
-		if got := errors.Is(err, ErrPositionPurged); got != tc.purged {
+		if got := errors.Is(err, source.ErrPositionLost); got != tc.purged {
 			t.Errorf("%q: purged=%t, want %t", tc.msg, got, tc.purged)
 		}
 		if retryable(err) {

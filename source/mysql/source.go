@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/sluice-cdc/sluice/binlog"
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // Source streams the binlog of one MySQL or MariaDB server as changes. It
@@ -30,7 +30,7 @@ type Source struct {
 // healthySession is how long a session must stream, even without
 // delivering anything, for its loss to count as a fresh failure rather
 // than one more in a row: an idle stream whose connection drops now and
-// then must not back off towards BackoffMax.
+// then must not back off towards Retry.Max.
 const healthySession = time.Second
 
 // New returns a Source for cfg (validated, defaults filled in).
@@ -62,7 +62,7 @@ func (e *emitError) Unwrap() error { return e.err }
 // fails, or the stream fails for good. Lost connections, server restarts
 // and silent dead connections (no packet for three heartbeat periods) are
 // retried with capped exponential backoff, resuming after the last change
-// handed to emit. It returns ErrPositionPurged (wrapped) when the server no
+// handed to emit. It returns source.ErrPositionLost (wrapped) when the server no
 // longer has from, a *SchemaMismatchError when rows do not fit the schema
 // held, and what emit returned when emit fails.
 func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
@@ -95,10 +95,10 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 			failures = 0
 		}
 		failures++
-		if s.cfg.MaxRetries > 0 && failures > s.cfg.MaxRetries {
-			return fmt.Errorf("mysql: giving up after %d failed attempts: %w", failures, err)
+		if s.cfg.Retry.GiveUp(failures) {
+			return fmt.Errorf("giving up after %d failed attempts: %w", failures, err)
 		}
-		wait := backoff(s.cfg.BackoffMin, s.cfg.BackoffMax, failures)
+		wait := s.cfg.Retry.Wait(failures)
 		// err.Error(), not err: text handlers print an error value with
 		// %+v, which for go-mysql's traced errors is a stack trace.
 		s.cfg.Logger.Warn("binlog connection lost, reconnecting", "err", err.Error(), "attempt", failures, "wait", wait, "resume", s.resume.String())
@@ -110,20 +110,6 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		case <-t.C:
 		}
 	}
-}
-
-// backoff returns the wait before attempt n (1-based): min·2^(n-1) capped
-// at max, with ±20% jitter so that many replicas do not reconnect in step.
-func backoff(min, max time.Duration, n int) time.Duration {
-	d := min
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	j := time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-	return j
 }
 
 // delivered records the position of the last change handed to emit.
@@ -148,7 +134,7 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 	start := s.resume
 	fresh := false
 	if start.IsZero() {
-		fresh = s.cfg.From == StartLatest
+		fresh = s.cfg.Start == source.StartLatest
 		if start, err = s.startPosition(r); err != nil {
 			return err
 		}
@@ -237,9 +223,9 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 	}
 }
 
-// startPosition resolves Config.From on the connected server.
+// startPosition resolves Config.Start on the connected server.
 func (s *Source) startPosition(r *replica) (change.Position, error) {
-	if s.cfg.From == StartEarliest {
+	if s.cfg.Start == source.StartEarliest {
 		logs, err := r.binaryLogs()
 		if err != nil {
 			return change.Position{}, err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/sluice-cdc/sluice/source"
 	"log/slog"
 	"strings"
 	"sync"
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) {
 // testConfig returns a Config for the replication user of srv at addr.
 func testConfig(addr string) Config {
 	return Config{Addr: addr, User: testenv.MariaDBReplUser, Password: testenv.MariaDBReplPassword,
-		ServerID: 7001, Heartbeat: 500 * time.Millisecond, BackoffMin: 50 * time.Millisecond, BackoffMax: time.Second}
+		ServerID: 7001, Heartbeat: 500 * time.Millisecond, Retry: source.Retry{Min: 50 * time.Millisecond, Max: time.Second}}
 }
 
 // currentPosition reads the server's current binlog position and GTID state.
@@ -523,7 +524,7 @@ func TestRotation(t *testing.T) {
 }
 
 // TestPositionPurged resumes from a purged file and GTID: the stream must
-// fail with ErrPositionPurged, not start elsewhere.
+// fail with source.ErrPositionLost, not start elsewhere.
 func TestPositionPurged(t *testing.T) {
 	srv := testenv.NewMariaDB(t, testenv.MariaDBOptions{})
 	exec(t, srv, "CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY)", "INSERT INTO app.t VALUES (1)")
@@ -553,8 +554,8 @@ func TestPositionPurged(t *testing.T) {
 		emitted := 0
 		err := src.Stream(ctx, old, func(b []change.Change) error { emitted += len(b); return nil })
 		cancel()
-		if !errors.Is(err, ErrPositionPurged) {
-			t.Fatalf("gtid=%t: Stream returned %v, want ErrPositionPurged", gtid, err)
+		if !errors.Is(err, source.ErrPositionLost) {
+			t.Fatalf("gtid=%t: Stream returned %v, want source.ErrPositionLost", gtid, err)
 		}
 		if emitted != 0 {
 			t.Fatalf("gtid=%t: %d changes emitted from a purged position", gtid, emitted)

@@ -1,21 +1,28 @@
 package postgres
 
 import (
-	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sluice-cdc/sluice/address"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // Config says where and how to read changes. Build it with ParseURL, or
 // fill it by hand and call Validate.
 type Config struct {
+	// Common holds Start — where to begin when Stream is given a zero
+	// position: source.StartDefault and source.StartEarliest begin at the
+	// slot's confirmed position, the oldest change a logical slot still
+	// holds (for a new slot: the current end of WAL); source.StartLatest
+	// begins at the current end of WAL, skipping what the slot holds — and
+	// the Logger for reconnects and fallbacks.
+	source.Common
 	// Conn is the connection to the database, as pgconn parses it. The
 	// replication connection is derived from it.
 	Conn *pgconn.Config
@@ -46,7 +53,8 @@ type Config struct {
 	// over its logical_decoding_work_mem, 64 MB by default, so a smaller
 	// bound costs nothing on a server left at its defaults).
 	MemoryBytes int64
-	// BatchSize bounds the changes handed to emit at once (default 1024).
+	// BatchSize bounds the changes handed to emit at once (default
+	// source.DefaultBatchSize).
 	BatchSize int
 	// StatusInterval is how often a standby status update is sent when
 	// nothing else prompts one (default 10s).
@@ -62,14 +70,11 @@ type Config struct {
 	// position in text mode, logs why, and stays in text mode. timestamptz
 	// values come in UTC whatever the session TimeZone.
 	Binary bool
-	// RetryMin and RetryMax bound the backoff between reconnects after a
-	// lost connection (defaults 100ms and 10s); a negative RetryMax turns
-	// reconnecting off. A temporary slot never reconnects: the server
-	// dropped it with the connection.
-	RetryMin, RetryMax time.Duration
-	// Logger receives a warning for every lost connection Stream
-	// reconnects after (nil: none are logged).
-	Logger *slog.Logger
+	// Retry is how lost connections are retried (defaults
+	// source.DefaultRetryMin and source.DefaultRetryMax, forever;
+	// Attempts -1 turns reconnecting off). A temporary slot never
+	// reconnects: the server dropped it with the connection.
+	Retry source.Retry
 }
 
 // Defaults.
@@ -77,15 +82,16 @@ const (
 	DefaultSlot           = "sluice"
 	DefaultPublication    = "sluice"
 	DefaultMemoryBytes    = 4 << 20
-	DefaultBatchSize      = 1024
 	DefaultStatusInterval = 10 * time.Second
-	DefaultRetryMin       = 100 * time.Millisecond
-	DefaultRetryMax       = 10 * time.Second
 )
 
-// The query parameters ParseURL consumes; the rest go to pgconn.
-var ownParams = []string{"slot", "publication", "create-publication", "temporary", "proto-version",
-	"streaming", "spill-dir", "memory-bytes", "batch-size", "status-interval", "messages", "binary", "retry-min", "retry-max"}
+// libpqParams are the connection parameters pgconn reads (libpq's
+// keywords); ParseURL passes them on, with application_name and options
+// (server settings as "-c name=value").
+var libpqParams = []string{"host", "port", "database", "dbname", "user", "password", "passfile", "connect_timeout",
+	"sslmode", "sslkey", "sslcert", "sslcertmode", "sslrootcert", "sslnegotiation", "sslpassword", "sslsni",
+	"krbspn", "krbsrvname", "target_session_attrs", "service", "servicefile", "min_protocol_version",
+	"max_protocol_version", "channel_binding", "require_auth", "application_name", "options"}
 
 var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
@@ -93,88 +99,61 @@ var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 //
 //	postgres://user:pass@host:port/db?slot=sluice&publication=sluice&create-publication=all&temporary=false
 //
-// Other query parameters (sslmode, connect_timeout, …) are passed to pgconn.
-func ParseURL(raw string) (*Config, error) {
+// Sluice's parameters: slot, publication, create-publication, temporary,
+// proto-version, streaming, spill-dir, memory-bytes (a size: 4MiB),
+// batch-size, status-interval, messages, binary, from, retry-min,
+// retry-max, max-retries. libpq's connection parameters (sslmode,
+// sslrootcert, connect_timeout, application_name, options, …) go to
+// pgconn. Any other parameter is an error that lists the known ones.
+func ParseURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // its text would quote the URL, password and all
-		}
-		return nil, fmt.Errorf("postgres: parse source URL: %w", err)
+		return Config{}, address.ParseError(err)
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return nil, fmt.Errorf("postgres: source URL scheme %q, want postgres://", u.Scheme)
+		return Config{}, fmt.Errorf("scheme %q: want postgres://", u.Scheme)
 	}
-	q := u.Query()
-	cfg := &Config{
+	cfg := Config{
 		Slot:              DefaultSlot,
 		Publication:       DefaultPublication,
 		CreatePublication: "all",
 		Streaming:         true,
 		MemoryBytes:       DefaultMemoryBytes,
-		BatchSize:         DefaultBatchSize,
+		BatchSize:         source.DefaultBatchSize,
 		StatusInterval:    DefaultStatusInterval,
 	}
-	str := func(name string, dst *string) {
-		if q.Has(name) {
-			*dst = q.Get(name)
+	p := address.NewParams(u)
+	source.ReadCommon(p, &cfg.Common)
+	source.ReadRetry(p, &cfg.Retry)
+	source.ReadBatchSize(p, &cfg.BatchSize)
+	p.String("slot", &cfg.Slot)
+	p.String("publication", &cfg.Publication)
+	p.String("create-publication", &cfg.CreatePublication)
+	p.String("spill-dir", &cfg.SpillDir)
+	p.Bool("temporary", &cfg.Temporary)
+	p.Bool("streaming", &cfg.Streaming)
+	p.Bool("messages", &cfg.Messages)
+	p.Bool("binary", &cfg.Binary)
+	p.Int("proto-version", &cfg.ProtoVersion, 0, 4)
+	p.Size("memory-bytes", &cfg.MemoryBytes, 1)
+	p.Duration("status-interval", &cfg.StatusInterval, time.Millisecond)
+	p.KnownAs("libpq's connection parameters", libpqParams...)
+	if err := p.Check(); err != nil {
+		return Config{}, err
+	}
+	q := u.Query()
+	for k := range q {
+		if !slices.Contains(libpqParams, k) {
+			q.Del(k) // Sluice's own
 		}
-	}
-	boolean := func(name string, dst *bool) {
-		if q.Has(name) && err == nil {
-			*dst, err = strconv.ParseBool(q.Get(name))
-			if err != nil {
-				err = fmt.Errorf("postgres: URL parameter %s: %w", name, err)
-			}
-		}
-	}
-	integer := func(name string, dst *int64) {
-		if q.Has(name) && err == nil {
-			*dst, err = strconv.ParseInt(q.Get(name), 10, 64)
-			if err != nil {
-				err = fmt.Errorf("postgres: URL parameter %s: %w", name, err)
-			}
-		}
-	}
-	str("slot", &cfg.Slot)
-	str("publication", &cfg.Publication)
-	str("create-publication", &cfg.CreatePublication)
-	str("spill-dir", &cfg.SpillDir)
-	boolean("temporary", &cfg.Temporary)
-	boolean("streaming", &cfg.Streaming)
-	boolean("messages", &cfg.Messages)
-	boolean("binary", &cfg.Binary)
-	var proto, batch int64
-	integer("proto-version", &proto)
-	integer("memory-bytes", &cfg.MemoryBytes)
-	batch = int64(cfg.BatchSize)
-	integer("batch-size", &batch)
-	cfg.ProtoVersion, cfg.BatchSize = int(proto), int(batch)
-	duration := func(name string, dst *time.Duration) {
-		if q.Has(name) && err == nil {
-			*dst, err = time.ParseDuration(q.Get(name))
-			if err != nil {
-				err = fmt.Errorf("postgres: URL parameter %s: %w", name, err)
-			}
-		}
-	}
-	duration("status-interval", &cfg.StatusInterval)
-	duration("retry-min", &cfg.RetryMin)
-	duration("retry-max", &cfg.RetryMax)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range ownParams {
-		q.Del(p)
 	}
 	u.RawQuery = q.Encode()
 	cfg.Conn, err = pgconn.ParseConfig(u.String())
 	if err != nil {
-		return nil, fmt.Errorf("postgres: connection settings: %w", err)
+		return Config{}, fmt.Errorf("connection settings: %w", address.RedactError(err, raw))
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return Config{}, err
 	}
 	return cfg, nil
 }
@@ -197,20 +176,20 @@ func (c *Config) Validate() error {
 		c.MemoryBytes = DefaultMemoryBytes
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = DefaultBatchSize
+		c.BatchSize = source.DefaultBatchSize
 	}
 	if c.StatusInterval <= 0 {
 		c.StatusInterval = DefaultStatusInterval
 	}
-	if c.RetryMin <= 0 {
-		c.RetryMin = DefaultRetryMin
+	if err := c.Retry.Validate(); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
-	if c.RetryMax == 0 {
-		c.RetryMax = DefaultRetryMax
+	switch c.Start {
+	case source.StartDefault, source.StartEarliest, source.StartLatest:
+	default:
+		return fmt.Errorf("postgres: start %q: want latest or earliest", c.Start)
 	}
-	if c.RetryMax > 0 && c.RetryMax < c.RetryMin {
-		c.RetryMax = c.RetryMin
-	}
+	c.Logger = c.Log()
 	if !slotName.MatchString(c.Slot) {
 		return fmt.Errorf("postgres: slot name %q: use 1-63 lower-case letters, digits or underscores", c.Slot)
 	}

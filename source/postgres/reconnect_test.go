@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluice-cdc/sluice/source"
 	"io"
 	"net"
 	"net/url"
@@ -318,7 +319,7 @@ func TestReconnectServerRestart(t *testing.T) {
 	}
 	sameState(t, rebuild(t, col.all(), "rs"), want)
 	t.Logf("%d changes before the restart was seen, %d in all, %d reconnects (last: %s)", before, len(col.all()), st.Reconnects, st.LastError)
-	if errors.Is(streamErr, ErrPositionLost) {
+	if errors.Is(streamErr, source.ErrPositionLost) {
 		t.Fatal(streamErr)
 	}
 }
@@ -336,7 +337,7 @@ func TestRetryable(t *testing.T) {
 		{"wal_level", fmt.Errorf("%w: x", ErrWALLevel), false},
 		{"privilege", fmt.Errorf("%w: x", ErrPrivilege), false},
 		{"slot of another database", fmt.Errorf("%w: x", ErrSlotMismatch), false},
-		{"position lost", fmt.Errorf("%w: x", ErrPositionLost), false},
+		{"position lost", fmt.Errorf("%w: x", source.ErrPositionLost), false},
 		{"no publication", fmt.Errorf("%w: x", ErrNoPublication), false},
 		{"canceled", fmt.Errorf("x: %w", context.Canceled), false},
 		{"protocol", errors.New("postgres: message 'Z' inside stream block of transaction 7"), false},

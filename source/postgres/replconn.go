@@ -188,6 +188,19 @@ func preflight(ctx context.Context, cat *catalog) (serverInfo, error) {
 	return serverInfo{version: v, database: string(r[4])}, nil
 }
 
+// currentLSN returns the current end of WAL (the insert position, so that
+// every transaction committed before the call lies before it).
+func currentLSN(ctx context.Context, cat *catalog) (uint64, error) {
+	rows, err := cat.query(ctx, `SELECT pg_current_wal_insert_lsn()`)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: read the current WAL position: %w", err)
+	}
+	if len(rows) != 1 {
+		return 0, errors.New("postgres: read the current WAL position: no row")
+	}
+	return parseLSN(string(rows[0][0]))
+}
+
 // protoVersion picks the pgoutput protocol version for a server version.
 func protoVersion(serverVersion, forced int) int {
 	if forced > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluice-cdc/sluice/source"
 	"testing"
 	"time"
 
@@ -160,8 +161,8 @@ func TestFeedback(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = src.Stream(ctx, got[1].Pos, (&collector{}).emit)
-	if !errors.Is(err, ErrPositionLost) {
-		t.Fatalf("resume from a released position: %v, want ErrPositionLost", err)
+	if !errors.Is(err, source.ErrPositionLost) {
+		t.Fatalf("resume from a released position: %v, want source.ErrPositionLost", err)
 	}
 	// From the heartbeat nothing old comes back, and new rows do.
 	r2 := startSource(t, src, hb.Pos, &collector{})

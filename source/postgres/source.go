@@ -17,12 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/source"
 )
-
-// ErrPositionLost: the slot has already released WAL the resume position
-// needs (its confirmed_flush_lsn is past it), e.g. because the slot was
-// dropped and re-created. Restarting there would silently skip changes.
-var ErrPositionLost = errors.New("postgres: resume position is no longer in the slot")
 
 // heartbeatEvery bounds how often an idle stream emits a heartbeat.
 const heartbeatEvery = time.Second
@@ -60,12 +56,13 @@ type Stats struct {
 	LastError  string
 }
 
-// New returns a Source for cfg.
-func New(cfg *Config) (*Source, error) {
+// New returns a Source for cfg (validated, defaults filled in). It does
+// not connect: Stream does.
+func New(cfg Config) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Source{cfg: cfg, ackSig: make(chan struct{}, 1)}, nil
+	return &Source{cfg: &cfg, ackSig: make(chan struct{}, 1)}, nil
 }
 
 // Open parses a postgres:// URL (see ParseURL) and returns its Source.
@@ -133,7 +130,7 @@ type inbound struct {
 // after the last change emit accepted, so nothing is skipped and nothing
 // emitted twice. Errors that retrying cannot cure end Stream at once: an
 // error from emit, ErrAuth, ErrWALLevel, ErrPrivilege, ErrNoPublication,
-// ErrPositionLost, ErrSlotMismatch and malformed protocol data; so does
+// source.ErrPositionLost, ErrSlotMismatch and malformed protocol data; so does
 // any error of the first attempt (a wrong address should fail fast), and
 // every error when RetryMax is negative.
 func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
@@ -156,11 +153,11 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		last = batch[len(batch)-1].Pos
 		return nil
 	}
-	delay := cfg.RetryMin
+	failures := 0
 	for attempt := 0; ; attempt++ {
 		began := last
 		started := time.Now()
-		streaming, err := s.streamOnce(ctx, last, tracked, attempt > 0, &started)
+		streaming, err := s.streamOnce(ctx, &last, tracked, attempt > 0, &started)
 		if emitErr != nil {
 			return emitErr
 		}
@@ -174,29 +171,30 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 			s.stats.Reconnects++
 			s.stats.LastError = err.Error()
 			s.mu.Unlock()
-			if cfg.Logger != nil {
-				cfg.Logger.Warn("postgres binary mode cannot decode a value exactly; continuing in text mode",
-					"slot", cfg.Slot, "position", last.String(), "reason", err.Error())
-			}
+			cfg.Logger.Warn("postgres binary mode cannot decode a value exactly; continuing in text mode",
+				"slot", cfg.Slot, "position", last.String(), "reason", err.Error())
 			continue
 		}
-		if cfg.RetryMax < 0 || cfg.Temporary || (!streaming && attempt == 0) || !retryable(err) {
+		if cfg.Temporary || (!streaming && attempt == 0) || !retryable(err) {
 			return err
 		}
 		// The last attempt got somewhere (changes out, or streaming for a
 		// while: a server re-decoding WAL to the resume point sends
 		// nothing for a time), so start the backoff over.
-		if last != began || (streaming && time.Since(started) > time.Second) || time.Since(started) > cfg.RetryMax {
-			delay = cfg.RetryMin
+		if last != began || (streaming && time.Since(started) > time.Second) || time.Since(started) > cfg.Retry.Max {
+			failures = 0
 		}
+		failures++
+		if cfg.Retry.GiveUp(failures) {
+			return err
+		}
+		delay := cfg.Retry.Wait(failures)
 		s.mu.Lock()
 		s.stats.Reconnects++
 		s.stats.LastError = err.Error()
 		s.mu.Unlock()
-		if cfg.Logger != nil {
-			cfg.Logger.Warn("postgres connection lost, reconnecting", "slot", cfg.Slot, "after", delay,
-				"position", last.String(), "error", err.Error())
-		}
+		cfg.Logger.Warn("postgres connection lost, reconnecting", "slot", cfg.Slot, "after", delay,
+			"position", last.String(), "error", err.Error())
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -204,7 +202,6 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 			return ctx.Err()
 		case <-t.C:
 		}
-		delay = min(2*delay, cfg.RetryMax)
 	}
 }
 
@@ -219,7 +216,7 @@ func retryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	for _, perm := range []error{ErrAuth, ErrWALLevel, ErrPrivilege, ErrNoPublication, ErrPositionLost, ErrSlotMismatch,
+	for _, perm := range []error{ErrAuth, ErrWALLevel, ErrPrivilege, ErrNoPublication, source.ErrPositionLost, ErrSlotMismatch,
 		context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, perm) {
 			return false
@@ -253,7 +250,10 @@ func retryable(err error) bool {
 // starts replication after from and streams until something fails.
 // streaming reports whether START_REPLICATION succeeded. A retry keeps the
 // acknowledged position and counters of the attempts before it.
-func (s *Source) streamOnce(ctx context.Context, from change.Position, emit func([]change.Change) error, retry bool, started *time.Time) (streaming bool, err error) {
+//
+// A zero *start with Config.Start set to source.StartLatest is set to the
+// current end of WAL, once: later attempts resume there.
+func (s *Source) streamOnce(ctx context.Context, start *change.Position, emit func([]change.Change) error, retry bool, started *time.Time) (streaming bool, err error) {
 	cfg := s.cfg
 	catConn, err := connect(ctx, cfg.Conn, false)
 	if err != nil {
@@ -276,13 +276,23 @@ func (s *Source) streamOnce(ctx context.Context, from change.Position, emit func
 	if err := ensureSlot(ctx, cat, repl, cfg, info.database); err != nil {
 		return false, err
 	}
+	if start.IsZero() && cfg.Start == source.StartLatest {
+		lsn, err := currentLSN(ctx, cat)
+		if err != nil {
+			return false, err
+		}
+		*start = change.Position{Flavor: change.FlavorLSN, Offset: lsn}
+		cfg.Logger.Info("postgres: starting at the current end of WAL (from=latest), skipping what the slot holds",
+			"slot", cfg.Slot, "lsn", formatLSN(lsn))
+	}
+	from := *start
 	if !from.IsZero() {
 		si, err := lookupSlot(ctx, cat, cfg.Slot)
 		if err != nil {
 			return false, err
 		}
 		if si.confirmed > from.Offset {
-			return false, fmt.Errorf("%w: slot %q confirmed_flush_lsn is %s, resume position is %s", ErrPositionLost,
+			return false, fmt.Errorf("postgres: %w: slot %q confirmed_flush_lsn is %s, resume position is %s", source.ErrPositionLost,
 				cfg.Slot, formatLSN(si.confirmed), formatLSN(from.Offset))
 		}
 	}

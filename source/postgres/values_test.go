@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"github.com/sluice-cdc/sluice/source"
 	"strings"
 	"testing"
 
@@ -109,6 +110,11 @@ func TestParseURL(t *testing.T) {
 				t.Errorf("%+v", c)
 			}
 		}},
+		{"postgres://h/db?from=latest&memory-bytes=64KiB&max-retries=-1&application_name=x&sslmode=disable", "", func(t *testing.T, c *Config) {
+			if c.Start != source.StartLatest || c.MemoryBytes != 64<<10 || !c.Retry.GiveUp(1) || c.Conn.RuntimeParams["application_name"] != "x" {
+				t.Errorf("%+v", c)
+			}
+		}},
 		{"postgres://h/db?create-publication=no", "", func(t *testing.T, c *Config) {
 			if target, err := c.publicationTarget(); target != "" || err != nil {
 				t.Errorf("target %q %v", target, err)
@@ -117,7 +123,11 @@ func TestParseURL(t *testing.T) {
 		{"mysql://h/db", "want postgres://", nil},
 		{"postgres://h/db?slot=Bad-Name", "slot name", nil},
 		{"postgres://h/db?temporary=maybe", "temporary", nil},
-		{"postgres://h/db?proto-version=9", "proto-version 9", nil},
+		{"postgres://h/db?proto-version=9", `parameter proto-version="9"`, nil},
+		{"postgres://h/db?slto=x&password=secret", "unknown parameter slto (known: ", nil},
+		{"postgres://h/db?memory-bytes=lots", `parameter memory-bytes="lots"`, nil},
+		{"postgres://h/db?from=middle", `parameter from="middle"`, nil},
+		{"postgres://h/db?retry-min=2s&retry-max=1s", "retry-max", nil},
 		{"postgres://h/db?create-publication=a..b", "empty name part", nil},
 		{"postgres://u:secret@h:99999x/db", "", nil},
 	}
@@ -133,7 +143,7 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("%s: %v", tc.url, err)
 			continue
 		}
-		tc.test(t, c)
+		tc.test(t, &c)
 	}
 }
 

@@ -1,0 +1,50 @@
+// Package sinks registers the sinks Sluice ships — stdout:// and
+// file:///path.jsonl — in a sink.Registry, the way package sources does
+// for sources.
+package sinks
+
+import (
+	"context"
+	"io"
+	"net/url"
+	"os"
+
+	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/sink"
+	"github.com/sluice-cdc/sluice/sink/file"
+	"github.com/sluice-cdc/sluice/sink/stdout"
+)
+
+// Builtin returns a new Registry holding every sink Sluice ships, with
+// stdout:// writing to standard output.
+func Builtin() *sink.Registry { return BuiltinTo(os.Stdout) }
+
+// BuiltinTo is Builtin with stdout:// writing to w (a command's own output
+// stream, a test buffer).
+func BuiltinTo(w io.Writer) *sink.Registry {
+	r := sink.NewRegistry()
+	if err := Register(r, w); err != nil {
+		panic(err) // a new registry holds no scheme yet
+	}
+	return r
+}
+
+// Register adds every sink Sluice ships to r, with stdout:// writing to w.
+// It returns the first error (a scheme r already has) after trying them all.
+func Register(r *sink.Registry, w io.Writer) error {
+	openers := map[string]sink.Opener{
+		"stdout": func(_ context.Context, u *url.URL, _ sink.Config) (pipeline.Sink, error) {
+			return stdout.FromURLTo(u, w)
+		},
+		"file": func(_ context.Context, u *url.URL, _ sink.Config) (pipeline.Sink, error) {
+			return file.FromURL(u)
+		},
+	}
+	var first error
+	for _, scheme := range []string{"stdout", "file"} {
+		if err := r.Register(scheme, openers[scheme]); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
