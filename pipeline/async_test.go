@@ -19,9 +19,9 @@ type holdSink struct {
 	// that many deliveries.
 	blockAfter int
 	mu         sync.Mutex
-	got   []*Delivery
-	sent  chan struct{}
-	ended chan error
+	got        []*Delivery
+	sent       chan struct{}
+	ended      chan error
 }
 
 func newHoldSink() *holdSink {
