@@ -93,6 +93,17 @@ var libpqParams = []string{"host", "port", "database", "dbname", "user", "passwo
 	"krbspn", "krbsrvname", "target_session_attrs", "service", "servicefile", "min_protocol_version",
 	"max_protocol_version", "channel_binding", "require_auth", "application_name", "options"}
 
+// sessionSettings are server settings (GUCs, compared without case) that
+// a URL may set for the session, as pgconn passes them on (TimeZone=UTC);
+// any other goes in options=-c name=value. Settings that would change the
+// text forms the decoder reads (DateStyle, IntervalStyle, bytea_output,
+// extra_float_digits) are among them: the source sets those itself on its
+// replication connection.
+var sessionSettings = []string{"TimeZone", "DateStyle", "IntervalStyle", "bytea_output", "extra_float_digits",
+	"client_encoding", "search_path", "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
+	"idle_session_timeout", "tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count", "tcp_user_timeout",
+	"wal_sender_timeout", "work_mem", "logical_decoding_work_mem", "jit", "role"}
+
 var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
 // ParseURL reads a source address:
@@ -104,7 +115,9 @@ var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 // batch-size, status-interval, messages, binary, from, retry-min,
 // retry-max, max-retries. libpq's connection parameters (sslmode,
 // sslrootcert, connect_timeout, application_name, options, …) go to
-// pgconn. Any other parameter is an error that lists the known ones.
+// pgconn, and so do the session settings of sessionSettings (TimeZone,
+// search_path, …). Any other parameter is an error that lists the known
+// ones.
 func ParseURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -138,12 +151,18 @@ func ParseURL(raw string) (Config, error) {
 	p.Size("memory-bytes", &cfg.MemoryBytes, 1)
 	p.Duration("status-interval", &cfg.StatusInterval, time.Millisecond)
 	p.KnownAs("libpq's connection parameters", libpqParams...)
+	p.KnownAs("server settings (any other as options=-c name=value)", sessionSettings...)
+	for k := range u.Query() {
+		if slices.ContainsFunc(sessionSettings, func(g string) bool { return strings.EqualFold(g, k) }) {
+			p.Known(k)
+		}
+	}
 	if err := p.Check(); err != nil {
 		return Config{}, err
 	}
 	q := u.Query()
 	for k := range q {
-		if !slices.Contains(libpqParams, k) {
+		if !slices.Contains(libpqParams, k) && !slices.ContainsFunc(sessionSettings, func(g string) bool { return strings.EqualFold(g, k) }) {
 			q.Del(k) // Sluice's own
 		}
 	}
