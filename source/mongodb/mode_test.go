@@ -23,7 +23,7 @@ func TestParseURLMode(t *testing.T) {
 		{"&mode=changestream", ModeChangeStream, ""},
 		{"&mode=OPLOG", ModeOplog, ""},
 		{"&mode=tail", "", "want one of auto, changestream, oplog"},
-		{"&nosuch=1&password=pw", "", "unknown parameter nosuch (known: mode, collection"},
+		{"&nosuch=1&password=pw", "", "unknown parameters nosuch, password (known: mode, collection"},
 		{"&batch-size=0", "", `parameter batch-size="0"`},
 	} {
 		cfg, err := ParseURL("mongodb://h/?replicaSet=rs0" + tt.query)

@@ -118,8 +118,12 @@ func ParseURL(raw string) (Config, error) {
 			unknown = append(unknown, k)
 		}
 		slices.Sort(unknown)
-		return Config{}, fmt.Errorf("unknown parameter %s (known: %s; and MongoDB's connection string options such as replicaSet, authSource, tls, tlsCAFile, readPreference)",
-			strings.Join(unknown, ", "), strings.Join(ownParams, ", "))
+		noun := "parameter"
+		if len(unknown) > 1 {
+			noun = "parameters"
+		}
+		return Config{}, fmt.Errorf("unknown %s %s (known: %s; and MongoDB's connection string options such as replicaSet, authSource, tls, tlsCAFile, readPreference)",
+			noun, strings.Join(unknown, ", "), strings.Join(ownParams, ", "))
 	}
 	return cfg, nil
 }
