@@ -48,8 +48,9 @@ type Config struct {
 	SpillDir string
 	// MemoryBytes bounds the bytes of streamed, not yet committed
 	// transactions held in memory (default 4 MiB, so that with the
-	// pipeline's default 4 MiB queue a transaction of any size streams
-	// through in under 64 MB of RSS; the server streams only transactions
+	// pipeline's default queue, pipeline.DefaultQueueBytes (4 MiB), a
+	// transaction of any size streams through in under 64 MB of RSS; the
+	// server streams only transactions
 	// over its logical_decoding_work_mem, 64 MB by default, so a smaller
 	// bound costs nothing on a server left at its defaults).
 	MemoryBytes int64
