@@ -81,6 +81,16 @@
 // pipeline calls Ack with every position it has saved, and at start with
 // the saved position it resumes from.
 //
+// # Sinks that store the position themselves
+//
+// A sink that can write the position in the same atomic step as the
+// changes (a Kafka transaction, an SQL transaction, a Redis MULTI)
+// implements PositionWriter: the pipeline hands it, with every write, the
+// position that write brings the pipeline to, also when only the position
+// moves. Such a sink is its own checkpoint store (it reads the position
+// back on Load), and delivery becomes exactly-once: a crash between the
+// write and the store's Save cannot happen, because they are one step.
+//
 // # Sinks that acknowledge later
 //
 // A Sink's Write is its acknowledgement. A destination that acknowledges

@@ -43,6 +43,23 @@ type Sink interface {
 	Close() error
 }
 
+// PositionWriter is implemented by sinks that record the position with the
+// changes in one atomic step at the destination — a Kafka transaction that
+// also writes an offsets record, an SQL transaction that also updates a
+// position row, a Redis MULTI — and so can be their own checkpoint store
+// and deliver exactly once. The pipeline calls WriteAt instead of Write:
+// through is the position the pipeline saves once WriteAt returns nil (the
+// last change the batch covers, shown or not), or the zero Position when
+// the batch carries no position of its own. WriteAt is also called with an
+// empty batch when only the position moves (changes the filter dropped,
+// hidden begin/commit/heartbeat events), so that the stored position keeps
+// up with the source; a sink may coalesce those. Its other rules are
+// Write's.
+type PositionWriter interface {
+	Sink
+	WriteAt(ctx context.Context, batch []change.Change, through change.Position) error
+}
+
 // Pipeline moves changes from a Source through a Filter to a Sink (or an
 // AsyncSink) and saves the position of what the sink acknowledged in a
 // checkpoint Store.
@@ -317,20 +334,34 @@ func (d *deliverer) deliver(ctx context.Context, n int, bytes int64) error {
 		batch = d.combined
 	}
 	read := 0
+	var acked change.Position
+	hasAcked := false
 	for _, b := range d.taken {
 		read += b.Read
-	}
-	if len(batch) > 0 {
-		if err := d.p.sink.Write(ctx, batch); err != nil {
-			if ctx.Err() != nil {
-				// Shutting down: the batch is not acknowledged and will be
-				// read again; nothing after it may be delivered in this run.
-				return errAbandoned
-			}
-			last := batch[len(batch)-1]
-			return fmt.Errorf("sink write of %d changes ending at %s %s.%s (%s): %w",
-				len(batch), last.Op, last.Database, last.Table, last.Pos, err)
+		if b.HasLast {
+			acked, hasAcked = b.Last, true
 		}
+	}
+	var err error
+	if pw, ok := d.p.sink.(PositionWriter); ok {
+		if len(batch) > 0 || hasAcked {
+			err = pw.WriteAt(ctx, batch, acked)
+		}
+	} else if len(batch) > 0 {
+		err = d.p.sink.Write(ctx, batch)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			// Shutting down: the batch is not acknowledged and will be
+			// read again; nothing after it may be delivered in this run.
+			return errAbandoned
+		}
+		if len(batch) == 0 {
+			return fmt.Errorf("sink write of position %s: %w", acked, err)
+		}
+		last := batch[len(batch)-1]
+		return fmt.Errorf("sink write of %d changes ending at %s %s.%s (%s): %w",
+			len(batch), last.Op, last.Database, last.Table, last.Pos, err)
 	}
 	var lag time.Duration
 	if len(batch) > 0 {
@@ -338,12 +369,7 @@ func (d *deliverer) deliver(ctx context.Context, n int, bytes int64) error {
 			lag = time.Since(ct)
 		}
 	}
-	var acked change.Position
-	hasAcked := false
 	for _, b := range d.taken {
-		if b.HasLast {
-			acked, hasAcked = b.Last, true
-		}
 		d.r.Release(b)
 	}
 	if hasAcked {

@@ -585,3 +585,80 @@ func TestPipelineStopAt(t *testing.T) {
 		})
 	}
 }
+
+// posSink is a PositionWriter that records each write's changes and position.
+type posSink struct {
+	mu     sync.Mutex
+	writes []posWrite
+}
+
+type posWrite struct {
+	n       int
+	through change.Position
+}
+
+func (s *posSink) Write(context.Context, []change.Change) error {
+	panic("Write called on a PositionWriter")
+}
+
+func (s *posSink) WriteAt(_ context.Context, batch []change.Change, through change.Position) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes = append(s.writes, posWrite{len(batch), through})
+	return nil
+}
+
+func (s *posSink) Close() error { return nil }
+
+// TestPipelinePositionWriter checks that a PositionWriter gets WriteAt with
+// the position each write brings the pipeline to, also for writes that
+// only move the position (a filter that drops a whole table), and that the
+// last position it got is the one saved.
+func TestPipelinePositionWriter(t *testing.T) {
+	g := &genSource{txRows: []int{3, 2, 4, 1}, batch: 2, payload: 8, tables: []string{"kept", "dropped"}}
+	sink := &posSink{}
+	store := &checkpoint.Memory{}
+	// WithBatch(1, 0): a write per change, so some writes hold only
+	// dropped changes.
+	p, err := New(g, sink, store, WithFilter(FilterSpec{Exclude: `db\.dropped`}), WithBatch(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rows, emptyMoves := 0, 0
+	var last change.Position
+	for _, w := range sink.writes {
+		rows += w.n
+		if w.n == 0 {
+			emptyMoves++
+		}
+		if !w.through.IsZero() {
+			if change.Compare(w.through, last) <= 0 {
+				t.Fatalf("through went from %s to %s", last, w.through)
+			}
+			last = w.through
+		}
+	}
+	kept := 0
+	g.each(func(c *change.Change) bool {
+		if c.Table == "kept" {
+			kept++
+		}
+		return true
+	})
+	if rows != kept {
+		t.Errorf("%d changes written, want %d", rows, kept)
+	}
+	want := change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: g.start(len(g.txRows))}
+	if last != want {
+		t.Errorf("last through %s, want the last commit %s", last, want)
+	}
+	if saved, _ := store.Load(context.Background(), DefaultID); saved != want {
+		t.Errorf("saved %s, want %s", saved, want)
+	}
+	if emptyMoves == 0 {
+		t.Errorf("no write only moved the position (%d writes)", len(sink.writes))
+	}
+}
