@@ -30,10 +30,10 @@ func benchBinlog(b *testing.B) string {
 	for i := 0; i < 5; i++ {
 		lo, hi := i*20000+1, i*20000+20000
 		stmts = append(stmts,
-			fmt.Sprintf(`INSERT INTO bench.sb SELECT seq, seq %% 1000, REPEAT(CONCAT(seq, '-'), 12), REPEAT('p', 60) FROM seq_%d_to_%d`, lo, hi),
+			fmt.Sprintf(`INSERT INTO bench.sb SELECT seq, seq %% 1000, REPEAT(CONCAT(seq, '-'), 12), REPEAT('p', 60) FROM bench.seq_%d_to_%d`, lo, hi),
 			fmt.Sprintf(`INSERT INTO bench.wide SELECT seq, seq*1000003, seq/7, seq/3.0, '2024-01-01' + INTERVAL seq SECOND,
 				'2000-01-01' + INTERVAL seq %% 9000 DAY, CONCAT('name-', seq, '-é中'), REPEAT('t', seq %% 100), UNHEX(MD5(seq)),
-				CONCAT('{"id":', seq, '}'), ELT(1 + seq %% 2, 'a', 'b'), seq %% 256 FROM seq_%d_to_%d`, lo, hi),
+				CONCAT('{"id":', seq, '}'), ELT(1 + seq %% 2, 'a', 'b'), seq %% 256 FROM bench.seq_%d_to_%d`, lo, hi),
 			fmt.Sprintf(`UPDATE bench.sb SET k = k + 1 WHERE id BETWEEN %d AND %d`, lo, hi),
 			fmt.Sprintf(`UPDATE bench.wide SET dbl = dbl + 1 WHERE id BETWEEN %d AND %d`, lo, hi),
 			fmt.Sprintf(`DELETE FROM bench.wide WHERE id BETWEEN %d AND %d AND id %% 4 = 0`, lo, hi),
