@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // Magic is the 4-byte signature at the start of every binlog and relay log.
@@ -92,15 +90,7 @@ type Reader struct {
 	err  error // sticky
 
 	started bool
-
-	// Payload expansion state.
-	inPayload  bool
-	pay        TransactionPayload
-	payEv      Event // the outer payload event (offset, header)
-	inner      frame
-	innerBytes int64
-	zr         *zstd.Decoder
-	payBytes   bytes.Reader
+	pay     expander
 }
 
 // NewReaderBytes returns a Reader of a binlog held in memory. Events are
@@ -149,10 +139,9 @@ func (r *Reader) Next() (*Event, error) {
 	}
 	var ev *Event
 	var err error
-	if r.inPayload {
-		ev, err = r.nextInner()
+	if r.pay.active {
+		ev, err = &r.ev, r.pay.next(&r.ev)
 		if err == io.EOF {
-			r.inPayload = false
 			ev, err = r.nextOuter()
 		}
 	} else {
@@ -247,7 +236,7 @@ func (r *Reader) nextOuter() (*Event, error) {
 	}
 	r.f.advance(int(size))
 	if ev.Header.Type == TransactionPayloadEvent && r.opt.expand {
-		if err := r.startPayload(ev); err != nil {
+		if err := r.pay.start(ev, &r.opt); err != nil {
 			return nil, err
 		}
 	}
@@ -344,99 +333,9 @@ func (r *Reader) frameEvent(ev *Event, hl int) error {
 	return nil
 }
 
-// startPayload prepares streaming the inner events of a payload event.
-func (r *Reader) startPayload(ev *Event) error {
-	if err := r.pay.Decode(ev.Body, r.fde); err != nil {
-		return ev.Wrap(err)
-	}
-	r.payEv = *ev
-	r.payBytes.Reset(r.pay.Payload)
-	var src io.Reader = &r.payBytes
-	if r.pay.CompressionType == PayloadZstd {
-		if r.zr == nil {
-			zr, err := zstd.NewReader(nil,
-				zstd.WithDecoderConcurrency(1),
-				zstd.WithDecoderLowmem(true),
-				zstd.WithDecoderMaxWindow(r.opt.maxWindow),
-				zstd.WithDecodeBuffersBelow(0))
-			if err != nil {
-				return ev.Wrap(fmt.Errorf("zstd: %w", err))
-			}
-			r.zr = zr
-		}
-		if err := r.zr.Reset(&r.payBytes); err != nil {
-			return ev.Wrap(fmt.Errorf("zstd: %w", err))
-		}
-		src = r.zr
-	}
-	r.inner.reset(src, 0)
-	r.innerBytes = 0
-	r.inPayload = true
-	return nil
-}
-
-// nextInner returns the next event of the payload being expanded, or
-// io.EOF after its last one.
-func (r *Reader) nextInner() (*Event, error) {
-	pe := &r.payEv
-	poff := r.inner.off
-	b, err := r.inner.peek(HeaderLenV4)
-	if err != nil {
-		if err == io.EOF && len(b) == 0 {
-			if r.pay.UncompressedSize != 0 && uint64(poff) != r.pay.UncompressedSize {
-				return nil, r.payErr(poff, UnknownEvent, "%w: payload expands to %d bytes, its header says %d", ErrMalformed, poff, r.pay.UncompressedSize)
-			}
-			return nil, io.EOF
-		}
-		if err == io.EOF {
-			return nil, r.payErr(poff, UnknownEvent, "%w: payload ends %d bytes into an event header", ErrTruncated, len(b))
-		}
-		return nil, r.payErr(poff, UnknownEvent, "expanding payload: %w", err)
-	}
-	t := EventType(b[4])
-	size := int64(binary.LittleEndian.Uint32(b[9:]))
-	if size < HeaderLenV4 || size > int64(r.opt.maxEvent) {
-		return nil, r.payErr(poff, t, "%w: inner event size %d", ErrEventSize, size)
-	}
-	if r.pay.UncompressedSize != 0 && uint64(poff+size) > r.pay.UncompressedSize {
-		return nil, r.payErr(poff, t, "%w: inner event ends at payload byte %d, past the uncompressed size %d", ErrMalformed, poff+size, r.pay.UncompressedSize)
-	}
-	raw, err := r.inner.peek(int(size))
-	if err != nil {
-		if err == io.EOF {
-			return nil, r.payErr(poff, t, "%w: payload ends %d bytes into a %d-byte event", ErrTruncated, len(raw), size)
-		}
-		return nil, r.payErr(poff, t, "expanding payload: %w", err)
-	}
-	switch t {
-	case FormatDescriptionEvent, TransactionPayloadEvent, StartEventV3:
-		return nil, r.payErr(poff, t, "%w: %v inside a payload", ErrMalformed, t)
-	}
-	h, _ := DecodeHeader(raw)
-	ev := &r.ev
-	*ev = Event{
-		Source: r.name, Offset: pe.Offset, Nested: true, PayloadOffset: poff,
-		Header: h, Raw: raw, Body: raw[HeaderLenV4:], FDE: r.fde,
-		payloadEnd: pe.Offset + int64(pe.Header.EventSize),
-	}
-	r.inner.advance(int(size))
-	return ev, nil
-}
-
-func (r *Reader) payErr(poff int64, t EventType, format string, args ...any) error {
-	e := fmt.Errorf(format, args...)
-	if t == UnknownEvent {
-		t = TransactionPayloadEvent
-	}
-	return &Error{Source: r.name, Offset: r.payEv.Offset, Type: t, Err: fmt.Errorf("payload byte %d: %w", poff, e)}
-}
-
 // Close releases the payload decoder. The Reader must not be used after.
 func (r *Reader) Close() error {
-	if r.zr != nil {
-		r.zr.Close()
-		r.zr = nil
-	}
+	r.pay.close()
 	if r.err == nil {
 		r.err = errors.New("binlog: reader closed")
 	}
