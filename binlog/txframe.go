@@ -108,9 +108,10 @@ type Tx struct {
 	CommitTS uint64
 	Explicit bool // opened by BEGIN, XA START or a MariaDB GTID without STANDALONE
 	XA       bool // an XA transaction (XA START, or a MariaDB GTID flagged XA)
-	// Implicit says a rows event outside any transaction began it: the
-	// input starts inside a transaction, or an old server logged rows of
-	// a non-transactional table without BEGIN.
+	// Implicit says a rows event outside any transaction began it: an old
+	// server logged rows of a non-transactional table without BEGIN (the
+	// statement is the transaction: its last rows event ends it), or the
+	// input starts inside a transaction.
 	Implicit bool
 }
 
@@ -151,7 +152,11 @@ const (
 //   - A GTID group that nothing opened ends with its statement (DDL is
 //     a transaction of its own); a statement with neither GTID nor BEGIN
 //     (old servers) begins and ends one.
-//   - A rows event outside any transaction begins one (Tx.Implicit).
+//   - A rows event outside any transaction begins one (Tx.Implicit): an
+//     old server logged a non-transactional table's rows without BEGIN, or
+//     the input starts inside a transaction. The rows event that ends its
+//     statement (RowsFlagStmtEnd) ends it; a GTID, BEGIN or XA START
+//     begins the next one.
 //   - A TRANSACTION_PAYLOAD_EVENT lies inside its transaction, and its
 //     inner events frame it; with WholePayloads (a Reader made
 //     WithoutPayloadExpansion) it holds the rest of its transaction and
@@ -273,6 +278,9 @@ func (f *Framer) Event(ev *Event) (Step, error) {
 		st.Kind, xa = classifyQuery(f.query.SQL)
 		switch st.Kind {
 		case KindBegin:
+			if f.tx.Implicit && f.state != frameNone {
+				f.begin(ev, &st) // the rows before had no end
+			}
 			f.beginIfNone(ev, &st)
 			if f.state != frameOpen {
 				f.open(&st)
@@ -309,14 +317,18 @@ func (f *Framer) Event(ev *Event) (Step, error) {
 	default:
 		if IsRowsEvent(t) {
 			st.Kind = KindRows
-			if f.state == frameNone {
+			id, flags := rowsPostHeader(ev)
+			if f.state == frameNone && id != dummyTableID {
 				f.begin(ev, &st)
 				f.state = frameOpen
 				f.tx.Implicit = true
 			}
+			if f.tx.Implicit && flags&RowsFlagStmtEnd != 0 {
+				f.end(&st)
+			}
 		}
 	}
-	st.InTx = f.state != frameNone
+	st.InTx = st.InTx || f.state != frameNone
 	return st, nil
 }
 
@@ -349,6 +361,27 @@ func (f *Framer) end(st *Step) {
 	}
 	st.Ends, st.InTx = true, true
 	f.state = frameNone
+}
+
+// dummyTableID is the table id of the rows event that carries no rows
+// and only tells the applier to free the table maps.
+const dummyTableID = 0x00ffffff
+
+// rowsPostHeader returns the table id and the flags of a rows event
+// (zero when the body is too short for them).
+func rowsPostHeader(ev *Event) (id uint64, flags uint16) {
+	idLen := 6
+	if ev.FDE != nil && ev.FDE.PostHeaderLen(ev.Header.Type) == 6 {
+		idLen = 4
+	}
+	b := ev.Body
+	if len(b) < idLen+2 {
+		return 0, 0
+	}
+	for i := idLen - 1; i >= 0; i-- {
+		id = id<<8 | uint64(b[i])
+	}
+	return id, uint16(b[idLen]) | uint16(b[idLen+1])<<8
 }
 
 // classifyQuery tells what a QUERY event's statement is to the framing,
@@ -404,3 +437,21 @@ func nextWord(s string) (word, rest string) {
 }
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// LostError returns the error for a KindLost event, located at it: an
+// INCIDENT (the server may have lost changes there: the replica SQL
+// thread stops on it, and going on would be silent loss) or a MariaDB
+// PARTIAL_ROW_DATA (ErrFragmentedRow). It returns nil for other events.
+func LostError(ev *Event) error {
+	switch ev.Header.Type {
+	case IncidentEvent:
+		var in Incident
+		if err := in.Decode(ev.Body, ev.FDE); err != nil {
+			return ev.Wrap(err)
+		}
+		return ev.Errorf("incident %d (%s): the server may have lost events here", in.Type, in.Message)
+	case MariaPartialRowDataEvent:
+		return ev.Wrap(ErrFragmentedRow)
+	}
+	return nil
+}

@@ -53,6 +53,18 @@ func insertBody() []byte {
 	return buildRowsBody(WriteRowsEventV2, 7, 1, [][]byte{{1}}, nil, []byte{0, 1, 0, 0, 0})
 }
 
+// rowsGoOn is an insert that does not end its statement.
+func rowsGoOn() fev {
+	b := insertBody()
+	b[6] = 0
+	return fev{WriteRowsEventV2, b}
+}
+
+// dummyRows is the rows event that only frees the table maps.
+func dummyRows() []byte {
+	return buildRowsBody(WriteRowsEventV2, dummyTableID, 0, nil, nil, nil)
+}
+
 type fev struct {
 	t    EventType
 	body []byte
@@ -154,8 +166,12 @@ func TestFramer(t *testing.T) {
 		{"no gtids", fdeMySQL, false, []fev{q("BEGIN"), tmap(), rows(), q("COMMIT"), q("CREATE TABLE t (a INT)"),
 			q("insert into t values (1)"), q("  start  transaction"), q("commit;")},
 			"begin:BO table map rows commit:E statement:BE statement:BE begin:BO commit:E", Tx{Explicit: true}},
-		{"starts inside", fdeMySQL, false, []fev{tmap(), rows(), rows(), xid(), xid(), q("COMMIT")},
-			"table map:- rows:B rows commit:E commit:- commit:-", Tx{Implicit: true}},
+		{"starts inside", fdeMySQL, false, []fev{tmap(), rowsGoOn(), rows(), xid(), q("COMMIT"), tmap(), rowsGoOn(), xid()},
+			"table map:- rows:B rows:E commit:- commit:- table map:- rows:B commit:E", Tx{Implicit: true}},
+		{"myisam without begin", fdeMySQL, false, []fev{q("CREATE TABLE t (a INT) ENGINE=MyISAM"), tmap(), rows(), tmap(), rowsGoOn(),
+			rowsGoOn(), rows(), tmap(), rowsGoOn(), q("BEGIN"), rows(), fev{WriteRowsEventV2, dummyRows()}, q("COMMIT"), fev{WriteRowsEventV2, dummyRows()}},
+			"statement:BE table map:- rows:BE table map:- rows:B rows rows:E table map:- rows:B begin:BOX rows rows commit:E rows:-",
+			Tx{Explicit: true}},
 		{"no end", fdeMaria, false, []fev{mgtid(0), tmap(), rows(), mgtid(MariaGTIDStandalone), q("DROP TABLE t")},
 			"gtid:BO table map rows gtid:BX statement:E", Tx{GTID: TxMariaGTID, MariaFlags: MariaGTIDStandalone}},
 		{"file events", fdeMySQL, false, []fev{other(PreviousGTIDsEvent), gtid(9), q("BEGIN"), other(RotateEvent),

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/sluice-cdc/sluice/binlog"
@@ -20,8 +19,8 @@ import (
 var ErrStop = errors.New("changes: stop")
 
 // Decoder turns events into changes. It keeps the table maps and the
-// transaction state between events. A Decoder is not safe for concurrent
-// use.
+// transaction state between events (a binlog.Framer frames the
+// transactions). A Decoder is not safe for concurrent use.
 type Decoder struct {
 	filter Filter
 
@@ -30,12 +29,13 @@ type Decoder struct {
 	last   bool   // the current file is the last one
 	source string // "mysql" or "mariadb", from the format description
 
-	tables map[uint64]*binlog.TableMap
+	frame  binlog.Framer
+	step   binlog.Step // what the last event was to the framing
 	rows   binlog.RowsReader
 	lookup func(uint64) *binlog.TableMap
 
-	quiet   bool // the current event is before the start: emit nothing
-	inTx    bool
+	quiet   bool   // the current event is before the start: emit nothing
+	inTx    bool   // an explicit transaction is open: its begin and commit are shown
 	emitted bool   // a change of the current transaction was emitted
 	pending bool   // a begin is due before the transaction's first change
 	beginAt int64  // offset of the event that began the transaction
@@ -58,8 +58,8 @@ type Decoder struct {
 
 // NewDecoder returns a Decoder that emits the changes f selects.
 func NewDecoder(f Filter) *Decoder {
-	d := &Decoder{filter: f, tables: map[uint64]*binlog.TableMap{}}
-	d.lookup = func(id uint64) *binlog.TableMap { return d.tables[id] }
+	d := &Decoder{filter: f}
+	d.lookup = d.frame.Table
 	return d
 }
 
@@ -69,14 +69,23 @@ func NewDecoder(f Filter) *Decoder {
 func (d *Decoder) StartFile(name string, first, last bool) {
 	d.file = filepath.Base(name)
 	d.first, d.last = first, last
-	clear(d.tables)
+	d.frame.Tables().Clear()
 }
+
+// Step returns what the last event given to Event was to the transaction
+// framing (zero when Event stopped before framing it).
+func (d *Decoder) Step() binlog.Step { return d.step }
+
+// Framer returns the framer the decoder follows the transactions with:
+// its table maps and the transaction of the last event.
+func (d *Decoder) Framer() *binlog.Framer { return &d.frame }
 
 // Event decodes one event and calls emit for each change it yields. It
 // returns ErrStop when the filter's stop position or time is reached, the
 // first error of emit, or an *binlog.Error for a malformed event.
 func (d *Decoder) Event(ev *binlog.Event, emit func(*change.Change) error) error {
 	d.Events++
+	d.step = binlog.Step{}
 	f := &d.filter
 	if d.last && f.StopPosition > 0 && ev.Offset >= f.StopPosition {
 		return ErrStop
@@ -89,124 +98,64 @@ func (d *Decoder) Event(ev *binlog.Event, emit func(*change.Change) error) error
 	// transaction), but emit nothing.
 	d.quiet = (d.first && ev.Offset < f.StartPosition) ||
 		(!f.StartTime.IsZero() && !fileEvent(ev.Header.Type) && time.Unix(int64(ev.Header.Timestamp), 0).Before(f.StartTime))
-	switch t := ev.Header.Type; {
-	case t == binlog.FormatDescriptionEvent:
-		d.source = "mysql"
-		if ev.FDE != nil && ev.FDE.MariaDB {
-			d.source = "mariadb"
+	st, err := d.frame.Event(ev)
+	if err != nil {
+		return err
+	}
+	d.step = st
+	if st.Begins {
+		d.startTx()
+	}
+	if st.Opens {
+		d.begin(ev)
+	}
+	switch st.Kind {
+	case binlog.KindFormat:
+		if ev.Header.Type == binlog.FormatDescriptionEvent {
+			d.source = "mysql"
+			if ev.FDE != nil && ev.FDE.MariaDB {
+				d.source = "mariadb"
+			}
 		}
-	case t == binlog.TableMapEvent:
-		tm, err := binlog.DecodeTableMap(ev.Body, ev.FDE)
-		if err != nil {
-			return locate(ev, err)
-		}
-		d.tables[tm.TableID] = tm
-	case binlog.IsRowsEvent(t):
+	case binlog.KindLost:
+		return binlog.LostError(ev)
+	case binlog.KindRows:
 		return d.rowsEvent(ev, emit)
-	case t == binlog.MariaPartialRowDataEvent:
-		return ev.Wrap(binlog.ErrFragmentedRow)
-	case t == binlog.IncidentEvent:
-		// The server logs an incident when it may have lost changes (the
-		// replica SQL thread stops on it): going on would be silent loss.
-		var in binlog.Incident
-		if err := in.Decode(ev.Body, ev.FDE); err != nil {
-			return locate(ev, err)
+	case binlog.KindStatement:
+		if err := d.statement(ev, d.frame.Query(), emit); err != nil {
+			return err
 		}
-		return ev.Errorf("incident %d (%s): the server may have lost events here", in.Type, in.Message)
-	case t == binlog.MariaGTIDEvent:
-		var g binlog.MariaGTIDStart
-		if err := g.Decode(ev.Body, ev.FDE); err != nil {
-			return locate(ev, err)
-		}
-		gt := g.GTID(ev.Header.ServerID)
-		d.startGTID(gt.String(), d.skipMaria(gt))
-		if g.Flags&binlog.MariaGTIDStandalone == 0 {
-			return d.begin(ev, emit)
-		}
-	case t == binlog.GTIDEvent, t == binlog.AnonymousGTIDEvent, t == binlog.GTIDTaggedLogEvent:
-		var g binlog.GTID
-		var err error
-		if t == binlog.GTIDTaggedLogEvent {
-			err = g.DecodeTagged(ev.Body, ev.FDE)
-		} else {
-			err = g.Decode(ev.Body, ev.FDE)
-		}
-		if err != nil {
-			return locate(ev, err)
-		}
-		if g.Anonymous() {
-			d.startGTID("", f.IncludeGTIDs != nil)
-		} else {
-			gt := g.GTID()
-			d.startGTID(gt.String(), d.skipMySQL(gt))
-		}
-	case t == binlog.QueryEvent || t == binlog.MariaQueryCompressedEvent:
-		var q binlog.Query
-		var err error
-		if t == binlog.QueryEvent {
-			err = q.Decode(ev.Body, ev.FDE)
-		} else {
-			err = q.DecodeCompressed(ev.Body, ev.FDE)
-		}
-		if err != nil {
-			return locate(ev, err)
-		}
-		return d.query(ev, &q, emit)
-	case t == binlog.XIDEvent:
+	}
+	if st.Ends {
 		return d.commit(ev, emit)
 	}
 	return nil
 }
 
-// startGTID opens a GTID group.
-func (d *Decoder) startGTID(gtid string, skip bool) {
-	d.gtid = gtid
-	d.skipTx = skip
-	d.inTx = false
+// startTx takes the GTID of a transaction that begins, and whether the
+// GTID filters leave it out. A transaction without a GTID (or with an
+// anonymous one) is left out when the filter asks for GTIDs.
+func (d *Decoder) startTx() {
+	tx := d.frame.Tx()
+	f := &d.filter
+	d.gtid = tx.GTIDString()
+	switch tx.GTID {
+	case binlog.TxMySQLGTID:
+		d.skipTx = f.IncludeGTIDs != nil && !f.IncludeGTIDs.containsMySQL(tx.MySQL) ||
+			f.ExcludeGTIDs != nil && f.ExcludeGTIDs.containsMySQL(tx.MySQL)
+	case binlog.TxMariaGTID:
+		d.skipTx = f.IncludeGTIDs != nil && !f.IncludeGTIDs.containsMaria(tx.Maria) ||
+			f.ExcludeGTIDs != nil && f.ExcludeGTIDs.containsMaria(tx.Maria)
+	default:
+		d.skipTx = f.IncludeGTIDs != nil
+	}
+	d.inTx, d.emitted, d.pending = false, false, false
 	d.txIndex = 0
 }
 
-func (d *Decoder) skipMaria(g binlog.MariaGTID) bool {
-	f := &d.filter
-	if f.IncludeGTIDs != nil && !f.IncludeGTIDs.containsMaria(g) {
-		return true
-	}
-	return f.ExcludeGTIDs != nil && f.ExcludeGTIDs.containsMaria(g)
-}
-
-func (d *Decoder) skipMySQL(g binlog.MySQLGTID) bool {
-	f := &d.filter
-	if f.IncludeGTIDs != nil && !f.IncludeGTIDs.containsMySQL(g) {
-		return true
-	}
-	return f.ExcludeGTIDs != nil && f.ExcludeGTIDs.containsMySQL(g)
-}
-
-// query handles a QUERY_EVENT: BEGIN, COMMIT, ROLLBACK and XA statements
-// frame transactions; SAVEPOINT statements are skipped; every other
-// statement is a DDL change (or a statement-based DML, which Sluice passes
-// on the same way).
-func (d *Decoder) query(ev *binlog.Event, q *binlog.Query, emit func(*change.Change) error) error {
-	sql := strings.TrimSpace(q.SQL)
-	word := firstWord(sql)
-	switch word {
-	case "BEGIN":
-		if d.inTx {
-			return nil // MariaDB: the GTID event already began it
-		}
-		return d.begin(ev, emit)
-	case "COMMIT", "ROLLBACK":
-		if word == "ROLLBACK" && strings.HasPrefix(strings.ToUpper(sql), "ROLLBACK TO") {
-			return nil // ROLLBACK TO SAVEPOINT: the transaction goes on
-		}
-		// A logged ROLLBACK ends a transaction whose non-transactional
-		// changes stay: it commits what was logged.
-		return d.commit(ev, emit)
-	case "SAVEPOINT":
-		return nil
-	case "XA":
-		return nil // XA START/END/PREPARE/COMMIT frame an XA transaction
-	}
+// statement handles a statement: a DDL change (or a statement-based DML,
+// which Sluice passes on the same way).
+func (d *Decoder) statement(ev *binlog.Event, q *binlog.Query, emit func(*change.Change) error) error {
 	if d.skipTx || !d.keepDDL(q.Schema) {
 		return nil
 	}
@@ -231,29 +180,21 @@ func (d *Decoder) keepDDL(db string) bool {
 	return false
 }
 
-func firstWord(s string) string {
-	end := strings.IndexAny(s, " \t\r\n;")
-	if end < 0 {
-		end = len(s)
-	}
-	return strings.ToUpper(s[:end])
-}
-
 // begin opens a transaction. Its begin change is emitted just before the
 // transaction's first change that passes the filters, so that filtered
 // runs show no empty transactions.
-func (d *Decoder) begin(ev *binlog.Event, _ func(*change.Change) error) error {
+func (d *Decoder) begin(ev *binlog.Event) {
 	d.inTx = true
 	d.emitted = false
 	d.txIndex = 0
 	d.pending = !d.skipTx && !d.quiet
 	d.beginAt, d.beginTS = ev.Offset, ev.Header.Timestamp
-	return nil
 }
 
 func (d *Decoder) commit(ev *binlog.Event, emit func(*change.Change) error) error {
 	// A commit follows the changes it ends, also when the run started
-	// inside the transaction, after its begin.
+	// inside the transaction, after its begin. Only explicit transactions
+	// show their begin and commit.
 	emitted := d.inTx && d.emitted
 	d.inTx, d.emitted, d.pending = false, false, false
 	if d.skipTx || !emitted || d.quiet {
@@ -327,10 +268,9 @@ func (d *Decoder) rowsEvent(ev *binlog.Event, emit func(*change.Change) error) e
 		return nil
 	}
 	r := &d.rows
-	if err := r.Reset(ev.Header.Type, ev.Body, ev.FDE, d.lookup); err != nil {
-		return locate(ev, err)
+	if err := r.ResetEvent(ev, d.lookup); err != nil {
+		return ev.Wrap(err)
 	}
-	r.SetLocation(ev.Source, ev.Offset)
 	tm := r.Table
 	if tm == nil || !d.filter.keepTable(tm.Database, tm.Table) {
 		return nil
@@ -350,10 +290,10 @@ func (d *Decoder) rowsEvent(ev *binlog.Event, emit func(*change.Change) error) e
 		d.c.Database, d.c.Table = tm.Database, tm.Table
 		d.c.Columns = tm.Columns
 		if d.before, err = r.Before(d.before[:0]); err != nil {
-			return locate(ev, err)
+			return ev.Wrap(err)
 		}
 		if d.after, err = r.After(d.after[:0]); err != nil {
-			return locate(ev, err)
+			return ev.Wrap(err)
 		}
 		d.c.Before, d.c.After = d.before, d.after
 		if err := d.emit(ev, emit); err != nil {
@@ -361,24 +301,9 @@ func (d *Decoder) rowsEvent(ev *binlog.Event, emit func(*change.Change) error) e
 		}
 	}
 	if err := r.Err(); err != nil {
-		return locate(ev, err)
+		return ev.Wrap(err)
 	}
 	return nil
-}
-
-// locate returns err located at ev: ev.Wrap, and for an *binlog.Error
-// that does not say where it happened, the file and offset filled in.
-func locate(ev *binlog.Event, err error) error {
-	var be *binlog.Error
-	if errors.As(err, &be) && be.Source == "" && be.Offset == 0 {
-		c := *be
-		c.Source, c.Offset = ev.Source, ev.Offset
-		if c.Type == binlog.UnknownEvent {
-			c.Type = ev.Header.Type
-		}
-		return &c
-	}
-	return ev.Wrap(err)
 }
 
 // Progress is called by DecodeFiles after each event with the bytes read
