@@ -197,7 +197,8 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 	}
 
 	ss := &session{cfg: &s.cfg, src: s, flavor: r.flavor(), emit: emit, tables: map[uint64]*tableState{},
-		file: start.File, next: start.Offset, skip: start.Index, skipArmed: start.Index > 0, last: start}
+		stream: binlog.NewStream(start.File, int64(start.Offset)), skip: start.Index, skipArmed: start.Index > 0, last: start}
+	defer ss.stream.Close()
 	// Where the next event is, for errors only: formatted when asked (per
 	// event it cost two allocations).
 	handled := false

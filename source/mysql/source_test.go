@@ -729,3 +729,44 @@ func cloneValues(v []change.Value) []change.Value {
 	}
 	return out
 }
+
+// TestXAAndSavepoints streams an XA transaction (prepared, then
+// committed) and a transaction that rolls back to a savepoint: each ends
+// where the server ended it (XA PREPARE ends the first group), the rows
+// rolled back are not there, and the stream goes on after them.
+func TestXAAndSavepoints(t *testing.T) {
+	exec(t, shared, "CREATE DATABASE IF NOT EXISTS shop", "DROP TABLE IF EXISTS shop.xa",
+		"CREATE TABLE shop.xa (id INT PRIMARY KEY)")
+	from := currentPosition(t, shared)
+	src, err := New(testConfig(shared.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := startCollector(t, src, from)
+	exec(t, shared, "XA START 'sluice1'", "INSERT INTO shop.xa VALUES (1)", "XA END 'sluice1'",
+		"XA PREPARE 'sluice1'", "XA COMMIT 'sluice1'")
+	exec(t, shared, "BEGIN", "INSERT INTO shop.xa VALUES (2)", "SAVEPOINT a", "INSERT INTO shop.xa VALUES (3)",
+		"ROLLBACK TO SAVEPOINT a", "INSERT INTO shop.xa VALUES (4)", "COMMIT")
+	exec(t, shared, "INSERT INTO shop.xa VALUES (5)")
+	got := col.waitFor(t, 20*time.Second, "4 inserts", countData("xa", 4))
+	if err := col.stop(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Stream returned %v after cancel", err)
+	}
+	checkTransactions(t, got)
+	var ids []string
+	for _, c := range data(got, "xa") {
+		ids = append(ids, rowText(c.Columns, c.After))
+	}
+	if want := []string{"id=1", "id=2", "id=4", "id=5"}; fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("rows %v, want %v:\n%s", ids, want, dump(got))
+	}
+	// The XA insert is committed by the XA PREPARE group, before row 2's
+	// transaction begins.
+	for i, c := range got {
+		if c.Op == change.OpInsert && c.Table == "xa" && rowText(c.Columns, c.After) == "id=1" {
+			if i+1 >= len(got) || got[i+1].Op != change.OpCommit {
+				t.Errorf("the XA insert is not followed by its commit:\n%s", dump(got))
+			}
+		}
+	}
+}

@@ -2,8 +2,8 @@ package mysql
 
 import (
 	"fmt"
+	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sluice-cdc/sluice/binlog"
@@ -11,19 +11,17 @@ import (
 )
 
 // session turns the events of one dump connection into changes. It owns
-// the binlog coordinates, the open transaction and the table maps; the
-// Source keeps what must survive a reconnect (schema, GTID state, the last
-// delivered position) and hands it to the next session.
+// the binlog coordinates and the transaction framing (a binlog.Stream),
+// the open transaction and the table maps; the Source keeps what must
+// survive a reconnect (schema, GTID state, the last delivered position)
+// and hands it to the next session.
 type session struct {
 	cfg    *Config
 	src    *Source
 	flavor string
 	emit   func([]change.Change) error
 
-	fde  *binlog.FormatDescription
-	file string
-	next uint64 // offset of the next event in file
-
+	stream *binlog.Stream
 	tables map[uint64]*tableState
 	tx     txState
 
@@ -48,26 +46,20 @@ type session struct {
 	haveReadTime bool
 }
 
-// txState is the transaction being read.
+// txState is what the session emitted of the transaction being read (the
+// stream's Framer says where it begins and ends, and its GTID).
 type txState struct {
-	open     bool
-	explicit bool   // ends with XID or COMMIT (not after one statement)
-	id       string // GTID text, or file:offset without a GTID
-	gtidText string
-	file     string
-	start    uint64 // offset of the first event of the transaction
-	index    uint64 // Tx.Index of the next change
-	before   string // executed GTID set before the transaction
-	time     time.Time
-	// gtid to add to the state at commit.
-	mysqlGTID *binlog.MySQLGTID
-	mariaGTID *binlog.MariaGTID
-	data      int // data changes emitted
+	id     string // GTID text, or file:offset without a GTID
+	file   string
+	start  uint64    // offset of the first event of the transaction
+	index  uint64    // Tx.Index of the next change
+	before string    // executed GTID set before the transaction
+	time   time.Time // commit time the transaction's changes carry
+	data   int       // data changes emitted
 }
 
 // tableState is a TABLE_MAP with the columns its rows are shown with.
 type tableState struct {
-	raw  []byte // the TABLE_MAP body, to reuse the decoding when it repeats
 	tm   *binlog.TableMap
 	cols []change.Column
 	ns   change.Namespace
@@ -77,129 +69,80 @@ type tableState struct {
 
 // where formats the current coordinates for errors.
 func (s *session) where() string {
-	return s.file + ":" + strconv.FormatUint(s.next, 10)
+	return s.stream.File() + ":" + strconv.FormatInt(s.stream.Offset(), 10)
 }
 
 // handle processes one event as received from the dump (header, body and
-// checksum, without the packet's OK byte).
+// checksum, without the packet's OK byte), and the events inside it when
+// it is a compressed transaction payload.
 func (s *session) handle(raw []byte) error {
-	if len(raw) < binlog.HeaderLenV4 {
-		return fmt.Errorf("mysql: %s: event of %d bytes is shorter than a header", s.where(), len(raw))
-	}
-	h, _ := binlog.DecodeHeader(raw)
 	s.haveReadTime = false
-	artificial := h.Flags&binlog.FlagArtificial != 0
-	// Where this event sits in its file: offsets come from sizes, since
-	// log_pos is 0 in some events (MariaDB 11.4+, artificial events).
-	offset := s.next
-	// Artificial events, heartbeats, the fake ROTATE and the FDE the server
-	// re-sends when a dump starts mid-file are not at the current offset.
-	advances := !artificial && h.Type != binlog.HeartbeatEvent && h.Type != binlog.HeartbeatLogEventV2 &&
-		!(h.LogPos == 0 && h.Type == binlog.RotateEvent) &&
-		!(h.Type == binlog.FormatDescriptionEvent && offset != 4)
-	if advances && h.LogPos != 0 && h.LogPos >= h.EventSize {
-		// The server's end position is authoritative when it has one: a
-		// GTID dump starts in the middle of a file after a ROTATE to 4.
-		offset = uint64(h.LogPos - h.EventSize)
+	if err := s.stream.Push(raw); err != nil {
+		return fmt.Errorf("mysql: %w", err)
 	}
-	fde := s.fde
-	if h.Type == binlog.FormatDescriptionEvent {
-		fde = nil // the event describes itself
-	}
-	ev, err := binlog.ParseEvent(raw, fde, binlog.WithStartOffset(int64(offset)))
-	if err != nil {
-		return fmt.Errorf("mysql: %s: %w", s.where(), err)
-	}
-	ev.Source = s.file
-	if advances {
-		s.next = offset + uint64(h.EventSize)
-	}
-	switch h.Type {
-	case binlog.FormatDescriptionEvent:
-		s.fde = ev.FDE
-		return nil
-	case binlog.RotateEvent:
-		return s.rotate(ev)
-	case binlog.HeartbeatEvent, binlog.HeartbeatLogEventV2:
-		return s.heartbeat(ev)
-	case binlog.StopEvent:
-		return nil
-	}
-	if s.fde == nil {
-		return fmt.Errorf("mysql: %s: %s before any FORMAT_DESCRIPTION_EVENT", s.where(), h.Type)
-	}
-	switch h.Type {
-	case binlog.MariaGTIDEvent:
-		var g binlog.MariaGTIDStart
-		if err := g.Decode(ev.Body, s.fde); err != nil {
-			return ev.Wrap(err)
-		}
-		gt := g.GTID(h.ServerID)
-		if err := s.begin(ev, offset, gt.String()); err != nil {
-			return err
-		}
-		s.tx.mariaGTID = &gt
-		s.tx.explicit = g.Flags&binlog.MariaGTIDStandalone == 0
-	case binlog.GTIDEvent, binlog.GTIDTaggedLogEvent, binlog.AnonymousGTIDEvent:
-		var g binlog.GTID
-		var err error
-		if h.Type == binlog.GTIDTaggedLogEvent {
-			err = g.DecodeTagged(ev.Body, s.fde)
-		} else {
-			err = g.Decode(ev.Body, s.fde)
-		}
-		if err != nil {
-			return ev.Wrap(err)
-		}
-		id := ""
-		if !g.Anonymous() {
-			id = g.GTID().String()
-		}
-		if err := s.begin(ev, offset, id); err != nil {
-			return err
-		}
-		if !g.Anonymous() {
-			gt := g.GTID()
-			s.tx.mysqlGTID = &gt
-		}
-		if g.ImmediateCommitTS != 0 {
-			us := int64(g.ImmediateCommitTS)
-			s.tx.time = time.UnixMicro(us)
-		}
-	case binlog.QueryEvent, binlog.MariaQueryCompressedEvent:
-		var q binlog.Query
-		if h.Type == binlog.QueryEvent {
-			err = q.Decode(ev.Body, s.fde)
-		} else {
-			err = q.DecodeCompressed(ev.Body, s.fde)
-		}
-		if err != nil {
-			return ev.Wrap(err)
-		}
-		return s.query(ev, offset, &q)
-	case binlog.XIDEvent:
-		var x binlog.XIDCommit
-		if err := x.Decode(ev.Body, s.fde); err != nil {
-			return ev.Wrap(err)
-		}
-		if !s.tx.open {
-			// A transaction whose start we did not see (we joined after
-			// its first event): nothing of it was emitted.
+	for {
+		ev, st, err := s.stream.Next()
+		if err == io.EOF {
 			return nil
 		}
+		if err != nil {
+			return fmt.Errorf("mysql: %w", err)
+		}
+		if err := s.event(ev, st); err != nil {
+			return err
+		}
+	}
+}
+
+// event turns one framed event into changes.
+func (s *session) event(ev *binlog.Event, st binlog.Step) error {
+	switch st.Kind {
+	case binlog.KindFile:
+		return s.fileEvent(ev)
+	case binlog.KindLost:
+		return binlog.LostError(ev)
+	}
+	if st.Begins {
+		if err := s.begin(ev, st); err != nil {
+			return err
+		}
+	}
+	switch st.Kind {
+	case binlog.KindTableMap:
+		if err := s.tableMap(ev, st.Table); err != nil {
+			return err
+		}
+	case binlog.KindRows:
+		if err := s.rowsEvent(ev); err != nil {
+			return err
+		}
+	case binlog.KindStatement:
+		if err := s.statement(ev, s.stream.Query()); err != nil {
+			return err
+		}
+	}
+	// INTVAR, RAND, USER_VAR, ROWS_QUERY, ANNOTATE_ROWS, TRANSACTION_CONTEXT,
+	// VIEW_CHANGE, SAVEPOINT: nothing to emit.
+	if st.Ends {
 		return s.commit(ev)
-	case binlog.TableMapEvent:
-		return s.tableMap(ev)
-	case binlog.WriteRowsEventV1, binlog.UpdateRowsEventV1, binlog.DeleteRowsEventV1,
-		binlog.WriteRowsEventV2, binlog.UpdateRowsEventV2, binlog.DeleteRowsEventV2,
-		binlog.PartialUpdateRowsEvent,
-		binlog.MariaWriteRowsCompressedEventV1, binlog.MariaUpdateRowsCompressedEventV1, binlog.MariaDeleteRowsCompressedEventV1,
-		binlog.MariaWriteRowsCompressedEvent, binlog.MariaUpdateRowsCompressedEvent, binlog.MariaDeleteRowsCompressedEvent:
-		return s.rowsEvent(ev)
+	}
+	return nil
+}
+
+// fileEvent handles the events that describe the log: heartbeats, ROTATE,
+// and the GTID set a file starts with when the resume position did not
+// give it. (The stream has placed them: file and offset are up to date.)
+func (s *session) fileEvent(ev *binlog.Event) error {
+	switch ev.Header.Type {
+	case binlog.HeartbeatEvent, binlog.HeartbeatLogEventV2:
+		return s.heartbeat(ev)
+	case binlog.RotateEvent:
+		// Table ids are per file on some servers; maps are re-sent anyway.
+		clear(s.tables)
 	case binlog.PreviousGTIDsEvent:
 		if !s.src.gtid.known && !s.src.gtid.mariadb {
 			var p binlog.PreviousGTIDs
-			if err := p.Decode(ev.Body, s.fde); err != nil {
+			if err := p.Decode(ev.Body, ev.FDE); err != nil {
 				return ev.Wrap(err)
 			}
 			// PREVIOUS_GTIDS starts a file: it is the exact set before it.
@@ -208,37 +151,19 @@ func (s *session) handle(raw []byte) error {
 	case binlog.MariaGTIDListEvent:
 		if !s.src.gtid.known && s.src.gtid.mariadb {
 			var l binlog.MariaGTIDList
-			if err := l.Decode(ev.Body, s.fde); err != nil {
+			if err := l.Decode(ev.Body, ev.FDE); err != nil {
 				return ev.Wrap(err)
 			}
 			s.src.gtid.maria, s.src.gtid.known = l.Set(), true
 		}
-	case binlog.IncidentEvent:
-		return ev.Errorf("the server logged an incident: the binlog may be missing changes")
-	case binlog.MariaPartialRowDataEvent:
-		return ev.Wrap(binlog.ErrFragmentedRow)
 	}
-	// INTVAR, RAND, USER_VAR, ROWS_QUERY, ANNOTATE_ROWS, BINLOG_CHECKPOINT,
-	// TRANSACTION_CONTEXT, VIEW_CHANGE: nothing to emit.
-	return nil
-}
-
-// rotate switches to the next file (or learns the first file at start).
-func (s *session) rotate(ev *binlog.Event) error {
-	var r binlog.Rotate
-	if err := r.Decode(ev.Body, s.fde); err != nil {
-		return ev.Wrap(err)
-	}
-	s.file, s.next = r.NextFile, r.Position
-	// Table ids are per file on some servers; maps are re-sent anyway.
-	clear(s.tables)
 	return nil
 }
 
 // heartbeat emits a heartbeat change when the position moved since the
 // last change (positions must strictly increase).
 func (s *session) heartbeat(ev *binlog.Event) error {
-	if !s.cfg.EmitHeartbeats || s.tx.open {
+	if !s.cfg.EmitHeartbeats || s.stream.InTx() {
 		return nil
 	}
 	pos := s.boundary()
@@ -256,20 +181,22 @@ func (s *session) heartbeat(ev *binlog.Event) error {
 
 // boundary is the position between transactions at the current offset.
 func (s *session) boundary() change.Position {
-	return change.Position{Flavor: change.FlavorBinlog, File: s.file, Offset: s.next, GTIDSet: s.src.gtid.String()}
+	return change.Position{Flavor: change.FlavorBinlog, File: s.stream.File(), Offset: uint64(s.stream.Offset()), GTIDSet: s.src.gtid.String()}
 }
 
-// begin opens a transaction at the event at offset and emits its begin.
-func (s *session) begin(ev *binlog.Event, offset uint64, gtid string) error {
-	if s.tx.open {
-		if s.tx.index > 1 || s.tx.data > 0 {
-			return ev.Errorf("transaction %s started at %s:%d never committed", s.tx.id, s.tx.file, s.tx.start)
-		}
+// begin opens the transaction that begins at ev and emits its begin.
+func (s *session) begin(ev *binlog.Event, st binlog.Step) error {
+	if st.Interrupted && (s.tx.index > 1 || s.tx.data > 0) {
+		return ev.Errorf("transaction %s started at %s:%d never committed", s.tx.id, s.tx.file, s.tx.start)
 	}
-	s.tx = txState{open: true, gtidText: gtid, id: gtid, file: s.file, start: offset,
-		before: s.src.gtid.String(), time: time.Unix(int64(ev.Header.Timestamp), 0)}
-	if gtid == "" {
-		s.tx.id = s.file + ":" + strconv.FormatUint(offset, 10)
+	tx := s.stream.Tx()
+	s.tx = txState{id: tx.GTIDString(), file: s.stream.File(), start: uint64(tx.Start),
+		before: s.src.gtid.String(), time: time.Unix(int64(tx.Time), 0)}
+	if tx.CommitTS != 0 {
+		s.tx.time = time.UnixMicro(int64(tx.CommitTS))
+	}
+	if s.tx.id == "" {
+		s.tx.id = s.tx.file + ":" + strconv.FormatUint(s.tx.start, 10)
 	}
 	c := s.newChange()
 	c.Op = change.OpBegin
@@ -277,59 +204,14 @@ func (s *session) begin(ev *binlog.Event, offset uint64, gtid string) error {
 	return nil
 }
 
-// query handles a QUERY event: BEGIN, COMMIT, ROLLBACK or a statement.
-func (s *session) query(ev *binlog.Event, offset uint64, q *binlog.Query) error {
-	sql := strings.TrimSpace(q.SQL)
-	upper := strings.ToUpper(sql)
-	if strings.HasPrefix(upper, "XA ") {
-		// XA START opens like BEGIN; XA END is a no-op here; XA PREPARE,
-		// XA COMMIT and XA ROLLBACK end an event group.
-		switch word := firstWord(strings.TrimSpace(upper[3:])); word {
-		case "START", "BEGIN":
-			upper = "BEGIN"
-		case "PREPARE", "COMMIT", "ROLLBACK":
-			upper = "COMMIT"
-		default:
-			return nil
-		}
-	}
-	switch upper {
-	case "BEGIN", "START TRANSACTION":
-		if !s.tx.open {
-			if err := s.begin(ev, offset, ""); err != nil {
-				return err
-			}
-		}
-		s.tx.explicit = true
-		return nil
-	case "COMMIT", "ROLLBACK":
-		if !s.tx.open {
-			return nil
-		}
-		return s.commit(ev)
-	}
-	if !s.tx.open {
-		if err := s.begin(ev, offset, ""); err != nil {
-			return err
-		}
-	}
-	if err := s.statement(ev, q); err != nil {
-		return err
-	}
-	if !s.tx.explicit {
-		return s.commit(ev)
-	}
-	return nil
-}
-
 // statement handles a statement inside a transaction: DDL becomes a ddl or
 // truncate change and updates the schema history; other statements
-// (statement-based DML, SAVEPOINT) produce nothing.
+// (statement-based DML) produce nothing.
 func (s *session) statement(ev *binlog.Event, q *binlog.Query) error {
 	if q.ErrorCode != 0 {
 		return nil // a statement that failed on the source changed nothing we track
 	}
-	commitPos := change.Position{Flavor: change.FlavorBinlog, File: s.file, Offset: s.next}
+	commitPos := change.Position{Flavor: change.FlavorBinlog, File: s.stream.File(), Offset: uint64(s.stream.Offset())}
 	res, err := s.src.schema.applyQuery(q.Schema, q.SQL, commitPos)
 	if err != nil {
 		return fmt.Errorf("mysql: %s: %w", s.where(), err)
@@ -349,16 +231,17 @@ func (s *session) statement(ev *binlog.Event, q *binlog.Query) error {
 	return nil
 }
 
-// commit closes the transaction with a commit change.
+// commit closes the transaction with a commit change and adds its GTID to
+// the executed set.
 func (s *session) commit(ev *binlog.Event) error {
 	g := &s.src.gtid
-	switch {
-	case s.tx.mysqlGTID != nil:
+	switch tx := s.stream.Tx(); tx.GTID {
+	case binlog.TxMySQLGTID:
 		if g.known {
-			g.mysql.Add(*s.tx.mysqlGTID)
+			g.mysql.Add(tx.MySQL)
 		}
-	case s.tx.mariaGTID != nil:
-		g.maria.Add(*s.tx.mariaGTID)
+	case binlog.TxMariaGTID:
+		g.maria.Add(tx.Maria)
 		g.known = true
 	}
 	if s.hasPend {

@@ -1,8 +1,6 @@
 package mysql
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -33,23 +31,14 @@ func (e *SchemaMismatchError) Error() string {
 // Unwrap returns ErrSchemaMismatch.
 func (e *SchemaMismatchError) Unwrap() error { return ErrSchemaMismatch }
 
-// tableMap decodes a TABLE_MAP and settles the columns its rows carry.
-// A repeated identical TABLE_MAP keeps the previous decoding (and Columns
-// slice).
-func (s *session) tableMap(ev *binlog.Event) error {
-	idLen := s.fde.TableIDLen()
-	if len(ev.Body) >= idLen {
-		var b [8]byte
-		copy(b[:], ev.Body[:idLen])
-		if st := s.tables[binary.LittleEndian.Uint64(b[:])]; st != nil && bytes.Equal(st.raw, ev.Body) {
-			return nil
-		}
+// tableMap settles the columns the rows of tm, the TABLE_MAP ev decoded,
+// carry. A repeated identical TABLE_MAP (the framer's TableMaps hand back
+// the same *TableMap) keeps the previous columns.
+func (s *session) tableMap(ev *binlog.Event, tm *binlog.TableMap) error {
+	if st := s.tables[tm.TableID]; st != nil && st.tm == tm {
+		return nil
 	}
-	tm, err := binlog.DecodeTableMap(ev.Body, s.fde)
-	if err != nil {
-		return ev.Wrap(err)
-	}
-	cols, err := s.columns(tm, s.file+":"+strconv.FormatInt(ev.Offset, 10))
+	cols, err := s.columns(tm, s.stream.File()+":"+strconv.FormatInt(ev.Offset, 10))
 	if err != nil {
 		return err
 	}
@@ -59,7 +48,7 @@ func (s *session) tableMap(ev *binlog.Event) error {
 			cols[f.col].Type = f.typ
 		}
 	}
-	s.tables[tm.TableID] = &tableState{raw: bytes.Clone(ev.Body), tm: tm, cols: cols,
+	s.tables[tm.TableID] = &tableState{tm: tm, cols: cols,
 		ns: change.Namespace{Database: tm.Database, Table: tm.Table}, fixes: fixes}
 	return nil
 }
@@ -179,28 +168,17 @@ func (s *session) rowsEvent(ev *binlog.Event) error {
 		}
 		return nil
 	}
-	var err error
 	if s.rows.r == nil {
-		s.rows.r, err = binlog.NewRowsReader(ev.Header.Type, ev.Body, s.fde, lookup)
-	} else {
-		err = s.rows.r.Reset(ev.Header.Type, ev.Body, s.fde, lookup)
-	}
-	if err != nil {
-		return fmt.Errorf("mysql: %s: %w", s.where(), ev.Wrap(err))
+		s.rows.r = &binlog.RowsReader{}
 	}
 	r := s.rows.r
-	r.SetLocation(s.file, ev.Offset)
+	if err := r.ResetEvent(ev, lookup); err != nil {
+		return fmt.Errorf("mysql: %s: %w", s.where(), ev.Wrap(err))
+	}
 	if r.Table == nil {
 		return nil // the dummy event that only frees table maps
 	}
 	st := s.tables[r.TableID]
-	if !s.tx.open {
-		// Rows outside a transaction: a non-transactional table logged
-		// without BEGIN on some old servers. Make it its own transaction.
-		if err := s.begin(ev, uint64(ev.Offset), ""); err != nil {
-			return err
-		}
-	}
 	var op change.Op
 	switch r.Kind {
 	case binlog.RowsInsert:
