@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"testing"
@@ -174,5 +175,34 @@ func TestFormatDescriptionAppendBody(t *testing.T) {
 				t.Errorf("%s@%d: AppendBody\n got % x\nwant % x", name, ev.Offset, got, ev.Body)
 			}
 		}
+	}
+}
+
+// TestRewriteHelpers: SameFormat ignores only the creation timestamp;
+// AppendQueryBody and XIDCommit.AppendBody decode back; ClosedHeader
+// clears the in-use flag alone.
+func TestRewriteHelpers(t *testing.T) {
+	f := NewFormatDescription("10.11.6-MariaDB-log", ChecksumCRC32)
+	a := f.AppendBody(nil)
+	b := bytes.Clone(a)
+	binary.LittleEndian.PutUint32(b[fdeCreateTimestampOff:], 1700000000)
+	if !SameFormat(a, b) {
+		t.Error("bodies that differ in the timestamp are not the same format")
+	}
+	c := bytes.Clone(a)
+	c[len(c)-1] = ChecksumOff
+	if SameFormat(a, c) || SameFormat(a, a[:len(a)-1]) {
+		t.Error("a different checksum algorithm or length is the same format")
+	}
+	var q Query
+	if err := q.Decode(AppendQueryBody(nil, "COMMIT"), f); err != nil || q.SQL != "COMMIT" || q.Schema != "" || q.ErrorCode != 0 {
+		t.Errorf("query body: %+v, %v", q, err)
+	}
+	var x XIDCommit
+	if err := x.Decode((&XIDCommit{XID: 77}).AppendBody(nil), f); err != nil || x.XID != 77 {
+		t.Errorf("xid body: %+v, %v", x, err)
+	}
+	if h := ClosedHeader(Header{Flags: FlagBinlogInUse | FlagArtificial}); h.Flags != FlagArtificial {
+		t.Errorf("flags %#x", h.Flags)
 	}
 }
