@@ -11,8 +11,8 @@ type BigTxOptions struct {
 	Top int
 	// MinBytes and MinRows leave out smaller transactions.
 	MinBytes, MinRows int64
-	// Progress, when set, gets the bytes read so far.
-	Progress func(done int64)
+	// Progress, when set, gets the bytes read so far and the input's size.
+	Progress Progress
 }
 
 // BigTxReport lists the largest transactions, largest first.

@@ -32,22 +32,25 @@ func TestFlashbackProgress(t *testing.T) {
 			t.Fatalf("%s: progress ends at %d, want %d (twice the input)", name, last, total)
 		}
 	}
-	var seen []int64
-	if _, err := Flashback(testCtx(t), []string{path}, FlashbackOptions{Progress: func(done int64) { seen = append(seen, done) }}, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	check("binlog", seen, 2*st.Size())
-
-	seen = seen[:0]
-	var totals []int64
-	opt := SQLOptions{Progress: func(done, total int64) { seen, totals = append(seen, done), append(totals, total) }}
-	if _, err := FlashbackSQL(testCtx(t), []string{path}, opt, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	check("sql", seen, 2*st.Size())
-	for _, tot := range totals {
-		if tot != 2*st.Size() {
-			t.Fatalf("sql: total %d, want %d", tot, 2*st.Size())
+	for _, sql := range []bool{false, true} {
+		var seen, totals []int64
+		progress := func(done, total int64) { seen, totals = append(seen, done), append(totals, total) }
+		var err error
+		name := "binlog"
+		if sql {
+			name = "sql"
+			_, err = FlashbackSQL(testCtx(t), []string{path}, SQLOptions{Progress: progress}, io.Discard)
+		} else {
+			_, err = Flashback(testCtx(t), []string{path}, FlashbackOptions{Progress: progress}, io.Discard)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(name, seen, 2*st.Size())
+		for _, tot := range totals {
+			if tot != 2*st.Size() {
+				t.Fatalf("%s: total %d, want %d", name, tot, 2*st.Size())
+			}
 		}
 	}
 }

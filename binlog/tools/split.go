@@ -2,15 +2,11 @@ package tools
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/sluice-cdc/sluice/binlog"
 )
@@ -62,17 +58,27 @@ func Split(ctx context.Context, files []string, opt SplitOptions, w io.Writer) (
 		opt.MaxBuffer = 64 << 20
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
-	s := &splitter{opt: opt, out: binlog.NewWriter(bw), res: &res,
-		tables: map[uint64]*binlog.TableMap{}, maps: map[uint64][]byte{}}
+	s := &splitter{opt: opt, out: binlog.NewWriter(bw), res: &res, maps: map[uint64][]byte{}}
+	s.lookup = s.frame.Table
 	defer func() {
 		if s.wait != nil {
 			s.wait.close()
 		}
 	}()
-	for _, p := range files {
-		if err := s.file(ctx, p); err != nil {
-			return res, err
-		}
+	sc := scan{event: s.event,
+		start: func(int, string, *input) error {
+			s.frame.Tables().Clear()
+			clear(s.maps)
+			return nil
+		},
+		end: func(*input) error {
+			if s.frame.InTx() {
+				return s.flush() // the file ends inside a transaction: keep what there is
+			}
+			return nil
+		}}
+	if _, err := sc.run(ctx, files); err != nil {
+		return res, err
 	}
 	if s.fde == nil {
 		return res, fmt.Errorf("tools: split: no FORMAT_DESCRIPTION_EVENT in the input")
@@ -88,12 +94,12 @@ type splitter struct {
 	out *binlog.Writer
 	res *SplitResult
 
+	frame  binlog.Framer
+	lookup func(uint64) *binlog.TableMap
 	fde    []byte
-	tables map[uint64]*binlog.TableMap
 	maps   map[uint64][]byte // table id → TABLE_MAP header and body
 	raw    rawRows
 
-	state      int      // txNone, txGTID, txOpen
 	buf        [][]byte // buffered events (header and body) of the current transaction
 	wait       *spool   // where buffered events go past MaxBuffer (made on first use); they come before buf
 	waiting    bool     // wait holds events of the current transaction
@@ -108,38 +114,6 @@ type splitter struct {
 	scratch    []byte
 }
 
-func (s *splitter) file(ctx context.Context, path string) error {
-	src, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("tools: %w", err)
-	}
-	defer src.Close()
-	clear(s.tables)
-	clear(s.maps)
-	r := binlog.NewReader(bufio.NewReaderSize(src, 1<<20), filepath.Base(path))
-	defer r.Close()
-	for i := 0; ; i++ {
-		if i&1023 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		ev, err := r.Next()
-		if err == io.EOF {
-			if s.state != txNone {
-				return s.flush() // the file ends inside a transaction: keep what there is
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := s.event(ev); err != nil {
-			return err
-		}
-	}
-}
-
 func (s *splitter) write(h binlog.Header, body []byte) error {
 	return s.out.WriteEvent(h, body)
 }
@@ -152,8 +126,7 @@ func (s *splitter) writeRec(rec []byte) error {
 	return s.write(h, rec[binlog.HeaderLenV4:])
 }
 
-func (s *splitter) start(state int) error {
-	s.state = state
+func (s *splitter) start() error {
 	s.buf = s.buf[:0]
 	s.bufBytes, s.bufRows = 0, 0
 	s.unsplit, s.splitting, s.pieceOpen = false, false, false
@@ -230,7 +203,6 @@ func (s *splitter) flush() error {
 }
 
 func (s *splitter) end(ev *binlog.Event) error {
-	s.state = txNone
 	if s.splitting {
 		if s.pieceOpen {
 			return s.write(ev.Header, ev.Body)
@@ -244,93 +216,57 @@ func (s *splitter) end(ev *binlog.Event) error {
 }
 
 func (s *splitter) event(ev *binlog.Event) error {
+	st, err := s.frame.Event(ev)
+	if err != nil {
+		return err
+	}
 	switch t := ev.Header.Type; {
 	case t == binlog.FormatDescriptionEvent:
-		if s.fde != nil && bytes.Equal(fdeIdentity(s.fde[binlog.HeaderLenV4:]), fdeIdentity(ev.Body)) {
+		if s.fde != nil && binlog.SameFormat(s.fde[binlog.HeaderLenV4:], ev.Body) {
 			return nil
 		}
-		h := ev.Header
-		h.Flags &^= 0x0001
+		h := binlog.ClosedHeader(ev.Header)
 		s.fde = appendRecord(nil, 0, h, ev.Body)[1:]
 		return s.write(h, ev.Body)
 	case t == binlog.RotateEvent, t == binlog.StopEvent, t == binlog.TransactionPayloadEvent:
-		return nil
+		return nil // the output is one file; payloads come expanded
 	case t == binlog.TableMapEvent:
-		tm, err := binlog.DecodeTableMapEvent(ev)
-		if err != nil {
-			return ev.Wrap(err)
-		}
-		s.tables[tm.TableID] = tm
-		s.maps[tm.TableID] = appendRecord(s.maps[tm.TableID][:0], 0, ev.Header, ev.Body)[1:]
+		s.maps[st.Table.TableID] = appendRecord(s.maps[st.Table.TableID][:0], 0, ev.Header, ev.Body)[1:]
 		if s.splitting {
 			return nil // written again before each rows event
 		}
-	case t == binlog.MariaGTIDEvent:
-		var g binlog.MariaGTIDStart
-		if err := g.Decode(ev.Body, ev.FDE); err != nil {
-			return ev.Wrap(err)
-		}
-		state := txOpen
-		if g.Flags&binlog.MariaGTIDStandalone != 0 {
-			state = txGTID
-		}
-		if err := s.start(state); err != nil {
-			return err
-		}
-	case t == binlog.GTIDEvent || t == binlog.AnonymousGTIDEvent || t == binlog.GTIDTaggedLogEvent:
-		if err := s.start(txGTID); err != nil {
-			return err
-		}
-	case t == binlog.QueryEvent:
-		var q binlog.Query
-		if err := q.Decode(ev.Body, ev.FDE); err != nil {
-			return ev.Wrap(err)
-		}
-		switch sql := strings.ToUpper(strings.TrimSpace(q.SQL)); {
-		case sql == "BEGIN":
-			if s.state == txNone {
-				if err := s.start(txOpen); err != nil {
-					return err
-				}
-			}
-			s.state = txOpen
-			if s.splitting {
-				return nil
-			}
-		case sql == "COMMIT":
-			if s.state != txNone {
-				return s.end(ev)
-			}
-		default:
-			if s.state == txGTID {
-				return s.end(ev)
-			}
-			if s.splitting {
-				return ev.Wrap(fmt.Errorf("%w: a statement inside a split transaction: %.60s", ErrSplit, q.SQL))
-			}
-			if s.state != txNone && !s.unsplit {
-				// A statement inside: the transaction is copied as it is.
-				if err := s.flush(); err != nil {
-					return err
-				}
-			}
-		}
-	case t == binlog.XIDEvent:
-		if s.state != txNone {
-			return s.end(ev)
-		}
-	case binlog.IsRowsEvent(t):
-		if s.state == txNone {
-			return s.write(ev.Header, ev.Body)
-		}
-		return s.rows(ev)
-	default:
-		if s.splitting {
-			return nil // ANNOTATE_ROWS, ROWS_QUERY, ...: dropped from split transactions
-		}
 	}
-	if s.state == txNone {
+	if st.Begins {
+		if err := s.start(); err != nil {
+			return err
+		}
+		// Rows without BEGIN (a non-transactional table on an old server,
+		// or the input starts inside a transaction) are never split.
+		s.unsplit = s.frame.Tx().Implicit
+	}
+	switch {
+	case !st.InTx:
 		return s.write(ev.Header, ev.Body)
+	case st.Kind == binlog.KindRows:
+		return s.rows(ev) // the last rows event of an implicit transaction ends it
+	case st.Ends:
+		return s.end(ev)
+	case st.Kind == binlog.KindBegin:
+		if s.splitting {
+			return nil // each piece has its own BEGIN
+		}
+	case st.Kind == binlog.KindStatement || st.Kind == binlog.KindSavepoint:
+		if s.splitting {
+			return ev.Wrap(fmt.Errorf("%w: a statement inside a split transaction: %.60s", ErrSplit, s.frame.Query().SQL))
+		}
+		if !s.unsplit {
+			// A statement inside: the transaction is copied as it is.
+			if err := s.flush(); err != nil {
+				return err
+			}
+		}
+	case s.splitting:
+		return nil // ANNOTATE_ROWS, ROWS_QUERY, ...: dropped from split transactions
 	}
 	return s.buffer(ev)
 }
@@ -347,7 +283,7 @@ func (s *splitter) rows(ev *binlog.Event) error {
 		return s.buffer(ev)
 	}
 	r := &s.raw
-	if err := r.parse(ev, func(id uint64) *binlog.TableMap { return s.tables[id] }); err != nil {
+	if err := r.parse(ev, s.lookup); err != nil {
 		return err
 	}
 	rows, size := int64(r.rows()), int64(len(ev.Body))
@@ -378,7 +314,7 @@ func (s *splitter) rows(ev *binlog.Event) error {
 // chunk writes the rows of ev into the open piece, closing pieces at the limits.
 func (s *splitter) chunk(ev *binlog.Event) error {
 	r := &s.raw
-	if err := r.parse(ev, func(id uint64) *binlog.TableMap { return s.tables[id] }); err != nil {
+	if err := r.parse(ev, s.lookup); err != nil {
 		return err
 	}
 	from := 0
@@ -410,7 +346,7 @@ func (s *splitter) openPiece(ev *binlog.Event) error {
 	s.res.Pieces++
 	h := ev.Header
 	h.Type, h.Flags = binlog.QueryEvent, 0
-	return s.write(h, queryBody("BEGIN"))
+	return s.write(h, binlog.AppendQueryBody(s.scratch[:0], "BEGIN"))
 }
 
 func (s *splitter) closePiece(ev *binlog.Event) error {
@@ -418,7 +354,7 @@ func (s *splitter) closePiece(ev *binlog.Event) error {
 	s.xid++
 	h := ev.Header
 	h.Type, h.Flags = binlog.XIDEvent, 0
-	return s.write(h, binary.LittleEndian.AppendUint64(nil, s.xid))
+	return s.write(h, (&binlog.XIDCommit{XID: s.xid}).AppendBody(s.scratch[:0]))
 }
 
 // emitRows writes rows [from, to) of the parsed event as one rows event

@@ -36,8 +36,8 @@ type StatsReport struct {
 type StatsOptions struct {
 	// Bucket is the width of the time buckets (0: no buckets).
 	Bucket time.Duration
-	// Progress, when set, gets the bytes read so far.
-	Progress func(done int64)
+	// Progress, when set, gets the bytes read so far and the input's size.
+	Progress Progress
 }
 
 // Stats counts, per table, the rows inserted, updated and deleted, the

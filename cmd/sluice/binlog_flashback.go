@@ -59,7 +59,7 @@ func runBinlogFlashback(ctx context.Context, e *env, args []string) error {
 	if asSQL {
 		opt := tools.SQLOptions{Filter: flt, Ops: ops, TempDir: tmp}
 		if prog != nil {
-			opt.Progress = prog.changes
+			opt.Progress = prog.update
 		}
 		var res tools.SQLResult
 		res, err = tools.FlashbackSQL(ctx, files, opt, w)

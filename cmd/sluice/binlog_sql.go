@@ -119,7 +119,7 @@ func runBinlogSQL(ctx context.Context, e *env, args []string) error {
 	prog := newByteProgress(e, files)
 	opt := tools.SQLOptions{Filter: flt, Ops: ops}
 	if prog != nil {
-		opt.Progress = prog.changes
+		opt.Progress = prog.update
 	}
 	res, err := tools.SQL(ctx, files, opt, w)
 	prog.done()

@@ -61,11 +61,14 @@ func newByteProgressTotal(e *env, total int64) *byteProgress {
 	return &byteProgress{w: e.Stderr, total: total, start: now, last: now}
 }
 
-// update draws done bytes; it is the Progress hook of the binlog tools.
-func (p *byteProgress) update(done int64) { p.draw(done, -1) }
-
-// changes is update as a changes.Progress.
-func (p *byteProgress) changes(done, _ int64) { p.update(done) }
+// update draws done bytes of total (the line's own total when total is
+// 0); it is the Progress hook of the binlog tools.
+func (p *byteProgress) update(done, total int64) {
+	if p != nil && total > 0 {
+		p.total = total
+	}
+	p.draw(done, -1)
+}
 
 // draw shows done bytes and, when not negative, events.
 func (p *byteProgress) draw(done, events int64) {
