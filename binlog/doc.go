@@ -32,6 +32,24 @@
 // and rows events, and column values, have their own decoders (tablemap*.go,
 // rows*.go, column*.go and the type files beside them).
 //
+// Framer follows the transactions, event by event and the same way for
+// every caller: which event begins a transaction (a GTID event, BEGIN, a
+// statement or rows event outside one), which opens it explicitly, which
+// ends it (XID, COMMIT, ROLLBACK, XA PREPARE and XA COMMIT, the statement
+// of a DDL group, the last rows event of a statement logged without
+// BEGIN), for MySQL and MariaDB GTIDs, XA, savepoints, compressed payloads
+// and relay logs; it keeps the TABLE_MAPs (TableMaps) and hands out the
+// decoded GTID and QUERY events. Stream frames a replication stream whose
+// events arrive one at a time: it places each in its file (ROTATE,
+// log_pos, artificial events, heartbeats) and expands payloads.
+//
+//	var f binlog.Framer
+//	for {
+//		ev, err := r.Next()
+//		...
+//		st, err := f.Event(ev) // st.Begins, st.Ends, st.Kind, f.Tx()
+//	}
+//
 // GTID sets of both flavors (MySQLGTIDSet with tags, MariaGTIDSet) parse,
 // print, compare and encode in gtid.go.
 //
