@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluice-cdc/sluice/internal/binlogcorpus"
 )
 
 // Event bodies for framing tests, built from the format notes.
@@ -270,7 +272,7 @@ func TestTableMapsReuse(t *testing.T) {
 // rows event is inside one, and the compressed MySQL 8 transactions frame
 // like plain ones, expanded or whole.
 func TestFramerCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := binlogcorpus.Dir(t)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
