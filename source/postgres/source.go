@@ -20,6 +20,10 @@ import (
 	"github.com/sluice-cdc/sluice/source"
 )
 
+// slotInUseGrace is how long a Stream that has not started yet waits for
+// a slot another connection holds (see Stream).
+const slotInUseGrace = 5 * time.Second
+
 // heartbeatEvery bounds how often an idle stream emits a heartbeat.
 const heartbeatEvery = time.Second
 
@@ -154,10 +158,12 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		return nil
 	}
 	failures := 0
+	begun, everStreamed := time.Now(), false
 	for attempt := 0; ; attempt++ {
 		began := last
 		started := time.Now()
 		streaming, err := s.streamOnce(ctx, &last, tracked, attempt > 0, &started)
+		everStreamed = everStreamed || streaming
 		if emitErr != nil {
 			return emitErr
 		}
@@ -175,7 +181,12 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 				"slot", cfg.Slot, "position", last.String(), "reason", err.Error())
 			continue
 		}
-		if cfg.Temporary || (!streaming && attempt == 0) || !retryable(err) {
+		// Errors before streaming ever started fail fast (a wrong address
+		// or password should), except a slot still held by the connection
+		// of a reader that just died: its walsender lets go within moments
+		// (the server sees the closed socket), so wait for it a little.
+		if cfg.Temporary || !retryable(err) ||
+			(!everStreamed && !(errors.Is(err, ErrSlotInUse) && time.Since(begun) < slotInUseGrace)) {
 			return err
 		}
 		// The last attempt got somewhere (changes out, or streaming for a
@@ -193,8 +204,11 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		s.stats.Reconnects++
 		s.stats.LastError = err.Error()
 		s.mu.Unlock()
-		cfg.Logger.Warn("postgres connection lost, reconnecting", "slot", cfg.Slot, "after", delay,
-			"position", last.String(), "error", err.Error())
+		msg := "postgres connection lost, reconnecting"
+		if !everStreamed {
+			msg = "postgres slot still held by another connection, waiting for it"
+		}
+		cfg.Logger.Warn(msg, "slot", cfg.Slot, "after", delay, "position", last.String(), "error", err.Error())
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
