@@ -71,6 +71,10 @@ func WithFrom(p change.Position) Option { return pipe(pipeline.WithFrom(p)) }
 // (pipeline.WithFilter). Open fails on a malformed spec.
 func WithFilter(spec pipeline.FilterSpec) Option { return pipe(pipeline.WithFilter(spec)) }
 
+// WithTransform masks, hashes and renames what WithFilter kept
+// (pipeline.WithTransform). Open fails on a malformed spec.
+func WithTransform(spec pipeline.TransformSpec) Option { return pipe(pipeline.WithTransform(spec)) }
+
 // WithBeginCommit makes Next return begin and commit events too
 // (pipeline.WithBeginCommit). Default off.
 func WithBeginCommit(on bool) Option { return pipe(pipeline.WithBeginCommit(on)) }

@@ -68,12 +68,18 @@ func (a *arena) copyBytes(b []byte) []byte {
 	if b == nil {
 		return nil
 	}
-	if len(a.buf)+len(b) > cap(a.buf) {
-		a.buf = make([]byte, 0, max(2*cap(a.buf), len(b), 4096))
-	}
-	s := a.buf[len(a.buf) : len(a.buf)+len(b) : len(a.buf)+len(b)]
-	a.buf = a.buf[:len(a.buf)+len(b)]
+	s := a.allocBytes(len(b))
 	copy(s, b)
+	return s
+}
+
+// allocBytes returns n bytes of the arena (not zeroed).
+func (a *arena) allocBytes(n int) []byte {
+	if len(a.buf)+n > cap(a.buf) {
+		a.buf = make([]byte, 0, max(2*cap(a.buf), n, 4096))
+	}
+	s := a.buf[len(a.buf) : len(a.buf)+n : len(a.buf)+n]
+	a.buf = a.buf[:len(a.buf)+n]
 	return s
 }
 

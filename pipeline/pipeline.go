@@ -89,18 +89,20 @@ const (
 )
 
 type config struct {
-	id           string
-	from         change.Position
-	filterSpec   FilterSpec
-	filter       *Filter
-	beginCommit  bool
-	queueBytes   int64
-	batchBytes   int64
-	batchChanges int
-	interval     time.Duration
-	metrics      Metrics
-	log          *slog.Logger
-	stopAt       change.Position
+	id            string
+	from          change.Position
+	filterSpec    FilterSpec
+	filter        *Filter
+	transformSpec TransformSpec
+	transform     *Transform
+	beginCommit   bool
+	queueBytes    int64
+	batchBytes    int64
+	batchChanges  int
+	interval      time.Duration
+	metrics       Metrics
+	log           *slog.Logger
+	stopAt        change.Position
 }
 
 // Option configures a Pipeline.
@@ -116,6 +118,10 @@ func WithFrom(p change.Position) Option { return func(c *config) { c.from = p } 
 // WithFilter drops the tables and columns spec selects against (see
 // FilterSpec); New fails on a malformed spec. Default: keep everything.
 func WithFilter(spec FilterSpec) Option { return func(c *config) { c.filterSpec = spec } }
+
+// WithTransform masks, hashes and renames as spec says (see TransformSpec);
+// New fails on a malformed spec. Default: deliver changes as they are.
+func WithTransform(spec TransformSpec) Option { return func(c *config) { c.transformSpec = spec } }
 
 // WithBeginCommit delivers begin and commit events to the sink. Default off.
 func WithBeginCommit(on bool) Option { return func(c *config) { c.beginCommit = on } }
@@ -203,6 +209,9 @@ func build(p *Pipeline, opts []Option) (*Pipeline, error) {
 		return nil, err
 	}
 	cfg.filter = f
+	if cfg.transform, err = NewTransform(cfg.transformSpec); err != nil {
+		return nil, fmt.Errorf("pipeline: transform: %w", err)
+	}
 	if cfg.log == nil {
 		cfg.log = slog.New(slog.DiscardHandler)
 	}
@@ -245,7 +254,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	dctx, stopDelivery := context.WithCancel(ctx)
 	defer stopDelivery()
 	r := NewReader(dctx, p.src, ReaderConfig{
-		From: from, Filter: p.cfg.filter, BeginCommit: p.cfg.beginCommit, QueueBytes: p.cfg.queueBytes,
+		From: from, Filter: p.cfg.filter, Transform: p.cfg.transform, BeginCommit: p.cfg.beginCommit, QueueBytes: p.cfg.queueBytes,
 		BatchBytes: p.cfg.batchBytes, BatchChanges: p.cfg.batchChanges, StopAt: p.cfg.stopAt,
 		// An AsyncSink's changes stay valid after Release.
 		Reuse: p.async == nil,

@@ -66,6 +66,9 @@ type ReaderConfig struct {
 	From change.Position
 	// Filter drops tables and columns; nil keeps everything.
 	Filter *Filter
+	// Transform masks, hashes and renames what the Filter kept; nil
+	// changes nothing.
+	Transform *Transform
 	// BeginCommit delivers begin and commit events. Without it they only
 	// move positions. A begin is held back until the first change of its
 	// transaction that passes the filter, and a transaction of which the
@@ -123,6 +126,8 @@ type Reader struct {
 	stopAt   bool // cfg.StopAt is set
 	colCache map[colKey]colSel
 	keep     map[change.Namespace]bool // the table filter's verdicts
+	renames  map[change.Namespace]change.Namespace
+	mask     masker
 
 	hint      struct{ changes, vals, bytes int } // sizes of the last batch queued
 	freeMu    sync.Mutex
@@ -137,8 +142,9 @@ type colKey struct {
 }
 
 type colSel struct {
-	keep []int
-	cols []change.Column
+	keep    []int
+	cols    []change.Column
+	actions []columnAction // the transform's, per kept column (nil: none)
 }
 
 // NewReader starts src from cfg.From. Stop it with Close.
@@ -327,10 +333,15 @@ func (r *Reader) emit(ctx context.Context, batch []change.Change) error {
 				r.txOpen = true
 			}
 			var sel colSel
-			if r.cfg.Filter.HasColumnRules() && len(c.Columns) > 0 {
+			if (r.cfg.Filter.HasColumnRules() || r.cfg.Transform.hasColumnRules()) && len(c.Columns) > 0 {
 				sel = r.columns(c)
 			}
 			r.add(c, sel)
+			if r.cfg.Transform.hasRenames() {
+				if err := r.rename(&r.cur.Changes[len(r.cur.Changes)-1]); err != nil {
+					return err
+				}
+			}
 		}
 		if atStop {
 			if err := r.flush(ctx); err != nil {
@@ -379,6 +390,11 @@ func (r *Reader) add(c *change.Change, sel colSel) {
 	}
 	d.Before = b.arena.copyImage(c.Before, keep)
 	d.After = b.arena.copyImage(c.After, keep)
+	if sel.actions != nil {
+		r.mask.t = r.cfg.Transform
+		r.mask.apply(&b.arena, d.Before, sel.actions)
+		r.mask.apply(&b.arena, d.After, sel.actions)
+	}
 	b.Bytes += EstimateSize(d)
 	b.Last, b.HasLast = c.Pos, true
 }
@@ -393,14 +409,37 @@ func (r *Reader) columns(c *change.Change) colSel {
 		r.colCache = make(map[colKey]colSel)
 	}
 	s := colSel{keep: r.cfg.Filter.SelectColumns(c.Namespace, c.Columns)}
+	cols := c.Columns
 	if s.keep != nil {
 		s.cols = make([]change.Column, len(s.keep))
 		for i, k := range s.keep {
 			s.cols[i] = c.Columns[k]
 		}
+		cols = s.cols
 	}
+	s.actions = r.cfg.Transform.Actions(c.Namespace, cols)
 	r.colCache[k] = s
 	return s
+}
+
+// rename gives d the namespace the transform renames it to.
+func (r *Reader) rename(d *change.Change) error {
+	if d.Table == "" {
+		return nil
+	}
+	ns, ok := r.renames[d.Namespace]
+	if !ok {
+		var err error
+		if ns, err = r.cfg.Transform.Rename(d.Namespace); err != nil {
+			return err
+		}
+		if r.renames == nil || len(r.renames) >= 65536 {
+			r.renames = make(map[change.Namespace]change.Namespace)
+		}
+		r.renames[d.Namespace] = ns
+	}
+	d.Namespace = ns
+	return nil
 }
 
 // keepTable applies the table filter, remembering its verdict per table.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,7 +51,7 @@ func runStream(ctx context.Context, e *env, args []string) error {
 	return streamWith(ctx, e, args, source.Default(), sinks.BuiltinTo(e.Stdout))
 }
 
-const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl] [--include REGEXES] [--exclude REGEXES] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
+const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl] [--include REGEXES] [--exclude REGEXES] [--mask|--hash TABLE:COLS] [--rename RE=REPL] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
 
 const streamHelp = `Stream the changes of a source database to a sink as Sluice JSON lines,
 one change per line, checkpointing the position of what the sink has
@@ -64,6 +65,14 @@ mongodb://host/?… (whichever sources this build registers).
 --include and --exclude take Canal-style lists of regular expressions
 matched against the whole "database.table": 'shop\.orders,crm\..*'.
 --include-columns and --exclude-columns take 'table-regex:col1/col2,…'.
+
+Transforms, applied after the filters (their column rules name the
+source's tables and columns): --mask replaces the named columns' values
+with --mask-with; --hash replaces them with the hex HMAC-SHA256 of their
+text under a secret key (--hash-key-file, or $SLUICE_HASH_KEY), so equal
+values stay equal and joins still work; NULL stays NULL for both.
+--rename 'shop\.(.*)=archive.$1' renames tables on the way out (Go regexp
+replacement on "db.table"; DDL text is not rewritten).
 
 --from applies only when the state file holds no position for --id.
 
@@ -89,6 +98,12 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	fs.StringVar(&spec.Exclude, "exclude", "", "not these tables (comma-separated regexes on db.table)")
 	fs.StringVar(&spec.IncludeColumns, "include-columns", "", "only these columns (plus keys): 'table-regex:col/col,…'")
 	fs.StringVar(&spec.ExcludeColumns, "exclude-columns", "", "drop these columns: 'table-regex:col/col,…'")
+	var tspec pipeline.TransformSpec
+	fs.StringVar(&tspec.Mask, "mask", "", "replace these columns' values with --mask-with: 'table-regex:col/col,…'")
+	fs.StringVar(&tspec.MaskWith, "mask-with", "***", "text of masked values")
+	fs.StringVar(&tspec.Hash, "hash", "", "replace these columns' values with their HMAC-SHA256 (hex) under the key of --hash-key-file or $SLUICE_HASH_KEY: 'table-regex:col/col,…'")
+	hashKeyFile := fs.String("hash-key-file", "", "file holding the --hash key (default: $SLUICE_HASH_KEY)")
+	fs.StringVar(&tspec.Rename, "rename", "", "rename tables on the way out: 'regex=replacement,…' on \"db.table\", e.g. 'shop\\.(.*)=archive.$1'")
 	from := fs.String("from", "", "where to start without a saved position: latest, earliest, FILE:POS, a GTID set, an LSN (default: the source's own default)")
 	stopAt := fs.String("stop-at", "", "end the stream, exit 0, on reaching this position: FILE:POS, an LSN, or a sluice position (default: never)")
 	state := fs.String("state", "./sluice.db", "state file holding the checkpoint")
@@ -131,6 +146,14 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	if _, err := pipeline.NewFilter(spec); err != nil {
 		return usagef("stream: %v", err)
 	}
+	if tspec.Hash != "" {
+		if tspec.HashKey, err = hashKey(*hashKeyFile); err != nil {
+			return usagef("stream: --hash: %v", err)
+		}
+	}
+	if _, err := pipeline.NewTransform(tspec); err != nil {
+		return usagef("stream: %v", err)
+	}
 	if *queueBytes <= 0 || *interval < 0 {
 		return usagef("stream: --queue-bytes must be positive and --checkpoint-interval not negative")
 	}
@@ -143,11 +166,32 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 
 	err = stream(ctx, log, streamConfig{
 		srcURL: srcURL, sinkURL: *to, state: *state, id: *id, start: start, from: fromPos, stopAt: stopPos,
-		filter: spec, beginCommit: *beginCommit, queueBytes: *queueBytes, interval: *interval,
+		filter: spec, transform: tspec, beginCommit: *beginCommit, queueBytes: *queueBytes, interval: *interval,
 	}, sources, sinks)
 	// A last guard: whatever a source or sink put in its error, the
 	// secrets of the two URLs do not reach the terminal.
 	return address.RedactError(err, srcURL, *to)
+}
+
+// hashKey reads the --hash key from path, or from $SLUICE_HASH_KEY when
+// path is empty. A key file's trailing newline is not part of the key.
+func hashKey(path string) ([]byte, error) {
+	if path == "" {
+		k := os.Getenv("SLUICE_HASH_KEY")
+		if k == "" {
+			return nil, errors.New("no key: give --hash-key-file or set SLUICE_HASH_KEY")
+		}
+		return []byte(k), nil
+	}
+	k, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	k = bytes.TrimRight(k, "\r\n")
+	if len(k) == 0 {
+		return nil, fmt.Errorf("key file %s is empty", path)
+	}
+	return k, nil
 }
 
 // startCPUProfile starts a pprof CPU profile written to path; stop ends it
@@ -173,6 +217,7 @@ type streamConfig struct {
 	start                      source.Start
 	from, stopAt               change.Position
 	filter                     pipeline.FilterSpec
+	transform                  pipeline.TransformSpec
 	beginCommit                bool
 	queueBytes                 int64
 	interval                   time.Duration
@@ -201,7 +246,7 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *sour
 	}
 	var counters pipeline.Counters
 	p, err := pipeline.New(src, out, store,
-		pipeline.WithID(c.id), pipeline.WithFrom(c.from), pipeline.WithFilter(c.filter),
+		pipeline.WithID(c.id), pipeline.WithFrom(c.from), pipeline.WithFilter(c.filter), pipeline.WithTransform(c.transform),
 		pipeline.WithBeginCommit(c.beginCommit), pipeline.WithQueueBytes(c.queueBytes),
 		pipeline.WithCheckpointInterval(c.interval), pipeline.WithMetrics(&counters), pipeline.WithLogger(log),
 		pipeline.WithStopAt(c.stopAt))

@@ -1,0 +1,140 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/checkpoint"
+)
+
+// copySink keeps deep copies of what it is written.
+type copySink struct {
+	mu  sync.Mutex
+	got []change.Change
+}
+
+func (s *copySink) Write(_ context.Context, batch []change.Change) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range batch {
+		c.Before, c.After = cloneImage(c.Before), cloneImage(c.After)
+		s.got = append(s.got, c)
+	}
+	return nil
+}
+
+func (s *copySink) Close() error { return nil }
+
+func TestNewTransformErrors(t *testing.T) {
+	for _, tt := range []struct {
+		spec TransformSpec
+		want string
+	}{
+		{TransformSpec{Mask: "db\\.t"}, "mask: item"},
+		{TransformSpec{Hash: "db\\.t:c"}, "hash: a key is required"},
+		{TransformSpec{Rename: "db\\.t"}, "rename: item"},
+		{TransformSpec{Rename: "db\\.(=x.y"}, "rename: item"},
+	} {
+		if _, err := NewTransform(tt.spec); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v, want %q", tt.spec, err, tt.want)
+		}
+	}
+	if tr, err := NewTransform(TransformSpec{}); tr != nil || err != nil {
+		t.Errorf("empty spec: %v %v", tr, err)
+	}
+}
+
+func TestTransformRename(t *testing.T) {
+	tr, err := NewTransform(TransformSpec{Rename: `shop\.(.*)=archive.$1, crm\.users=people.users, x\.(.*)=$1`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		in, want change.Namespace
+		err      bool
+	}{
+		{change.Namespace{Database: "shop", Table: "orders"}, change.Namespace{Database: "archive", Table: "orders"}, false},
+		{change.Namespace{Database: "crm", Table: "users"}, change.Namespace{Database: "people", Table: "users"}, false},
+		{change.Namespace{Database: "crm", Table: "other"}, change.Namespace{Database: "crm", Table: "other"}, false},
+		{change.Namespace{Database: "shop"}, change.Namespace{Database: "shop"}, false}, // no table: untouched
+		{change.Namespace{Database: "x", Table: "t"}, change.Namespace{Database: "x", Table: "t"}, true},
+	} {
+		got, err := tr.Rename(tt.in)
+		if (err != nil) != tt.err || (!tt.err && got != tt.want) {
+			t.Errorf("Rename(%v) = %v, %v", tt.in, got, err)
+		}
+	}
+}
+
+// TestPipelineTransform runs a pipeline with a mask, a keyed hash and a
+// rename, with and without a column filter, and checks every delivered
+// change: masked values replaced (NULL kept), hashes equal to the HMAC of
+// the value's text, tables renamed, the source's own memory untouched.
+func TestPipelineTransform(t *testing.T) {
+	key := []byte("k3y")
+	for _, filter := range []FilterSpec{{}, {ExcludeColumns: `db\.users:note`}} {
+		g := &genSource{txRows: []int{4, 3, 5}, batch: 3, payload: 6, tables: []string{"orders", "users"}}
+		sink := &copySink{}
+		p, err := New(g, sink, &checkpoint.Memory{}, WithFilter(filter), WithTransform(TransformSpec{
+			Mask: `db\.orders:note`, MaskWith: "[hidden]", Hash: `db\..*:payload`, HashKey: key,
+			Rename: `db\.orders=shop.orders`,
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var want []change.Change
+		g.each(func(c *change.Change) bool {
+			if c.Op == change.OpInsert {
+				d := *c
+				d.After = cloneImage(c.After)
+				want = append(want, d)
+			}
+			return true
+		})
+		if len(sink.got) != len(want) {
+			t.Fatalf("%d changes, want %d", len(sink.got), len(want))
+		}
+		for i, c := range sink.got {
+			w := want[i]
+			payload := w.After[1]
+			mac := hmac.New(sha256.New, key)
+			mac.Write(change.AppendText(nil, payload))
+			if got := string(c.After[1].B); got != hex.EncodeToString(mac.Sum(nil)) {
+				t.Fatalf("change %d payload %q, want the HMAC of %q", i, got, payload.B)
+			}
+			switch w.Table {
+			case "orders":
+				if c.Database != "shop" || c.Table != "orders" {
+					t.Fatalf("change %d in %s.%s, want shop.orders", i, c.Database, c.Table)
+				}
+				note := c.After[2]
+				if w.After[2].Kind == change.KindNull {
+					if note.Kind != change.KindNull {
+						t.Fatalf("change %d: masked NULL became %+v", i, note)
+					}
+				} else if string(note.B) != "[hidden]" {
+					t.Fatalf("change %d: note %q not masked", i, note.B)
+				}
+			case "users":
+				if c.Database != "db" {
+					t.Fatalf("users renamed to %s", c.Database)
+				}
+				if filter.ExcludeColumns != "" && len(c.After) != 2 {
+					t.Fatalf("users change with %d columns after the filter", len(c.After))
+				}
+				if filter.ExcludeColumns == "" && !change.Equal(c.After[2], w.After[2]) {
+					t.Fatalf("users note changed: %+v", c.After[2])
+				}
+			}
+		}
+	}
+}
