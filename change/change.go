@@ -15,6 +15,11 @@ const (
 	OpBegin
 	OpCommit
 	OpHeartbeat
+	// OpStatement is a data change the source logged as SQL text rather
+	// than as rows (MySQL/MariaDB binlog_format=STATEMENT or MIXED): SQL
+	// holds the statement, and Before and After are nil. The rows it
+	// changed are not known.
+	OpStatement
 )
 
 // Namespace names where a change happened: a database (PostgreSQL: schema;
@@ -57,7 +62,7 @@ type Change struct {
 	Columns []Column
 	Before  []Value // nil for insert
 	After   []Value // nil for delete
-	// SQL holds the statement text of a DDL change.
+	// SQL holds the statement text of a DDL or statement change.
 	SQL        string
 	Tx         Tx
 	Pos        Position

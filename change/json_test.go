@@ -124,7 +124,7 @@ func TestImages(t *testing.T) {
 
 func TestChangeFields(t *testing.T) {
 	ts := time.Date(2024, 1, 2, 3, 4, 5, 123456789, time.FixedZone("x", 3600))
-	for _, op := range []Op{OpInsert, OpUpdate, OpDelete, OpTruncate, OpDDL, OpBegin, OpCommit, OpHeartbeat, 0, 77} {
+	for _, op := range []Op{OpInsert, OpUpdate, OpDelete, OpTruncate, OpDDL, OpBegin, OpCommit, OpHeartbeat, OpStatement, 0, 77} {
 		c := Change{Op: op, Source: "postgres", Namespace: Namespace{"public", "t\"1"}, SQL: "ALTER TABLE t ADD c int -- é\n",
 			Tx: Tx{ID: "xid:\xff", Index: math.MaxUint64}, CommitTime: ts, ReadTime: ts.Add(time.Millisecond),
 			Pos: Position{Flavor: FlavorMongo, Offset: 7, Token: `{"_data":"82\\"}`}}
@@ -239,6 +239,9 @@ func goldenChanges() []Change {
 			Pos: Position{Flavor: FlavorLSN, Offset: 0x16B3000}, CommitTime: commit, ReadTime: read},
 		{Op: OpDDL, Source: "mysql", Namespace: Namespace{"shop", "orders"}, SQL: "ALTER TABLE orders ADD COLUMN note text",
 			Pos: pos(2000, 0), CommitTime: commit, ReadTime: read},
+		{Op: OpStatement, Source: "mariadb", Namespace: Namespace{Database: "shop"}, SQL: "UPDATE orders SET status = 'paid' WHERE id = 42",
+			Tx: Tx{ID: "0-1-78", Last: true}, Pos: Position{Flavor: FlavorBinlog, File: "mariadb-bin.000003", Offset: 2300, Index: 1, GTIDSet: "0-1-77"},
+			CommitTime: commit, ReadTime: read},
 		pg,
 		{Op: OpHeartbeat, Source: "mongodb", Pos: Position{Flavor: FlavorMongo, Offset: 1714979289<<32 | 3, Token: "8266389D59000000032B0229296E04"}, ReadTime: read},
 	}

@@ -15,6 +15,7 @@ var opNames = [...]string{
 	OpBegin:     "begin",
 	OpCommit:    "commit",
 	OpHeartbeat: "heartbeat",
+	OpStatement: "statement",
 }
 
 // String returns the operation's name ("insert", "update", …). An Op

@@ -6,7 +6,7 @@ func TestOpNames(t *testing.T) {
 	want := map[Op]string{
 		OpInsert: "insert", OpUpdate: "update", OpDelete: "delete", OpTruncate: "truncate",
 		OpDDL: "ddl", OpBegin: "begin", OpCommit: "commit", OpHeartbeat: "heartbeat",
-		0: "op(0)", 200: "op(200)",
+		OpStatement: "statement", 0: "op(0)", 10: "op(10)", 200: "op(200)",
 	}
 	for op, name := range want {
 		if got := op.String(); got != name {
