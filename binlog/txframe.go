@@ -12,7 +12,7 @@ type EventKind uint8
 const (
 	// KindOther is every event the framing does not look into: INTVAR,
 	// RAND, USER_VAR, ROWS_QUERY, ANNOTATE_ROWS, TRANSACTION_CONTEXT,
-	// VIEW_CHANGE, the LOAD DATA events, unknown types. Inside a
+	// VIEW_CHANGE, the LOAD DATA file blocks, unknown types. Inside a
 	// transaction it belongs to it.
 	KindOther EventKind = iota
 	// KindFormat is a FORMAT_DESCRIPTION_EVENT or START_EVENT_V3.
@@ -31,7 +31,8 @@ const (
 	// "XA COMMIT" or "XA ROLLBACK". (A logged ROLLBACK ends a transaction
 	// whose non-transactional changes stay: it commits what was logged.)
 	KindCommit
-	// KindStatement is any other QUERY: DDL, or a statement-based DML.
+	// KindStatement is any other QUERY: DDL, or a statement-based DML
+	// (also LOAD DATA's EXECUTE_LOAD_QUERY_EVENT).
 	KindStatement
 	// KindSavepoint is a QUERY that steers the open transaction and
 	// changes no data: SAVEPOINT, ROLLBACK TO SAVEPOINT, RELEASE
@@ -188,9 +189,9 @@ func (f *Framer) Tx() *Tx { return &f.tx }
 func (f *Framer) InTx() bool { return f.state != frameNone }
 
 // Query returns the QUERY event last framed (a KindBegin, KindCommit,
-// KindStatement or KindSavepoint event from a QUERY_EVENT or
-// MariaDB QUERY_COMPRESSED_EVENT), decoded. It is valid until the next
-// call to Event.
+// KindStatement or KindSavepoint event from a QUERY_EVENT, a MariaDB
+// QUERY_COMPRESSED_EVENT or, for LOAD DATA, an EXECUTE_LOAD_QUERY_EVENT),
+// decoded. It is valid until the next call to Event.
 func (f *Framer) Query() *Query { return &f.query }
 
 // Table returns the TABLE_MAP last seen for table id, or nil: the lookup
@@ -264,12 +265,19 @@ func (f *Framer) Event(ev *Event) (Step, error) {
 			f.tx.GTID, f.tx.MySQL = TxMySQLGTID, g.GTID()
 		}
 		return st, nil
-	case QueryEvent, MariaQueryCompressedEvent:
+	case QueryEvent, MariaQueryCompressedEvent, ExecuteLoadQueryEvent:
 		var err error
-		if t == QueryEvent {
+		switch t {
+		case QueryEvent:
 			err = f.query.Decode(ev.Body, ev.FDE)
-		} else {
+		case MariaQueryCompressedEvent:
 			err = f.query.DecodeCompressed(ev.Body, ev.FDE)
+		default:
+			// LOAD DATA logged as a statement (its file travels in the
+			// BEGIN_LOAD_QUERY and APPEND_BLOCK events before it).
+			var e ExecuteLoadQuery
+			err = e.Decode(ev.Body, ev.FDE)
+			f.query = e.Query
 		}
 		if err != nil {
 			return st, ev.Wrap(err)

@@ -153,13 +153,18 @@ func (d *Decoder) startTx() {
 	d.txIndex = 0
 }
 
-// statement handles a statement: a DDL change (or a statement-based DML,
-// which Sluice passes on the same way).
+// statement handles a statement: one that changes rows (binlog_format=
+// STATEMENT or MIXED, see binlog.IsDML) is a statement change, every other
+// one a DDL change.
 func (d *Decoder) statement(ev *binlog.Event, q *binlog.Query, emit func(*change.Change) error) error {
 	if d.skipTx || !d.keepDDL(q.Schema) {
 		return nil
 	}
-	d.reset(change.OpDDL, ev.Header.Timestamp)
+	op := change.OpDDL
+	if binlog.IsDML(q.SQL) {
+		op = change.OpStatement
+	}
+	d.reset(op, ev.Header.Timestamp)
 	d.c.Database = q.Schema
 	d.c.SQL = q.SQL
 	return d.emit(ev, emit)

@@ -34,7 +34,7 @@ type FlashbackResult struct {
 	Transactions int64
 	RowsEvents   int64
 	Rows         int64
-	SkippedDDL   int64 // DDL in the range, which a binlog cannot undo
+	SkippedDDL   int64 // DDL and statement-based DML (binlog_format=STATEMENT) in the range, which a binlog cannot undo
 }
 
 // Flashback writes to w a binlog that undoes the selected row changes of

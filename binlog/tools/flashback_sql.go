@@ -172,7 +172,7 @@ func (s *sqlSpooler) emit(c *change.Change) error {
 		s.buf[0] = recBegin
 	case change.OpCommit:
 		s.buf[0] = recCommit
-	case change.OpDDL:
+	case change.OpDDL, change.OpStatement:
 		s.res.SkippedDDL++
 		return nil
 	case change.OpInsert, change.OpUpdate, change.OpDelete:

@@ -46,7 +46,7 @@ type SQLOptions struct {
 type SQLResult struct {
 	Rows         int64 // row statements written
 	Transactions int64 // transactions written
-	SkippedDDL   int64 // DDL statements in the range, which are not replayed or undone
+	SkippedDDL   int64 // DDL and statement-based DML (binlog_format=STATEMENT) in the range, which are not replayed or undone
 }
 
 // SQL writes to w the SQL statements that apply again the row changes of
@@ -71,7 +71,7 @@ func SQL(ctx context.Context, files []string, opt SQLOptions, w io.Writer) (SQLR
 			}
 			buf, open = append(buf, "COMMIT;\n"...), false
 			res.Transactions++
-		case change.OpDDL:
+		case change.OpDDL, change.OpStatement:
 			res.SkippedDDL++
 			return nil
 		case change.OpInsert, change.OpUpdate, change.OpDelete:

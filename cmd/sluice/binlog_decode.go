@@ -16,8 +16,10 @@ import (
 const decodeHelp = `
 Decode binlog files to Sluice JSON lines on standard output, one change per
 line: begin and commit of each transaction, insert, update and delete for
-every row (with before and after images), and ddl (with "sql") for every
-other statement. Files are read in the order given, as one stream; FILE
+every row (with before and after images), statement (with "sql") for every
+INSERT, UPDATE, DELETE, REPLACE or LOAD DATA the server logged as SQL text
+instead of rows (binlog_format=STATEMENT or MIXED), and ddl (with "sql")
+for every other statement. Files are read in the order given, as one stream; FILE
 "-" alone reads one binlog from standard input (positions then name the
 file "stdin").
 

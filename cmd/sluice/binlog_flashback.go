@@ -81,7 +81,7 @@ func runBinlogFlashback(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if ddl > 0 {
-		fmt.Fprintf(e.Stderr, "sluice: binlog flashback: warning: %d DDL statements in the range are not undone\n", ddl)
+		fmt.Fprintf(e.Stderr, "sluice: binlog flashback: warning: %d statements in the range (DDL, or DML logged as a statement) are not undone\n", ddl)
 	}
 	if out != "" && out != "-" {
 		fmt.Fprintf(e.Stderr, "sluice: binlog flashback: %d rows in %d transactions undone in %s\n", rows, tx, out)

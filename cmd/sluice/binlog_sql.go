@@ -127,7 +127,7 @@ func runBinlogSQL(ctx context.Context, e *env, args []string) error {
 		err = cerr
 	}
 	if err == nil && res.SkippedDDL > 0 {
-		fmt.Fprintf(e.Stderr, "sluice: binlog sql: %d DDL statements in the range were not replayed\n", res.SkippedDDL)
+		fmt.Fprintf(e.Stderr, "sluice: binlog sql: %d statements in the range (DDL, or DML logged as a statement) were not replayed\n", res.SkippedDDL)
 	}
 	return err
 }
