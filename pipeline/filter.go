@@ -145,7 +145,9 @@ func (f *Filter) Keep(op change.Op, ns change.Namespace) bool {
 	switch op {
 	case change.OpBegin, change.OpCommit, change.OpHeartbeat:
 		return true
-	case change.OpDDL:
+	case change.OpDDL, change.OpStatement:
+		// A database-level DDL, or a DML logged as SQL text whose
+		// tables are not known: the filter cannot tell, so it keeps it.
 		if ns.Table == "" {
 			return true
 		}

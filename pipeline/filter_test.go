@@ -55,6 +55,7 @@ func TestFilterKeep(t *testing.T) {
 		{"heartbeat bypasses", FilterSpec{Include: `x\.y`}, change.OpHeartbeat, ns("", ""), true},
 		{"database ddl kept", FilterSpec{Include: `x\.y`}, change.OpDDL, ns("other", ""), true},
 		{"table ddl filtered", FilterSpec{Include: `x\.y`}, change.OpDDL, ns("other", "t"), false},
+		{"statement kept", FilterSpec{Include: `x\.y`}, change.OpStatement, ns("other", ""), true},
 		{"truncate filtered", FilterSpec{Exclude: `x\.y`}, change.OpTruncate, ns("x", "y"), false},
 		{"mongo collection with dots", FilterSpec{Include: `app\.events\..*`}, change.OpInsert, ns("app", "events.2024"), true},
 	}

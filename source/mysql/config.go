@@ -63,6 +63,13 @@ type Config struct {
 	// EmitHeartbeats makes the source emit an OpHeartbeat change when the
 	// server sends a heartbeat on an idle binlog.
 	EmitHeartbeats bool
+	// AllowStatement lets the source stream from a server whose
+	// binlog_format is STATEMENT or MIXED. Such a server logs INSERT,
+	// UPDATE, DELETE, REPLACE and LOAD DATA as SQL text, not as rows: they
+	// arrive as change.OpStatement changes holding the statement, without
+	// row images. Off (the default), the source refuses such a server with
+	// an error wrapping ErrBinlogFormat.
+	AllowStatement bool
 }
 
 // Validate checks c and fills in defaults.
@@ -114,7 +121,9 @@ func (c Config) String() string {
 // Query parameters: server-id, gtid (on/off), from (latest/earliest),
 // heartbeat and dial-timeout (Go durations), retry-min, retry-max and
 // max-retries (see source.Retry), schema-history (file path), heartbeats
-// (emit heartbeat changes: on/off), tls (off, on = verify, skip-verify =
+// (emit heartbeat changes: on/off), allow-statement (on/off: stream from a
+// server whose binlog_format is STATEMENT or MIXED, see
+// Config.AllowStatement), tls (off, on = verify, skip-verify =
 // encrypt without verifying), tls-ca (PEM file of the CA to verify
 // against), tls-server-name, tls-cert and tls-key (client certificate).
 // An unknown parameter is an error that lists the known ones. The scheme
@@ -145,6 +154,7 @@ func ParseURL(raw string) (Config, error) {
 	p.Uint32("server-id", &c.ServerID, 1, 1<<32-1)
 	p.Bool("gtid", &c.GTID)
 	p.Bool("heartbeats", &c.EmitHeartbeats)
+	p.Bool("allow-statement", &c.AllowStatement)
 	p.Duration("heartbeat", &c.Heartbeat, 10*time.Millisecond)
 	p.Duration("dial-timeout", &c.DialTimeout, time.Millisecond)
 	p.String("schema-history", &c.SchemaHistory)

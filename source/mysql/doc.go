@@ -4,6 +4,17 @@
 // stream, decodes every event with package binlog and turns row events,
 // DDL and transaction boundaries into change.Change values.
 //
+// # Binlog format
+//
+// At every connect the source reads binlog_format and binlog_row_image. A
+// server with binlog_format STATEMENT or MIXED logs INSERT, UPDATE and
+// DELETE as SQL text without their rows: it is refused with an error
+// wrapping ErrBinlogFormat (never retried) unless Config.AllowStatement is
+// set. DML logged as text (also by a session that set binlog_format on a
+// ROW server) becomes a change.OpStatement change carrying the SQL and the
+// default database, never a ddl change and never dropped. A row image
+// other than FULL is logged once as a warning.
+//
 // The handshake and authentication (mysql_native_password,
 // caching_sha2_password, MariaDB client_ed25519, TLS) use go-mysql's client
 // package; everything after COM_BINLOG_DUMP — packet framing of the dump

@@ -12,6 +12,13 @@ import (
 	"github.com/sluice-cdc/sluice/source"
 )
 
+// ErrBinlogFormat is returned (wrapped) when the server's binlog_format
+// is STATEMENT or MIXED and Config.AllowStatement is off: the server logs
+// INSERT, UPDATE and DELETE as SQL text, so their rows are not in the
+// binlog. The error says which variables to set and how to opt in. It is
+// not retried.
+var ErrBinlogFormat = errors.New("binlog_format must be ROW")
+
 // ErrSchemaMismatch is wrapped by SchemaMismatchError.
 var ErrSchemaMismatch = errors.New("rows event does not match the schema held")
 
@@ -91,7 +98,7 @@ func retryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if errors.Is(err, source.ErrPositionLost) || errors.Is(err, ErrSchemaMismatch) {
+	if errors.Is(err, source.ErrPositionLost) || errors.Is(err, ErrSchemaMismatch) || errors.Is(err, ErrBinlogFormat) {
 		return false
 	}
 	if se := serverError(err); se != nil {

@@ -32,6 +32,7 @@ func TestRetryable(t *testing.T) {
 		{"server shutting down", &ServerError{Code: erServerShutdown}, true},
 		{"position purged", fmt.Errorf("x: %w", source.ErrPositionLost), false},
 		{"schema mismatch", &SchemaMismatchError{Database: "d", Table: "t"}, false},
+		{"binlog_format not ROW", fmt.Errorf("mysql: db:3306: %w: it is MIXED", ErrBinlogFormat), false},
 		{"server ended the dump", errStreamEnded, true},
 	} {
 		if got := retryable(tc.err); got != tc.want {

@@ -141,11 +141,14 @@ func TestParseURL(t *testing.T) {
 		t.Fatalf("String shows the password: %s", c)
 	}
 	d, err := ParseURL("mariadb://u@h")
-	if err != nil || d.Addr != "h:3306" || d.ServerID != DefaultServerID || d.Start != source.StartLatest || d.TLS != nil {
+	if err != nil || d.Addr != "h:3306" || d.ServerID != DefaultServerID || d.Start != source.StartLatest || d.TLS != nil || d.AllowStatement {
 		t.Fatalf("defaults: %+v, %v", d, err)
 	}
+	if a, err := ParseURL("mysql://u@h/?allow-statement=on"); err != nil || !a.AllowStatement {
+		t.Fatalf("allow-statement=on: %+v, %v", a, err)
+	}
 	for _, bad := range []string{
-		"postgres://u@h/", "mysql://u:pw@h/?server-id=0", "mysql://u:pw@h/?gtid=maybe",
+		"postgres://u@h/", "mysql://u:pw@h/?server-id=0", "mysql://u:pw@h/?gtid=maybe", "mysql://u:pw@h/?allow-statement=perhaps",
 		"mysql://u:pw@h/?from=middle", "mysql://u:pw@h/?tls=sometimes", "mysql://:pw@h/", "mysql://u:pw@h/?what=1",
 	} {
 		if _, err := ParseURL(bad); err == nil {

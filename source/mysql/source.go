@@ -25,6 +25,11 @@ type Source struct {
 	opened   bool            // schema opened for this Stream
 	progress bool            // the current session delivered something
 	dumping  time.Time       // when the current session's dump started (zero: not yet)
+
+	// Warnings logged once per Source.
+	warnedFormat    bool // binlog_format is not ROW (allowed)
+	warnedImage     bool // binlog_row_image is not FULL
+	warnedStatement bool // a statement-logged DML arrived without allow-statement
 }
 
 // healthySession is how long a session must stream, even without
@@ -127,6 +132,9 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 	defer r.Close()
 	stop := r.watch(ctx)
 	defer stop()
+	if err := s.checkBinlogFormat(r); err != nil {
+		return err
+	}
 
 	if !s.opened {
 		s.gtid = newGTIDState(r.mariadb)

@@ -205,8 +205,9 @@ func (s *session) begin(ev *binlog.Event, st binlog.Step) error {
 }
 
 // statement handles a statement inside a transaction: DDL becomes a ddl or
-// truncate change and updates the schema history; other statements
-// (statement-based DML) produce nothing.
+// truncate change and updates the schema history; DML logged as a
+// statement (binlog_format=STATEMENT or MIXED, also LOAD DATA) becomes a
+// statement change; other statements produce nothing.
 func (s *session) statement(ev *binlog.Event, q *binlog.Query) error {
 	if q.ErrorCode != 0 {
 		return nil // a statement that failed on the source changed nothing we track
@@ -217,6 +218,20 @@ func (s *session) statement(ev *binlog.Event, q *binlog.Query) error {
 		return fmt.Errorf("mysql: %s: %w", s.where(), err)
 	}
 	if res.kind == ddlNone {
+		if !binlog.IsDML(q.SQL) {
+			return nil
+		}
+		if !s.cfg.AllowStatement && !s.src.warnedStatement {
+			// The server logs rows, but a session logged this as text
+			// (SET SESSION binlog_format=STATEMENT).
+			s.src.warnedStatement = true
+			s.cfg.Logger.Warn("the binlog holds DML as SQL text although binlog_format is ROW (a session set "+
+				"binlog_format=STATEMENT?): it is delivered as a \"statement\" change, without rows", "at", s.where())
+		}
+		c := s.newChange()
+		*c = change.Change{Op: change.OpStatement, Namespace: change.Namespace{Database: q.Schema}, SQL: q.SQL}
+		s.add(c)
+		s.tx.data++
 		return nil
 	}
 	c := s.newChange()
@@ -298,7 +313,7 @@ func (s *session) queue(c *change.Change) {
 	}
 	c.ReadTime = s.readTime
 	switch c.Op {
-	case change.OpInsert, change.OpUpdate, change.OpDelete, change.OpDDL, change.OpTruncate:
+	case change.OpInsert, change.OpUpdate, change.OpDelete, change.OpDDL, change.OpTruncate, change.OpStatement:
 		s.hasPend, s.pendOwn = true, false
 	default:
 		s.hasPend = false
