@@ -54,6 +54,10 @@ type Decoder struct {
 	// Counters, for progress and statistics.
 	Events  int64 // events seen
 	Changes int64 // changes emitted
+
+	// ReaderOptions are passed to the binlog readers DecodeFiles and
+	// DecodeReader open (for example binlog.WithoutChecksums()).
+	ReaderOptions []binlog.Option
 }
 
 // NewDecoder returns a Decoder that emits the changes f selects.
@@ -365,7 +369,7 @@ func decodeFile(ctx context.Context, path string, first, last bool, d *Decoder, 
 
 func decodeStream(ctx context.Context, src io.Reader, path string, first, last bool, d *Decoder, emit func(*change.Change) error, progress func(int64)) (int64, error) {
 	d.StartFile(path, first, last)
-	r := binlog.NewReader(src, filepath.Base(path))
+	r := binlog.NewReader(src, filepath.Base(path), d.ReaderOptions...)
 	defer r.Close()
 	for i := 0; ; i++ {
 		if i&1023 == 0 {

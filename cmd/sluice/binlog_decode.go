@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-cdc/sluice/binlog"
 	"github.com/sluice-cdc/sluice/binlog/changes"
 	"github.com/sluice-cdc/sluice/change"
 )
@@ -34,6 +35,10 @@ last (stop) file; times are the events' header timestamps, given as
 "db.name"; DDL is kept for the selected databases). GTID sets are MySQL
 sets ("uuid:1-5,uuid2:7") or MariaDB lists of domain-server-seq GTIDs and
 domain-server-first-last ranges ("0-1-5,0-1-10-20").
+
+Checksums are verified unless --skip-checksums is given (as in "sluice
+binlog events"): a damaged event then ends decoding with an error naming
+the file and offset.
 
 Progress (bytes, events, rate, ETA) is written to standard error when it is
 a terminal and the input is larger than 64 MB.`
@@ -106,6 +111,7 @@ func runBinlogDecode(ctx context.Context, e *env, args []string) error {
 		include, exclude   gtidFlag
 		progressThreshold  int64 = 64 << 20
 		startPos, stopPos  int64
+		noCheck            bool
 		progressOnTerminal = e.StderrTerminal
 	)
 	fs := newFlagSet(e, "binlog decode", "sluice binlog decode [options] FILE...", decodeHelp)
@@ -118,6 +124,7 @@ func runBinlogDecode(ctx context.Context, e *env, args []string) error {
 	fs.Var(&tables, "table", "keep only changes of this table, name or db.name (repeatable)")
 	fs.Var(&include, "include-gtids", "keep only transactions whose GTID is in this set")
 	fs.Var(&exclude, "exclude-gtids", "drop transactions whose GTID is in this set")
+	fs.BoolVar(&noCheck, "skip-checksums", false, "do not verify CRC32 checksums")
 	files, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -135,6 +142,9 @@ func runBinlogDecode(ctx context.Context, e *env, args []string) error {
 		IncludeGTIDs: include.set, ExcludeGTIDs: exclude.set,
 	}
 	d := changes.NewDecoder(flt)
+	if noCheck {
+		d.ReaderOptions = append(d.ReaderOptions, binlog.WithoutChecksums())
+	}
 	w := bufio.NewWriterSize(e.Stdout, 256<<10)
 	var line []byte
 	var enc change.Encoder
