@@ -69,6 +69,8 @@ type colInfo struct {
 	text     string     // column type text, e.g. "DECIMAL(12,2)"
 	fixed    int        // size of every value in a row image, or -1 when length-prefixed
 	prefix   int        // length-prefix bytes when fixed < 0
+	nometa   bool       // from a TABLE_MAP without column metadata: lengths unknown
+	unsized  bool       // nometa and the values cannot be sized (DECIMAL, BLOB, …)
 }
 
 // isNumeric reports whether the signedness bitmap has a bit for the column.
@@ -185,6 +187,31 @@ func (c *colInfo) setup(m []byte) string {
 	return ""
 }
 
+// setupWithoutMetadata derives the decode parameters of a column of a
+// TABLE_MAP without column metadata (see TableMap.NoColumnMetadata): with
+// metadata 0, as the server's table_def and mariadb-binlog take it, CHAR and
+// VARCHAR have a 1-byte length prefix and the other types their fixed size;
+// the types only metadata can size are marked unsized.
+func (c *colInfo) setupWithoutMetadata() string {
+	c.nometa = true
+	switch c.typ {
+	case TypeString, TypeVarchar, TypeVarString:
+		c.real, c.geoType = c.typ, -1
+		if c.typ == TypeVarString {
+			c.real = TypeVarchar
+		}
+		c.fixed, c.prefix = -1, 1
+		return ""
+	case TypeNewDecimal, TypeBit, TypeBlob, TypeGeometry, TypeJSON, TypeVector, TypeEnum, TypeSet:
+		c.real, c.geoType = c.typ, -1
+		c.unsized = true
+		c.fixed, c.prefix = -1, 0
+		return ""
+	}
+	var zero [2]byte
+	return c.setup(zero[:])
+}
+
 // sizes returns the fixed value size of the column, or -1 and the size of
 // the length prefix.
 func (c *colInfo) sizes() (fixed, prefix int) {
@@ -236,6 +263,20 @@ func (c *colInfo) typeText() string {
 		uns = " UNSIGNED"
 	}
 	binary := c.cs == csBinary
+	if c.nometa {
+		switch c.real {
+		case TypeString:
+			return "CHAR"
+		case TypeVarchar:
+			return "VARCHAR"
+		case TypeNewDecimal:
+			return "DECIMAL"
+		case TypeBit:
+			return "BIT"
+		case TypeBlob:
+			return "BLOB"
+		}
+	}
 	switch c.real {
 	case TypeTiny:
 		return "TINYINT" + uns

@@ -302,6 +302,27 @@ func (r *RowsReader) reset(typ EventType, body []byte, postHeaderLen int, tables
 		return r.fail(fmt.Errorf("%w: event has %d columns, TABLE_MAP of %s.%s has %d",
 			ErrMalformed, r.ncols, r.Table.Database, r.Table.Table, r.Table.ColumnCount()))
 	}
+	if r.Table.unsized {
+		return r.checkSized()
+	}
+	return nil
+}
+
+// checkSized fails when the event holds a column that a TABLE_MAP without
+// column metadata cannot size.
+func (r *RowsReader) checkSized() error {
+	for i := range r.Table.cols {
+		if !r.Table.cols[i].unsized {
+			continue
+		}
+		for img := 0; img < 2; img++ {
+			if len(r.present[img]) > 0 && bitSet(r.present[img], i) {
+				r.err = r.colErr(i, fmt.Errorf("%w: the TABLE_MAP of %s.%s has no column metadata (written by MySQL before 5.1.18), "+
+					"and a value of this type cannot be sized without it", ErrUnsupported, r.Table.Database, r.Table.Table))
+				return r.err
+			}
+		}
+	}
 	return nil
 }
 

@@ -34,6 +34,7 @@ func FuzzTableMap(f *testing.F) {
 	}
 	f.Add(buildTableMap(1, "d", "t", []tcol{{TypeNewDecimal, []byte{65, 30}, true}, {TypeString, []byte{byte(TypeSet), 8}, true}},
 		testTLV(tmSetStrValue, strSeq([]string{"a", "b"})), testTLV(tmColumnCharset, packedSeq(33))), true)
+	f.Add(tableMapWithoutMetadata(1, "d", "t", TypeLong, TypeVarchar, TypeString, TypeBlob, TypeNewDecimal), false)
 	f.Fuzz(func(t *testing.T, body []byte, mariaDB bool) {
 		tm, err := DecodeTableMapPostHeader(body, 8, mariaDB)
 		if err != nil {
@@ -68,6 +69,8 @@ func FuzzRows(f *testing.F) {
 	tm := buildTableMap(42, "shop", "items", []tcol{{TypeLong, nil, false}, {TypeVarchar, []byte{80, 0}, true},
 		{TypeNewDecimal, []byte{12, 2}, true}, {TypeJSON, []byte{4}, true}})
 	f.Add(tm, byte(PartialUpdateRowsEvent), partialEvent(map[string]any{"a": []any{1, "x"}}, diff(jsonDiffInsert, "$.a[1]", 2.5)))
+	f.Add(tableMapWithoutMetadata(42, "d", "t", TypeLong, TypeVarchar, TypeString, TypeBlob), byte(WriteRowsEventV1),
+		buildRowsBody(WriteRowsEventV1, 42, 4, [][]byte{{0x07}}, nil, image(leBytes(1, 4), lenPrefixed(1, []byte("ab")), lenPrefixed(1, nil))))
 	f.Fuzz(func(t *testing.T, tmBody []byte, typ byte, body []byte) {
 		tm, err := DecodeTableMapPostHeader(tmBody, 8, false)
 		if err != nil {

@@ -45,9 +45,20 @@ type TableMap struct {
 	// HasFullMetadata reports whether any optional metadata was present
 	// (binlog_row_metadata=FULL or MINIMAL on MySQL 8 / MariaDB 10.5+).
 	HasFullMetadata bool
+	// NoColumnMetadata reports an event that ends right after its column
+	// types, with no column metadata and no null bitmap: the form MySQL 5.1
+	// wrote before 5.1.18. It is read as the server and mariadb-binlog read
+	// it (Table_map_log_event leaves the metadata empty, and table_def then
+	// takes every column's metadata as 0): CHAR and VARCHAR values have a
+	// 1-byte length prefix, FLOAT and DOUBLE are 4 and 8 bytes, and every
+	// column counts as NOT NULL. DECIMAL, BIT, BLOB/TEXT, GEOMETRY and JSON
+	// values cannot be sized without their metadata: a rows event that
+	// holds one fails with ErrUnsupported naming the column.
+	NoColumnMetadata bool
 
 	cols     []colInfo
-	jsonCols int // number of JSON columns, for PARTIAL_UPDATE_ROWS bitmaps
+	unsized  bool // some column cannot be sized (NoColumnMetadata)
+	jsonCols int  // number of JSON columns, for PARTIAL_UPDATE_ROWS bitmaps
 	mariaDB  bool
 	names    []string // column names while decoding
 }
@@ -272,17 +283,25 @@ func decodeTableMapBody(body []byte, idLen int, mariaDB bool) (*TableMap, error)
 	}
 	n := int(ncols)
 	types := r.bytes(n, "column types")
-	metaLenTotal := r.packed("metadata length")
 	if r.err != nil {
 		return nil, r.err
 	}
-	if metaLenTotal > uint64(len(body)) {
-		return nil, fmt.Errorf("%w: metadata length %d exceeds the event", ErrTruncated, metaLenTotal)
-	}
-	meta := r.bytes(int(metaLenTotal), "column metadata")
-	nulls := r.bytes((n+7)/8, "null bitmap")
-	if r.err != nil {
-		return nil, r.err
+	var meta, nulls []byte
+	if r.off == len(body) {
+		t.NoColumnMetadata = true
+	} else {
+		metaLenTotal := r.packed("metadata length")
+		if r.err != nil {
+			return nil, r.err
+		}
+		if metaLenTotal > uint64(len(body)) {
+			return nil, fmt.Errorf("%w: metadata length %d exceeds the event", ErrTruncated, metaLenTotal)
+		}
+		meta = r.bytes(int(metaLenTotal), "column metadata")
+		nulls = r.bytes((n+7)/8, "null bitmap")
+		if r.err != nil {
+			return nil, r.err
+		}
 	}
 	t.cols = make([]colInfo, n)
 	mp := 0
@@ -290,14 +309,21 @@ func decodeTableMapBody(body []byte, idLen int, mariaDB bool) (*TableMap, error)
 		c := &t.cols[i]
 		c.typ = ColumnType(types[i])
 		c.visible = true
-		ml := metaLen(c.typ)
-		if mp+ml > len(meta) {
-			return nil, fmt.Errorf("%w: metadata of column %d", ErrTruncated, i+1)
+		var why string
+		if t.NoColumnMetadata {
+			why = c.setupWithoutMetadata()
+			t.unsized = t.unsized || c.unsized
+		} else {
+			ml := metaLen(c.typ)
+			if mp+ml > len(meta) {
+				return nil, fmt.Errorf("%w: metadata of column %d", ErrTruncated, i+1)
+			}
+			var m [2]byte
+			copy(m[:], meta[mp:mp+ml])
+			mp += ml
+			why = c.setup(m[:])
 		}
-		var m [2]byte
-		copy(m[:], meta[mp:mp+ml])
-		mp += ml
-		if why := c.setup(m[:]); why != "" {
+		if why != "" {
 			return nil, fmt.Errorf("%w: column %d: %s", ErrMalformed, i+1, why)
 		}
 		if c.typ == TypeJSON {
@@ -315,7 +341,7 @@ func decodeTableMapBody(body []byte, idLen int, mariaDB bool) (*TableMap, error)
 		}
 		c.text = c.typeText()
 		t.Columns[i].Type = c.text
-		t.Columns[i].Nullable = nulls[i/8]&(1<<(uint(i)%8)) != 0
+		t.Columns[i].Nullable = nulls != nil && nulls[i/8]&(1<<(uint(i)%8)) != 0
 	}
 	for _, k := range t.PrimaryKey {
 		t.Columns[k].Key = true

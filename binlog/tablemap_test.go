@@ -260,12 +260,21 @@ func TestDecodeTableMapErrors(t *testing.T) {
 			t.Errorf("type %d meta %v: err %v", c.typ, c.meta, err)
 		}
 	}
-	// Every cut of a body before its optional metadata must fail cleanly.
+	// Every cut of a body before its optional metadata must fail cleanly,
+	// except right after the column types: that is the pre-5.1.18 form
+	// without metadata (TestTableMapWithoutMetadata).
 	body := buildTableMap(9, "db", "tbl", []tcol{{TypeVarchar, []byte{10, 0}, true}, {TypeNewDecimal, []byte{5, 2}, false}},
 		testTLV(tmColumnName, strSeq([]string{"a", "b"})[1:]))
 	fixedEnd := len(body) - len(testTLV(tmColumnName, strSeq([]string{"a", "b"})[1:]))
+	typesEnd := len(tableMapWithoutMetadata(9, "db", "tbl", TypeVarchar, TypeNewDecimal))
 	for n := 0; n < len(body); n++ {
-		_, err := DecodeTableMap(body[:n], nil)
+		tm, err := DecodeTableMap(body[:n], nil)
+		if n == typesEnd {
+			if err != nil || !tm.NoColumnMetadata {
+				t.Errorf("cut after the column types: %v", err)
+			}
+			continue
+		}
 		if n < fixedEnd && !errors.Is(err, ErrTruncated) {
 			t.Errorf("cut at %d: err %v", n, err)
 		}
@@ -337,8 +346,10 @@ func TestTableMapErrorsLocated(t *testing.T) {
 	}{
 		{"bad metadata", Event{Source: "bin.000007", Offset: 1234, Header: Header{Type: TableMapEvent}, Body: bad},
 			"binlog: bin.000007@1234 TABLE_MAP_EVENT: table id 42 (shop.orders): ", ErrMalformed},
-		{"cut in the column types", Event{Source: "bin.000007", Offset: 99, Header: Header{Type: TableMapEvent}, Body: good[:len(good)-4]},
-			"binlog: bin.000007@99 TABLE_MAP_EVENT: table id 42 (shop.orders): ", ErrTruncated},
+		{"cut in the column types", Event{Source: "bin.000007", Offset: 99, Header: Header{Type: TableMapEvent}, Body: good[:len(good)-5]},
+			"binlog: bin.000007@99 TABLE_MAP_EVENT: table id 42 (shop.orders): truncated: column types", ErrTruncated},
+		{"cut in the metadata", Event{Source: "bin.000007", Offset: 99, Header: Header{Type: TableMapEvent}, Body: good[:len(good)-2]},
+			"binlog: bin.000007@99 TABLE_MAP_EVENT: table id 42 (shop.orders): truncated: column metadata", ErrTruncated},
 		{"cut in the table name", Event{Source: "relay.000002", Offset: 4, Header: Header{Type: TableMapEvent}, Body: good[:16]},
 			"binlog: relay.000002@4 TABLE_MAP_EVENT: table id 42: ", ErrTruncated},
 		{"cut in the table id", Event{Source: "relay.000002", Offset: 4, Header: Header{Type: TableMapEvent}, Body: good[:3]},
