@@ -212,6 +212,13 @@ func (r *RowsReader) reset(typ EventType, body []byte, postHeaderLen int, tables
 	if !ok {
 		return r.fail(fmt.Errorf("%w: %s is not a rows event", ErrUnsupported, typ))
 	}
+	if version == 0 {
+		// Old_rows_log_event: the master's record null bytes (whose count
+		// and bit offset depend on the table's storage format) followed by
+		// every column's value, NULL or not.
+		return r.fail(fmt.Errorf("%w: the rows events of MySQL 5.1.0 to 5.1.15 copy the storage engine's record null bytes "+
+			"and hold a value for every column, NULL or not, a layout the binlog does not describe", ErrUnsupported))
+	}
 	idLen := 6
 	if postHeaderLen == 6 {
 		idLen = 4

@@ -103,7 +103,7 @@ func TestRowsEventKinds(t *testing.T) {
 	all := allPresent(4)
 	row1 := image(rowValues(1, "apple", "1.50", map[string]any{"a": 1})...)
 	row2 := image(rowValues(-2, "", "-0.99", nil)...)
-	for _, typ := range []EventType{WriteRowsEventV2, WriteRowsEventV1, PreGAWriteRowsEvent} {
+	for _, typ := range []EventType{WriteRowsEventV2, WriteRowsEventV1} {
 		body := buildRowsBody(typ, 42, 4, [][]byte{all}, nil, append(append([]byte{}, row1...), row2...))
 		r, err := NewRowsReader(typ, body, nil, tables)
 		if err != nil {
@@ -117,6 +117,13 @@ func TestRowsEventKinds(t *testing.T) {
 		if r.Kind != RowsInsert || r.TableID != 42 || r.Flags != 1 {
 			t.Errorf("%s: header %+v", typ, r)
 		}
+	}
+	// MySQL 5.1.0-5.1.15 rows (as in the corpus's ver_5_1-wl2325_r.001:
+	// the record's null bytes, then every column's value) are refused, not
+	// misread as v1 rows.
+	pre := buildRowsBody(PreGAWriteRowsEvent, 42, 4, [][]byte{all}, nil, row1)
+	if _, err := NewRowsReader(PreGAWriteRowsEvent, pre, nil, tables); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "5.1.15") {
+		t.Errorf("pre-GA rows: %v, want ErrUnsupported naming MySQL 5.1.15", err)
 	}
 	// DELETE v2 with extra data (partition info) kept verbatim.
 	body := buildRowsBody(DeleteRowsEventV2, 42, 4, [][]byte{all}, []byte{1, 7, 0}, row1)

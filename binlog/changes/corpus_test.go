@@ -18,7 +18,7 @@ var brokenCorpus = map[string]string{
 	"binlog_truncated_prev_gtid_event.000001": "truncated",
 	"corrupt-relay-bin.000624":                "QUERY_EVENT",
 	"bug40482-bin.000001":                     "INCIDENT_EVENT",
-	"ver_5_1-wl2325_r.001":                    "TABLE_MAP_EVENT",
+	"ver_5_1-wl2325_r.001":                    "PRE_GA_WRITE_ROWS_EVENT",
 }
 
 // TestCorpus decodes every file of the corpus (MySQL 5.0 to 9.x and

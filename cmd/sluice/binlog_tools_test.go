@@ -322,7 +322,7 @@ func TestBinlogToolsCorpus(t *testing.T) {
 		"corrupt-relay-bin.000624": true,
 		// An INCIDENT event (malformed body, from a crash test): changes may be lost there.
 		"bug40482-bin.000001": true,
-		// A MySQL 5.1 pre-GA row format preview whose TABLE_MAP package binlog does not read.
+		// A MySQL 5.1 pre-GA row format preview whose rows package binlog does not read.
 		"ver_5_1-wl2325_r.001": true}
 	var valid int
 	for _, e := range ents {
