@@ -71,6 +71,8 @@ type colInfo struct {
 	prefix   int        // length-prefix bytes when fixed < 0
 	nometa   bool       // from a TABLE_MAP without column metadata: lengths unknown
 	unsized  bool       // nometa and the values cannot be sized (DECIMAL, BLOB, …)
+	hires    bool       // old-code TIMESTAMP/DATETIME/TIME in MariaDB's fractional format, fsp in scale
+	fspKnown bool       // SetPrecision gave the precision of an old-code temporal column
 }
 
 // isNumeric reports whether the signedness bitmap has a bit for the column.
@@ -215,6 +217,9 @@ func (c *colInfo) setupWithoutMetadata() string {
 // sizes returns the fixed value size of the column, or -1 and the size of
 // the length prefix.
 func (c *colInfo) sizes() (fixed, prefix int) {
+	if c.hires {
+		return c.hiresSize(), 0
+	}
 	switch c.typ {
 	case TypeTiny, TypeYear:
 		return 1, 0
@@ -297,17 +302,17 @@ func (c *colInfo) typeText() string {
 	case TypeNull:
 		return "NULL"
 	case TypeTimestamp:
-		return "TIMESTAMP"
+		return withFsp("TIMESTAMP", c.scale) // scale > 0 only for MariaDB's fractional format
 	case TypeTimestamp2:
 		return withFsp("TIMESTAMP", c.scale)
 	case TypeDate, TypeNewDate:
 		return "DATE"
 	case TypeTime:
-		return "TIME"
+		return withFsp("TIME", c.scale)
 	case TypeTime2:
 		return withFsp("TIME", c.scale)
 	case TypeDateTime:
-		return "DATETIME"
+		return withFsp("DATETIME", c.scale)
 	case TypeDateTime2:
 		return withFsp("DATETIME", c.scale)
 	case TypeYear:

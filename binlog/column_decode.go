@@ -77,18 +77,30 @@ func (r *RowsReader) decodeValue(c *colInfo, v []byte, out *change.Value) error 
 		*out = change.Bit(u, uint8(c.bits))
 		return nil
 	case TypeTimestamp:
+		if c.hires {
+			*out = decodeHires(c, v)
+			return nil
+		}
 		*out = change.Timestamp(int64(le32(v)), 0, 0)
 		return nil
 	case TypeTimestamp2:
 		*out = decodeTimestamp2(v, c.scale)
 		return nil
 	case TypeDateTime:
+		if c.hires {
+			*out = decodeHires(c, v)
+			return nil
+		}
 		*out = decodeDateTimeOld(v)
 		return nil
 	case TypeDateTime2:
 		*out = decodeDateTime2(v, c.scale)
 		return nil
 	case TypeTime:
+		if c.hires {
+			*out = decodeHires(c, v)
+			return nil
+		}
 		*out = decodeTimeOld(v)
 		return nil
 	case TypeTime2:

@@ -312,6 +312,9 @@ func (r *RowsReader) reset(typ EventType, body []byte, postHeaderLen int, tables
 	if r.Table.unsized {
 		return r.checkSized()
 	}
+	if r.Table.unsureFsp {
+		return r.checkClassicTemporal()
+	}
 	return nil
 }
 

@@ -56,11 +56,12 @@ type TableMap struct {
 	// holds one fails with ErrUnsupported naming the column.
 	NoColumnMetadata bool
 
-	cols     []colInfo
-	unsized  bool // some column cannot be sized (NoColumnMetadata)
-	jsonCols int  // number of JSON columns, for PARTIAL_UPDATE_ROWS bitmaps
-	mariaDB  bool
-	names    []string // column names while decoding
+	cols      []colInfo
+	unsized   bool // some column cannot be sized (NoColumnMetadata)
+	unsureFsp bool // MariaDB old-code TIME/DATETIME/TIMESTAMP columns of unknown precision
+	jsonCols  int  // number of JSON columns, for PARTIAL_UPDATE_ROWS bitmaps
+	mariaDB   bool
+	names     []string // column names while decoding
 }
 
 // ColumnCount returns the number of columns.
@@ -328,6 +329,9 @@ func decodeTableMapBody(body []byte, idLen int, mariaDB bool) (*TableMap, error)
 		}
 		if c.typ == TypeJSON {
 			t.jsonCols++
+		}
+		if mariaDB && isOldTemporal(c.typ) && !c.nometa {
+			t.unsureFsp = true
 		}
 	}
 	if err := t.decodeOptional(body[r.off:]); err != nil {
