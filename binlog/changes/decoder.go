@@ -58,6 +58,9 @@ type Decoder struct {
 	// ReaderOptions are passed to the binlog readers DecodeFiles and
 	// DecodeReader open (for example binlog.WithoutChecksums()).
 	ReaderOptions []binlog.Option
+	// Precisions give the precision of MariaDB TIME, DATETIME and
+	// TIMESTAMP columns logged in its own fractional-seconds format.
+	Precisions []ColumnPrecision
 }
 
 // NewDecoder returns a Decoder that emits the changes f selects.
@@ -121,6 +124,8 @@ func (d *Decoder) Event(ev *binlog.Event, emit func(*change.Change) error) error
 				d.source = "mariadb"
 			}
 		}
+	case binlog.KindTableMap:
+		applyPrecisions(st.Table, d.Precisions)
 	case binlog.KindLost:
 		return binlog.LostError(ev)
 	case binlog.KindRows:

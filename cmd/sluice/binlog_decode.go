@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,6 +40,14 @@ domain-server-first-last ranges ("0-1-5,0-1-10-20").
 Checksums are verified unless --skip-checksums is given (as in "sluice
 binlog events"): a damaged event then ends decoding with an error naming
 the file and offset.
+
+MariaDB 5.3-10.0 (and 10.1+ for tables created with
+mysql56_temporal_format=OFF) logs TIME(n), DATETIME(n) and TIMESTAMP(n)
+with fractional seconds in a format of its own whose precision the binlog
+does not record: rows of such tables end decoding with an error until
+--temporal-precision gives it, for example --temporal-precision
+shop.orders.created=3 (COLUMN is a name, or a 1-based number when the
+binlog has no column names).
 
 Progress (bytes, events, rate, ETA) is written to standard error when it is
 a terminal and the input is larger than 64 MB.`
@@ -112,6 +121,7 @@ func runBinlogDecode(ctx context.Context, e *env, args []string) error {
 		progressThreshold  int64 = 64 << 20
 		startPos, stopPos  int64
 		noCheck            bool
+		precisions         listFlag
 		progressOnTerminal = e.StderrTerminal
 	)
 	fs := newFlagSet(e, "binlog decode", "sluice binlog decode [options] FILE...", decodeHelp)
@@ -125,6 +135,7 @@ func runBinlogDecode(ctx context.Context, e *env, args []string) error {
 	fs.Var(&include, "include-gtids", "keep only transactions whose GTID is in this set")
 	fs.Var(&exclude, "exclude-gtids", "drop transactions whose GTID is in this set")
 	fs.BoolVar(&noCheck, "skip-checksums", false, "do not verify CRC32 checksums")
+	fs.Var(&precisions, "temporal-precision", "DB.TABLE.COLUMN=N: the precision of a MariaDB TIME, DATETIME or TIMESTAMP column logged without it (repeatable)")
 	files, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -144,6 +155,13 @@ func runBinlogDecode(ctx context.Context, e *env, args []string) error {
 	d := changes.NewDecoder(flt)
 	if noCheck {
 		d.ReaderOptions = append(d.ReaderOptions, binlog.WithoutChecksums())
+	}
+	for _, p := range precisions {
+		cp, err := changes.ParseColumnPrecision(p)
+		if err != nil {
+			return usagef("binlog decode: --temporal-precision: %v", strings.TrimPrefix(err.Error(), "changes: "))
+		}
+		d.Precisions = append(d.Precisions, cp)
 	}
 	w := bufio.NewWriterSize(e.Stdout, 256<<10)
 	var line []byte
@@ -166,6 +184,9 @@ func runBinlogDecode(ctx context.Context, e *env, args []string) error {
 	prog.done()
 	if ferr := w.Flush(); err == nil {
 		err = ferr
+	}
+	if errors.Is(err, binlog.ErrTemporalPrecision) {
+		err = fmt.Errorf("%w; give each column's precision with --temporal-precision DB.TABLE.COLUMN=N", err)
 	}
 	return err
 }
