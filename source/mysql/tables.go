@@ -38,6 +38,7 @@ func (s *session) tableMap(ev *binlog.Event, tm *binlog.TableMap) error {
 	if st := s.tables[tm.TableID]; st != nil && st.tm == tm {
 		return nil
 	}
+	setPrecisions(tm, s.src.schema.lookup(tm.Database, tm.Table))
 	cols, err := s.columns(tm, s.stream.File()+":"+strconv.FormatInt(ev.Offset, 10))
 	if err != nil {
 		return err
@@ -51,6 +52,49 @@ func (s *session) tableMap(ev *binlog.Event, tm *binlog.TableMap) error {
 	s.tables[tm.TableID] = &tableState{tm: tm, cols: cols,
 		ns: change.Namespace{Database: tm.Database, Table: tm.Table}, fixes: fixes}
 	return nil
+}
+
+// setPrecisions gives the table map the fractional-seconds precision of
+// its TIME, DATETIME and TIMESTAMP columns from the schema held: MariaDB
+// logs such columns of tables created in its own format (MariaDB 5.3-10.0,
+// or mysql56_temporal_format=OFF) under the old type codes without the
+// precision, which the values cannot be read without (see
+// binlog.TableMap.SetPrecision). Nothing happens when the shapes differ.
+func setPrecisions(tm *binlog.TableMap, def *tableDef) {
+	if def == nil || len(def.Columns) != tm.ColumnCount() {
+		return
+	}
+	for i, c := range def.Columns {
+		switch tm.ColumnType(i) {
+		case binlog.TypeTimestamp, binlog.TypeDateTime, binlog.TypeTime:
+			if fsp, ok := temporalPrecision(c.Type); ok {
+				tm.SetPrecision(i, fsp)
+			}
+		}
+	}
+}
+
+// temporalPrecision returns n of a "time(n)", "datetime(n)" or
+// "timestamp(n)" column type (0 without a precision).
+func temporalPrecision(sqlType string) (int, bool) {
+	t := strings.ToLower(strings.TrimSpace(sqlType))
+	base := firstWord(t)
+	if base != "time" && base != "datetime" && base != "timestamp" {
+		return 0, false
+	}
+	rest := strings.TrimSpace(t[len(base):])
+	if !strings.HasPrefix(rest, "(") {
+		return 0, true
+	}
+	end := strings.IndexByte(rest, ')')
+	if end < 0 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(rest[1:end]))
+	if err != nil || n < 0 || n > 6 {
+		return 0, false
+	}
+	return n, true
 }
 
 // columns returns the columns of a table map: its own when it carries
