@@ -77,7 +77,14 @@ func appendJSON(dst []byte, c *Change, e *Encoder) []byte {
 	for i := range ctxs {
 		colCtx(&ctxs[i], c, i)
 	}
+	keyMark := len(dst)
 	dst = appendKey(dst, c, ctxs, n, kt)
+	if e != nil {
+		e.keyStart, e.keyEnd = keyMark, len(dst)
+		if e.keyEnd > e.keyStart {
+			e.keyStart += len(`,"key":`)
+		}
+	}
 	if len(c.Before) > 0 {
 		dst = append(dst, `,"before":`...)
 		dst = appendImage(dst, c, ctxs, c.Before, n, e, kt)

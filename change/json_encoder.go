@@ -27,6 +27,9 @@ type Encoder struct {
 	colsText  []byte
 	colsSig   []ctxSig
 	colsValid bool
+	// keyStart and keyEnd are where, in dst, the last Append wrote the
+	// value of the "key" member (equal when it wrote none).
+	keyStart, keyEnd int
 }
 
 // ctxSig is the part of a column context that "cols" shows (for columns
@@ -43,6 +46,16 @@ type ctxSig struct {
 // allocate when dst has room for the line.
 func (e *Encoder) Append(dst []byte, c *Change) []byte {
 	return appendJSON(dst, c, e)
+}
+
+// AppendKeyed is Append that also reports where, in the returned buffer,
+// the value of the line's "key" member starts and ends: out[start:end] is
+// the JSON object of the key columns, `{"id":42}`, and start == end when
+// the line has no key. Sinks that key their messages (Kafka) use it as the
+// message key without encoding the key twice.
+func (e *Encoder) AppendKeyed(dst []byte, c *Change) (out []byte, start, end int) {
+	out = appendJSON(dst, c, e)
+	return out, e.keyStart, e.keyEnd
 }
 
 // prepare makes e's cache describe c, whose rows have n columns, and

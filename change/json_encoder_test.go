@@ -2,6 +2,7 @@ package change
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -214,6 +215,37 @@ func TestAppendFrac(t *testing.T) {
 			if got := string(appendFrac(nil, nanos, size)); got != want {
 				t.Errorf("appendFrac(%d, %d) = %q, want %q", nanos, size, got, want)
 			}
+		}
+	}
+}
+
+// TestEncoderAppendKeyed: AppendKeyed writes what Append writes, and the
+// span it reports is the line's "key" member.
+func TestEncoderAppendKeyed(t *testing.T) {
+	var e, plain Encoder
+	prefix := []byte("prefix:")
+	for i, c := range encoderCases() {
+		out, start, end := e.AppendKeyed(append([]byte(nil), prefix...), &c)
+		want := plain.Append(append([]byte(nil), prefix...), &c)
+		if !bytes.Equal(out, want) {
+			t.Fatalf("case %d: AppendKeyed wrote\n%s\nAppend\n%s", i, out, want)
+		}
+		line := out[len(prefix):]
+		idx := bytes.Index(line, []byte(`,"key":{`))
+		switch {
+		case idx < 0 && start != end:
+			t.Fatalf("case %d: no key member but span %d:%d in %s", i, start, end, out)
+		case idx < 0:
+			continue
+		case start != len(prefix)+idx+len(`,"key":`):
+			t.Fatalf("case %d: key starts at %d, want %d: %s", i, start, len(prefix)+idx+len(`,"key":`), out)
+		}
+		key := out[start:end]
+		if key[0] != '{' || key[len(key)-1] != '}' || !bytes.HasPrefix(out[end:], []byte(",")) && !bytes.HasPrefix(out[end:], []byte("}")) {
+			t.Fatalf("case %d: key span %q is not the member's object", i, key)
+		}
+		if !json.Valid(key) {
+			t.Fatalf("case %d: key span %q is not JSON", i, key)
 		}
 	}
 }

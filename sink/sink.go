@@ -22,6 +22,12 @@ import (
 type Config struct {
 	// Logger receives the sink's notes; nil discards them.
 	Logger *slog.Logger
+	// Format is the format, with its options, of the messages a sink that
+	// writes bytes sends: "debezium?schemas=true" (package format: Parse,
+	// New). Empty is Sluice JSON. Each such sink builds its encoder with
+	// format.New(cfg.Format, format.Target{…}); sinks that do not write
+	// bytes ignore it.
+	Format string
 }
 
 // Opener opens the sink a URL names. Its errors need not repeat the URL:

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 
+	"github.com/sluice-cdc/sluice/format"
 	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/sink/file"
@@ -33,11 +34,19 @@ func BuiltinTo(w io.Writer) *sink.Registry {
 // It returns the first error (a scheme r already has) after trying them all.
 func Register(r *sink.Registry, w io.Writer) error {
 	openers := map[string]sink.Opener{
-		"stdout": func(_ context.Context, u *url.URL, _ sink.Config) (pipeline.Sink, error) {
-			return stdout.FromURLTo(u, w)
+		"stdout": func(_ context.Context, u *url.URL, cfg sink.Config) (pipeline.Sink, error) {
+			enc, err := lineEncoder(cfg)
+			if err != nil {
+				return nil, err
+			}
+			return stdout.FromURLTo(u, w, enc)
 		},
-		"file": func(_ context.Context, u *url.URL, _ sink.Config) (pipeline.Sink, error) {
-			return file.FromURL(u)
+		"file": func(_ context.Context, u *url.URL, cfg sink.Config) (pipeline.Sink, error) {
+			enc, err := lineEncoder(cfg)
+			if err != nil {
+				return nil, err
+			}
+			return file.FromURL(u, enc)
 		},
 	}
 	var first error
@@ -47,4 +56,15 @@ func Register(r *sink.Registry, w io.Writer) error {
 		}
 	}
 	return first
+}
+
+// lineEncoder returns the encoder of cfg.Format for a line sink (no
+// headers), nil for the default format, which the line sinks write
+// directly.
+func lineEncoder(cfg sink.Config) (format.Encoder, error) {
+	spec, err := format.Parse(cfg.Format)
+	if err != nil || spec.Name() == format.Default {
+		return nil, err
+	}
+	return spec.New(format.Target{})
 }

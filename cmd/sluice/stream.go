@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/format"
 	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/sinks"
@@ -51,7 +53,7 @@ func runStream(ctx context.Context, e *env, args []string) error {
 	return streamWith(ctx, e, args, source.Default(), sinks.BuiltinTo(e.Stdout))
 }
 
-const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl] [--include REGEXES] [--exclude REGEXES] [--mask|--hash TABLE:COLS] [--rename RE=REPL] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
+const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl] [--format NAME[?OPTIONS]] [--include REGEXES] [--exclude REGEXES] [--mask|--hash TABLE:COLS] [--rename RE=REPL] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
 
 const streamHelp = `Stream the changes of a source database to a sink as Sluice JSON lines,
 one change per line, checkpointing the position of what the sink has
@@ -86,6 +88,11 @@ pg_recvlogical --endpos do. It takes FILE:POS, an LSN, or a position as
 sluice prints it (binlog:…, lsn:…#N, mongo:…); a GTID set has no order
 and is refused. Without it the stream runs until a signal.
 
+--format chooses what is written: sluice (the default, Sluice JSON),
+debezium, maxwell, canal-json or cloudevents, with the format's options
+in URL query form: --format 'debezium?schemas=true&decimal.handling.mode=string'.
+docs/formats.md describes each format and its options.
+
 SIGINT or SIGTERM stops the stream cleanly: the last acknowledged position
 is saved before exit. Logs go to standard error; passwords never appear.`
 
@@ -93,6 +100,7 @@ is saved before exit. Logs go to standard error; passwords never appear.`
 func streamWith(ctx context.Context, e *env, args []string, sources *source.Registry, sinks *sink.Registry) error {
 	fs := newFlagSet(e, "stream", streamSynopsis, streamHelp)
 	to := fs.String("to", "stdout://", "sink URL: stdout:// or file:///path/changes.jsonl")
+	formatText := fs.String("format", format.Default, "output format and its options: "+strings.Join(format.Names(), ", ")+"; e.g. 'debezium?schemas=true'")
 	var spec pipeline.FilterSpec
 	fs.StringVar(&spec.Include, "include", "", "only these tables (comma-separated regexes on db.table)")
 	fs.StringVar(&spec.Exclude, "exclude", "", "not these tables (comma-separated regexes on db.table)")
@@ -154,6 +162,14 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	if _, err := pipeline.NewTransform(tspec); err != nil {
 		return usagef("stream: %v", err)
 	}
+	outFormat, err := format.Parse(*formatText)
+	if err != nil {
+		return usagef("stream: --format: %v", err)
+	}
+	if outFormat.NeedsBeginCommit() && !*beginCommit {
+		// The format writes transaction events of its own from them.
+		*beginCommit = true
+	}
 	if *queueBytes <= 0 || *interval < 0 {
 		return usagef("stream: --queue-bytes must be positive and --checkpoint-interval not negative")
 	}
@@ -166,7 +182,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 
 	err = stream(ctx, log, streamConfig{
 		srcURL: srcURL, sinkURL: *to, state: *state, id: *id, start: start, from: fromPos, stopAt: stopPos,
-		filter: spec, transform: tspec, beginCommit: *beginCommit, queueBytes: *queueBytes, interval: *interval,
+		filter: spec, transform: tspec, format: outFormat.String(), beginCommit: *beginCommit, queueBytes: *queueBytes, interval: *interval,
 	}, sources, sinks)
 	// A last guard: whatever a source or sink put in its error, the
 	// secrets of the two URLs do not reach the terminal.
@@ -218,6 +234,7 @@ type streamConfig struct {
 	from, stopAt               change.Position
 	filter                     pipeline.FilterSpec
 	transform                  pipeline.TransformSpec
+	format                     string // --format, checked
 	beginCommit                bool
 	queueBytes                 int64
 	interval                   time.Duration
@@ -237,7 +254,7 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *sour
 		return err
 	}
 	defer store.Close()
-	out, err := sink.Open(ctx, sinks, c.sinkURL, sink.Config{Logger: log})
+	out, err := sink.Open(ctx, sinks, c.sinkURL, sink.Config{Logger: log, Format: c.format})
 	if errors.Is(err, address.ErrUnknownScheme) || errors.Is(err, address.ErrMalformed) {
 		return usagef("%v", err)
 	}

@@ -1,6 +1,7 @@
-// Package file is the sink that appends changes to a local file as Sluice
-// JSON lines, fsync'ing every batch so that an acknowledged change is on
-// disk.
+// Package file is the sink that appends changes to a local file as JSON
+// lines (Sluice JSON, or any other format of package format, one message
+// value per line), fsync'ing every batch so that an acknowledged change is
+// on disk.
 package file
 
 import (
@@ -12,6 +13,7 @@ import (
 	"os"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/format"
 )
 
 // Sink appends JSON lines to a file.
@@ -20,11 +22,15 @@ type Sink struct {
 	path string
 	buf  []byte
 	enc  change.Encoder
+	// encoder, when set, encodes instead of enc, into msgs.
+	encoder format.Encoder
+	msgs    format.Batch
 }
 
-// FromURL opens the sink for file:///abs/path.jsonl (or file:rel/path.jsonl).
-// Its errors do not repeat the URL (sink.Open adds it).
-func FromURL(u *url.URL) (*Sink, error) {
+// FromURL opens the sink for file:///abs/path.jsonl (or file:rel/path.jsonl),
+// writing what enc makes of each change (nil: Sluice JSON). Its errors do
+// not repeat the URL (sink.Open adds it).
+func FromURL(u *url.URL, enc format.Encoder) (*Sink, error) {
 	path := u.Path
 	if u.Opaque != "" {
 		path = u.Opaque
@@ -35,7 +41,19 @@ func FromURL(u *url.URL) (*Sink, error) {
 	if path == "" || u.RawQuery != "" {
 		return nil, errors.New("want file:///path/changes.jsonl with no parameters")
 	}
-	return Open(path)
+	return OpenFormat(path, enc)
+}
+
+// OpenFormat is Open writing the messages enc makes of each change, one
+// value per line (format.AppendLines: keys, headers and tombstones are left
+// out). A nil enc writes Sluice JSON.
+func OpenFormat(path string, enc format.Encoder) (*Sink, error) {
+	s, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	s.encoder = enc
+	return s, nil
 }
 
 // Open opens path for appending, creating it if needed. A last line left
@@ -101,9 +119,20 @@ func (s *Sink) Write(ctx context.Context, batch []change.Change) error {
 		return fmt.Errorf("file: %s: write: %w", s.path, os.ErrClosed)
 	}
 	s.buf = s.buf[:0]
-	for i := range batch {
-		s.buf = s.enc.Append(s.buf, &batch[i])
-		s.buf = append(s.buf, '\n')
+	if s.encoder != nil {
+		s.msgs.Reset()
+		for i := range batch {
+			if err := s.encoder.Encode(&s.msgs, &batch[i]); err != nil {
+				return fmt.Errorf("file: %s: %w", s.path, err)
+			}
+		}
+		s.buf = format.AppendLines(s.buf, &s.msgs)
+		s.msgs.Reset()
+	} else {
+		for i := range batch {
+			s.buf = s.enc.Append(s.buf, &batch[i])
+			s.buf = append(s.buf, '\n')
+		}
 	}
 	if _, err := s.f.Write(s.buf); err != nil {
 		return fmt.Errorf("file: %s: write: %w", s.path, err)

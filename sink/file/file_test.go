@@ -136,7 +136,7 @@ func TestFromURL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := FromURL(u)
+		s, err := FromURL(u, nil)
 		if (err == nil) != tt.ok {
 			t.Errorf("FromURL(%s) err = %v, want ok=%v", tt.url, err, tt.ok)
 		}

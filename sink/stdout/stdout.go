@@ -1,5 +1,6 @@
 // Package stdout is the sink that writes changes to standard output (or any
-// io.Writer) as Sluice JSON lines, one change per line.
+// io.Writer) as JSON lines: Sluice JSON, one change per line, or any other
+// format of package format, one message value per line.
 package stdout
 
 import (
@@ -12,6 +13,7 @@ import (
 	"os"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/format"
 )
 
 // Sink writes JSON lines to a writer. Each Write encodes its batch into a
@@ -21,33 +23,54 @@ type Sink struct {
 	w    *bufio.Writer
 	line []byte
 	enc  change.Encoder
+	// f, when set, encodes instead of enc, into msgs.
+	f    format.Encoder
+	msgs format.Batch
 }
 
-// New returns a Sink writing to w.
+// New returns a Sink writing Sluice JSON lines to w.
 func New(w io.Writer) *Sink {
 	return &Sink{w: bufio.NewWriterSize(w, 64<<10)}
 }
 
-// FromURL opens the sink for a stdout:// URL, which takes no parameters.
-func FromURL(u *url.URL) (*Sink, error) { return FromURLTo(u, os.Stdout) }
+// NewFormat returns a Sink writing to w the messages enc makes of each
+// change, one value per line (format.AppendLines: keys, headers and
+// tombstones are left out). A nil enc writes Sluice JSON.
+func NewFormat(w io.Writer, enc format.Encoder) *Sink {
+	s := New(w)
+	s.f = enc
+	return s
+}
+
+// FromURL opens the sink for a stdout:// URL, which takes no parameters,
+// writing what enc makes of each change (nil: Sluice JSON).
+func FromURL(u *url.URL, enc format.Encoder) (*Sink, error) { return FromURLTo(u, os.Stdout, enc) }
 
 // FromURLTo is FromURL writing to w instead of standard output. Its errors
 // do not repeat the URL (sink.Open adds it).
-func FromURLTo(u *url.URL, w io.Writer) (*Sink, error) {
+func FromURLTo(u *url.URL, w io.Writer, enc format.Encoder) (*Sink, error) {
 	if u.Host != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 		return nil, errors.New("stdout:// takes no host, path or parameters")
 	}
-	return New(w), nil
+	return NewFormat(w, enc), nil
 }
 
-// Write writes one line per change and flushes.
+// Write writes one line per change (per message) and flushes.
 func (s *Sink) Write(ctx context.Context, batch []change.Change) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("stdout: write: %w", err)
 	}
 	for i := range batch {
-		s.line = s.enc.Append(s.line[:0], &batch[i])
-		s.line = append(s.line, '\n')
+		if s.f != nil {
+			s.msgs.Reset()
+			if err := s.f.Encode(&s.msgs, &batch[i]); err != nil {
+				return fmt.Errorf("stdout: %w", err)
+			}
+			s.line = format.AppendLines(s.line[:0], &s.msgs)
+		} else {
+			s.line = s.enc.Append(s.line[:0], &batch[i])
+			s.line = append(s.line, '\n')
+		}
 		if _, err := s.w.Write(s.line); err != nil {
 			return fmt.Errorf("stdout: write: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/format"
 )
 
 func sampleBatch() []change.Change {
@@ -85,8 +86,26 @@ func TestFromURL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := FromURL(u); (err == nil) != tt.ok {
+		if _, err := FromURL(u, nil); (err == nil) != tt.ok {
 			t.Errorf("FromURL(%s) err = %v, want ok=%v", tt.url, err, tt.ok)
 		}
+	}
+}
+
+// TestFormatSluiceSameBytes: the sluice format through package format
+// writes exactly the lines of the sink's own encoder.
+func TestFormatSluiceSameBytes(t *testing.T) {
+	enc, err := format.New("sluice", format.Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain, viaFormat bytes.Buffer
+	for _, s := range []*Sink{New(&plain), NewFormat(&viaFormat, enc)} {
+		if err := s.Write(context.Background(), sampleBatch()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if plain.String() != viaFormat.String() || plain.Len() == 0 {
+		t.Fatalf("via format:\n%s\nplain:\n%s", viaFormat.String(), plain.String())
 	}
 }
