@@ -337,6 +337,11 @@ func (r *Reader) emit(ctx context.Context, batch []change.Change) error {
 				sel = r.columns(c)
 			}
 			r.add(c, sel)
+			if c.Op == change.OpStatement && r.cfg.Transform.hasColumnRules() {
+				// The text of a statement-based DML change holds the very
+				// values the mask and hash rules hide.
+				r.cur.Changes[len(r.cur.Changes)-1].SQL = withheldStatement
+			}
 			if r.cfg.Transform.hasRenames() {
 				if err := r.rename(&r.cur.Changes[len(r.cur.Changes)-1]); err != nil {
 					return err

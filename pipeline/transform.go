@@ -19,7 +19,9 @@ import (
 type TransformSpec struct {
 	// Mask replaces the values of the named columns with MaskWith (NULL
 	// stays NULL, so the column's nullability is not hidden either way):
-	// `shop\.users:email/phone`.
+	// `shop\.users:email/phone`. While Mask or Hash names any column, the
+	// SQL text of statement changes (statement-based DML, which carries
+	// values in its text) is withheld.
 	Mask string
 	// MaskWith is the text masked values get. Default "***".
 	MaskWith string
@@ -37,6 +39,11 @@ type TransformSpec struct {
 	// must still be "database.table". DDL statement text is not rewritten.
 	Rename string
 }
+
+// withheldStatement replaces the SQL text of statement changes (op
+// "statement": DML a statement-based binlog logged as text) while mask or
+// hash rules are on: the text would show the values they hide.
+const withheldStatement = "/* statement text withheld: --mask/--hash rules are on */"
 
 // Transform changes delivered changes as a TransformSpec says. It is
 // immutable once built and safe for concurrent use.

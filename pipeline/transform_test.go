@@ -138,3 +138,37 @@ func TestPipelineTransform(t *testing.T) {
 		}
 	}
 }
+
+// statementSource emits one statement-based DML change in a transaction.
+type statementSource struct{}
+
+func (statementSource) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
+	p := change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: 4}
+	if !from.IsZero() {
+		return nil
+	}
+	return emit([]change.Change{{Op: change.OpStatement, Namespace: change.Namespace{Database: "db"},
+		SQL: "INSERT INTO users VALUES (1, 'ada@example.com')", Pos: p}})
+}
+
+// TestTransformWithholdsStatementText: with a mask on, a statement change
+// keeps its place but not its text, which holds the masked values.
+func TestTransformWithholdsStatementText(t *testing.T) {
+	for _, spec := range []TransformSpec{{Mask: `db\.users:email`}, {Rename: `db\.users=x.users`}} {
+		sink := &copySink{}
+		p, err := New(statementSource{}, sink, &checkpoint.Memory{}, WithTransform(spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(sink.got) != 1 {
+			t.Fatalf("%d changes", len(sink.got))
+		}
+		withheld := strings.Contains(sink.got[0].SQL, "withheld")
+		if withheld != (spec.Mask != "") || (spec.Mask != "" && strings.Contains(sink.got[0].SQL, "ada@")) {
+			t.Errorf("spec %+v: SQL %q", spec, sink.got[0].SQL)
+		}
+	}
+}
