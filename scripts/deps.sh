@@ -3,11 +3,13 @@
 # run takes seconds:
 #   - Debian packages for the real servers the tests start (internal/servers):
 #     mariadb-server mariadb-client postgresql-15 postgresql-client-15
-#     postgresql-15-wal2json redis-server nats-server
+#     postgresql-15-wal2json redis-server nats-server, and kcat (librdkafka's
+#     client, the independent consumer of the Kafka tests)
 #   - the system user "postgres" (PostgreSQL refuses to run as root; the
 #     postgresql-15 package creates the user, this makes sure it exists)
 #   - Go modules of the main module and of tools/ferretdb
-#   - the FerretDB test server binary, built into the cache internal/servers uses
+#   - the FerretDB test server binary and the kfake Kafka cluster program,
+#     built into the cache internal/servers uses
 # Needs root (or sudo) only when something must be installed.
 set -euo pipefail
 
@@ -38,6 +40,7 @@ required=(
 	"/usr/lib/postgresql/15/lib/wal2json.so postgresql-15-wal2json"
 	"/usr/bin/redis-server redis-server"
 	"/usr/sbin/nats-server nats-server"
+	"/usr/bin/kcat kcat"
 )
 
 missing=()
@@ -94,5 +97,7 @@ go mod download
 
 log "building the FerretDB test server"
 go run ./internal/servers/cmd/build-ferretdb >/dev/null
+log "building the kfake Kafka test cluster"
+go run ./internal/servers/cmd/build-kfake >/dev/null
 
 log "ready"
