@@ -1,6 +1,6 @@
-// Package sinks registers the sinks Sluice ships — stdout:// and
-// file:///path.jsonl — in a sink.Registry, the way package sources does
-// for sources.
+// Package sinks registers the sinks Sluice ships — stdout://,
+// file:///path.jsonl and kafka://brokers/?topic=… — in a sink.Registry,
+// the way package sources does for sources.
 package sinks
 
 import (
@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/sink/file"
+	"github.com/sluice-cdc/sluice/sink/kafka"
 	"github.com/sluice-cdc/sluice/sink/stdout"
 )
 
@@ -48,9 +49,17 @@ func Register(r *sink.Registry, w io.Writer) error {
 			}
 			return file.FromURL(u, enc)
 		},
+		"kafka": func(ctx context.Context, u *url.URL, cfg sink.Config) (pipeline.Sink, error) {
+			c, err := kafka.FromURL(u)
+			if err != nil {
+				return nil, sink.BadURL(err)
+			}
+			c.Logger = cfg.Logger
+			return kafka.New(ctx, c)
+		},
 	}
 	var first error
-	for _, scheme := range []string{"stdout", "file"} {
+	for _, scheme := range []string{"stdout", "file", "kafka"} {
 		if err := r.Register(scheme, openers[scheme]); err != nil && first == nil {
 			first = err
 		}

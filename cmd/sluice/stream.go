@@ -53,7 +53,7 @@ func runStream(ctx context.Context, e *env, args []string) error {
 	return streamWith(ctx, e, args, source.Default(), sinks.BuiltinTo(e.Stdout))
 }
 
-const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl] [--format NAME[?OPTIONS]] [--include REGEXES] [--exclude REGEXES] [--mask|--hash TABLE:COLS] [--rename RE=REPL] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
+const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl|kafka://BROKERS/?topic=…] [--format NAME[?OPTIONS]] [--include REGEXES] [--exclude REGEXES] [--mask|--hash TABLE:COLS] [--rename RE=REPL] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
 
 const streamHelp = `Stream the changes of a source database to a sink as Sluice JSON lines,
 one change per line, checkpointing the position of what the sink has
@@ -93,13 +93,19 @@ debezium, maxwell, canal-json or cloudevents, with the format's options
 in URL query form: --format 'debezium?schemas=true&decimal.handling.mode=string'.
 docs/formats.md describes each format and its options.
 
+--to kafka://host:9092,…/?topic={db}.{table} produces to Kafka, keyed
+by primary key; with ?delivery=exactly-once every batch is committed in a
+Kafka transaction together with the position, the cluster keeps the
+checkpoint (offsets topic sluice_offsets, keyed by --id) and no state file
+is used. See the README for its parameters.
+
 SIGINT or SIGTERM stops the stream cleanly: the last acknowledged position
 is saved before exit. Logs go to standard error; passwords never appear.`
 
 // streamWith is runStream with explicit registries, for tests.
 func streamWith(ctx context.Context, e *env, args []string, sources *source.Registry, sinks *sink.Registry) error {
 	fs := newFlagSet(e, "stream", streamSynopsis, streamHelp)
-	to := fs.String("to", "stdout://", "sink URL: stdout:// or file:///path/changes.jsonl")
+	to := fs.String("to", "stdout://", "sink URL: stdout://, file:///path/changes.jsonl or kafka://host:9092,…/?topic=…")
 	formatText := fs.String("format", format.Default, "output format and its options: "+strings.Join(format.Names(), ", ")+"; e.g. 'debezium?schemas=true'")
 	var spec pipeline.FilterSpec
 	fs.StringVar(&spec.Include, "include", "", "only these tables (comma-separated regexes on db.table)")
@@ -114,7 +120,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	fs.StringVar(&tspec.Rename, "rename", "", "rename tables on the way out: 'regex=replacement,…' on \"db.table\", e.g. 'shop\\.(.*)=archive.$1'")
 	from := fs.String("from", "", "where to start without a saved position: latest, earliest, FILE:POS, a GTID set, an LSN (default: the source's own default)")
 	stopAt := fs.String("stop-at", "", "end the stream, exit 0, on reaching this position: FILE:POS, an LSN, or a sluice position (default: never)")
-	state := fs.String("state", "./sluice.db", "state file holding the checkpoint")
+	state := fs.String("state", "./sluice.db", "state file holding the checkpoint (not used when the sink keeps it: kafka delivery=exactly-once)")
 	id := fs.String("id", "stream", "name of this stream's checkpoint in the state file")
 	beginCommit := fs.Bool("begin-commit", false, "also write begin and commit events")
 	queueBytes := fs.Int64("queue-bytes", pipeline.DefaultQueueBytes, "bytes of changes held between source and sink")
@@ -249,17 +255,27 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *sour
 		// usage error.
 		return usagef("%v", err)
 	}
-	store, err := checkpoint.OpenBolt(c.state, 5*time.Second)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	out, err := sink.Open(ctx, sinks, c.sinkURL, sink.Config{Logger: log, Format: c.format})
-	if errors.Is(err, address.ErrUnknownScheme) || errors.Is(err, address.ErrMalformed) {
+	if errors.Is(err, address.ErrUnknownScheme) || errors.Is(err, address.ErrMalformed) || errors.Is(err, sink.ErrBadURL) {
 		return usagef("%v", err)
 	}
 	if err != nil {
 		return err
+	}
+	// A sink that writes the position with the changes (Kafka in
+	// exactly-once mode) is the checkpoint store: no state file.
+	var store checkpoint.Store
+	state := c.state
+	if sp, ok := out.(sink.StoreProvider); ok && sp.CheckpointStore() != nil {
+		store, state = sp.CheckpointStore(), "(kept by the sink)"
+	} else {
+		bolt, err := checkpoint.OpenBolt(c.state, 5*time.Second)
+		if err != nil {
+			out.Close()
+			return err
+		}
+		defer bolt.Close()
+		store = bolt
 	}
 	var counters pipeline.Counters
 	p, err := pipeline.New(src, out, store,
@@ -271,7 +287,7 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *sour
 		out.Close()
 		return err
 	}
-	log.Info("streaming", "source", address.Redact(c.srcURL), "to", address.Redact(c.sinkURL), "state", c.state, "id", c.id)
+	log.Info("streaming", "source", address.Redact(c.srcURL), "to", address.Redact(c.sinkURL), "state", state, "id", c.id)
 	began := time.Now()
 	runErr := p.Run(ctx)
 	closeErr := out.Close()

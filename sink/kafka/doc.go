@@ -1,0 +1,82 @@
+// Package kafka is the sink that produces changes to Apache Kafka (or any
+// broker speaking its protocol), on franz-go.
+//
+//	kafka://[USER:PASSWORD@]HOST[:PORT][,HOST[:PORT]…]/[?PARAMETERS]
+//
+// # Topics, keys and headers
+//
+// Each change goes to the topic its namespace gives the topic template
+// (parameter topic, default {prefix}.{db}.{table}, Debezium's naming with
+// topic.prefix as {prefix}, default "sluice"; {db} is the MySQL database
+// or the PostgreSQL schema). Characters Kafka does not allow in a topic
+// name become '_'. A DDL statement without a table goes to the topic
+// {prefix}, begin and commit events (--begin-commit) to
+// {prefix}.transaction. Heartbeats are not produced.
+//
+// The message key is the row's primary key as a JSON object, the "key"
+// member of Sluice JSON ({"id":42}), and its partition is the murmur2 hash
+// of the key, as Kafka's Java producer computes it: one row's changes land
+// on one partition, in order. An update that changes the key is keyed by
+// the new key. A table without a primary key has no message key; keyless
+// says where its changes go: ordered (default) sends all of a topic's
+// keyless changes to one partition, chosen by the topic name, keeping
+// their order; spread deals them round-robin over the partitions, with no
+// order between them. Sluice logs once per table that it is keyless.
+//
+// Every record carries the headers op (insert, update, delete, truncate,
+// ddl, begin, commit), db, table and position (the change's position as
+// Sluice prints it), unless headers=off; its timestamp is the source's
+// commit time. The value is the change in Sluice JSON (format=sluice, the
+// only format so far).
+//
+// # Delivery
+//
+// delivery=at-least-once (the default): Write produces a batch and
+// returns once every record is acknowledged by all in-sync replicas
+// (acks=all, idempotent producer, retried without limit while the brokers
+// are away), so the pipeline checkpoints, in its own store, only what the
+// cluster holds. After a crash the changes since the last checkpoint are
+// produced again, with the same positions in their position header.
+//
+// delivery=exactly-once: the sink is a TxSink, a pipeline.PositionWriter
+// and its own checkpoint store. Each batch is produced in one Kafka
+// transaction together with a record of the position it brings the
+// pipeline to, in the compacted offsets topic (offsets_topic, default
+// sluice_offsets, created with one partition if missing), keyed by the
+// pipeline's name. On start the sink takes over the transactional.id
+// (transactional_id, default "sluice-" + the pipeline's name), which
+// fences an older instance and aborts its open transaction, and reads the
+// last committed position back with read_committed. A consumer reading
+// with isolation.level=read_committed sees every change exactly once,
+// whatever crashes, restarts or duplicate instances happen.
+//
+// # Parameters
+//
+//	topic               topic template ({prefix}, {db}, {table})
+//	prefix              what {prefix} stands for (default sluice)
+//	format              sluice (default)
+//	delivery            at-least-once (default) or exactly-once
+//	offsets_topic       exactly-once positions (default sluice_offsets)
+//	transactional_id    exactly-once producer id (default sluice-NAME)
+//	transaction_timeout how long the brokers keep a silent producer's transaction (default 1m)
+//	compression         none (default), gzip, snappy, lz4, zstd
+//	sasl                plain, scram-sha-256 or scram-sha-512, with the URL's user and password
+//	sasl_user           the SASL user (instead of the URL's)
+//	sasl_password       the SASL password (instead of the URL's; never logged)
+//	tls                 on: connect with TLS (implied by the tls_* parameters)
+//	tls_ca              PEM file of certificate authorities to trust besides the system's
+//	tls_cert, tls_key   PEM files of a client certificate and its key
+//	tls_server_name     the name to check in the brokers' certificates
+//	tls_insecure        on: do not check the brokers' certificates
+//	create_topics       on: create missing topics (default off: a missing topic is an error)
+//	partitions          partitions of created topics (default: the broker's)
+//	replication         replication factor of created topics (default: the broker's)
+//	keyless             ordered (default) or spread
+//	headers             off: no op/db/table/position headers
+//	max_message_bytes   largest record batch sent (default 1000012, Kafka's max.message.bytes)
+//
+// A record larger than max_message_bytes (or than the topic's
+// max.message.bytes on the broker) stops the sink with an error naming
+// the table, key and position of its change; nothing after it is
+// checkpointed.
+package kafka

@@ -1,0 +1,214 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Header names of every record (unless Config.NoHeaders).
+const (
+	HeaderOp       = "op"
+	HeaderDB       = "db"
+	HeaderTable    = "table"
+	HeaderPosition = "position"
+)
+
+// maxTopicLen is Kafka's longest topic name.
+const maxTopicLen = 249
+
+// checkTopicName reports whether Kafka accepts name as a topic.
+func checkTopicName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty topic name")
+	case name == "." || name == "..":
+		return fmt.Errorf("topic name %q is not allowed", name)
+	case len(name) > maxTopicLen:
+		return fmt.Errorf("topic name %.40q… is longer than %d characters", name, maxTopicLen)
+	}
+	for i := 0; i < len(name); i++ {
+		if !topicChar(name[i]) {
+			return fmt.Errorf("topic name %q: Kafka allows only letters, digits, '.', '_' and '-'", name)
+		}
+	}
+	return nil
+}
+
+func topicChar(b byte) bool {
+	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '.' || b == '_' || b == '-'
+}
+
+// topicName expands the template for one namespace, replacing characters
+// Kafka does not allow with '_' and cutting the name to Kafka's limit.
+func topicName(template, prefix string, ns change.Namespace) string {
+	s := strings.NewReplacer("{prefix}", prefix, "{db}", ns.Database, "{table}", ns.Table).Replace(template)
+	b := []byte(s)
+	for i, c := range b {
+		if !topicChar(c) {
+			b[i] = '_'
+		}
+	}
+	if len(b) > maxTopicLen {
+		b = b[:maxTopicLen]
+	}
+	if s := string(b); s != "." && s != ".." && s != "" {
+		return s
+	}
+	return "_"
+}
+
+// route is where the changes of one namespace go.
+type route struct {
+	topic     string
+	db, table []byte // header values
+	keyless   bool   // noted once: the table has no key columns
+}
+
+// router maps namespaces to routes, remembering the last one (the changes
+// of a batch mostly come from one table).
+type router struct {
+	cfg    *Config
+	routes map[change.Namespace]*route
+	lastNS change.Namespace
+	last   *route
+}
+
+func newRouter(cfg *Config) *router {
+	return &router{cfg: cfg, routes: map[change.Namespace]*route{}}
+}
+
+// routeOf returns c's route and whether it is new. Begin and commit
+// events go to {prefix}.transaction, a DDL without a table to {prefix}.
+func (r *router) routeOf(c *change.Change) (*route, bool) {
+	ns := c.Namespace
+	switch {
+	case c.Op == change.OpBegin || c.Op == change.OpCommit:
+		ns = change.Namespace{Table: "\x00transaction"}
+	case ns.Table == "":
+		ns = change.Namespace{Database: ns.Database, Table: "\x00ddl"}
+	}
+	if r.last != nil && ns == r.lastNS {
+		return r.last, false
+	}
+	rt, ok := r.routes[ns]
+	if !ok {
+		var topic string
+		switch ns.Table {
+		case "\x00transaction":
+			topic = topicName("{prefix}.transaction", r.cfg.Prefix, change.Namespace{})
+		case "\x00ddl":
+			topic = topicName("{prefix}", r.cfg.Prefix, change.Namespace{})
+		default:
+			topic = topicName(r.cfg.Topic, r.cfg.Prefix, ns)
+		}
+		rt = &route{topic: topic, db: []byte(c.Database), table: []byte(c.Table)}
+		r.routes[ns] = rt
+	}
+	r.lastNS, r.last = ns, rt
+	return rt, !ok
+}
+
+// produced says whether a change becomes a record: heartbeats do not.
+func produced(c *change.Change) bool { return c.Op != change.OpHeartbeat }
+
+// opNames are the op header values.
+var opNames = func() [change.OpHeartbeat + 1][]byte {
+	var n [change.OpHeartbeat + 1][]byte
+	for op := change.OpInsert; op <= change.OpHeartbeat; op++ {
+		n[op] = []byte(op.String())
+	}
+	return n
+}()
+
+// span is a part of an encoder's buffer.
+type span struct{ off, end int }
+
+// encoder builds the records of a batch. Their bytes live in one buffer
+// and their headers in one slab, both reused once the records are
+// acknowledged, so a batch costs no allocation per change.
+type encoder struct {
+	cfg   *Config
+	json  change.Encoder
+	buf   []byte
+	recs  []kgo.Record
+	hdrs  []kgo.RecordHeader
+	spans []span // per record: key, value, position
+	index []int  // per record: the index of its change in the batch
+}
+
+// encode fills e.recs with the records of batch, routed by rt, keeping
+// the old buffers when reuse (nothing refers to them any more).
+func (e *encoder) encode(batch []change.Change, routes []*route, reuse bool) {
+	if !reuse {
+		*e = encoder{cfg: e.cfg}
+	}
+	e.buf, e.spans, e.index = e.buf[:0], e.spans[:0], e.index[:0]
+	for i := range batch {
+		c := &batch[i]
+		if !produced(c) {
+			continue
+		}
+		k := len(e.buf)
+		e.buf = change.AppendKeyJSON(e.buf, c)
+		v := len(e.buf)
+		e.buf = e.json.Append(e.buf, c)
+		p := len(e.buf)
+		if !e.cfg.NoHeaders {
+			e.buf = change.AppendPosition(e.buf, c.Pos)
+		}
+		e.spans = append(e.spans, span{k, v}, span{v, p}, span{p, len(e.buf)})
+		e.index = append(e.index, i)
+	}
+	n := len(e.index)
+	e.recs = growRecords(e.recs, n)
+	if !e.cfg.NoHeaders {
+		if cap(e.hdrs) < 4*n {
+			e.hdrs = make([]kgo.RecordHeader, 4*n)
+		}
+		e.hdrs = e.hdrs[:4*n]
+	}
+	for j, i := range e.index {
+		c := &batch[i]
+		rt := routes[i]
+		key, val, pos := e.spans[3*j], e.spans[3*j+1], e.spans[3*j+2]
+		rec := &e.recs[j]
+		*rec = kgo.Record{Topic: rt.topic, Value: e.buf[val.off:val.end:val.end]}
+		if key.end > key.off {
+			rec.Key = e.buf[key.off:key.end:key.end]
+		}
+		if !c.CommitTime.IsZero() {
+			rec.Timestamp = c.CommitTime
+		}
+		if !e.cfg.NoHeaders {
+			h := e.hdrs[4*j : 4*j+4 : 4*j+4]
+			h[0] = kgo.RecordHeader{Key: HeaderOp, Value: opNames[c.Op]}
+			h[1] = kgo.RecordHeader{Key: HeaderDB, Value: rt.db}
+			h[2] = kgo.RecordHeader{Key: HeaderTable, Value: rt.table}
+			h[3] = kgo.RecordHeader{Key: HeaderPosition, Value: e.buf[pos.off:pos.end:pos.end]}
+			rec.Headers = h
+		}
+	}
+}
+
+// growRecords returns recs with length n, reallocated when too small.
+func growRecords(recs []kgo.Record, n int) []kgo.Record {
+	if cap(recs) < n {
+		return make([]kgo.Record, n, n+n/4)
+	}
+	return recs[:n]
+}
+
+// describe names the change behind record j for an error: its op, table,
+// key and position.
+func (e *encoder) describe(batch []change.Change, j int) string {
+	c := &batch[e.index[j]]
+	key := change.AppendKeyJSON(nil, c)
+	if len(key) == 0 {
+		key = []byte("(no key)")
+	}
+	return fmt.Sprintf("%s %s.%s key %s at %s", c.Op, c.Database, c.Table, key, c.Pos)
+}

@@ -1,0 +1,282 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// pingTimeout bounds the first contact with the brokers when a sink opens.
+const pingTimeout = 30 * time.Second
+
+// Open opens the sink a kafka:// URL names (see ParseURL): a *Sink for
+// at-least-once delivery, a *TxSink for exactly-once. It checks that the
+// brokers answer and accept the credentials.
+func Open(ctx context.Context, raw string) (pipeline.Sink, error) {
+	c, err := ParseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	return New(ctx, c)
+}
+
+// New opens a sink: a *Sink for at-least-once delivery, a *TxSink for
+// exactly-once.
+func New(ctx context.Context, cfg Config) (pipeline.Sink, error) {
+	if cfg.withDefaults().Delivery == ExactlyOnce {
+		return NewTx(ctx, cfg)
+	}
+	return NewSink(ctx, cfg)
+}
+
+// producer is what both sinks share: the admin client, routing, topic
+// checks, record encoding and producing a batch.
+type producer struct {
+	cfg    Config
+	admin  *kgo.Client // metadata and topic creation (and at-least-once producing)
+	adm    *kadm.Client
+	router *router
+	routes []*route
+	topics map[string]bool // topics known to exist
+	enc    encoder
+	reuse  bool // nothing refers to enc's buffers: reuse them
+
+	promise func(*kgo.Record, error)
+	errMu   sync.Mutex
+	failed  *kgo.Record
+	failErr error
+}
+
+// newProducer validates cfg and connects the admin client.
+func newProducer(ctx context.Context, cfg Config, opts ...kgo.Opt) (*producer, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	p := &producer{cfg: cfg, topics: map[string]bool{}}
+	p.router = newRouter(&p.cfg)
+	p.enc.cfg = &p.cfg
+	p.promise = p.recordDone
+	cl, err := kgo.NewClient(append(cfg.clientOpts(), opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if err := cl.Ping(pctx); err != nil {
+		cl.Close()
+		if cfg.SASL != "" && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
+			// Some brokers close the connection on a failed SASL
+			// exchange instead of answering with an error.
+			return nil, fmt.Errorf("kafka: brokers %v closed the connection during sasl=%s authentication of user %q (wrong user, password or mechanism?): %w",
+				cfg.Brokers, cfg.SASL, cfg.User, err)
+		}
+		return nil, fmt.Errorf("kafka: brokers %v: %w", cfg.Brokers, err)
+	}
+	p.admin, p.adm = cl, kadm.NewClient(cl)
+	return p, nil
+}
+
+// recordDone is every record's promise: it keeps the first failure.
+func (p *producer) recordDone(r *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	p.errMu.Lock()
+	if p.failErr == nil {
+		p.failed, p.failErr = r, err
+	}
+	p.errMu.Unlock()
+}
+
+// prepare routes batch and makes sure its topics exist, then encodes its
+// records into p.enc.
+func (p *producer) prepare(ctx context.Context, batch []change.Change) error {
+	p.routes = slices.Grow(p.routes[:0], len(batch))[:len(batch)]
+	var fresh []string
+	for i := range batch {
+		rt, isNew := p.router.routeOf(&batch[i])
+		p.routes[i] = rt
+		if isNew {
+			if !p.topics[rt.topic] && !slices.Contains(fresh, rt.topic) {
+				fresh = append(fresh, rt.topic)
+			}
+			c := &batch[i]
+			if c.Op >= change.OpInsert && c.Op <= change.OpDelete && len(change.AppendKeyJSON(nil, c)) == 0 {
+				p.cfg.Logger.Info("table without a primary key: its changes carry no message key and go by the keyless partitioner",
+					"table", c.Database+"."+c.Table, "topic", rt.topic, "keyless", string(p.cfg.Keyless))
+			}
+		}
+	}
+	if len(fresh) > 0 {
+		if err := p.ensureTopics(ctx, fresh, nil); err != nil {
+			return err
+		}
+	}
+	p.enc.encode(batch, p.routes, p.reuse)
+	p.reuse = false
+	return nil
+}
+
+// ensureTopics checks that topics exist and creates the missing ones when
+// CreateTopics is on (or configs is not nil: the sink's own topics);
+// otherwise a missing topic is an error.
+func (p *producer) ensureTopics(ctx context.Context, topics []string, configs map[string]*string) error {
+	details, err := p.adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("kafka: look up topics %v: %w", topics, err)
+	}
+	var missing []string
+	for _, t := range topics {
+		d, ok := details[t]
+		switch {
+		case !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition):
+			missing = append(missing, t)
+		case d.Err != nil:
+			return fmt.Errorf("kafka: topic %s: %w", t, d.Err)
+		default:
+			p.topics[t] = true
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if !p.cfg.CreateTopics && configs == nil {
+		return fmt.Errorf("kafka: topic %s does not exist: create it, or let sluice create topics with create_topics=on", missing[0])
+	}
+	partitions, replication := p.cfg.Partitions, p.cfg.Replication
+	if configs != nil {
+		partitions = 1
+	}
+	if partitions == 0 {
+		partitions = -1
+	}
+	if replication == 0 {
+		replication = -1
+	}
+	resps, err := p.adm.CreateTopics(ctx, partitions, replication, configs, missing...)
+	if err != nil {
+		return fmt.Errorf("kafka: create topics %v: %w", missing, err)
+	}
+	for _, t := range missing {
+		r, ok := resps[t]
+		if ok && r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("kafka: create topic %s: %w", t, r.Err)
+		}
+		p.topics[t] = true
+		p.cfg.Logger.Info("created topic", "topic", t, "partitions", r.NumPartitions, "replication", r.ReplicationFactor)
+	}
+	return nil
+}
+
+// produce hands the encoded records (and extra, when not nil) to cl and
+// waits until every one is acknowledged or failed. The error names the
+// first change that failed.
+func (p *producer) produce(ctx context.Context, cl *kgo.Client, batch []change.Change, extra *kgo.Record) error {
+	for i := range p.enc.recs {
+		cl.Produce(ctx, &p.enc.recs[i], p.promise)
+	}
+	if extra != nil {
+		cl.Produce(ctx, extra, p.promise)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		// Records may still be in flight: their buffers stay theirs.
+		return fmt.Errorf("kafka: wait for acknowledgements: %w", err)
+	}
+	p.reuse = true
+	p.errMu.Lock()
+	failed, err := p.failed, p.failErr
+	p.failed, p.failErr = nil, nil
+	p.errMu.Unlock()
+	if err == nil {
+		return nil
+	}
+	for j := range p.enc.recs {
+		if &p.enc.recs[j] != failed {
+			continue
+		}
+		if errors.Is(err, kerr.MessageTooLarge) {
+			// The broker refuses a whole record batch: name its
+			// largest record, the one that does not fit.
+			j = p.largest(failed.Topic, failed.Partition)
+			r := &p.enc.recs[j]
+			return fmt.Errorf("kafka: %s: record of %d bytes to topic %s is over the topic's max.message.bytes (or the sink's max_message_bytes=%d): %w",
+				p.enc.describe(batch, j), recordSize(r), r.Topic, p.cfg.MaxMessageBytes, err)
+		}
+		return fmt.Errorf("kafka: %s: record to topic %s: %w", p.enc.describe(batch, j), failed.Topic, err)
+	}
+	if failed != nil && failed == extra {
+		return fmt.Errorf("kafka: position record to topic %s: %w", failed.Topic, err)
+	}
+	return fmt.Errorf("kafka: %w", err)
+}
+
+// largest returns the index of the largest record produced to a partition.
+func (p *producer) largest(topic string, partition int32) int {
+	best, size := 0, -1
+	for j := range p.enc.recs {
+		r := &p.enc.recs[j]
+		if r.Topic == topic && r.Partition == partition && recordSize(r) > size {
+			best, size = j, recordSize(r)
+		}
+	}
+	return best
+}
+
+// recordSize is the bytes of a record's key, value and headers.
+func recordSize(r *kgo.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// close closes the admin client.
+func (p *producer) close() { p.admin.Close() }
+
+// Sink is the at-least-once Kafka sink: Write produces a batch and returns
+// once every in-sync replica has every record (acks=all, idempotent
+// producer), so the pipeline checkpoints only what the brokers hold.
+type Sink struct {
+	p *producer
+}
+
+// NewSink opens an at-least-once sink (cfg.Delivery is ignored).
+func NewSink(ctx context.Context, cfg Config) (*Sink, error) {
+	cfg.Delivery = AtLeastOnce
+	cfg = cfg.withDefaults()
+	p, err := newProducer(ctx, cfg, cfg.producerOpts("")...)
+	if err != nil {
+		return nil, err
+	}
+	return &Sink{p: p}, nil
+}
+
+// Write produces batch and waits for the brokers' acknowledgement of every
+// record. On an error nothing of the batch counts as delivered (some
+// records may be in Kafka: they are produced again after a restart).
+func (s *Sink) Write(ctx context.Context, batch []change.Change) error {
+	if err := s.p.prepare(ctx, batch); err != nil {
+		return err
+	}
+	return s.p.produce(ctx, s.p.admin, batch, nil)
+}
+
+// Close flushes nothing (Write waits for every record) and closes the
+// client.
+func (s *Sink) Close() error {
+	s.p.close()
+	return nil
+}
