@@ -230,7 +230,7 @@ func (c *Config) producerOpts(transactionalID string) []kgo.Opt {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerBatchCompression(codecs...),
 		kgo.ProducerBatchMaxBytes(c.MaxMessageBytes),
-		kgo.MaxBufferedRecords(1<<20),
+		kgo.MaxBufferedRecords(1 << 20),
 		kgo.RecordPartitioner(newPartitioner(c.Keyless, c.OffsetsTopic)),
 		// Records wait for a full batch or a Flush, which every Write
 		// ends with.
