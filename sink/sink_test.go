@@ -24,7 +24,7 @@ func (nopSink) Close() error                                 { return nil }
 func TestOpen(t *testing.T) {
 	ctx := context.Background()
 	r := sinks.Builtin()
-	if got := r.Schemes(); !reflect.DeepEqual(got, []string{"file", "stdout"}) {
+	if got := r.Schemes(); !reflect.DeepEqual(got, []string{"file", "kafka", "stdout"}) {
 		t.Fatalf("Builtin schemes %v", got)
 	}
 	s, err := sink.Open(ctx, r, "file://"+filepath.Join(t.TempDir(), "x.jsonl"), sink.Config{})
@@ -32,7 +32,7 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if _, err := sink.Open(ctx, r, "kafka://b1:9092/topic", sink.Config{}); !errors.Is(err, address.ErrUnknownScheme) {
+	if _, err := sink.Open(ctx, r, "nats://b1:4222/subject", sink.Config{}); !errors.Is(err, address.ErrUnknownScheme) {
 		t.Errorf("unknown scheme: %v", err)
 	}
 	opened := ""
@@ -51,7 +51,8 @@ func TestOpen(t *testing.T) {
 		return nil, errors.New("refused " + p + " " + u.Query().Get("token"))
 	})
 	for _, raw := range []string{"fail://user:s3cret@host/x", "nope://user:s3cret@host/x", "fail://user:s3cret@host:badport/x",
-		"fail://user:s3cr%et@host/", "fail://host/x?token=s3cret", "stdout://user:s3cret@host/"} {
+		"fail://user:s3cr%et@host/", "fail://host/x?token=s3cret", "stdout://user:s3cret@host/",
+		"kafka://user:s3cret@host/?sasl=plain&partitions=0", "kafka://host/?sasl=plain&sasl_user=u&sasl_password=s3cret&nope=1"} {
 		_, err := sink.Open(ctx, r, raw, sink.Config{})
 		if err == nil {
 			t.Fatalf("Open(%s) succeeded", raw)

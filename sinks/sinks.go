@@ -54,7 +54,7 @@ func Register(r *sink.Registry, w io.Writer) error {
 			if err != nil {
 				return nil, sink.BadURL(err)
 			}
-			c.Logger = cfg.Logger
+			c.Format, c.Logger = cfg.Format, cfg.Logger
 			return kafka.New(ctx, c)
 		},
 	}

@@ -188,7 +188,7 @@ func TestStreamErrors(t *testing.T) {
 		{"unknown source", []string{"nosuch://u:hunter2@db/", "--state", state}, true, "nosuch"},
 		{"source refuses its URL", []string{"fixture://u:hunter2@db/?fail=1", "--state", state}, true, "cannot log in"},
 		{"unknown sink", []string{"fixture://u:hunter2@db/", "--to", "nosuch://k:hunter2@b1/t", "--state", state}, true, "nosuch"},
-		{"sink refuses its URL", []string{"fixture://u:hunter2@db/", "--to", "kafka://k:hunter2@b1/?sasl=plain&format=avro", "--state", state}, true, `unknown format "avro"`},
+		{"sink refuses its URL", []string{"fixture://u:hunter2@db/", "--to", "kafka://k:hunter2@b1/?sasl=plain&compression=brotli", "--state", state}, true, `parameter compression="brotli"`},
 		{"state dir missing", []string{"fixture://db/", "--state", filepath.Join(state, "x", "y.db")}, false, "state file"},
 	}
 	for _, tt := range tests {

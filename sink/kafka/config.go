@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/address"
+	"github.com/sluice-cdc/sluice/format"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -80,8 +81,9 @@ type Config struct {
 	// table ({prefix}) and of begin and commit events
 	// ({prefix}.transaction). Default DefaultPrefix.
 	Prefix string
-	// Format is the output format; only "sluice" (Sluice JSON, the
-	// default) so far.
+	// Format is the output format with its options, as package format
+	// parses it ("debezium?schemas=true"; sluice stream --format); default
+	// Sluice JSON.
 	Format string
 	// Delivery is AtLeastOnce (default) or ExactlyOnce.
 	Delivery Delivery
@@ -128,9 +130,6 @@ func (c Config) withDefaults() Config {
 	if c.Prefix == "" {
 		c.Prefix = DefaultPrefix
 	}
-	if c.Format == "" {
-		c.Format = "sluice"
-	}
 	if c.Delivery == "" {
 		c.Delivery = AtLeastOnce
 	}
@@ -164,14 +163,15 @@ func (c *Config) validate() error {
 		return fmt.Errorf("delivery %q: want at-least-once or exactly-once", c.Delivery)
 	case c.Keyless != KeylessOrdered && c.Keyless != KeylessSpread:
 		return fmt.Errorf("keyless %q: want ordered or spread", c.Keyless)
-	case c.Format != "sluice":
-		return fmt.Errorf("unknown format %q (known: sluice)", c.Format)
 	case (c.User != "" || c.Password != "") && c.SASL == "":
 		return errors.New("a user or password needs sasl=plain, scram-sha-256 or scram-sha-512")
 	case c.SASL != "" && c.User == "":
 		return fmt.Errorf("sasl=%s needs a user (kafka://USER:PASSWORD@… or sasl_user)", c.SASL)
 	}
 	if _, err := compression(c.Compression); err != nil {
+		return err
+	}
+	if _, err := format.Parse(c.Format); err != nil {
 		return err
 	}
 	if err := checkTopicName(c.OffsetsTopic); err != nil {
@@ -279,7 +279,7 @@ func LoadTLS(caFile, certFile, keyFile, serverName string, insecure bool) (*tls.
 //
 //	kafka://[USER:PASSWORD@]HOST[:PORT][,HOST[:PORT]…]/[?PARAMETERS]
 //
-// Parameters: topic, prefix, format, delivery, offsets_topic,
+// Parameters: topic, prefix, delivery, offsets_topic,
 // transactional_id, transaction_timeout, compression, sasl, sasl_user,
 // sasl_password, tls, tls_ca, tls_cert, tls_key, tls_server_name,
 // tls_insecure, create_topics, partitions, replication, keyless,
@@ -318,7 +318,6 @@ func FromURL(u *url.URL) (Config, error) {
 	p := address.NewParams(u)
 	p.String("topic", &c.Topic)
 	p.String("prefix", &c.Prefix)
-	p.String("format", &c.Format)
 	var delivery, keyless string
 	p.Enum("delivery", &delivery, string(AtLeastOnce), string(ExactlyOnce))
 	c.Delivery = Delivery(delivery)

@@ -46,7 +46,6 @@ func TestParseURLErrors(t *testing.T) {
 		{"kafka://b1/?topik=x", "unknown parameter topik (known: "},
 		{"kafka://b1/?delivery=twice", "parameter delivery=\"twice\": want one of at-least-once, exactly-once"},
 		{"kafka://b1/?compression=brotli", "parameter compression=\"brotli\": want one of none, gzip, snappy, lz4, zstd"},
-		{"kafka://b1/?format=avro", `unknown format "avro" (known: sluice)`},
 		{"kafka://b1/?topic={schema}.{table}", "topic template \"{schema}.{table}\": only {prefix}, {db} and {table} are replaced"},
 		{"kafka://b1/?offsets_topic=a/b", "offsets topic: topic name \"a/b\": Kafka allows only letters, digits, '.', '_' and '-'"},
 		{"kafka://u:secretpw@b1/", "a user or password needs sasl=plain, scram-sha-256 or scram-sha-512"},

@@ -13,9 +13,9 @@
 // {prefix}, begin and commit events (--begin-commit) to
 // {prefix}.transaction. Heartbeats are not produced.
 //
-// The message key is the row's primary key as a JSON object, the "key"
-// member of Sluice JSON ({"id":42}), and its partition is the murmur2 hash
-// of the key, as Kafka's Java producer computes it: one row's changes land
+// The message key is the row's primary key in the format's shape (for
+// Sluice JSON the line's "key" member, {"id":42}), and its partition is
+// the murmur2 hash of the key, as Kafka's Java producer computes it: one row's changes land
 // on one partition, in order. An update that changes the key is keyed by
 // the new key. A table without a primary key has no message key; keyless
 // says where its changes go: ordered (default) sends all of a topic's
@@ -25,9 +25,15 @@
 //
 // Every record carries the headers op (insert, update, delete, truncate,
 // ddl, begin, commit), db, table and position (the change's position as
-// Sluice prints it), unless headers=off; its timestamp is the source's
-// commit time. The value is the change in Sluice JSON (format=sluice, the
-// only format so far).
+// Sluice prints it), after the format's own headers (CloudEvents' ce_* in
+// binary mode), unless headers=off; its timestamp is the source's commit
+// time. The key and value are what the output format makes of the change
+// (Config.Format, sluice stream --format; package format): Sluice JSON by
+// default, keyed by the line's "key" member. A format may yield several
+// messages per change (Debezium's tombstone after a delete: a record with
+// a null value) or send some to a topic of its own (Debezium's transaction
+// metadata): the sink produces them all, in order, the topic hint
+// replacing the template's topic.
 //
 // # Delivery
 //
@@ -54,7 +60,6 @@
 //
 //	topic               topic template ({prefix}, {db}, {table})
 //	prefix              what {prefix} stands for (default sluice)
-//	format              sluice (default)
 //	delivery            at-least-once (default) or exactly-once
 //	offsets_topic       exactly-once positions (default sluice_offsets)
 //	transactional_id    exactly-once producer id (default sluice-NAME)

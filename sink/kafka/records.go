@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/format"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -124,74 +125,101 @@ var opNames = func() [change.OpHeartbeat + 1][]byte {
 	return n
 }()
 
-// span is a part of an encoder's buffer.
+// span is a part of an encoder's position buffer.
 type span struct{ off, end int }
 
-// encoder builds the records of a batch. Their bytes live in one buffer
-// and their headers in one slab, both reused once the records are
-// acknowledged, so a batch costs no allocation per change.
+// ownHeaders is the number of headers the sink adds to a record.
+const ownHeaders = 4
+
+// encoder builds the records of a batch with the format's encoder. Their
+// bytes live in the format's Batch and the encoder's buffers, reused once
+// the records are acknowledged, so a batch costs no allocation per change
+// once the buffers have grown.
 type encoder struct {
 	cfg   *Config
-	json  change.Encoder
-	buf   []byte
+	f     format.Encoder
+	msgs  format.Batch
+	pos   []byte // position header values
 	recs  []kgo.Record
 	hdrs  []kgo.RecordHeader
-	spans []span // per record: key, value, position
-	index []int  // per record: the index of its change in the batch
+	spans []span // per message: its position in pos
+	index []int  // per message: the index of its change in the batch
 }
 
-// encode fills e.recs with the records of batch, routed by rt, keeping
-// the old buffers when reuse (nothing refers to them any more).
-func (e *encoder) encode(batch []change.Change, routes []*route, reuse bool) {
-	if !reuse {
-		*e = encoder{cfg: e.cfg}
+// encode fills e.recs with the records of batch, routed by routes. When
+// reuse is false the previous records may still be in flight: their
+// buffers are left to them.
+func (e *encoder) encode(batch []change.Change, routes []*route, reuse bool) error {
+	if reuse {
+		e.msgs.Reset()
+	} else {
+		*e = encoder{cfg: e.cfg, f: e.f}
 	}
-	e.buf, e.spans, e.index = e.buf[:0], e.spans[:0], e.index[:0]
+	e.pos, e.spans, e.index = e.pos[:0], e.spans[:0], e.index[:0]
+	nh := 0
 	for i := range batch {
 		c := &batch[i]
 		if !produced(c) {
 			continue
 		}
-		k := len(e.buf)
-		e.buf = change.AppendKeyJSON(e.buf, c)
-		v := len(e.buf)
-		e.buf = e.json.Append(e.buf, c)
-		p := len(e.buf)
-		if !e.cfg.NoHeaders {
-			e.buf = change.AppendPosition(e.buf, c.Pos)
+		first := e.msgs.Len()
+		if err := e.f.Encode(&e.msgs, c); err != nil {
+			return fmt.Errorf("kafka: %w", err)
 		}
-		e.spans = append(e.spans, span{k, v}, span{v, p}, span{p, len(e.buf)})
-		e.index = append(e.index, i)
+		p := len(e.pos)
+		if !e.cfg.NoHeaders {
+			e.pos = change.AppendPosition(e.pos, c.Pos)
+		}
+		for j := first; j < e.msgs.Len(); j++ {
+			e.spans = append(e.spans, span{p, len(e.pos)})
+			e.index = append(e.index, i)
+			nh += len(e.msgs.Messages[j].Headers)
+		}
 	}
-	n := len(e.index)
+	n := e.msgs.Len()
 	e.recs = growRecords(e.recs, n)
 	if !e.cfg.NoHeaders {
-		if cap(e.hdrs) < 4*n {
-			e.hdrs = make([]kgo.RecordHeader, 4*n)
-		}
-		e.hdrs = e.hdrs[:4*n]
+		nh += ownHeaders * n
 	}
-	for j, i := range e.index {
-		c := &batch[i]
-		rt := routes[i]
-		key, val, pos := e.spans[3*j], e.spans[3*j+1], e.spans[3*j+2]
+	if cap(e.hdrs) < nh {
+		e.hdrs = make([]kgo.RecordHeader, nh)
+	}
+	hdrs := e.hdrs[:nh]
+	for j := range e.msgs.Messages {
+		m := &e.msgs.Messages[j]
+		c := &batch[e.index[j]]
+		rt := routes[e.index[j]]
 		rec := &e.recs[j]
-		*rec = kgo.Record{Topic: rt.topic, Value: e.buf[val.off:val.end:val.end]}
-		if key.end > key.off {
-			rec.Key = e.buf[key.off:key.end:key.end]
+		*rec = kgo.Record{Topic: rt.topic, Key: m.Key, Value: m.Value}
+		if m.Topic != "" {
+			rec.Topic = m.Topic
 		}
 		if !c.CommitTime.IsZero() {
 			rec.Timestamp = c.CommitTime
 		}
+		k := len(m.Headers)
 		if !e.cfg.NoHeaders {
-			h := e.hdrs[4*j : 4*j+4 : 4*j+4]
-			h[0] = kgo.RecordHeader{Key: HeaderOp, Value: opNames[c.Op]}
-			h[1] = kgo.RecordHeader{Key: HeaderDB, Value: rt.db}
-			h[2] = kgo.RecordHeader{Key: HeaderTable, Value: rt.table}
-			h[3] = kgo.RecordHeader{Key: HeaderPosition, Value: e.buf[pos.off:pos.end:pos.end]}
-			rec.Headers = h
+			k += ownHeaders
 		}
+		if k == 0 {
+			continue
+		}
+		h := hdrs[:k:k]
+		hdrs = hdrs[k:]
+		for i, fh := range m.Headers {
+			h[i] = kgo.RecordHeader{Key: fh.Key, Value: fh.Value}
+		}
+		if !e.cfg.NoHeaders {
+			o := h[len(m.Headers):]
+			ps := e.spans[j]
+			o[0] = kgo.RecordHeader{Key: HeaderOp, Value: opNames[c.Op]}
+			o[1] = kgo.RecordHeader{Key: HeaderDB, Value: rt.db}
+			o[2] = kgo.RecordHeader{Key: HeaderTable, Value: rt.table}
+			o[3] = kgo.RecordHeader{Key: HeaderPosition, Value: e.pos[ps.off:ps.end:ps.end]}
+		}
+		rec.Headers = h
 	}
+	return nil
 }
 
 // growRecords returns recs with length n, reallocated when too small.
@@ -203,12 +231,12 @@ func growRecords(recs []kgo.Record, n int) []kgo.Record {
 }
 
 // describe names the change behind record j for an error: its op, table,
-// key and position.
+// message key and position.
 func (e *encoder) describe(batch []change.Change, j int) string {
 	c := &batch[e.index[j]]
-	key := change.AppendKeyJSON(nil, c)
-	if len(key) == 0 {
-		key = []byte("(no key)")
+	key := "(no key)"
+	if k := e.recs[j].Key; k != nil {
+		key = string(k)
 	}
 	return fmt.Sprintf("%s %s.%s key %s at %s", c.Op, c.Database, c.Table, key, c.Pos)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/format"
 	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -66,7 +67,11 @@ func newProducer(ctx context.Context, cfg Config, opts ...kgo.Opt) (*producer, e
 	}
 	p := &producer{cfg: cfg, topics: map[string]bool{}}
 	p.router = newRouter(&p.cfg)
-	p.enc.cfg = &p.cfg
+	f, err := format.New(cfg.Format, format.Target{Headers: true})
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	p.enc = encoder{cfg: &p.cfg, f: f}
 	p.promise = p.recordDone
 	cl, err := kgo.NewClient(append(cfg.clientOpts(), opts...)...)
 	if err != nil {
@@ -100,32 +105,46 @@ func (p *producer) recordDone(r *kgo.Record, err error) {
 	p.errMu.Unlock()
 }
 
-// prepare routes batch and makes sure its topics exist, then encodes its
-// records into p.enc.
+// prepare encodes batch into p.enc's records and makes sure their topics
+// exist.
 func (p *producer) prepare(ctx context.Context, batch []change.Change) error {
 	p.routes = slices.Grow(p.routes[:0], len(batch))[:len(batch)]
-	var fresh []string
+	var noted []*route
 	for i := range batch {
 		rt, isNew := p.router.routeOf(&batch[i])
 		p.routes[i] = rt
 		if isNew {
-			if !p.topics[rt.topic] && !slices.Contains(fresh, rt.topic) {
-				fresh = append(fresh, rt.topic)
-			}
-			c := &batch[i]
-			if c.Op >= change.OpInsert && c.Op <= change.OpDelete && len(change.AppendKeyJSON(nil, c)) == 0 {
+			noted = append(noted, rt)
+		}
+	}
+	err := p.enc.encode(batch, p.routes, p.reuse)
+	p.reuse = false
+	if err != nil {
+		return err
+	}
+	var fresh []string
+	for j := range p.enc.recs {
+		r := &p.enc.recs[j]
+		if !p.topics[r.Topic] && !slices.Contains(fresh, r.Topic) {
+			fresh = append(fresh, r.Topic)
+		}
+		rt := p.routes[p.enc.index[j]]
+		if r.Key == nil && !rt.keyless && slices.Contains(noted, rt) {
+			if c := &batch[p.enc.index[j]]; c.Op >= change.OpInsert && c.Op <= change.OpDelete {
+				rt.keyless = true
 				p.cfg.Logger.Info("table without a primary key: its changes carry no message key and go by the keyless partitioner",
-					"table", c.Database+"."+c.Table, "topic", rt.topic, "keyless", string(p.cfg.Keyless))
+					"table", c.Database+"."+c.Table, "topic", r.Topic, "keyless", string(p.cfg.Keyless))
 			}
 		}
 	}
 	if len(fresh) > 0 {
-		if err := p.ensureTopics(ctx, fresh, nil); err != nil {
-			return err
+		for _, t := range fresh {
+			if err := checkTopicName(t); err != nil {
+				return fmt.Errorf("kafka: %w", err)
+			}
 		}
+		return p.ensureTopics(ctx, fresh, nil)
 	}
-	p.enc.encode(batch, p.routes, p.reuse)
-	p.reuse = false
 	return nil
 }
 

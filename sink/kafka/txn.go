@@ -228,7 +228,7 @@ func (s *TxSink) Save(ctx context.Context, id string, p change.Position) error {
 	if change.Compare(p, s.committed) <= 0 {
 		return nil
 	}
-	s.p.enc.recs = s.p.enc.recs[:0]
+	s.p.enc.recs, s.p.enc.index = s.p.enc.recs[:0], s.p.enc.index[:0]
 	return s.transact(ctx, nil, p)
 }
 
