@@ -120,7 +120,9 @@ func startTestServer(t *testing.T, src pipeline.Source, cfg Config) *testServer 
 		cfg.Destinations = []Destination{{Name: "example", URL: "mariadb://u@127.0.0.1:1/?server-id=77"}}
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg.Open = func(ctx context.Context, raw string) (pipeline.Source, error) { return src, nil }
+	if src != nil {
+		cfg.Open = func(ctx context.Context, raw string) (pipeline.Source, error) { return src, nil }
+	}
 	cfg.TimeZone = time.UTC
 	srv, err := NewServer(cfg)
 	if err != nil {
@@ -149,8 +151,13 @@ func startTestServer(t *testing.T, src pipeline.Source, cfg Config) *testServer 
 
 // connect returns a connected, subscribed canal-go connector.
 func (ts *testServer) connect(t *testing.T, clientID int, filter string) *canalclient.SimpleCanalConnector {
+	return ts.connectTo(t, "example", clientID, filter)
+}
+
+// connectTo is connect to a named destination.
+func (ts *testServer) connectTo(t *testing.T, dest string, clientID int, filter string) *canalclient.SimpleCanalConnector {
 	t.Helper()
-	c := canalclient.NewSimpleCanalConnector("127.0.0.1", ts.port, "", "", "example", 60000, 60*60*1000)
+	c := canalclient.NewSimpleCanalConnector("127.0.0.1", ts.port, "", "", dest, 60000, 60*60*1000)
 	c.ClientIdentity.ClientId = clientID
 	if err := c.Connect(); err != nil {
 		t.Fatalf("Connect: %v", err)

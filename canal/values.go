@@ -63,21 +63,24 @@ func familyOf(source string) sourceFamily {
 // with time zone", "integer[]" → "integer[]") and whether it says
 // unsigned. It allocates only for types not already in lower case.
 func typeBase(t string) (base string, unsigned bool) {
-	unsigned = strings.Contains(t, "unsigned") || strings.Contains(t, "UNSIGNED")
-	if i := strings.IndexByte(t, '('); i >= 0 {
-		rest := t[i:]
-		t = t[:i]
-		if j := strings.IndexByte(rest, ')'); j >= 0 && strings.HasSuffix(rest, "[]") {
-			t += "[]" // numeric(12,2)[]
-		}
-	} else if i := strings.Index(t, " unsigned"); i >= 0 {
-		t = t[:i]
-	} else if i := strings.Index(t, " zerofill"); i >= 0 {
-		t = t[:i]
-	}
 	for i := 0; i < len(t); i++ {
 		if c := t[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(t), unsigned
+			t = strings.ToLower(t)
+			break
+		}
+	}
+	unsigned = strings.Contains(t, "unsigned")
+	if i := strings.IndexByte(t, '('); i >= 0 {
+		array := strings.HasSuffix(t, "[]")
+		t = t[:i]
+		if array {
+			t += "[]" // numeric(12,2)[]
+		}
+		return t, unsigned
+	}
+	for _, attr := range [...]string{" unsigned", " signed", " zerofill"} {
+		if i := strings.Index(t, attr); i >= 0 {
+			t = t[:i]
 		}
 	}
 	return t, unsigned

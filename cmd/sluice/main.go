@@ -51,6 +51,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"binlog", "read MySQL/MariaDB binlog files (events, decode)", runBinlog},
+		{"canal", "serve changes to Canal clients (canal serve)", runCanal},
 		{"demo", "start a throwaway MariaDB with a workload and stream its changes", runDemo},
 		{"pg", "PostgreSQL replication slots (slots, drop-slot)", runPg},
 		{"stream", "stream changes from a source URL to a sink, checkpointing", runStream},
