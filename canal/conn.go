@@ -377,4 +377,3 @@ func timeUnit(n int64, unit int32) time.Duration {
 	}
 	return time.Duration(n) * u
 }
-

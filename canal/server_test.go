@@ -12,7 +12,6 @@ import (
 	"time"
 
 	canalclient "github.com/withlin/canal-go/client"
-	canalpb "github.com/withlin/canal-go/protocol"
 	pbe "github.com/withlin/canal-go/protocol/entry"
 	"google.golang.org/protobuf/proto"
 
@@ -380,8 +379,8 @@ func TestFilter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range msg.Entries {
-		if e.GetEntryType() == pbe.EntryType_ROWDATA {
+	for i := range msg.Entries {
+		if e := &msg.Entries[i]; e.GetEntryType() == pbe.EntryType_ROWDATA {
 			t.Errorf("filtered row delivered: %v", e.GetHeader())
 		}
 	}
@@ -390,5 +389,4 @@ func TestFilter(t *testing.T) {
 	if len(keys) != 8 {
 		t.Errorf("%d entries with a matching filter", len(keys))
 	}
-	_ = canalpb.Message{}
 }
