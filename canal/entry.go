@@ -137,7 +137,7 @@ func entryKind(c *change.Change) int {
 		return entryTransactionEnd
 	case change.OpHeartbeat:
 		return 0
-	case change.OpInsert, change.OpUpdate, change.OpDelete, change.OpDDL, change.OpTruncate:
+	case change.OpInsert, change.OpUpdate, change.OpDelete, change.OpDDL, change.OpTruncate, change.OpStatement:
 		return entryRowData
 	}
 	if c.SQL != "" {
@@ -265,7 +265,7 @@ func (e *entryEncoder) appendRowChange(c *change.Change) int32 {
 		if sql == "" {
 			sql = truncateSQL(c)
 		}
-	default: // a statement: DML keeps its type and isDdl false, as Canal's QUERY events
+	default: // OpStatement: DML keeps its type and isDdl false, as Canal's QUERY events
 		ev = statementEventType(c.SQL)
 		isDDL = ev == eventQuery
 	}
