@@ -205,6 +205,7 @@ func TestBadClients(t *testing.T) {
 	vanish.read()
 	vanish.send(pbp.PacketType_GET, &pbp.Get{Destination: "example", ClientId: "1002", FetchSize: 20,
 		TimeoutPresent: &pbp.Get_Timeout{Timeout: 2000}, UnitPresent: &pbp.Get_Unit{Unit: 2}})
+	vanished := "client=" + vanish.nc.LocalAddr().String()
 	vanish.nc.Close()
 
 	more, _ := drain(t, good, 40, 10, true)
@@ -218,8 +219,23 @@ func TestBadClients(t *testing.T) {
 	if first[0] != keys[0] {
 		t.Errorf("client 1002 resumed at %s, want %s", first[0], keys[0])
 	}
+	// The server logs the vanished client once it answers its GET.
+	logged := func() bool {
+		for _, l := range strings.Split(ts.logs.String(), "\n") {
+			if strings.Contains(l, vanished) && (strings.Contains(l, "client disconnected") || strings.Contains(l, "closing the connection")) {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(10 * time.Second); !logged() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	logs := ts.logs.String()
-	for _, want := range []string{"malformed packet", "oversized packet", "DUMP is NOT supported", "client disconnected"} {
+	if !logged() {
+		t.Errorf("the vanished client's end is not in the log:\n%s", logs)
+	}
+	for _, want := range []string{"malformed packet", "oversized packet", "DUMP is NOT supported"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("no %q in the log:\n%s", want, logs)
 		}
