@@ -3,6 +3,7 @@ package binlog
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 )
 
 // Offsets in a FORMAT_DESCRIPTION_EVENT body.
@@ -27,8 +28,10 @@ func SameFormat(a, b []byte) bool {
 // database, no error code and no status variables: what a tool that
 // rewrites binlogs writes for the BEGIN and COMMIT it adds.
 func AppendQueryBody(dst []byte, sql string) []byte {
-	dst = append(dst, make([]byte, queryHeaderLen)...) // thread id, exec time, db length, error code, status length: 0
-	dst = append(dst, 0)                               // the empty database name's terminator
+	dst = slices.Grow(dst, queryHeaderLen+1+len(sql))
+	// Thread id, exec time, database name length, error code and status
+	// variables length, all 0; then the empty database name's terminator.
+	dst = append(dst, make([]byte, queryHeaderLen+1)...)
 	return append(dst, sql...)
 }
 

@@ -206,3 +206,15 @@ func TestRewriteHelpers(t *testing.T) {
 		t.Errorf("flags %#x", h.Flags)
 	}
 }
+
+// TestAppendQueryBodyAllocs: appending a BEGIN to a buffer with room
+// allocates nothing, and to an empty one once.
+func TestAppendQueryBodyAllocs(t *testing.T) {
+	buf := make([]byte, 0, 64)
+	if n := testing.AllocsPerRun(100, func() { buf = AppendQueryBody(buf[:0], "BEGIN") }); n != 0 {
+		t.Errorf("%v allocations with room", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = AppendQueryBody(nil, "BEGIN") }); n > 1 {
+		t.Errorf("%v allocations from nil", n)
+	}
+}

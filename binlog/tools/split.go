@@ -346,7 +346,8 @@ func (s *splitter) openPiece(ev *binlog.Event) error {
 	s.res.Pieces++
 	h := ev.Header
 	h.Type, h.Flags = binlog.QueryEvent, 0
-	return s.write(h, binlog.AppendQueryBody(s.scratch[:0], "BEGIN"))
+	s.scratch = binlog.AppendQueryBody(s.scratch[:0], "BEGIN")
+	return s.write(h, s.scratch)
 }
 
 func (s *splitter) closePiece(ev *binlog.Event) error {
@@ -354,7 +355,8 @@ func (s *splitter) closePiece(ev *binlog.Event) error {
 	s.xid++
 	h := ev.Header
 	h.Type, h.Flags = binlog.XIDEvent, 0
-	return s.write(h, (&binlog.XIDCommit{XID: s.xid}).AppendBody(s.scratch[:0]))
+	s.scratch = (&binlog.XIDCommit{XID: s.xid}).AppendBody(s.scratch[:0])
+	return s.write(h, s.scratch)
 }
 
 // emitRows writes rows [from, to) of the parsed event as one rows event
