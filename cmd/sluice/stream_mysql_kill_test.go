@@ -28,6 +28,15 @@ type killTestCase struct {
 	query    string // extra source URL query parameters
 	serverID int
 	seed     uint64
+	changes  int64 // row changes the workload writes (0: killChanges)
+}
+
+// target is the row changes tc's workload writes.
+func (tc killTestCase) target() int64 {
+	if tc.changes > 0 {
+		return tc.changes
+	}
+	return killChanges
 }
 
 // Workload and kill schedule. Each mode's workload writes killChanges row
@@ -308,7 +317,7 @@ func waitForMarker(ctx context.Context, path string, from int64, marker []byte) 
 }
 
 // killWorkloadRun writes transactions to tc.db.a and tc.db.b until they
-// affected killChanges row changes, paced to take about killPace (not
+// affected tc.target() row changes, paced to take about killPace (not
 // counting the restart). It counts committed row changes in prog and tells
 // restart when it is half done.
 func killWorkloadRun(ctx context.Context, srv *testenv.MariaDB, restart *killRestart, tc killTestCase, prog *killProgress) error {
@@ -323,7 +332,8 @@ func killWorkloadRun(ctx context.Context, srv *testenv.MariaDB, restart *killRes
 			restart.halfway()
 		}
 	}()
-	for prog.changes.Load() < killChanges {
+	target := tc.target()
+	for prog.changes.Load() < target {
 		restart.mu.RLock()
 		n, stmts, err := killTx(ctx, srv, rng, tc.db, next)
 		restart.mu.RUnlock()
@@ -333,12 +343,12 @@ func killWorkloadRun(ctx context.Context, srv *testenv.MariaDB, restart *killRes
 		prog.txs.Add(1)
 		prog.stmts.Add(int64(stmts))
 		done := prog.changes.Add(n)
-		if !half && done >= killChanges/2 {
+		if !half && done >= target/2 {
 			half = true
 			restart.halfway()
 		}
-		// Pace: done changes are due at done/killChanges of killPace.
-		due := time.Duration(float64(killPace) * float64(done) / killChanges)
+		// Pace: done changes are due at done/target of killPace.
+		due := time.Duration(float64(killPace) * float64(done) / float64(target))
 		if ahead := due - (time.Since(began) - time.Duration(restart.paused.Load())); ahead > 0 {
 			select {
 			case <-ctx.Done():
@@ -410,10 +420,10 @@ func killTx(ctx context.Context, srv *testenv.MariaDB, rng *rand.Rand, db string
 // the order of positions and that repeats are identical, and rebuilds the
 // tables (table -> key text -> row text) from the distinct row changes. It
 // returns them with the counts of distinct changes, repeats, and distinct
-// changes by op name.
-func rebuildFromOutput(t *testing.T, verify, out string) (tables map[string]map[string]string, unique, dups int, ops map[string]int) {
+// changes by op name. flags go to killverify before the file.
+func rebuildFromOutput(t *testing.T, verify, out string, flags ...string) (tables map[string]map[string]string, unique, dups int, ops map[string]int) {
 	t.Helper()
-	cmd := exec.Command(verify, out)
+	cmd := exec.Command(verify, append(flags, out)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.Output()

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -57,6 +58,9 @@ type Kafka struct {
 	Server
 	listen  []string
 	proxies []*Proxy
+	cutting chan struct{} // closed by StopCuts
+	cutWG   sync.WaitGroup
+	stopped sync.Once
 }
 
 // StartKafka builds the kfake program if needed (BuildKafka) and starts a
@@ -103,7 +107,7 @@ func StartKafka(ctx context.Context, opts KafkaOptions) (*Kafka, error) {
 		var adv []string
 		if opts.Proxy {
 			for _, l := range s.listen {
-				p, err := StartProxy(l, opts.ProxyCutEvery)
+				p, err := StartProxy(l, 0)
 				if err != nil {
 					return err
 				}
@@ -141,7 +145,34 @@ func StartKafka(ctx context.Context, opts KafkaOptions) (*Kafka, error) {
 		}
 		return nil, err
 	}
+	s.cutting = make(chan struct{})
+	if opts.Proxy && opts.ProxyCutEvery > 0 {
+		s.cutWG.Add(1)
+		go func() {
+			defer s.cutWG.Done()
+			tk := time.NewTicker(opts.ProxyCutEvery)
+			defer tk.Stop()
+			for {
+				select {
+				case <-s.cutting:
+					return
+				case <-tk.C:
+					for _, p := range s.proxies {
+						p.Cut()
+					}
+				}
+			}
+		}()
+	}
 	return s, nil
+}
+
+// StopCuts ends the periodic cuts of KafkaOptions.ProxyCutEvery (a test
+// reading back what was produced, with a client that gives up when every
+// broker is away).
+func (s *Kafka) StopCuts() {
+	s.stopped.Do(func() { close(s.cutting) })
+	s.cutWG.Wait()
 }
 
 // Brokers are the addresses clients bootstrap from: the proxies' with
@@ -165,6 +196,7 @@ func (s *Kafka) Proxies() []*Proxy { return s.proxies }
 
 // Close stops the cluster and its proxies and removes its directory.
 func (s *Kafka) Close() error {
+	s.StopCuts()
 	err := s.Server.Close()
 	for _, p := range s.proxies {
 		p.Close()

@@ -357,3 +357,49 @@ func TestTxSink(t *testing.T) {
 		t.Errorf("read_committed sees %d records, want %d", len(extra), len(all))
 	}
 }
+
+// TestTxSinkKilledMidTransaction: a position produced in a transaction
+// that never commits (its sluice was killed) is not what the next
+// instance loads, and its changes are not visible to read_committed.
+func TestTxSinkKilledMidTransaction(t *testing.T) {
+	k := testenv.NewKafka(t, testenv.KafkaOptions{})
+	ctx := context.Background()
+	url := "kafka://" + k.Seeds() + "/?delivery=exactly-once&create_topics=on"
+	open := func() *TxSink {
+		t.Helper()
+		s, err := Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.(*TxSink)
+	}
+	a := open()
+	if _, err := a.Load(ctx, "p"); !errors.Is(err, checkpoint.ErrNotFound) {
+		t.Fatal(err)
+	}
+	all := testChanges(0, 100)
+	if err := a.WriteAt(ctx, all[:50], all[49].Pos); err != nil {
+		t.Fatal(err)
+	}
+	// The second batch and its position are produced, not committed: the
+	// process dies here (its clients are left open, never closed).
+	if err := a.p.prepare(ctx, all[50:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.tx.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	a.offsets = kgo.Record{Topic: DefaultOffsetsTopic, Key: []byte("p"), Value: []byte(`{"pipeline":"p","position":"` + all[99].Pos.String() + `"}`)}
+	if err := a.p.produce(ctx, a.tx, all[50:], &a.offsets); err != nil {
+		t.Fatal(err)
+	}
+	b := open()
+	defer b.Close()
+	got, err := b.Load(ctx, "p")
+	if err != nil || got != all[49].Pos {
+		t.Fatalf("Load after a transaction left open: %v, %v; want %v", got, err, all[49].Pos)
+	}
+	if recs := consume(t, []kgo.Opt{kgo.SeedBrokers(k.Brokers()...)}, true, -1, "sluice.d.t", "sluice.d.nokey"); len(recs) != 50 {
+		t.Errorf("read_committed sees %d records, want the 50 committed", len(recs))
+	}
+}

@@ -77,20 +77,44 @@ func newProducer(ctx context.Context, cfg Config, opts ...kgo.Opt) (*producer, e
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
-	defer cancel()
-	if err := cl.Ping(pctx); err != nil {
+	if err := ping(ctx, cl, &cfg); err != nil {
 		cl.Close()
-		if cfg.SASL != "" && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
-			// Some brokers close the connection on a failed SASL
-			// exchange instead of answering with an error.
-			return nil, fmt.Errorf("kafka: brokers %v closed the connection during sasl=%s authentication of user %q (wrong user, password or mechanism?): %w",
-				cfg.Brokers, cfg.SASL, cfg.User, err)
-		}
-		return nil, fmt.Errorf("kafka: brokers %v: %w", cfg.Brokers, err)
+		return nil, err
 	}
 	p.admin, p.adm = cl, kadm.NewClient(cl)
 	return p, nil
+}
+
+// ping waits until a broker answers, retrying for up to pingTimeout while
+// none is reachable (a cluster restarting): an answer with an error, or a
+// connection closed during SASL authentication for a few seconds, fails
+// at once.
+func ping(ctx context.Context, cl *kgo.Client, cfg *Config) error {
+	began := time.Now()
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		err := cl.Ping(pctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		var kerrErr *kerr.Error
+		closed := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+		if cfg.SASL != "" && closed && time.Since(began) > 5*time.Second {
+			// Some brokers close the connection on a failed SASL
+			// exchange instead of answering with an error.
+			return fmt.Errorf("kafka: brokers %v closed the connection during sasl=%s authentication of user %q (wrong user, password or mechanism?): %w",
+				cfg.Brokers, cfg.SASL, cfg.User, err)
+		}
+		if errors.As(err, &kerrErr) || time.Since(began) > pingTimeout || ctx.Err() != nil {
+			return fmt.Errorf("kafka: brokers %v: %w", cfg.Brokers, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka: brokers %v: %w", cfg.Brokers, err)
+		case <-time.After(wait):
+		}
+	}
 }
 
 // recordDone is every record's promise: it keeps the first failure.

@@ -228,8 +228,7 @@ func (s *TxSink) Save(ctx context.Context, id string, p change.Position) error {
 	if change.Compare(p, s.committed) <= 0 {
 		return nil
 	}
-	s.p.enc.recs, s.p.enc.index = s.p.enc.recs[:0], s.p.enc.index[:0]
-	return s.transact(ctx, nil, p)
+	return s.commit(ctx, nil, p)
 }
 
 // Write is WriteAt without a position.
@@ -250,10 +249,50 @@ func (s *TxSink) WriteAt(ctx context.Context, batch []change.Change, through cha
 	if s.tx == nil {
 		return errors.New("kafka: exactly-once: Load was not called: the sink's CheckpointStore must be the pipeline's store")
 	}
-	if err := s.p.prepare(ctx, batch); err != nil {
-		return err
+	return s.commit(ctx, batch, through)
+}
+
+// txRetryFor is how long a failing transaction is retried (a broker
+// restarting, a connection cut) before the error stops the pipeline.
+const txRetryFor = 2 * time.Minute
+
+// commit runs the transaction of batch and through, retrying it after a
+// failure that a new attempt may overcome. Before each retry it reads the
+// committed position back: a commit whose answer was lost but which took
+// effect is not repeated.
+func (s *TxSink) commit(ctx context.Context, batch []change.Change, through change.Position) error {
+	began := time.Now()
+	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := s.p.prepare(ctx, batch)
+		if err == nil {
+			if err = s.transact(ctx, batch, through); err == nil {
+				return nil
+			}
+		}
+		if through.IsZero() || !retriable(err) || ctx.Err() != nil || time.Since(began) > txRetryFor {
+			return err
+		}
+		s.p.cfg.Logger.Warn("transaction failed, retrying", "error", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		pos, rerr := s.readPosition(ctx, s.id)
+		if rerr == nil && pos == through {
+			s.p.cfg.Logger.Info("the failed transaction's commit had taken effect", "position", through.String())
+			s.committed = through
+			return nil
+		}
 	}
-	return s.transact(ctx, batch, through)
+}
+
+// retriable reports whether a new transaction may succeed where err failed:
+// not for a record too large, a fenced producer, or a canceled write.
+func retriable(err error) bool {
+	return !errors.Is(err, kerr.MessageTooLarge) && !errors.Is(err, kerr.ProducerFenced) &&
+		!errors.Is(err, kerr.InvalidProducerEpoch) && !errors.Is(err, context.Canceled) &&
+		!errors.Is(err, kerr.TopicAuthorizationFailed) && !errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
 }
 
 // transact runs one transaction: the encoded records of batch and the

@@ -5,7 +5,11 @@
 //
 // Usage:
 //
-//	killverify OUT.jsonl
+//	killverify [-sort] OUT.jsonl
+//
+// With -sort the lines are first put in position order (a stable sort, so
+// repeats stay in the order read): for outputs that are ordered only per
+// key, such as the records of several Kafka partitions.
 //
 // It reads the changes in order and deduplicates them by position: a line
 // whose position is not past the last new one must repeat a change already
@@ -33,14 +37,69 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: killverify OUT.jsonl")
+	args := os.Args[1:]
+	sorted := len(args) == 2 && args[0] == "-sort"
+	if sorted {
+		args = args[1:]
+	}
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: killverify [-sort] OUT.jsonl")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1], os.Stdout); err != nil {
+	path := args[0]
+	if sorted {
+		var err error
+		if path, err = sortLines(path); err != nil {
+			fmt.Fprintln(os.Stderr, "killverify:", err)
+			os.Exit(1)
+		}
+		defer os.Remove(path)
+	}
+	if err := run(path, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "killverify:", err)
 		os.Exit(1)
 	}
+}
+
+// sortLines writes the lines of path, stably sorted by position, to a
+// temporary file and returns its name.
+func sortLines(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	type line struct {
+		pos  change.Position
+		text []byte
+	}
+	var lines []line
+	for n, text := range bytes.SplitAfter(data, []byte("\n")) {
+		if len(text) == 0 {
+			continue
+		}
+		if text[len(text)-1] != '\n' {
+			return "", fmt.Errorf("%s: line %d has no newline", path, n+1)
+		}
+		c, err := change.DecodeJSON(text[:len(text)-1])
+		if err != nil {
+			return "", fmt.Errorf("%s: line %d: %w", path, n+1, err)
+		}
+		lines = append(lines, line{c.Pos, text})
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return change.Compare(lines[i].pos, lines[j].pos) < 0 })
+	f, err := os.CreateTemp("", "killverify-sorted-*.jsonl")
+	if err != nil {
+		return "", err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for _, l := range lines {
+		w.Write(l.text)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return "", err
+	}
+	return f.Name(), f.Close()
 }
 
 func run(path string, stdout io.Writer) error {
