@@ -15,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 	"github.com/sluice-cdc/sluice/sink/kafka"
+	"github.com/sluice-cdc/sluice/sinks"
+	"github.com/sluice-cdc/sluice/source"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -420,4 +423,160 @@ func grepLines(s string, words ...string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestStreamKafkaKeyOrderPostgres streams a PostgreSQL table that four
+// concurrent writers update (v = v + 1 on random rows) into a 6-partition
+// topic and reads every partition back: each row's changes must all be on
+// one partition, with v counting up by one, and end at the value SELECT
+// shows.
+func TestStreamKafkaKeyOrderPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and Kafka")
+	}
+	pg := testenv.NewPostgres(t, testenv.PostgresOptions{})
+	k := testenv.NewKafka(t, testenv.KafkaOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const rows, writers, txsEach = 50, 4, 300
+	stmts := []string{`CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`, `CREATE TABLE fin (id int PRIMARY KEY, s text)`}
+	for i := 1; i <= rows; i++ {
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO counters VALUES (%d, 0)`, i))
+	}
+	stmts = append(stmts, `CREATE PUBLICATION ko FOR ALL TABLES`, `SELECT pg_create_logical_replication_slot('ko', 'pgoutput')`)
+	if err := pg.Exec(ctx, "postgres", stmts...); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var logs bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		e := &env{Stdout: &bytes.Buffer{}, Stderr: &logs}
+		done <- streamWith(runCtx, e, []string{pg.DSN("postgres") + "&slot=ko&publication=ko",
+			"--to", "kafka://" + k.Seeds() + "/?topic={db}.{table}&create_topics=on&partitions=6",
+			"--state", filepath.Join(dir, "state.db")}, source.Default(), sinks.Builtin())
+	}()
+
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func(w int) {
+			conn, err := pgx.Connect(ctx, pg.DSN("postgres"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close(context.Background())
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := 0; i < txsEach; i++ {
+				tx, err := conn.Begin(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for n := 1 + rng.IntN(3); n > 0; n-- {
+					if _, err := tx.Exec(ctx, `UPDATE counters SET v = v + 1 WHERE id = $1`, 1+rng.IntN(rows)); err != nil {
+						tx.Rollback(ctx)
+						errs <- err
+						return
+					}
+				}
+				if err := tx.Commit(ctx); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}(w)
+	}
+	for w := 0; w < writers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("writer: %v", err)
+		}
+	}
+	if err := pg.Exec(ctx, "postgres", `INSERT INTO fin VALUES (1, 'caught-up-marker')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitForKafkaMarker(ctx, k.Brokers(), "public.fin", []byte("caught-up-marker")); err != nil {
+		t.Fatalf("%v\n%s", err, logs.String())
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("stream: %v\n%s", err, logs.String())
+	}
+
+	// Every partition on its own, as a consumer of one partition reads it.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"public.counters": {
+			0: kgo.NewOffset().AtStart(), 1: kgo.NewOffset().AtStart(), 2: kgo.NewOffset().AtStart(),
+			3: kgo.NewOffset().AtStart(), 4: kgo.NewOffset().AtStart(), 5: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	partOf := map[string]int32{}
+	lastV := map[string]int64{}
+	used := map[int32]bool{}
+	updates := 0
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, 3*time.Second)
+		fs := cl.PollFetches(pctx)
+		pcancel()
+		if fs.NumRecords() == 0 {
+			break
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			c, err := change.DecodeJSON(r.Value)
+			if err != nil {
+				t.Fatalf("%s/%d@%d: %v", r.Topic, r.Partition, r.Offset, err)
+			}
+			if c.Op != change.OpUpdate {
+				return
+			}
+			updates++
+			key := string(r.Key)
+			if p, ok := partOf[key]; ok && p != r.Partition {
+				t.Errorf("key %s on partitions %d and %d", key, p, r.Partition)
+			}
+			partOf[key] = r.Partition
+			used[r.Partition] = true
+			v := c.After[1].I
+			if v != lastV[key]+1 {
+				t.Errorf("key %s (partition %d): v=%d after v=%d", key, r.Partition, v, lastV[key])
+			}
+			lastV[key] = v
+		})
+	}
+	conn, err := pgx.Connect(ctx, pg.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rs, err := conn.Query(ctx, `SELECT id, v FROM counters`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for rs.Next() {
+		var id int32
+		var v int64
+		if err := rs.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
+		total += v
+		if key := fmt.Sprintf(`{"id":%d}`, id); lastV[key] != v {
+			t.Errorf("row %d: v=%d, the stream ends at %d", id, v, lastV[key])
+		}
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if int64(updates) != total {
+		t.Errorf("%d updates in the topic, the rows were updated %d times", updates, total)
+	}
+	if len(used) < 4 {
+		t.Errorf("%d rows on only %d of 6 partitions", rows, len(used))
+	}
+	t.Logf("%d updates of %d rows by %d writers, on %d partitions, each row's in order on one", updates, rows, writers, len(used))
 }
