@@ -1,0 +1,323 @@
+// Command kafkabench measures "sluice stream --to kafka://" draining a
+// MariaDB backlog into a 3-broker kfake cluster (internal/servers), in each
+// delivery mode (and format, for the formats the build has), beside the
+// same drain to /dev/null and "sluice stream --to stdout:// | kcat -P".
+// bench/kafka.sh runs it and writes bench/results/kafka.md.
+//
+// Every run streams the same backlog (-rows rows inserted in one
+// transaction) from its first event to its end (--stop-at), in its own
+// process; runs are interleaved round by round. Wall time, rows/s, CPU
+// seconds per million rows (getrusage of the child and its children) and
+// peak RSS are reported per run and as medians.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluice-cdc/sluice/format"
+	"github.com/sluice-cdc/sluice/internal/servers"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "kafkabench:", err)
+		os.Exit(1)
+	}
+}
+
+// result is one run's measurement.
+type result struct {
+	wall, cpu time.Duration
+	rssKB     int64
+}
+
+// mode is one way of draining the backlog.
+type mode struct {
+	name string
+	// args builds the command of round r.
+	args func(r int) []string
+	// kafka runs produce to topics named by prefix (deleted after the run).
+	prefix func(r int) string
+}
+
+func run() error {
+	sluice := flag.String("sluice", "", "path of the sluice binary")
+	rows := flag.Int("rows", 1000000, "rows in the backlog")
+	rounds := flag.Int("rounds", 3, "rounds, every mode once per round")
+	out := flag.String("out", "", "write the markdown report here (default: standard output only)")
+	commit := flag.String("commit", "", "commit the binary was built from, for the report")
+	flag.Parse()
+	if *sluice == "" {
+		return fmt.Errorf("-sluice is required")
+	}
+	ctx := context.Background()
+	load0 := loadavg()
+	began := time.Now()
+	srv, err := servers.StartMariaDB(ctx, servers.MariaDBOptions{ExtraConfig: []string{
+		"max_binlog_size=1073741824", "innodb_buffer_pool_size=256M", "max_allowed_packet=1G",
+		"binlog_cache_size=1M", "max_binlog_cache_size=16G"}})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	k, err := servers.StartKafka(ctx, servers.KafkaOptions{Partitions: 6})
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+
+	start, err := binlogPos(ctx, srv)
+	if err != nil {
+		return err
+	}
+	if err := srv.Exec(ctx, "CREATE DATABASE b",
+		"CREATE TABLE b.t (id INT PRIMARY KEY, n BIGINT NOT NULL, name VARCHAR(64) NOT NULL, price DECIMAL(12,2) NOT NULL)",
+		"USE b", fmt.Sprintf("INSERT INTO b.t SELECT seq, seq * 7, CONCAT('name-', seq), seq / 100 FROM seq_1_to_%d", *rows)); err != nil {
+		return err
+	}
+	end, err := binlogPos(ctx, srv)
+	if err != nil {
+		return err
+	}
+	src := fmt.Sprintf("mysql://%s:%s@%s/?server-id=7101", servers.MariaDBReplUser, servers.MariaDBReplPassword, srv.Addr())
+	dir, err := os.MkdirTemp("", "kafkabench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	stream := func(r int, name string, extra ...string) []string {
+		a := []string{*sluice, "stream", src, "--from", start, "--stop-at", end, "--log-level", "warn",
+			"--include", `b\.t`, "--state", fmt.Sprintf("%s/%s-%d.db", dir, name, r), "--id", fmt.Sprintf("%s-%d", name, r)}
+		return append(a, extra...)
+	}
+	seeds := k.Seeds()
+	kafkaURL := func(prefix, query string) string {
+		return "kafka://" + seeds + "/?prefix=" + prefix + "&create_topics=on" + query
+	}
+	modes := []mode{
+		{name: "/dev/null", args: func(r int) []string { return stream(r, "null", "--to", "stdout://") }},
+		{name: "stdout piped to kcat -P", prefix: func(r int) string { return fmt.Sprintf("pipe%d", r) },
+			args: func(r int) []string {
+				cmd := strings.Join(quoteAll(stream(r, "pipe", "--to", "stdout://")), " ") +
+					fmt.Sprintf(" | kcat -P -b %s -t pipe%d.b.t -X acks=all -X enable.idempotence=true", seeds, r)
+				return []string{"sh", "-c", cmd}
+			}},
+		{name: "kafka at-least-once", prefix: func(r int) string { return fmt.Sprintf("alo%d", r) },
+			args: func(r int) []string { return stream(r, "alo", "--to", kafkaURL(fmt.Sprintf("alo%d", r), "")) }},
+		{name: "kafka exactly-once", prefix: func(r int) string { return fmt.Sprintf("eo%d", r) },
+			args: func(r int) []string {
+				return stream(r, "eo", "--to", kafkaURL(fmt.Sprintf("eo%d", r), "&delivery=exactly-once"))
+			}},
+	}
+	if slices.Contains(format.Names(), "debezium") {
+		modes = append(modes,
+			mode{name: "kafka at-least-once debezium", prefix: func(r int) string { return fmt.Sprintf("dalo%d", r) },
+				args: func(r int) []string {
+					return stream(r, "dalo", "--to", kafkaURL(fmt.Sprintf("dalo%d", r), ""), "--format", "debezium")
+				}},
+			mode{name: "kafka exactly-once debezium", prefix: func(r int) string { return fmt.Sprintf("deo%d", r) },
+				args: func(r int) []string {
+					return stream(r, "deo", "--to", kafkaURL(fmt.Sprintf("deo%d", r), "&delivery=exactly-once"), "--format", "debezium")
+				}})
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	results := map[string][]result{}
+	var log strings.Builder
+	for r := 1; r <= *rounds; r++ {
+		for _, m := range modes {
+			if m.name == "stdout piped to kcat -P" { // kcat does not create topics
+				if _, err := adm.CreateTopics(ctx, 6, -1, nil, m.prefix(r)+".b.t"); err != nil {
+					return err
+				}
+			}
+			res, err := measure(m.args(r))
+			if err != nil {
+				return fmt.Errorf("round %d %s: %w", r, m.name, err)
+			}
+			if m.prefix != nil {
+				// Check what arrived, then free the cluster's memory.
+				topic := m.prefix(r) + ".b.t"
+				n, err := countRecords(ctx, adm, topic)
+				if err != nil {
+					return err
+				}
+				if n < int64(*rows) {
+					return fmt.Errorf("round %d %s: %d records in %s, want %d", r, m.name, n, topic, *rows)
+				}
+				if _, err := adm.DeleteTopics(ctx, topic); err != nil {
+					return err
+				}
+			}
+			results[m.name] = append(results[m.name], res)
+			line := fmt.Sprintf("| %d | %s | %.2f | %.0f | %.2f | %.1f | %s |\n", r, m.name, res.wall.Seconds(),
+				float64(*rows)/res.wall.Seconds(), res.cpu.Seconds()/(float64(*rows)/1e6), float64(res.rssKB)/1024, loadavg())
+			log.WriteString(line)
+			fmt.Print(line)
+		}
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Kafka sink: draining a MariaDB backlog into kfake\n\n")
+	fmt.Fprintf(&b, "Written by bench/kafka.sh on %s: %s, %d cores, %s; commit %s; load average %s at the start, %s at the end; %s in all.\n\n",
+		began.UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), memTotal(), *commit, load0, loadavg(), time.Since(began).Round(time.Second))
+	fmt.Fprintf(&b, "The backlog: %d rows inserted into b.t (INT key, BIGINT, VARCHAR(64), DECIMAL(12,2)) in one transaction, "+
+		"binlog %s to %s. Each run streams it, in its own process, from its start to --stop-at its end (sluice reads, "+
+		"decodes and delivers every row, then exits); modes are interleaved round by round. The Kafka cluster is franz-go's kfake "+
+		"(3 brokers in one process, every partition on one broker: kfake does not replicate), topics of 6 partitions; the kcat pipe "+
+		"produces with acks=all and idempotence like the sink. Wall time includes start-up and the last acknowledgement; "+
+		"CPU is user+sys of the process and its children (the pipe: sluice and kcat; never the broker). The machine is shared: compare CPU-s "+
+		"more than wall time.\n\n", *rows, start, end)
+	fmt.Fprintf(&b, "## Medians of %d rounds\n\n| mode | rows/s | of /dev/null | CPU-s per M rows | peak RSS MB |\n| --- | --- | --- | --- | --- |\n", *rounds)
+	med := func(rs []result, f func(result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	rate := map[string]float64{}
+	rss := map[string]float64{}
+	for _, m := range modes {
+		rs := results[m.name]
+		rate[m.name] = med(rs, func(x result) float64 { return float64(*rows) / x.wall.Seconds() })
+		rss[m.name] = med(rs, func(x result) float64 { return float64(x.rssKB) / 1024 })
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f %% | %.2f | %.1f |\n", m.name, rate[m.name], 100*rate[m.name]/rate["/dev/null"],
+			med(rs, func(x result) float64 { return x.cpu.Seconds() / (float64(*rows) / 1e6) }), rss[m.name])
+	}
+	fmt.Fprintf(&b, "\n## Goals\n\n")
+	goal := func(what string, ok bool) {
+		mark := "met"
+		if !ok {
+			mark = "**not met**"
+		}
+		fmt.Fprintf(&b, "- %s: %s\n", what, mark)
+	}
+	null := rate["/dev/null"]
+	goal(fmt.Sprintf("at-least-once ≥ 60 %% of the /dev/null drain (%.0f %%)", 100*rate["kafka at-least-once"]/null), rate["kafka at-least-once"] >= 0.6*null)
+	goal(fmt.Sprintf("exactly-once ≥ 40 %% of the /dev/null drain (%.0f %%)", 100*rate["kafka exactly-once"]/null), rate["kafka exactly-once"] >= 0.4*null)
+	maxRSS := 0.0
+	for _, m := range modes {
+		if strings.HasPrefix(m.name, "kafka") {
+			maxRSS = max(maxRSS, rss[m.name])
+		}
+	}
+	goal(fmt.Sprintf("peak RSS < 100 MB in every Kafka mode (largest median %.1f MB)", maxRSS), maxRSS < 100)
+	goal(fmt.Sprintf("faster than the kcat pipe (at-least-once %.2f×, exactly-once %.2f× its rows/s)",
+		rate["kafka at-least-once"]/rate["stdout piped to kcat -P"], rate["kafka exactly-once"]/rate["stdout piped to kcat -P"]),
+		rate["kafka at-least-once"] > rate["stdout piped to kcat -P"] && rate["kafka exactly-once"] > rate["stdout piped to kcat -P"])
+	if !slices.Contains(format.Names(), "debezium") {
+		fmt.Fprintf(&b, "\nThe debezium format is not in this build (formats: %s): its rows are missing.\n", strings.Join(format.Names(), ", "))
+	}
+	fmt.Fprintf(&b, "\n## Every run\n\n| round | mode | wall s | rows/s | CPU-s per M rows | peak RSS MB | load average after |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString(log.String())
+	fmt.Print("\n" + b.String())
+	if *out != "" {
+		return os.WriteFile(*out, []byte(b.String()), 0o644)
+	}
+	return nil
+}
+
+// measure runs args to its end, its output discarded.
+func measure(args []string) (result, error) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout = io.Discard
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	began := time.Now()
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	res := result{wall: time.Since(began), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.rssKB = ru.Maxrss
+	}
+	return res, nil
+}
+
+// countRecords sums the end offsets of a topic's partitions.
+func countRecords(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n, nil
+}
+
+// quoteAll quotes arguments for sh.
+func quoteAll(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return out
+}
+
+// binlogPos is the server's current binlog position as FILE:POS.
+func binlogPos(ctx context.Context, srv *servers.MariaDB) (string, error) {
+	db, err := srv.DB()
+	if err != nil {
+		return "", err
+	}
+	var file, pos string
+	var a, b any
+	row := db.QueryRowContext(ctx, "SHOW MASTER STATUS")
+	if err := row.Scan(&file, &pos, &a, &b); err != nil {
+		return "", err
+	}
+	return file + ":" + pos, nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			_, v, _ := strings.Cut(l, ":")
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func memTotal() string {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "MemTotal:") {
+			var kb int64
+			fmt.Sscanf(strings.TrimPrefix(l, "MemTotal:"), "%d", &kb)
+			return fmt.Sprintf("%.0f GiB memory", float64(kb)/(1<<20))
+		}
+	}
+	return "? memory"
+}
