@@ -2,10 +2,12 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -106,7 +108,11 @@ func ping(ctx context.Context, cl *kgo.Client, cfg *Config) error {
 			return fmt.Errorf("kafka: brokers %v closed the connection during sasl=%s authentication of user %q (wrong user, password or mechanism?): %w",
 				cfg.Brokers, cfg.SASL, cfg.User, err)
 		}
-		if errors.As(err, &kerrErr) || time.Since(began) > pingTimeout || ctx.Err() != nil {
+		// A TLS failure (an unknown authority, a refused certificate)
+		// does not go away either.
+		var certErr *tls.CertificateVerificationError
+		tlsFailed := errors.As(err, &certErr) || strings.Contains(err.Error(), "tls: ")
+		if errors.As(err, &kerrErr) || tlsFailed || time.Since(began) > pingTimeout || ctx.Err() != nil {
 			return fmt.Errorf("kafka: brokers %v: %w", cfg.Brokers, err)
 		}
 		select {
