@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/internal/fixture"
 )
 
 // holdSink is an AsyncSink that keeps what it is sent, for the test to
@@ -55,7 +56,7 @@ func (h *holdSink) deliveries() []*Delivery {
 // acknowledged prefix, hidden commits included, and that Run returns after
 // the last acknowledgement with it saved.
 func TestAsyncAcknowledgements(t *testing.T) {
-	g := &genSource{txRows: []int{3, 2, 4}, batch: 100, payload: 8, tables: []string{"t"}}
+	g := gen(t, fixture.Options{Txs: []int{3, 2, 4}, Batch: 100, Payload: 8, Tables: []string{"t"}})
 	h := newHoldSink()
 	store := &checkpoint.Memory{}
 	// WithBatch(1, 0): one change per delivery; a hidden commit rides
@@ -121,7 +122,7 @@ func TestAsyncAcknowledgements(t *testing.T) {
 	if err := <-runErr; err != nil {
 		t.Fatal(err)
 	}
-	want := change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: g.start(3)}
+	want := g.End()
 	if got, _ := store.Load(context.Background(), DefaultID); got != want {
 		t.Fatalf("saved %s, want the last commit %s", got, want)
 	}
@@ -135,7 +136,7 @@ func TestAsyncAcknowledgements(t *testing.T) {
 // after the deliveries before it, and that Run returns it once they are
 // acknowledged.
 func TestAsyncSourceFailure(t *testing.T) {
-	g := &genSource{txRows: []int{2, 2, 2}, batch: 2, payload: 8, tables: []string{"t"}, failAfter: 5}
+	g := gen(t, fixture.Options{Txs: []int{2, 2, 2}, Batch: 2, Payload: 8, Tables: []string{"t"}, FailAfter: 5})
 	h := newHoldSink()
 	p, err := NewAsync(g, h, &checkpoint.Memory{})
 	if err != nil {
@@ -158,7 +159,7 @@ func TestAsyncSourceFailure(t *testing.T) {
 // TestAsyncCancel checks that canceling Run with deliveries unacknowledged
 // ends the sink and saves only the acknowledged prefix.
 func TestAsyncCancel(t *testing.T) {
-	g := &genSource{txRows: []int{2, 2}, batch: 1, payload: 8, tables: []string{"t"}}
+	g := gen(t, fixture.Options{Txs: []int{2, 2}, Batch: 1, Payload: 8, Tables: []string{"t"}})
 	h := newHoldSink()
 	h.blockAfter = 1
 	store := &checkpoint.Memory{}

@@ -15,22 +15,23 @@ import (
 
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/internal/fixture"
 	"github.com/sluice-cdc/sluice/sink/file"
 )
 
 const crashEnv = "SLUICE_PIPELINE_CRASH_DIR"
 
 // crashSource is the generator both the child and the parent use.
-func crashSource() *genSource {
-	return &genSource{
-		txRows:  []int{3, 1, 0, 3000, 2, 8000, 7, 1, 1, 250, 2000, 5, 9, 1, 6000, 2},
-		batch:   50,
-		payload: 120,
-		tables:  []string{"orders", "users", "audit"},
-	}
+func crashSource(t *testing.T) *fixture.Source {
+	return gen(t, fixture.Options{
+		Txs:     []int{3, 1, 0, 3000, 2, 8000, 7, 1, 1, 250, 2000, 5, 9, 1, 6000, 2},
+		Batch:   50,
+		Payload: 120,
+		Tables:  []string{"orders", "users", "audit"},
+	})
 }
 
-func crashFilter() FilterSpec { return FilterSpec{Exclude: `db\.audit`} }
+func crashFilter() FilterSpec { return FilterSpec{Exclude: `shop\.audit`} }
 
 // TestCrashChild is the child process of TestKillAndRestart: it runs the
 // pipeline into a file sink with a bbolt checkpoint until killed or done.
@@ -50,7 +51,7 @@ func TestCrashChild(t *testing.T) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	p, err := New(crashSource(), out, store, WithBeginCommit(true), WithFilter(crashFilter()),
+	p, err := New(crashSource(t), out, store, WithBeginCommit(true), WithFilter(crashFilter()),
 		WithBatch(32<<10, 0), WithQueueBytes(256<<10), WithCheckpointInterval(time.Duration(interval)*time.Millisecond))
 	if err == nil {
 		err = p.Run(context.Background())
@@ -130,7 +131,7 @@ func checkCrashOutput(t *testing.T, path string) {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	g := crashSource()
+	g := crashSource(t)
 	want := expected(g, func(s string) bool { return s != "audit" }, true, change.Position{})
 	uniq := dedup(got)
 	t.Logf("%d lines written, %d re-delivered, %d distinct", len(got), len(got)-len(uniq), len(uniq))

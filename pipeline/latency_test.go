@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,77 +11,57 @@ import (
 
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/internal/fixture"
 )
 
-// stepSource emits the transactions of a genSource one emit call each and
-// then waits, before the next, until the sink holds the transaction's last
-// shown change. A pipeline that waits for more input (a fuller batch, a
-// timer, the store) before writing never gets it, and the source reports
+// stepper makes a fixture source emit its transactions one emit call each
+// and then wait, before the next, until the sink holds the transaction's
+// last shown change. A pipeline that waits for more input (a fuller batch,
+// a timer, the store) before writing never gets it, and the source reports
 // which transaction was left unwritten.
-type stepSource struct {
-	g           *genSource
+type stepper struct {
 	sink        *recSink
 	beginCommit bool
 	wait        time.Duration
-	idleAfter   bool // after the last transaction, wait for ctx instead of returning
 
 	mu    sync.Mutex
 	stuck error // set when a transaction was not written in time
 }
 
-// transactions returns g's changes cut into transactions, deep enough
-// copied to outlive each's reused buffers.
-func (s *stepSource) transactions() [][]change.Change {
-	var txs [][]change.Change
-	var cur []change.Change
-	s.g.each(func(c *change.Change) bool {
-		cc := *c
-		cc.After = slices.Clone(c.After)
-		cur = append(cur, cc)
-		if c.Op == change.OpCommit {
-			txs, cur = append(txs, cur), nil
-		}
-		return true
-	})
-	return txs
+// source returns the fixture source o describes, stepping.
+func (s *stepper) source(t *testing.T, o fixture.Options) *fixture.Source {
+	o.Batch = 0 // a transaction an emit
+	o.Emitted = s.written
+	return gen(t, o)
 }
 
-func (s *stepSource) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
-	for i, tx := range s.transactions() {
-		if err := emit(tx); err != nil {
-			return err
+// written waits until the sink holds the last shown change of tx.
+func (s *stepper) written(ctx context.Context, tx []change.Change) error {
+	want := tx[len(tx)-1].Pos // the commit, shown or not
+	if !s.beginCommit {
+		want = tx[len(tx)-2].Pos // the last row
+	}
+	deadline := time.Now().Add(s.wait)
+	for {
+		s.sink.mu.Lock()
+		acked := s.sink.acked
+		s.sink.mu.Unlock()
+		if change.Compare(acked, want) >= 0 {
+			return nil
 		}
-		want := tx[len(tx)-1].Pos // the commit, shown or not
-		if !s.beginCommit {
-			want = tx[len(tx)-2].Pos // the last row
+		if time.Now().After(deadline) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.stuck = fmt.Errorf("transaction %s (last shown change at %v) not written %s after it was emitted; sink holds up to %v",
+				tx[0].Tx.ID, want, s.wait, acked)
+			return s.stuck
 		}
-		deadline := time.Now().Add(s.wait)
-		for {
-			s.sink.mu.Lock()
-			acked := s.sink.acked
-			s.sink.mu.Unlock()
-			if change.Compare(acked, want) >= 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				s.mu.Lock()
-				s.stuck = fmt.Errorf("transaction %d (last shown change at %v) not written %s after it was emitted; sink holds up to %v",
-					i, want, s.wait, acked)
-				s.mu.Unlock()
-				return s.stuck
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Millisecond):
-			}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
 		}
 	}
-	if s.idleAfter {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	return nil
 }
 
 // gateStore is a checkpoint store whose Save blocks until the gate opens
@@ -128,9 +107,9 @@ func TestPipelineWritesWithoutWaiting(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g := &genSource{txRows: []int{1, 3, 1, 50, 1, 1}, payload: 10, tables: []string{"t"}}
 			sink := &recSink{}
-			src := &stepSource{g: g, sink: sink, beginCommit: tc.beginCommit, wait: 10 * time.Second}
+			step := &stepper{sink: sink, beginCommit: tc.beginCommit, wait: 10 * time.Second}
+			src := step.source(t, fixture.Options{Txs: []int{1, 3, 1, 50, 1, 1}, Payload: 10, Tables: []string{"t"}})
 			store := &gateStore{}
 			if tc.slowStore {
 				store.gate = make(chan struct{})
@@ -145,13 +124,13 @@ func TestPipelineWritesWithoutWaiting(t *testing.T) {
 				// The source finishes only if every transaction was written
 				// while the store was blocked; then let the saves through.
 				deadline := time.After(30 * time.Second)
-				for len(sink.records()) < len(expected(g, func(string) bool { return true }, tc.beginCommit, change.Position{})) {
+				for len(sink.records()) < len(expected(src, func(string) bool { return true }, tc.beginCommit, change.Position{})) {
 					select {
 					case err := <-done:
 						t.Fatalf("Run ended with the store blocked: %v", err)
 					case <-deadline:
-						src.mu.Lock()
-						t.Fatalf("not all written with the store blocked: %v", src.stuck)
+						step.mu.Lock()
+						t.Fatalf("not all written with the store blocked: %v", step.stuck)
 					case <-time.After(time.Millisecond):
 					}
 				}
@@ -160,12 +139,12 @@ func TestPipelineWritesWithoutWaiting(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
-			diffRecs(t, sink.records(), expected(g, func(string) bool { return true }, tc.beginCommit, change.Position{}))
+			diffRecs(t, sink.records(), expected(src, func(string) bool { return true }, tc.beginCommit, change.Position{}))
 			saved, err := store.Load(context.Background(), "default")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := (change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: g.start(len(g.txRows))}); saved != want {
+			if want := src.End(); saved != want {
 				t.Errorf("saved %v at the end, want %v (the last commit)", saved, want)
 			}
 		})
@@ -178,9 +157,9 @@ func TestPipelineWritesWithoutWaiting(t *testing.T) {
 func TestPipelineStoreFailureStops(t *testing.T) {
 	for _, interval := range []time.Duration{0, 20 * time.Millisecond} {
 		t.Run(interval.String(), func(t *testing.T) {
-			g := &genSource{txRows: []int{2}, payload: 10, tables: []string{"t"}}
 			sink := &recSink{}
-			src := &stepSource{g: g, sink: sink, wait: 10 * time.Second, idleAfter: true}
+			step := &stepper{sink: sink, wait: 10 * time.Second}
+			src := step.source(t, fixture.Options{Txs: []int{2}, Payload: 10, Tables: []string{"t"}, Follow: true})
 			store := &gateStore{failErr: errors.New("disk on fire")}
 			p, err := New(src, sink, store, WithCheckpointInterval(interval))
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/internal/fixture"
 )
 
 // countSink checks order and counts bytes without keeping anything.
@@ -27,9 +28,10 @@ func (s *countSink) Write(ctx context.Context, batch []change.Change) error {
 		if s.n > 0 && change.Compare(c.Pos, s.last) <= 0 && s.err == nil {
 			s.err = fmt.Errorf("position %v after %v", c.Pos, s.last)
 		}
-		if len(c.After) > 1 {
-			s.payload += int64(len(c.After[1].B))
-			if c.After[1].B[0] == '#' && s.err == nil {
+		if len(c.After) > fixture.ColPayload {
+			payload := c.After[fixture.ColPayload].B
+			s.payload += int64(len(payload))
+			if payload[0] == '#' && s.err == nil {
 				s.err = fmt.Errorf("change at %v holds source memory the source overwrote", c.Pos)
 			}
 		}
@@ -42,14 +44,14 @@ func (s *countSink) Write(ctx context.Context, batch []change.Change) error {
 func (s *countSink) Close() error { return nil }
 
 // TestHugeTransactionBoundedMemory streams one transaction of 2 million
-// rows of 500-byte payloads (about 1 GB of row data, 2.2 GB as decoded
+// rows of 500-byte payloads (about 1 GB of row data, 3 GB as decoded
 // Values) generated lazily, and samples the heap while it flows.
 func TestHugeTransactionBoundedMemory(t *testing.T) {
 	rows := 2_000_000
 	if testing.Short() {
 		rows = 200_000
 	}
-	g := &genSource{txRows: []int{rows}, batch: 512, payload: 500, tables: []string{"big"}}
+	g := gen(t, fixture.Options{Txs: []int{rows}, Batch: 512, Payload: 500, Tables: []string{"big"}})
 	sink := &countSink{}
 	store := &checkpoint.Memory{}
 	var counters Counters
