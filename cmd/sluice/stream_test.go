@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,73 +16,44 @@ import (
 
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/internal/fixture"
 	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/sluice-cdc/sluice/sinks"
 	"github.com/sluice-cdc/sluice/source"
 )
 
-// tickSource is a test fixture standing in for a database: it emits txs
-// transactions of two rows (tables shop.orders and shop.audit) with
-// contract-following positions, then, with follow, waits for ctx like a
-// live source on an idle log. started is closed once the first batch is out.
-type tickSource struct {
-	txs     int
-	follow  bool
-	started chan struct{}
-	once    sync.Once
-}
-
-func (s *tickSource) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
-	cols := []change.Column{{Name: "id", Type: "int", Key: true}, {Name: "secret", Type: "text"}}
-	p := func(off, idx uint64) change.Position {
-		return change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: off, Index: idx}
-	}
-	for t := 0; t < s.txs; t++ {
-		start := uint64(100 * (t + 1))
-		batch := []change.Change{{Op: change.OpBegin, Pos: p(start, 1)}}
-		for r, table := range []string{"orders", "audit"} {
-			batch = append(batch, change.Change{Op: change.OpInsert, Source: "fixture",
-				Namespace: change.Namespace{Database: "shop", Table: table}, Columns: cols,
-				After: []change.Value{change.Int(int64(t*2+r), 32), change.String([]byte("s"))}, Pos: p(start, uint64(r+2))})
-		}
-		batch = append(batch, change.Change{Op: change.OpCommit, Pos: p(start+100, 0)})
-		var out []change.Change
-		for _, c := range batch {
-			if from.IsZero() || change.Compare(c.Pos, from) > 0 {
-				out = append(out, c)
-			}
-		}
-		if len(out) > 0 {
-			if err := emit(out); err != nil {
-				return err
-			}
-			s.once.Do(func() { close(s.started) })
-		}
-	}
-	if s.follow {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	return nil
-}
-
-func testSources(t *testing.T, src *tickSource) *source.Registry {
+// testSources registers the shared fixture source under "fixture"
+// (fixture://?txs=3&rows=2: transactions of a row of shop.orders and one
+// of shop.audit, see internal/fixture). started, when not nil, is closed
+// once the source has emitted its first batch.
+func testSources(started chan struct{}) *source.Registry {
 	r := source.NewRegistry()
-	r.Register("fixture", func(ctx context.Context, u *url.URL, cfg source.Config) (pipeline.Source, error) {
-		if u.Query().Get("fail") != "" {
-			p, _ := u.User.Password()
-			return nil, fmt.Errorf("cannot log in with password %s", p)
+	r.Register("fixture", func(_ context.Context, u *url.URL, _ source.Config) (pipeline.Source, error) {
+		o, err := fixture.ParseURL(u)
+		if err != nil {
+			return nil, err
 		}
-		return src, nil
+		if started != nil {
+			var once sync.Once
+			o.Emitted = func(context.Context, []change.Change) error {
+				once.Do(func() { close(started) })
+				return nil
+			}
+		}
+		s, err := fixture.New(o)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	})
 	return r
 }
 
-func runStreamTest(ctx context.Context, t *testing.T, src *tickSource, args ...string) (stdout, stderr string, err error) {
+func runStreamTest(ctx context.Context, t *testing.T, started chan struct{}, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	e := &env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
-	err = streamWith(ctx, e, args, testSources(t, src), sinks.BuiltinTo(&out))
+	err = streamWith(ctx, e, args, testSources(started), sinks.BuiltinTo(&out))
 	return out.String(), errb.String(), err
 }
 
@@ -103,8 +73,7 @@ func decodeLines(t *testing.T, text string) []change.Change {
 
 func TestStreamToStdoutAndResume(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state.db")
-	src := &tickSource{txs: 3, started: make(chan struct{})}
-	out, logs, err := runStreamTest(context.Background(), t, src, "fixture://u:hunter2@db/", "--state", state, "--begin-commit", "--include", `shop\.orders`)
+	out, logs, err := runStreamTest(context.Background(), t, nil, "fixture://u:hunter2@db/?txs=3&rows=2", "--state", state, "--begin-commit", "--include", `shop\.orders`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +93,7 @@ func TestStreamToStdoutAndResume(t *testing.T) {
 		t.Errorf("logs lack the redacted source or the summary:\n%s", logs)
 	}
 	// Second run: the state file says everything was delivered.
-	out, _, err = runStreamTest(context.Background(), t, &tickSource{txs: 3, started: make(chan struct{})}, "fixture://u:hunter2@db/", "--state", state)
+	out, _, err = runStreamTest(context.Background(), t, nil, "fixture://u:hunter2@db/?txs=3&rows=2", "--state", state)
 	if err != nil || out != "" {
 		t.Errorf("resumed run wrote %q, err %v; want nothing", out, err)
 	}
@@ -133,14 +102,14 @@ func TestStreamToStdoutAndResume(t *testing.T) {
 func TestStreamToFileStopsCleanlyOnSignal(t *testing.T) {
 	dir := t.TempDir()
 	state, file := filepath.Join(dir, "state.db"), filepath.Join(dir, "out.jsonl")
-	src := &tickSource{txs: 4, follow: true, started: make(chan struct{})}
+	started := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := runStreamTest(ctx, t, src, "fixture://db/", "--to", "file://"+file, "--state", state, "--id", "feed", "--checkpoint-interval", "1h")
+		_, _, err := runStreamTest(ctx, t, started, "fixture://db/?txs=4&rows=2&follow=1", "--to", "file://"+file, "--state", state, "--id", "feed", "--checkpoint-interval", "1h")
 		done <- err
 	}()
-	<-src.started
+	<-started
 	// Wait until the file holds all 8 rows, then "press Ctrl-C".
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -186,14 +155,14 @@ func TestStreamErrors(t *testing.T) {
 		{"bad log level", []string{"fixture://db/", "--log-level", "loud", "--state", state}, true, "log-level"},
 		{"unknown flag", []string{"fixture://db/", "--nope"}, true, "nope"},
 		{"unknown source", []string{"nosuch://u:hunter2@db/", "--state", state}, true, "nosuch"},
-		{"source refuses its URL", []string{"fixture://u:hunter2@db/?fail=1", "--state", state}, true, "cannot log in"},
+		{"source refuses its URL", []string{"fixture://u:hunter2@db/?login=fail", "--state", state}, true, "cannot log in"},
 		{"unknown sink", []string{"fixture://u:hunter2@db/", "--to", "nosuch://k:hunter2@b1/t", "--state", state}, true, "nosuch"},
 		{"sink refuses its URL", []string{"fixture://u:hunter2@db/", "--to", "kafka://k:hunter2@b1/?sasl=plain&compression=brotli", "--state", state}, true, `parameter compression="brotli"`},
 		{"state dir missing", []string{"fixture://db/", "--state", filepath.Join(state, "x", "y.db")}, false, "state file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, logs, err := runStreamTest(context.Background(), t, &tickSource{txs: 1, started: make(chan struct{})}, tt.args...)
+			_, logs, err := runStreamTest(context.Background(), t, nil, tt.args...)
 			if err == nil {
 				t.Fatal("no error")
 			}
