@@ -629,12 +629,12 @@ func (s *posSink) Close() error { return nil }
 // only move the position (a filter that drops a whole table), and that the
 // last position it got is the one saved.
 func TestPipelinePositionWriter(t *testing.T) {
-	g := &genSource{txRows: []int{3, 2, 4, 1}, batch: 2, payload: 8, tables: []string{"kept", "dropped"}}
+	g := gen(t, fixture.Options{Txs: []int{3, 2, 4, 1}, Batch: 2, Payload: 8, Tables: []string{"kept", "dropped"}})
 	sink := &posSink{}
 	store := &checkpoint.Memory{}
 	// WithBatch(1, 0): a write per change, so some writes hold only
 	// dropped changes.
-	p, err := New(g, sink, store, WithFilter(FilterSpec{Exclude: `db\.dropped`}), WithBatch(1, 0))
+	p, err := New(g, sink, store, WithFilter(FilterSpec{Exclude: `shop\.dropped`}), WithBatch(1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -656,16 +656,15 @@ func TestPipelinePositionWriter(t *testing.T) {
 		}
 	}
 	kept := 0
-	g.each(func(c *change.Change) bool {
+	for c := range g.After(change.Position{}) {
 		if c.Table == "kept" {
 			kept++
 		}
-		return true
-	})
+	}
 	if rows != kept {
 		t.Errorf("%d changes written, want %d", rows, kept)
 	}
-	want := change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: g.start(len(g.txRows))}
+	want := g.End()
 	if last != want {
 		t.Errorf("last through %s, want the last commit %s", last, want)
 	}
