@@ -197,7 +197,7 @@ func collect(t *testing.T, c *canalclient.SimpleCanalConnector, timeout time.Dur
 					t.Fatalf("BEGIN at %s inside transaction %s", pos, txID)
 				}
 				inTx, txID = true, b.GetTransactionId()
-				if txID == "" || h.GetExecuteTime() == 0 || h.GetLogfileName() == "" {
+				if txID == "" || h.GetExecuteTime() == 0 || h.GetLogfileName() == "" && h.GetSourceType() == pbe.Type_MYSQL {
 					t.Fatalf("BEGIN without transaction id, time or file: %v %v", h, &b)
 				}
 			case pbe.EntryType_TRANSACTIONEND:

@@ -2,6 +2,7 @@ package canal
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"math"
 	"strconv"
 	"strings"
@@ -261,16 +262,17 @@ func postgresType(base string, k change.Kind) int32 {
 // (change.AppendText). Bytes are ISO-8859-1 text everywhere, each byte one
 // character, as Canal sends BLOB and BINARY values.
 func valueText(dst []byte, fam sourceFamily, v *change.Value, zone *time.Location) []byte {
-	switch v.Kind {
-	case change.KindBytes:
+	switch {
+	case fam == familyPostgres:
+		return appendPostgresText(dst, v, false)
+	case v.Kind == change.KindBytes:
 		return appendLatin1(dst, v.B)
-	case change.KindBool:
+	case v.Kind == change.KindBool:
 		if v.I != 0 {
 			return append(dst, "true"...)
 		}
 		return append(dst, "false"...)
-	}
-	if fam != familyMySQL {
+	case fam != familyMySQL:
 		return change.AppendText(dst, *v)
 	}
 	switch v.Kind {
@@ -467,4 +469,159 @@ func appendJavaFloat(dst []byte, f float64, single bool) []byte {
 	}
 	dst = append(dst, 'E')
 	return strconv.AppendInt(dst, int64(x), 10)
+}
+
+// appendPostgresText appends a PostgreSQL value as the server prints it
+// (what its JDBC driver's getString returns): temporal values with the
+// fraction's trailing zeros cut and offsets as "+05:30" or "+00", BIT
+// strings in binary digits, arrays as {1,"a b",NULL}. Other kinds as
+// change.AppendText.
+func appendPostgresText(dst []byte, v *change.Value, inArray bool) []byte {
+	switch v.Kind {
+	case change.KindTimestamp:
+		switch v.I {
+		case math.MaxInt64:
+			return append(dst, "infinity"...)
+		case math.MinInt64:
+			return append(dst, "-infinity"...)
+		}
+		t := time.Unix(v.I+int64(v.Off), 0).UTC()
+		y, bc := t.Year(), false
+		if y <= 0 {
+			y, bc = 1-y, true
+		}
+		dst = appendPad(dst, y, 4)
+		dst = append(dst, '-')
+		dst = appendPad(dst, int(t.Month()), 2)
+		dst = append(dst, '-')
+		dst = appendPad(dst, t.Day(), 2)
+		dst = append(dst, ' ')
+		dst = appendHMS(dst, int64(t.Hour()*10000+t.Minute()*100+t.Second()), false)
+		dst = appendTrimmedFraction(dst, v.U)
+		if v.Zoned || v.Off != 0 {
+			dst = appendPGOffset(dst, v.Off)
+		}
+		if bc {
+			dst = append(dst, " BC"...)
+		}
+		return dst
+	case change.KindDateTime:
+		dst = appendCanalDate(dst, v.I/1000000)
+		dst = append(dst, ' ')
+		dst = appendHMS(dst, v.I%1000000, false)
+		return appendTrimmedFraction(dst, v.U)
+	case change.KindTime:
+		dst = appendHMS(dst, v.I, v.Neg)
+		dst = appendTrimmedFraction(dst, v.U)
+		if v.Zoned || v.Off != 0 {
+			dst = appendPGOffset(dst, v.Off)
+		}
+		return dst
+	case change.KindBit:
+		for i := int(v.Size) - 1; i >= 0; i-- {
+			dst = append(dst, byte('0'+v.U>>uint(i)&1))
+		}
+		return dst
+	case change.KindBool:
+		switch {
+		case inArray && v.I != 0:
+			return append(dst, 't')
+		case inArray:
+			return append(dst, 'f')
+		case v.I != 0:
+			return append(dst, "true"...)
+		}
+		return append(dst, "false"...)
+	case change.KindBytes:
+		if !inArray {
+			return appendLatin1(dst, v.B)
+		}
+		dst = append(dst, `\x`...)
+		return hex.AppendEncode(dst, v.B)
+	case change.KindArray:
+		dst = append(dst, '{')
+		var tmp []byte
+		for i := range v.Elems {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			e := &v.Elems[i]
+			switch e.Kind {
+			case change.KindNull:
+				dst = append(dst, "NULL"...)
+				continue
+			case change.KindArray:
+				dst = appendPostgresText(dst, e, true)
+				continue
+			}
+			tmp = appendPostgresText(tmp[:0], e, true)
+			dst = appendArrayElem(dst, tmp)
+		}
+		return append(dst, '}')
+	}
+	return change.AppendText(dst, *v)
+}
+
+// appendArrayElem appends an array element's text, quoted when
+// PostgreSQL would quote it.
+func appendArrayElem(dst, s []byte) []byte {
+	quote := len(s) == 0 || strings.EqualFold(string(s), "NULL")
+	for _, c := range s {
+		switch c {
+		case '{', '}', ',', '"', '\\', ' ', '\t', '\n', '\r', '\v', '\f':
+			quote = true
+		}
+	}
+	if !quote {
+		return append(dst, s...)
+	}
+	dst = append(dst, '"')
+	for _, c := range s {
+		if c == '"' || c == '\\' {
+			dst = append(dst, '\\')
+		}
+		dst = append(dst, c)
+	}
+	return append(dst, '"')
+}
+
+// appendTrimmedFraction appends ".ffffff" without trailing zeros, or
+// nothing for a whole second (PostgreSQL's microsecond fractions).
+func appendTrimmedFraction(dst []byte, nanos uint64) []byte {
+	micros := nanos / 1000
+	if micros == 0 {
+		return dst
+	}
+	var buf [6]byte
+	for i := 5; i >= 0; i-- {
+		buf[i] = byte('0' + micros%10)
+		micros /= 10
+	}
+	n := 6
+	for n > 0 && buf[n-1] == '0' {
+		n--
+	}
+	dst = append(dst, '.')
+	return append(dst, buf[:n]...)
+}
+
+// appendPGOffset appends a zone offset as PostgreSQL prints it: "+00",
+// "+05:30", "-03:30:15".
+func appendPGOffset(dst []byte, off int32) []byte {
+	if off < 0 {
+		dst = append(dst, '-')
+		off = -off
+	} else {
+		dst = append(dst, '+')
+	}
+	dst = appendPad(dst, int(off/3600), 2)
+	if m, s := off/60%60, off%60; m != 0 || s != 0 {
+		dst = append(dst, ':')
+		dst = appendPad(dst, int(m), 2)
+		if s != 0 {
+			dst = append(dst, ':')
+			dst = appendPad(dst, int(s), 2)
+		}
+	}
+	return dst
 }
