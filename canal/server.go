@@ -23,7 +23,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultListen        = ":11111"
-	DefaultMaxBatchBytes = 1 << 20
+	DefaultMaxBatchBytes = 512 << 10
 	DefaultMaxBatches    = 256
 	DefaultIdleStop      = time.Minute
 	DefaultSaveTimeout   = 30 * time.Second

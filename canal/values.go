@@ -419,6 +419,11 @@ func appendJavaFloat(dst []byte, f float64, single bool) []byte {
 	}
 	var buf [32]byte
 	e := strconv.AppendFloat(buf[:0], f, 'e', -1, bits) // -d.ddde±XX
+	if len(e) > 1 && (e[1] == 'e' || e[0] == '-' && e[2] == 'e') {
+		// One digit: Java prints the two digits nearest the exact value
+		// (4.9E-324 for the smallest double), zeros cut below.
+		e = strconv.AppendFloat(buf[:0], f, 'e', 1, bits)
+	}
 	if e[0] == '-' {
 		dst = append(dst, '-')
 		e = e[1:]
@@ -436,6 +441,9 @@ func appendJavaFloat(dst []byte, f float64, single bool) []byte {
 			digits[nd] = c
 			nd++
 		}
+	}
+	for nd > 1 && digits[nd-1] == '0' {
+		nd--
 	}
 	ds := digits[:nd]
 	abs := math.Abs(f)

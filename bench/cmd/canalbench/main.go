@@ -1,0 +1,340 @@
+// Command canalbench measures "sluice canal serve" draining a MariaDB
+// backlog to a canal-go v1.1.2 client that asks get(1000) and acks every
+// batch, beside "sluice stream" reading the same backlog to /dev/null, in
+// the same run, interleaved for -rounds rounds. Each sluice runs as its
+// own process; the canal-go client runs in this program.
+//
+// Per run: wall time, row changes per second, the sluice process's CPU
+// seconds (user+sys) per million rows, its core use (CPU/wall) and its
+// peak RSS. It writes the report to -out (bench/results/canal.md), with a
+// header naming the date, the machine, the commit and the load.
+//
+//	canalbench -sluice PATH [-rows N] [-rounds N] [-commit HASH] [-out FILE]
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	canalclient "github.com/withlin/canal-go/client"
+	pbe "github.com/withlin/canal-go/protocol/entry"
+
+	"github.com/sluice-cdc/sluice/internal/servers"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "canalbench:", err)
+		os.Exit(1)
+	}
+}
+
+// result is one run.
+type result struct {
+	wall, cpu time.Duration
+	rssKB     int64
+}
+
+func run() error {
+	bin := flag.String("sluice", "", "path of the sluice binary")
+	rows := flag.Int("rows", 1_000_000, "rows in the backlog (one INSERT … SELECT)")
+	rounds := flag.Int("rounds", 3, "rounds of (canal, stream)")
+	commit := flag.String("commit", "", "commit the sluice binary was built from (for the report)")
+	out := flag.String("out", "bench/results/canal.md", "report file")
+	flag.Parse()
+	if *bin == "" {
+		return fmt.Errorf("-sluice is required")
+	}
+	ctx := context.Background()
+	loadStart := loadavg()
+	srv, err := servers.StartMariaDB(ctx, servers.MariaDBOptions{ExtraConfig: []string{
+		"max_binlog_size=1073741824", "innodb_buffer_pool_size=256M", "max_allowed_packet=1G",
+		"binlog_cache_size=1M", "max_binlog_cache_size=16G"}})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	began := time.Now()
+	if err := srv.Exec(ctx, "CREATE DATABASE b",
+		"CREATE TABLE b.t (id INT PRIMARY KEY, n BIGINT NOT NULL, name VARCHAR(64) NOT NULL, price DECIMAL(12,2) NOT NULL, at DATETIME(6) NOT NULL)",
+		fmt.Sprintf("INSERT INTO b.t SELECT seq, seq * 7, CONCAT('name-', seq), seq / 100, '2024-01-02 03:04:05.123456' FROM seq_1_to_%d", *rows)); err != nil {
+		return err
+	}
+	end, err := masterStatus(ctx, srv)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("backlog of %d rows written in %v; binlog ends at %s\n", *rows, time.Since(began).Round(time.Millisecond), end)
+	url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%%d&from=earliest", servers.MariaDBReplUser, servers.MariaDBReplPassword, srv.Addr())
+	var canal, stream []result
+	for r := 1; r <= *rounds; r++ {
+		c, err := runCanal(*bin, fmt.Sprintf(url, 7000+r), *rows)
+		if err != nil {
+			return fmt.Errorf("round %d canal: %w", r, err)
+		}
+		canal = append(canal, c)
+		report("canal serve + canal-go get(1000)+ack", r, c, *rows)
+		s, err := runStream(*bin, fmt.Sprintf(url, 7100+r), end)
+		if err != nil {
+			return fmt.Errorf("round %d stream: %w", r, err)
+		}
+		stream = append(stream, s)
+		report("stream to /dev/null", r, s, *rows)
+	}
+	return writeReport(*out, *commit, loadStart, loadavg(), *rows, *rounds, canal, stream)
+}
+
+func report(name string, round int, r result, rows int) {
+	fmt.Printf("round %d %-40s wall %6.2fs  rows/s %8.0f  cpu %6.2fs  cpu-s/M rows %5.2f  cores %4.2f  peak RSS %5.1f MB  load %s\n",
+		round, name, r.wall.Seconds(), float64(rows)/r.wall.Seconds(), r.cpu.Seconds(), r.cpu.Seconds()/(float64(rows)/1e6),
+		r.cpu.Seconds()/r.wall.Seconds(), float64(r.rssKB)/1024, loadavg())
+}
+
+// runCanal starts the server, drains rows row changes with canal-go
+// (GetWithOutAck(1000) then Ack, as Get does), and stops the server.
+func runCanal(bin, url string, rows int) (result, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return result{}, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir, err := os.MkdirTemp("", "canalbench")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	cmd := exec.Command(bin, "canal", "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--destination", "example="+url,
+		"--filter", `example=b\..*`, "--state", dir+"/state.db", "--log-level", "warn")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return result{}, err
+	}
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	var c *canalclient.SimpleCanalConnector
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		c = canalclient.NewSimpleCanalConnector("127.0.0.1", port, "", "", "example", 60000, 60*60*1000)
+		if err := c.Connect(); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			return result{}, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := c.Subscribe(""); err != nil {
+		return result{}, err
+	}
+	cpu0 := procCPU(cmd.Process.Pid)
+	began := time.Now()
+	seen := 0
+	for seen < rows {
+		wait, unit := int64(1000), int32(2)
+		msg, err := c.GetWithOutAck(1000, &wait, &unit)
+		if err != nil {
+			return result{}, err
+		}
+		for i := range msg.Entries {
+			if msg.Entries[i].GetEntryType() == pbe.EntryType_ROWDATA {
+				seen++
+			}
+		}
+		if msg.Id > 0 {
+			if err := c.Ack(msg.Id); err != nil {
+				return result{}, err
+			}
+		}
+	}
+	res := result{wall: time.Since(began), cpu: procCPU(cmd.Process.Pid) - cpu0, rssKB: hwm(cmd.Process.Pid)}
+	c.DisConnection()
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	return res, nil
+}
+
+// runStream runs "sluice stream" over the backlog to /dev/null, ending
+// at the backlog's end (--stop-at).
+func runStream(bin, url, end string) (result, error) {
+	dir, err := os.MkdirTemp("", "canalbench")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	cmd := exec.Command(bin, "stream", url, "--to", "stdout://", "--state", dir+"/state.db",
+		"--include", `b\..*`, "--stop-at", end, "--log-level", "warn")
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return result{}, err
+	}
+	defer devnull.Close()
+	cmd.Stdout, cmd.Stderr = devnull, os.Stderr
+	began := time.Now()
+	if err := cmd.Run(); err != nil {
+		return result{}, err
+	}
+	res := result{wall: time.Since(began), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.rssKB = ru.Maxrss
+	}
+	return res, nil
+}
+
+func writeReport(path, commit, load0, load1 string, rows, rounds int, canal, stream []result) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Canal server: canal-go draining a MariaDB backlog\n\n")
+	fmt.Fprintf(&b, "Written by `bench/canal.sh` (bench/cmd/canalbench) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "- Machine: %d CPUs (%s), %s, shared with other engineers' builds and tests.\n", runtime.NumCPU(), cpuModel(), memTotal())
+	fmt.Fprintf(&b, "- Commit: %s.\n", commit)
+	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s at the start, %s at the end.\n", load0, load1)
+	fmt.Fprintf(&b, "- Backlog: %d rows inserted in one transaction into `b.t (id INT PRIMARY KEY, n BIGINT, name VARCHAR(64), price DECIMAL(12,2), at DATETIME(6))` of a private MariaDB (internal/servers: ROW, FULL row image and metadata, CRC32).\n", rows)
+	fmt.Fprintf(&b, "- canal: `sluice canal serve --destination example=mysql://…&from=earliest --filter 'example=b\\..*'` in its own process; a canal-go v1.1.2 client in the bench process subscribes and loops `GetWithOutAck(1000, 1 s)` + `Ack(batchId)` (what `Get(1000)` does) until it has counted every row entry. Wall time from the first GET to the last row; CPU (user+sys, /proc) and peak RSS (VmHWM) of the server process only.\n")
+	fmt.Fprintf(&b, "- stream: `sluice stream mysql://… --to stdout:// --include 'b\\..*' --stop-at END` with standard output on /dev/null, in its own process; CPU and peak RSS from getrusage.\n")
+	fmt.Fprintf(&b, "- %d rounds, interleaved (canal, stream, canal, stream, …); medians below.\n\n", rounds)
+	fmt.Fprintf(&b, "| run | round | wall s | rows/s | CPU s | CPU s per M rows | cores | peak RSS MB |\n|---|---|---|---|---|---|---|---|\n")
+	row := func(name string, i int, r result) {
+		fmt.Fprintf(&b, "| %s | %d | %.2f | %.0f | %.2f | %.2f | %.2f | %.1f |\n", name, i+1, r.wall.Seconds(),
+			float64(rows)/r.wall.Seconds(), r.cpu.Seconds(), r.cpu.Seconds()/(float64(rows)/1e6), r.cpu.Seconds()/r.wall.Seconds(), float64(r.rssKB)/1024)
+	}
+	for i := range canal {
+		row("canal serve", i, canal[i])
+		row("stream", i, stream[i])
+	}
+	med := func(rs []result, f func(result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	fmt.Fprintf(&b, "\n| median | rows/s | CPU s per M rows | cores | peak RSS MB |\n|---|---|---|---|---|\n")
+	for _, x := range []struct {
+		name string
+		rs   []result
+	}{{"canal serve", canal}, {"stream", stream}} {
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %.1f |\n", x.name,
+			med(x.rs, func(r result) float64 { return float64(rows) / r.wall.Seconds() }),
+			med(x.rs, func(r result) float64 { return r.cpu.Seconds() / (float64(rows) / 1e6) }),
+			med(x.rs, func(r result) float64 { return r.cpu.Seconds() / r.wall.Seconds() }),
+			med(x.rs, func(r result) float64 { return float64(r.rssKB) / 1024 }))
+	}
+	rate := med(canal, func(r result) float64 { return float64(rows) / r.wall.Seconds() })
+	cores := med(canal, func(r result) float64 { return r.cpu.Seconds() / r.wall.Seconds() })
+	verdict := "met"
+	if rate < 100_000 || cores >= 1 {
+		verdict = "not met"
+	}
+	fmt.Fprintf(&b, "\nGoal (issue 15): at least 100,000 rows/s at under one core for the server: **%s** in this run (median %.0f rows/s at %.2f cores).\n", verdict, rate, cores)
+	fmt.Print(b.String())
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// procCPU is a process's user+sys CPU time so far, from /proc.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	fs := strings.Fields(string(b[i+1:]))
+	if len(fs) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(fs[11], 10, 64)
+	s, _ := strconv.ParseInt(fs[12], 10, 64)
+	return time.Duration(u+s) * (time.Second / 100)
+}
+
+// hwm is a process's peak RSS (VmHWM) in KB.
+func hwm(pid int) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	fs := strings.Fields(string(b))
+	if len(fs) < 3 {
+		return "?"
+	}
+	return strings.Join(fs[:3], " ")
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return "unknown CPU"
+}
+
+func memTotal() string {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return fmt.Sprintf("%.0f GiB memory", float64(n)/(1<<20))
+		}
+	}
+	return "unknown memory"
+}
+
+// masterStatus is SHOW MASTER STATUS as FILE:POS.
+func masterStatus(ctx context.Context, srv *servers.MariaDB) (string, error) {
+	db, err := srv.DB()
+	if err != nil {
+		return "", err
+	}
+	rows, err := db.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]any, len(cols))
+	var file string
+	var pos uint64
+	vals[0], vals[1] = &file, &pos
+	for i := 2; i < len(vals); i++ {
+		vals[i] = new(any)
+	}
+	if !rows.Next() {
+		return "", fmt.Errorf("SHOW MASTER STATUS: no row")
+	}
+	if err := rows.Scan(vals...); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s:%d", file, pos), nil
+}
