@@ -68,7 +68,7 @@ func run() error {
 	began := time.Now()
 	if err := srv.Exec(ctx, "CREATE DATABASE b",
 		"CREATE TABLE b.t (id INT PRIMARY KEY, n BIGINT NOT NULL, name VARCHAR(64) NOT NULL, price DECIMAL(12,2) NOT NULL, at DATETIME(6) NOT NULL)",
-		fmt.Sprintf("INSERT INTO b.t SELECT seq, seq * 7, CONCAT('name-', seq), seq / 100, '2024-01-02 03:04:05.123456' FROM seq_1_to_%d", *rows)); err != nil {
+		fmt.Sprintf("INSERT INTO b.t SELECT seq, seq * 7, CONCAT('name-', seq), seq / 100, '2024-01-02 03:04:05.123456' FROM b.seq_1_to_%d", *rows)); err != nil {
 		return err
 	}
 	end, err := masterStatus(ctx, srv)
