@@ -345,19 +345,24 @@ func (c *cursor) get(ctx context.Context, r getRequest, enc *entryEncoder, dst [
 		}
 		c.mu.Lock()
 	}
-	// Durability of the acknowledgements received before this request.
-	if err := c.waitSavedLocked(ctx); err != nil {
-		c.mu.Unlock()
-		return nil, 0, err
-	}
-	defer c.mu.Unlock()
+	var b []byte
+	id := int64(-1)
 	if len(c.batches) >= c.srv.cfg.MaxBatches || c.fetchSeq == c.endSeq {
 		if len(c.batches) >= c.srv.cfg.MaxBatches {
 			c.log.Warn("GET refused: too many unacknowledged batches", "batches", len(c.batches))
 		}
-		return appendEmptyMessages(dst), -1, nil
+		b = appendEmptyMessages(dst)
+	} else {
+		b, id = c.fetchLocked(r, enc, dst)
 	}
-	b, id := c.fetchLocked(r, enc, dst)
+	// The answer goes out only once the acknowledgements received before
+	// this request are saved (the batch was built meanwhile; if the save
+	// fails it stays outstanding and is delivered again).
+	err := c.waitSavedLocked(ctx)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, 0, err
+	}
 	return b, id, nil
 }
 

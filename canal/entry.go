@@ -237,7 +237,7 @@ func (e *entryEncoder) appendHeader(dst []byte, c *change.Change, kind int, evTy
 		dst = appendPair(dst, fHeaderProps, "source", c.Source)
 	}
 	if !c.Pos.IsZero() {
-		e.pos = append(e.pos[:0], c.Pos.String()...)
+		e.pos = c.Pos.Append(e.pos[:0])
 		dst = appendPairBytes(dst, fHeaderProps, "position", e.pos)
 	}
 	if c.Pos.GTIDSet != "" {

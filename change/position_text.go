@@ -120,6 +120,10 @@ func (p Position) String() string {
 	return string(appendPosition(nil, p))
 }
 
+// Append appends p's String form to dst, allocating nothing when dst has
+// room.
+func (p Position) Append(dst []byte) []byte { return appendPosition(dst, p) }
+
 func appendPosition(dst []byte, p Position) []byte {
 	if p.IsZero() {
 		return dst
