@@ -15,8 +15,8 @@ func BenchmarkAppendEntry(b *testing.B) {
 	c := change.Change{Op: change.OpInsert, Source: "mariadb", Namespace: change.Namespace{Database: "b", Table: "t"},
 		Columns: cols, After: []change.Value{change.Int(123456, 32), change.Int(864192, 64), change.String([]byte("name-123456")),
 			change.Decimal([]byte("1234.56")), change.DateTime(2024, 1, 2, 3, 4, 5, 123456000, 6)},
-		Tx:  change.Tx{ID: "0-1-77", Index: 123456},
-		Pos: change.Position{Flavor: change.FlavorBinlog, File: "mariadb-bin.000001", Offset: 329, Index: 123457, GTIDSet: "0-1-76"},
+		Tx:         change.Tx{ID: "0-1-77", Index: 123456},
+		Pos:        change.Position{Flavor: change.FlavorBinlog, File: "mariadb-bin.000001", Offset: 329, Index: 123457, GTIDSet: "0-1-76"},
 		CommitTime: time.Unix(1700000000, 0)}
 	enc := newEntryEncoder(time.UTC)
 	var buf []byte
