@@ -102,7 +102,7 @@ func (r *rawClient) closed() bool {
 // hashed password as Canal's canal.passwd, and the error a wrong password
 // gets from canal-go's Connect.
 func TestAuthentication(t *testing.T) {
-	ts := startTestServer(t, &fixtureSource{txs: 1, rows: 1}, Config{Users: []User{
+	ts := startTestServer(t, fixtureSource(t, 1, 1), Config{Users: []User{
 		{Name: "canal", Password: "s3cret"}, {Name: "hashed", Password: PasswordHash("other")}}})
 	connect := func(user, pass string) error {
 		c := canalclient.NewSimpleCanalConnector("127.0.0.1", ts.port, user, pass, "example", 60000, 60*60*1000)
@@ -144,7 +144,7 @@ func TestNoUsersLoopbackOnly(t *testing.T) {
 	if err == nil {
 		t.Fatal("a server without a store")
 	}
-	ts := startTestServer(t, &fixtureSource{}, Config{})
+	ts := startTestServer(t, fixtureSource(t, 0, 0), Config{})
 	s = ts.srv
 	for _, c := range []struct {
 		user string
@@ -167,7 +167,7 @@ func TestNoUsersLoopbackOnly(t *testing.T) {
 // canal-go client on the same server is served all along, and the
 // vanished client's batch is delivered again.
 func TestBadClients(t *testing.T) {
-	ts := startTestServer(t, &fixtureSource{txs: 40, rows: 5}, Config{})
+	ts := startTestServer(t, fixtureSource(t, 40, 5), Config{})
 	good := ts.connect(t, 1001, "")
 	keys, _ := drain(t, good, 10, 10, true)
 
@@ -246,7 +246,7 @@ func TestBadClients(t *testing.T) {
 // error and the connection closes; the batches are delivered again on the
 // next connection.
 func TestOutOfOrderAck(t *testing.T) {
-	ts := startTestServer(t, &fixtureSource{txs: 3, rows: 3}, Config{})
+	ts := startTestServer(t, fixtureSource(t, 3, 3), Config{})
 	r := dialRaw(t, ts.port)
 	r.login("", "")
 	r.send(pbp.PacketType_SUBSCRIPTION, &pbp.Sub{Destination: "example", ClientId: "1001"})

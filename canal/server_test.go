@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,69 +18,22 @@ import (
 
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/internal/fixture"
 	"github.com/sluice-cdc/sluice/pipeline"
 )
 
-// fixtureSource emits txs transactions of rows row changes each (begin,
-// inserts, commit) on table db.t, then waits for ctx. Positions follow the
-// resume contract: rows inside transaction k sit at Offset 1000*(k+1) with
-// Index 1 (begin), 2, …; the commit after it at 1000*(k+2) with Index 0.
-type fixtureSource struct {
-	txs, rows int
-	mu        sync.Mutex
-	streams   int // Stream calls, for tests that restart readers
-}
-
-var fixtureCols = []change.Column{{Name: "id", Type: "int(11)", Key: true}, {Name: "v", Type: "varchar(20)", Nullable: true}}
-
-func (f *fixtureSource) changes() []change.Change {
-	var out []change.Change
-	at := time.Unix(1700000000, 0)
-	for k := 0; k < f.txs; k++ {
-		txStart := uint64(1000 * (k + 1))
-		id := fmt.Sprintf("0-1-%d", k+1)
-		pos := func(i uint64) change.Position {
-			return change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: txStart, Index: i}
-		}
-		out = append(out, change.Change{Op: change.OpBegin, Source: "mariadb", Tx: change.Tx{ID: id}, Pos: pos(1), CommitTime: at})
-		for r := 0; r < f.rows; r++ {
-			n := k*f.rows + r
-			out = append(out, change.Change{Op: change.OpInsert, Source: "mariadb",
-				Namespace: change.Namespace{Database: "db", Table: "t"}, Columns: fixtureCols,
-				After: []change.Value{change.Int(int64(n), 32), change.String([]byte(fmt.Sprintf("v%d", n)))},
-				Tx:    change.Tx{ID: id, Index: uint64(r + 1)}, Pos: pos(uint64(r + 2)), CommitTime: at})
-		}
-		out = append(out, change.Change{Op: change.OpCommit, Source: "mariadb", Tx: change.Tx{ID: id},
-			Pos: change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: txStart + 1000}, CommitTime: at})
+// fixtureSource is the shared fixture source as the tests here want it:
+// txs transactions of rows inserts each into db.t (id bigint, total
+// decimal(12,2), name varchar(64)) committed at 1700000000, emitted in
+// batches of 7, then waiting for ctx (see internal/fixture).
+func fixtureSource(t testing.TB, txs, rows int) *fixture.Source {
+	t.Helper()
+	s, err := fixture.New(fixture.Options{Txs: slices.Repeat([]int{rows}, txs), Database: "db", Tables: []string{"t"}, Columns: 3,
+		Batch: 7, Follow: true, CommitTime: time.Unix(1700000000, 0)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
-}
-
-func (f *fixtureSource) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
-	f.mu.Lock()
-	f.streams++
-	f.mu.Unlock()
-	all := f.changes()
-	var batch []change.Change
-	for _, c := range all {
-		if !from.IsZero() && change.Compare(c.Pos, from) <= 0 {
-			continue
-		}
-		batch = append(batch, c)
-		if len(batch) == 7 {
-			if err := emit(batch); err != nil {
-				return err
-			}
-			batch = batch[:0]
-		}
-	}
-	if len(batch) > 0 {
-		if err := emit(batch); err != nil {
-			return err
-		}
-	}
-	<-ctx.Done()
-	return ctx.Err()
+	return s
 }
 
 // testServer runs a Server over src on a loopback port.
@@ -213,7 +167,8 @@ func drain(t *testing.T, c *canalclient.SimpleCanalConnector, n, size int, ack b
 // a fixture source: begin/row/end entries in order with their headers,
 // rows decoded to their columns, batches of the size asked for.
 func TestCanalGoFixture(t *testing.T) {
-	src := &fixtureSource{txs: 3, rows: 4}
+	src := fixtureSource(t, 3, 4)
+	logged := slices.Collect(src.After(change.Position{}))
 	ts := startTestServer(t, src, Config{})
 	c := ts.connect(t, 1001, "")
 	timeout, unit := int64(2000), int32(2)
@@ -221,47 +176,56 @@ func TestCanalGoFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msg.Id <= 0 || len(msg.Entries) != 18 {
-		t.Fatalf("batch %d with %d entries, want 18", msg.Id, len(msg.Entries))
+	if msg.Id <= 0 || len(msg.Entries) != len(logged) || len(logged) != 18 {
+		t.Fatalf("batch %d with %d entries, want the log's %d (18)", msg.Id, len(msg.Entries), len(logged))
 	}
+	// Java's java.sql.Types of the fixture's columns.
+	sqlTypes := map[string]int32{"bigint": -5, "decimal(12,2)": 3, "varchar(64)": 12}
 	for i := range msg.Entries {
-		e := &msg.Entries[i]
+		e, w := &msg.Entries[i], logged[i]
 		h := e.GetHeader()
-		if h.GetVersion() != 1 || h.GetLogfileName() != "bin.000001" || h.GetServerenCode() != "UTF-8" ||
+		if h.GetVersion() != 1 || h.GetLogfileName() != fixture.File || h.GetServerenCode() != "UTF-8" ||
 			h.GetSourceType() != pbe.Type_MYSQL || h.GetExecuteTime() != 1700000000000 {
 			t.Errorf("entry %d: header %v", i, h)
 		}
 		want := pbe.EntryType_ROWDATA
-		switch i % 6 {
-		case 0:
+		switch w.Op {
+		case change.OpBegin:
 			want = pbe.EntryType_TRANSACTIONBEGIN
 			var b pbe.TransactionBegin
-			if err := proto.Unmarshal(e.GetStoreValue(), &b); err != nil || b.GetTransactionId() != fmt.Sprintf("0-1-%d", i/6+1) {
-				t.Errorf("entry %d: begin %v (%v)", i, &b, err)
+			if err := proto.Unmarshal(e.GetStoreValue(), &b); err != nil || b.GetTransactionId() != w.Tx.ID {
+				t.Errorf("entry %d: begin %v (%v), want transaction %s", i, &b, err, w.Tx.ID)
 			}
-		case 5:
+		case change.OpCommit:
 			want = pbe.EntryType_TRANSACTIONEND
 			var b pbe.TransactionEnd
-			if err := proto.Unmarshal(e.GetStoreValue(), &b); err != nil || b.GetTransactionId() != fmt.Sprintf("0-1-%d", i/6+1) {
-				t.Errorf("entry %d: end %v (%v)", i, &b, err)
+			if err := proto.Unmarshal(e.GetStoreValue(), &b); err != nil || b.GetTransactionId() != w.Tx.ID {
+				t.Errorf("entry %d: end %v (%v), want transaction %s", i, &b, err, w.Tx.ID)
 			}
 		default:
 			var rc pbe.RowChange
 			if err := proto.Unmarshal(e.GetStoreValue(), &rc); err != nil {
 				t.Fatal(err)
 			}
-			n := i/6*4 + i%6 - 1
 			if h.GetSchemaName() != "db" || h.GetTableName() != "t" || h.GetEventType() != pbe.EventType_INSERT ||
 				rc.GetEventType() != pbe.EventType_INSERT || rc.GetIsDdl() || len(rc.GetRowDatas()) != 1 {
 				t.Fatalf("entry %d: header %v row change %v", i, h, &rc)
 			}
 			rd := rc.GetRowDatas()[0]
 			after := rd.GetAfterColumns()
-			if len(rd.GetBeforeColumns()) != 0 || len(after) != 2 ||
-				after[0].GetName() != "id" || !after[0].GetIsKey() || after[0].GetValue() != fmt.Sprint(n) || after[0].GetSqlType() != 4 ||
-				after[0].GetMysqlType() != "int(11)" || !after[0].GetUpdated() ||
-				after[1].GetName() != "v" || after[1].GetValue() != fmt.Sprintf("v%d", n) || after[1].GetSqlType() != 12 || after[1].GetIndex() != 1 {
-				t.Errorf("entry %d: row %v", i, rd)
+			if len(rd.GetBeforeColumns()) != 0 || len(after) != len(w.Columns) {
+				t.Fatalf("entry %d: row %v", i, rd)
+			}
+			for j, col := range w.Columns {
+				value := string(w.After[j].B)
+				if j == fixture.ColID {
+					value = fmt.Sprint(w.After[j].I)
+				}
+				a := after[j]
+				if a.GetName() != col.Name || a.GetIsKey() != col.Key || a.GetValue() != value || a.GetSqlType() != sqlTypes[col.Type] ||
+					a.GetMysqlType() != col.Type || !a.GetUpdated() || a.GetIndex() != int32(j) {
+					t.Errorf("entry %d: column %d %v, want %s %s = %q", i, j, a, col.Name, col.Type, value)
+				}
 			}
 		}
 		if e.GetEntryType() != want {
@@ -278,8 +242,8 @@ func TestCanalGoFixture(t *testing.T) {
 	}
 	// The acknowledgement was saved before that answer.
 	p, err := ts.store.Load(context.Background(), "canal/example/1001")
-	if err != nil || p.Offset != 4000 || p.Index != 0 {
-		t.Errorf("saved position %v (%v), want the last commit", p, err)
+	if err != nil || p != src.End() {
+		t.Errorf("saved position %v (%v), want the last commit %v", p, err, src.End())
 	}
 }
 
@@ -288,7 +252,7 @@ func TestCanalGoFixture(t *testing.T) {
 func TestRollbackRedeliversUnacked(t *testing.T) {
 	for _, byID := range []bool{false, true} {
 		t.Run(fmt.Sprintf("byID=%v", byID), func(t *testing.T) {
-			ts := startTestServer(t, &fixtureSource{txs: 5, rows: 3}, Config{})
+			ts := startTestServer(t, fixtureSource(t, 5, 3), Config{})
 			c := ts.connect(t, 1001, "")
 			first, ids := drain(t, c, 15, 5, false) // batches of 5 entries
 			if len(ids) != 3 {
@@ -323,7 +287,7 @@ func TestRollbackRedeliversUnacked(t *testing.T) {
 func TestTwoClientIDs(t *testing.T) {
 	var mu sync.Mutex
 	var urls []string
-	src := &fixtureSource{txs: 4, rows: 2}
+	src := fixtureSource(t, 4, 2)
 	ts := startTestServer(t, src, Config{})
 	ts.srv.cfg.Open = func(ctx context.Context, raw string) (pipeline.Source, error) {
 		mu.Lock()
@@ -349,7 +313,7 @@ func TestTwoClientIDs(t *testing.T) {
 // after the last acknowledged batch.
 func TestResumeAfterRestart(t *testing.T) {
 	store := &checkpoint.Memory{}
-	src := &fixtureSource{txs: 4, rows: 2}
+	src := fixtureSource(t, 4, 2)
 	ts := startTestServer(t, src, Config{Store: store})
 	c := ts.connect(t, 1001, "")
 	all, ids := drain(t, c, 8, 4, false)
@@ -372,7 +336,7 @@ func TestResumeAfterRestart(t *testing.T) {
 // TestFilter: a subscription filter (Canal syntax, any case) selects
 // tables; begin and end entries stay.
 func TestFilter(t *testing.T) {
-	ts := startTestServer(t, &fixtureSource{txs: 2, rows: 2}, Config{})
+	ts := startTestServer(t, fixtureSource(t, 2, 2), Config{})
 	c := ts.connect(t, 1001, `other\..*`)
 	timeout, unit := int64(300), int32(2)
 	msg, err := c.GetWithOutAck(100, &timeout, &unit)
