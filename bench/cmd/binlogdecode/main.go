@@ -3,10 +3,15 @@
 // private MariaDB (sbtest-shaped rows plus a wide mixed-type table), and
 // writes the numbers to a Markdown file.
 //
-//	go run ./bench/cmd/binlogdecode -out bench/results/binlog-decode.md
+//	go run ./bench/cmd/binlogdecode -out FILE [-alt OTHER-BINLOGDECODE]
 //
 // Each decoder runs in its own child process so that its peak RSS is its
 // own (getrusage of the child). The binlog is built once and kept in -dir.
+// -alt names this program built from another source tree (e.g. the commit
+// before a change): its Sluice decoders run too, interleaved with this
+// tree's, and the report compares the two builds. bench/binlog-decode.sh
+// runs it under bench/cmd/benchrun, which writes the header of the
+// results file (machine, load, commits).
 package main
 
 import (
@@ -63,6 +68,7 @@ func main() {
 	out := flag.String("out", "", "Markdown file for the results (default: print only)")
 	targetMB := flag.Int("mb", 320, "minimum size of the generated binlog in MB")
 	runs := flag.Int("runs", 5, "runs per decoder; the run with the median CPU time is reported")
+	alt := flag.String("alt", "", "this program built from another tree: its Sluice decoders run too, as \"MODE (before)\"")
 	flag.Parse()
 
 	if *child != "" {
@@ -74,7 +80,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *dir, *out, *targetMB, *runs); err != nil {
+	if err := run(ctx, *dir, *out, *alt, *targetMB, *runs); err != nil {
 		fmt.Fprintln(os.Stderr, "binlogdecode:", err)
 		os.Exit(1)
 	}
@@ -108,7 +114,10 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "binlogdecode: "+format+"\n", args...)
 }
 
-func run(ctx context.Context, dir, out string, targetMB, runs int) error {
+// altSuffix marks the decoders of the -alt build.
+const altSuffix = " (before)"
+
+func run(ctx context.Context, dir, out, alt string, targetMB, runs int) error {
 	path := filepath.Join(dir, fmt.Sprintf("bench-%dmb.000001", targetMB))
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		logf("building %s (≥ %d MB) with a private MariaDB", path, targetMB)
@@ -132,6 +141,11 @@ func run(ctx context.Context, dir, out string, targetMB, runs int) error {
 	// Interleave the decoders run by run, so that load from other
 	// processes on a shared machine falls on all of them alike.
 	modes := []string{"sluice", "sluice-changes", "sluice-json", "go-mysql", "mariadb-binlog", "sluice-scan"}
+	if alt != "" {
+		// Each of our decoders right after the same decoder of this build.
+		modes = []string{"sluice", "sluice" + altSuffix, "sluice-changes", "sluice-changes" + altSuffix,
+			"sluice-json", "sluice-json" + altSuffix, "go-mysql", "mariadb-binlog", "sluice-scan", "sluice-scan" + altSuffix}
+	}
 	all := make(map[string][]result)
 	errs := make(map[string]error)
 	for i := 0; i < runs; i++ {
@@ -143,6 +157,8 @@ func run(ctx context.Context, dir, out string, targetMB, runs int) error {
 			var err error
 			if mode == "mariadb-binlog" {
 				r, err = runMariaDBBinlog(ctx, path)
+			} else if m, ok := strings.CutSuffix(mode, altSuffix); ok {
+				r, err = runSelf(ctx, alt, m, path)
 			} else {
 				r, err = runSelf(ctx, self, mode, path)
 			}
@@ -178,7 +194,7 @@ func run(ctx context.Context, dir, out string, targetMB, runs int) error {
 			break
 		}
 	}
-	report := formatReport(st.Size(), nrows, runs, rows)
+	report := formatReport(st.Size(), nrows, runs, rows, all)
 	fmt.Print(report)
 	if out != "" {
 		return os.WriteFile(out, []byte(report), 0o644)

@@ -2,23 +2,17 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"runtime"
 	"strings"
-	"time"
 )
 
-// formatReport renders the results as Markdown.
-func formatReport(fileSize, nrows int64, runs int, rs []named) string {
+// formatReport renders the results as Markdown, without the header
+// (title, machine, load, commits), which bench/cmd/benchrun writes. all
+// holds every run of every decoder, in the order they ran.
+func formatReport(fileSize, nrows int64, runs int, rs []named, all map[string][]result) string {
 	var b strings.Builder
 	mb := float64(fileSize) / (1 << 20)
-	fmt.Fprintf(&b, "# Binlog decode: Sluice vs go-mysql vs mariadb-binlog\n\n")
-	fmt.Fprintf(&b, "Measured %s on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine())
-	fmt.Fprintf(&b, "Command (from the repository root; builds the binlog once into bench/.data, which git ignores):\n\n")
-	fmt.Fprintf(&b, "```\nbench/binlog-decode.sh -runs 5    # builds ./bench/cmd/binlogdecode and runs it with -dir bench/.data -out bench/results/binlog-decode.md\n```\n\n")
 	fmt.Fprintf(&b, "Input: one MariaDB binlog of %.0f MB (%d row changes: bulk INSERT…SELECT and UPDATE of sbtest-shaped rows and of a wide 18-column mixed-type table, ROW format, FULL image, FULL metadata, CRC32), read from the page cache. Median (by CPU time) of %d runs; each decoder in its own process (peak RSS = getrusage of that process).\n\n", mb, nrows, runs)
-	fmt.Fprintf(&b, "The machine is shared (other processes kept the load average far above its 2 cores while this ran), so rates are per CPU-second of the decoder's process (user+system time from getrusage), which load does not inflate the way it inflates wall time; wall time is shown too. The decoders ran interleaved, run by run.\n\n")
+	fmt.Fprintf(&b, "Rates are per CPU-second of the decoder's process (user+system time from getrusage), which other processes on the machine inflate much less than wall time; wall time is shown too. The decoders ran interleaved, run by run, so that load falls on all of them alike.\n\n")
 	fmt.Fprintf(&b, "| decoder | what it does | CPU s | wall s | rows per CPU-s | MB per CPU-s | allocs/row | peak RSS MB |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	what := map[string]string{
 		"sluice":         "every value of every row decoded to change.Value (binlog.Reader + TableMap + RowsReader Before/After), CRC32 verified",
@@ -28,6 +22,9 @@ func formatReport(fileSize, nrows int64, runs int, rs []named) string {
 		"mariadb-binlog": "`mariadb-binlog -v FILE > /dev/null` (C; decodes every row to pseudo-SQL text)",
 		"sluice-scan":    "events only: framing + CRC32 of every event, no row decoding",
 	}
+	for _, m := range []string{"sluice", "sluice-changes", "sluice-json", "sluice-scan"} {
+		what[m+altSuffix] = "the same, built from the other tree (`-alt`)"
+	}
 	get := map[string]result{}
 	for _, r := range rs {
 		if r.err != nil {
@@ -36,11 +33,11 @@ func formatReport(fileSize, nrows int64, runs int, rs []named) string {
 		}
 		get[r.name] = r.res
 		allocs := "–"
-		if strings.HasPrefix(r.name, "sluice") && r.name != "sluice-scan" && nrows > 0 {
+		if strings.HasPrefix(r.name, "sluice") && !strings.HasPrefix(r.name, "sluice-scan") && nrows > 0 {
 			allocs = fmt.Sprintf("%.4f", float64(r.res.Mallocs)/float64(nrows))
 		}
 		rowsPS := "–"
-		if r.name != "sluice-scan" && nrows > 0 {
+		if !strings.HasPrefix(r.name, "sluice-scan") && nrows > 0 {
 			rowsPS = fmt.Sprintf("%.0f", float64(nrows)/r.res.CPU)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %s | %.0f | %s | %d |\n", r.name, what[r.name], r.res.CPU, r.res.Wall, rowsPS,
@@ -49,17 +46,23 @@ func formatReport(fileSize, nrows int64, runs int, rs []named) string {
 	b.WriteString("\nCPU and wall time cover the whole process: start, reading the file from the page cache, decoding. allocs/row = heap allocations (runtime.MemStats.Mallocs) during the decode loop ÷ row changes.\n\n")
 	b.WriteString("## Against the goals\n\n| goal | measured | met |\n|---|---:|---|\n")
 	ours, okOurs := get["sluice"]
-	ratio := func(peer string, goal float64, label string) {
+	ratio := func(ourMode, peer string, goal float64, label string) {
+		o, okO := get[ourMode]
 		p, ok := get[peer]
-		if !ok || !okOurs {
+		if !ok || !okO {
 			fmt.Fprintf(&b, "| %s | not measured | – |\n", label)
 			return
 		}
-		x := p.CPU / ours.CPU
-		fmt.Fprintf(&b, "| %s (CPU-time ratio) | %.2f× (wall %.2f×) | %s |\n", label, x, p.Wall/ours.Wall, yes(x >= goal))
+		x := p.CPU / o.CPU
+		met := "–"
+		if goal > 0 {
+			met = yes(x >= goal)
+		}
+		fmt.Fprintf(&b, "| %s | %.2f× (wall %.2f×) | %s |\n", label, x, p.Wall/o.Wall, met)
 	}
-	ratio("go-mysql", 5, "≥ 5× go-mysql rows/s")
-	ratio("mariadb-binlog", 4, "≥ 4× mariadb-binlog -v rows/s")
+	ratio("sluice", "go-mysql", 5, "≥ 5× go-mysql rows/s, CPU-time ratio (both decode only)")
+	ratio("sluice", "mariadb-binlog", 4, "≥ 4× mariadb-binlog -v rows/s, CPU-time ratio (Sluice decoding only; mariadb-binlog also formats and prints every row as text)")
+	ratio("sluice-json", "mariadb-binlog", 0, "no goal: both decoding and printing, Sluice JSON lines against mariadb-binlog's pseudo-SQL text")
 	if okOurs && nrows > 0 {
 		a := float64(ours.Mallocs) / float64(nrows)
 		fmt.Fprintf(&b, "| allocs/row < 1 | %.4f | %s |\n", a, yes(a < 1))
@@ -72,6 +75,9 @@ func formatReport(fileSize, nrows int64, runs int, rs []named) string {
 	} else {
 		b.WriteString("| events-only scan ≥ 1.5 GB/s | not measured | – |\n")
 	}
+	if _, ok := all["sluice"+altSuffix]; ok {
+		writeAB(&b, all)
+	}
 	b.WriteString(`
 ## Notes
 
@@ -81,6 +87,28 @@ func formatReport(fileSize, nrows int64, runs int, rs []named) string {
 - go-mysql runs with its defaults (no useDecimal, no parseTime): its fastest configuration; TIMESTAMP/DATETIME values are then strings.
 `)
 	return b.String()
+}
+
+// writeAB compares each Sluice decoder with the same decoder of the -alt
+// build: CPU seconds of every run (they ran one after the other, in the
+// same round), the medians and their ratio.
+func writeAB(b *strings.Builder, all map[string][]result) {
+	b.WriteString("\n## This build against the other (`-alt`)\n\n")
+	b.WriteString("CPU seconds of each run (this build / the other, run right after it in the same round); ratio = the other's median ÷ this build's (> 1: this build is faster).\n\n")
+	b.WriteString("| decoder | runs: this / other | median this | median other | ratio |\n|---|---|---:|---:|---:|\n")
+	for _, m := range []string{"sluice", "sluice-changes", "sluice-json", "sluice-scan"} {
+		now, before := all[m], all[m+altSuffix]
+		if len(now) == 0 || len(before) == 0 {
+			fmt.Fprintf(b, "| %s | not measured | | | |\n", m)
+			continue
+		}
+		var pairs []string
+		for i := range min(len(now), len(before)) {
+			pairs = append(pairs, fmt.Sprintf("%.2f / %.2f", now[i].CPU, before[i].CPU))
+		}
+		x, y := medianOf(now).CPU, medianOf(before).CPU
+		fmt.Fprintf(b, "| %s | %s | %.2f | %.2f | %.3f× |\n", m, strings.Join(pairs, ", "), x, y, y/x)
+	}
 }
 
 func yes(ok bool) string {
@@ -96,24 +124,4 @@ func oneLine(s string) string {
 		s = s[:200] + "…"
 	}
 	return s
-}
-
-// machine describes the CPU, core count, Go and MariaDB versions.
-func machine() string {
-	cpu := "unknown CPU"
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(data), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				if _, v, ok := strings.Cut(l, ":"); ok {
-					cpu = strings.TrimSpace(v)
-				}
-				break
-			}
-		}
-	}
-	mdb := "mariadb-binlog ?"
-	if out, err := exec.Command("mariadb-binlog", "--version").Output(); err == nil {
-		mdb = strings.TrimSpace(string(out))
-	}
-	return fmt.Sprintf("%s, %d cores (shared), %s, %s", cpu, runtime.NumCPU(), runtime.Version(), mdb)
 }
