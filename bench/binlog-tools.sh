@@ -1,19 +1,26 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Binlog tools benchmark: sluice binlog flashback (binary and --sql), sql,
 # stats and bigtx on a >= 1 GB MariaDB binlog, against
 # `mariadb-binlog --flashback` on the same file. Builds the binlog once
 # with bench/cmd/binloggen (private MariaDB; kept in bench/.data, which git
 # ignores), runs every command once per round, interleaved, from the page
-# cache, and writes bench/results/binlog-tools.md. Needs mariadb-server,
+# cache, and writes bench/results/binlog-tools.md (header by
+# bench/cmd/benchrun). Needs mariadb-server,
 # mariadb-client and GNU time (/usr/bin/time).
 #
 #   bench/binlog-tools.sh [BINLOG]        # ROUNDS=2 bench/binlog-tools.sh for two rounds
-set -eu
+set -euo pipefail
 cd "$(dirname "$0")/.."
+BENCH_OUT=bench/results/binlog-tools.md
+BENCH_TITLE="Binlog tools: flashback, sql, stats, bigtx"
+BENCH_PEERS=("mariadb-binlog --version")
+BENCH_ENV=(ROUNDS)
+. bench/lib.sh
+bench_main "$0" "$@"
 F=${1:-bench/.data/bench-1gb.000001}
 ROUNDS=${ROUNDS:-1}
 case $F in /*) ABS=$F ;; *) ABS=$PWD/$F ;; esac
-OUT=bench/results/binlog-tools.md
+OUT=$BENCH_BODY
 if [ ! -f "$F" ]; then
 	go run ./bench/cmd/binloggen -mb 1000 -out "$F"
 fi
@@ -22,7 +29,6 @@ trap 'rm -rf "$TMP"' EXIT
 go build -o "$TMP/sluice" ./cmd/sluice
 go test -c -o "$TMP/tools.test" ./binlog/tools # for the profile at the end
 SIZE=$(stat -c %s "$F")
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 # measure NAME OUTFILE CMD...: one run, stdout to OUTFILE; appends
 # "name|wall|user+sys|user|sys|rss" to $TMP/rows.
 measure() {
@@ -55,7 +61,6 @@ while [ "$r" -le "$ROUNDS" ]; do
 	measure "sluice binlog bigtx" /dev/null "$TMP/sluice" binlog bigtx "$F"
 	r=$((r + 1))
 done
-LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 (cd binlog/tools && SLUICE_BENCH_BINLOG=$ABS "$TMP/tools.test" -test.run '^$' -test.bench 'BenchmarkFlashback$' \
 	-test.benchtime 2x -test.cpuprofile "$TMP/cpu.prof" >"$TMP/bench.txt")
 # The undo binlog reads back with mariadb-binlog, and undoes exactly the
@@ -87,15 +92,7 @@ MBR=$(col "mariadb-binlog --flashback > /dev/null" 6)
 MFW=$(col "mariadb-binlog --flashback > undo.sql" 2)
 MFC=$(col "mariadb-binlog --flashback > undo.sql" 3)
 {
-	echo "# Binlog tools: flashback, sql, stats, bigtx"
-	echo
-	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores (shared with other engineers' builds and tests; load average $LOAD0 before, $LOAD1 after), $(go version | cut -d' ' -f3), $(mariadb-binlog --version | head -1)."
-	echo
-	echo "Command (from the repository root; builds the binlog once into bench/.data with bench/cmd/binloggen, which git ignores):"
-	echo
-	echo '```'
-	echo "ROUNDS=$ROUNDS bench/binlog-tools.sh $F"
-	echo '```'
+	echo "The binlog is built once into bench/.data with bench/cmd/binloggen (git ignores it)."
 	echo
 	echo "Input: $F, $MB MB ($((SIZE / 1048576)) MiB), written by a private MariaDB (bench/cmd/binloggen): ROW format, FULL image, FULL metadata, CRC32; $ROWS row changes (bulk INSERT…SELECT, UPDATE and DELETE over three tables: sbtest-shaped, an 18-column mixed-type table with DECIMAL, DOUBLE, FLOAT, DATETIME(6), TIMESTAMP(3), DATE, TIME, utf8mb4 VARCHAR, TEXT, BLOB, ENUM, JSON, YEAR, BIT, and an orders table with NULLs and SET). Each command runs in its own process, $ROUNDS round(s), the commands interleaved within a round, the input in the page cache; wall, user and system CPU time and peak RSS from GNU time (median over the rounds)."
 	echo
@@ -141,7 +138,7 @@ MFC=$(col "mariadb-binlog --flashback > undo.sql" 3)
 	echo "- System time of writing an output file into the page cache varies a lot on this VM: the same 1 GB \`dd\` into a new file took 0.2 to 3 s of system time depending on whether the guest had touched the memory before. Each round therefore starts by writing and removing a 3 GB scratch file (see the script), which both tools' output writes then profit from alike; the file-to-file ratio still moves between rounds and runs. The \`-o /dev/null\` rows show both tools without that cost. mariadb-binlog's undo (BINLOG statements, base64) is about 1.4 times the input's size."
 	echo "- \`flashback --sql\` shares flashback's first pass (probe, references) and decodes every value of the rows events in the second pass, last first, to format the undo statements; \`sql\` decodes every value through binlog/changes in one pass. They are not part of the 10× goal."
 	echo "- stats and bigtx read every event (CRC32 checked) and count the rows of every rows event by sizing them without decoding values."
-	echo "- Load: the machine is shared; wall times are inflated by other engineers' work, CPU times much less so. Ratios come from runs interleaved in the same round."
+	echo "- Load: the header says how much CPU other processes used during the run; they inflate wall times much more than CPU times. Ratios come from runs interleaved in the same round."
 	echo
 	echo "## Where flashback's CPU time goes"
 	echo

@@ -17,7 +17,10 @@
 # reader ("sluice-alt", its own slot, run right after sluice in every
 # round), to compare two builds in one run; ALT_PARAMS replaces SRC_PARAMS
 # and ALT_ENV (e.g. "GOMAXPROCS=1") sets variables for that reader only, so
-# SLUICE_ALT may also be the same build with other settings. Needs
+# SLUICE_ALT may also be the same build with other settings.
+# BEFORE=/path/to/older/checkout builds that tree's sluice and runs it as
+# sluice-alt (the before/after comparison of a change). Writes
+# bench/results/pg-throughput.md (header by bench/cmd/benchrun). Needs
 # PostgreSQL 15 binaries (postgresql-15, postgresql-client-15), python3 and
 # Go. Starts a private server on a free port in a temporary directory; as
 # root the server runs as the "postgres" user.
@@ -31,10 +34,17 @@
 # VM a fork and exec costs ~15 ms of CPU, which the polling loop of an
 # earlier version of this script took from the readers).
 set -euo pipefail
+cd "$(dirname "$0")/.."
+BENCH_OUT=bench/results/pg-throughput.md
+BENCH_TITLE="PostgreSQL drain: sluice stream against pg_recvlogical"
+BENCH_PEERS=("${PGBIN:-/usr/lib/postgresql/15/bin}/postgres --version" "${PGBIN:-/usr/lib/postgresql/15/bin}/pg_recvlogical --version")
+BENCH_ENV=(ROUNDS SHAPE BEFORE SLUICE_ALT ALT_PARAMS ALT_ENV SRC_PARAMS SLUICE_FLAGS PGBIN)
+. bench/lib.sh
+bench_main "$0" "$@"
 ROWS=${1:-1000000}
 ROUNDS=${ROUNDS:-2}
 BIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$PWD
 WORK=$(mktemp -d /tmp/pg-throughput.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 AS=()
@@ -60,6 +70,10 @@ CONF
 PSQL=("$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1)
 
 (cd "$ROOT" && go build -o "$WORK/sluice" ./cmd/sluice)
+if [ -n "${BEFORE:-}" ]; then
+  bench_build_before ./cmd/sluice "$WORK/sluice-before"
+  SLUICE_ALT=$WORK/sluice-before
+fi
 
 # SHAPE=sbtest (default): sysbench's table. SHAPE=typed: a row of the types
 # whose text output costs the walsender most (timestamptz, numeric,
@@ -166,7 +180,10 @@ for r in $(seq "$ROUNDS"); do
   if [ $(( r % 2 )) = 1 ]; then run_recv "$r"; sl; else sl; run_recv "$r"; fi
 done
 
-printf '%s\n' "${RESULTS[@]}" | awk -v rows="$ROWS" '
+printf '%s\n' "${RESULTS[@]}" >"$WORK/results"
+ALT_NAME="sluice-alt"
+if [ -n "${BEFORE:-}" ]; then ALT_NAME="sluice-alt (the BEFORE tree)"; fi
+awk -v rows="$ROWS" '
   { round=$1; who=$2; sec=$3; cpu=$4; rss=$5; ld=$6; ws=$7
     printf "round %d  %-14s %8.2f s %10.0f rows/s %7.2f CPU s %5.2f CPU/wall %7.1f MB peak RSS  load %5s  walsender %.2f CPU s\n", round, who, sec, rows/sec, cpu, cpu/sec, rss/1024, ld, ws
     if (who == "pg_recvlogical") r[round] = sec; else if (who == "sluice") s[round] = sec; else a[round] = sec; c[round, who] = cpu }
@@ -175,4 +192,25 @@ printf '%s\n' "${RESULTS[@]}" | awk -v rows="$ROWS" '
     if (i in a) printf "round %d: sluice-alt / pg_recvlogical throughput %.2f, CPU per row %.2f us\n", i, r[i]/a[i], c[i, "sluice-alt"]/rows*1e6
     rt += r[i]; st += s[i]; at += a[i]; n++ }
     printf "all %d rounds: sluice / pg_recvlogical throughput %.3f (total seconds %.2f / %.2f)\n", n, rt/st, rt, st
-    if (at > 0) printf "all %d rounds: sluice-alt / pg_recvlogical throughput %.3f\n", n, rt/at }'
+    if (at > 0) printf "all %d rounds: sluice-alt / pg_recvlogical throughput %.3f\n", n, rt/at }' "$WORK/results"
+
+# The results file's body (its header is benchrun's).
+{
+  echo "Backlog: $ROWS rows (SHAPE=${SHAPE:-sbtest}, transactions of 10,000 rows, the server's default logical_decoding_work_mem), one slot per reader and round, all created at the same LSN before the workload. Readers one at a time, ROUNDS=$ROUNDS rounds, alternating who goes first; each stops by itself at the end LSN (pg_recvlogical -E, sluice --stop-at) under /usr/bin/time. pg_recvlogical (proto 1) writes to /dev/null, sluice its JSON to /dev/null. sluice-alt: ${SLUICE_ALT:+$ALT_NAME}${SLUICE_ALT:-none}. The walsender serving each reader is sampled from /proc every 50 ms; the load is the 1-minute load average as the reader started."
+  echo
+  echo "| round | reader | seconds | rows/s | CPU s | CPU µs/row | CPU/wall | peak RSS MB | walsender CPU s | load |"
+  echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  awk -v rows="$ROWS" '{ printf "| %d | %s | %.2f | %.0f | %.2f | %.2f | %.2f | %.1f | %.2f | %s |\n", $1, $2, $3, rows/$3, $4, $4/rows*1e6, $4/$3, $5/1024, $7, $6 }' "$WORK/results"
+  echo
+  echo "Throughput ratios (a reader's rate ÷ pg_recvlogical's in the same round; > 1: faster than pg_recvlogical). Both are bounded by the walsender, which decodes the WAL for either: a ratio near 1 means the reader keeps up with the server, not that it decodes faster."
+  echo
+  echo "| round | sluice | sluice-alt |"
+  echo "|---:|---:|---:|"
+  awk '{ t[$1, $2] = $3; n = ($1 > n ? $1 : n) } END {
+    for (i = 1; i <= n; i++) { printf "| %d | %.3f | %s |\n", i, t[i, "pg_recvlogical"]/t[i, "sluice"], ((i, "sluice-alt") in t ? sprintf("%.3f", t[i, "pg_recvlogical"]/t[i, "sluice-alt"]) : "–")
+      r += t[i, "pg_recvlogical"]; s += t[i, "sluice"]; a += t[i, "sluice-alt"] }
+    printf "| all (total seconds) | %.3f | %s |\n", r/s, (a > 0 ? sprintf("%.3f", r/a) : "–")
+    if (a > 0) printf "\nsluice-alt ÷ sluice, total seconds: %.3f (> 1: sluice-alt is slower)\n", a/s }' "$WORK/results"
+  echo
+  echo "CPU per row, median over the rounds: $(awk -v rows="$ROWS" '$2 == "sluice" { print $4/rows*1e6 }' "$WORK/results" | sort -n | awk '{ v[NR] = $1 } END { printf "sluice %.2f µs", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')$(awk -v rows="$ROWS" '$2 == "sluice-alt" { print $4/rows*1e6 }' "$WORK/results" | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf ", sluice-alt %.2f µs", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')$(awk -v rows="$ROWS" '$2 == "pg_recvlogical" { print $4/rows*1e6 }' "$WORK/results" | sort -n | awk '{ v[NR] = $1 } END { printf ", pg_recvlogical %.2f µs", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')."
+} >"$BENCH_BODY"

@@ -110,7 +110,7 @@ func run() error {
 		return err
 	}
 	ctx := context.Background()
-	fmt.Printf("# commit→delivery latency, %s, warm-up %s, measured %s per run, %d writer connections\n\n",
+	fmt.Printf("Started %s: warm-up %s, measured %s per run, %d writer connections.\n\n",
 		time.Now().UTC().Format(time.RFC3339), o.warmup, o.measure, o.writers)
 	for _, src := range strings.Split(*sources, ",") {
 		var err error

@@ -20,9 +20,13 @@
 // deliver the rest, sluice's rate and its core use while following (CPU
 // from /proc/PID/stat).
 //
+// With -out, backlog mode also writes its runs, medians and ratios as
+// Markdown to FILE (bench/mysql-stream.sh points it at the body of the
+// results file, whose header bench/cmd/benchrun writes).
+//
 // Usage:
 //
-//	mysqlstream -sluice PATH [-rows N] [-width BYTES] [-update] [-rounds N] [-sluice-flags FLAGS] [-readers sluice,gomysql,mariadb-binlog,sluice=PATH]
+//	mysqlstream -sluice PATH [-rows N] [-width BYTES] [-update] [-rounds N] [-sluice-flags FLAGS] [-readers sluice,gomysql,mariadb-binlog,sluice=PATH] [-out FILE]
 //	mysqlstream -sluice PATH -follow [-rows N] [-chunk N] [-writers N] [-rounds N]
 //	mysqlstream gomysql ADDR USER PASSWORD FILE POS ENDFILE ENDPOS
 package main
@@ -69,6 +73,8 @@ func main() {
 // result is one reader's measurement.
 type result struct {
 	name      string
+	round     int
+	load      string // load average when the run ended
 	wall, cpu time.Duration
 	maxRSSKB  int64
 	lines     int64
@@ -77,6 +83,7 @@ type result struct {
 // flags are the benchmark's options.
 type flags struct {
 	sluiceBin, sluiceFlags, readers string
+	out                             string
 	rows, width, rounds, chunk      int
 	writers                         int
 	update, follow                  bool
@@ -94,6 +101,7 @@ func bench() error {
 	flag.BoolVar(&f.follow, "follow", false, "follow a bulk writer instead of draining a backlog")
 	flag.IntVar(&f.chunk, "chunk", 10000, "with -follow: rows per INSERT statement")
 	flag.IntVar(&f.writers, "writers", 1, "with -follow: writer connections inserting at once")
+	flag.StringVar(&f.out, "out", "", "backlog mode: also write the results as Markdown to this file")
 	flag.Parse()
 	if f.sluiceBin == "" {
 		return fmt.Errorf("-sluice is required")
@@ -186,6 +194,7 @@ func backlog(ctx context.Context, srv *servers.MariaDB, f flags) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", r, err)
 			}
+			res.name, res.round, res.load = r, round, loadavg()
 			if _, ok := byReader[r]; !ok {
 				order = append(order, r)
 			}
@@ -209,6 +218,24 @@ func backlog(ctx context.Context, srv *servers.MariaDB, f flags) error {
 		return (v[len(v)/2-1] + v[len(v)/2]) / 2
 	}
 	fmt.Printf("\nmedians of %d rounds (ratios: first reader / this one; >1 means the first is better)\n", f.rounds)
+	var md strings.Builder
+	fmt.Fprintf(&md, "Backlog: %d row changes (%d rows, payload width %d, update %v) in one transaction, binlog %s:%d .. %s:%d. "+
+		"Each reader drains it in its own process, output piped here and discarded; readers interleaved in this order every round: %s. "+
+		"sluice runs `sluice stream mysql://… --to stdout:// --from binlog:FILE:POS --log-level warn%s` and gets SIGINT at the last row (its wall time ends there, startup included); "+
+		"gomysql is go-mysql %s's BinlogSyncer with every row decoded and written as JSON with encoding/json (bench/cmd/mysqlstream); "+
+		"mariadb-binlog is `mariadb-binlog --read-from-remote-server -v`. CPU and peak RSS from getrusage of each child.\n\n",
+		changes, f.rows, f.width, f.update, start.Name, start.Pos, end.Name, end.Pos, f.readers, prefixed(f.sluiceFlags), goMySQLVersion)
+	md.WriteString("| round | reader | wall s | rows/s | CPU s | CPU s per M rows | cores (CPU/wall) | peak RSS MB | load after |\n|---:|---|---:|---:|---:|---:|---:|---:|---|\n")
+	for round := 1; round <= f.rounds; round++ {
+		for _, r := range order {
+			x := byReader[r][round-1]
+			fmt.Fprintf(&md, "| %d | %s | %.2f | %.0f | %.2f | %.2f | %.2f | %.1f | %s |\n", round, label(r), x.wall.Seconds(),
+				float64(changes)/x.wall.Seconds(), x.cpu.Seconds(), x.cpu.Seconds()/(float64(changes)/1e6),
+				x.cpu.Seconds()/x.wall.Seconds(), float64(x.maxRSSKB)/1024, x.load)
+		}
+	}
+	fmt.Fprintf(&md, "\nMedians of %d rounds. Ratios compare with the first reader, %s: rows/s ratio = its rows/s ÷ this reader's (> 1: the first is faster), CPU ratio = this reader's CPU per row ÷ the first's (> 1: the first uses less).\n\n", f.rounds, label(order[0]))
+	md.WriteString("| reader | rows/s | CPU s per M rows | cores | peak RSS MB | rows/s ratio | CPU ratio |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	var base [2]float64
 	for i, r := range order {
 		rate := med(byReader[r], func(x result) float64 { return float64(changes) / x.wall.Seconds() })
@@ -220,6 +247,10 @@ func backlog(ctx context.Context, srv *servers.MariaDB, f flags) error {
 		}
 		fmt.Printf("%-15s rows/s %9.0f  cpu-s/M rows %5.2f  cores %4.2f  peak RSS %6.1f MB  rate ratio %5.2fx  cpu ratio %5.2fx\n",
 			r, rate, cpu, cores, rss, base[0]/rate, cpu/base[1])
+		fmt.Fprintf(&md, "| %s | %.0f | %.2f | %.2f | %.1f | %.3f× | %.3f× |\n", label(r), rate, cpu, cores, rss, base[0]/rate, cpu/base[1])
+	}
+	if f.out != "" {
+		return os.WriteFile(f.out, []byte(md.String()), 0o644)
 	}
 	return nil
 }
@@ -352,6 +383,26 @@ func follow(ctx context.Context, srv *servers.MariaDB, f flags) error {
 			cpu.Seconds()/(float64(f.rows)/1e6), loadavg())
 	}
 	return nil
+}
+
+// goMySQLVersion is the go-mysql module this program is built with.
+const goMySQLVersion = "v1.13.0"
+
+// label names a reader for the tables: "sluice=PATH" becomes
+// "sluice (base name of PATH)".
+func label(r string) string {
+	if name, path, ok := strings.Cut(r, "="); ok {
+		return fmt.Sprintf("%s (%s)", name, path[strings.LastIndexByte(path, '/')+1:])
+	}
+	return r
+}
+
+// prefixed is s with a space before it, or "" if s is empty.
+func prefixed(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " " + s
 }
 
 // procCPU is a process's user+sys CPU time so far, from /proc (0 if it
