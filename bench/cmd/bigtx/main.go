@@ -72,6 +72,7 @@ type options struct {
 	flags       []string
 	mb          int
 	mongoEntry  int
+	mongoAhead  int
 	limitMB     int
 	sourcesList string
 	out         string
@@ -84,6 +85,7 @@ func main() {
 	flag.StringVar(&flags, "sluice-flags", "", "extra flags for sluice stream, space-separated (default: none, the defaults are what the gate checks)")
 	flag.IntVar(&o.mb, "mb", 1024, "MiB of row images in the transaction")
 	flag.IntVar(&o.mongoEntry, "mongo-entry-mb", 15, "mongodb: MiB of operations per applyOps oplog entry")
+	flag.IntVar(&o.mongoAhead, "mongo-ahead", 1, "mongodb: entries the writer may be ahead of what sluice delivered (the oplog is capped)")
 	flag.IntVar(&o.limitMB, "limit-mb", 64, "fail when sluice's peak RSS reaches this many MiB")
 	flag.StringVar(&o.sourcesList, "sources", "mysql,postgres,mongodb", "sources to measure, in order")
 	flag.StringVar(&o.out, "out", "", "write the results as Markdown to this file")
@@ -251,14 +253,35 @@ func runMySQL(ctx context.Context, o options) (r outcome) {
 		return r
 	}
 	r.write = time.Since(t0)
-	endFile, endPos, err := masterStatus(ctx, db)
+	// The transaction's binlog outgrows max_binlog_size (1 GiB at most),
+	// so the server rotates after it and the position after its commit is
+	// the start of the next file, which no change reaches: a one-row
+	// marker transaction after it gives --stop-at a commit to end on.
+	logs, err := srv.BinaryLogs(ctx)
 	if err != nil {
 		r.err = err
 		return r
 	}
+	txBytes := int64(0)
+	for _, l := range logs {
+		if l.Name == startFile {
+			txBytes = l.Size - startPos
+		}
+	}
+	if err := srv.Exec(ctx, "CREATE TABLE b.marker (id INT PRIMARY KEY)", "INSERT INTO b.marker VALUES (1)"); err != nil {
+		r.err = err
+		return r
+	}
+	stopFile, stopPos, err := masterStatus(ctx, db)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	r.want++ // the marker row
 	url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=7101", servers.MariaDBReplUser, servers.MariaDBReplPassword, srv.Addr())
-	stream(ctx, o, url, fmt.Sprintf("binlog:%s:%d", startFile, startPos), fmt.Sprintf("%s:%d", endFile, endPos), &r, nil)
-	r.extraCheck = fmt.Sprintf("binlog %s:%d .. %s:%d (%.0f MiB of binlog for the transaction)", startFile, startPos, endFile, endPos, float64(endPos-startPos)/(1<<20))
+	stream(ctx, o, url, fmt.Sprintf("binlog:%s:%d", startFile, startPos), fmt.Sprintf("%s:%d", stopFile, stopPos), &r, nil)
+	r.extraCheck = fmt.Sprintf("the transaction starts at %s:%d and fills that binlog file (%.0f MiB to its end); the stream stops at the commit of a one-row marker transaction after it (%s:%d), whose row is counted",
+		startFile, startPos, float64(txBytes)/(1<<20), stopFile, stopPos)
 	return r
 }
 
@@ -402,8 +425,10 @@ func runMongoDB(ctx context.Context, o options) (r outcome) {
 	t0 := time.Now()
 	var written int64
 	for e := int64(0); e < entries; e++ {
-		// Stay at most three entries ahead of the reader: the oplog is capped.
-		for written-delivered.Load() > 3*perEntry {
+		// Stay at most mongoAhead entries ahead of the reader: the oplog
+		// is capped, and FerretDB (unlike MongoDB, which answers at most
+		// 16 MiB per batch) puts every entry it has into one batch.
+		for written-delivered.Load() >= int64(o.mongoAhead)*perEntry {
 			select {
 			case <-done:
 				r.err = fmt.Errorf("sluice ended after %d of %d row changes, while the writer was at entry %d", delivered.Load(), n, e)
@@ -436,7 +461,7 @@ func runMongoDB(ctx context.Context, o options) (r outcome) {
 	}
 	r.write = time.Since(t0)
 	finish()
-	r.extraCheck = fmt.Sprintf("FerretDB %s; the gate's writer wrote the applyOps entries into local.oplog.rs (capped at %d MiB) at most 3 entries ahead of sluice; sluice read them with mode=oplog", ferretVersion(ctx, client), servers.FerretDBOplogSize>>20)
+	r.extraCheck = fmt.Sprintf("FerretDB %s; the gate's writer wrote the applyOps entries into local.oplog.rs (capped at %d MiB) at most %d entries ahead of what sluice had delivered; sluice read them with mode=oplog", ferretVersion(ctx, client), servers.FerretDBOplogSize>>20, o.mongoAhead)
 	return r
 }
 
