@@ -6,11 +6,12 @@
 // discarded.
 //
 // Backlog mode (the default) writes one backlog, then drains it with every
-// reader, -rounds times, interleaved (A B C A B C …) so that the machine's
+// reader, -rounds times, interleaved (A B C, then C B A, …) so that the machine's
 // changing load hits every reader alike. Per run it reports wall time,
 // rows/s, CPU seconds (user+sys, getrusage of the child), CPU seconds per
 // million rows, core use (CPU/wall) and peak RSS; then the median per
-// reader and the ratios to the first reader.
+// reader and the ratios to the first reader. Even rounds run the readers
+// in reverse order.
 //
 // Follow mode (-follow) starts "sluice stream" at the current position,
 // then -writers connections insert -rows rows as fast as MariaDB takes them
@@ -161,7 +162,13 @@ func backlog(ctx context.Context, srv *servers.MariaDB, f flags) error {
 	byReader := map[string][]result{}
 	var order []string
 	for round := 1; round <= f.rounds; round++ {
-		for _, r := range strings.Split(f.readers, ",") {
+		// Odd rounds run the readers in the order given, even rounds in
+		// reverse, so that no reader always follows the same one.
+		readers := strings.Split(f.readers, ",")
+		if round%2 == 0 {
+			slices.Reverse(readers)
+		}
+		for _, r := range readers {
 			var cmd *exec.Cmd
 			var stop func(line []byte) bool // for readers that never end on their own
 			switch name, path, _ := strings.Cut(r, "="); name {
@@ -220,14 +227,18 @@ func backlog(ctx context.Context, srv *servers.MariaDB, f flags) error {
 	fmt.Printf("\nmedians of %d rounds (ratios: first reader / this one; >1 means the first is better)\n", f.rounds)
 	var md strings.Builder
 	fmt.Fprintf(&md, "Backlog: %d row changes (%d rows, payload width %d, update %v) in one transaction, binlog %s:%d .. %s:%d. "+
-		"Each reader drains it in its own process, output piped here and discarded; readers interleaved in this order every round: %s. "+
+		"Each reader drains it in its own process, output piped here and discarded; readers interleaved, in this order in odd rounds and in reverse in even ones: %s. "+
 		"sluice runs `sluice stream mysql://… --to stdout:// --from binlog:FILE:POS --log-level warn%s` and gets SIGINT at the last row (its wall time ends there, startup included); "+
 		"gomysql is go-mysql %s's BinlogSyncer with every row decoded and written as JSON with encoding/json (bench/cmd/mysqlstream); "+
 		"mariadb-binlog is `mariadb-binlog --read-from-remote-server -v`. CPU and peak RSS from getrusage of each child.\n\n",
 		changes, f.rows, f.width, f.update, start.Name, start.Pos, end.Name, end.Pos, f.readers, prefixed(f.sluiceFlags), goMySQLVersion)
 	md.WriteString("| round | reader | wall s | rows/s | CPU s | CPU s per M rows | cores (CPU/wall) | peak RSS MB | load after |\n|---:|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for round := 1; round <= f.rounds; round++ {
-		for _, r := range order {
+		ran := slices.Clone(order)
+		if round%2 == 0 {
+			slices.Reverse(ran)
+		}
+		for _, r := range ran {
 			x := byReader[r][round-1]
 			fmt.Fprintf(&md, "| %d | %s | %.2f | %.0f | %.2f | %.2f | %.2f | %.1f | %s |\n", round, label(r), x.wall.Seconds(),
 				float64(changes)/x.wall.Seconds(), x.cpu.Seconds(), x.cpu.Seconds()/(float64(changes)/1e6),
