@@ -364,7 +364,17 @@ func commit(dir string) string {
 		c = c[:110] + "…"
 	}
 	if out, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
-		c += ", **with uncommitted changes**"
+		var files []string
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if len(l) > 3 {
+				files = append(files, l[3:])
+			}
+		}
+		more := ""
+		if len(files) > 4 {
+			files, more = files[:4], fmt.Sprintf(" and %d more", len(files)-4)
+		}
+		c += fmt.Sprintf(", **with uncommitted changes** to %s%s", strings.Join(files, ", "), more)
 	}
 	return c
 }
