@@ -14,8 +14,8 @@
 # ROUNDS (default 2) sets the rounds; SLUICE_FLAGS are added to the sluice
 # command line (e.g. "--cpuprofile /tmp/pg.prof"); SRC_PARAMS to its source
 # URL. SLUICE_ALT=/path/to/another/sluice adds that binary as a third
-# reader ("sluice-alt", its own slot, run right after sluice in every
-# round), to compare two builds in one run; ALT_PARAMS replaces SRC_PARAMS
+# reader ("sluice-alt", its own slot, run right after sluice in odd
+# rounds and right before it in even ones), to compare two builds in one run; ALT_PARAMS replaces SRC_PARAMS
 # and ALT_ENV (e.g. "GOMAXPROCS=1") sets variables for that reader only, so
 # SLUICE_ALT may also be the same build with other settings.
 # BEFORE=/path/to/older/checkout builds that tree's sluice and runs it as
@@ -176,7 +176,12 @@ run_sluice() { # round [alt]
 }
 
 for r in $(seq "$ROUNDS"); do
-  sl() { run_sluice "$r"; if [ -n "${SLUICE_ALT:-}" ]; then run_sluice "$r" alt; fi; }
+  # sluice-alt runs right after sluice in odd rounds and right before it in even ones.
+  sl() {
+    if [ -z "${SLUICE_ALT:-}" ]; then run_sluice "$r"
+    elif [ $(( r % 2 )) = 1 ]; then run_sluice "$r"; run_sluice "$r" alt
+    else run_sluice "$r" alt; run_sluice "$r"; fi
+  }
   if [ $(( r % 2 )) = 1 ]; then run_recv "$r"; sl; else sl; run_recv "$r"; fi
 done
 

@@ -72,6 +72,7 @@ type options struct {
 	flags       []string
 	mb          int
 	mongoEntry  int
+	mongoMB     int
 	mongoAhead  int
 	limitMB     int
 	sourcesList string
@@ -84,6 +85,7 @@ func main() {
 	flag.StringVar(&o.sluice, "sluice", "", "path of the sluice binary")
 	flag.StringVar(&flags, "sluice-flags", "", "extra flags for sluice stream, space-separated (default: none, the defaults are what the gate checks)")
 	flag.IntVar(&o.mb, "mb", 1024, "MiB of row images in the transaction")
+	flag.IntVar(&o.mongoMB, "mongo-mb", 0, "mongodb: MiB of row images in its transaction (default: -mb); FerretDB serves its oplog at about 1 MiB/s here")
 	flag.IntVar(&o.mongoEntry, "mongo-entry-mb", 15, "mongodb: MiB of operations per applyOps oplog entry")
 	flag.IntVar(&o.mongoAhead, "mongo-ahead", 1, "mongodb: entries the writer may be ahead of what sluice delivered (the oplog is capped)")
 	flag.IntVar(&o.limitMB, "limit-mb", 64, "fail when sluice's peak RSS reaches this many MiB")
@@ -117,8 +119,12 @@ func main() {
 	}
 	failed := false
 	var md strings.Builder
-	fmt.Fprintf(&md, "One transaction of about %d MiB of row images per source, written first; then `sluice stream URL --to stdout:// --state TMP --from START --stop-at END%s` reads it from the position before it and exits by itself at the position after it. Its JSON lines are piped to the gate and counted; peak RSS is getrusage's ru_maxrss of the sluice process (what `/usr/bin/time -v` calls \"Maximum resident set size\"). The gate fails when a peak reaches %d MiB, or when any row change is missing or extra.\n\n",
-		o.mb, prefixed(strings.Join(o.flags, " ")), o.limitMB)
+	sizes := fmt.Sprintf("%d MiB", o.mb)
+	if o.mongoMB > 0 && o.mongoMB != o.mb && strings.Contains(o.sourcesList, "mongodb") {
+		sizes += fmt.Sprintf(" (MongoDB: %d MiB)", o.mongoMB)
+	}
+	fmt.Fprintf(&md, "One transaction of about %s of row images per source, written first; then `sluice stream URL --to stdout:// --state TMP --from START --stop-at END%s` reads it from the position before it and exits by itself at the position after it. Its JSON lines are piped to the gate and counted; peak RSS is getrusage's ru_maxrss of the sluice process (what `/usr/bin/time -v` calls \"Maximum resident set size\"). The gate fails when a peak reaches %d MiB, or when any row change is missing or extra.\n\n",
+		sizes, prefixed(strings.Join(o.flags, " ")), o.limitMB)
 	md.WriteString("| source | transaction | row images written | row changes delivered | written in | sluice wall | sluice CPU | **peak RSS** | result |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range results {
 		verdict := "pass"
@@ -381,7 +387,11 @@ func runMongoDB(ctx context.Context, o options) (r outcome) {
 
 	const docBytes = 1024
 	perEntry := int64(o.mongoEntry) << 20 / (docBytes + 64)
-	n := int64(o.mb) << 20 / docBytes
+	mb := o.mb
+	if o.mongoMB > 0 {
+		mb = o.mongoMB
+	}
+	n := int64(mb) << 20 / docBytes
 	entries := (n + perEntry - 1) / perEntry
 	r.want, r.rowBytes = n, n*docBytes
 	r.what = fmt.Sprintf("a transaction of %d inserts of 1 KiB documents as MongoDB writes it: %d applyOps oplog entries of up to %d operations (≤ %d MiB), all but the last partialTxn", n, entries, perEntry, o.mongoEntry)
