@@ -124,7 +124,7 @@ MFC=$(col "mariadb-binlog --flashback > undo.sql" 3)
 	echo "| flashback peak memory ≤ 1/20 of mariadb-binlog's | 1/${x} ($FBR MB vs $MBR MB) | $(echo "$x >= 20" | bc | sed 's/1/yes/;s/0/no/') |"
 	for name in "sluice binlog stats" "sluice binlog bigtx"; do
 		x=$(echo "scale=2; $SIZE / 1000000000 / $(col "$name" 3)" | bc)
-		echo "| \`${name#sluice binlog }\` ≥ 1 GB/s | $x GB per CPU-s ($(echo "scale=2; $SIZE / 1000000000 / $(col "$name" 2)" | bc) GB/s wall) | $(echo "$x >= 1" | bc | sed 's/1/yes/;s/0/no/') |"
+		echo "| \`${name#sluice binlog }\` ≥ 1 GB/s | $x GB per CPU-s ($(echo "scale=2; $SIZE / 1000000000 / $(col "$name" 2)" | bc | sed 's/^\./0./') GB/s wall) | $(echo "$x >= 1" | bc | sed 's/1/yes/;s/0/no/') |"
 	done
 	echo
 	echo "## Checks"
