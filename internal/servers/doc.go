@@ -57,7 +57,14 @@
 // records inserts, updates and deletes there; clients can tail it with a
 // tailable await cursor. The program is built from the tools/ferretdb module
 // on first use and cached (BuildFerretDB); scripts/deps.sh builds it ahead
-// with the build-ferretdb command below this package.
+// with the build-ferretdb command below this package. StartFerretDBWith with
+// FerretDBOptions.TLS adds a TLS listener (TLSAddr, TLSURI).
+//
+// # TLS
+//
+// WriteTLSFiles makes a CA and a server certificate for the given hosts;
+// MariaDBOptions.TLS, PostgresOptions.TLS and FerretDBOptions.TLS make a
+// server offer TLS with them.
 //
 // # Proxy
 //

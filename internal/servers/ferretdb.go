@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,12 +44,28 @@ const (
 // batch size (1) from an entry that already exists, e.g. {ts: {$gte: last}}.
 type FerretDB struct {
 	Server
+	opts    FerretDBOptions
+	tlsPort int
+}
+
+// FerretDBOptions configures a FerretDB server.
+type FerretDBOptions struct {
+	// TLS, when not nil, makes the server listen for TLS connections too,
+	// on TLSAddr, with this certificate and key (FerretDB's
+	// --listen-tls-cert-file and --listen-tls-key-file; no client
+	// certificates). Addr stays plain TCP.
+	TLS *TLSFiles
 }
 
 // StartFerretDB builds the FerretDB program if needed (see BuildFerretDB),
 // starts it and creates local.oplog.rs. Close stops it and removes its
 // directory.
 func StartFerretDB(ctx context.Context) (*FerretDB, error) {
+	return StartFerretDBWith(ctx, FerretDBOptions{})
+}
+
+// StartFerretDBWith is StartFerretDB with options.
+func StartFerretDBWith(ctx context.Context, opts FerretDBOptions) (*FerretDB, error) {
 	bin, err := BuildFerretDB(ctx)
 	if err != nil {
 		return nil, err
@@ -57,23 +74,23 @@ func StartFerretDB(ctx context.Context) (*FerretDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &FerretDB{}
+	s := &FerretDB{opts: opts}
 	s.Server = Server{name: "ferretdb", dir: dir, ready: s.ping}
 	s.spec = func() procSpec {
-		return procSpec{
-			path: bin,
-			args: []string{
-				"--handler=sqlite",
-				"--sqlite-url=file:" + s.dir.join("data") + "/",
-				"--listen-addr=" + s.Addr(),
-				"--state-dir=" + s.dir.join("state"),
-				"--repl-set-name=" + FerretDBReplSet,
-				"--telemetry=disable",
-				"--debug-addr=-",
-				"--log-level=warn",
-			},
-			env: []string{"DO_NOT_TRACK=1"},
+		args := []string{
+			"--handler=sqlite",
+			"--sqlite-url=file:" + s.dir.join("data") + "/",
+			"--listen-addr=" + s.Addr(),
+			"--state-dir=" + s.dir.join("state"),
+			"--repl-set-name=" + FerretDBReplSet,
+			"--telemetry=disable",
+			"--debug-addr=-",
+			"--log-level=warn",
 		}
+		if t := s.opts.TLS; t != nil {
+			args = append(args, "--listen-tls="+s.TLSAddr(), "--listen-tls-cert-file="+t.Cert, "--listen-tls-key-file="+t.Key)
+		}
+		return procSpec{path: bin, args: args, env: []string{"DO_NOT_TRACK=1"}}
 	}
 	for _, d := range []string{"data", "state"} {
 		if err := os.Mkdir(s.dir.join(d), 0o755); err != nil {
@@ -81,7 +98,14 @@ func StartFerretDB(ctx context.Context) (*FerretDB, error) {
 			return nil, fmt.Errorf("servers: ferretdb: %w", err)
 		}
 	}
-	if err := s.launch(ctx, nil); err != nil {
+	var configure func(int) error
+	if opts.TLS != nil {
+		configure = func(int) (err error) {
+			s.tlsPort, err = freePort()
+			return err
+		}
+	}
+	if err := s.launch(ctx, configure); err != nil {
 		return nil, err
 	}
 	if err := s.createOplog(ctx); err != nil {
@@ -89,6 +113,26 @@ func StartFerretDB(ctx context.Context) (*FerretDB, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// TLSAddr is the host:port of the TLS listener ("" without
+// FerretDBOptions.TLS).
+func (s *FerretDB) TLSAddr() string {
+	if s.opts.TLS == nil {
+		return ""
+	}
+	return hostPort(s.tlsPort)
+}
+
+// TLSURI is a mongodb:// connection string for the TLS listener with
+// tls=true, tlsCAFile naming the CA of FerretDBOptions.TLS and
+// directConnection=true (FerretDB's hello names its plain address as the
+// replica set's member, so discovery would leave the TLS listener).
+func (s *FerretDB) TLSURI() string {
+	if s.opts.TLS == nil {
+		return ""
+	}
+	return fmt.Sprintf("mongodb://%s/?directConnection=true&tls=true&tlsCAFile=%s", s.TLSAddr(), url.QueryEscape(s.opts.TLS.CA))
 }
 
 // URI is a mongodb:// connection string naming the replica set.

@@ -44,6 +44,10 @@ type MariaDBOptions struct {
 	// ExtraConfig lines are appended to the [mariadbd] section of my.cnf,
 	// after the defaults, so they override them (e.g. "binlog_checksum=NONE").
 	ExtraConfig []string
+	// TLS, when not nil, makes the server offer TLS with this certificate
+	// and key (ssl_cert, ssl_key, ssl_ca). Accounts may still connect
+	// without TLS unless altered with REQUIRE SSL.
+	TLS *TLSFiles
 }
 
 // MariaDB is a private MariaDB server listening on 127.0.0.1. Its methods are
@@ -217,6 +221,9 @@ func (s *MariaDB) writeConfig() error {
 		"sync_binlog=0",
 		"performance_schema=OFF",
 		"max_connections=200",
+	}
+	if t := s.opts.TLS; t != nil {
+		lines = append(lines, "ssl_ca="+t.CA, "ssl_cert="+t.Cert, "ssl_key="+t.Key)
 	}
 	lines = append(lines, s.opts.ExtraConfig...)
 	cnf := strings.Join(lines, "\n") + "\n"

@@ -31,6 +31,10 @@ type PostgresOptions struct {
 	// ExtraConfig lines are appended to postgresql.conf after the defaults,
 	// so they override them (e.g. "max_slot_wal_keep_size = 16MB").
 	ExtraConfig []string
+	// TLS, when not nil, turns ssl on with this certificate and key (copied
+	// into the data directory, owned by the server's user). The server
+	// still accepts connections without TLS: the client's sslmode decides.
+	TLS *TLSFiles
 }
 
 // Postgres is a private PostgreSQL 15 server listening on 127.0.0.1.
@@ -157,6 +161,17 @@ func (s *Postgres) initdb(ctx context.Context, initdb string) error {
 	if desc, err := exec.CommandContext(ctx, s.postgres, "--describe-config").Output(); err == nil &&
 		strings.Contains(string(desc), "output_plugin_libraries\t") {
 		lines = append(lines, "output_plugin_libraries = 'pgoutput, test_decoding, wal2json'")
+	}
+	if s.opts.TLS != nil {
+		var chown func(string) error
+		if s.cred != nil {
+			chown = func(p string) error { return os.Chown(p, int(s.cred.Uid), int(s.cred.Gid)) }
+		}
+		cert, key, err := installTLS(*s.opts.TLS, s.DataDir(), chown)
+		if err != nil {
+			return err
+		}
+		lines = append(lines, "ssl = on", "ssl_cert_file = '"+cert+"'", "ssl_key_file = '"+key+"'")
 	}
 	lines = append(lines, s.opts.ExtraConfig...)
 	f, err := os.OpenFile(filepath.Join(s.DataDir(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)

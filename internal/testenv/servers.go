@@ -31,6 +31,12 @@ type (
 	// FerretDB is a private FerretDB server with an oplog
 	// (servers.FerretDB).
 	FerretDB = servers.FerretDB
+	// FerretDBOptions configures a FerretDB server
+	// (servers.FerretDBOptions).
+	FerretDBOptions = servers.FerretDBOptions
+	// TLSFiles are a server's CA, certificate and key files
+	// (servers.TLSFiles).
+	TLSFiles = servers.TLSFiles
 	// Proxy is a TCP proxy that can cut or freeze its connections
 	// (servers.Proxy).
 	Proxy = servers.Proxy
@@ -80,6 +86,29 @@ func StartNATS(ctx context.Context) (*NATS, error) { return servers.StartNATS(ct
 // servers shared through RunMain.
 func StartFerretDB(ctx context.Context) (*FerretDB, error) { return servers.StartFerretDB(ctx) }
 
+// StartFerretDBWith starts a FerretDB server with options
+// (servers.StartFerretDBWith), for servers shared through RunMain.
+func StartFerretDBWith(ctx context.Context, opts FerretDBOptions) (*FerretDB, error) {
+	return servers.StartFerretDBWith(ctx, opts)
+}
+
+// WriteTLSFiles writes a new CA and a server certificate for hosts into dir
+// (servers.WriteTLSFiles).
+func WriteTLSFiles(dir string, hosts ...string) (TLSFiles, error) {
+	return servers.WriteTLSFiles(dir, hosts...)
+}
+
+// NewTLSFiles writes a new CA and a server certificate for hosts into a
+// temporary directory of the test. It fails the test on error.
+func NewTLSFiles(tb testing.TB, hosts ...string) TLSFiles {
+	tb.Helper()
+	f, err := servers.WriteTLSFiles(tb.TempDir(), hosts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
 // BuildFerretDB builds the FerretDB program if it is not cached and returns
 // its path (servers.BuildFerretDB).
 func BuildFerretDB(ctx context.Context) (string, error) { return servers.BuildFerretDB(ctx) }
@@ -118,6 +147,12 @@ func NewNATS(tb testing.TB) *NATS {
 func NewFerretDB(tb testing.TB) *FerretDB {
 	tb.Helper()
 	return startForTest(tb, 10*time.Minute, servers.StartFerretDB)
+}
+
+// NewFerretDBWith is NewFerretDB with options.
+func NewFerretDBWith(tb testing.TB, opts FerretDBOptions) *FerretDB {
+	tb.Helper()
+	return startForTest(tb, 10*time.Minute, func(ctx context.Context) (*FerretDB, error) { return servers.StartFerretDBWith(ctx, opts) })
 }
 
 // NewProxy starts a proxy to target that cuts its connections every
