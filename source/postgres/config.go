@@ -118,7 +118,9 @@ var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 // sslrootcert, connect_timeout, application_name, options, …) go to
 // pgconn, and so do the session settings of sessionSettings (TimeZone,
 // search_path, …). Any other parameter is an error that lists the known
-// ones.
+// ones. Without sslmode the connection is libpq's default, prefer: TLS
+// when the server offers it, not verified (see the package documentation
+// for the modes that verify).
 func ParseURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {

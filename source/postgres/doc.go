@@ -16,7 +16,7 @@
 // as inserts into pg_catalog.pg_logical_emit_message), retry-min and
 // retry-max (reconnect backoff, default 100ms and 10s; retry-max=-1 turns
 // reconnecting off). Others, such as
-// sslmode, go to pgconn. The role needs REPLICATION (or SUPERUSER), and
+// sslmode and sslrootcert (see TLS below), go to pgconn. The role needs REPLICATION (or SUPERUSER), and
 // the server wal_level=logical; both are checked first, with errors that
 // say what to change (ErrWALLevel, ErrPrivilege, ErrAuth).
 //
@@ -29,6 +29,25 @@
 // Both send DateStyle=ISO, TimeZone=UTC, bytea_output=hex and
 // extra_float_digits=3 in the startup packet, so the text pgoutput produces
 // has one known form whatever the server's defaults.
+//
+// # TLS
+//
+// TLS follows libpq's parameters as pgconn reads them, with libpq's
+// default, sslmode=prefer: TLS when the server offers it, plain text when
+// it does not, and the certificate is not verified either way.
+// sslmode=verify-full with sslrootcert=FILE verifies the chain and the host
+// name; verify-ca, and require with sslrootcert, the chain only; require
+// alone encrypts without verifying. Unlike libpq, ~/.postgresql/root.crt
+// is not read: without sslrootcert, verify-ca and verify-full verify
+// against the system's roots (libpq's sslrootcert=system). PGSSLMODE and
+// the other PG* variables set defaults, as in libpq.
+//
+// Each Source logs what its connections are, once when it first connects
+// and again only if a reconnect finds them different: at WARN when a
+// connection is in plain text or its server is not verified (with the
+// parameters that fix it), at INFO when it is verified or a Unix socket.
+// When the catalog and replication connections differ, the weaker is
+// logged and named.
 //
 // # Reconnecting
 //

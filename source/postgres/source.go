@@ -36,6 +36,8 @@ type Source struct {
 	// noBinary is set once binary values failed to decode exactly: every
 	// later connection asks for text.
 	noBinary atomic.Bool
+	// security logs the connections' TLS state once (see noteSecurity).
+	security source.SecurityNote
 
 	mu     sync.Mutex
 	acked  change.Position
@@ -287,6 +289,7 @@ func (s *Source) streamOnce(ctx context.Context, start *change.Position, emit fu
 		return false, err
 	}
 	defer closeConn(repl)
+	s.noteSecurity(catConn, repl)
 	if err := ensureSlot(ctx, cat, repl, cfg, info.database); err != nil {
 		return false, err
 	}
