@@ -41,9 +41,18 @@ type Config struct {
 	// ServerID is the replica server id this source registers with; it must
 	// be unique among all replicas of the server. Default DefaultServerID.
 	ServerID uint32
-	// TLS, when not nil, makes the connection use TLS with this configuration
-	// (set InsecureSkipVerify only for tests).
+	// TLS, when not nil, makes the connection use TLS with this
+	// configuration: InsecureSkipVerify false verifies the certificate chain
+	// (against RootCAs, or the system's roots) and ServerName. Nil is plain
+	// text. ParseURL's default, tls=prefer, sets it to an unverified
+	// configuration with TLSOptional.
 	TLS *tls.Config
+	// TLSOptional lets the connection go on in plain text when the server
+	// does not offer TLS (its handshake lacks CLIENT_SSL), and skips TLS on
+	// a Unix socket; without it a server without TLS is an error. Either
+	// way each Source logs what its connection is once: WARN for plain text
+	// or an unverified server, INFO for a verified one.
+	TLSOptional bool
 	// GTID makes the source resume by GTID set (MySQL COM_BINLOG_DUMP_GTID,
 	// MariaDB @slave_connect_state) when a position has one, instead of by
 	// file and offset.
@@ -123,9 +132,13 @@ func (c Config) String() string {
 // max-retries (see source.Retry), schema-history (file path), heartbeats
 // (emit heartbeat changes: on/off), allow-statement (on/off: stream from a
 // server whose binlog_format is STATEMENT or MIXED, see
-// Config.AllowStatement), tls (off, on = verify, skip-verify =
-// encrypt without verifying), tls-ca (PEM file of the CA to verify
-// against), tls-server-name, tls-cert and tls-key (client certificate).
+// Config.AllowStatement), tls, tls-ca (PEM file of the CA to
+// verify against), tls-server-name (the name to verify instead of the
+// URL's host), tls-cert and tls-key (client certificate). tls is prefer
+// (the default, as for the mysql client: TLS without verification when
+// the server offers it, else plain text), on (TLS required, chain and host
+// name verified; the default when tls-ca, tls-cert or tls-server-name is
+// given), skip-verify (TLS required, not verified) or off.
 // An unknown parameter is an error that lists the known ones. The scheme
 // may also be mariadb://. Errors never contain the password.
 func ParseURL(raw string) (Config, error) {
@@ -167,49 +180,63 @@ func ParseURL(raw string) (Config, error) {
 	if err := p.Check(); err != nil {
 		return c, err
 	}
-	if c.TLS, err = tlsConfig(tlsMode, ca, serverName, cert, key, u.Hostname()); err != nil {
+	if c.TLS, c.TLSOptional, err = tlsConfig(tlsMode, ca, serverName, cert, key, u.Hostname()); err != nil {
 		return c, err
 	}
 	return c, c.Validate()
 }
 
-// tlsConfig builds the TLS configuration of the tls* URL parameters.
-func tlsConfig(mode, caFile, serverName, certFile, keyFile, host string) (*tls.Config, error) {
+// tlsConfig builds the TLS configuration of the tls* URL parameters, and
+// whether it is optional (tls=prefer).
+func tlsConfig(mode, caFile, serverName, certFile, keyFile, host string) (cfg *tls.Config, optional bool, err error) {
+	verifying := caFile != "" || certFile != "" || keyFile != "" || serverName != ""
 	switch mode {
-	case "", "off", "false", "disable":
-		if caFile != "" || certFile != "" {
-			return nil, errors.New("tls-ca/tls-cert given without tls=on")
+	case "":
+		mode = "prefer"
+		if verifying {
+			mode = "on"
 		}
-		return nil, nil
-	case "on", "true", "verify", "skip-verify":
+	case "prefer", "preferred":
+		mode = "prefer"
+	case "off", "false", "disable", "disabled":
+		mode = "off"
+	case "on", "true", "verify":
+		mode = "on"
+	case "skip-verify":
 	default:
-		return nil, fmt.Errorf("parameter tls=%q: want off, on or skip-verify", mode)
+		return nil, false, fmt.Errorf("parameter tls=%q: want prefer, on, skip-verify or off", mode)
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
+	if verifying && (mode == "off" || mode == "prefer") {
+		return nil, false, fmt.Errorf("tls-ca, tls-cert, tls-key and tls-server-name need tls=on or skip-verify, not tls=%s", mode)
+	}
+	if mode == "off" {
+		return nil, false, nil
+	}
+	cfg = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
 	if cfg.ServerName == "" {
 		cfg.ServerName = host
 	}
-	cfg.InsecureSkipVerify = mode == "skip-verify"
+	cfg.InsecureSkipVerify = mode == "skip-verify" || mode == "prefer"
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("tls-ca: %w", err)
+			return nil, false, fmt.Errorf("tls-ca: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls-ca %s: no PEM certificate in it", caFile)
+			return nil, false, fmt.Errorf("tls-ca %s: no PEM certificate in it", caFile)
 		}
 		cfg.RootCAs = pool
 	}
 	if (certFile == "") != (keyFile == "") {
-		return nil, errors.New("tls-cert and tls-key go together")
+		return nil, false, errors.New("tls-cert and tls-key go together")
 	}
 	if certFile != "" {
 		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("tls-cert/tls-key: %w", err)
+			return nil, false, fmt.Errorf("tls-cert/tls-key: %w", err)
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	}
-	return cfg, nil
+	return cfg, mode == "prefer", nil
 }

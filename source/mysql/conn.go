@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // Commands of the replication protocol.
@@ -34,19 +36,39 @@ const (
 type replica struct {
 	c       *client.Conn
 	cfg     *Config
+	tls     *tls.Config // the TLS configuration the connection used, nil for none
 	mariadb bool
 	version string
 	buf     []byte
 }
 
-// dial connects and authenticates. Context cancellation aborts a dial in
-// progress and, afterwards, closes the connection (which unblocks a read).
+// dial connects and authenticates, with TLS when cfg.TLS is set. With
+// cfg.TLSOptional, a Unix socket goes without TLS, and so does a server
+// that does not offer it (after a first attempt with TLS). Context
+// cancellation aborts a dial in progress and, afterwards, closes the
+// connection (which unblocks a read).
 func dial(ctx context.Context, cfg *Config) (*replica, error) {
-	d := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: cfg.Heartbeat}
 	network := "tcp"
 	if strings.Contains(cfg.Addr, "/") {
 		network = "unix"
 	}
+	t := cfg.TLS
+	if t != nil && cfg.TLSOptional && network == "unix" {
+		t = nil
+	}
+	r, err := dialTLS(ctx, cfg, network, t)
+	if errors.Is(err, errNoServerTLS) && cfg.TLSOptional {
+		return dialTLS(ctx, cfg, network, nil)
+	}
+	return r, err
+}
+
+// errNoServerTLS: TLS was asked for and the server does not offer it.
+var errNoServerTLS = errors.New("the server does not offer TLS")
+
+// dialTLS is dial with the TLS configuration t (nil: plain text).
+func dialTLS(ctx context.Context, cfg *Config, network string, t *tls.Config) (*replica, error) {
+	d := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: cfg.Heartbeat}
 	opts := []client.Option{
 		func(c *client.Conn) error {
 			c.ReadTimeout = cfg.readTimeout()
@@ -55,8 +77,8 @@ func dial(ctx context.Context, cfg *Config) (*replica, error) {
 		},
 		func(c *client.Conn) error { return c.SetCollation("utf8mb4_general_ci") },
 	}
-	if cfg.TLS != nil {
-		t := cfg.TLS.Clone()
+	if t != nil {
+		t := t.Clone()
 		opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(t); return nil })
 	}
 	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
@@ -90,9 +112,13 @@ func dial(ctx context.Context, cfg *Config) (*replica, error) {
 		if se := serverError(res.err); se != nil {
 			return nil, fmt.Errorf("mysql: connect to %s as %q: %w", cfg.Addr, cfg.User, se)
 		}
+		// go-mysql's words for a handshake without CLIENT_SSL.
+		if t != nil && strings.Contains(res.err.Error(), "does not support TLS required by the client") {
+			return nil, fmt.Errorf("mysql: connect to %s: %w (tls=on and tls=skip-verify require it; tls=prefer goes on in plain text)", cfg.Addr, errNoServerTLS)
+		}
 		return nil, fmt.Errorf("mysql: connect to %s: %w", cfg.Addr, cleanConnErr(res.err))
 	}
-	r := &replica{c: res.c, cfg: cfg, version: res.c.GetServerVersion()}
+	r := &replica{c: res.c, cfg: cfg, tls: t, version: res.c.GetServerVersion()}
 	r.mariadb = strings.Contains(strings.ToLower(r.version), "mariadb")
 	return r, nil
 }
@@ -115,6 +141,15 @@ func cleanConnErr(err error) error {
 		return ne
 	}
 	return err
+}
+
+// security is what the connection has of TLS.
+func (r *replica) security() source.Security {
+	s := source.ConnSecurity(r.c.Conn.Conn, r.tls)
+	if !s.Local && s.Verified == "" {
+		s.Hint = "tls=on and tls-ca=FILE (the CA that signed the server's certificate) to encrypt and verify"
+	}
+	return s
 }
 
 // Close closes the connection; it unblocks a pending read.

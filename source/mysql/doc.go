@@ -20,6 +20,20 @@
 // package; everything after COM_BINLOG_DUMP — packet framing of the dump
 // stream, event decoding, schema tracking and positions — is Sluice's own.
 //
+// # TLS
+//
+// A URL without tls is tls=prefer, the mysql client's default: TLS when
+// the server offers it (without verifying its certificate), plain text
+// when it does not, and never on a Unix socket. tls=on (the default when
+// tls-ca, tls-cert or tls-server-name is given) requires TLS and verifies
+// the certificate chain against tls-ca (else the system's roots) and the
+// host name (tls-server-name, else the URL's host); tls=skip-verify
+// requires TLS without verifying; tls=off is plain text. A Config built by
+// hand is plain text unless Config.TLS is set. Each Source logs its
+// connection's security once, and again only if a reconnect differs:
+// WARN for plain text or an unverified server, INFO for a verified or
+// local connection.
+//
 // # Positions
 //
 // Every change carries a change.Position of flavor FlavorBinlog:

@@ -141,7 +141,8 @@ func TestParseURL(t *testing.T) {
 		t.Fatalf("String shows the password: %s", c)
 	}
 	d, err := ParseURL("mariadb://u@h")
-	if err != nil || d.Addr != "h:3306" || d.ServerID != DefaultServerID || d.Start != source.StartLatest || d.TLS != nil || d.AllowStatement {
+	if err != nil || d.Addr != "h:3306" || d.ServerID != DefaultServerID || d.Start != source.StartLatest || d.AllowStatement ||
+		d.TLS == nil || !d.TLS.InsecureSkipVerify || !d.TLSOptional {
 		t.Fatalf("defaults: %+v, %v", d, err)
 	}
 	if a, err := ParseURL("mysql://u@h/?allow-statement=on"); err != nil || !a.AllowStatement {

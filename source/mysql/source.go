@@ -27,9 +27,10 @@ type Source struct {
 	dumping  time.Time       // when the current session's dump started (zero: not yet)
 
 	// Warnings logged once per Source.
-	warnedFormat    bool // binlog_format is not ROW (allowed)
-	warnedImage     bool // binlog_row_image is not FULL
-	warnedStatement bool // a statement-logged DML arrived without allow-statement
+	warnedFormat    bool                // binlog_format is not ROW (allowed)
+	warnedImage     bool                // binlog_row_image is not FULL
+	warnedStatement bool                // a statement-logged DML arrived without allow-statement
+	security        source.SecurityNote // the connection's TLS state
 }
 
 // healthySession is how long a session must stream, even without
@@ -130,6 +131,7 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 		return err
 	}
 	defer r.Close()
+	s.security.Log(s.cfg.Logger, r.flavor(), s.cfg.Addr, r.security())
 	stop := r.watch(ctx)
 	defer stop()
 	if err := s.checkBinlogFormat(r); err != nil {
