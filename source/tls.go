@@ -13,7 +13,8 @@ import (
 type Security struct {
 	// Local is set for a Unix socket: the traffic never leaves the host.
 	Local bool
-	// Encrypted reports TLS; Version names its version ("TLS 1.3").
+	// Encrypted reports TLS; Version names its version ("TLS 1.3"), or
+	// is "" when the source cannot tell.
 	Encrypted bool
 	Version   string
 	// Verified says what was verified of the server's certificate:
@@ -95,15 +96,18 @@ func (n *SecurityNote) Log(logger *slog.Logger, kind, address string, s Security
 	}
 	n.logged, n.last = true, s
 	a := append([]any{"address", address}, attrs...)
+	if s.Encrypted && s.Version != "" {
+		a = append(a, "tls", s.Version)
+	}
 	switch {
 	case s.Local:
 		logger.Info(kind+" connection is local (Unix socket, not encrypted)", a...)
 	case !s.Encrypted:
 		logger.Warn(kind+" connection is not encrypted", append(a, "hint", s.Hint)...)
 	case s.Verified == "":
-		logger.Warn(kind+" connection is encrypted but the server is not verified", append(a, "tls", s.Version, "hint", s.Hint)...)
+		logger.Warn(kind+" connection is encrypted but the server is not verified", append(a, "hint", s.Hint)...)
 	default:
-		logger.Info(kind+" connection is encrypted and verified", append(a, "tls", s.Version, "verified", s.Verified)...)
+		logger.Info(kind+" connection is encrypted and verified", append(a, "verified", s.Verified)...)
 	}
 	return true
 }

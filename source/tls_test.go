@@ -30,6 +30,8 @@ func TestSecurityNote(t *testing.T) {
 			`level=WARN msg="pg connection is encrypted but the server is not verified" address=db:5432 tls="TLS 1.3" hint="sslmode=verify-full"`}},
 		{"verified", []Security{verified, verified}, []string{
 			`level=INFO msg="pg connection is encrypted and verified" address=db:5432 tls="TLS 1.3" verified="certificate chain and host name db"`}},
+		{"version unknown", []Security{{Encrypted: true, Verified: "chain"}}, []string{
+			`level=INFO msg="pg connection is encrypted and verified" address=db:5432 verified=chain`}},
 		{"local", []Security{local}, []string{
 			`level=INFO msg="pg connection is local (Unix socket, not encrypted)" address=db:5432`}},
 		{"changes are logged again", []Security{verified, plain, plain, verified}, []string{

@@ -41,6 +41,20 @@
 // with neither (a standalone mongod: no change streams, no local.oplog.rs)
 // gives an error saying so.
 //
+// # TLS
+//
+// TLS is the driver's, set by the connection string: off by default for
+// mongodb:// and on for mongodb+srv://, as in every MongoDB driver. With
+// tls=true every connection is TLS and verifies the certificate chain
+// (against tlsCAFile, else the system's roots) and each host's name;
+// tlsInsecure=true turns verification off. The driver has no "prefer"
+// mode and never falls back, so the configuration says what every
+// connection is. Each Source logs it once, after the server first answers:
+// WARN for plain text or tlsInsecure, INFO for a verified connection or a
+// Unix socket; the TLS version is not logged (the driver does not expose
+// it). A server that cannot be reached (a certificate that does not
+// verify, a refused connection) gives an error naming each host and why.
+//
 // # The change model
 //
 // Namespace is the database and the collection; Key is _id (the column
@@ -135,6 +149,11 @@
 //     random moments of a child process running the pipeline with the
 //     bbolt store, while a writer inserts and updates, leave an output
 //     whose deduplicated union rebuilds the collection exactly;
+//   - TLS against FerretDB's TLS listener: tls=true with tlsCAFile connects
+//     and logs that it verified; tlsInsecure logs that the server is not
+//     verified; plain text logs that too; another CA, another host name,
+//     the system's roots and TLS to the plain listener fail naming the
+//     address;
 //   - mode=changestream on FerretDB gives ErrChangeStreamsUnsupported for
 //     a collection (FerretDB answers NotImplemented) and for a database or
 //     the deployment (it answers FailedToParse; its buildInfo lists no

@@ -69,16 +69,22 @@ func (s *Source) planMode(from change.Position) (Mode, string, error) {
 // run reads changes in mode, as planMode chose it. In auto mode it opens a
 // change stream and tails the oplog instead when the server has none
 // (ErrChangeStreamsUnsupported); any other error is returned, so a
-// network or authentication failure never switches modes.
-func (s *Source) run(ctx context.Context, client *mongo.Client, mode Mode, why string, from change.Position, emit func([]change.Change) error) error {
+// network or authentication failure never switches modes. It calls
+// answered once the server has answered a first command.
+func (s *Source) run(ctx context.Context, client *mongo.Client, mode Mode, why string, from change.Position,
+	emit func([]change.Change) error, answered func()) error {
 	if mode == ModeOplog {
 		if err := checkOplog(ctx, client); err != nil {
 			return err
 		}
+		answered()
 		s.note(ModeOplog, "mongodb source tails the oplog", why)
 		return s.tailOplog(ctx, client, from, emit)
 	}
 	cs, err := s.openChangeStream(ctx, client, from)
+	if err == nil || errors.Is(err, ErrChangeStreamsUnsupported) {
+		answered()
+	}
 	switch {
 	case err == nil:
 	case !errors.Is(err, ErrChangeStreamsUnsupported):

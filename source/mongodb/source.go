@@ -135,6 +135,8 @@ type Source struct {
 
 	mu    sync.Mutex
 	noted Mode // the mode last logged (see note)
+	// security logs the connection's TLS state once (see noteSecurity).
+	security source.SecurityNote
 }
 
 func (m Mode) valid() bool {
@@ -182,7 +184,8 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 	if err != nil {
 		return err
 	}
-	client, err := mongo.Connect(options.Client().ApplyURI(s.cfg.URI))
+	opts := options.Client().ApplyURI(s.cfg.URI)
+	client, err := mongo.Connect(opts)
 	if err != nil {
 		return fmt.Errorf("mongodb: connect: %w", err)
 	}
@@ -191,9 +194,9 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		defer cancel()
 		_ = client.Disconnect(dctx)
 	}()
-	err = s.run(ctx, client, mode, why, from, emit)
+	err = s.run(ctx, client, mode, why, from, emit, s.noteSecurity(opts))
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return ctx.Err()
 	}
-	return err
+	return unreachable(err)
 }
