@@ -61,7 +61,9 @@ func TestTLSFerretDB(t *testing.T) {
 	// The failing URLs carry a password, which no error may show (the
 	// TLS handshake fails before authentication is tried).
 	const password = "s3cret-mongo"
-	withPassword := func(raw string) string { return strings.Replace(raw, "mongodb://", "mongodb://sluice:"+password+"@", 1) }
+	withPassword := func(raw string) string {
+		return strings.Replace(raw, "mongodb://", "mongodb://sluice:"+password+"@", 1)
+	}
 	connects := []struct {
 		name, url, want string
 	}{
