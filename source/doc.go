@@ -14,5 +14,7 @@
 // Its Config embeds Common (Start and Logger) and, where the source
 // reconnects by itself or hands changes over in batches, has fields named
 // Retry (a Retry) and BatchSize. Stream follows the resume contract of
-// package pipeline. Package sources registers every source Sluice ships.
+// package pipeline. Once connected, a source logs what its connection is
+// (plain, encrypted, verified: Security) through a SecurityNote, once per
+// Source. Package sources registers every source Sluice ships.
 package source
