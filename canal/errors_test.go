@@ -1,10 +1,17 @@
 package canal
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"strconv"
 	"strings"
@@ -273,5 +280,45 @@ func TestOutOfOrderAck(t *testing.T) {
 	keys, _ := drain(t, c, 15, 100, true)
 	if len(keys) != 15 {
 		t.Errorf("%d entries after reconnecting", len(keys))
+	}
+}
+
+// TestTLS: with Config.TLS the server speaks TLS; the Canal handshake
+// follows the TLS one.
+func TestTLS(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	ts := startTestServer(t, &fixtureSource{txs: 1, rows: 1}, Config{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	pool := x509.NewCertPool()
+	parsed, _ := x509.ParseCertificate(der)
+	pool.AddCert(parsed)
+	nc, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(ts.port), &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	r := &rawClient{t: t, nc: nc}
+	if ack := r.login("", ""); ack.GetErrorCode() != 0 {
+		t.Fatalf("login over TLS: %v", ack)
+	}
+	r.send(pbp.PacketType_SUBSCRIPTION, &pbp.Sub{Destination: "example", ClientId: "1001"})
+	if p := r.read(); p.GetType() != pbp.PacketType_ACK {
+		t.Fatalf("subscription over TLS: %v", p)
+	}
+	// A plain client gets no Canal handshake.
+	plain := dialRaw(t, ts.port)
+	plain.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	var b [4]byte
+	if _, err := io.ReadFull(plain.nc, b[:]); err == nil && binary.BigEndian.Uint32(b[:]) < 100 {
+		t.Errorf("a plain-TCP client got a Canal frame from a TLS server")
 	}
 }
