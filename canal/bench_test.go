@@ -4,6 +4,9 @@ import (
 	"testing"
 	"time"
 
+	canalclient "github.com/withlin/canal-go/client"
+	pbe "github.com/withlin/canal-go/protocol/entry"
+
 	"github.com/sluice-cdc/sluice/change"
 )
 
@@ -25,4 +28,41 @@ func BenchmarkAppendEntry(b *testing.B) {
 		buf, _ = enc.appendEntry(buf[:0], &c)
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+// BenchmarkServeCanalGo drains 200,000 rows of the fixture source (one
+// transaction per 1,000 rows) with canal-go's GetWithOutAck(1000) + Ack,
+// client and server in this process.
+func BenchmarkServeCanalGo(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		ts := startTestServer(b, &fixtureSource{txs: 200, rows: 1000}, Config{})
+		c := canalclient.NewSimpleCanalConnector("127.0.0.1", ts.port, "", "", "example", 60000, 60*60*1000)
+		if err := c.Connect(); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Subscribe(""); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		rows := 0
+		for rows < 200_000 {
+			wait, unit := int64(1000), int32(2)
+			msg, err := c.GetWithOutAck(1000, &wait, &unit)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range msg.Entries {
+				if msg.Entries[i].GetEntryType() == pbe.EntryType_ROWDATA {
+					rows++
+				}
+			}
+			if msg.Id > 0 {
+				c.Ack(msg.Id)
+			}
+		}
+		b.StopTimer()
+		c.DisConnection()
+		ts.stop()
+	}
 }

@@ -63,7 +63,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startTestServer(t *testing.T, src pipeline.Source, cfg Config) *testServer {
+func startTestServer(t testing.TB, src pipeline.Source, cfg Config) *testServer {
 	t.Helper()
 	logs := &syncBuffer{}
 	if cfg.Store == nil {

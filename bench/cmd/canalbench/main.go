@@ -40,6 +40,9 @@ func main() {
 	}
 }
 
+// stateDir is where the state files go (-state-dir).
+var stateDir string
+
 // result is one run.
 type result struct {
 	wall, cpu time.Duration
@@ -52,6 +55,7 @@ func run() error {
 	rounds := flag.Int("rounds", 3, "rounds of (canal, stream)")
 	commit := flag.String("commit", "", "commit the sluice binary was built from (for the report)")
 	out := flag.String("out", "bench/results/canal.md", "report file")
+	flag.StringVar(&stateDir, "state-dir", "", "directory of the servers' state files (default the system's temporary directory)")
 	flag.Parse()
 	if *bin == "" {
 		return fmt.Errorf("-sluice is required")
@@ -110,7 +114,7 @@ func runCanal(bin, url string, rows int) (result, error) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	dir, err := os.MkdirTemp("", "canalbench")
+	dir, err := os.MkdirTemp(stateDir, "canalbench")
 	if err != nil {
 		return result{}, err
 	}
@@ -170,7 +174,7 @@ func runCanal(bin, url string, rows int) (result, error) {
 // runStream runs "sluice stream" over the backlog to /dev/null, ending
 // at the backlog's end (--stop-at).
 func runStream(bin, url, end string) (result, error) {
-	dir, err := os.MkdirTemp("", "canalbench")
+	dir, err := os.MkdirTemp(stateDir, "canalbench")
 	if err != nil {
 		return result{}, err
 	}
@@ -204,6 +208,9 @@ func writeReport(path, commit, load0, load1 string, rows, rounds int, canal, str
 	fmt.Fprintf(&b, "- Backlog: %d rows inserted in one transaction into `b.t (id INT PRIMARY KEY, n BIGINT, name VARCHAR(64), price DECIMAL(12,2), at DATETIME(6))` of a private MariaDB (internal/servers: ROW, FULL row image and metadata, CRC32).\n", rows)
 	fmt.Fprintf(&b, "- canal: `sluice canal serve --destination example=mysql://…&from=earliest --filter 'example=b\\..*'` in its own process; a canal-go v1.1.2 client in the bench process subscribes and loops `GetWithOutAck(1000, 1 s)` + `Ack(batchId)` (what `Get(1000)` does) until it has counted every row entry. Wall time from the first GET to the last row; CPU (user+sys, /proc) and peak RSS (VmHWM) of the server process only.\n")
 	fmt.Fprintf(&b, "- stream: `sluice stream mysql://… --to stdout:// --include 'b\\..*' --stop-at END` with standard output on /dev/null, in its own process; CPU and peak RSS from getrusage.\n")
+	if stateDir != "" {
+		fmt.Fprintf(&b, "- State files in %s.\n", stateDir)
+	}
 	fmt.Fprintf(&b, "- %d rounds, interleaved (canal, stream, canal, stream, …); medians below.\n\n", rounds)
 	fmt.Fprintf(&b, "| run | round | wall s | rows/s | CPU s | CPU s per M rows | cores | peak RSS MB |\n|---|---|---|---|---|---|---|---|\n")
 	row := func(name string, i int, r result) {
