@@ -31,16 +31,29 @@ const (
 )
 
 // buildSluice builds a plain (not race-enabled) sluice binary for tests
-// that run the server in its own process.
+// that run the server in its own process, once per test binary.
 func buildSluice(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sluice")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/sluice").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ../cmd/sluice: %v\n%s", err, out)
+	sluiceOnce.Do(func() {
+		bin := filepath.Join(binDir, "sluice")
+		out, err := exec.Command("go", "build", "-o", bin, "../cmd/sluice").CombinedOutput()
+		if err != nil {
+			sluiceErr = fmt.Errorf("go build ../cmd/sluice: %v\n%s", err, out)
+			return
+		}
+		sluiceBin = bin
+	})
+	if sluiceErr != nil {
+		t.Fatal(sluiceErr)
 	}
-	return bin
+	return sluiceBin
 }
+
+var (
+	sluiceOnce sync.Once
+	sluiceBin  string
+	sluiceErr  error
+)
 
 // freePort returns a loopback port nothing listens on.
 func freePort(t *testing.T) int {

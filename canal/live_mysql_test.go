@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,11 +23,17 @@ import (
 var (
 	maria *testenv.MariaDB
 	pg    *testenv.Postgres
+	// binDir holds the binaries the tests build (removed at the end).
+	binDir string
 )
 
 func TestMain(m *testing.M) {
 	testenv.RunMain(m, func(ctx context.Context, c *testenv.Cleanup) error {
 		var err error
+		if binDir, err = os.MkdirTemp("", "canal-test-bin"); err != nil {
+			return err
+		}
+		c.Add(func() { os.RemoveAll(binDir) })
 		if maria, err = testenv.StartMariaDB(ctx, testenv.MariaDBOptions{}); err != nil {
 			return err
 		}

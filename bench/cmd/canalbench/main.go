@@ -47,6 +47,14 @@ var stateDir string
 type result struct {
 	wall, cpu time.Duration
 	rssKB     int64
+	client    time.Duration // CPU of the canal-go client (this process)
+}
+
+// selfCPU is this process's user+sys CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func run() error {
@@ -100,9 +108,9 @@ func run() error {
 }
 
 func report(name string, round int, r result, rows int) {
-	fmt.Printf("round %d %-40s wall %6.2fs  rows/s %8.0f  cpu %6.2fs  cpu-s/M rows %5.2f  cores %4.2f  peak RSS %5.1f MB  load %s\n",
+	fmt.Printf("round %d %-40s wall %6.2fs  rows/s %8.0f  cpu %6.2fs  cpu-s/M rows %5.2f  cores %4.2f  peak RSS %5.1f MB  client cpu %5.2fs  load %s\n",
 		round, name, r.wall.Seconds(), float64(rows)/r.wall.Seconds(), r.cpu.Seconds(), r.cpu.Seconds()/(float64(rows)/1e6),
-		r.cpu.Seconds()/r.wall.Seconds(), float64(r.rssKB)/1024, loadavg())
+		r.cpu.Seconds()/r.wall.Seconds(), float64(r.rssKB)/1024, r.client.Seconds(), loadavg())
 }
 
 // runCanal starts the server, drains rows row changes with canal-go
@@ -144,7 +152,7 @@ func runCanal(bin, url string, rows int) (result, error) {
 	if err := c.Subscribe(""); err != nil {
 		return result{}, err
 	}
-	cpu0 := procCPU(cmd.Process.Pid)
+	cpu0, self0 := procCPU(cmd.Process.Pid), selfCPU()
 	began := time.Now()
 	seen := 0
 	for seen < rows {
@@ -164,7 +172,7 @@ func runCanal(bin, url string, rows int) (result, error) {
 			}
 		}
 	}
-	res := result{wall: time.Since(began), cpu: procCPU(cmd.Process.Pid) - cpu0, rssKB: hwm(cmd.Process.Pid)}
+	res := result{wall: time.Since(began), cpu: procCPU(cmd.Process.Pid) - cpu0, rssKB: hwm(cmd.Process.Pid), client: selfCPU() - self0}
 	c.DisConnection()
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
@@ -212,10 +220,14 @@ func writeReport(path, commit, load0, load1 string, rows, rounds int, canal, str
 		fmt.Fprintf(&b, "- State files in %s.\n", stateDir)
 	}
 	fmt.Fprintf(&b, "- %d rounds, interleaved (canal, stream, canal, stream, …); medians below.\n\n", rounds)
-	fmt.Fprintf(&b, "| run | round | wall s | rows/s | CPU s | CPU s per M rows | cores | peak RSS MB |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| run | round | wall s | rows/s | CPU s | CPU s per M rows | cores | peak RSS MB | canal-go client CPU s |\n|---|---|---|---|---|---|---|---|---|\n")
 	row := func(name string, i int, r result) {
-		fmt.Fprintf(&b, "| %s | %d | %.2f | %.0f | %.2f | %.2f | %.2f | %.1f |\n", name, i+1, r.wall.Seconds(),
-			float64(rows)/r.wall.Seconds(), r.cpu.Seconds(), r.cpu.Seconds()/(float64(rows)/1e6), r.cpu.Seconds()/r.wall.Seconds(), float64(r.rssKB)/1024)
+		client := "-"
+		if r.client > 0 {
+			client = fmt.Sprintf("%.2f", r.client.Seconds())
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.2f | %.0f | %.2f | %.2f | %.2f | %.1f | %s |\n", name, i+1, r.wall.Seconds(),
+			float64(rows)/r.wall.Seconds(), r.cpu.Seconds(), r.cpu.Seconds()/(float64(rows)/1e6), r.cpu.Seconds()/r.wall.Seconds(), float64(r.rssKB)/1024, client)
 	}
 	for i := range canal {
 		row("canal serve", i, canal[i])
