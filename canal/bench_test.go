@@ -36,7 +36,7 @@ func BenchmarkAppendEntry(b *testing.B) {
 func BenchmarkServeCanalGo(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
-		ts := startTestServer(b, &fixtureSource{txs: 200, rows: 1000}, Config{})
+		ts := startTestServer(b, fixtureSource(b, 200, 1000), Config{})
 		c := canalclient.NewSimpleCanalConnector("127.0.0.1", ts.port, "", "", "example", 60000, 60*60*1000)
 		if err := c.Connect(); err != nil {
 			b.Fatal(err)

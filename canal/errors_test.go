@@ -297,7 +297,7 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	ts := startTestServer(t, &fixtureSource{txs: 1, rows: 1}, Config{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	ts := startTestServer(t, fixtureSource(t, 1, 1), Config{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
 	pool := x509.NewCertPool()
 	parsed, _ := x509.ParseCertificate(der)
 	pool.AddCert(parsed)
