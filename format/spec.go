@@ -40,6 +40,7 @@ type entry struct {
 // formats is the registry of format names, the default first.
 var formats = []entry{
 	{Default, "Sluice JSON lines, lossless (docs/format.md)", parseSluice},
+	{"debezium", "Debezium's change event envelope (MySQL, PostgreSQL and MongoDB connectors)", parseDebezium},
 }
 
 // Names lists the format names, the default first.
