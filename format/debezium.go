@@ -78,10 +78,10 @@ type debeziumEncoder struct {
 	// txTopic and heartbeatTopic are the topics of transaction metadata
 	// and heartbeats.
 	txTopic, heartbeatTopic string
-	c      *change.Change // the change being encoded, for errors
-	dec    decimal
-	twos   twos
-	tmp    []byte
+	c                       *change.Change // the change being encoded, for errors
+	dec                     decimal
+	twos                    twos
+	tmp                     []byte
 	// tx counts the data events of the open transaction for Debezium's
 	// transaction metadata.
 	tx dzTx

@@ -160,4 +160,3 @@ func (t *twos) unscaledBytes(d *decimal, extra int) []byte {
 	}
 	return out
 }
-
