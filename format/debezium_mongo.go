@@ -53,7 +53,7 @@ func (e *debeziumEncoder) mongoData(b *Batch, c *change.Change) error {
 		b.buf = append(b.buf, envelopeTail...)
 		b.buf = append(b.buf, `],"optional":false,"name":"`...)
 		b.buf = e.appendCollName(b.buf, c)
-		b.buf = append(b.buf, `.Envelope","version":2},"payload":`...)
+		b.buf = append(b.buf, `.Envelope"},"payload":`...)
 	}
 	b.buf = append(b.buf, `{"before":`...)
 	b.buf = e.appendMongoDoc(b.buf, c, c.Before, false)

@@ -98,7 +98,7 @@ func (e *debeziumEncoder) buildSchemas(t *dzTable, c *change.Change) {
 	v = append(v, envelopeTail...)
 	v = append(v, `],"optional":false,"name":"`...)
 	v = append(v, base...)
-	v = append(v, `.Envelope","version":2}`...)
+	v = append(v, `.Envelope"}`...)
 	t.valueSchema = v
 	t.schemaOK = true
 }

@@ -2,6 +2,11 @@ package format
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"math"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +181,110 @@ func TestEncodeAllocs(t *testing.T) {
 		run()
 		if n := testing.AllocsPerRun(100, run); n != 0 {
 			t.Errorf("%s: %.1f allocations per transaction in steady state", name, n)
+		}
+	}
+}
+
+func TestWKT(t *testing.T) {
+	le := func(parts ...any) []byte {
+		var b []byte
+		for _, p := range parts {
+			switch v := p.(type) {
+			case int:
+				b = binary.LittleEndian.AppendUint32(b, uint32(v))
+			case float64:
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+			case byte:
+				b = append(b, v)
+			}
+		}
+		return b
+	}
+	var o byte = 1
+	tests := []struct {
+		wkb  []byte
+		want string
+	}{
+		{le(o, 1, 1.5, -2.25), "POINT (1.5 -2.25)"},
+		{le(o, 2, 2, 0.0, 0.0, 1.0, 1.0), "LINESTRING (0 0, 1 1)"},
+		{le(o, 3, 1, 5, 0.0, 0.0, 10.0, 0.0, 10.0, 10.0, 0.0, 10.0, 0.0, 0.0), "POLYGON ((0 0, 10 0, 10 10, 0 10, 0 0))"},
+		{le(o, 4, 2, o, 1, 0.0, 0.0, o, 1, 1e-7, 3.0), "MULTIPOINT ((0 0), (0.0000001 3))"},
+		{le(o, 5, 2, o, 2, 2, 0.0, 0.0, 1.0, 1.0, o, 2, 2, 2.0, 2.0, 3.0, 3.0), "MULTILINESTRING ((0 0, 1 1), (2 2, 3 3))"},
+		{le(o, 6, 1, o, 3, 1, 4, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0), "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)))"},
+		{le(o, 7, 2, o, 1, 1.0, 1.0, o, 2, 2, 0.0, 0.0, 1.0, 1.0), "GEOMETRYCOLLECTION (POINT (1 1), LINESTRING (0 0, 1 1))"},
+		{le(o, 7, 0), "GEOMETRYCOLLECTION EMPTY"},
+		{append([]byte{0, 0, 0, 0, 1}, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, math.Float64bits(-180)), math.Float64bits(90))...), "POINT (-180 90)"},
+		{le(o, 1, 1.5), ""},         // truncated
+		{le(o, 1001, 1.5), ""},      // 3D
+		{le(o, 1, 1.0, 2.0, 3), ""}, // trailing bytes
+	}
+	for _, tt := range tests {
+		if got := string(appendWKT(nil, tt.wkb)); got != tt.want {
+			t.Errorf("appendWKT(%x) = %q, want %q", tt.wkb, got, tt.want)
+		}
+	}
+}
+
+func TestErrInvalid(t *testing.T) {
+	for _, text := range []string{"nope", "sluice?x=1", "?a=b", "debezium?decimal.handling.mode=exact", "debezium?topic.prefix=", "maxwell?kafka_key_format=list", "sluice?%zz"} {
+		if _, err := Parse(text); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Parse(%q) = %v, want ErrInvalid", text, err)
+		}
+	}
+	if _, err := New("cloudevents?mode=binary", Target{}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "mode=structured") {
+		t.Errorf("binary mode without headers: %v", err)
+	}
+	if _, err := New("cloudevents?mode=binary", Target{Headers: true}); err != nil {
+		t.Errorf("binary mode with headers: %v", err)
+	}
+	s, err := Parse("debezium?provide.transaction.metadata=true")
+	if err != nil || !s.NeedsBeginCommit() || s.Name() != "debezium" {
+		t.Errorf("transaction metadata: %v, NeedsBeginCommit %v", err, s.NeedsBeginCommit())
+	}
+	if s, _ := Parse("debezium"); s.NeedsBeginCommit() {
+		t.Error("debezium without transaction metadata needs no begin/commit")
+	}
+}
+
+// TestValuesAreJSONLines: every format writes every example change as
+// messages whose values and keys are valid JSON on one line, in every
+// mode that changes how values are written.
+func TestValuesAreJSONLines(t *testing.T) {
+	specs := []string{"sluice", "debezium", "debezium?schemas=true", "debezium?decimal.handling.mode=string&binary.handling.mode=hex&time.precision.mode=connect",
+		"debezium?decimal.handling.mode=double&bigint.unsigned.handling.mode=precise&interval.handling.mode=string&binary.handling.mode=base64-url-safe",
+		"debezium?provide.transaction.metadata=true&schemas=true", "maxwell?output_ddl=true&output_xoffset=true&output_primary_keys=true&output_primary_key_columns=true&output_server_id=true&kafka_key_format=array",
+		"maxwell?output_nulls=false", "canal-json", "cloudevents", "cloudevents?mode=binary&source=urn:x&type.prefix=t."}
+	ex := examples()
+	var names []string
+	for n := range ex {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, spec := range specs {
+		enc, err := New(spec, Target{Headers: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			c := ex[n]
+			var b Batch
+			if err := enc.Encode(&b, &c); err != nil {
+				if n == "statement" {
+					continue
+				}
+				t.Errorf("%s %s: %v", spec, n, err)
+				continue
+			}
+			for _, m := range b.Messages {
+				for what, data := range map[string][]byte{"value": m.Value, "key": m.Key} {
+					if data == nil {
+						continue
+					}
+					if !json.Valid(data) || bytes.ContainsAny(data, "\n\r") {
+						t.Errorf("%s %s: %s is not one line of JSON: %s", spec, n, what, data)
+					}
+				}
+			}
 		}
 	}
 }

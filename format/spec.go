@@ -1,12 +1,27 @@
 package format
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 
 	"github.com/sluice-cdc/sluice/address"
 )
+
+// ErrInvalid is matched (errors.Is) by the errors of Parse and New for a
+// format text or options that cannot be used: an unknown name or
+// parameter, a malformed value, an option the sink cannot carry.
+var ErrInvalid = errors.New("invalid format")
+
+// invalid marks err as ErrInvalid without changing its text.
+func invalid(err error) error { return invalidError{err} }
+
+type invalidError struct{ err error }
+
+func (e invalidError) Error() string        { return e.err.Error() }
+func (e invalidError) Unwrap() error        { return e.err }
+func (e invalidError) Is(target error) bool { return target == ErrInvalid }
 
 // Default is the name of the format sinks write unless told otherwise:
 // Sluice JSON (docs/format.md).
@@ -41,6 +56,9 @@ type entry struct {
 var formats = []entry{
 	{Default, "Sluice JSON lines, lossless (docs/format.md)", parseSluice},
 	{"debezium", "Debezium's change event envelope (MySQL, PostgreSQL and MongoDB connectors)", parseDebezium},
+	{"maxwell", "Maxwell's JSON rows", parseMaxwell},
+	{"canal-json", "Canal's flat message, as its MQ mode writes it", parseCanal},
+	{"cloudevents", "CloudEvents 1.0 events holding Sluice JSON (structured, or binary with ce_ headers)", parseCloudEvents},
 }
 
 // Names lists the format names, the default first.
@@ -86,7 +104,7 @@ func Parse(text string) (Spec, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
 	if name == "" {
 		if query != "" {
-			return Spec{}, fmt.Errorf("format %q: options without a format name", text)
+			return Spec{}, invalid(fmt.Errorf("format %q: options without a format name", text))
 		}
 		name = Default
 	}
@@ -97,11 +115,11 @@ func Parse(text string) (Spec, error) {
 		}
 	}
 	if f == nil {
-		return Spec{}, fmt.Errorf("format %q: unknown format (known: %s)", name, strings.Join(Names(), ", "))
+		return Spec{}, invalid(fmt.Errorf("format %q: unknown format (known: %s)", name, strings.Join(Names(), ", ")))
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
-		return Spec{}, fmt.Errorf("format %s: options %q: %v", name, query, err)
+		return Spec{}, invalid(fmt.Errorf("format %s: options %q: %v", name, query, err))
 	}
 	p := address.NewParams(&url.URL{RawQuery: q.Encode()})
 	opts, err := f.parse(p)
@@ -109,7 +127,7 @@ func Parse(text string) (Spec, error) {
 		err = p.Check()
 	}
 	if err != nil {
-		return Spec{}, fmt.Errorf("format %s: %w", name, err)
+		return Spec{}, invalid(fmt.Errorf("format %s: %w", name, err))
 	}
 	return Spec{name: name, text: text, opts: opts}, nil
 }
@@ -146,7 +164,7 @@ func (s Spec) New(t Target) (Encoder, error) {
 	}
 	e, err := s.opts.encoder(t)
 	if err != nil {
-		return nil, fmt.Errorf("format %s: %w", s.Name(), err)
+		return nil, invalid(fmt.Errorf("format %s: %w", s.Name(), err))
 	}
 	return e, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -168,7 +169,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	if _, err := pipeline.NewTransform(tspec); err != nil {
 		return usagef("stream: %v", err)
 	}
-	outFormat, err := format.Parse(*formatText)
+	outFormat, err := format.Parse(withSourceDatabase(*formatText, srcURL))
 	if err != nil {
 		return usagef("stream: --format: %v", err)
 	}
@@ -256,7 +257,8 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *sour
 		return usagef("%v", err)
 	}
 	out, err := sink.Open(ctx, sinks, c.sinkURL, sink.Config{Logger: log, Format: c.format})
-	if errors.Is(err, address.ErrUnknownScheme) || errors.Is(err, address.ErrMalformed) || errors.Is(err, sink.ErrBadURL) {
+	if errors.Is(err, address.ErrUnknownScheme) || errors.Is(err, address.ErrMalformed) || errors.Is(err, sink.ErrBadURL) ||
+		errors.Is(err, format.ErrInvalid) {
 		return usagef("%v", err)
 	}
 	if err != nil {
@@ -322,4 +324,25 @@ func parseStopAt(s string) (change.Position, error) {
 		return change.Position{}, fmt.Errorf("%q: a GTID set has no order; give FILE:POS", s)
 	}
 	return p, nil
+}
+
+// withSourceDatabase adds database.dbname, the PostgreSQL database of the
+// source URL, to a debezium format text that does not set it: Debezium's
+// source.db names the database, which PostgreSQL changes do not carry.
+func withSourceDatabase(formatText, srcURL string) string {
+	name, query, _ := strings.Cut(formatText, "?")
+	if !strings.EqualFold(strings.TrimSpace(name), "debezium") {
+		return formatText
+	}
+	u, err := url.Parse(srcURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return formatText
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	q, err := url.ParseQuery(query)
+	if err != nil || db == "" || q.Has("database.dbname") {
+		return formatText
+	}
+	q.Set("database.dbname", db)
+	return name + "?" + q.Encode()
 }

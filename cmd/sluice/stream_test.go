@@ -185,3 +185,19 @@ func TestStreamErrors(t *testing.T) {
 		t.Errorf("--help: %v\n%s", err, out.String())
 	}
 }
+
+func TestWithSourceDatabase(t *testing.T) {
+	tests := []struct{ format, src, want string }{
+		{"debezium", "postgres://u@db/shop?slot=s", "debezium?database.dbname=shop"},
+		{"debezium?schemas=true", "postgresql://u@db/sh%20op", "debezium?database.dbname=sh+op&schemas=true"},
+		{"debezium?database.dbname=x", "postgres://u@db/shop", "debezium?database.dbname=x"},
+		{"debezium", "postgres://u@db/", "debezium"},
+		{"debezium", "mysql://u@db/?server-id=1", "debezium"},
+		{"maxwell", "postgres://u@db/shop", "maxwell"},
+	}
+	for _, tt := range tests {
+		if got := withSourceDatabase(tt.format, tt.src); got != tt.want {
+			t.Errorf("withSourceDatabase(%q, %q) = %q, want %q", tt.format, tt.src, got, tt.want)
+		}
+	}
+}
