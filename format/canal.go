@@ -1,24 +1,36 @@
 package format
 
 import (
-	"encoding/binary"
-	"errors"
-	"strings"
-	"unicode/utf8"
+	"fmt"
+	"time"
 
 	"github.com/sluice-cdc/sluice/address"
+	"github.com/sluice-cdc/sluice/canal"
 	"github.com/sluice-cdc/sluice/change"
 )
 
 // canalOptions are the parameters of the canal-json format.
 type canalOptions struct {
+	zone   *time.Location
 	strict bool
 }
 
 func parseCanal(p *address.Params) (options, error) {
-	o := &canalOptions{}
+	o := &canalOptions{zone: time.UTC}
+	var zone string
+	p.String("time.zone", &zone)
 	p.Bool("strict", &o.strict)
-	return o, p.Err()
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	if zone != "" {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			return nil, fmt.Errorf("parameter time.zone=%q: want an IANA time zone such as UTC or Asia/Shanghai", zone)
+		}
+		o.zone = loc
+	}
+	return o, nil
 }
 
 func (o *canalOptions) beginCommit() bool { return false }
@@ -27,10 +39,11 @@ func (o *canalOptions) encoder(Target) (Encoder, error) { return &canalEncoder{o
 
 // canalEncoder writes Canal's flat message, as Canal's MQ mode
 // (canal.mq.flatMessage=true) sends it to Kafka or RocketMQ: one message
-// per row change, every value as its text.
+// per change, every value the text Canal gives it — the same text and
+// sqlType as Sluice's Canal server (package canal) sends in its entries.
 type canalEncoder struct {
 	opt       canalOptions
-	tmp, tmp2 []byte
+	tmp, prev []byte
 }
 
 func (e *canalEncoder) Encode(b *Batch, c *change.Change) error {
@@ -39,16 +52,10 @@ func (e *canalEncoder) Encode(b *Batch, c *change.Change) error {
 	switch c.Op {
 	case change.OpInsert, change.OpUpdate, change.OpDelete:
 		err = e.row(b, c)
-	case change.OpDDL, change.OpTruncate:
-		e.query(b, c, true)
 	case change.OpBegin, change.OpCommit, change.OpHeartbeat:
 		// Canal's MQ mode sends no transaction entries.
-	default:
-		if c.Op.String() == "statement" {
-			e.query(b, c, false)
-		} else {
-			err = errors.New("op has no Canal message")
-		}
+	default: // DDL, truncate, statement
+		e.query(b, c)
 	}
 	if err != nil {
 		b.rollback(m)
@@ -57,7 +64,8 @@ func (e *canalEncoder) Encode(b *Batch, c *change.Change) error {
 	return nil
 }
 
-// header appends the members every flat message starts with, up to sql.
+// canalHeader appends the members every flat message starts with, up to
+// sql.
 func canalHeader(dst []byte, c *change.Change, pk bool, ddl bool, typ string) []byte {
 	dst = append(dst, `{"id":0,"database":`...)
 	dst = appendString(dst, c.Database)
@@ -113,47 +121,48 @@ func (e *canalEncoder) row(b *Batch, c *change.Change) error {
 			}
 			n++
 			b.buf = appendColumnKey(b.buf, c, i)
-			b.buf, _ = e.appendValue(b.buf, keyValue(c, i))
+			b.buf, _ = e.appendValue(b.buf, c, keyValue(c, i))
 		}
 		b.buf = append(b.buf, '}')
 		p.key = span{start, len(b.buf)}
 	}
 	start := len(b.buf)
-	typ := "INSERT"
+	typ, _, _ := canal.EventType(c)
 	img := c.After
-	switch c.Op {
-	case change.OpUpdate:
-		typ = "UPDATE"
-	case change.OpDelete:
-		typ, img = "DELETE", c.Before
+	if c.Op == change.OpDelete {
+		img = c.Before
 	}
 	dst := canalHeader(b.buf, c, pk, false, typ)
 	dst = append(dst, `,"sql":"","sqlType":{`...)
-	n := max(len(c.Columns), len(img))
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendColumnKey(dst, c, i)
-		dst = appendInt(dst, int64(canalSQLType(c, i)))
-	}
-	dst = append(dst, `},"mysqlType":{`...)
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendColumnKey(dst, c, i)
-		typ := ""
-		if i < len(c.Columns) {
-			typ = c.Columns[i].Type
-		}
-		dst = appendString(dst, typ)
-	}
-	dst = append(dst, `},"data":[{`...)
 	sep := false
 	for i := range img {
-		v := &img[i]
-		if !v.Present() || v.Kind == change.KindUnchanged {
+		if !inRow(img, i) || i >= len(c.Columns) {
+			continue
+		}
+		if sep {
+			dst = append(dst, ',')
+		}
+		sep = true
+		dst = appendColumnKey(dst, c, i)
+		dst = appendInt(dst, int64(canal.ColumnSQLType(c.Source, &c.Columns[i], &img[i])))
+	}
+	dst = append(dst, `},"mysqlType":{`...)
+	sep = false
+	for i := range img {
+		if !inRow(img, i) || i >= len(c.Columns) {
+			continue
+		}
+		if sep {
+			dst = append(dst, ',')
+		}
+		sep = true
+		dst = appendColumnKey(dst, c, i)
+		dst = appendString(dst, c.Columns[i].Type)
+	}
+	dst = append(dst, `},"data":[{`...)
+	sep = false
+	for i := range img {
+		if !inRow(img, i) || i >= len(c.Columns) {
 			continue
 		}
 		if sep {
@@ -162,8 +171,8 @@ func (e *canalEncoder) row(b *Batch, c *change.Change) error {
 		sep = true
 		dst = appendColumnKey(dst, c, i)
 		var why string
-		if dst, why = e.appendValue(dst, v); why != "" && e.opt.strict {
-			return inexactError(c, i, v, why)
+		if dst, why = e.appendValue(dst, c, &img[i]); why != "" && e.opt.strict {
+			return inexactError(c, i, &img[i], why)
 		}
 	}
 	dst = append(dst, `}],"old":`...)
@@ -173,11 +182,7 @@ func (e *canalEncoder) row(b *Batch, c *change.Change) error {
 		dst = append(dst, `[{`...)
 		sep = false
 		for i := range c.Before {
-			old := &c.Before[i]
-			if !old.Present() || old.Kind == change.KindUnchanged {
-				continue
-			}
-			if i < len(c.After) && (!c.After[i].Present() || c.After[i].Kind == change.KindUnchanged || change.Equal(*old, c.After[i])) {
+			if !inRow(c.Before, i) || i >= len(c.Columns) || !e.updated(c, i) {
 				continue
 			}
 			if sep {
@@ -186,8 +191,8 @@ func (e *canalEncoder) row(b *Batch, c *change.Change) error {
 			sep = true
 			dst = appendColumnKey(dst, c, i)
 			var why string
-			if dst, why = e.appendValue(dst, old); why != "" && e.opt.strict {
-				return inexactError(c, i, old, why)
+			if dst, why = e.appendValue(dst, c, &c.Before[i]); why != "" && e.opt.strict {
+				return inexactError(c, i, &c.Before[i], why)
 			}
 		}
 		if sep {
@@ -206,190 +211,50 @@ func (e *canalEncoder) row(b *Batch, c *change.Change) error {
 	return nil
 }
 
-// query writes a DDL change (isDdl true, its type worked out from the
-// statement), a truncate (TRUNCATE) or a statement-based data change
-// (QUERY, isDdl false).
-func (e *canalEncoder) query(b *Batch, c *change.Change, ddl bool) {
-	start := len(b.buf)
-	typ := "QUERY"
-	switch {
-	case c.Op == change.OpTruncate:
-		typ = "TRUNCATE"
-	case ddl:
-		typ = canalDDLType(c.SQL)
+// inRow reports whether column i is part of the image: present and sent
+// (Canal has no unchanged values; an unchanged TOAST column is left out).
+func inRow(img []change.Value, i int) bool {
+	return i < len(img) && img[i].Present() && img[i].Kind != change.KindUnchanged
+}
+
+// updated reports whether column i of an update changed, as Canal decides
+// a column's updated flag: its after text differs from its before text
+// (or one of them is NULL and the other not).
+func (e *canalEncoder) updated(c *change.Change, i int) bool {
+	if !inRow(c.After, i) {
+		return false
 	}
+	before, after := &c.Before[i], &c.After[i]
+	if before.IsNull() || after.IsNull() {
+		return before.IsNull() != after.IsNull()
+	}
+	e.prev = canal.ColumnText(e.prev[:0], c.Source, before, e.opt.zone)
+	e.tmp = canal.ColumnText(e.tmp[:0], c.Source, after, e.opt.zone)
+	return string(e.prev) != string(e.tmp)
+}
+
+// query writes a DDL change, a truncate or a statement-based change with
+// the event type, isDdl and SQL Canal gives it.
+func (e *canalEncoder) query(b *Batch, c *change.Change) {
+	start := len(b.buf)
+	typ, ddl, sql := canal.EventType(c)
 	dst := canalHeader(b.buf, c, false, ddl, typ)
 	dst = append(dst, `,"sql":`...)
-	dst = appendString(dst, c.SQL)
+	dst = appendString(dst, sql)
 	b.buf = append(dst, `,"sqlType":null,"mysqlType":null,"data":null,"old":null}`...)
 	b.addValue(span{start, len(b.buf)})
 }
 
-// canalDDLType names a DDL statement as Canal's event types do.
-func canalDDLType(sql string) string {
-	words := strings.Fields(strings.ToLower(sqlWithoutComments(sql)))
-	has := func(w string) bool {
-		for _, x := range words[1:min(len(words), 4)] {
-			if x == w {
-				return true
-			}
-		}
-		return false
-	}
-	if len(words) == 0 {
-		return "QUERY"
-	}
-	switch words[0] {
-	case "create":
-		switch {
-		case has("table"):
-			return "CREATE"
-		case has("index"):
-			return "CINDEX"
-		}
-	case "alter":
-		if has("table") {
-			return "ALTER"
-		}
-	case "drop":
-		switch {
-		case has("table"):
-			return "ERASE"
-		case has("index"):
-			return "DINDEX"
-		}
-	case "rename":
-		return "RENAME"
-	case "truncate":
-		return "TRUNCATE"
-	}
-	return "QUERY"
-}
-
 // appendValue appends v as Canal's text (a JSON string, or null) and
-// returns why it is inexact ("" when exact). Binary values are one
-// character per byte (ISO-8859-1), as Canal writes them.
-func (e *canalEncoder) appendValue(dst []byte, v *change.Value) ([]byte, string) {
-	switch v.Kind {
-	case change.KindNull, change.KindAbsent, change.KindUnchanged:
+// returns why it is inexact ("" when exact).
+func (e *canalEncoder) appendValue(dst []byte, c *change.Change, v *change.Value) ([]byte, string) {
+	if v.Kind == change.KindNull || !v.Present() || v.Kind == change.KindUnchanged {
 		return append(dst, "null"...), ""
-	case change.KindBytes:
-		return appendLatin1(dst, v.B), ""
-	case change.KindGeometry:
-		// MySQL's own form: the SRID (4 bytes, little-endian) and the WKB.
-		var srid [4]byte
-		binary.LittleEndian.PutUint32(srid[:], uint32(v.U))
-		e.tmp = append(append(e.tmp[:0], srid[:]...), v.B...)
-		return appendLatin1(dst, e.tmp), ""
-	case change.KindArray, change.KindDocument:
-		// JSON, elements as Maxwell writes them.
-		var why string
-		e.tmp, why = appendMaxwellValue(e.tmp[:0], v, &e.tmp2)
-		return appendString(dst, e.tmp), why
 	}
-	e.tmp = change.AppendText(e.tmp[:0], *v)
+	e.tmp = canal.ColumnText(e.tmp[:0], c.Source, v, e.opt.zone)
 	out, ok := appendStr(dst, e.tmp)
 	if !ok {
 		return out, "not UTF-8: the bytes that are not are written as U+FFFD"
 	}
 	return out, ""
-}
-
-// appendLatin1 appends b as a JSON string with one character per byte,
-// U+0000 to U+00FF: the string Java's new String(bytes, ISO_8859_1) gives.
-func appendLatin1(dst, b []byte) []byte {
-	dst = append(dst, '"')
-	for _, c := range b {
-		if c < utf8.RuneSelf {
-			if safe[c] {
-				dst = append(dst, c)
-				continue
-			}
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			continue
-		}
-		dst = utf8.AppendRune(dst, rune(c))
-	}
-	return append(dst, '"')
-}
-
-// canalSQLType returns the java.sql.Types code Canal gives column i.
-func canalSQLType(c *change.Change, i int) int {
-	typ := ""
-	if i < len(c.Columns) {
-		typ = c.Columns[i].Type
-	}
-	var v *change.Value
-	if i < len(c.After) && c.After[i].Present() && c.After[i].Kind > change.KindNull {
-		v = &c.After[i]
-	} else if i < len(c.Before) && c.Before[i].Present() && c.Before[i].Kind > change.KindNull {
-		v = &c.Before[i]
-	}
-	kind, size := kindOfType(typ)
-	if v != nil && v.Kind != change.KindOther {
-		kind, size = v.Kind, v.Size
-	}
-	switch kind {
-	case change.KindBool:
-		return 16 // BOOLEAN
-	case change.KindInt:
-		switch {
-		case size == 8:
-			return -6 // TINYINT
-		case size == 16:
-			return 5 // SMALLINT
-		case size == 24 || size == 32:
-			return 4 // INTEGER
-		}
-		return -5 // BIGINT
-	case change.KindUint:
-		switch {
-		case size == 8:
-			return 5
-		case size == 16 || size == 24:
-			return 4
-		case size == 32:
-			return -5
-		}
-		return 3 // DECIMAL
-	case change.KindFloat:
-		if size == 32 {
-			return 7 // REAL
-		}
-		return 8 // DOUBLE
-	case change.KindDecimal:
-		return 3
-	case change.KindString:
-		switch typeName(typ) {
-		case "char", "character", "bpchar":
-			return 1 // CHAR
-		case "text", "tinytext", "mediumtext", "longtext":
-			return 2005 // CLOB
-		}
-		return 12 // VARCHAR
-	case change.KindBytes:
-		return 2004 // BLOB
-	case change.KindJSON, change.KindYear:
-		return 12
-	case change.KindDate:
-		return 91
-	case change.KindTime:
-		return 92
-	case change.KindDateTime, change.KindTimestamp:
-		return 93
-	case change.KindEnum:
-		return 4
-	case change.KindSet, change.KindBit:
-		return -7 // BIT
-	case change.KindGeometry:
-		return -2 // BINARY
-	case change.KindArray:
-		return 2003 // ARRAY
-	}
-	return 1111 // OTHER
 }
