@@ -29,15 +29,20 @@ const (
 // envelope's "source" field.
 func appendSourceSchema(dst []byte, conn string) []byte {
 	dst = append(dst, `{"type":"struct","fields":[`...)
-	name := "io.debezium.connector." + conn + ".Source"
+	var name string
 	switch conn {
 	case "postgresql":
 		dst = append(dst, postgresSourceFields...)
+		name = "io.debezium.connector.postgresql.Source"
 	case "mongodb":
 		dst = append(dst, mongoSourceFields...)
 		name = "io.debezium.connector.mongo.Source"
+	case "mariadb":
+		dst = append(dst, mysqlSourceFields...)
+		name = "io.debezium.connector.mariadb.Source"
 	default:
 		dst = append(dst, mysqlSourceFields...)
+		name = "io.debezium.connector.mysql.Source"
 	}
 	dst = append(dst, `],"optional":false,"name":"`...)
 	dst = append(dst, name...)

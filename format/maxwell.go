@@ -635,9 +635,9 @@ func appendPositionText(dst []byte, p change.Position) []byte {
 	case change.FlavorLSN:
 		dst = appendLSN(dst, p.Offset)
 	default:
-		dst, _ = appendStrBody(dst, p.String())
+		dst = change.AppendPosition(dst, p)
+		return escapeInPlace(dst, start)
 	}
-	_ = start
 	return append(dst, '"')
 }
 
