@@ -176,10 +176,7 @@ func planField(f *dzField, v *change.Value) {
 				continue
 			}
 			el := &dzField{typ: strings.TrimSuffix(f.typ, "[]")}
-			planField(el, ev)
-			if el.kind == change.KindArray && el.elem != nil {
-				el = el.elem // PostgreSQL arrays are one type at every depth
-			}
+			planField(el, ev) // a multidimensional array's elements are arrays
 			f.elem = el
 			break
 		}

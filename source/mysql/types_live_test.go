@@ -37,16 +37,11 @@ func floatText(v change.Value) string {
 	return strconv.FormatFloat(v.F, 'g', -1, 64)
 }
 
-// TestEveryTypeEndToEnd writes rows with edge values of every MariaDB
-// column type (signed and unsigned integers at their limits, wide
-// decimals, float and double, bits, every temporal type with fractions,
-// character sets, binary strings, every BLOB/TEXT size, ENUM, SET, JSON,
-// geometry, INET4/INET6/UUID), updates and deletes some, and checks that
-// every streamed value equals what SELECT returns — the table rebuilt from
-// the stream equals the table — with column names and the primary key,
-// in file+position and GTID mode.
-func TestEveryTypeEndToEnd(t *testing.T) {
-	cols := []typeColumn{
+// everyTypeColumns are the columns of the every-type table of
+// TestEveryTypeEndToEnd (and of the output format tests, which stream the
+// same table).
+func everyTypeColumns() []typeColumn {
+	return []typeColumn{
 		{"id", "INT NOT NULL", "id", text},
 		{"ti", "TINYINT", "ti", text},
 		{"tu", "TINYINT UNSIGNED", "tu", text},
@@ -98,7 +93,12 @@ func TestEveryTypeEndToEnd(t *testing.T) {
 		{"i6", "INET6", "CAST(i6 AS CHAR)", text},
 		{"uu", "UUID", "CAST(uu AS CHAR)", text},
 	}
-	rows := [][]string{
+}
+
+// everyTypeRows are the rows TestEveryTypeEndToEnd inserts, one SQL
+// literal per column of everyTypeColumns.
+func everyTypeRows() [][]string {
+	return [][]string{
 		{"1", "-128", "255", "-32768", "65535", "-8388608", "16777215", "-2147483648", "4294967295",
 			"-9223372036854775808", "18446744073709551615", "-9999999999",
 			"-12345678901234567890123456789012345.123456789012345678901234567890", "99999999.9999",
@@ -130,6 +130,18 @@ func TestEveryTypeEndToEnd(t *testing.T) {
 			"ST_GeomFromText('MULTILINESTRING((0 0,1 1),(2 2,3 3))')", "POINT(-180, 90)",
 			"'10.1.2.3'", "'::ffff:10.1.2.3'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'"},
 	}
+}
+
+// TestEveryTypeEndToEnd writes rows with edge values of every MariaDB
+// column type (signed and unsigned integers at their limits, wide
+// decimals, float and double, bits, every temporal type with fractions,
+// character sets, binary strings, every BLOB/TEXT size, ENUM, SET, JSON,
+// geometry, INET4/INET6/UUID), updates and deletes some, and checks that
+// every streamed value equals what SELECT returns — the table rebuilt from
+// the stream equals the table — with column names and the primary key,
+// in file+position and GTID mode.
+func TestEveryTypeEndToEnd(t *testing.T) {
+	cols, rows := everyTypeColumns(), everyTypeRows()
 	var defs, names, sels []string
 	for _, c := range cols {
 		defs = append(defs, c.name+" "+c.def)
