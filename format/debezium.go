@@ -87,11 +87,20 @@ type debeziumEncoder struct {
 	tx dzTx
 }
 
-// dzTx is the open transaction's event counts.
+// dzTx is the open transaction's event counts. As Debezium's
+// transaction monitor does, BEGIN is written with the transaction's first
+// data event, and END only for a transaction that had one: a transaction
+// with no data events (DDL) gets neither.
 type dzTx struct {
 	id    string
 	total int64
 	colls []dzColl
+	// begin points to keep, the begin change of the transaction (without
+	// rows), until its first data event writes BEGIN; begun is set once
+	// it has.
+	begin *change.Change
+	keep  change.Change
+	begun bool
 }
 
 // dzColl is one data collection's event count in a transaction.
@@ -118,7 +127,7 @@ func (t *dzTx) count(c *change.Change) (total, coll int64) {
 }
 
 func (t *dzTx) start(id string) {
-	t.id, t.total = id, 0
+	t.id, t.total, t.begin, t.begun = id, 0, nil, false
 	clear(t.colls)
 	t.colls = t.colls[:0]
 }
@@ -143,11 +152,15 @@ func (e *debeziumEncoder) Encode(b *Batch, c *change.Change) error {
 	case change.OpBegin:
 		if e.opt.transactions {
 			e.tx.start(c.Tx.ID)
-			e.txEvent(b, c, "BEGIN")
+			// Kept (without rows) until the first data event.
+			e.tx.keep = change.Change{Op: c.Op, Tx: c.Tx, CommitTime: c.CommitTime, ReadTime: c.ReadTime}
+			e.tx.begin = &e.tx.keep
 		}
 	case change.OpCommit:
 		if e.opt.transactions {
-			e.txEvent(b, c, "END")
+			if e.tx.begun && e.tx.id == c.Tx.ID {
+				e.txEvent(b, c, "END")
+			}
 			e.tx.start("")
 		}
 	case change.OpHeartbeat:
@@ -216,6 +229,7 @@ func (e *debeziumEncoder) data(b *Batch, c *change.Change) error {
 	if err != nil {
 		return err
 	}
+	e.txBegin(b, c)
 	p := pending{key: none, hdrs: len(b.hdrs)}
 	if len(t.keyCols) > 0 {
 		start := len(b.buf)
@@ -268,6 +282,7 @@ func (e *debeziumEncoder) data(b *Batch, c *change.Change) error {
 
 // truncate writes a truncate event: no key, no rows.
 func (e *debeziumEncoder) truncate(b *Batch, c *change.Change) error {
+	e.txBegin(b, c)
 	start := len(b.buf)
 	if e.opt.schemas {
 		t, err := e.table(c)
@@ -325,6 +340,21 @@ func (e *debeziumEncoder) appendTxBlock(dst []byte, c *change.Change) []byte {
 	dst = append(dst, `,"data_collection_order":`...)
 	dst = appendInt(dst, coll)
 	return append(dst, '}')
+}
+
+// txBegin writes the BEGIN of c's transaction before its first data
+// event (from the begin change kept, or from c when the stream started
+// inside the transaction).
+func (e *debeziumEncoder) txBegin(b *Batch, c *change.Change) {
+	if !e.opt.transactions || c.Tx.ID == "" || (e.tx.begun && e.tx.id == c.Tx.ID) {
+		return
+	}
+	if e.tx.id != c.Tx.ID || e.tx.begin == nil {
+		e.tx.start(c.Tx.ID)
+		e.tx.keep = change.Change{Op: change.OpBegin, Tx: c.Tx, CommitTime: c.CommitTime, ReadTime: c.ReadTime}
+	}
+	e.txEvent(b, &e.tx.keep, "BEGIN")
+	e.tx.begun = true
 }
 
 // txEvent writes a BEGIN or END transaction metadata event to the

@@ -17,6 +17,7 @@ func (e *debeziumEncoder) mongoData(b *Batch, c *change.Change) error {
 			idCol = i
 		}
 	}
+	e.txBegin(b, c)
 	p := pending{key: none, hdrs: len(b.hdrs)}
 	if idCol >= 0 {
 		var id *change.Value
