@@ -1,11 +1,15 @@
 package format
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluice-cdc/sluice/address"
-	"github.com/sluice-cdc/sluice/canal"
 	"github.com/sluice-cdc/sluice/change"
 )
 
@@ -39,8 +43,7 @@ func (o *canalOptions) encoder(Target) (Encoder, error) { return &canalEncoder{o
 
 // canalEncoder writes Canal's flat message, as Canal's MQ mode
 // (canal.mq.flatMessage=true) sends it to Kafka or RocketMQ: one message
-// per change, every value the text Canal gives it — the same text and
-// sqlType as Sluice's Canal server (package canal) sends in its entries.
+// per change, every value the text Canal gives it.
 type canalEncoder struct {
 	opt       canalOptions
 	tmp, prev []byte
@@ -127,7 +130,7 @@ func (e *canalEncoder) row(b *Batch, c *change.Change) error {
 		p.key = span{start, len(b.buf)}
 	}
 	start := len(b.buf)
-	typ, _, _ := canal.EventType(c)
+	typ, _, _ := canalEvent(c)
 	img := c.After
 	if c.Op == change.OpDelete {
 		img = c.Before
@@ -144,7 +147,7 @@ func (e *canalEncoder) row(b *Batch, c *change.Change) error {
 		}
 		sep = true
 		dst = appendColumnKey(dst, c, i)
-		dst = appendInt(dst, int64(canal.ColumnSQLType(c.Source, &c.Columns[i], &img[i])))
+		dst = appendInt(dst, int64(canalSQLType(c, &c.Columns[i], &img[i])))
 	}
 	dst = append(dst, `},"mysqlType":{`...)
 	sep = false
@@ -228,8 +231,8 @@ func (e *canalEncoder) updated(c *change.Change, i int) bool {
 	if before.IsNull() || after.IsNull() {
 		return before.IsNull() != after.IsNull()
 	}
-	e.prev = canal.ColumnText(e.prev[:0], c.Source, before, e.opt.zone)
-	e.tmp = canal.ColumnText(e.tmp[:0], c.Source, after, e.opt.zone)
+	e.prev = canalText(e.prev[:0], c.Source, before, e.opt.zone)
+	e.tmp = canalText(e.tmp[:0], c.Source, after, e.opt.zone)
 	return string(e.prev) != string(e.tmp)
 }
 
@@ -237,7 +240,7 @@ func (e *canalEncoder) updated(c *change.Change, i int) bool {
 // the event type, isDdl and SQL Canal gives it.
 func (e *canalEncoder) query(b *Batch, c *change.Change) {
 	start := len(b.buf)
-	typ, ddl, sql := canal.EventType(c)
+	typ, ddl, sql := canalEvent(c)
 	dst := canalHeader(b.buf, c, false, ddl, typ)
 	dst = append(dst, `,"sql":`...)
 	dst = appendString(dst, sql)
@@ -251,10 +254,236 @@ func (e *canalEncoder) appendValue(dst []byte, c *change.Change, v *change.Value
 	if v.Kind == change.KindNull || !v.Present() || v.Kind == change.KindUnchanged {
 		return append(dst, "null"...), ""
 	}
-	e.tmp = canal.ColumnText(e.tmp[:0], c.Source, v, e.opt.zone)
+	e.tmp = canalText(e.tmp[:0], c.Source, v, e.opt.zone)
 	out, ok := appendStr(dst, e.tmp)
 	if !ok {
 		return out, "not UTF-8: the bytes that are not are written as U+FFFD"
 	}
 	return out, ""
+}
+
+// canalEvent returns the Canal event type of a change ("INSERT", "ALTER",
+// "TRUNCATE", "QUERY", …), whether Canal marks it isDdl, and the SQL it
+// carries (a truncate without SQL gets a TRUNCATE TABLE statement). A
+// statement-based change keeps its INSERT, UPDATE or DELETE type with
+// isDdl false, as Canal reports DML logged as SQL text; any other
+// statement is a QUERY.
+func canalEvent(c *change.Change) (typ string, isDDL bool, sql string) {
+	sql = c.SQL
+	switch c.Op {
+	case change.OpInsert:
+		return "INSERT", false, sql
+	case change.OpUpdate:
+		return "UPDATE", false, sql
+	case change.OpDelete:
+		return "DELETE", false, sql
+	case change.OpDDL:
+		return canalDDLType(c.SQL), true, sql
+	case change.OpTruncate:
+		if sql == "" {
+			sql = truncateSQL(c)
+		}
+		return "TRUNCATE", true, sql
+	}
+	switch firstWord(c.SQL) {
+	case "insert", "replace":
+		return "INSERT", false, sql
+	case "update":
+		return "UPDATE", false, sql
+	case "delete":
+		return "DELETE", false, sql
+	}
+	return "QUERY", true, sql
+}
+
+// firstWord returns the first word of a statement, lower case, after
+// comments.
+func firstWord(sql string) string {
+	s := sqlWithoutComments(sql)
+	s = strings.TrimLeft(s, "( \t\r\n")
+	i := 0
+	for i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z') {
+		i++
+	}
+	return strings.ToLower(s[:i])
+}
+
+// truncateSQL writes the TRUNCATE TABLE statement of a truncate change
+// that carries none (PostgreSQL's), names quoted as its source quotes them.
+func truncateSQL(c *change.Change) string {
+	q := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+	if !isPostgres(c) {
+		q = func(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+	}
+	if c.Database == "" {
+		return "TRUNCATE TABLE " + q(c.Table)
+	}
+	return "TRUNCATE TABLE " + q(c.Database) + "." + q(c.Table)
+}
+
+// mysqlFamily reports whether a change comes from MySQL or MariaDB, whose
+// values Canal's binlog parser prints its own way.
+func mysqlFamily(c *change.Change) bool {
+	switch connector(c) {
+	case "mysql", "mariadb":
+		return true
+	}
+	return false
+}
+
+// canalText appends the text Canal gives a non-NULL value: bytes (and
+// MySQL geometry: the SRID in 4 little-endian bytes, then the WKB) as
+// ISO-8859-1 text, one character per byte; for MySQL and MariaDB, ENUM as
+// its member index and SET as its bitmap (as Canal's binlog parser sends
+// them); everything else as its source prints it (change.AppendText).
+func canalText(dst []byte, source string, v *change.Value, zone *time.Location) []byte {
+	mysql := source == "mysql" || source == "mariadb" || source == ""
+	switch v.Kind {
+	case change.KindBytes:
+		return appendLatin1Raw(dst, v.B)
+	case change.KindGeometry:
+		var srid [4]byte
+		binary.LittleEndian.PutUint32(srid[:], uint32(v.U))
+		return appendLatin1Raw(appendLatin1Raw(dst, srid[:]), v.B)
+	case change.KindEnum, change.KindSet:
+		if mysql {
+			return strconv.AppendUint(dst, v.U, 10)
+		}
+	case change.KindTimestamp:
+		if mysql && !v.Zoned && !mysqlZeroTimestamp(v) && zone != nil {
+			// Shown in Canal's time zone.
+			_, off := time.Unix(v.I, 0).In(zone).Zone()
+			u := *v
+			u.Off = int32(off)
+			return change.AppendText(dst, u)
+		}
+	}
+	return change.AppendText(dst, *v)
+}
+
+// appendLatin1Raw appends b decoded as ISO-8859-1: each byte becomes the
+// character of the same code, UTF-8 encoded.
+func appendLatin1Raw(dst, b []byte) []byte {
+	for _, c := range b {
+		if c < utf8.RuneSelf {
+			dst = append(dst, c)
+		} else {
+			dst = utf8.AppendRune(dst, rune(c))
+		}
+	}
+	return dst
+}
+
+// canalSQLType returns the java.sql.Types code Canal gives column col's
+// value v: for MySQL the JDBC type of the column type, adjusted for
+// values as Canal adjusts it (an unsigned value that does not fit the
+// signed type one step up, TEXT as CLOB, binary types as BLOB, SET as
+// BIT); for other sources the type the value's kind stands for.
+func canalSQLType(c *change.Change, col *change.Column, v *change.Value) int {
+	kind, size := v.Kind, v.Size
+	if v.Kind == change.KindNull || v.Kind == change.KindOther || !v.Present() {
+		kind, size = kindOfType(col.Type)
+	}
+	switch kind {
+	case change.KindBool:
+		return 16 // BOOLEAN
+	case change.KindInt, change.KindUint:
+		big := v.Kind == change.KindUint
+		switch {
+		case size == 8:
+			if big && v.U > math.MaxInt8 {
+				return 5
+			}
+			return -6 // TINYINT
+		case size == 16:
+			if big && v.U > math.MaxInt16 {
+				return 4
+			}
+			return 5 // SMALLINT
+		case size == 24:
+			return 4
+		case size == 32:
+			if big && v.U > math.MaxInt32 {
+				return -5
+			}
+			return 4 // INTEGER
+		}
+		if big && v.U > math.MaxInt64 {
+			return 3 // DECIMAL
+		}
+		return -5 // BIGINT
+	case change.KindFloat:
+		if size == 32 {
+			return 7 // REAL
+		}
+		return 8 // DOUBLE
+	case change.KindDecimal:
+		return 3
+	case change.KindString:
+		switch typeName(col.Type) {
+		case "char", "character", "bpchar":
+			return 1 // CHAR
+		case "text", "tinytext", "mediumtext", "longtext":
+			return 2005 // CLOB
+		}
+		return 12 // VARCHAR
+	case change.KindBytes, change.KindGeometry:
+		return 2004 // BLOB
+	case change.KindJSON, change.KindYear:
+		return 12
+	case change.KindDate:
+		return 91
+	case change.KindTime:
+		return 92
+	case change.KindDateTime, change.KindTimestamp:
+		return 93
+	case change.KindEnum:
+		return 4
+	case change.KindSet, change.KindBit:
+		return -7 // BIT
+	case change.KindArray:
+		return 2003 // ARRAY
+	}
+	return 1111 // OTHER
+}
+
+// canalDDLType names a DDL statement as Canal's event types do.
+func canalDDLType(sql string) string {
+	words := strings.Fields(strings.ToLower(sqlWithoutComments(sql)))
+	has := func(w string) bool {
+		for _, x := range words[1:min(len(words), 4)] {
+			if x == w {
+				return true
+			}
+		}
+		return false
+	}
+	if len(words) == 0 {
+		return "QUERY"
+	}
+	switch words[0] {
+	case "create":
+		switch {
+		case has("table"):
+			return "CREATE"
+		case has("index"):
+			return "CINDEX"
+		}
+	case "alter":
+		if has("table") {
+			return "ALTER"
+		}
+	case "drop":
+		switch {
+		case has("table"):
+			return "ERASE"
+		case has("index"):
+			return "DINDEX"
+		}
+	case "rename":
+		return "RENAME"
+	case "truncate":
+		return "TRUNCATE"
+	}
+	return "QUERY"
 }
