@@ -230,6 +230,9 @@ func (e *debeziumEncoder) data(b *Batch, c *change.Change) error {
 		return err
 	}
 	e.txBegin(b, c)
+	if c.Op == change.OpUpdate && keyChanged(t, c) {
+		return e.keyChange(b, t, c)
+	}
 	p := pending{key: none, hdrs: len(b.hdrs)}
 	if len(t.keyCols) > 0 {
 		start := len(b.buf)
@@ -239,6 +242,64 @@ func (e *debeziumEncoder) data(b *Batch, c *change.Change) error {
 		}
 		p.key = span{start, len(b.buf)}
 	}
+	var op byte
+	switch c.Op {
+	case change.OpInsert:
+		op = 'c'
+	case change.OpUpdate:
+		op = 'u'
+	default:
+		op = 'd'
+	}
+	if p.value, err = e.appendEvent(b, t, c, c.Before, c.After, op); err != nil {
+		return err
+	}
+	b.add(p)
+	if c.Op == change.OpDelete && e.opt.tombstones && p.key != none {
+		b.add(pending{key: p.key, value: none, hdrs: len(b.hdrs)})
+	}
+	return nil
+}
+
+// keyChange writes an update that changes the row's key as Debezium does:
+// a delete under the old key (with the header __debezium.newkey), its
+// tombstone, and a create under the new key (with __debezium.oldkey), so
+// that a compacted topic drops the old key.
+func (e *debeziumEncoder) keyChange(b *Batch, t *dzTable, c *change.Change) error {
+	var err error
+	start := len(b.buf)
+	if b.buf, err = e.appendKeyOf(b.buf, t, c.Before, c.After); err != nil {
+		return err
+	}
+	oldKey := span{start, len(b.buf)}
+	start = len(b.buf)
+	if b.buf, err = e.appendKeyOf(b.buf, t, c.After, c.Before); err != nil {
+		return err
+	}
+	newKey := span{start, len(b.buf)}
+
+	del := pending{key: oldKey, hdrs: len(b.hdrs)}
+	if del.value, err = e.appendEvent(b, t, c, c.Before, nil, 'd'); err != nil {
+		return err
+	}
+	b.hdrs = append(b.hdrs, Header{Key: "__debezium.newkey", Value: b.bytes(newKey)})
+	b.add(del)
+	if e.opt.tombstones {
+		b.add(pending{key: oldKey, value: none, hdrs: len(b.hdrs)})
+	}
+	create := pending{key: newKey, hdrs: len(b.hdrs)}
+	if create.value, err = e.appendEvent(b, t, c, nil, c.After, 'c'); err != nil {
+		return err
+	}
+	b.hdrs = append(b.hdrs, Header{Key: "__debezium.oldkey", Value: b.bytes(oldKey)})
+	b.add(create)
+	return nil
+}
+
+// appendEvent appends a data event's value, with the rows before and
+// after, and returns its span.
+func (e *debeziumEncoder) appendEvent(b *Batch, t *dzTable, c *change.Change, before, after []change.Value, op byte) (span, error) {
+	var err error
 	start := len(b.buf)
 	if e.opt.schemas {
 		b.buf = append(b.buf, `{"schema":`...)
@@ -246,38 +307,25 @@ func (e *debeziumEncoder) data(b *Batch, c *change.Change) error {
 		b.buf = append(b.buf, `,"payload":`...)
 	}
 	b.buf = append(b.buf, `{"before":`...)
-	if b.buf, err = e.appendRow(b.buf, t, c, c.Before); err != nil {
-		return err
+	if b.buf, err = e.appendRow(b.buf, t, c, before); err != nil {
+		return span{}, err
 	}
 	b.buf = append(b.buf, `,"after":`...)
-	if b.buf, err = e.appendRow(b.buf, t, c, c.After); err != nil {
-		return err
+	if b.buf, err = e.appendRow(b.buf, t, c, after); err != nil {
+		return span{}, err
 	}
 	b.buf = append(b.buf, `,"source":`...)
 	b.buf = e.appendSource(b.buf, c)
 	b.buf = append(b.buf, `,"transaction":`...)
 	b.buf = e.appendTxBlock(b.buf, c)
 	b.buf = append(b.buf, `,"op":"`...)
-	switch c.Op {
-	case change.OpInsert:
-		b.buf = append(b.buf, 'c')
-	case change.OpUpdate:
-		b.buf = append(b.buf, 'u')
-	default:
-		b.buf = append(b.buf, 'd')
-	}
-	b.buf = append(b.buf, '"')
+	b.buf = append(b.buf, op, '"')
 	b.buf = appendProcessingTimes(b.buf, c)
 	b.buf = append(b.buf, '}')
 	if e.opt.schemas {
 		b.buf = append(b.buf, '}')
 	}
-	p.value = span{start, len(b.buf)}
-	b.add(p)
-	if c.Op == change.OpDelete && e.opt.tombstones && p.key != none {
-		b.add(pending{key: p.key, value: none, hdrs: len(b.hdrs)})
-	}
-	return nil
+	return span{start, len(b.buf)}, nil
 }
 
 // truncate writes a truncate event: no key, no rows.

@@ -210,8 +210,33 @@ func names0(v *change.Value) string {
 	return ""
 }
 
-// appendKey appends the key message: the key columns' values.
+// appendKey appends the key message: the key columns' values, from the
+// after image, else the before image.
 func (e *debeziumEncoder) appendKey(dst []byte, t *dzTable, c *change.Change) ([]byte, error) {
+	return e.appendKeyOf(dst, t, c.After, c.Before)
+}
+
+// keyChanged reports whether an update changes the row's key: some key
+// column has a value in both images, and they differ.
+func keyChanged(t *dzTable, c *change.Change) bool {
+	for _, i := range t.keyCols {
+		if i >= len(c.Before) || i >= len(c.After) {
+			continue
+		}
+		b, a := &c.Before[i], &c.After[i]
+		if !b.Present() || !a.Present() || b.Kind == change.KindUnchanged || a.Kind == change.KindUnchanged {
+			continue
+		}
+		if !change.Equal(*b, *a) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendKeyOf appends the key message with each key column's value from
+// img, else from alt.
+func (e *debeziumEncoder) appendKeyOf(dst []byte, t *dzTable, img, alt []change.Value) ([]byte, error) {
 	if e.opt.schemas {
 		dst = append(dst, `{"schema":`...)
 		dst = append(dst, t.keySchema...)
@@ -221,10 +246,10 @@ func (e *debeziumEncoder) appendKey(dst []byte, t *dzTable, c *change.Change) ([
 	var err error
 	for n, i := range t.keyCols {
 		var v *change.Value
-		if i < len(c.After) && c.After[i].Present() && c.After[i].Kind != change.KindUnchanged {
-			v = &c.After[i]
-		} else if i < len(c.Before) {
-			v = &c.Before[i]
+		if i < len(img) && img[i].Present() && img[i].Kind != change.KindUnchanged {
+			v = &img[i]
+		} else if i < len(alt) {
+			v = &alt[i]
 		} else {
 			v = &change.Value{Kind: change.KindNull}
 		}

@@ -50,6 +50,11 @@ func examples() map[string]change.Change {
 	del.Op, del.Columns, del.Before, del.Tx, del.Pos = change.OpDelete, cols, row("paid", 2, "19.90", change.String([]byte("paid by card"))),
 		change.Tx{ID: txID, Index: 2, Last: true}, pos(1234, 2)
 
+	keyUpd := upd
+	keyUpd.Before = row("paid", 2, "19.90", change.String([]byte("paid by card")))
+	keyUpd.After = row("paid", 2, "19.90", change.String([]byte("paid by card")))
+	keyUpd.After[0] = change.Uint(43, 64)
+
 	lsn := func(off uint64) change.Position { return change.Position{Flavor: change.FlavorLSN, Offset: off} }
 	notes := []change.Column{{Name: "id", Type: "integer", Key: true}, {Name: "doc", Type: "jsonb", Nullable: true}, {Name: "body", Type: "text", Nullable: true}}
 	pgUpdate := change.Change{Op: change.OpUpdate, Source: "postgres", Namespace: change.Namespace{Database: "public", Table: "notes"}, Columns: notes,
@@ -80,7 +85,7 @@ func examples() map[string]change.Change {
 
 	return map[string]change.Change{
 		"begin":  {Op: change.OpBegin, Source: "mysql", Tx: change.Tx{ID: txID}, Pos: pos(1100, 0), CommitTime: commit, ReadTime: read},
-		"insert": ins, "update": upd, "delete": del,
+		"insert": ins, "update": upd, "delete": del, "update-key": keyUpd,
 		"commit": {Op: change.OpCommit, Source: "mysql", Tx: change.Tx{ID: txID, Index: 3}, Pos: pos(1500, 0), CommitTime: commit, ReadTime: read},
 		"ddl": {Op: change.OpDDL, Source: "mysql", Namespace: change.Namespace{Database: "shop", Table: "orders"}, SQL: "ALTER TABLE orders ADD COLUMN note text",
 			Pos: pos(2000, 0), CommitTime: commit, ReadTime: read},

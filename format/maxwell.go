@@ -3,6 +3,7 @@ package format
 import (
 	"encoding/base64"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 
@@ -424,6 +425,9 @@ func appendMaxwellValue(dst []byte, v *change.Value, tmp *[]byte) ([]byte, strin
 	case change.KindUint:
 		return appendUint(dst, v.U), ""
 	case change.KindFloat:
+		if math.IsNaN(v.F) || math.IsInf(v.F, 0) {
+			return appendFloatJSON(dst, v.F, 64), "a float JSON has no number for (NaN, infinity): written as a string"
+		}
 		return appendFloatJSON(dst, v.F, floatBits(v.Size)), ""
 	case change.KindDecimal:
 		if jsonNumber(v.B) {
