@@ -72,17 +72,23 @@ func (b *Batch) Len() int { return len(b.Messages) }
 // Size returns the bytes of keys and values b holds.
 func (b *Batch) Size() int { return len(b.buf) }
 
-// mark is where a Batch was before an Encode, to roll back to on error.
-type mark struct{ msgs, buf, hdrs int }
+// mark is where a Batch was before an Encode, to roll back to on error:
+// its buffers as they were (an encoder that failed halfway may have
+// replaced them; what they held before the mark is unchanged).
+type mark struct {
+	msgs int
+	buf  []byte
+	hdrs []Header
+}
 
-func (b *Batch) mark() mark { return mark{len(b.Messages), len(b.buf), len(b.hdrs)} }
+func (b *Batch) mark() mark { return mark{len(b.Messages), b.buf, b.hdrs} }
 
 // rollback drops what was added since m.
 func (b *Batch) rollback(m mark) {
 	clear(b.Messages[m.msgs:])
 	b.Messages = b.Messages[:m.msgs]
-	b.buf = b.buf[:m.buf]
-	b.hdrs = b.hdrs[:m.hdrs]
+	b.buf = m.buf
+	b.hdrs = m.hdrs
 }
 
 // span is a region of b.buf, turned into a slice only once nothing more

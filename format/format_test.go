@@ -115,19 +115,22 @@ func TestBatch(t *testing.T) {
 	// Messages keep their bytes while the buffer grows under them.
 	var want []string
 	for i := range 1000 {
-		m := b.mark()
+		hdrs := len(b.hdrs)
 		start := len(b.buf)
 		b.buf = append(b.buf, strings.Repeat("x", i%37)...)
 		b.buf = append(b.buf, byte('a'+i%26))
 		b.hdrs = append(b.hdrs, Header{Key: "h", Value: b.buf[start : start+1]})
-		b.add(pending{key: none, value: span{start, len(b.buf)}, hdrs: m.hdrs})
+		b.add(pending{key: none, value: span{start, len(b.buf)}, hdrs: hdrs})
 		want = append(want, string(b.buf[start:]))
 		if i%10 == 9 {
-			// An encoder that fails rolls back what it added.
+			// An encoder that fails rolls back what it added, even when it
+			// dropped the buffer on its way out.
 			m := b.mark()
+			from := len(b.buf)
 			b.buf = append(b.buf, "junk"...)
 			b.hdrs = append(b.hdrs, Header{Key: "junk"})
-			b.addValue(span{m.buf, len(b.buf)})
+			b.addValue(span{from, len(b.buf)})
+			b.buf = nil
 			b.rollback(m)
 		}
 	}
@@ -285,6 +288,51 @@ func TestValuesAreJSONLines(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestStrict: with strict=true each format refuses the first value its
+// form cannot carry exactly, naming the table, column and value, and
+// leaves the batch as it was.
+func TestStrict(t *testing.T) {
+	ex := examples()
+	bad := ex["insert"]
+	bad.After = append([]change.Value(nil), bad.After...)
+	bad.After[4] = change.String([]byte("caf\xe9"))
+	tests := []struct {
+		spec, change, want string
+	}{
+		{"debezium?strict=true", "mysql-kinds", "column bu (bigint unsigned): value 18446744073709551615: above the INT64 range"},
+		{"debezium?strict=true&bigint.unsigned.handling.mode=precise", "mysql-kinds", "column dz (date): value 0000-00-00: a zero or invalid date"},
+		{"debezium?strict=true", "pg-kinds", "column nan (numeric): value NaN: decimal.handling.mode=precise has no NaN"},
+		{"debezium?strict=true&decimal.handling.mode=string", "pg-kinds", "column dinf (date): value infinity"},
+		{"maxwell?strict=true", "pg-kinds", "column nan (numeric): value NaN"},
+		{"canal-json?strict=true", "bad", "column note (text): value caf\xe9: not UTF-8"},
+	}
+	for _, tt := range tests {
+		enc, err := New(tt.spec, Target{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := ex[tt.change]
+		if tt.change == "bad" {
+			c = bad
+		}
+		var b Batch
+		b.buf = append(b.buf, "kept"...)
+		b.addValue(span{0, 4})
+		err = enc.Encode(&b, &c)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), c.Database+"."+c.Table) {
+			t.Errorf("%s %s: %v, want an error containing %q", tt.spec, tt.change, err, tt.want)
+		}
+		if b.Len() != 1 || string(b.Messages[0].Value) != "kept" || b.Size() != 4 {
+			t.Errorf("%s: a refused change left %d messages, %d bytes", tt.spec, b.Len(), b.Size())
+		}
+		// Without strict the same change is written.
+		plain, _ := New(strings.Replace(strings.Replace(tt.spec, "strict=true&", "", 1), "?strict=true", "", 1), Target{})
+		if err := plain.Encode(&b, &c); err != nil {
+			t.Errorf("%s without strict: %v", tt.spec, err)
 		}
 	}
 }
