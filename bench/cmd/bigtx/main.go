@@ -19,14 +19,19 @@
 // rows in a subtransaction rolled back to a savepoint, none of which may
 // be delivered.
 //
-// mongodb: FerretDB has no multi-document transactions, so the gate
-// writes what MongoDB 4.2+ writes for one: a chain of applyOps oplog
+// mongodb (-mongo-mb MiB, 128 by default: FerretDB's SQLite backend
+// serves this oplog at about 0.1 MiB/s on the project's machine, and the
+// peak follows the entry size, not the number of entries): FerretDB has
+// no multi-document transactions, so the gate writes what MongoDB 4.2+
+// writes for one: a chain of applyOps oplog
 // entries with the same lsid and txnNumber, each up to -mongo-entry-mb MiB
 // (MongoDB keeps every entry under its 16 MiB document limit), all but the
 // last marked partialTxn. The entries go straight into FerretDB's
 // local.oplog.rs, which is what Sluice tails (mode=oplog). The oplog is a
 // capped collection (servers.FerretDBOplogSize), so the writer stays at
-// most a few entries ahead of the reader.
+// most -mongo-ahead entries (1) ahead of what sluice has delivered; that
+// also keeps FerretDB, which unlike MongoDB puts every entry it has into
+// one reply, from handing sluice several 15 MiB entries at once.
 //
 // With -out the results are written as Markdown (bench/bigtx-memory.sh
 // points it at the body of bench/results/bigtx-memory.md; its header is
@@ -85,7 +90,7 @@ func main() {
 	flag.StringVar(&o.sluice, "sluice", "", "path of the sluice binary")
 	flag.StringVar(&flags, "sluice-flags", "", "extra flags for sluice stream, space-separated (default: none, the defaults are what the gate checks)")
 	flag.IntVar(&o.mb, "mb", 1024, "MiB of row images in the transaction")
-	flag.IntVar(&o.mongoMB, "mongo-mb", 0, "mongodb: MiB of row images in its transaction (default: -mb); FerretDB serves its oplog at about 1 MiB/s here")
+	flag.IntVar(&o.mongoMB, "mongo-mb", 128, "mongodb: MiB of row images in its transaction (0: -mb); FerretDB serves this oplog at about 0.1 MiB/s here, so 128 MiB takes 20 minutes")
 	flag.IntVar(&o.mongoEntry, "mongo-entry-mb", 15, "mongodb: MiB of operations per applyOps oplog entry")
 	flag.IntVar(&o.mongoAhead, "mongo-ahead", 1, "mongodb: entries the writer may be ahead of what sluice delivered (the oplog is capped)")
 	flag.IntVar(&o.limitMB, "limit-mb", 64, "fail when sluice's peak RSS reaches this many MiB")
