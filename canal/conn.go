@@ -351,7 +351,13 @@ func (ss *session) get(r get) error {
 			return refuse(400, "%v", err)
 		}
 	}
-	return ss.write(b)
+	if err := ss.write(b); err != nil {
+		if id > 0 && !r.autoAck {
+			c.unfetch(id)
+		}
+		return err
+	}
+	return nil
 }
 
 // timeUnit converts a GET timeout in Canal's units (0 ns, 1 µs, 2 ms,

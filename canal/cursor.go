@@ -45,19 +45,20 @@ type cursor struct {
 	failedAt time.Time
 	slot     int // index among the destination's running cursors
 
-	pending  []held // deliveries not fully acknowledged, in order
-	heldSize int64  // their estimated bytes (pipeline.EstimateSize)
-	ackSeq   uint64
-	fetchSeq uint64
-	endSeq   uint64
-	batches  []batch
-	nextID   int64
-	ended    bool  // the pipeline said End
-	endErr   error // what it said
-	acked    change.Position
-	saved    change.Position
-	conns    int // connections using the cursor
-	idle     *time.Timer
+	pending   []held // deliveries not fully acknowledged, in order
+	heldSize  int64  // their estimated bytes (pipeline.EstimateSize)
+	ackSeq    uint64
+	fetchSeq  uint64
+	endSeq    uint64
+	batches   []batch
+	nextID    int64
+	ended     bool  // the pipeline said End
+	endErr    error // what it said
+	acked     change.Position
+	saved     change.Position
+	rollbacks int // rollbacks so far: a GET that waited across one answers empty
+	conns     int // connections using the cursor
+	idle      *time.Timer
 }
 
 // held is a Delivery in the cursor, with how many of its changes (from
@@ -322,6 +323,7 @@ func (c *cursor) get(ctx context.Context, r getRequest, enc *entryEncoder, dst [
 		deadline = t.C
 	}
 	c.mu.Lock()
+	rollbacks := c.rollbacks
 	for {
 		if err := c.usableLocked(); err != nil {
 			c.mu.Unlock()
@@ -347,7 +349,10 @@ func (c *cursor) get(ctx context.Context, r getRequest, enc *entryEncoder, dst [
 	}
 	var b []byte
 	id := int64(-1)
-	if len(c.batches) >= c.srv.cfg.MaxBatches || c.fetchSeq == c.endSeq {
+	// A rollback while this GET waited (another connection of the same
+	// client id, after this one's client vanished) wins: nothing is handed
+	// out to a request older than it.
+	if len(c.batches) >= c.srv.cfg.MaxBatches || c.fetchSeq == c.endSeq || c.rollbacks != rollbacks {
 		if len(c.batches) >= c.srv.cfg.MaxBatches {
 			c.log.Warn("GET refused: too many unacknowledged batches", "batches", len(c.batches))
 		}
@@ -551,6 +556,19 @@ func (c *cursor) rollback(id int64) error {
 	}
 	c.batches = nil
 	c.fetchSeq = c.ackSeq
+	c.rollbacks++
 	c.signal()
 	return nil
+}
+
+// unfetch forgets batch id if it is the newest outstanding one: its
+// answer could not be sent, so its entries go out again with the next GET.
+func (c *cursor) unfetch(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.batches); n > 0 && c.batches[n-1].id == id {
+		c.fetchSeq = c.batches[n-1].from
+		c.batches = c.batches[:n-1]
+		c.signal()
+	}
 }
