@@ -149,6 +149,13 @@ func entryKind(c *change.Change) int {
 // appendEntry appends c as a serialized Entry (without a length prefix)
 // and reports whether c is an entry at all (heartbeats are not).
 func (e *entryEncoder) appendEntry(dst []byte, c *change.Change) ([]byte, bool) {
+	if c.Op == change.OpRead {
+		// Canal has no event for a snapshot's row: it is an INSERT of the
+		// row, as a Canal client would see the rows of a bootstrap.
+		ins := *c
+		ins.Op = change.OpInsert
+		c = &ins
+	}
 	kind := entryKind(c)
 	if kind == 0 {
 		return dst, false

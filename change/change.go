@@ -20,6 +20,30 @@ const (
 	// holds the statement, and Before and After are nil. The rows it
 	// changed are not known.
 	OpStatement
+	// OpRead is a row read by a snapshot rather than from the log: the
+	// row as it stood at the snapshot's point (After; Before is nil). A
+	// consumer applies it like an insert that may find the row already
+	// there. Debezium writes it as op "r". Snapshot says where in the
+	// snapshot it stands.
+	OpRead
+)
+
+// SnapshotMark places a change in a snapshot, as Debezium's
+// source.snapshot does.
+type SnapshotMark uint8
+
+// The marks. A change outside any snapshot has SnapshotNone.
+const (
+	SnapshotNone SnapshotMark = iota
+	// SnapshotFirst is the first row of an initial snapshot.
+	SnapshotFirst
+	// SnapshotOn is any other row of an initial snapshot ("true").
+	SnapshotOn
+	// SnapshotLast is the last row of an initial snapshot.
+	SnapshotLast
+	// SnapshotIncremental is a row of an incremental snapshot, read while
+	// the stream runs.
+	SnapshotIncremental
 )
 
 // Namespace names where a change happened: a database (PostgreSQL: schema;
@@ -63,8 +87,11 @@ type Change struct {
 	Before  []Value // nil for insert
 	After   []Value // nil for delete
 	// SQL holds the statement text of a DDL or statement change.
-	SQL        string
-	Tx         Tx
+	SQL string
+	Tx  Tx
+	// Snapshot marks the rows of a snapshot (OpRead changes); it is
+	// SnapshotNone for changes read from the log.
+	Snapshot   SnapshotMark
 	Pos        Position
 	CommitTime time.Time // when the source committed the transaction
 	ReadTime   time.Time // when Sluice read the change

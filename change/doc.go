@@ -7,7 +7,11 @@
 // Equal compares two Values exactly.
 //
 // Positions (Position) are totally ordered per source by Compare and
-// round-trip through text with Position.String and ParsePosition.
+// round-trip through text with Position.String and ParsePosition. The
+// rows of a snapshot (OpRead, marked by SnapshotMark) carry positions that
+// sort after the snapshot's consistent point and before the stream that
+// follows it (Position.Row), and the snapshot's progress
+// (Position.Snapshot).
 //
 // AppendJSON writes a Change as one line of Sluice JSON and DecodeJSON
 // reads it back into an identical Change; docs/format.md describes the

@@ -38,7 +38,7 @@ func Equal(a, b Value) bool {
 // location does not matter), and nil slices equal empty ones.
 func EqualChange(a, b *Change) bool {
 	if a.Op != b.Op || a.Source != b.Source || a.Namespace != b.Namespace || a.SQL != b.SQL ||
-		a.Tx != b.Tx || a.Pos != b.Pos || !a.CommitTime.Equal(b.CommitTime) || !a.ReadTime.Equal(b.ReadTime) {
+		a.Tx != b.Tx || a.Snapshot != b.Snapshot || a.Pos != b.Pos || !a.CommitTime.Equal(b.CommitTime) || !a.ReadTime.Equal(b.ReadTime) {
 		return false
 	}
 	if len(a.Columns) != len(b.Columns) || len(a.Before) != len(b.Before) || len(a.After) != len(b.After) {

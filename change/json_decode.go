@@ -58,6 +58,11 @@ func decodeChange(c *Change, root *jnode, line []byte) error {
 			}
 		case "tx":
 			c.Tx, err = txField(n)
+		case "snapshot":
+			var s string
+			if s, err = nodeString(n); err == nil {
+				c.Snapshot, err = ParseSnapshotMark(s)
+			}
 		case "before":
 			before = n
 		case "after":

@@ -53,6 +53,11 @@ func appendJSON(dst []byte, c *Change, e *Encoder) []byte {
 	if c.Tx != (Tx{}) {
 		dst = appendTx(dst, c.Tx)
 	}
+	if c.Snapshot != SnapshotNone {
+		dst = append(dst, `,"snapshot":"`...)
+		dst = append(dst, c.Snapshot.String()...)
+		dst = append(dst, '"')
+	}
 	n := max(len(c.Columns), len(c.Before), len(c.After))
 	// Work out each column's context once (for all but very wide rows,
 	// unless an Encoder has room for them).

@@ -244,6 +244,11 @@ func goldenChanges() []Change {
 			CommitTime: commit, ReadTime: read},
 		pg,
 		{Op: OpHeartbeat, Source: "mongodb", Pos: Position{Flavor: FlavorMongo, Offset: 1714979289<<32 | 3, Token: "8266389D59000000032B0229296E04"}, ReadTime: read},
+		{Op: OpRead, Source: "postgres", Namespace: Namespace{"public", "notes"}, Columns: pgCols,
+			After:    []Value{Int(7, 32), JSON([]byte(`{"tags": ["a"]}`)), String([]byte("first note"))},
+			Snapshot: SnapshotFirst,
+			Pos:      Position{Flavor: FlavorLSN, Offset: 0x16B2F00, Row: 1, Snapshot: "t=public.notes,k=7"},
+			ReadTime: read},
 	}
 }
 

@@ -16,6 +16,7 @@ var opNames = [...]string{
 	OpCommit:    "commit",
 	OpHeartbeat: "heartbeat",
 	OpStatement: "statement",
+	OpRead:      "read",
 }
 
 // String returns the operation's name ("insert", "update", …). An Op
@@ -48,6 +49,39 @@ func ParseOp(s string) (Op, error) {
 		return Op(n), nil
 	}
 	return 0, fmt.Errorf("change: unknown op %q", s)
+}
+
+var snapshotNames = [...]string{
+	SnapshotNone:        "",
+	SnapshotFirst:       "first",
+	SnapshotOn:          "true",
+	SnapshotLast:        "last",
+	SnapshotIncremental: "incremental",
+}
+
+// String returns the mark as Debezium's source.snapshot writes it:
+// "first", "true", "last", "incremental", or "" for SnapshotNone. A mark
+// outside the defined set is written "snapshot(N)", which
+// ParseSnapshotMark also accepts.
+func (m SnapshotMark) String() string {
+	if int(m) < len(snapshotNames) {
+		return snapshotNames[m]
+	}
+	return "snapshot(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseSnapshotMark returns the mark named s, as written by
+// SnapshotMark.String ("" is SnapshotNone).
+func ParseSnapshotMark(s string) (SnapshotMark, error) {
+	for i, n := range snapshotNames {
+		if n == s {
+			return SnapshotMark(i), nil
+		}
+	}
+	if n, ok := parseNumbered(s, "snapshot("); ok {
+		return SnapshotMark(n), nil
+	}
+	return 0, fmt.Errorf("change: unknown snapshot mark %q", s)
 }
 
 var kindNames = [...]string{

@@ -6,7 +6,7 @@ func TestOpNames(t *testing.T) {
 	want := map[Op]string{
 		OpInsert: "insert", OpUpdate: "update", OpDelete: "delete", OpTruncate: "truncate",
 		OpDDL: "ddl", OpBegin: "begin", OpCommit: "commit", OpHeartbeat: "heartbeat",
-		OpStatement: "statement", 0: "op(0)", 10: "op(10)", 200: "op(200)",
+		OpStatement: "statement", OpRead: "read", 0: "op(0)", 11: "op(11)", 200: "op(200)",
 	}
 	for op, name := range want {
 		if got := op.String(); got != name {
@@ -51,6 +51,27 @@ func TestKindNames(t *testing.T) {
 	for _, bad := range []string{"", "Int", "kind()", "kind(-1)"} {
 		if _, err := ParseKind(bad); err == nil {
 			t.Errorf("ParseKind(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestSnapshotMarkNames(t *testing.T) {
+	want := map[SnapshotMark]string{
+		SnapshotNone: "", SnapshotFirst: "first", SnapshotOn: "true", SnapshotLast: "last",
+		SnapshotIncremental: "incremental", 5: "snapshot(5)", 255: "snapshot(255)",
+	}
+	for m, name := range want {
+		if got := m.String(); got != name {
+			t.Errorf("SnapshotMark(%d).String() = %q, want %q", m, got, name)
+		}
+		back, err := ParseSnapshotMark(name)
+		if err != nil || back != m {
+			t.Errorf("ParseSnapshotMark(%q) = %d, %v; want %d", name, back, err, m)
+		}
+	}
+	for _, bad := range []string{"false", "TRUE", "snapshot(256)", "snapshot(05)"} {
+		if _, err := ParseSnapshotMark(bad); err == nil {
+			t.Errorf("ParseSnapshotMark(%q) succeeded", bad)
 		}
 	}
 }

@@ -26,4 +26,18 @@ type Position struct {
 	GTIDSet string
 	// Token is an opaque resume token (MongoDB change streams).
 	Token string
+	// Row numbers the rows of an initial snapshot, from 1: a position
+	// with Row set is the Row-th row read by a snapshot whose consistent
+	// point is the rest of the position (Flavor, File, Offset, GTID set,
+	// token). Such positions sort after the consistent point itself and
+	// before every change of the log after it (see ComparePlace), so a
+	// snapshot's rows come before the stream that follows it.
+	Row uint64
+	// Snapshot is the progress of a snapshot at this position (which
+	// tables are done, the last key delivered of the one being read),
+	// encoded by package snapshot and opaque here. It is set on the rows
+	// of a snapshot, and during an incremental snapshot on every change,
+	// so that a restart from any saved position resumes the snapshot where
+	// it stood. It takes no part in the order except to break ties.
+	Snapshot string
 }

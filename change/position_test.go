@@ -26,6 +26,10 @@ func TestPositionText(t *testing.T) {
 		{Position{Index: 3}, "none:0#3"},
 		{Position{Flavor: FlavorLSN, File: "f", GTIDSet: "g", Token: "t"}, "lsn:0/0;file=f;gtid=g;token=t"},
 		{Position{Flavor: 9, Offset: math.MaxUint64, Index: math.MaxUint64}, "flavor(9):18446744073709551615#18446744073709551615"},
+		{Position{Flavor: FlavorLSN, Offset: 0x16B3748, Row: 17, Snapshot: "t=public.orders,k=42"}, "lsn:0/16B3748;row=17;snap=t=public.orders,k=42"},
+		{Position{Flavor: FlavorBinlog, File: "b.000001", Offset: 4, GTIDSet: "0-1-5", Row: math.MaxUint64, Snapshot: "t=a b;c#d%"},
+			"binlog:b.000001:4;gtid=0-1-5;row=18446744073709551615;snap=t=a%20b%3Bc%23d%25"},
+		{Position{Flavor: FlavorMongo, Offset: 7, Index: 2, Token: "x", Snapshot: "inc=1"}, "mongo:0.7#2;token=x;snap=inc=1"},
 	}
 	for _, tt := range tests {
 		if got := tt.p.String(); got != tt.text {
@@ -47,6 +51,7 @@ func TestParsePositionErrors(t *testing.T) {
 		"binlog:f:1;gtid=a;gtid=b", "binlog:f:1;file=x", "binlog:f:1;other=1", "binlog:f:1;gtid", "binlog:f%4:1",
 		"lsn:0", "lsn:1/G", "lsn:100000000/0", "lsn:/1", "mongo:1", "mongo:4294967296.0", "mongo:1.x",
 		"what:1", "flavor(300):1", "none:", "binlog:f:18446744073709551616",
+		"lsn:0/1;row=", "lsn:0/1;row=x", "lsn:0/1;row=-1", "lsn:0/1;row=1;row=2", "lsn:0/1;snap=%zz", "lsn:0/1;snap=a;snap=b",
 	} {
 		if p, err := ParsePosition(bad); err == nil {
 			t.Errorf("ParsePosition(%q) = %+v, want an error", bad, p)
@@ -62,6 +67,12 @@ func TestCompare(t *testing.T) {
 		{Flavor: FlavorBinlog, File: "a.000001", Offset: 9999},
 		{Flavor: FlavorBinlog, File: "mysql-bin", Offset: 4},
 		{Flavor: FlavorBinlog, File: "mysql-bin.000002", Offset: 4},
+		// A snapshot taken at mysql-bin.000002:4: its rows come after the
+		// point and before the first transaction that begins there.
+		{Flavor: FlavorBinlog, File: "mysql-bin.000002", Offset: 4, Row: 1, Snapshot: "t=z"},
+		{Flavor: FlavorBinlog, File: "mysql-bin.000002", Offset: 4, Row: 2, Snapshot: "t=a"},
+		{Flavor: FlavorBinlog, File: "mysql-bin.000002", Offset: 4, Row: 2, Snapshot: "t=b"},
+		{Flavor: FlavorBinlog, File: "mysql-bin.000002", Offset: 4, Row: 1 << 40},
 		{Flavor: FlavorBinlog, File: "mysql-bin.000002", Offset: 4, Index: 1},
 		{Flavor: FlavorBinlog, File: "mysql-bin.000002", Offset: 4, Index: 1, GTIDSet: "x:1"},
 		{Flavor: FlavorBinlog, File: "mysql-bin.000002", Offset: 120},
@@ -97,11 +108,12 @@ func TestCompare(t *testing.T) {
 			}
 		}
 	}
-	// Same place, told apart only by a GTID set or a token.
+	// Same place, told apart only by a GTID set, a token or the snapshot progress.
 	for _, pair := range [][2]Position{
-		{ordered[5], ordered[6]},
-		{ordered[18], ordered[19]},
-		{ordered[19], ordered[20]},
+		{ordered[6], ordered[7]},
+		{ordered[9], ordered[10]},
+		{ordered[22], ordered[23]},
+		{ordered[23], ordered[24]},
 		{{Flavor: FlavorBinlog, File: "b.000003", Offset: 841}, {Flavor: FlavorBinlog, File: "b.000003", Offset: 841, GTIDSet: "0-1-3"}},
 	} {
 		if ComparePlace(pair[0], pair[1]) != 0 || ComparePlace(pair[1], pair[0]) != 0 {

@@ -15,8 +15,10 @@ func (p Position) IsZero() bool { return p == Position{} }
 // if a is after b. Positions of different flavors order by flavor. Binlog
 // positions order by file (base name, then the numeric suffix as a number,
 // so mysql-bin.999999 < mysql-bin.1000000), then Offset, then Index; LSN and
-// MongoDB positions by Offset, then Index. Fields that do not take part in a
-// flavor's order (the GTID set, the token, and File outside binlog) break
+// MongoDB positions by Offset, then Index. A snapshot's rows (Row set) come
+// after the position without Row at the same place and Index, in Row
+// order. Fields that do not take part in a flavor's order (the GTID set,
+// the token, the snapshot progress, and File outside binlog) break
 // remaining ties as plain strings, so Compare is 0 only for identical
 // positions and the order is total.
 func Compare(a, b Position) int {
@@ -29,15 +31,19 @@ func Compare(a, b Position) int {
 	if c := strings.Compare(a.GTIDSet, b.GTIDSet); c != 0 {
 		return c
 	}
-	return strings.Compare(a.Token, b.Token)
+	if c := strings.Compare(a.Token, b.Token); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Snapshot, b.Snapshot)
 }
 
 // ComparePlace orders two positions by where they are in the log only:
-// flavor, then (binlog) file, Offset and Index, as Compare does, but it
-// returns 0 for positions at the same place that differ in the fields
-// Compare uses to break ties (a GTID set, a token, a non-binlog File). A
-// stop position typed as FILE:POS is at the same place as the commit that
-// ends there, which carries its GTID set.
+// flavor, then (binlog) file, Offset, Index and snapshot Row, as Compare
+// does, but it returns 0 for positions at the same place that differ in
+// the fields Compare uses to break ties (a GTID set, a token, the snapshot
+// progress, a non-binlog File). A stop position typed as FILE:POS is at
+// the same place as the commit that ends there, which carries its GTID
+// set.
 func ComparePlace(a, b Position) int {
 	if c := cmp.Compare(a.Flavor, b.Flavor); c != 0 {
 		return c
@@ -50,7 +56,10 @@ func ComparePlace(a, b Position) int {
 	if c := cmp.Compare(a.Offset, b.Offset); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.Index, b.Index)
+	if c := cmp.Compare(a.Index, b.Index); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Row, b.Row)
 }
 
 // splitBinlogName splits "mysql-bin.000003" into "mysql-bin" and "000003".
@@ -106,13 +115,16 @@ var flavorNames = [...]string{
 //	binlog:mysql-bin.000003:1234#5;gtid=3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5
 //	lsn:0/16B3748#2
 //	mongo:1700000000.5#1;token=%7B%22_data%22:%228265...%22%7D
+//	lsn:0/16B3748;row=17;snap=i1,t=public.orders,k=42
 //
 // The zero Position is "". The main part is the binlog file and offset, the
 // LSN as PostgreSQL prints it, or the oplog timestamp as seconds.increment;
-// "#N" adds a nonzero Index; ";file=", ";gtid=" and ";token=" add the other
-// nonzero fields. In those fields (and the binlog file name) '%', ';', '#',
-// spaces, control bytes, bytes >= 0x7F, and ':' in a file name are written
-// as %XX, so a GTID set with newlines stays on one line.
+// "#N" adds a nonzero Index; ";file=", ";gtid=", ";token=", ";row=" and
+// ";snap=" add the other nonzero fields (File outside binlog positions,
+// GTIDSet, Token, Row, Snapshot), in that order. In the text fields (and
+// the binlog file name) '%', ';', '#', spaces, control bytes, bytes >=
+// 0x7F, and ':' in a file name are written as %XX, so a GTID set with
+// newlines stays on one line.
 func (p Position) String() string {
 	if p.IsZero() {
 		return ""
@@ -170,6 +182,14 @@ func appendPosition(dst []byte, p Position) []byte {
 	if p.Token != "" {
 		dst = append(dst, ";token="...)
 		dst = appendPosEscaped(dst, p.Token, false)
+	}
+	if p.Row != 0 {
+		dst = append(dst, ";row="...)
+		dst = strconv.AppendUint(dst, p.Row, 10)
+	}
+	if p.Snapshot != "" {
+		dst = append(dst, ";snap="...)
+		dst = appendPosEscaped(dst, p.Snapshot, false)
 	}
 	return dst
 }
@@ -319,6 +339,12 @@ func parsePosition(s string) (Position, error) {
 			return p, fmt.Errorf("bad or repeated field %q", kv)
 		}
 		seen[k] = true
+		if k == "row" {
+			if p.Row, err = parseDecimal(v); err != nil {
+				return p, fmt.Errorf("row: %w", err)
+			}
+			continue
+		}
 		u, err := unescapePos(v)
 		if err != nil {
 			return p, fmt.Errorf("%s: %w", k, err)
@@ -330,6 +356,8 @@ func parsePosition(s string) (Position, error) {
 			p.GTIDSet = u
 		case k == "token":
 			p.Token = u
+		case k == "snap":
+			p.Snapshot = u
 		default:
 			return p, fmt.Errorf("unknown field %q", k)
 		}

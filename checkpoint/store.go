@@ -28,23 +28,37 @@ type Store interface {
 // record is the stored form of a Position: explicit field names and a
 // version, so the encoding does not change when Position grows methods.
 type record struct {
-	V       int    `json:"v"`
-	Flavor  uint8  `json:"flavor"`
-	File    string `json:"file,omitempty"`
-	Offset  uint64 `json:"offset"`
-	Index   uint64 `json:"index"`
-	GTIDSet string `json:"gtid_set,omitempty"`
-	Token   string `json:"token,omitempty"`
+	V        int    `json:"v"`
+	Flavor   uint8  `json:"flavor"`
+	File     string `json:"file,omitempty"`
+	Offset   uint64 `json:"offset"`
+	Index    uint64 `json:"index"`
+	GTIDSet  string `json:"gtid_set,omitempty"`
+	Token    string `json:"token,omitempty"`
+	Row      uint64 `json:"row,omitempty"`
+	Snapshot string `json:"snapshot,omitempty"`
 }
 
-const recordVersion = 1
+// Record versions. Version 1 holds stream positions; version 2 adds the
+// snapshot fields (Row, Snapshot) and is written only for positions that
+// have them, so that a release that knows only version 1 refuses such a
+// position (it would drop the snapshot's progress and resume wrongly)
+// while every other position stays readable by it.
+const (
+	recordVersion         = 1
+	recordVersionSnapshot = 2
+)
 
 // encodePosition returns the stored form of p.
 func encodePosition(p change.Position) ([]byte, error) {
-	b, err := json.Marshal(record{
+	r := record{
 		V: recordVersion, Flavor: uint8(p.Flavor), File: p.File, Offset: p.Offset,
-		Index: p.Index, GTIDSet: p.GTIDSet, Token: p.Token,
-	})
+		Index: p.Index, GTIDSet: p.GTIDSet, Token: p.Token, Row: p.Row, Snapshot: p.Snapshot,
+	}
+	if p.Row != 0 || p.Snapshot != "" {
+		r.V = recordVersionSnapshot
+	}
+	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: encode position: %w", err)
 	}
@@ -57,12 +71,12 @@ func decodePosition(b []byte) (change.Position, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return change.Position{}, fmt.Errorf("checkpoint: decode position %q: %w", b, err)
 	}
-	if r.V != recordVersion {
+	if r.V != recordVersion && r.V != recordVersionSnapshot {
 		return change.Position{}, fmt.Errorf("checkpoint: decode position: unknown record version %d", r.V)
 	}
 	return change.Position{
 		Flavor: change.Flavor(r.Flavor), File: r.File, Offset: r.Offset,
-		Index: r.Index, GTIDSet: r.GTIDSet, Token: r.Token,
+		Index: r.Index, GTIDSet: r.GTIDSet, Token: r.Token, Row: r.Row, Snapshot: r.Snapshot,
 	}, nil
 }
 

@@ -139,10 +139,44 @@ func TestBoltLockedByAnotherHandle(t *testing.T) {
 }
 
 func TestDecodeRejectsGarbage(t *testing.T) {
-	for _, in := range []string{``, `{`, `{"v":2,"offset":1}`, `[1,2]`, `{"v":1,"offset":-1}`} {
+	for _, in := range []string{``, `{`, `{"v":3,"offset":1}`, `{"v":0,"offset":1}`, `[1,2]`, `{"v":1,"offset":-1}`, `{"v":2,"row":-1}`} {
 		if _, err := decodePosition([]byte(in)); err == nil {
 			t.Errorf("decodePosition(%q) succeeded", in)
 		}
+	}
+}
+
+// TestRecordVersions: records written before snapshot positions existed
+// still load; a snapshot position is written as version 2 (which a
+// release knowing only version 1 refuses instead of dropping its
+// progress), any other position as version 1, exactly as before.
+func TestRecordVersions(t *testing.T) {
+	old := `{"v":1,"flavor":1,"file":"bin.000003","offset":1234,"index":5,"gtid_set":"0-1-9"}`
+	p, err := decodePosition([]byte(old))
+	want := change.Position{Flavor: change.FlavorBinlog, File: "bin.000003", Offset: 1234, Index: 5, GTIDSet: "0-1-9"}
+	if err != nil || p != want {
+		t.Fatalf("decode of a version 1 record = %+v, %v; want %+v", p, err, want)
+	}
+	b, err := encodePosition(want)
+	if err != nil || string(b) != old {
+		t.Errorf("encode of a stream position = %s, %v; want the version 1 record %s", b, err, old)
+	}
+	snap := change.Position{Flavor: change.FlavorLSN, Offset: 0x16B2F00, Row: 42, Snapshot: "t=public.orders,k=9"}
+	b, err = encodePosition(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantText := `{"v":2,"flavor":2,"offset":23801600,"index":0,"row":42,"snapshot":"t=public.orders,k=9"}`; string(b) != wantText {
+		t.Errorf("encode of a snapshot position = %s, want %s", b, wantText)
+	}
+	if back, err := decodePosition(b); err != nil || back != snap {
+		t.Errorf("decode(%s) = %+v, %v; want %+v", b, back, err, snap)
+	}
+	// Progress alone (the stream's positions during an incremental
+	// snapshot) is version 2 too.
+	inc := change.Position{Flavor: change.FlavorLSN, Offset: 7, Index: 2, Snapshot: "inc=1"}
+	if b, _ := encodePosition(inc); !strings.HasPrefix(string(b), `{"v":2,`) {
+		t.Errorf("encode of %+v = %s, want version 2", inc, b)
 	}
 }
 

@@ -53,7 +53,7 @@ func (e *canalEncoder) Encode(b *Batch, c *change.Change) error {
 	m := b.mark()
 	var err error
 	switch c.Op {
-	case change.OpInsert, change.OpUpdate, change.OpDelete:
+	case change.OpInsert, change.OpUpdate, change.OpDelete, change.OpRead:
 		err = e.row(b, c)
 	case change.OpBegin, change.OpCommit, change.OpHeartbeat:
 		// Canal's MQ mode sends no transaction entries.
@@ -271,7 +271,8 @@ func (e *canalEncoder) appendValue(dst []byte, c *change.Change, v *change.Value
 func canalEvent(c *change.Change) (typ string, isDDL bool, sql string) {
 	sql = c.SQL
 	switch c.Op {
-	case change.OpInsert:
+	case change.OpInsert, change.OpRead:
+		// Canal has no snapshot event: a snapshot's row is an INSERT.
 		return "INSERT", false, sql
 	case change.OpUpdate:
 		return "UPDATE", false, sql

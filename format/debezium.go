@@ -141,7 +141,7 @@ func (e *debeziumEncoder) Encode(b *Batch, c *change.Change) error {
 	e.c = c
 	var err error
 	switch c.Op {
-	case change.OpInsert, change.OpUpdate, change.OpDelete:
+	case change.OpInsert, change.OpUpdate, change.OpDelete, change.OpRead:
 		err = e.data(b, c)
 	case change.OpTruncate:
 		err = e.truncate(b, c)
@@ -248,6 +248,8 @@ func (e *debeziumEncoder) data(b *Batch, c *change.Change) error {
 		op = 'c'
 	case change.OpUpdate:
 		op = 'u'
+	case change.OpRead:
+		op = 'r'
 	default:
 		op = 'd'
 	}
@@ -565,7 +567,13 @@ func (e *debeziumEncoder) appendSource(dst []byte, c *change.Change) []byte {
 	dst = append(dst, conn...)
 	dst = append(dst, `","name":`...)
 	dst = appendString(dst, e.opt.topicPrefix)
-	if t := c.CommitTime; !t.IsZero() {
+	t := c.CommitTime
+	if t.IsZero() && c.Op == change.OpRead {
+		// A snapshot's row was read, not committed, at a known time:
+		// Debezium's source.ts_ms of snapshot events is when it read.
+		t = c.ReadTime
+	}
+	if !t.IsZero() {
 		ns := t.UnixNano()
 		dst = append(dst, `,"ts_ms":`...)
 		dst = appendInt(dst, floorDiv(ns, 1e6))
@@ -576,7 +584,13 @@ func (e *debeziumEncoder) appendSource(dst []byte, c *change.Change) []byte {
 	} else {
 		dst = append(dst, `,"ts_ms":0,"ts_us":0,"ts_ns":0`...)
 	}
-	dst = append(dst, `,"snapshot":"false","db":`...)
+	dst = append(dst, `,"snapshot":"`...)
+	if c.Snapshot != change.SnapshotNone {
+		dst = append(dst, c.Snapshot.String()...)
+	} else {
+		dst = append(dst, "false"...)
+	}
+	dst = append(dst, `","db":`...)
 	switch conn {
 	case "postgresql":
 		dst = appendString(dst, e.opt.dbname)

@@ -72,6 +72,8 @@ func (e *debeziumEncoder) mongoData(b *Batch, c *change.Change) error {
 		b.buf = append(b.buf, 'c')
 	case change.OpUpdate:
 		b.buf = append(b.buf, 'u')
+	case change.OpRead:
+		b.buf = append(b.buf, 'r')
 	default:
 		b.buf = append(b.buf, 'd')
 	}

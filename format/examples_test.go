@@ -83,7 +83,18 @@ func examples() map[string]change.Change {
 		Before:  []change.Value{{Kind: change.KindObjectID, B: oid}},
 		Pos:     change.Position{Flavor: change.FlavorMongo, Offset: 1714979291<<32 | 1, Token: "8266389D5B000000012B0229296E04"}, CommitTime: commit.Add(2 * time.Second), ReadTime: read.Add(2 * time.Second)}
 
+	// The first row of an initial snapshot of MariaDB taken at
+	// mysql-bin.000003:1100 (no commit time: the row was read), and a row
+	// of an incremental snapshot of a MongoDB collection.
+	snapRow := base
+	snapRow.Op, snapRow.Columns, snapRow.After, snapRow.CommitTime, snapRow.Snapshot = change.OpRead, cols, row("new", 1, "19.90", change.Null()), time.Time{}, change.SnapshotFirst
+	snapRow.Pos = change.Position{Flavor: change.FlavorBinlog, File: "mysql-bin.000003", Offset: 1100, GTIDSet: gtid, Row: 1, Snapshot: "t=shop.orders,k=42"}
+	mongoRead := mongoInsert
+	mongoRead.Op, mongoRead.CommitTime, mongoRead.Snapshot = change.OpRead, time.Time{}, change.SnapshotIncremental
+	mongoRead.Pos = change.Position{Flavor: change.FlavorMongo, Offset: 1714979289<<32 | 3, Row: 1, Snapshot: "inc=2,t=shop.customers"}
+
 	return map[string]change.Change{
+		"read": snapRow, "mongo-read": mongoRead,
 		"begin":  {Op: change.OpBegin, Source: "mysql", Tx: change.Tx{ID: txID}, Pos: pos(1100, 0), CommitTime: commit, ReadTime: read},
 		"insert": ins, "update": upd, "delete": del, "update-key": keyUpd,
 		"commit": {Op: change.OpCommit, Source: "mysql", Tx: change.Tx{ID: txID, Index: 3}, Pos: pos(1500, 0), CommitTime: commit, ReadTime: read},

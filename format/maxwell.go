@@ -55,7 +55,7 @@ func (e *maxwellEncoder) Encode(b *Batch, c *change.Change) error {
 	e.c = c
 	var err error
 	switch c.Op {
-	case change.OpInsert, change.OpUpdate, change.OpDelete:
+	case change.OpInsert, change.OpUpdate, change.OpDelete, change.OpRead:
 		err = e.row(b, c)
 	case change.OpDDL, change.OpTruncate:
 		if e.opt.ddl {
@@ -101,6 +101,9 @@ func (e *maxwellEncoder) row(b *Batch, c *change.Change) error {
 		dst = append(dst, "insert"...)
 	case change.OpUpdate:
 		dst = append(dst, "update"...)
+	case change.OpRead:
+		// Maxwell's bootstrap writes the rows it reads so.
+		dst = append(dst, "bootstrap-insert"...)
 	default:
 		dst = append(dst, "delete"...)
 	}

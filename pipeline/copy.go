@@ -19,7 +19,7 @@ const (
 // what the pipeline's byte bounds are measured in.
 func EstimateSize(c *change.Change) int64 {
 	n := changeSize + int64(len(c.Database)+len(c.Table)+len(c.SQL)+len(c.Source)+
-		len(c.Tx.ID)+len(c.Pos.File)+len(c.Pos.GTIDSet)+len(c.Pos.Token))
+		len(c.Tx.ID)+len(c.Pos.File)+len(c.Pos.GTIDSet)+len(c.Pos.Token)+len(c.Pos.Snapshot))
 	return n + valuesSize(c.Before) + valuesSize(c.After)
 }
 

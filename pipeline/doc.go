@@ -61,6 +61,28 @@
 //  4. If the source cannot resume at from (the log was purged), Stream
 //     returns an error saying so; it never silently starts elsewhere.
 //
+// # Snapshots
+//
+// A source that reads the rows a table already holds before following its
+// log (an initial snapshot) emits them as change.OpRead changes whose
+// positions are the snapshot's consistent point — the place in the log
+// the stream continues from — with Position.Row numbering the rows (1, 2,
+// …, counted across restarts) and Position.Snapshot holding the
+// snapshot's progress (the table being read, the last key delivered).
+// change.ComparePlace orders them after the consistent point and before
+// every change the log holds after it, so rule 1 holds across the switch
+// from snapshot to stream, and rule 3 applies unchanged: Stream from a
+// snapshot position continues the snapshot after the row at it (its
+// progress names the rows already delivered) and then streams from the
+// consistent point. The pipeline saves them like any other position, only
+// after delivery, so a restart resumes the snapshot at the last delivered
+// row instead of reading everything again. Where a source must carry
+// snapshot state past the snapshot's rows — the stream after an
+// interrupted snapshot drops what the resumed snapshot has already read,
+// an incremental snapshot interleaves its rows with the stream — the
+// positions of its other changes carry Position.Snapshot too; it takes no
+// part in the order.
+//
 // The pipeline saves a position only after the sink acknowledged (Write
 // returned nil for) every shown change up to it. What it saves is the
 // position of the last change a run of acknowledged batches covers — a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -427,6 +428,11 @@ func TestPipelineRejectsPositionDisorder(t *testing.T) {
 		return change.Change{Op: op, Namespace: change.Namespace{Database: "d", Table: "t"},
 			Pos: change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: off, Index: idx}}
 	}
+	snap := func(off, row uint64) change.Change {
+		c := at(change.OpRead, off, 0)
+		c.Pos.Row, c.Pos.Snapshot = row, "t=d.t,k="+strconv.FormatUint(row, 10)
+		return c
+	}
 	tests := []struct {
 		name string
 		from change.Position
@@ -440,6 +446,13 @@ func TestPipelineRejectsPositionDisorder(t *testing.T) {
 		{"at from again", at(change.OpInsert, 4, 3).Pos, listSource{at(change.OpInsert, 4, 3)}, false},
 		{"before from", at(change.OpInsert, 4, 3).Pos, listSource{at(change.OpInsert, 4, 2)}, false},
 		{"after from", at(change.OpInsert, 4, 3).Pos, listSource{at(change.OpInsert, 4, 4)}, true},
+		// A snapshot at bin.000001:4: its rows, then the stream from there.
+		{"snapshot then stream", change.Position{}, listSource{snap(4, 1), snap(4, 2), at(change.OpInsert, 4, 2), at(change.OpCommit, 90, 0)}, true},
+		{"snapshot resumed", snap(4, 2).Pos, listSource{snap(4, 3), at(change.OpCommit, 90, 0)}, true},
+		{"stream after its snapshot's point", snap(4, 2).Pos, listSource{at(change.OpInsert, 4, 1)}, true},
+		{"snapshot row again", snap(4, 2).Pos, listSource{snap(4, 2)}, false},
+		{"snapshot after the stream began", change.Position{}, listSource{at(change.OpInsert, 4, 1), snap(4, 3)}, false},
+		{"heartbeat at the snapshot's point", snap(4, 2).Pos, listSource{at(change.OpHeartbeat, 4, 0)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -116,11 +116,12 @@ func (r *router) routeOf(c *change.Change) (*route, bool) {
 // produced says whether a change becomes a record: heartbeats do not.
 func produced(c *change.Change) bool { return c.Op != change.OpHeartbeat }
 
-// opNames are the op header values.
-var opNames = func() [change.OpHeartbeat + 1][]byte {
-	var n [change.OpHeartbeat + 1][]byte
-	for op := change.OpInsert; op <= change.OpHeartbeat; op++ {
-		n[op] = []byte(op.String())
+// opNames are the op header values, for every Op value (statement and
+// read included; an Op is a byte, so no value indexes past the end).
+var opNames = func() [256][]byte {
+	var n [256][]byte
+	for op := range n {
+		n[op] = []byte(change.Op(op).String())
 	}
 	return n
 }()

@@ -168,9 +168,9 @@ func run(path string, stdout io.Writer) error {
 			tables[c.Table] = rows
 		}
 		switch c.Op {
-		case change.OpInsert:
+		case change.OpInsert, change.OpRead:
 			if _, ok := rows[keyText(c.After)]; ok {
-				report("line %d: insert of row %s.%s, which the stream already holds", n, c.Table, keyText(c.After))
+				report("line %d: %s of row %s.%s, which the stream already holds", n, c.Op, c.Table, keyText(c.After))
 			}
 			rows[keyText(c.After)] = rowText(c.After)
 		case change.OpUpdate:
