@@ -97,6 +97,7 @@ type killRestart struct {
 	half   chan struct{} // closed when every workload reached half way
 	done   chan struct{} // closed after the restart (or its failure)
 	paused atomic.Int64  // nanoseconds the workloads were held
+	born   atomic.Int64  // unix nanoseconds the newest sluice process started
 	err    error         // the restart's failure, read after done
 	// began and ended bound the restart (read after done).
 	began, ended time.Time
@@ -119,7 +120,7 @@ func (r *killRestart) run() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r.mu.Lock()
+	lockSettled(&r.mu, &r.born)
 	defer r.mu.Unlock()
 	r.began = time.Now()
 	defer func() { r.ended = time.Now(); r.paused.Store(int64(r.ended.Sub(r.began))) }()
@@ -190,6 +191,7 @@ func runKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, restart
 	workDone := false
 	for i := 0; i < killCount; i++ {
 		born := time.Now()
+		restart.born.Store(born.UnixNano())
 		cmd := start()
 		at := int64((float64(i) + 0.15 + 0.7*rng.Float64()) / killCount * killChanges)
 		for !workDone && prog.changes.Load() < at {
@@ -204,6 +206,10 @@ func runKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, restart
 			cmd.Wait()
 			t.Fatalf("workload: %v", workErr)
 		}
+		// Never during the restart: the process running through it must
+		// reconnect to the restarted server.
+		restart.mu.RLock()
+		restart.mu.RUnlock()
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
@@ -531,6 +537,22 @@ func compareRebuilt(t *testing.T, table string, got, want map[string]string) {
 
 // spansRestart reports whether one of the process lives (start, end) began
 // before a server restart began and ended after it ended.
+// lockSettled takes mu (write) once the newest sluice process, started at
+// *born (unix nanoseconds), has run for a second, so that a restart under
+// the lock happens under a process that is past its first connection.
+// The kill loops take mu (read) before each kill, so that process lives
+// through the restart. It gives up waiting after 30 s.
+func lockSettled(mu *sync.RWMutex, born *atomic.Int64) {
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		mu.Lock()
+		if time.Since(time.Unix(0, born.Load())) >= time.Second || time.Now().After(deadline) {
+			return
+		}
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func spansRestart(lives [][2]time.Time, began, ended time.Time) bool {
 	for _, l := range lives {
 		if l[0].Before(began) && l[1].After(ended) {

@@ -293,6 +293,7 @@ func TestStreamPostgresSIGKILL(t *testing.T) {
 	workDone, early := false, 0
 	for i := 0; i < pgKillCount; i++ {
 		born := time.Now()
+		restart.born.Store(born.UnixNano())
 		cmd, exited := start()
 		at := int64((float64(i) + 0.15 + 0.7*rng.Float64()) / pgKillCount * pgKillChanges)
 		ended := false
@@ -318,6 +319,9 @@ func TestStreamPostgresSIGKILL(t *testing.T) {
 			i-- // this kill again, with a new process
 			continue
 		}
+		// Never during the restart (see lockSettled).
+		restart.mu.RLock()
+		restart.mu.RUnlock()
 		cmd.Process.Signal(syscall.SIGKILL)
 		<-exited
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
@@ -510,7 +514,8 @@ type pgKillRestart struct {
 	half   chan struct{} // closed by the workload at half way
 	done   chan struct{} // closed after the restart (or its failure)
 	paused atomic.Int64
-	err    error // read after done
+	born   atomic.Int64 // unix nanoseconds the newest sluice process started
+	err    error        // read after done
 	// began and ended bound the restart (read after done).
 	began, ended time.Time
 }
@@ -525,7 +530,7 @@ func (r *pgKillRestart) run() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r.mu.Lock()
+	lockSettled(&r.mu, &r.born)
 	defer r.mu.Unlock()
 	r.began = time.Now()
 	defer func() {
