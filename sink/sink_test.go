@@ -52,7 +52,7 @@ func TestOpen(t *testing.T) {
 	})
 	for _, raw := range []string{"fail://user:s3cret@host/x", "nope://user:s3cret@host/x", "fail://user:s3cret@host:badport/x",
 		"fail://user:s3cr%et@host/", "fail://host/x?token=s3cret", "stdout://user:s3cret@host/",
-		"kafka://user:s3cret@host/?sasl=plain&partitions=0", "kafka://host/?sasl=plain&sasl_user=u&sasl_password=s3cret&nope=1"} {
+		"kafka://user:s3cret@host/?sasl=plain&partitions=0", "kafka://host/?sasl=plain&sasl-user=u&sasl-password=s3cret&nope=1"} {
 		_, err := sink.Open(ctx, r, raw, sink.Config{})
 		if err == nil {
 			t.Fatalf("Open(%s) succeeded", raw)

@@ -154,7 +154,7 @@ func runKafkaKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, k 
 	}
 	dir := t.TempDir()
 	srcURL := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr(), tc.serverID)
-	sinkURL := "kafka://" + k.Seeds() + "/?topic={db}.{table}&create_topics=on&partitions=4"
+	sinkURL := "kafka://" + k.Seeds() + "/?topic={db}.{table}&create-topics=on&partitions=4"
 	args := []string{"stream", srcURL, "--to", sinkURL, "--id", tc.db,
 		"--from", "earliest", "--include", tc.db + `\..*`, "--checkpoint-interval", "200ms"}
 	if tc.exactly {
@@ -456,7 +456,7 @@ func TestStreamKafkaKeyOrderPostgres(t *testing.T) {
 	go func() {
 		e := &env{Stdout: &bytes.Buffer{}, Stderr: &logs}
 		done <- streamWith(runCtx, e, []string{pg.DSN("postgres") + "&slot=ko&publication=ko",
-			"--to", "kafka://" + k.Seeds() + "/?topic={db}.{table}&create_topics=on&partitions=6",
+			"--to", "kafka://" + k.Seeds() + "/?topic={db}.{table}&create-topics=on&partitions=6",
 			"--state", filepath.Join(dir, "state.db")}, source.Default(), sinks.Builtin())
 	}()
 

@@ -166,7 +166,7 @@ func (c *Config) validate() error {
 	case (c.User != "" || c.Password != "") && c.SASL == "":
 		return errors.New("a user or password needs sasl=plain, scram-sha-256 or scram-sha-512")
 	case c.SASL != "" && c.User == "":
-		return fmt.Errorf("sasl=%s needs a user (kafka://USER:PASSWORD@… or sasl_user)", c.SASL)
+		return fmt.Errorf("sasl=%s needs a user (kafka://USER:PASSWORD@… or sasl-user)", c.SASL)
 	}
 	if _, err := compression(c.Compression); err != nil {
 		return err
@@ -251,24 +251,24 @@ func LoadTLS(caFile, certFile, keyFile, serverName string, insecure bool) (*tls.
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("tls_ca: %w", err)
+			return nil, fmt.Errorf("tls-ca: %w", err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls_ca %s: no PEM certificate", caFile)
+			return nil, fmt.Errorf("tls-ca %s: no PEM certificate", caFile)
 		}
 		tc.RootCAs = pool
 	}
 	if (certFile == "") != (keyFile == "") {
-		return nil, errors.New("tls_cert and tls_key go together")
+		return nil, errors.New("tls-cert and tls-key go together")
 	}
 	if certFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("tls_cert/tls_key: %w", err)
+			return nil, fmt.Errorf("tls-cert/tls-key: %w", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
@@ -279,11 +279,11 @@ func LoadTLS(caFile, certFile, keyFile, serverName string, insecure bool) (*tls.
 //
 //	kafka://[USER:PASSWORD@]HOST[:PORT][,HOST[:PORT]…]/[?PARAMETERS]
 //
-// Parameters: topic, prefix, delivery, offsets_topic,
-// transactional_id, transaction_timeout, compression, sasl, sasl_user,
-// sasl_password, tls, tls_ca, tls_cert, tls_key, tls_server_name,
-// tls_insecure, create_topics, partitions, replication, keyless,
-// headers, max_message_bytes (see the package documentation). Unknown
+// Parameters: topic, prefix, delivery, offsets-topic,
+// transactional-id, transaction-timeout, compression, sasl, sasl-user,
+// sasl-password, tls, tls-ca, tls-cert, tls-key, tls-server-name,
+// create-topics, partitions, replication, keyless,
+// headers, max-message-bytes (see the package documentation). Unknown
 // parameters are errors. Its errors do not repeat the URL.
 func ParseURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
@@ -321,22 +321,21 @@ func FromURL(u *url.URL) (Config, error) {
 	var delivery, keyless string
 	p.Enum("delivery", &delivery, string(AtLeastOnce), string(ExactlyOnce))
 	c.Delivery = Delivery(delivery)
-	p.String("offsets_topic", &c.OffsetsTopic)
-	p.String("transactional_id", &c.TransactionalID)
-	p.Duration("transaction_timeout", &c.TransactionTimeout, time.Second)
+	p.String("offsets-topic", &c.OffsetsTopic)
+	p.String("transactional-id", &c.TransactionalID)
+	p.Duration("transaction-timeout", &c.TransactionTimeout, time.Second)
 	p.Enum("compression", &c.Compression, "none", "gzip", "snappy", "lz4", "zstd")
 	p.Enum("sasl", &c.SASL, "plain", "scram-sha-256", "scram-sha-512")
-	p.String("sasl_user", &c.User)
-	p.String("sasl_password", &c.Password)
-	var useTLS, insecure bool
+	p.String("sasl-user", &c.User)
+	p.String("sasl-password", &c.Password)
+	tlsMode := "off"
 	var ca, cert, key, serverName string
-	p.Bool("tls", &useTLS)
-	p.String("tls_ca", &ca)
-	p.String("tls_cert", &cert)
-	p.String("tls_key", &key)
-	p.String("tls_server_name", &serverName)
-	p.Bool("tls_insecure", &insecure)
-	p.Bool("create_topics", &c.CreateTopics)
+	p.Enum("tls", &tlsMode, "off", "on", "skip-verify", "false", "true")
+	p.String("tls-ca", &ca)
+	p.String("tls-cert", &cert)
+	p.String("tls-key", &key)
+	p.String("tls-server-name", &serverName)
+	p.Bool("create-topics", &c.CreateTopics)
 	var partitions, replication int
 	p.Int("partitions", &partitions, 1, 1<<20)
 	p.Int("replication", &replication, 1, 1<<10)
@@ -347,15 +346,16 @@ func FromURL(u *url.URL) (Config, error) {
 	p.Bool("headers", &headers)
 	c.NoHeaders = !headers
 	var maxBytes int64
-	p.Size("max_message_bytes", &maxBytes, 1024)
+	p.Size("max-message-bytes", &maxBytes, 1024)
 	if maxBytes > 1<<30 {
-		return c, fmt.Errorf("parameter max_message_bytes=%d: want at most 1GiB", maxBytes)
+		return c, fmt.Errorf("parameter max-message-bytes=%d: want at most 1GiB", maxBytes)
 	}
 	c.MaxMessageBytes = int32(maxBytes)
 	if err := p.Check(); err != nil {
 		return c, err
 	}
-	if useTLS || ca != "" || cert != "" || key != "" || serverName != "" || insecure {
+	insecure := tlsMode == "skip-verify"
+	if tlsMode == "on" || tlsMode == "true" || insecure || ca != "" || cert != "" || key != "" || serverName != "" {
 		tc, err := LoadTLS(ca, cert, key, serverName, insecure)
 		if err != nil {
 			return c, err

@@ -16,12 +16,12 @@ func TestParseURL(t *testing.T) {
 	}{
 		{"kafka://b1:9093,b2:9094/", Config{Brokers: []string{"b1:9093", "b2:9094"}}},
 		{"kafka://b1,b2:9093", Config{Brokers: []string{"b1:9092", "b2:9093"}}},
-		{"kafka://b1:9092/?topic={db}.{table}&prefix=p&delivery=exactly-once&offsets_topic=offs&transactional_id=tx1&transaction_timeout=30s",
+		{"kafka://b1:9092/?topic={db}.{table}&prefix=p&delivery=exactly-once&offsets-topic=offs&transactional-id=tx1&transaction-timeout=30s",
 			Config{Brokers: []string{"b1:9092"}, Topic: "{db}.{table}", Prefix: "p", Delivery: ExactlyOnce, OffsetsTopic: "offs", TransactionalID: "tx1", TransactionTimeout: 30 * time.Second}},
-		{"kafka://u:p%40ss@b1/?sasl=scram-sha-512&compression=zstd&create_topics=on&partitions=6&replication=3&keyless=spread&headers=off&max_message_bytes=2MiB",
+		{"kafka://u:p%40ss@b1/?sasl=scram-sha-512&compression=zstd&create-topics=on&partitions=6&replication=3&keyless=spread&headers=off&max-message-bytes=2MiB",
 			Config{Brokers: []string{"b1:9092"}, SASL: "scram-sha-512", User: "u", Password: "p@ss", Compression: "zstd", CreateTopics: true,
 				Partitions: 6, Replication: 3, Keyless: KeylessSpread, NoHeaders: true, MaxMessageBytes: 2 << 20}},
-		{"kafka://b1/?sasl=plain&sasl_user=u2&sasl_password=pw", Config{Brokers: []string{"b1:9092"}, SASL: "plain", User: "u2", Password: "pw"}},
+		{"kafka://b1/?sasl=plain&sasl-user=u2&sasl-password=pw", Config{Brokers: []string{"b1:9092"}, SASL: "plain", User: "u2", Password: "pw"}},
 		{"kafka://[::1]/", Config{Brokers: []string{"[::1]:9092"}}},
 	} {
 		t.Run(tt.url, func(t *testing.T) {
@@ -47,12 +47,12 @@ func TestParseURLErrors(t *testing.T) {
 		{"kafka://b1/?delivery=twice", "parameter delivery=\"twice\": want one of at-least-once, exactly-once"},
 		{"kafka://b1/?compression=brotli", "parameter compression=\"brotli\": want one of none, gzip, snappy, lz4, zstd"},
 		{"kafka://b1/?topic={schema}.{table}", "topic template \"{schema}.{table}\": only {prefix}, {db} and {table} are replaced"},
-		{"kafka://b1/?offsets_topic=a/b", "offsets topic: topic name \"a/b\": Kafka allows only letters, digits, '.', '_' and '-'"},
+		{"kafka://b1/?offsets-topic=a/b", "offsets topic: topic name \"a/b\": Kafka allows only letters, digits, '.', '_' and '-'"},
 		{"kafka://u:secretpw@b1/", "a user or password needs sasl=plain, scram-sha-256 or scram-sha-512"},
 		{"kafka://b1/?sasl=plain", "sasl=plain needs a user"},
-		{"kafka://b1/?sasl=plain&sasl_user=u&sasl_password=secretpw&partitions=0", "parameter partitions=\"0\": want an integer from 1 to 1048576"},
-		{"kafka://b1/?tls_ca=/nonexistent/ca.pem", "tls_ca: open /nonexistent/ca.pem"},
-		{"kafka://b1/?tls_cert=/x.pem", "tls_cert and tls_key go together"},
+		{"kafka://b1/?sasl=plain&sasl-user=u&sasl-password=secretpw&partitions=0", "parameter partitions=\"0\": want an integer from 1 to 1048576"},
+		{"kafka://b1/?tls-ca=/nonexistent/ca.pem", "tls-ca: open /nonexistent/ca.pem"},
+		{"kafka://b1/?tls-cert=/x.pem", "tls-cert and tls-key go together"},
 		{"mysql://b1/", `scheme "mysql": want kafka`},
 	} {
 		t.Run(tt.url, func(t *testing.T) {

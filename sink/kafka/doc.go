@@ -47,10 +47,10 @@
 // delivery=exactly-once: the sink is a TxSink, a pipeline.PositionWriter
 // and its own checkpoint store. Each batch is produced in one Kafka
 // transaction together with a record of the position it brings the
-// pipeline to, in the compacted offsets topic (offsets_topic, default
+// pipeline to, in the compacted offsets topic (offsets-topic, default
 // sluice_offsets, created with one partition if missing), keyed by the
 // pipeline's name. On start the sink takes over the transactional.id
-// (transactional_id, default "sluice-" + the pipeline's name), which
+// (transactional-id, default "sluice-" + the pipeline's name), which
 // fences an older instance and aborts its open transaction, and reads the
 // last committed position back with read_committed. A consumer reading
 // with isolation.level=read_committed sees every change exactly once,
@@ -61,26 +61,26 @@
 //	topic               topic template ({prefix}, {db}, {table})
 //	prefix              what {prefix} stands for (default sluice)
 //	delivery            at-least-once (default) or exactly-once
-//	offsets_topic       exactly-once positions (default sluice_offsets)
-//	transactional_id    exactly-once producer id (default sluice-NAME)
-//	transaction_timeout how long the brokers keep a silent producer's transaction (default 1m)
+//	offsets-topic       exactly-once positions (default sluice_offsets)
+//	transactional-id    exactly-once producer id (default sluice-NAME)
+//	transaction-timeout how long the brokers keep a silent producer's transaction (default 1m)
 //	compression         none (default), gzip, snappy, lz4, zstd
 //	sasl                plain, scram-sha-256 or scram-sha-512, with the URL's user and password
-//	sasl_user           the SASL user (instead of the URL's)
-//	sasl_password       the SASL password (instead of the URL's; never logged)
-//	tls                 on: connect with TLS (implied by the tls_* parameters)
-//	tls_ca              PEM file of certificate authorities to trust besides the system's
-//	tls_cert, tls_key   PEM files of a client certificate and its key
-//	tls_server_name     the name to check in the brokers' certificates
-//	tls_insecure        on: do not check the brokers' certificates
-//	create_topics       on: create missing topics (default off: a missing topic is an error)
+//	sasl-user           the SASL user (instead of the URL's)
+//	sasl-password       the SASL password (instead of the URL's; never logged)
+//	tls                 off (default), on (TLS, brokers verified; implied by the tls-* parameters)
+//	tls-ca              PEM file of certificate authorities to trust besides the system's
+//	tls-cert, tls-key   PEM files of a client certificate and its key
+//	tls-server-name     the name to check in the brokers' certificates
+//	tls=skip-verify     encrypt without checking the brokers' certificates
+//	create-topics       on: create missing topics (default off: a missing topic is an error)
 //	partitions          partitions of created topics (default: the broker's)
 //	replication         replication factor of created topics (default: the broker's)
 //	keyless             ordered (default) or spread
 //	headers             off: no op/db/table/position headers
-//	max_message_bytes   largest record batch sent (default 1000012, Kafka's max.message.bytes)
+//	max-message-bytes   largest record batch sent (default 1000012, Kafka's max.message.bytes)
 //
-// A record larger than max_message_bytes (or than the topic's
+// A record larger than max-message-bytes (or than the topic's
 // max.message.bytes on the broker) stops the sink with an error naming
 // the table, key and position of its change; nothing after it is
 // checkpointed.

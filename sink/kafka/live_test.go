@@ -163,7 +163,7 @@ func checkRecords(t *testing.T, batch []change.Change, recs []*kgo.Record) {
 func TestSinkAtLeastOnce(t *testing.T) {
 	k := testenv.NewKafka(t, testenv.KafkaOptions{})
 	ctx := context.Background()
-	s, err := Open(ctx, "kafka://"+k.Seeds()+"/?create_topics=on&partitions=4&compression=lz4")
+	s, err := Open(ctx, "kafka://"+k.Seeds()+"/?create-topics=on&partitions=4&compression=lz4")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestSinkTopicMissing(t *testing.T) {
 	}
 	defer s.Close()
 	err = s.Write(ctx, testChanges(0, 5))
-	if err == nil || !strings.Contains(err.Error(), "kafka: topic cdc.t does not exist: create it, or let sluice create topics with create_topics=on") {
+	if err == nil || !strings.Contains(err.Error(), "kafka: topic cdc.t does not exist: create it, or let sluice create topics with create-topics=on") {
 		t.Fatalf("Write to a missing topic: %v", err)
 	}
 }
@@ -224,14 +224,14 @@ func TestSinkTooLarge(t *testing.T) {
 	big[6].After[1] = change.String(bytes.Repeat([]byte("x"), 10000)) // key 6 of d.t
 	for _, tt := range []struct{ mode, limitParam, want string }{
 		// The broker refuses the batch holding the record.
-		{"at-least-once", "", "is over the topic's max.message.bytes (or the sink's max_message_bytes=1000012): MESSAGE_TOO_LARGE"},
-		{"exactly-once", "", "is over the topic's max.message.bytes (or the sink's max_message_bytes=1000012): MESSAGE_TOO_LARGE"},
+		{"at-least-once", "", "is over the topic's max.message.bytes (or the sink's max-message-bytes=1000012): MESSAGE_TOO_LARGE"},
+		{"exactly-once", "", "is over the topic's max.message.bytes (or the sink's max-message-bytes=1000012): MESSAGE_TOO_LARGE"},
 		// The producer refuses the record.
-		{"at-least-once", "&max_message_bytes=4096", "is over the topic's max.message.bytes (or the sink's max_message_bytes=4096): MESSAGE_TOO_LARGE"},
+		{"at-least-once", "&max-message-bytes=4096", "is over the topic's max.message.bytes (or the sink's max-message-bytes=4096): MESSAGE_TOO_LARGE"},
 	} {
 		mode, limitParam := tt.mode, tt.limitParam
 		t.Run(mode+limitParam, func(t *testing.T) {
-			s, err := Open(ctx, "kafka://"+k.Seeds()+"/?delivery="+mode+"&transactional_id=big-"+mode+limitParam)
+			s, err := Open(ctx, "kafka://"+k.Seeds()+"/?delivery="+mode+"&transactional-id=big-"+mode+limitParam)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -264,7 +264,7 @@ func TestSinkSASL(t *testing.T) {
 		{"scram-sha-512", testenv.KafkaUserScram512},
 	} {
 		t.Run(tt.mech, func(t *testing.T) {
-			u := fmt.Sprintf("kafka://%s:%s@%s/?sasl=%s&create_topics=on", tt.user, testenv.KafkaPassword, k.Seeds(), tt.mech)
+			u := fmt.Sprintf("kafka://%s:%s@%s/?sasl=%s&create-topics=on", tt.user, testenv.KafkaPassword, k.Seeds(), tt.mech)
 			s, err := Open(ctx, u)
 			if err != nil {
 				t.Fatal(err)
@@ -276,7 +276,7 @@ func TestSinkSASL(t *testing.T) {
 			const wrong = "not-the-password-42"
 			tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 			defer cancel()
-			_, err = Open(tctx, fmt.Sprintf("kafka://%s/?sasl=%s&sasl_user=%s&sasl_password=%s", k.Seeds(), tt.mech, tt.user, wrong))
+			_, err = Open(tctx, fmt.Sprintf("kafka://%s/?sasl=%s&sasl-user=%s&sasl-password=%s", k.Seeds(), tt.mech, tt.user, wrong))
 			if err == nil {
 				t.Fatal("a wrong password was accepted")
 			}
@@ -293,7 +293,7 @@ func TestSinkSASL(t *testing.T) {
 func TestTxSink(t *testing.T) {
 	k := testenv.NewKafka(t, testenv.KafkaOptions{})
 	ctx := context.Background()
-	url := "kafka://" + k.Seeds() + "/?delivery=exactly-once&create_topics=on"
+	url := "kafka://" + k.Seeds() + "/?delivery=exactly-once&create-topics=on"
 	open := func() *TxSink {
 		t.Helper()
 		s, err := Open(ctx, url)
@@ -364,7 +364,7 @@ func TestTxSink(t *testing.T) {
 func TestTxSinkKilledMidTransaction(t *testing.T) {
 	k := testenv.NewKafka(t, testenv.KafkaOptions{})
 	ctx := context.Background()
-	url := "kafka://" + k.Seeds() + "/?delivery=exactly-once&create_topics=on"
+	url := "kafka://" + k.Seeds() + "/?delivery=exactly-once&create-topics=on"
 	open := func() *TxSink {
 		t.Helper()
 		s, err := Open(ctx, url)

@@ -202,7 +202,7 @@ func (p *producer) ensureTopics(ctx context.Context, topics []string, configs ma
 		return nil
 	}
 	if !p.cfg.CreateTopics && configs == nil {
-		return fmt.Errorf("kafka: topic %s does not exist: create it, or let sluice create topics with create_topics=on", missing[0])
+		return fmt.Errorf("kafka: topic %s does not exist: create it, or let sluice create topics with create-topics=on", missing[0])
 	}
 	partitions, replication := p.cfg.Partitions, p.cfg.Replication
 	if configs != nil {
@@ -260,7 +260,7 @@ func (p *producer) produce(ctx context.Context, cl *kgo.Client, batch []change.C
 			// largest record, the one that does not fit.
 			j = p.largest(failed.Topic, failed.Partition)
 			r := &p.enc.recs[j]
-			return fmt.Errorf("kafka: %s: record of %d bytes to topic %s is over the topic's max.message.bytes (or the sink's max_message_bytes=%d): %w",
+			return fmt.Errorf("kafka: %s: record of %d bytes to topic %s is over the topic's max.message.bytes (or the sink's max-message-bytes=%d): %w",
 				p.enc.describe(batch, j), recordSize(r), r.Topic, p.cfg.MaxMessageBytes, err)
 		}
 		return fmt.Errorf("kafka: %s: record to topic %s: %w", p.enc.describe(batch, j), failed.Topic, err)

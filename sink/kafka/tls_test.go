@@ -47,7 +47,7 @@ func writeCert(t *testing.T, dir, name string, tmpl *x509.Certificate, parent *x
 }
 
 // TestSinkTLS: brokers that serve TLS and require a client certificate
-// take the sink's tls_ca, tls_cert and tls_key, and refuse a sink without
+// take the sink's tls-ca, tls-cert and tls-key, and refuse a sink without
 // the client certificate.
 func TestSinkTLS(t *testing.T) {
 	dir := t.TempDir()
@@ -64,8 +64,8 @@ func TestSinkTLS(t *testing.T) {
 	k := testenv.NewKafka(t, testenv.KafkaOptions{TLSCert: filepath.Join(dir, "server.pem"), TLSKey: filepath.Join(dir, "server-key.pem"),
 		TLSClientCA: filepath.Join(dir, "ca.pem")})
 	ctx := context.Background()
-	base := "kafka://" + k.Seeds() + "/?create_topics=on&tls_ca=" + filepath.Join(dir, "ca.pem")
-	s, err := Open(ctx, base+"&tls_cert="+filepath.Join(dir, "client.pem")+"&tls_key="+filepath.Join(dir, "client-key.pem"))
+	base := "kafka://" + k.Seeds() + "/?create-topics=on&tls-ca=" + filepath.Join(dir, "ca.pem")
+	s, err := Open(ctx, base+"&tls-cert="+filepath.Join(dir, "client.pem")+"&tls-key="+filepath.Join(dir, "client-key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,7 +104,7 @@ func run() error {
 	}
 	seeds := k.Seeds()
 	kafkaURL := func(prefix, query string) string {
-		return "kafka://" + seeds + "/?prefix=" + prefix + "&create_topics=on" + query
+		return "kafka://" + seeds + "/?prefix=" + prefix + "&create-topics=on" + query
 	}
 	modes := []mode{
 		{name: "/dev/null", args: func(r int) []string { return stream(r, "null", "--to", "stdout://") }},
