@@ -114,14 +114,15 @@ RESULTS=()
 
 # walsender_cpu SLOT OUT: in the background, find the walsender streaming
 # from SLOT and write its CPU seconds (user+sys) to OUT when it exits; the
-# value is at most 50 ms old.
+# value is at most 50 ms old. A reader done before its walsender was seen
+# (a small backlog) leaves $WORK/reader.done, which ends the search.
 walsender_cpu() {
-  python3 - "$1" "$2" "$PORT" "$BIN/psql" <<'PY'
+  python3 - "$1" "$2" "$PORT" "$BIN/psql" "$WORK/reader.done" <<'PY'
 import os, subprocess, sys, time
-slot, out, port, psql = sys.argv[1:]
+slot, out, port, psql, done = sys.argv[1:]
 tck = os.sysconf("SC_CLK_TCK")
 pid = ""
-while not pid:
+while not pid and not os.path.exists(done):
     pid = subprocess.run([psql, "-X", "-At", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d", "postgres", "-c",
                           f"SELECT active_pid FROM pg_replication_slots WHERE slot_name = '{slot}' AND active"],
                          capture_output=True, text=True).stdout.strip()
@@ -129,7 +130,7 @@ while not pid:
         time.sleep(0.05)
 cpu = 0.0
 try:
-    while True:
+    while pid:
         with open(f"/proc/{pid}/stat") as f:
             st = f.read().rsplit(")", 1)[1].split()
         cpu = (int(st[11]) + int(st[12])) / tck
@@ -145,11 +146,13 @@ run_recv() { # round
   local l t0 t1 e u s m wpid
   l=$(load)
   echo 0 >"$WORK/ws.cpu"
+  rm -f "$WORK/reader.done"
   walsender_cpu "recv$1" "$WORK/ws.cpu" & wpid=$!
   t0=$(date +%s.%N)
   /usr/bin/time -f "%U %S %M" -o "$WORK/recv.time" "$BIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
     --slot "recv$1" --start -E "$END" -o proto_version=1 -o publication_names=bench -f /dev/null
   t1=$(date +%s.%N)
+  touch "$WORK/reader.done"
   wait "$wpid" 2>/dev/null || true
   read -r u s m <"$WORK/recv.time"
   RESULTS+=("$1 pg_recvlogical $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') $(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}') $m $l $(cat "$WORK/ws.cpu")")
@@ -161,6 +164,7 @@ run_sluice() { # round [alt]
   if [ -n "${2:-}" ]; then bin=$SLUICE_ALT slot="alt$1" name=sluice-alt params=${ALT_PARAMS-${SRC_PARAMS:-}}; read -r -a envs <<<"${ALT_ENV:-}"; fi
   l=$(load)
   echo 0 >"$WORK/ws.cpu"
+  rm -f "$WORK/reader.done"
   walsender_cpu "$slot" "$WORK/ws.cpu" & wpid=$!
   t0=$(date +%s.%N)
   # shellcheck disable=SC2086
@@ -169,6 +173,7 @@ run_sluice() { # round [alt]
     --to stdout:// --state "$WORK/$slot.db" --stop-at "$END" ${SLUICE_FLAGS:-} >/dev/null 2>"$WORK/$slot.log" ||
     { echo "$name round $1 failed:" >&2; cat "$WORK/$slot.log" >&2; exit 1; }
   t1=$(date +%s.%N)
+  touch "$WORK/reader.done"
   wait "$wpid" 2>/dev/null || true
   grep -q "written=$ROWS " "$WORK/$slot.log" || { echo "$name round $1 did not write $ROWS rows:" >&2; cat "$WORK/$slot.log" >&2; exit 1; }
   read -r u s m <"$WORK/$slot.time"
