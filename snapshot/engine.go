@@ -1,0 +1,586 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sluice-cdc/sluice/change"
+)
+
+// Table is one table (MongoDB: collection) a snapshot reads.
+type Table struct {
+	change.Namespace
+	// Columns describe its rows; every change read from it shares them.
+	Columns []change.Column
+	// Key holds the indexes in Columns of the key columns, in the key's
+	// order, which is the order rows are read and resumed in. Nil for a
+	// table without a key: it is read in one pass, and a restart in its
+	// middle reads it again from the start.
+	Key []int
+	// Rows is the database's estimate of its row count (-1 unknown).
+	Rows int64
+	// Source is the source's own description of the table (how to query
+	// it), for its Reader.
+	Source any
+}
+
+// keyOf returns the key values of row (a view into row).
+func (t *Table) keyOf(row []change.Value, dst []change.Value) []change.Value {
+	dst = dst[:0]
+	for _, i := range t.Key {
+		dst = append(dst, row[i])
+	}
+	return dst
+}
+
+// Reader reads rows of the snapshot's consistent view over one connection.
+// A Run gives each worker a Reader of its own.
+type Reader interface {
+	// Read calls row with each row of t whose key comes after the key
+	// `after` (every row when after is nil), in key order, at most limit
+	// rows (no limit when limit is 0; a table without a key is always read
+	// so, in one call). The values passed to row are valid only during the
+	// call. It returns how many rows it read.
+	Read(ctx context.Context, t *Table, after []change.Value, limit int, row func([]change.Value) error) (int, error)
+}
+
+// Run is one run of a snapshot: the tables to read, readers on the
+// database's consistent view, and where the rows go.
+type Run struct {
+	Options
+	// Source is the Change.Source of the rows ("mariadb", "postgres", …).
+	Source string
+	// Point is the snapshot's consistent point: the rows' positions are
+	// Point with Row and Snapshot set, and the stream continues from it.
+	// On a resumed run it is the consistent point of the first run.
+	Point change.Position
+	// Tables are the tables to read, in any order.
+	Tables []*Table
+	// Readers are the workers' readers (at least one).
+	Readers []Reader
+	// Resume is the progress of the runs before this one (the zero State
+	// for a first run), and LastRow the Row of the last row they delivered.
+	Resume  State
+	LastRow uint64
+	// At is this run's own consistent point when it resumes a snapshot
+	// (it becomes a Window), zero for a first run.
+	At change.Position
+	// Logger gets the progress and the resumption notes (nil: discard).
+	Logger *slog.Logger
+}
+
+// Result is what a Run leaves for the stream that follows it.
+type Result struct {
+	// Windows are the runs after the first, for the stream's Filter.
+	Windows []Window
+	// Rows is how many rows this run delivered; Last the position of the
+	// last one (zero when none).
+	Rows int64
+	Last change.Position
+}
+
+// batch is rows of one table read by one worker, owned by that worker
+// between uses.
+type batch struct {
+	t       *Table
+	changes []change.Change
+	vals    []change.Value
+	bytes   []byte
+	text    []byte // the progress texts of the rows, back to back
+	textEnd []int  // end of each row's text in text
+	size    int64
+	read    time.Time
+	owner   *worker
+}
+
+func (b *batch) reset() {
+	clear(b.changes)
+	b.changes = b.changes[:0]
+	clear(b.vals)
+	b.vals = b.vals[:0]
+	b.bytes = b.bytes[:0]
+	b.text = b.text[:0]
+	b.textEnd = b.textEnd[:0]
+	b.size = 0
+}
+
+// add copies row into b with its progress text: prefix (t=TABLE), the key
+// (,k=KEY) and tail (the windows).
+func (b *batch) add(row, key []change.Value, prefix, tail []byte) {
+	for _, v := range row {
+		if v.Elems != nil || v.Names != nil {
+			v = v.Clone()
+		} else if v.B != nil {
+			if cap(b.bytes)-len(b.bytes) < len(v.B) {
+				// Values already copied keep the old array; start a new one.
+				b.bytes = make([]byte, 0, max(64<<10, 2*len(v.B), cap(b.bytes)))
+			}
+			at := len(b.bytes)
+			b.bytes = append(b.bytes, v.B...)
+			v.B = b.bytes[at:len(b.bytes):len(b.bytes)]
+		}
+		b.vals = append(b.vals, v)
+		b.size += valueBytes(&v)
+	}
+	b.changes = append(b.changes, change.Change{})
+	b.text = append(b.text, prefix...)
+	if key != nil {
+		b.text = append(b.text, ",k="...)
+		b.text = AppendKey(b.text, key)
+	}
+	b.text = append(b.text, tail...)
+	b.textEnd = append(b.textEnd, len(b.text))
+	b.size += changeBytes
+}
+
+const changeBytes = 200 // about a Change and its share of the batch's slices
+
+func valueBytes(v *change.Value) int64 {
+	n := int64(112 + len(v.B))
+	for i := range v.Elems {
+		n += valueBytes(&v.Elems[i])
+	}
+	return n
+}
+
+// lastKey returns a copy of the key of b's last row.
+func (b *batch) lastKey() []change.Value {
+	n := len(b.t.Columns)
+	row := b.vals[len(b.vals)-n:]
+	return cloneValues(b.t.keyOf(row, nil))
+}
+
+// worker reads tables with its Reader into batches of its own. The bytes
+// of the batches it has handed to the emitter and not got back stay under
+// its budget, except that it may always have one batch out, however large
+// its rows.
+type worker struct {
+	r      Reader
+	budget int64
+	out    int64       // bytes of the batches handed out
+	back   chan *batch // delivered batches, returned by the emitter
+	pool   []*batch    // batches to reuse
+}
+
+// batchesPerBudget is how many batches make a worker's budget.
+const batchesPerBudget = 4
+
+// give takes a delivered batch back.
+func (w *worker) give(b *batch) {
+	w.out -= b.size
+	if b.capacity() <= 4*w.budget {
+		w.pool = append(w.pool, b)
+	}
+}
+
+// get returns an empty batch for t once the budget allows one more.
+func (w *worker) get(ctx context.Context, t *Table) (*batch, error) {
+	for drained := false; !drained; {
+		select {
+		case b := <-w.back:
+			w.give(b)
+		default:
+			drained = true
+		}
+	}
+	for w.out > 0 && w.out >= w.budget {
+		select {
+		case b := <-w.back:
+			w.give(b)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	var b *batch
+	if n := len(w.pool); n > 0 {
+		b, w.pool = w.pool[n-1], w.pool[:n-1]
+	} else {
+		b = &batch{owner: w}
+	}
+	b.reset()
+	b.t, b.read = t, time.Now()
+	return b, nil
+}
+
+// capacity is the memory a batch's buffers hold.
+func (b *batch) capacity() int64 {
+	return int64(cap(b.changes))*changeBytes + int64(cap(b.vals))*112 + int64(cap(b.bytes)) + int64(cap(b.text))
+}
+
+// tableOut is the batches of one table, in order, closed when the table is
+// read (err set before closing when reading failed).
+type tableOut struct {
+	t       *Table
+	after   []change.Value // resume after this key (the first table of a resumed run)
+	batches chan *batch
+	err     error
+}
+
+// Do runs r, handing the rows to emit table by table in CompareTables
+// order, each table in key order. It returns when every table was read and
+// delivered, or at the first error (emit's error as is).
+func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, error) {
+	opts := r.Options.withDefaults()
+	log := r.Logger
+	if log == nil {
+		log = discard()
+	}
+	if len(r.Readers) == 0 {
+		return Result{}, errors.New("snapshot: no reader")
+	}
+	tables := slices.Clone(r.Tables)
+	slices.SortFunc(tables, func(a, b *Table) int { return CompareTables(a.Namespace, b.Namespace) })
+	res := Result{Windows: slices.Clone(r.Resume.Windows)}
+	resuming := r.Resume.Table != (change.Namespace{})
+	var outs []*tableOut
+	var estimated int64
+	for _, t := range tables {
+		if !opts.Keep(t.Namespace) {
+			continue
+		}
+		o := &tableOut{t: t, batches: make(chan *batch, 64)}
+		if resuming {
+			switch c := CompareTables(t.Namespace, r.Resume.Table); {
+			case c < 0:
+				continue // delivered by an earlier run
+			case c == 0:
+				if t.Key != nil && r.Resume.Key != nil {
+					if len(r.Resume.Key) != len(t.Key) {
+						return res, fmt.Errorf("snapshot: table %s: its key has %d columns, the saved progress %d (was the key changed?)",
+							nsText(t.Namespace), len(t.Key), len(r.Resume.Key))
+					}
+					o.after = r.Resume.Key
+					log.Info("snapshot resumes in the middle of a table", "table", nsText(t.Namespace),
+						"after_key", keyDisplay(r.Resume.Key), "rows_delivered", r.LastRow)
+				} else {
+					log.Info("snapshot reads again from its start a table without a key it was reading when it stopped",
+						"table", nsText(t.Namespace), "rows_delivered", r.LastRow)
+				}
+			}
+		}
+		if estimated >= 0 && t.Rows >= 0 {
+			estimated += t.Rows
+		} else {
+			estimated = -1
+		}
+		outs = append(outs, o)
+	}
+	if resuming {
+		res.Windows = append(res.Windows, Window{At: placeOf(r.At), Table: r.Resume.Table, Key: r.Resume.Key})
+	}
+	// What every row's progress carries after its table and key: the
+	// windows, which a restart after this run must still know.
+	var tail []byte
+	for i := range res.Windows {
+		tail = append(tail, ",w="...)
+		tail = res.Windows[i].append(tail)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	budget := max(opts.MemoryBytes/int64(len(r.Readers)), 16<<10)
+	perBatch := budget / batchesPerBudget
+	// Tables go to workers in order: each free worker takes the next.
+	next := make(chan *tableOut, len(outs))
+	for _, o := range outs {
+		next <- o
+	}
+	close(next)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	for _, rd := range r.Readers {
+		w := &worker{r: rd, budget: budget, back: make(chan *batch, 1024)}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range next {
+				o.err = w.read(ctx, o, opts.ChunkRows, perBatch, tail)
+				close(o.batches)
+				if o.err != nil {
+					return
+				}
+			}
+		}()
+	}
+
+	e := emitter{run: r, emit: emit, row: r.LastRow, log: log, opts: opts,
+		progress: Progress{Tables: len(outs), Resumed: int64(r.LastRow), Estimated: estimated}, began: time.Now()}
+	e.lastReport = e.began
+	for i, o := range outs {
+		e.progress.Table, e.progress.TablesDone = o.t.Namespace, i
+		for b := range o.batches {
+			if err := e.batch(b); err != nil {
+				return res, err
+			}
+		}
+		if o.err != nil {
+			return res, o.err
+		}
+	}
+	if err := e.finish(); err != nil {
+		return res, err
+	}
+	e.progress.TablesDone, e.progress.Done = len(outs), true
+	e.report(time.Now())
+	res.Rows, res.Last = e.progress.Rows, e.last
+	return res, nil
+}
+
+// placeOf keeps the fields of p that say where it is in the log.
+func placeOf(p change.Position) change.Position {
+	return change.Position{Flavor: p.Flavor, File: p.File, Offset: p.Offset}
+}
+
+// read reads o's table into batches, chunk by chunk.
+func (w *worker) read(ctx context.Context, o *tableOut, chunk int, perBatch int64, tail []byte) error {
+	t := o.t
+	prefix := appendTable([]byte("t="), t.Namespace)
+	var b *batch
+	send := func() error {
+		n := len(t.Columns)
+		for i := range b.changes {
+			b.changes[i].After = b.vals[i*n : (i+1)*n : (i+1)*n]
+		}
+		w.out += b.size
+		select {
+		case o.batches <- b:
+			b = nil
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	keyBuf := make([]change.Value, 0, len(t.Key))
+	after := o.after
+	for {
+		var lastKey []change.Value
+		n, err := w.r.Read(ctx, t, after, chunkLimit(t, chunk), func(row []change.Value) error {
+			if len(row) != len(t.Columns) {
+				return fmt.Errorf("a row of %d values for %d columns", len(row), len(t.Columns))
+			}
+			if b == nil {
+				var err error
+				if b, err = w.get(ctx, t); err != nil {
+					return err
+				}
+			}
+			var key []change.Value
+			if t.Key != nil {
+				key = t.keyOf(row, keyBuf)
+			}
+			b.add(row, key, prefix, tail)
+			if b.size >= perBatch {
+				lastKey = b.lastKey()
+				return send()
+			}
+			return nil
+		})
+		if err != nil {
+			if b != nil {
+				w.pool = append(w.pool, b)
+				b = nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("snapshot: read %s: %w", nsText(t.Namespace), err)
+		}
+		if t.Key == nil || n < chunk || n == 0 {
+			break
+		}
+		// The next chunk starts after the last key read.
+		if b != nil && len(b.changes) > 0 {
+			lastKey = b.lastKey()
+		}
+		after = lastKey
+	}
+	if b != nil && len(b.changes) > 0 {
+		return send()
+	}
+	if b != nil {
+		w.pool = append(w.pool, b)
+	}
+	return nil
+}
+
+// chunkLimit is the LIMIT of a table's queries: none without a key.
+func chunkLimit(t *Table, chunk int) int {
+	if t.Key == nil {
+		return 0
+	}
+	return chunk
+}
+
+func cloneValues(vs []change.Value) []change.Value {
+	out := make([]change.Value, len(vs))
+	for i := range vs {
+		out[i] = vs[i].Clone()
+	}
+	return out
+}
+
+// emitter hands batches to emit in order, numbering rows and marking the
+// first and last. It holds back a copy of the last row it was given, since
+// that row is the snapshot's last if no other follows.
+type emitter struct {
+	run  *Run
+	emit func([]change.Change) error
+	row  uint64
+	log  *slog.Logger
+	opts Options
+
+	out        []change.Change // what one emit call takes
+	pend       change.Change   // the held-back row (hasPend)
+	hasPend    bool
+	pendVals   []change.Value
+	pendBytes  []byte
+	last       change.Position
+	progress   Progress
+	began      time.Time
+	lastReport time.Time
+}
+
+// batch delivers the held row and every row of b but its last, which it
+// holds, and gives b back to its worker.
+func (e *emitter) batch(b *batch) error {
+	defer func() { b.owner.back <- b }()
+	if len(b.changes) == 0 {
+		return nil
+	}
+	text := string(b.text) // one allocation for every row's progress text
+	start := 0
+	for i := range b.changes {
+		c := &b.changes[i]
+		e.row++
+		c.Op, c.Source, c.Namespace, c.Columns, c.ReadTime = change.OpRead, e.run.Source, b.t.Namespace, b.t.Columns, b.read
+		c.Pos = e.run.Point
+		c.Pos.Row = e.row
+		c.Pos.Snapshot = text[start:b.textEnd[i]]
+		start = b.textEnd[i]
+		c.Snapshot = change.SnapshotOn
+		if e.row == 1 {
+			c.Snapshot = change.SnapshotFirst
+		}
+	}
+	e.out = e.out[:0]
+	if e.hasPend {
+		e.out = append(e.out, e.pend)
+	}
+	e.out = append(e.out, b.changes[:len(b.changes)-1]...)
+	if len(e.out) > 0 {
+		if err := e.send(); err != nil {
+			return err
+		}
+	}
+	e.hold(&b.changes[len(b.changes)-1])
+	if now := time.Now(); now.Sub(e.lastReport) >= e.opts.ProgressEvery {
+		e.report(now)
+	}
+	return nil
+}
+
+// send hands e.out to emit.
+func (e *emitter) send() error {
+	if err := e.emit(e.out); err != nil {
+		return err
+	}
+	e.last = e.out[len(e.out)-1].Pos
+	e.progress.Rows += int64(len(e.out))
+	clear(e.out)
+	e.out = e.out[:0]
+	return nil
+}
+
+// hold keeps a copy of c, its values in e's own buffers.
+func (e *emitter) hold(c *change.Change) {
+	e.pend = *c
+	e.hasPend = true
+	e.pendVals = append(e.pendVals[:0], c.After...)
+	size := 0
+	for i := range e.pendVals {
+		size += len(e.pendVals[i].B)
+	}
+	if cap(e.pendBytes) < size || cap(e.pendBytes) > 4*size+64<<10 {
+		e.pendBytes = make([]byte, 0, size)
+	}
+	e.pendBytes = e.pendBytes[:0]
+	for i := range e.pendVals {
+		v := &e.pendVals[i]
+		if v.Elems != nil || v.Names != nil {
+			*v = v.Clone()
+		} else if v.B != nil {
+			at := len(e.pendBytes)
+			e.pendBytes = append(e.pendBytes, v.B...)
+			v.B = e.pendBytes[at:len(e.pendBytes):len(e.pendBytes)]
+		}
+	}
+	e.pend.After = e.pendVals
+}
+
+// finish delivers the held row, the snapshot's last.
+func (e *emitter) finish() error {
+	if !e.hasPend {
+		return nil
+	}
+	e.pend.Snapshot = change.SnapshotLast
+	e.out = append(e.out[:0], e.pend)
+	e.hasPend = false
+	return e.send()
+}
+
+// report logs the progress and hands it to Options.Progress.
+func (e *emitter) report(now time.Time) {
+	e.lastReport = now
+	p := &e.progress
+	p.Elapsed = now.Sub(e.began)
+	if s := p.Elapsed.Seconds(); s > 0 {
+		p.Rate = float64(p.Rows) / s
+	}
+	p.ETA = 0
+	if left := p.Estimated - p.Rows - p.Resumed; p.Estimated >= 0 && left > 0 && p.Rate > 0 {
+		p.ETA = time.Duration(float64(left) / p.Rate * float64(time.Second))
+	}
+	msg := "snapshot progress"
+	if p.Done {
+		msg = "snapshot done"
+	}
+	e.log.Info(msg, p.LogAttrs()...)
+	if e.opts.Progress != nil {
+		e.opts.Progress(*p)
+	}
+}
+
+// nsText is "db.table" for messages.
+func nsText(ns change.Namespace) string { return ns.Database + "." + ns.Table }
+
+// keyDisplay renders a key for a log line, as the source prints its values.
+func keyDisplay(key []change.Value) string {
+	var b []byte
+	for i, v := range key {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = change.AppendText(b, v)
+	}
+	return string(b)
+}
+
+// KeyNames returns the names of t's key columns in the key's order (nil
+// for a table without a key).
+func (t *Table) KeyNames() []string {
+	if t.Key == nil {
+		return nil
+	}
+	names := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		names[i] = t.Columns[k].Name
+	}
+	return names
+}

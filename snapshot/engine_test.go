@@ -1,0 +1,359 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sluice-cdc/sluice/change"
+)
+
+// fakeDB holds tables of rows keyed by an int64 (or keyless), and counts
+// the bytes read and not yet delivered.
+type fakeDB struct {
+	tables  map[change.Namespace][]int64
+	payload int // bytes of each row's payload
+	keyless map[change.Namespace]bool
+
+	outstanding atomic.Int64 // payload bytes read and not yet emitted
+	peak        atomic.Int64
+	queries     atomic.Int64
+	failAfter   atomic.Int64 // fail reading once this many rows were read (0: never)
+	read        atomic.Int64
+}
+
+var cols = []change.Column{{Name: "id", Type: "bigint", Key: true}, {Name: "v", Type: "text"}}
+
+func (db *fakeDB) list() []*Table {
+	var ts []*Table
+	for ns, rows := range db.tables {
+		t := &Table{Namespace: ns, Columns: cols, Key: []int{0}, Rows: int64(len(rows))}
+		if db.keyless[ns] {
+			t.Key = nil
+		}
+		ts = append(ts, t)
+	}
+	// Any order: Do sorts.
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Table > ts[j].Table })
+	return ts
+}
+
+type fakeReader struct {
+	db   *fakeDB
+	vals []change.Value
+	buf  []byte
+}
+
+func (r *fakeReader) Read(ctx context.Context, t *Table, after []change.Value, limit int, row func([]change.Value) error) (int, error) {
+	r.db.queries.Add(1)
+	rows := r.db.tables[t.Namespace]
+	start := 0
+	if after != nil {
+		start = sort.Search(len(rows), func(i int) bool { return rows[i] > after[0].I })
+	}
+	n := 0
+	for i := start; i < len(rows) && (limit == 0 || n < limit); i++ {
+		if f := r.db.failAfter.Load(); f > 0 && r.db.read.Load() >= f {
+			return n, errors.New("connection lost")
+		}
+		r.db.read.Add(1)
+		k := rows[i]
+		r.buf = append(r.buf[:0], fmt.Sprintf("%s-%d-", t.Table, k)...)
+		if pad := r.db.payload - len(r.buf); pad > 0 {
+			r.buf = append(r.buf, bytes.Repeat([]byte{'x'}, pad)...)
+		}
+		r.vals = append(r.vals[:0], change.Int(k, 64), change.String(r.buf))
+		o := r.db.outstanding.Add(int64(len(r.buf)))
+		for {
+			p := r.db.peak.Load()
+			if o <= p || r.db.peak.CompareAndSwap(p, o) {
+				break
+			}
+		}
+		if err := row(r.vals); err != nil {
+			return n, err
+		}
+		// Scribble over what was handed out: Do must have copied it.
+		copy(r.buf, bytes.Repeat([]byte{'#'}, len(r.buf)))
+		r.vals[0] = change.Int(-1, 64)
+		n++
+	}
+	return n, nil
+}
+
+func newDB(sizes map[string]int, payload int) *fakeDB {
+	db := &fakeDB{tables: map[change.Namespace][]int64{}, payload: payload, keyless: map[change.Namespace]bool{}}
+	for name, n := range sizes {
+		ns := change.Namespace{Database: "d", Table: name}
+		rows := make([]int64, n)
+		for i := range rows {
+			rows[i] = int64(i*3 + 1)
+		}
+		db.tables[ns] = rows
+	}
+	return db
+}
+
+type got struct {
+	mu   sync.Mutex
+	rows []change.Change
+}
+
+// emit keeps deep copies (Do reuses its batches).
+func (g *got) emit(db *fakeDB) func([]change.Change) error {
+	return func(batch []change.Change) error {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		for _, c := range batch {
+			c.After = cloneValues(c.After)
+			g.rows = append(g.rows, c)
+			db.outstanding.Add(-int64(len(c.After[1].B)))
+		}
+		return nil
+	}
+}
+
+func run(t *testing.T, db *fakeDB, opts Options, resume change.Position, at change.Position) ([]change.Change, Result, error) {
+	t.Helper()
+	st, err := ParseState(resume.Snapshot, change.FlavorLSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readers := make([]Reader, max(opts.Workers, 1))
+	for i := range readers {
+		readers[i] = &fakeReader{db: db}
+	}
+	var g got
+	point := change.Position{Flavor: change.FlavorLSN, Offset: 1000}
+	res, err := Do(context.Background(), &Run{Options: opts, Source: "fake", Point: point, Tables: db.list(), Readers: readers,
+		Resume: st, LastRow: resume.Row, At: at}, g.emit(db))
+	return g.rows, res, err
+}
+
+// want is every row of db in delivery order: tables by name, keys up.
+func (db *fakeDB) want() []string {
+	var names []change.Namespace
+	for ns := range db.tables {
+		names = append(names, ns)
+	}
+	slices.SortFunc(names, CompareTables)
+	var out []string
+	for _, ns := range names {
+		for _, k := range db.tables[ns] {
+			out = append(out, ns.Table+"/"+strconv.FormatInt(k, 10))
+		}
+	}
+	return out
+}
+
+func rowIDs(rows []change.Change) []string {
+	out := make([]string, len(rows))
+	for i, c := range rows {
+		out[i] = c.Table + "/" + strconv.FormatInt(c.After[0].I, 10)
+	}
+	return out
+}
+
+func TestDoDeliversInOrder(t *testing.T) {
+	sizes := map[string]int{"b": 1000, "a": 2500, "empty": 0, "c": 1, "z": 333}
+	for _, workers := range []int{1, 2, 4} {
+		for _, chunk := range []int{1, 7, 1000, 100000} {
+			t.Run(fmt.Sprintf("workers=%d,chunk=%d", workers, chunk), func(t *testing.T) {
+				db := newDB(sizes, 30)
+				rows, res, err := run(t, db, Options{Workers: workers, ChunkRows: chunk, MemoryBytes: 64 << 10}, change.Position{}, change.Position{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(rowIDs(rows), db.want()) {
+					t.Fatalf("rows out of order or missing: %d rows, want %d", len(rows), len(db.want()))
+				}
+				for i, c := range rows {
+					if c.Op != change.OpRead || c.Source != "fake" || c.Pos.Row != uint64(i+1) || c.Pos.Offset != 1000 || c.Pos.Flavor != change.FlavorLSN {
+						t.Fatalf("row %d: %+v", i, c)
+					}
+					wantMark := change.SnapshotOn
+					switch i {
+					case 0:
+						wantMark = change.SnapshotFirst
+					case len(rows) - 1:
+						wantMark = change.SnapshotLast
+					}
+					if c.Snapshot != wantMark {
+						t.Fatalf("row %d: mark %v, want %v", i, c.Snapshot, wantMark)
+					}
+					st, err := ParseState(c.Pos.Snapshot, change.FlavorLSN)
+					if err != nil || st.Table != c.Namespace || len(st.Key) != 1 || st.Key[0].I != c.After[0].I {
+						t.Fatalf("row %d (%s): progress %q: %+v %v", i, rowIDs(rows[i:i+1]), c.Pos.Snapshot, st, err)
+					}
+					if !bytes.HasPrefix(c.After[1].B, []byte(c.Table+"-")) {
+						t.Fatalf("row %d: value %q was overwritten: Do kept the reader's memory", i, c.After[1].B)
+					}
+					if i > 0 && change.Compare(rows[i-1].Pos, c.Pos) >= 0 {
+						t.Fatalf("positions out of order at row %d", i)
+					}
+				}
+				if res.Rows != int64(len(rows)) || res.Last != rows[len(rows)-1].Pos || len(res.Windows) != 0 {
+					t.Errorf("result %+v", res)
+				}
+			})
+		}
+	}
+}
+
+// TestDoResumesAtEveryRow stops a snapshot after each row and resumes it
+// from that row's position: the two runs together deliver every row once,
+// numbered on, and the second records its window.
+func TestDoResumesAtEveryRow(t *testing.T) {
+	sizes := map[string]int{"a": 40, "b": 3, "c": 25}
+	db := newDB(sizes, 10)
+	full, _, err := run(t, db, Options{Workers: 2, ChunkRows: 4}, change.Position{}, change.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := change.Position{Flavor: change.FlavorLSN, Offset: 5000, Index: 3}
+	for i := range full {
+		rest, res, err := run(t, db, Options{Workers: 2, ChunkRows: 4}, full[i].Pos, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := append(rowIDs(full[:i+1]), rowIDs(rest)...)
+		if !slices.Equal(ids, db.want()) {
+			t.Fatalf("resume after row %d: %v", i, ids)
+		}
+		for j, c := range rest {
+			if c.Pos.Row != uint64(i+2+j) || c.Snapshot == change.SnapshotFirst {
+				t.Fatalf("resume after row %d: row %d numbered %d, mark %v", i, j, c.Pos.Row, c.Snapshot)
+			}
+			st, err := ParseState(c.Pos.Snapshot, change.FlavorLSN)
+			if err != nil || len(st.Windows) != 1 || st.Windows[0].At.Offset != 5000 || st.Windows[0].At.Index != 0 ||
+				st.Windows[0].Table != full[i].Namespace || st.Windows[0].Key[0].I != full[i].After[0].I {
+				t.Fatalf("resume after row %d: progress %q: %+v %v", i, c.Pos.Snapshot, st, err)
+			}
+		}
+		if len(res.Windows) != 1 {
+			t.Fatalf("resume after row %d: windows %+v", i, res.Windows)
+		}
+		if i < len(full)-1 && rest[len(rest)-1].Snapshot != change.SnapshotLast {
+			t.Fatalf("resume after row %d: last row not marked", i)
+		}
+		// A second restart keeps the first window and adds its own.
+		if len(rest) > 1 {
+			again, res2, err := run(t, db, Options{Workers: 1, ChunkRows: 4}, rest[0].Pos, change.Position{Flavor: change.FlavorLSN, Offset: 6000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := append(rowIDs(full[:i+1]), rowIDs(rest[:1])...)
+			ids = append(ids, rowIDs(again)...)
+			if !slices.Equal(ids, db.want()) || len(res2.Windows) != 2 || res2.Windows[1].At.Offset != 6000 {
+				t.Fatalf("second resume after row %d: %v, windows %+v", i, ids, res2.Windows)
+			}
+		}
+	}
+}
+
+func TestDoKeylessTableReadAgain(t *testing.T) {
+	db := newDB(map[string]int{"a": 5, "k": 6, "z": 2}, 10)
+	db.keyless[change.Namespace{Database: "d", Table: "k"}] = true
+	full, _, err := run(t, db, Options{Workers: 1, ChunkRows: 2}, change.Position{}, change.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full) != 13 {
+		t.Fatalf("%d rows", len(full))
+	}
+	// Stop in the middle of the keyless table: it is read again whole.
+	rest, res, err := run(t, db, Options{Workers: 1, ChunkRows: 2}, full[7].Pos, change.Position{Flavor: change.FlavorLSN, Offset: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rowIDs(rest); !slices.Equal(got, []string{"k/1", "k/4", "k/7", "k/10", "k/13", "k/16", "z/1", "z/4"}) {
+		t.Errorf("after a stop in the keyless table: %v", got)
+	}
+	if st, _ := ParseState(full[7].Pos.Snapshot, change.FlavorLSN); st.Key != nil {
+		t.Errorf("keyless row carries a key: %q", full[7].Pos.Snapshot)
+	}
+	if len(res.Windows) != 1 || res.Windows[0].Key != nil || res.Windows[0].Table.Table != "k" {
+		t.Errorf("windows %+v", res.Windows)
+	}
+}
+
+// TestDoMemoryBound: rows read and not yet delivered stay within the
+// bound (plus one row per worker being copied), whatever the row width.
+func TestDoMemoryBound(t *testing.T) {
+	for _, payload := range []int{100, 64 << 10, 1 << 20} {
+		n := min(50, 6<<20/payload)
+		db := newDB(map[string]int{"a": n, "b": n, "c": n, "d": n}, payload)
+		const bound = 1 << 20
+		var slow atomic.Int64
+		readers := []Reader{&fakeReader{db: db}, &fakeReader{db: db}, &fakeReader{db: db}}
+		var g got
+		emit := g.emit(db)
+		_, err := Do(context.Background(), &Run{Options: Options{Workers: 3, ChunkRows: 10, MemoryBytes: bound}, Source: "fake",
+			Point: change.Position{Flavor: change.FlavorLSN, Offset: 1}, Tables: db.list(), Readers: readers},
+			func(b []change.Change) error {
+				slow.Add(1)
+				return emit(b)
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each worker holds at most its share plus the row that crossed it,
+		// and the emitter one batch more.
+		limit := int64(bound) + 3*2*int64(payload) + bound/3/batchesPerBudget + int64(payload)
+		if p := db.peak.Load(); p > limit {
+			t.Errorf("payload %d: %d bytes read ahead of delivery, bound %d", payload, p, limit)
+		}
+		if len(g.rows) != 4*n {
+			t.Errorf("payload %d: %d rows, want %d", payload, len(g.rows), 4*n)
+		}
+	}
+}
+
+func TestDoErrors(t *testing.T) {
+	db := newDB(map[string]int{"a": 100, "b": 100}, 10)
+	db.failAfter.Store(150)
+	_, _, err := run(t, db, Options{Workers: 2, ChunkRows: 10}, change.Position{}, change.Position{})
+	if err == nil || !errors.Is(err, err) || !bytes.Contains([]byte(err.Error()), []byte("connection lost")) {
+		t.Errorf("reader failure: %v", err)
+	}
+	db = newDB(map[string]int{"a": 100}, 10)
+	stop := errors.New("sink full")
+	readers := []Reader{&fakeReader{db: db}}
+	n := 0
+	_, err = Do(context.Background(), &Run{Options: Options{ChunkRows: 10, MemoryBytes: 4 << 10}, Point: change.Position{Flavor: change.FlavorLSN, Offset: 1},
+		Tables: db.list(), Readers: readers}, func(b []change.Change) error {
+		n++
+		if n == 2 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) {
+		t.Errorf("emit failure: %v", err)
+	}
+	// A key of another width than the table's: the key changed since.
+	db = newDB(map[string]int{"a": 10}, 10)
+	st := State{Table: change.Namespace{Database: "d", Table: "a"}, Key: []change.Value{change.Int(1, 64), change.Int(2, 64)}}
+	_, _, err = run(t, db, Options{}, change.Position{Flavor: change.FlavorLSN, Offset: 1000, Row: 4, Snapshot: st.String()}, change.Position{Flavor: change.FlavorLSN, Offset: 1})
+	if err == nil {
+		t.Error("resume with a key of another width succeeded")
+	}
+}
+
+func TestDoSelectsTables(t *testing.T) {
+	db := newDB(map[string]int{"a": 3, "b": 3, "c": 3}, 10)
+	rows, _, err := run(t, db, Options{Tables: func(ns change.Namespace) bool { return ns.Table != "b" }}, change.Position{}, change.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rowIDs(rows); !slices.Equal(got, []string{"a/1", "a/4", "a/7", "c/1", "c/4", "c/7"}) {
+		t.Errorf("rows %v", got)
+	}
+}
