@@ -24,7 +24,7 @@ func (nopSink) Close() error                                 { return nil }
 func TestOpen(t *testing.T) {
 	ctx := context.Background()
 	r := sinks.Builtin()
-	if got := r.Schemes(); !reflect.DeepEqual(got, []string{"file", "kafka", "stdout"}) {
+	if got := r.Schemes(); !reflect.DeepEqual(got, []string{"file", "kafka", "mariadb", "mysql", "postgres", "postgresql", "stdout"}) {
 		t.Fatalf("Builtin schemes %v", got)
 	}
 	s, err := sink.Open(ctx, r, "file://"+filepath.Join(t.TempDir(), "x.jsonl"), sink.Config{})

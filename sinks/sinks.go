@@ -1,6 +1,9 @@
 // Package sinks registers the sinks Sluice ships — stdout://,
-// file:///path.jsonl and kafka://brokers/?topic=… — in a sink.Registry,
-// the way package sources does for sources.
+// file:///path.jsonl, kafka://brokers/?topic=…, and mysql:// (mariadb://),
+// postgres:// (postgresql://) to apply changes to a database — in a
+// sink.Registry, the way package sources does for sources. A URL's
+// scheme means a source or a sink by the registry it is looked up in: a
+// mysql:// URL given to --to is this package's SQL sink.
 package sinks
 
 import (
@@ -14,6 +17,7 @@ import (
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/sink/file"
 	"github.com/sluice-cdc/sluice/sink/kafka"
+	sqlsink "github.com/sluice-cdc/sluice/sink/sql"
 	"github.com/sluice-cdc/sluice/sink/stdout"
 )
 
@@ -57,14 +61,29 @@ func Register(r *sink.Registry, w io.Writer) error {
 			c.Format, c.Logger = cfg.Format, cfg.Logger
 			return kafka.New(ctx, c)
 		},
+		"mysql": openSQL,
 	}
 	var first error
-	for _, scheme := range []string{"stdout", "file", "kafka"} {
+	for _, scheme := range []string{"stdout", "file", "kafka", "mysql", "mariadb", "postgres", "postgresql"} {
+		if openers[scheme] == nil {
+			openers[scheme] = openSQL
+		}
 		if err := r.Register(scheme, openers[scheme]); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
+}
+
+// openSQL opens the SQL sink (sink/sql) a mysql://, mariadb://,
+// postgres:// or postgresql:// URL names.
+func openSQL(ctx context.Context, u *url.URL, cfg sink.Config) (pipeline.Sink, error) {
+	c, err := sqlsink.FromURL(u)
+	if err != nil {
+		return nil, sink.BadURL(err)
+	}
+	c.Logger = cfg.Logger
+	return sqlsink.New(ctx, c)
 }
 
 // lineEncoder returns the encoder of cfg.Format for a line sink (no
