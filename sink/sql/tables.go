@@ -269,10 +269,11 @@ func (s *Sink) createTable(ctx context.Context, schema, name string, c *change.C
 	create := "CREATE TABLE IF NOT EXISTS " + s.eng.QuoteTable(schema, name) + " (\n  " + strings.Join(defs, ",\n  ") + "\n)"
 	ensure := "CREATE SCHEMA IF NOT EXISTS " + s.eng.Quote(schema)
 	if s.eng == sqldb.MySQL {
-		create += " ENGINE=InnoDB"
+		// Values arrive as UTF-8 whatever the source column's charset.
+		create += " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
 		if src, _ := sqldb.EngineOfSource(c.Source); src != sqldb.MySQL {
 			// PostgreSQL compares text byte by byte: so must the copy's keys.
-			create += " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+			create += " COLLATE=utf8mb4_bin"
 		}
 		ensure = "CREATE DATABASE IF NOT EXISTS " + s.eng.Quote(schema)
 	}

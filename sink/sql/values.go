@@ -218,7 +218,13 @@ func mysqlArg(a *arena, v *change.Value, t *sqldb.Type) (any, error) {
 			return nonNil(v.B), nil
 		}
 		return text(a, v), nil
-	case change.KindArray, change.KindDocument, change.KindObjectID, change.KindBSONTimestamp, change.KindRegex:
+	case change.KindArray, change.KindDocument:
+		b, err := plainJSON(a, v)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	case change.KindObjectID, change.KindBSONTimestamp, change.KindRegex:
 		return text(a, v), nil
 	}
 	return nil, cannot("a %v value has no MySQL form", v.Kind)
@@ -365,9 +371,17 @@ func pgParam(a *arena, v *change.Value, t *sqldb.Type) (b []byte, bin bool, err 
 				return nil, false, err
 			}
 		} else {
-			a.buf = change.AppendText(a.buf, *v)
+			var err error
+			if a.buf, err = appendPlainJSON(a.buf, v); err != nil {
+				return nil, false, err
+			}
 		}
-	case change.KindDocument, change.KindObjectID, change.KindBSONTimestamp, change.KindRegex:
+	case change.KindDocument:
+		var err error
+		if a.buf, err = appendPlainJSON(a.buf, v); err != nil {
+			return nil, false, err
+		}
+	case change.KindObjectID, change.KindBSONTimestamp, change.KindRegex:
 		a.buf = change.AppendText(a.buf, *v)
 	default:
 		return nil, false, cannot("a %v value has no PostgreSQL form", v.Kind)
@@ -431,4 +445,97 @@ func appendPGArray(dst []byte, v *change.Value, elem *sqldb.Type) ([]byte, error
 		dst = append(dst, '"')
 	}
 	return append(dst, '}'), nil
+}
+
+// appendPlainJSON appends an array or document value as plain JSON, the
+// way a JSON column holds it: numbers as numbers, booleans, null, text
+// and every other scalar as a JSON string of its text (bytes as \x and
+// hex digits), JSON values as themselves.
+func appendPlainJSON(dst []byte, v *change.Value) ([]byte, error) {
+	switch v.Kind {
+	case change.KindNull, change.KindAbsent, change.KindUnchanged:
+		return append(dst, "null"...), nil
+	case change.KindBool:
+		if v.I != 0 {
+			return append(dst, "true"...), nil
+		}
+		return append(dst, "false"...), nil
+	case change.KindInt, change.KindUint, change.KindYear, change.KindBit:
+		return change.AppendText(dst, *v), nil
+	case change.KindFloat:
+		if math.IsNaN(v.F) || math.IsInf(v.F, 0) {
+			return nil, cannot("JSON cannot hold the number %s", change.AppendText(nil, *v))
+		}
+		return change.AppendText(dst, *v), nil
+	case change.KindDecimal:
+		if len(v.B) > 0 && (v.B[0] == 'N' || v.B[len(v.B)-1] == 'y') {
+			return nil, cannot("JSON cannot hold the number %s", v.B)
+		}
+		return append(dst, v.B...), nil
+	case change.KindJSON:
+		return append(dst, v.B...), nil
+	case change.KindArray:
+		dst = append(dst, '[')
+		for i := range v.Elems {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendPlainJSON(dst, &v.Elems[i]); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, ']'), nil
+	case change.KindDocument:
+		dst = append(dst, '{')
+		for i := range v.Elems {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			name := ""
+			if i < len(v.Names) {
+				name = v.Names[i]
+			}
+			dst = strconv.AppendQuote(dst, name)
+			dst = append(dst, ':')
+			var err error
+			if dst, err = appendPlainJSON(dst, &v.Elems[i]); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, '}'), nil
+	case change.KindBytes:
+		return appendJSONString(dst, append([]byte(`\x`), hex.EncodeToString(v.B)...)), nil
+	}
+	return appendJSONString(dst, change.AppendText(nil, *v)), nil
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(dst, s []byte) []byte {
+	const hexDigits = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, r := range string(s) {
+		switch {
+		case r == '"' || r == '\\':
+			dst = append(dst, '\\', byte(r))
+		case r < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&15])
+		case r == utf8.RuneError:
+			dst = append(dst, `\ufffd`...)
+		default:
+			dst = utf8.AppendRune(dst, r)
+		}
+	}
+	return append(dst, '"')
+}
+
+// plainJSON renders an array or document value as plain JSON into the arena.
+func plainJSON(a *arena, v *change.Value) ([]byte, error) {
+	s := a.start(64)
+	b, err := appendPlainJSON(a.buf, v)
+	if err != nil {
+		return nil, err
+	}
+	a.buf = b
+	return a.since(s), nil
 }
