@@ -55,6 +55,7 @@ func commands() []command {
 		{"demo", "start a throwaway MariaDB with a workload and stream its changes", runDemo},
 		{"pg", "PostgreSQL replication slots (slots, drop-slot)", runPg},
 		{"stream", "stream changes from a source URL to a sink, checkpointing", runStream},
+		{"verify", "compare the tables of two databases by primary-key chunk checksums", runVerify},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -63,6 +64,23 @@ func commands() []command {
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
+
+// exitError ends a command with its own exit code, printing err unless it
+// is nil (a command that reported its outcome itself: sluice verify
+// finding differences exits 1 without an error line).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
 
 // usagef returns a usage error.
 func usagef(format string, args ...any) error {
@@ -86,9 +104,15 @@ func run(ctx context.Context, e *env, args []string) int {
 // exitCode prints err (if any) and returns the exit code for it.
 func exitCode(e *env, err error) int {
 	var ue *usageError
+	var ee *exitError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.As(err, &ee):
+		if ee.err != nil {
+			fmt.Fprintf(e.Stderr, "sluice: %v\n", ee.err)
+		}
+		return ee.code
 	case errors.As(err, &ue):
 		fmt.Fprintf(e.Stderr, "sluice: %s\n", ue.msg)
 		return exitUsage

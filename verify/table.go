@@ -1,0 +1,891 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	gosql "database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sluice-cdc/sluice/internal/sqldb"
+)
+
+// side is one of the two tables compared.
+type side struct {
+	conn   *sqldb.Conn
+	ns     sqldb.Namespace
+	t      *sqldb.Table
+	quoted string
+	exprs  []string // compare expressions, one per tableCmp.cols
+	geo    []bool   // the column holds MySQL's internal geometry form
+	keys   []string // quoted key columns, in key order
+}
+
+func (s *side) eng() sqldb.Engine { return s.conn.Engine }
+
+// tableCmp compares one table.
+type tableCmp struct {
+	cfg           *Config
+	index, tables int
+	src, tgt      *side
+	cols          []column
+	keyIdx        []int // indexes in cols of the key columns, in key order
+	res           *TableResult
+	pending       []pend
+	seen          map[string]bool // keys in pending
+	estimate      int64
+	lastProgress  time.Time
+}
+
+// pend is a differing key waiting for its recheck.
+type pend struct {
+	key string   // canonical key
+	raw [][]byte // raw key values read from srcRaw (true) or the target
+	src bool
+}
+
+func (tc *tableCmp) run(ctx context.Context) *TableResult {
+	began := time.Now()
+	tc.res = &TableResult{Source: tc.src.ns.String(), Target: tc.tgt.ns.String()}
+	defer func() { tc.res.Elapsed = time.Since(began) }()
+	if err := tc.prepare(ctx); err != nil {
+		tc.res.Err = err
+		return tc.res
+	}
+	if tc.tgt.t == nil {
+		return tc.res
+	}
+	tc.estimate = tc.src.conn.RowEstimate(ctx, tc.src.ns.Schema, tc.src.ns.Name)
+	tc.seen = map[string]bool{}
+	var err error
+	if tc.src.eng() == tc.tgt.eng() {
+		tc.res.Mode = "checksum"
+		err = tc.checksums(ctx)
+	} else {
+		tc.res.Mode = "rows"
+		err = tc.merge(ctx)
+	}
+	if err == nil {
+		err = tc.recheck(ctx)
+	}
+	if err != nil {
+		tc.res.Err = err
+	}
+	return tc.res
+}
+
+// prepare reads both tables and pairs their columns.
+func (tc *tableCmp) prepare(ctx context.Context) error {
+	var err error
+	if tc.src.t, err = tc.src.conn.Table(ctx, tc.src.ns.Schema, tc.src.ns.Name); err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	if len(tc.src.t.Key) == 0 {
+		return errors.New("the source table has no primary key: its rows cannot be matched")
+	}
+	tc.tgt.t, err = tc.tgt.conn.Table(ctx, tc.tgt.ns.Schema, tc.tgt.ns.Name)
+	if errors.Is(err, sqldb.ErrNoTable) {
+		tc.tgt.t = nil
+		tc.res.Problems = append(tc.res.Problems, "the target table does not exist")
+		n, cerr := tc.count(ctx, tc.src)
+		tc.res.SourceRows, tc.res.Missing = n, n
+		return cerr
+	}
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	for _, s := range []*side{tc.src, tc.tgt} {
+		s.quoted = s.eng().QuoteTable(s.ns.Schema, s.ns.Name)
+	}
+	for _, sc := range tc.src.t.Columns {
+		j := tc.tgt.t.Column(sc.Name)
+		if j < 0 {
+			tc.res.Problems = append(tc.res.Problems, fmt.Sprintf("column %s is not in the target", sc.Name))
+			continue
+		}
+		tcol := tc.tgt.t.Columns[j]
+		c := column{name: sc.Name, srcType: sc.Type, tgtType: tcol.Type}
+		if tc.src.eng() == tc.tgt.eng() {
+			c.cls = clsText
+			if sc.Type.Family == sqldb.FamFloat {
+				c.cls = clsFloat64
+				if sc.Type.Bits == 32 {
+					c.cls = clsFloat32
+				}
+			}
+		} else {
+			c.cls = pairClass(sc.Type, tcol.Type)
+		}
+		var geo bool
+		c.src, geo = sameOrCross(tc, tc.src.eng(), sc.Name, sc.Type, c.cls)
+		tc.src.geo = append(tc.src.geo, geo)
+		c.tgt, geo = sameOrCross(tc, tc.tgt.eng(), tcol.Name, tcol.Type, c.cls)
+		tc.tgt.geo = append(tc.tgt.geo, geo)
+		tc.src.exprs = append(tc.src.exprs, c.src)
+		tc.tgt.exprs = append(tc.tgt.exprs, c.tgt)
+		tc.cols = append(tc.cols, c)
+	}
+	for _, col := range tc.tgt.t.Columns {
+		if tc.src.t.Column(col.Name) < 0 {
+			tc.res.Problems = append(tc.res.Problems, fmt.Sprintf("column %s is only in the target", col.Name))
+		}
+	}
+	for _, k := range tc.src.t.Key {
+		name := tc.src.t.Columns[k].Name
+		i := -1
+		for n := range tc.cols {
+			if tc.cols[n].name == name {
+				i = n
+			}
+		}
+		if i < 0 {
+			return fmt.Errorf("key column %s is not in the target", name)
+		}
+		tc.keyIdx = append(tc.keyIdx, i)
+		tc.src.keys = append(tc.src.keys, tc.src.eng().Quote(name))
+		tc.tgt.keys = append(tc.tgt.keys, tc.tgt.eng().Quote(name))
+	}
+	return nil
+}
+
+// sameOrCross is the compare expression of a column: between servers of
+// one engine the column itself (floats as doubles on MySQL, whose FLOAT
+// text is rounded), across engines the class's expression.
+func sameOrCross(tc *tableCmp, e sqldb.Engine, name string, ty sqldb.Type, c class) (string, bool) {
+	if tc.src.eng() == tc.tgt.eng() {
+		q := e.Quote(name)
+		if e == sqldb.MySQL && ty.Family == sqldb.FamFloat {
+			return "CAST(" + q + " AS DOUBLE)", false
+		}
+		if e == sqldb.Postgres {
+			return q + "::text", false
+		}
+		return q, false
+	}
+	return expr(e, name, ty, c)
+}
+
+// count returns the rows of a table.
+func (tc *tableCmp) count(ctx context.Context, s *side) (int64, error) {
+	var n int64
+	q := "SELECT COUNT(*) FROM " + s.eng().QuoteTable(s.ns.Schema, s.ns.Name)
+	var err error
+	if s.eng() == sqldb.Postgres {
+		err = s.conn.PG.QueryRow(ctx, q).Scan(&n)
+	} else {
+		err = s.conn.My.QueryRowContext(ctx, q).Scan(&n)
+	}
+	return n, err
+}
+
+// rowIter iterates the rows of a query as text (NULL is nil).
+type rowIter interface {
+	Next() bool
+	Values() [][]byte
+	Err() error
+	Close()
+}
+
+type myRows struct {
+	rs   *gosql.Rows
+	raw  []gosql.RawBytes
+	ptrs []any
+	vals [][]byte
+	err  error
+}
+
+func (r *myRows) Next() bool {
+	if !r.rs.Next() {
+		return false
+	}
+	if r.raw == nil {
+		cols, _ := r.rs.Columns()
+		r.raw = make([]gosql.RawBytes, len(cols))
+		r.ptrs = make([]any, len(cols))
+		r.vals = make([][]byte, len(cols))
+		for i := range r.raw {
+			r.ptrs[i] = &r.raw[i]
+		}
+	}
+	if err := r.rs.Scan(r.ptrs...); err != nil {
+		r.err = err
+		return false
+	}
+	for i, b := range r.raw {
+		r.vals[i] = b
+	}
+	return true
+}
+func (r *myRows) Values() [][]byte { return r.vals }
+func (r *myRows) Err() error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.rs.Err()
+}
+func (r *myRows) Close() { r.rs.Close() }
+
+type pgRows struct{ rs pgx.Rows }
+
+func (r pgRows) Next() bool       { return r.rs.Next() }
+func (r pgRows) Values() [][]byte { return r.rs.RawValues() }
+func (r pgRows) Err() error       { return r.rs.Err() }
+func (r pgRows) Close()           { r.rs.Close() }
+func (s *side) ph(n int) string {
+	if s.eng() == sqldb.Postgres {
+		return "$" + strconv.Itoa(n)
+	}
+	return "?"
+}
+
+// query runs q with args (raw values) on s.
+func (s *side) query(ctx context.Context, q string, args [][]byte) (rowIter, error) {
+	if s.eng() == sqldb.Postgres {
+		a := make([]any, 0, len(args)+1)
+		a = append(a, pgx.QueryResultFormats{pgx.TextFormatCode})
+		for _, v := range args {
+			a = append(a, string(v))
+		}
+		rs, err := s.conn.PG.Query(ctx, q, a...)
+		if err != nil {
+			return nil, err
+		}
+		return pgRows{rs}, nil
+	}
+	a := make([]any, len(args))
+	for i, v := range args {
+		a[i] = v
+	}
+	rs, err := s.conn.My.QueryContext(ctx, q, a...)
+	if err != nil {
+		return nil, err
+	}
+	return &myRows{rs: rs}, nil
+}
+
+// rangeWhere returns the condition lower < key <= upper (either bound may
+// be nil: open) and its arguments.
+func (s *side) rangeWhere(lower, upper [][]byte) (string, [][]byte) {
+	var parts []string
+	var args [][]byte
+	n := 0
+	bound := func(vals [][]byte, last string) string {
+		var ors []string
+		for i := range s.keys {
+			var ands []string
+			for j := 0; j < i; j++ {
+				n++
+				ands = append(ands, s.keys[j]+" = "+s.ph(n))
+				args = append(args, vals[j])
+			}
+			op := last[:1]
+			if i == len(s.keys)-1 {
+				op = last
+			}
+			n++
+			ands = append(ands, s.keys[i]+" "+op+" "+s.ph(n))
+			args = append(args, vals[i])
+			ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+		}
+		return "(" + strings.Join(ors, " OR ") + ")"
+	}
+	if lower != nil {
+		parts = append(parts, bound(lower, ">"))
+	}
+	if upper != nil {
+		parts = append(parts, bound(upper, "<="))
+	}
+	if len(parts) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(parts, " AND "), args
+}
+
+// rowText is the same-engine text of a row that the checksums hash.
+func (s *side) rowText() string {
+	if s.eng() == sqldb.Postgres {
+		return "ROW(" + strings.Join(s.exprs, ", ") + ")::text"
+	}
+	nulls := make([]string, len(s.exprs))
+	for i, e := range s.exprs {
+		nulls[i] = "ISNULL(" + e + ")"
+	}
+	return "CONCAT_WS('#', " + strings.Join(s.exprs, ", ") + ", CONCAT(" + strings.Join(nulls, ", ") + "))"
+}
+
+// rowHash is the same-engine per-row hash expression: 64 bits of it.
+// MariaDB (10.8 and later) joins two CRCs of different polynomials, much
+// cheaper than MD5, which MySQL needs.
+func (s *side) rowHash() string {
+	if s.eng() == sqldb.Postgres {
+		return "hashtextextended(" + s.rowText() + ", 0)"
+	}
+	if s.conn.MariaDB {
+		t := s.rowText()
+		return "((CRC32C(" + t + ") << 32) | CRC32(" + t + "))"
+	}
+	return "CAST(CONV(LEFT(MD5(" + s.rowText() + "), 16), 16, 10) AS UNSIGNED)"
+}
+
+// sum is a chunk's row count and checksum.
+type sum struct {
+	rows int64
+	hash string
+	err  error
+}
+
+// chunkSum computes a chunk's sum on s.
+func (s *side) chunkSum(ctx context.Context, lower, upper [][]byte) sum {
+	where, args := s.rangeWhere(lower, upper)
+	var q string
+	if s.eng() == sqldb.Postgres {
+		q = "SELECT count(*), COALESCE(bit_xor(" + s.rowHash() + "), 0) FROM " + s.quoted + where
+	} else {
+		q = "SELECT COUNT(*), COALESCE(BIT_XOR(" + s.rowHash() + "), 0) FROM " + s.quoted + where
+	}
+	it, err := s.query(ctx, q, args)
+	if err != nil {
+		return sum{err: err}
+	}
+	defer it.Close()
+	var r sum
+	if it.Next() {
+		v := it.Values()
+		r.rows, _ = strconv.ParseInt(string(v[0]), 10, 64)
+		r.hash = string(v[1])
+	}
+	if err := it.Err(); err != nil {
+		return sum{err: err}
+	}
+	return r
+}
+
+// boundary returns the key of the chunkRows-th row after lower on the
+// source, or nil when fewer rows are left.
+func (tc *tableCmp) boundary(ctx context.Context, lower [][]byte) ([][]byte, error) {
+	s := tc.src
+	where, args := s.rangeWhere(lower, nil)
+	q := "SELECT " + strings.Join(s.keys, ", ") + " FROM " + s.quoted + where + " ORDER BY " + strings.Join(s.keys, ", ") +
+		" LIMIT 1 OFFSET " + strconv.Itoa(tc.cfg.ChunkRows-1)
+	it, err := s.query(ctx, q, args)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	if !it.Next() {
+		return nil, it.Err()
+	}
+	var out [][]byte
+	for _, v := range it.Values() {
+		out = append(out, bytes.Clone(v))
+	}
+	return out, it.Err()
+}
+
+// checksums compares the table chunk by chunk (same engine).
+func (tc *tableCmp) checksums(ctx context.Context) error {
+	var lower [][]byte
+	for {
+		upper, err := tc.boundary(ctx, lower)
+		if err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+		tch := make(chan sum, 1)
+		go func() { tch <- tc.tgt.chunkSum(ctx, lower, upper) }()
+		ss := tc.src.chunkSum(ctx, lower, upper)
+		ts := <-tch
+		if ss.err != nil {
+			return fmt.Errorf("source: %w", ss.err)
+		}
+		if ts.err != nil {
+			return fmt.Errorf("target: %w", ts.err)
+		}
+		tc.res.SourceRows += ss.rows
+		tc.res.TargetRows += ts.rows
+		if ss != ts {
+			if err := tc.narrow(ctx, lower, upper); err != nil {
+				return err
+			}
+		}
+		tc.progress(false)
+		if upper == nil {
+			tc.progress(true)
+			return nil
+		}
+		lower = upper
+	}
+}
+
+// narrow reads the keys and row hashes of a differing chunk on both sides
+// and notes the keys that differ.
+func (tc *tableCmp) narrow(ctx context.Context, lower, upper [][]byte) error {
+	type entry struct {
+		hash string
+		raw  [][]byte
+	}
+	read := func(s *side, fn func(key string, raw [][]byte, hash string)) error {
+		where, args := s.rangeWhere(lower, upper)
+		q := "SELECT " + strings.Join(s.keys, ", ") + ", " + s.rowHash() + " FROM " + s.quoted + where
+		it, err := s.query(ctx, q, args)
+		if err != nil {
+			return err
+		}
+		defer it.Close()
+		for it.Next() {
+			v := it.Values()
+			raw := v[:len(s.keys)]
+			fn(joinKey(raw), raw, string(v[len(s.keys)]))
+		}
+		return it.Err()
+	}
+	src := map[string]entry{}
+	if err := read(tc.src, func(key string, raw [][]byte, hash string) {
+		src[key] = entry{hash: hash, raw: cloneAll(raw)}
+	}); err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	if err := read(tc.tgt, func(key string, raw [][]byte, hash string) {
+		e, ok := src[key]
+		if !ok {
+			tc.note(key, raw, false)
+			return
+		}
+		delete(src, key)
+		if e.hash != hash {
+			tc.note(key, e.raw, true)
+		}
+	}); err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	for key, e := range src {
+		tc.note(key, e.raw, true)
+	}
+	return nil
+}
+
+func cloneAll(vs [][]byte) [][]byte {
+	out := make([][]byte, len(vs))
+	for i, v := range vs {
+		out[i] = bytes.Clone(v)
+	}
+	return out
+}
+
+// joinKey joins key values into a map key.
+func joinKey(vs [][]byte) string {
+	var b []byte
+	for _, v := range vs {
+		if v == nil {
+			b = append(b, 0, 'N')
+			continue
+		}
+		b = append(b, 1)
+		b = append(b, v...)
+		b = append(b, 0)
+	}
+	return string(b)
+}
+
+// note keeps a differing key for the recheck (raw values from the source
+// when src).
+func (tc *tableCmp) note(key string, raw [][]byte, src bool) {
+	if tc.seen[key] {
+		return
+	}
+	if len(tc.pending) >= maxPending {
+		// Past the bound the key is counted as it was found.
+		tc.res.Changed++
+		return
+	}
+	tc.seen[key] = true
+	tc.pending = append(tc.pending, pend{key: key, raw: cloneAll(raw), src: src})
+}
+
+// progress reports progress at most every 200 ms (or when final).
+func (tc *tableCmp) progress(final bool) {
+	if tc.cfg.Progress == nil || (!final && time.Since(tc.lastProgress) < 200*time.Millisecond) {
+		return
+	}
+	tc.lastProgress = time.Now()
+	tc.cfg.Progress(Progress{Table: tc.src.ns.String(), Index: tc.index, Tables: tc.tables,
+		Rows: tc.res.SourceRows, Estimate: max(tc.estimate, tc.res.SourceRows)})
+}
+
+// canonRow appends the canonical form of a row's compared values (as
+// read by s) and returns it with the canonical key.
+func (tc *tableCmp) canonRow(dst []byte, s *side, vals [][]byte) (row []byte, key string) {
+	start := len(dst)
+	offs := make([]int, len(tc.cols)+1)
+	for i := range tc.cols {
+		offs[i] = len(dst) - start
+		v := vals[i]
+		if v == nil {
+			dst = append(dst, 0, 'N')
+			continue
+		}
+		dst = append(dst, 1)
+		dst = canon(dst, tc.cols[i].cls, v, s.geo[i])
+		dst = append(dst, 0)
+	}
+	offs[len(tc.cols)] = len(dst) - start
+	row = dst[start:]
+	var k []byte
+	for _, i := range tc.keyIdx {
+		k = append(k, row[offs[i]:offs[i+1]]...)
+	}
+	return row, string(k)
+}
+
+// merge compares two servers of different engines: each streams its rows
+// in key order, and rows are matched by key and compared value by value
+// in their canonical forms.
+func (tc *tableCmp) merge(ctx context.Context) error {
+	open := func(s *side) (rowIter, error) {
+		var order []string
+		for n, i := range tc.keyIdx {
+			c := &tc.cols[i]
+			k := s.quoted + "." + s.keys[n] // the select list has a column of that name too
+			switch c.cls {
+			case clsText, clsChar, clsUUID, clsInet, clsJSON, clsTemporal, clsZonedTime:
+				if c.cls == clsTemporal {
+					order = append(order, k)
+					continue
+				}
+				if s.eng() == sqldb.Postgres {
+					order = append(order, k+` COLLATE "C"`)
+				} else {
+					order = append(order, "CAST("+k+" AS BINARY)")
+				}
+			default:
+				order = append(order, k)
+			}
+		}
+		q := "SELECT " + strings.Join(s.exprs, ", ") + ", " + strings.Join(s.keys, ", ") + " FROM " + s.quoted + " ORDER BY " + strings.Join(order, ", ")
+		return s.query(ctx, q, nil)
+	}
+	si, err := open(tc.src)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	defer si.Close()
+	ti, err := open(tc.tgt)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	defer ti.Close()
+	var sbuf, tbuf []byte
+	var srow, trow []byte
+	var skey, tkey string
+	var sraw, traw [][]byte
+	sok, tok := false, false
+	nc := len(tc.cols)
+	advS := func() {
+		sok = si.Next()
+		if sok {
+			v := si.Values()
+			sbuf = sbuf[:0]
+			srow, skey = tc.canonRow(sbuf, tc.src, v[:nc])
+			sbuf = srow
+			sraw = v[nc:]
+			tc.res.SourceRows++
+		}
+	}
+	advT := func() {
+		tok = ti.Next()
+		if tok {
+			v := ti.Values()
+			tbuf = tbuf[:0]
+			trow, tkey = tc.canonRow(tbuf, tc.tgt, v[:nc])
+			tbuf = trow
+			traw = v[nc:]
+			tc.res.TargetRows++
+		}
+	}
+	advS()
+	advT()
+	for sok || tok {
+		d := 0
+		switch {
+		case !tok:
+			d = -1
+		case !sok:
+			d = 1
+		default:
+			d = tc.compareKeys(skey, tkey)
+		}
+		switch {
+		case d < 0:
+			tc.note(skey, sraw, true)
+			advS()
+		case d > 0:
+			tc.note(tkey, traw, false)
+			advT()
+		default:
+			if !bytes.Equal(srow, trow) {
+				tc.note(skey, sraw, true)
+			}
+			advS()
+			advT()
+		}
+		if tc.res.SourceRows%4096 == 0 {
+			tc.progress(false)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := si.Err(); err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	if err := ti.Err(); err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	tc.progress(true)
+	return nil
+}
+
+// compareKeys orders two canonical keys as the servers ordered the rows
+// (see merge): numbers by value, everything else byte by byte.
+func (tc *tableCmp) compareKeys(a, b string) int {
+	for _, i := range tc.keyIdx {
+		va, ra := cutValue(a)
+		vb, rb := cutValue(b)
+		a, b = ra, rb
+		var d int
+		switch tc.cols[i].cls {
+		case clsInt, clsDecimal:
+			d = compareDecimal(va, vb)
+		case clsFloat32, clsFloat64:
+			fa, _ := strconv.ParseFloat(va, 64)
+			fb, _ := strconv.ParseFloat(vb, 64)
+			switch {
+			case fa < fb:
+				d = -1
+			case fa > fb:
+				d = 1
+			}
+		default:
+			d = strings.Compare(va, vb)
+		}
+		if d != 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// cutValue splits the first value off a canonical key.
+func cutValue(k string) (string, string) {
+	if len(k) >= 2 && k[0] == 0 {
+		return "", k[2:] // NULL sorts first
+	}
+	if len(k) == 0 {
+		return "", ""
+	}
+	i := strings.IndexByte(k[1:], 0)
+	if i < 0 {
+		return k[1:], ""
+	}
+	return k[1 : 1+i], k[2+i:]
+}
+
+// compareDecimal orders two normalized decimal texts by value.
+func compareDecimal(a, b string) int {
+	na, nb := strings.HasPrefix(a, "-"), strings.HasPrefix(b, "-")
+	if na != nb {
+		if na {
+			return -1
+		}
+		return 1
+	}
+	a, b = strings.TrimPrefix(a, "-"), strings.TrimPrefix(b, "-")
+	ia, fa, _ := strings.Cut(a, ".")
+	ib, fb, _ := strings.Cut(b, ".")
+	d := 0
+	switch {
+	case len(ia) != len(ib):
+		d = len(ia) - len(ib)
+	case ia != ib:
+		d = strings.Compare(ia, ib)
+	default:
+		d = strings.Compare(fa, fb)
+	}
+	if d > 0 {
+		d = 1
+	} else if d < 0 {
+		d = -1
+	}
+	if na {
+		return -d
+	}
+	return d
+}
+
+// recheck reads the differing keys again from both sides, up to
+// Config.Recheck times, and reports those that still differ.
+func (tc *tableCmp) recheck(ctx context.Context) error {
+	rounds := max(tc.cfg.Recheck, 0)
+	for round := 0; len(tc.pending) > 0; round++ {
+		if round > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(tc.cfg.RecheckWait):
+			}
+		}
+		final := round >= rounds
+		var still []pend
+		for start := 0; start < len(tc.pending); start += 200 {
+			batch := tc.pending[start:min(start+200, len(tc.pending))]
+			srows, err := tc.fetch(ctx, tc.src, batch)
+			if err != nil {
+				return fmt.Errorf("source: %w", err)
+			}
+			trows, err := tc.fetch(ctx, tc.tgt, batch)
+			if err != nil {
+				return fmt.Errorf("target: %w", err)
+			}
+			for _, p := range batch {
+				s, sok := srows[p.key]
+				t, tok := trows[p.key]
+				var kind DiffKind
+				switch {
+				case sok && !tok:
+					kind = Missing
+				case tok && !sok:
+					kind = Extra
+				case sok && tok && !bytes.Equal(s.canon, t.canon):
+					kind = Changed
+				default:
+					continue // equal now: it was changing
+				}
+				if !final {
+					still = append(still, p)
+					continue
+				}
+				tc.record(kind, p, s, t)
+			}
+		}
+		if final {
+			tc.pending = nil
+			break
+		}
+		tc.pending = still
+	}
+	return nil
+}
+
+// fetched is a row read again by key.
+type fetched struct {
+	canon []byte
+	vals  []string // canonical values, for the report
+}
+
+// fetch reads the rows of keys from s.
+func (tc *tableCmp) fetch(ctx context.Context, s *side, keys []pend) (map[string]fetched, error) {
+	var ors []string
+	var args [][]byte
+	n := 0
+	for _, p := range keys {
+		var ands []string
+		for i, k := range s.keys {
+			n++
+			ands = append(ands, k+" = "+s.ph(n))
+			args = append(args, tc.keyArg(s, p, i))
+		}
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	q := "SELECT " + strings.Join(s.exprs, ", ") + " FROM " + s.quoted + " WHERE " + strings.Join(ors, " OR ")
+	it, err := s.query(ctx, q, args)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	out := map[string]fetched{}
+	for it.Next() {
+		v := it.Values()
+		row, key := tc.canonRow(nil, s, v)
+		f := fetched{canon: row}
+		for i := range tc.cols {
+			if v[i] == nil {
+				f.vals = append(f.vals, "NULL")
+			} else {
+				f.vals = append(f.vals, string(canon(nil, tc.cols[i].cls, v[i], s.geo[i])))
+			}
+		}
+		out[key] = f
+	}
+	return out, it.Err()
+}
+
+// keyArg is the value of key column i of p as an argument for s: the raw
+// value when p was read from s's engine, else its canonical text (bytes
+// decoded from hex).
+func (tc *tableCmp) keyArg(s *side, p pend, i int) []byte {
+	rawEng := tc.tgt.eng()
+	if p.src {
+		rawEng = tc.src.eng()
+	}
+	if rawEng == s.eng() && i < len(p.raw) {
+		return p.raw[i]
+	}
+	k := p.key
+	var v string
+	for n := 0; n <= i; n++ {
+		v, k = cutValue(k)
+	}
+	if tc.cols[tc.keyIdx[i]].cls == clsBytes {
+		b, err := hex.DecodeString(v)
+		if err == nil {
+			if s.eng() == sqldb.Postgres {
+				return []byte(`\x` + v)
+			}
+			return b
+		}
+	}
+	return []byte(v)
+}
+
+// record counts a difference and keeps it for the report.
+func (tc *tableCmp) record(kind DiffKind, p pend, s, t fetched) {
+	switch kind {
+	case Missing:
+		tc.res.Missing++
+	case Extra:
+		tc.res.Extra++
+	case Changed:
+		tc.res.Changed++
+	}
+	if len(tc.res.Diffs) >= tc.cfg.MaxDiffs {
+		return
+	}
+	d := Diff{Kind: kind, Key: tc.keyText(p.key)}
+	if kind == Changed {
+		for i := range tc.cols {
+			if s.vals[i] != t.vals[i] {
+				d.Columns = append(d.Columns, ColumnDiff{Name: tc.cols[i].name, Source: s.vals[i], Target: t.vals[i]})
+			}
+		}
+	}
+	tc.res.Diffs = append(tc.res.Diffs, d)
+}
+
+// keyText renders a canonical key as "a=1, b=x".
+func (tc *tableCmp) keyText(k string) string {
+	var parts []string
+	for _, i := range tc.keyIdx {
+		var v string
+		wasNull := len(k) >= 2 && k[0] == 0
+		v, k = cutValue(k)
+		if wasNull {
+			v = "NULL"
+		}
+		parts = append(parts, tc.cols[i].name+"="+v)
+	}
+	return strings.Join(parts, ", ")
+}
