@@ -15,8 +15,9 @@
 // A change goes to the table of the same database (PostgreSQL: schema)
 // and name as at the source — or to the schema given by schema=, or
 // wherever the pipeline's --rename sends it — matching columns by name.
-// Inserts are upserts (ON DUPLICATE KEY UPDATE; ON CONFLICT (primary key)
-// DO UPDATE), so a row copied earlier is overwritten, not an error; an
+// Inserts, and the rows of a snapshot (change.OpRead), are upserts (ON
+// DUPLICATE KEY UPDATE; ON CONFLICT (primary key) DO UPDATE), so a row
+// copied earlier is overwritten, not an error; an
 // update with a full after image is an upsert too; an update that changes
 // the key, or whose after image lacks columns (MySQL MINIMAL or NOBLOB row
 // images, PostgreSQL unchanged TOAST values), is an UPDATE … WHERE the old

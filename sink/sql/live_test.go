@@ -274,6 +274,8 @@ func TestApply(t *testing.T) {
 			for i := 1; i <= 5; i++ {
 				l.add(change.OpInsert, "t", tc, nil, row(i, fmt.Sprint("v", i), i*10))
 			}
+			// A snapshot's row that the stream inserted too.
+			l.add(change.OpRead, "t", tc, nil, row(5, "v5", 50))
 			l.add(change.OpInsert, "k", kc, nil, row(1, "a", 1))
 			l.add(change.OpInsert, "k", kc, nil, row(1, "b", 2))
 			l.add(change.OpInsert, "nokey", nc, nil, row(1, "x"))

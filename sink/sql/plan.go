@@ -146,7 +146,7 @@ func present(v *change.Value) bool {
 func (p *plan) add(ctx context.Context, i int) error {
 	c := &p.changes[i]
 	switch c.Op {
-	case change.OpInsert, change.OpUpdate, change.OpDelete:
+	case change.OpInsert, change.OpRead, change.OpUpdate, change.OpDelete:
 	case change.OpTruncate:
 		if err := p.flush(); err != nil {
 			return err
@@ -175,7 +175,7 @@ func (p *plan) add(ctx context.Context, i int) error {
 		return p.failChange(i, fmt.Errorf("table has no primary key and keyless=refuse"))
 	}
 	switch c.Op {
-	case change.OpInsert:
+	case change.OpInsert, change.OpRead: // a snapshot's row may be there already: an upsert
 		if len(c.After) < n {
 			return p.failChange(i, fmt.Errorf("insert without an after image"))
 		}

@@ -264,7 +264,7 @@ func (s *Sink) Write(ctx context.Context, batch []change.Change) error {
 // applies reports whether c is applied (or, DDL, handled) by the sink.
 func applies(c *change.Change) bool {
 	switch c.Op {
-	case change.OpInsert, change.OpUpdate, change.OpDelete, change.OpTruncate, change.OpDDL, change.OpStatement:
+	case change.OpInsert, change.OpRead, change.OpUpdate, change.OpDelete, change.OpTruncate, change.OpDDL, change.OpStatement:
 		return true
 	}
 	return false
