@@ -3,8 +3,9 @@
 # run takes seconds:
 #   - Debian packages for the real servers the tests start (internal/servers):
 #     mariadb-server mariadb-client postgresql-15 postgresql-client-15
-#     postgresql-15-wal2json redis-server nats-server, and kcat (librdkafka's
-#     client, the independent consumer of the Kafka tests)
+#     postgresql-15-wal2json redis-server nats-server, the coordinators
+#     etcd-server and zookeeper (which brings a Java runtime), and kcat
+#     (librdkafka's client, the independent consumer of the Kafka tests)
 #   - the system user "postgres" (PostgreSQL refuses to run as root; the
 #     postgresql-15 package creates the user, this makes sure it exists)
 #   - Go modules of the main module and of tools/ferretdb
@@ -40,6 +41,9 @@ required=(
 	"/usr/lib/postgresql/15/lib/wal2json.so postgresql-15-wal2json"
 	"/usr/bin/redis-server redis-server"
 	"/usr/sbin/nats-server nats-server"
+	"/usr/bin/etcd etcd-server"
+	"/usr/share/java/zookeeper.jar zookeeper"
+	"/usr/bin/java zookeeper"
 	"/usr/bin/kcat kcat"
 )
 

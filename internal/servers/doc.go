@@ -1,7 +1,7 @@
 // Package servers starts real, private, throwaway servers: MariaDB,
-// PostgreSQL, a MongoDB-compatible server with an oplog (FerretDB), Redis
-// and NATS with JetStream, and a TCP proxy that can cut or freeze its
-// connections. It imports no testing package, so programs use it too:
+// PostgreSQL, a MongoDB-compatible server with an oplog (FerretDB), Redis,
+// NATS with JetStream, the coordinators etcd and ZooKeeper, and a TCP
+// proxy that can cut, freeze or partition its connections. It imports no testing package, so programs use it too:
 // "sluice demo" starts its MariaDB here. Tests use it through
 // internal/testenv, which adds per-test servers (stopped by t.Cleanup) and
 // servers shared by a test package (RunMain).
@@ -50,6 +50,17 @@
 // StartNATS runs nats-server -js (package nats-server) with file storage and
 // the user NATSUser; URL and Connect suit github.com/nats-io/nats.go.
 //
+// # etcd and ZooKeeper
+//
+// StartEtcd runs etcd (package etcd-server) as a single-member cluster
+// with its client and peer ports on 127.0.0.1; Endpoint suits
+// go.etcd.io/etcd/client/v3, URL is Sluice's etcd:// address.
+// StartZooKeeper runs ZooKeeper standalone (package zookeeper, on the Java
+// runtime it brings) from the jar Debian installs, with a tick of
+// ZooKeeperTick milliseconds so that sessions may time out within a
+// second; URL is Sluice's zk:// address and FourLetter asks srvr, stat,
+// cons or ruok. Both keep their data across Stop and Start.
+//
 // # FerretDB
 //
 // StartFerretDB runs FerretDB v1.24.2 on SQLite, reporting replica set
@@ -70,7 +81,7 @@
 //
 // StartProxy forwards a free loopback port to a server; Cut closes every
 // connection through it and Freeze makes them silent, as a failing network
-// would.
+// would; Partition freezes them and holds new ones silent until Heal.
 //
 // # Times
 //

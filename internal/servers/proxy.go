@@ -11,8 +11,10 @@ import (
 // Proxy forwards TCP connections from a free loopback port to a target,
 // and can cut every connection at once (as a flaky network or a failing
 // load balancer would) or freeze them (a dead network path: the sockets
-// stay open but nothing passes). Tests use it to prove that sources
-// reconnect and lose nothing.
+// stay open but nothing passes), or partition the network (Partition:
+// frozen connections, and new ones accepted but never forwarded, until
+// Heal). Tests use it to prove that sources reconnect and lose nothing,
+// and that a lease holder cut off from its coordinator stops in time.
 type Proxy struct {
 	ln     net.Listener
 	target string
@@ -21,7 +23,10 @@ type Proxy struct {
 
 	closeOnce sync.Once
 
+	partitioned atomic.Bool
+
 	mu     sync.Mutex
+	held   []net.Conn // accepted during a partition, never forwarded
 	conns  []net.Conn
 	frozen []*atomic.Bool
 	cuts   int
@@ -66,6 +71,12 @@ func (p *Proxy) accept() {
 		c, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		if p.partitioned.Load() {
+			p.mu.Lock()
+			p.held = append(p.held, c)
+			p.mu.Unlock()
+			continue
 		}
 		up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 		if err != nil {
@@ -132,6 +143,19 @@ func (p *Proxy) Freeze() {
 	p.conns, p.frozen = nil, nil
 }
 
+// Partition freezes every current connection and holds every new one
+// silent (accepted, never forwarded), as a network partition between the
+// clients and the target would, until Heal.
+func (p *Proxy) Partition() {
+	p.partitioned.Store(true)
+	p.Freeze()
+}
+
+// Heal ends a partition: new connections are forwarded again. The
+// connections frozen or held during the partition stay silent (their
+// clients must give up on them, as after a real partition).
+func (p *Proxy) Heal() { p.partitioned.Store(false) }
+
 // Cuts is the number of cuts that closed an open connection.
 func (p *Proxy) Cuts() int {
 	p.mu.Lock()
@@ -146,6 +170,12 @@ func (p *Proxy) Close() {
 		close(p.done)
 		p.ln.Close()
 		p.Cut()
+		p.mu.Lock()
+		for _, c := range p.held {
+			c.Close()
+		}
+		p.held = nil
+		p.mu.Unlock()
 		p.wg.Wait()
 	})
 }

@@ -1,11 +1,13 @@
 // Package testenv gives tests real, private, throwaway servers: MariaDB,
 // PostgreSQL, a MongoDB-compatible server with an oplog (FerretDB), Redis,
-// NATS with JetStream, and a TCP proxy that cuts or freezes connections.
+// NATS with JetStream, the coordinators etcd and ZooKeeper, and a TCP proxy
+// that cuts, freezes or partitions connections.
 //
 // It is the testing layer over internal/servers, which starts the servers
 // and imports no testing package (programs such as "sluice demo" use it
 // directly). testenv adds what needs the testing package: servers for one
-// test (NewMariaDB, NewPostgres, NewRedis, NewNATS, NewFerretDB, NewProxy),
+// test (NewMariaDB, NewPostgres, NewRedis, NewNATS, NewFerretDB, NewEtcd,
+// NewZooKeeper, NewProxy),
 // stopped by t.Cleanup and failing the test when they cannot start, and
 // servers shared by a test package (RunMain). It re-exports the servers'
 // types and constants so that a test imports only this package. The package

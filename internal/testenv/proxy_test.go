@@ -77,3 +77,59 @@ func TestProxy(t *testing.T) {
 		t.Fatalf("a frozen connection should time out, not fail: %v", err)
 	}
 }
+
+// TestProxyPartition: during a partition old and new connections are
+// silent; after Heal new ones pass again.
+func TestProxyPartition(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					c.Write([]byte(line))
+				}
+			}()
+		}
+	}()
+	p := NewProxy(t, ln.Addr().String(), 0)
+	echo := func() error {
+		c, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, err := c.Write([]byte("ping\n")); err != nil {
+			return err
+		}
+		_, err = bufio.NewReader(c).ReadString('\n')
+		return err
+	}
+	if err := echo(); err != nil {
+		t.Fatalf("before the partition: %v", err)
+	}
+	p.Partition()
+	if err := echo(); err == nil {
+		t.Fatal("a new connection answers during the partition")
+	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("a partitioned connection should time out, not fail: %v", err)
+	}
+	p.Heal()
+	if err := echo(); err != nil {
+		t.Fatalf("after Heal: %v", err)
+	}
+}

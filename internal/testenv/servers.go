@@ -37,6 +37,11 @@ type (
 	// TLSFiles are a server's CA, certificate and key files
 	// (servers.TLSFiles).
 	TLSFiles = servers.TLSFiles
+	// Etcd is a private single-member etcd server (servers.Etcd).
+	Etcd = servers.Etcd
+	// ZooKeeper is a private standalone ZooKeeper server
+	// (servers.ZooKeeper).
+	ZooKeeper = servers.ZooKeeper
 	// Proxy is a TCP proxy that can cut or freeze its connections
 	// (servers.Proxy).
 	Proxy = servers.Proxy
@@ -60,6 +65,7 @@ const (
 	NATSPassword        = servers.NATSPassword
 	FerretDBReplSet     = servers.FerretDBReplSet
 	FerretDBOplogSize   = servers.FerretDBOplogSize
+	ZooKeeperTick       = servers.ZooKeeperTick
 )
 
 // StartMariaDB starts a MariaDB server (servers.StartMariaDB), for servers
@@ -91,6 +97,14 @@ func StartFerretDB(ctx context.Context) (*FerretDB, error) { return servers.Star
 func StartFerretDBWith(ctx context.Context, opts FerretDBOptions) (*FerretDB, error) {
 	return servers.StartFerretDBWith(ctx, opts)
 }
+
+// StartEtcd starts an etcd server (servers.StartEtcd), for servers shared
+// through RunMain.
+func StartEtcd(ctx context.Context) (*Etcd, error) { return servers.StartEtcd(ctx) }
+
+// StartZooKeeper starts a ZooKeeper server (servers.StartZooKeeper), for
+// servers shared through RunMain.
+func StartZooKeeper(ctx context.Context) (*ZooKeeper, error) { return servers.StartZooKeeper(ctx) }
 
 // WriteTLSFiles writes a new CA and a server certificate for hosts into dir
 // (servers.WriteTLSFiles).
@@ -153,6 +167,20 @@ func NewFerretDB(tb testing.TB) *FerretDB {
 func NewFerretDBWith(tb testing.TB, opts FerretDBOptions) *FerretDB {
 	tb.Helper()
 	return startForTest(tb, 10*time.Minute, func(ctx context.Context) (*FerretDB, error) { return servers.StartFerretDBWith(ctx, opts) })
+}
+
+// NewEtcd starts an etcd server for one test and stops it when the test
+// ends. It fails the test if the server cannot start.
+func NewEtcd(tb testing.TB) *Etcd {
+	tb.Helper()
+	return startForTest(tb, time.Minute, servers.StartEtcd)
+}
+
+// NewZooKeeper starts a ZooKeeper server for one test and stops it when
+// the test ends. It fails the test if the server cannot start.
+func NewZooKeeper(tb testing.TB) *ZooKeeper {
+	tb.Helper()
+	return startForTest(tb, 2*time.Minute, servers.StartZooKeeper)
 }
 
 // NewProxy starts a proxy to target that cuts its connections every
