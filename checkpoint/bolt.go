@@ -72,7 +72,7 @@ func (b *Bolt) Save(ctx context.Context, id string, p change.Position) error {
 	}
 	v, err := encodePosition(p)
 	if err != nil {
-		return err
+		return fmt.Errorf("checkpoint: save %q to %s: %w", id, b.path, err)
 	}
 	err = b.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketName).Put([]byte(id), v)

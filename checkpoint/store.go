@@ -60,7 +60,7 @@ func encodePosition(p change.Position) ([]byte, error) {
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: encode position: %w", err)
+		return nil, fmt.Errorf("encode position: %w", err)
 	}
 	return b, nil
 }
@@ -69,10 +69,10 @@ func encodePosition(p change.Position) ([]byte, error) {
 func decodePosition(b []byte) (change.Position, error) {
 	var r record
 	if err := json.Unmarshal(b, &r); err != nil {
-		return change.Position{}, fmt.Errorf("checkpoint: decode position %q: %w", b, err)
+		return change.Position{}, fmt.Errorf("decode position %q: %w", b, err)
 	}
 	if r.V != recordVersion && r.V != recordVersionSnapshot {
-		return change.Position{}, fmt.Errorf("checkpoint: decode position: unknown record version %d", r.V)
+		return change.Position{}, fmt.Errorf("decode position: unknown record version %d", r.V)
 	}
 	return change.Position{
 		Flavor: change.Flavor(r.Flavor), File: r.File, Offset: r.Offset,
@@ -84,9 +84,10 @@ func decodePosition(b []byte) (change.Position, error) {
 // is ready to use. It is meant for tests and for callers that accept
 // restarting from their configured start after a restart.
 type Memory struct {
-	mu  sync.Mutex
-	pos map[string]change.Position
-	n   int
+	mu     sync.Mutex
+	pos    map[string]change.Position
+	fences map[string]Fence // see Fencer
+	n      int
 }
 
 // Load returns the position saved under id.
@@ -103,13 +104,21 @@ func (m *Memory) Load(ctx context.Context, id string) (change.Position, error) {
 	return p, nil
 }
 
-// Save records p under id.
+// Save records p under id, unless id has been fenced (see Fencer).
 func (m *Memory) Save(ctx context.Context, id string, p change.Position) error {
+	return m.save(ctx, id, p, Fence{})
+}
+
+// save records p under id if f is id's fence.
+func (m *Memory) save(ctx context.Context, id string, p change.Position, f Fence) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("checkpoint: save %q: %w", id, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if held := m.fences[id]; held != f {
+		return fmt.Errorf("checkpoint: save: %w", &FencedError{ID: id, Held: held, Want: f})
+	}
 	if m.pos == nil {
 		m.pos = make(map[string]change.Position)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/sinks"
 	"github.com/sluice-cdc/sluice/source"
+	"github.com/sluice-cdc/sluice/stores"
 	_ "github.com/sluice-cdc/sluice/sources" // registers every source scheme
 )
 
@@ -79,6 +80,14 @@ replacement on "db.table"; DDL text is not rewritten).
 
 --from applies only when the state file holds no position for --id.
 
+--state names the checkpoint store: the path of a bbolt file (the
+default, ./sluice.db), or the URL of a store several sluice processes can
+share: etcd://host:2379/prefix, zk://host:2181/path,
+mysql://user:pass@host:3306/db?table=sluice_checkpoint,
+postgres://user:pass@host/db?table=sluice_checkpoint or
+redis://:pass@host:6379/0?key=sluice:checkpoint. The README says what
+each promises.
+
 --stop-at ends the stream, exit status 0, where the source reaches that
 position: changes at or before it are delivered and checkpointed, the
 first change or idle heartbeat after it is not. A commit sits just past
@@ -121,7 +130,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	fs.StringVar(&tspec.Rename, "rename", "", "rename tables on the way out: 'regex=replacement,…' on \"db.table\", e.g. 'shop\\.(.*)=archive.$1'")
 	from := fs.String("from", "", "where to start without a saved position: latest, earliest, FILE:POS, a GTID set, an LSN (default: the source's own default)")
 	stopAt := fs.String("stop-at", "", "end the stream, exit 0, on reaching this position: FILE:POS, an LSN, or a sluice position (default: never)")
-	state := fs.String("state", "./sluice.db", "state file holding the checkpoint (not used when the sink keeps it: kafka delivery=exactly-once)")
+	state := fs.String("state", "./sluice.db", "checkpoint store: a state file path, or a URL (etcd://, zk://, mysql://, postgres://, redis://; not used when the sink keeps it: kafka delivery=exactly-once)")
 	id := fs.String("id", "stream", "name of this stream's checkpoint in the state file")
 	beginCommit := fs.Bool("begin-commit", false, "also write begin and commit events")
 	queueBytes := fs.Int64("queue-bytes", pipeline.DefaultQueueBytes, "bytes of changes held between source and sink")
@@ -271,13 +280,16 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *sour
 	if sp, ok := out.(sink.StoreProvider); ok && sp.CheckpointStore() != nil {
 		store, state = sp.CheckpointStore(), "(kept by the sink)"
 	} else {
-		bolt, err := checkpoint.OpenBolt(c.state, 5*time.Second)
+		st, err := stores.Open(ctx, c.state, checkpoint.Config{Logger: log})
 		if err != nil {
 			out.Close()
+			if errors.Is(err, address.ErrUnknownScheme) || errors.Is(err, address.ErrMalformed) {
+				return usagef("%v", err)
+			}
 			return err
 		}
-		defer bolt.Close()
-		store = bolt
+		defer st.Close()
+		store, state = st, address.Redact(c.state)
 	}
 	var counters pipeline.Counters
 	p, err := pipeline.New(src, out, store,
