@@ -22,8 +22,8 @@ import (
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/sinks"
 	"github.com/sluice-cdc/sluice/source"
-	"github.com/sluice-cdc/sluice/stores"
 	_ "github.com/sluice-cdc/sluice/sources" // registers every source scheme
+	"github.com/sluice-cdc/sluice/stores"
 )
 
 // The source schemes (mysql, mariadb, postgres, postgresql, mongodb,
