@@ -4,6 +4,7 @@
 //	file:///var/lib/sluice/state.db      a bbolt file (a bare path means the same)
 //	memory://                            in memory, lost on exit (tests)
 //	etcd://host:2379/prefix              keys in etcd (checkpoint/etcd)
+//	zk://host:2181/path                  nodes in ZooKeeper (checkpoint/zookeeper)
 //
 // The shared stores (every one but file and memory) are
 // checkpoint.Fencers: several Sluice processes can use one, and an owner
@@ -19,6 +20,7 @@ import (
 	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/checkpoint/etcd"
+	"github.com/sluice-cdc/sluice/checkpoint/zookeeper"
 )
 
 // DefaultLockTimeout is how long a file store waits for another process
@@ -45,6 +47,7 @@ var Schemes = map[string]checkpoint.Opener{
 	"file":   openFile,
 	"memory": openMemory,
 	"etcd":   openEtcd,
+	"zk":     openZooKeeper,
 }
 
 // Register adds every store Sluice ships to r. It returns the first error
@@ -92,4 +95,8 @@ func openMemory(_ context.Context, u *url.URL, _ checkpoint.Config) (checkpoint.
 
 func openEtcd(ctx context.Context, u *url.URL, _ checkpoint.Config) (checkpoint.StoreCloser, error) {
 	return etcd.Open(ctx, u)
+}
+
+func openZooKeeper(ctx context.Context, u *url.URL, _ checkpoint.Config) (checkpoint.StoreCloser, error) {
+	return zookeeper.Open(ctx, u)
 }

@@ -19,9 +19,36 @@ import (
 // tls=on. host is the name checked in the server's certificate unless
 // tls-server-name overrides it. A nil config means plain text.
 func Read(p *address.Params, mode, host string) (*tls.Config, error) {
+	cfg, _, err := read(p, mode, host, "off", "on", "skip-verify")
+	return cfg, err
+}
+
+// ReadPrefer is Read for a client that can fall back to plain text:
+// tls=prefer (which may be the default mode) returns a configuration that
+// skips verification and prefer true — TLS when the server offers it,
+// as the mysql client's default.
+func ReadPrefer(p *address.Params, mode, host string) (cfg *tls.Config, prefer bool, err error) {
+	return read(p, mode, host, "off", "prefer", "on", "skip-verify")
+}
+
+func read(p *address.Params, mode, host string, modes ...string) (*tls.Config, bool, error) {
+	cfg, err := readMode(p, mode, host, modes)
+	if err != nil || cfg == nil {
+		return nil, false, err
+	}
+	return cfg.Config, cfg.prefer, nil
+}
+
+// config is a TLS configuration and whether it is only preferred.
+type config struct {
+	*tls.Config
+	prefer bool
+}
+
+func readMode(p *address.Params, mode, host string, modes []string) (*config, error) {
 	var ca, cert, key, serverName string
 	given := p.Has("tls")
-	p.Enum("tls", &mode, "off", "on", "skip-verify")
+	p.Enum("tls", &mode, modes...)
 	p.String("tls-ca", &ca)
 	p.String("tls-cert", &cert)
 	p.String("tls-key", &key)
@@ -33,9 +60,12 @@ func Read(p *address.Params, mode, host string) (*tls.Config, error) {
 	if verifying && !given {
 		mode = "on"
 	}
-	if mode == "off" {
+	if mode == "off" || mode == "prefer" {
 		if verifying || key != "" {
-			return nil, errors.New("tls-ca, tls-cert, tls-key and tls-server-name need tls=on or skip-verify, not tls=off")
+			return nil, fmt.Errorf("tls-ca, tls-cert, tls-key and tls-server-name need tls=on or skip-verify, not tls=%s", mode)
+		}
+		if mode == "prefer" {
+			return &config{Config: &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}, prefer: true}, nil
 		}
 		return nil, nil
 	}
@@ -64,5 +94,5 @@ func Read(p *address.Params, mode, host string) (*tls.Config, error) {
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	}
-	return cfg, nil
+	return &config{Config: cfg}, nil
 }
