@@ -5,6 +5,9 @@
 //	memory://                            in memory, lost on exit (tests)
 //	etcd://host:2379/prefix              keys in etcd (checkpoint/etcd)
 //	zk://host:2181/path                  nodes in ZooKeeper (checkpoint/zookeeper)
+//	mysql://u:p@host/db?table=t          a table in MySQL or MariaDB (checkpoint/sql)
+//	postgres://u:p@host/db?table=t       a table in PostgreSQL (checkpoint/sql)
+//	redis://:p@host:6379/0?key=k         a hash in Redis (checkpoint/redis)
 //
 // The shared stores (every one but file and memory) are
 // checkpoint.Fencers: several Sluice processes can use one, and an owner
@@ -20,6 +23,8 @@ import (
 	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/checkpoint/etcd"
+	"github.com/sluice-cdc/sluice/checkpoint/redis"
+	sqlstore "github.com/sluice-cdc/sluice/checkpoint/sql"
 	"github.com/sluice-cdc/sluice/checkpoint/zookeeper"
 )
 
@@ -44,10 +49,16 @@ func Open(ctx context.Context, raw string, cfg checkpoint.Config) (checkpoint.St
 
 // Schemes maps each scheme this package registers to its opener.
 var Schemes = map[string]checkpoint.Opener{
-	"file":   openFile,
-	"memory": openMemory,
-	"etcd":   openEtcd,
-	"zk":     openZooKeeper,
+	"file":       openFile,
+	"memory":     openMemory,
+	"etcd":       openEtcd,
+	"zk":         openZooKeeper,
+	"mysql":      openSQL,
+	"mariadb":    openSQL,
+	"postgres":   openSQL,
+	"postgresql": openSQL,
+	"redis":      openRedis,
+	"rediss":     openRedis,
 }
 
 // Register adds every store Sluice ships to r. It returns the first error
@@ -99,4 +110,12 @@ func openEtcd(ctx context.Context, u *url.URL, _ checkpoint.Config) (checkpoint.
 
 func openZooKeeper(ctx context.Context, u *url.URL, _ checkpoint.Config) (checkpoint.StoreCloser, error) {
 	return zookeeper.Open(ctx, u)
+}
+
+func openSQL(ctx context.Context, u *url.URL, _ checkpoint.Config) (checkpoint.StoreCloser, error) {
+	return sqlstore.Open(ctx, u)
+}
+
+func openRedis(ctx context.Context, u *url.URL, _ checkpoint.Config) (checkpoint.StoreCloser, error) {
+	return redis.Open(ctx, u)
 }
