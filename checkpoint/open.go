@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/url"
@@ -63,3 +64,21 @@ func Open(ctx context.Context, r *Registry, raw string, cfg Config) (StoreCloser
 // IsPath reports whether a --state value is a file path rather than a
 // URL: it has no "://".
 func IsPath(raw string) bool { return !strings.Contains(raw, "://") }
+
+// ErrBadURL matches (errors.Is) the errors of a store that refuses its
+// URL — an unknown parameter, a malformed value — as opposed to a failure
+// to reach the store. The CLI reports them as usage errors.
+var ErrBadURL = errors.New("bad checkpoint store URL")
+
+// BadURL marks err as ErrBadURL without changing its text (nil stays nil).
+func BadURL(err error) error {
+	if err == nil {
+		return nil
+	}
+	return badURL{err}
+}
+
+type badURL struct{ err error }
+
+func (e badURL) Error() string   { return e.err.Error() }
+func (e badURL) Unwrap() []error { return []error{e.err, ErrBadURL} }

@@ -80,7 +80,7 @@ func openFile(_ context.Context, u *url.URL, _ checkpoint.Config) (checkpoint.St
 	wait := DefaultLockTimeout
 	p.Duration("lock-timeout", &wait, time.Millisecond)
 	if err := p.Check(); err != nil {
-		return nil, err
+		return nil, checkpoint.BadURL(err)
 	}
 	path := u.Path
 	if u.Opaque != "" { // file:relative/path
@@ -99,7 +99,7 @@ func (*memory) Close() error { return nil }
 
 func openMemory(_ context.Context, u *url.URL, _ checkpoint.Config) (checkpoint.StoreCloser, error) {
 	if err := address.NewParams(u).Check(); err != nil {
-		return nil, err
+		return nil, checkpoint.BadURL(err)
 	}
 	return &memory{}, nil
 }

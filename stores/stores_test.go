@@ -63,9 +63,13 @@ func TestOpenMemory(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
 	for raw, want := range map[string]error{
-		"etcdd://h/x":                   address.ErrUnknownScheme,
-		"memory://?x=1":                 nil,
-		"etcd://u:s3cret@h:1/x?bogus=1": nil,
+		"etcdd://h/x":                     address.ErrUnknownScheme,
+		"memory://?x=1":                   checkpoint.ErrBadURL,
+		"etcd://u:s3cret@h:1/x?bogus=1":   checkpoint.ErrBadURL,
+		"zk://u:s3cret@h:1/x?bogus=1":     checkpoint.ErrBadURL,
+		"mysql://u:s3cret@h:1/?x=1":       checkpoint.ErrBadURL,
+		"postgres://u:s3cret@h:1/?table=": checkpoint.ErrBadURL,
+		"redis://:s3cret@h:1/0?key=":      checkpoint.ErrBadURL,
 	} {
 		_, err := Open(ctx, raw, checkpoint.Config{})
 		if err == nil {

@@ -43,7 +43,7 @@ type Store struct {
 func Open(ctx context.Context, u *url.URL) (*Store, error) {
 	cfg, err := etcdconn.Parse(u, address.NewParams(u))
 	if err != nil {
-		return nil, err
+		return nil, checkpoint.BadURL(err)
 	}
 	c, err := etcdconn.Connect(ctx, cfg)
 	if err != nil {

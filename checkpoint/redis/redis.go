@@ -51,16 +51,16 @@ func Open(ctx context.Context, u *url.URL) (*Store, error) {
 	key := DefaultKey
 	p.String("key", &key)
 	if err := p.Err(); err != nil {
-		return nil, err
+		return nil, checkpoint.BadURL(err)
 	}
 	if key == "" {
-		return nil, errors.New("parameter key: empty")
+		return nil, checkpoint.BadURL(errors.New("parameter key: empty"))
 	}
 	rest := *u
 	rest.RawQuery = p.Rest().Encode()
 	opts, err := goredis.ParseURL(rest.String())
 	if err != nil {
-		return nil, errors.New(address.RedactText(err.Error(), rest.String()))
+		return nil, checkpoint.BadURL(errors.New(address.RedactText(err.Error(), rest.String())))
 	}
 	c := goredis.NewClient(opts)
 	if err := c.Ping(ctx).Err(); err != nil {

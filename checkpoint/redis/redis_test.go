@@ -75,9 +75,9 @@ func TestFields(t *testing.T) {
 
 func TestBadURLs(t *testing.T) {
 	for raw, want := range map[string]string{
-		"redis://:pw-secret@127.0.0.1:1/0?key=":        "key",
-		"redis://:pw-secret@127.0.0.1:1/0?bogus=1":     "bogus",
-		"redis://:pw-secret@127.0.0.1:1/0":             "connect",
+		"redis://:pw-secret@127.0.0.1:1/0?key=":         "key",
+		"redis://:pw-secret@127.0.0.1:1/0?bogus=1":      "bogus",
+		"redis://:pw-secret@127.0.0.1:1/0":              "connect",
 		"redis://:wrong-secret@" + server.Addr() + "/0": "WRONGPASS",
 	} {
 		u, _ := url.Parse(raw)

@@ -90,7 +90,7 @@ func Open(ctx context.Context, u *url.URL) (*Store, error) {
 		err = fmt.Errorf("scheme %q: want mysql, mariadb, postgres or postgresql", u.Scheme)
 	}
 	if err != nil {
-		return nil, err
+		return nil, checkpoint.BadURL(err)
 	}
 	s.db.SetMaxOpenConns(4)
 	s.db.SetMaxIdleConns(2)

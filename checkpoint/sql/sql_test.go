@@ -131,12 +131,12 @@ func TestSinkShapedTable(t *testing.T) {
 
 func TestBadURLs(t *testing.T) {
 	for raw, want := range map[string]string{
-		"mysql://u:pw-secret@127.0.0.1:1/":                "no database",
-		"mysql://u:pw-secret@127.0.0.1:1/db?bogus=1":      "bogus",
-		"mysql://u:pw-secret@127.0.0.1:1/db?table=a.b.c":  "table",
-		"mysql://u:pw-secret@127.0.0.1:1/db?tls=maybe":    "tls",
-		"postgres://u:pw-secret@127.0.0.1:1/db?table=.x":  "table",
-		"postgres://u:pw-secret@127.0.0.1:1/db?sslmode=x": "sslmode",
+		"mysql://u:pw-secret@127.0.0.1:1/":                 "no database",
+		"mysql://u:pw-secret@127.0.0.1:1/db?bogus=1":       "bogus",
+		"mysql://u:pw-secret@127.0.0.1:1/db?table=a.b.c":   "table",
+		"mysql://u:pw-secret@127.0.0.1:1/db?tls=maybe":     "tls",
+		"postgres://u:pw-secret@127.0.0.1:1/db?table=.x":   "table",
+		"postgres://u:pw-secret@127.0.0.1:1/db?sslmode=x":  "sslmode",
 		"mysql://u:pw-secret@127.0.0.1:1/db?timeout=300ms": "connect",
 	} {
 		u, _ := url.Parse(raw)

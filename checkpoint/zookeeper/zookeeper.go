@@ -50,7 +50,7 @@ type Store struct {
 func Open(ctx context.Context, u *url.URL) (*Store, error) {
 	cfg, err := zkconn.Parse(u, address.NewParams(u))
 	if err != nil {
-		return nil, err
+		return nil, checkpoint.BadURL(err)
 	}
 	conn, err := zkconn.Connect(ctx, cfg, nil)
 	if err != nil {

@@ -283,7 +283,7 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *sour
 		st, err := stores.Open(ctx, c.state, checkpoint.Config{Logger: log})
 		if err != nil {
 			out.Close()
-			if errors.Is(err, address.ErrUnknownScheme) || errors.Is(err, address.ErrMalformed) {
+			if errors.Is(err, address.ErrUnknownScheme) || errors.Is(err, address.ErrMalformed) || errors.Is(err, checkpoint.ErrBadURL) {
 				return usagef("%v", err)
 			}
 			return err

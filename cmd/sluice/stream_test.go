@@ -158,6 +158,9 @@ func TestStreamErrors(t *testing.T) {
 		{"source refuses its URL", []string{"fixture://u:hunter2@db/?login=fail", "--state", state}, true, "cannot log in"},
 		{"unknown sink", []string{"fixture://u:hunter2@db/", "--to", "nosuch://k:hunter2@b1/t", "--state", state}, true, "nosuch"},
 		{"sink refuses its URL", []string{"fixture://u:hunter2@db/", "--to", "kafka://k:hunter2@b1/?sasl=plain&compression=brotli", "--state", state}, true, `parameter compression="brotli"`},
+		{"unknown state scheme", []string{"fixture://db/", "--state", "nosuch://u:hunter2@h/x"}, true, "checkpoint store nosuch://u:***@h/x"},
+		{"state refuses its URL", []string{"fixture://db/", "--state", "etcd://u:hunter2@127.0.0.1:1/x?bogus=1"}, true, "bogus"},
+		{"state unreachable", []string{"fixture://db/", "--state", "etcd://u:hunter2@127.0.0.1:1/x?timeout=200ms"}, false, "checkpoint store etcd://u:***@127.0.0.1:1/x"},
 		{"state dir missing", []string{"fixture://db/", "--state", filepath.Join(state, "x", "y.db")}, false, "state file"},
 	}
 	for _, tt := range tests {
@@ -199,5 +202,19 @@ func TestWithSourceDatabase(t *testing.T) {
 		if got := withSourceDatabase(tt.format, tt.src); got != tt.want {
 			t.Errorf("withSourceDatabase(%q, %q) = %q, want %q", tt.format, tt.src, got, tt.want)
 		}
+	}
+}
+
+// TestStreamStateURL: --state takes a file:// URL for the same bbolt
+// file a bare path names.
+func TestStreamStateURL(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state.db")
+	out, _, err := runStreamTest(context.Background(), t, nil, "fixture://db/?txs=2&rows=2", "--state", "file://"+state)
+	if err != nil || out == "" {
+		t.Fatalf("first run wrote %q, err %v", out, err)
+	}
+	out, _, err = runStreamTest(context.Background(), t, nil, "fixture://db/?txs=2&rows=2", "--state", state)
+	if err != nil || out != "" {
+		t.Errorf("resumed run through the bare path wrote %q, err %v; want nothing", out, err)
 	}
 }
