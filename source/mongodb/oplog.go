@@ -35,6 +35,13 @@ type oplogDecoder struct {
 	// partialTxn (more entries follow), and next the Index of its next change.
 	openTx  string
 	txIndex uint64
+	// flush, when set, takes the changes decoded so far whenever more than
+	// limit have piled up inside one applyOps entry (MongoDB allows 16 MiB
+	// per entry), so memory follows limit rather than the entry's size.
+	// The last change is held back until the next one or the commit, which
+	// must set its Tx.Last.
+	flush func([]change.Change) error
+	limit int
 }
 
 // oplogEntry is the part of an oplog entry the decoder reads.
@@ -246,12 +253,26 @@ func commandTarget(o []byte, _ string) (string, error) {
 // entry, whose changes carry that entry's timestamp and continue the count.
 func (d *oplogDecoder) applyOps(dst []change.Change, base change.Change, e oplogEntry, ops []byte) ([]change.Change, error) {
 	idx := uint64(1)
-	emit := func(c change.Change) {
+	emit := func(c change.Change) error {
 		c.Pos.Index = idx
 		idx++
-		if !d.skip(c.Pos) {
-			dst = append(dst, c)
+		if c.Op != change.OpBegin && c.Op != change.OpCommit {
+			c.Tx.Index = c.Pos.Index - 2
 		}
+		if d.skip(c.Pos) {
+			return nil
+		}
+		dst = append(dst, c)
+		if d.flush != nil && len(dst) > d.limit {
+			n := len(dst) - 1
+			if err := d.flush(dst[:n]); err != nil {
+				return err
+			}
+			dst[0] = dst[n]
+			clear(dst[1:])
+			dst = dst[:1]
+		}
+		return nil
 	}
 	continuing := d.openTx == e.txID
 	if continuing {
@@ -260,9 +281,10 @@ func (d *oplogDecoder) applyOps(dst []change.Change, base change.Change, e oplog
 		b := base
 		b.Op = change.OpBegin
 		b.Tx = change.Tx{ID: e.txID}
-		emit(b)
+		if err := emit(b); err != nil {
+			return dst, err
+		}
 	}
-	first := len(dst)
 	err := elements(ops, func(_ string, v bsoncore.Value) error {
 		op, ok := v.DocumentOK()
 		if !ok {
@@ -276,38 +298,30 @@ func (d *oplogDecoder) applyOps(dst []change.Change, base change.Change, e oplog
 		if err != nil {
 			return fmt.Errorf("applyOps %s on %s: %w", sub.op, sub.ns, err)
 		}
-		if ok {
-			c.Tx = change.Tx{ID: e.txID}
-			emit(c)
-		} else {
+		if !ok {
 			idx++ // keep positions stable whatever the scope
+			return nil
 		}
-		return nil
+		c.Tx = change.Tx{ID: e.txID}
+		return emit(c)
 	})
 	if err != nil {
 		return dst, err
-	}
-	for i := first; i < len(dst); i++ {
-		if dst[i].Op != change.OpBegin {
-			dst[i].Tx.Index = dst[i].Pos.Index - 2
-		}
 	}
 	if e.partial {
 		d.openTx, d.txIndex = e.txID, idx
 		return dst, nil
 	}
 	d.openTx = ""
-	for i := len(dst) - 1; i >= first; i-- {
-		if dst[i].Op != change.OpBegin {
-			dst[i].Tx.Last = true
-			break
-		}
+	// The last data change of the transaction is the last one held (emit
+	// always keeps one back).
+	if n := len(dst); n > 0 && dst[n-1].Tx.ID == e.txID && dst[n-1].Op != change.OpBegin && dst[n-1].Op != change.OpCommit {
+		dst[n-1].Tx.Last = true
 	}
 	c := base
 	c.Op = change.OpCommit
 	c.Tx = change.Tx{ID: e.txID}
-	emit(c)
-	return dst, nil
+	return dst, emit(c)
 }
 
 type subOp struct {

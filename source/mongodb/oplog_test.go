@@ -179,3 +179,45 @@ func TestOplogDecodeErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestOplogApplyOpsFlushes: a large applyOps entry is handed on in pieces
+// of the decoder's limit (memory follows the limit, not the entry), and the
+// pieces together are exactly what one decode gives, Tx.Last included.
+func TestOplogApplyOpsFlushes(t *testing.T) {
+	var ops bson.A
+	for i := 1; i <= 10; i++ {
+		ops = append(ops, bson.D{{Key: "op", Value: "i"}, {Key: "ns", Value: "shop.orders"}, {Key: "o", Value: bson.D{{Key: "_id", Value: int32(i)}}}})
+	}
+	entry := mustRaw(t, mkEntry("c", t1, "admin.$cmd", bson.D{{Key: "applyOps", Value: ops}},
+		bson.E{Key: "lsid", Value: bson.D{{Key: "id", Value: lsidID}}}, bson.E{Key: "txnNumber", Value: int64(1)}))
+	whole, err := (&oplogDecoder{}).decode(nil, entry, time.Now())
+	if err != nil || len(whole) != 12 {
+		t.Fatalf("decode: %d changes, %v", len(whole), err)
+	}
+	var got []change.Change
+	pieces := 0
+	d := &oplogDecoder{limit: 3, flush: func(b []change.Change) error {
+		if len(b) > 3 {
+			t.Errorf("piece of %d changes, limit 3", len(b))
+		}
+		pieces++
+		got = append(got, b...)
+		return nil
+	}}
+	rest, err := d.decode(nil, entry, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, rest...)
+	if pieces < 3 || len(got) != len(whole) {
+		t.Fatalf("%d pieces, %d changes; want several pieces and %d changes", pieces, len(got), len(whole))
+	}
+	for i := range whole {
+		if got[i].Pos != whole[i].Pos || got[i].Op != whole[i].Op || got[i].Tx != whole[i].Tx {
+			t.Errorf("change %d: %v %v %+v, want %v %v %+v", i, got[i].Op, got[i].Pos, got[i].Tx, whole[i].Op, whole[i].Pos, whole[i].Tx)
+		}
+	}
+	if !got[10].Tx.Last {
+		t.Error("the last insert lost Tx.Last")
+	}
+}

@@ -39,7 +39,8 @@ func (s *Source) tailOplog(ctx context.Context, client *mongo.Client, from chang
 			return fmt.Errorf("mongodb: resume from %s: oldest oplog entry is %s: %w", from, tsText(oldest), source.ErrPositionLost)
 		}
 	}
-	batch := make([]change.Change, 0, s.cfg.BatchSize)
+	batch := make([]change.Change, 0, s.cfg.BatchSize+1)
+	dec.flush, dec.limit = emit, s.cfg.BatchSize
 	for {
 		op := "$gt"
 		if inclusive {
