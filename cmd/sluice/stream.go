@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -137,6 +138,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	interval := fs.Duration("checkpoint-interval", pipeline.DefaultCheckpointInterval, "save the position at most this often (0: after every write)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "write logs as JSON instead of text")
+	memLimit := fs.String("memory-limit", "", "soft limit of the Go heap (e.g. 48MiB): the garbage collector works harder near it; default none, or $GOMEMLIMIT")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile (pprof) of the run to this file, for performance work")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -151,6 +153,13 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	}
 	if len(pos) != 1 {
 		return usagef("stream: want one SOURCE-URL, got %d arguments", len(pos))
+	}
+	if *memLimit != "" {
+		n, err := address.ParseSize(*memLimit)
+		if err != nil || n == 0 {
+			return usagef("stream: --memory-limit %q: want a size such as 48MiB", *memLimit)
+		}
+		debug.SetMemoryLimit(n)
 	}
 	srcURL := pos[0]
 	var level slog.Level
