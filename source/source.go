@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/snapshot"
 )
 
 // Start names where a source begins when it has no position to resume from.
@@ -62,6 +63,10 @@ type Common struct {
 	// Logger receives the source's notes (reconnects, schema changes, the
 	// connection's security); nil discards them.
 	Logger *slog.Logger
+	// Snapshot says whether the source reads the rows its tables already
+	// hold before the stream, and how (see package snapshot). The zero
+	// value never snapshots.
+	Snapshot snapshot.Options
 }
 
 // Log returns the Logger, or one that discards when it is nil.
@@ -73,11 +78,31 @@ func (c *Common) Log() *slog.Logger {
 }
 
 // ReadCommon reads the parameters of Common from a source URL: from
-// (latest or earliest).
+// (latest or earliest), snapshot (initial, never, when-needed or only),
+// snapshot-workers, snapshot-chunk (rows per query), snapshot-memory (a
+// size) and signal-table (the incremental snapshots' signalling table).
 func ReadCommon(p *address.Params, c *Common) {
 	from := string(c.Start)
 	p.Enum("from", &from, string(StartLatest), string(StartEarliest))
 	c.Start = Start(from)
+	mode := string(c.Snapshot.Mode)
+	p.Enum("snapshot", &mode, string(snapshot.ModeInitial), string(snapshot.ModeNever), string(snapshot.ModeWhenNeeded), string(snapshot.ModeOnly))
+	c.Snapshot.Mode = snapshot.Mode(mode)
+	p.Int("snapshot-workers", &c.Snapshot.Workers, 1, 64)
+	p.Int("snapshot-chunk", &c.Snapshot.ChunkRows, 1, 1<<24)
+	p.Size("snapshot-memory", &c.Snapshot.MemoryBytes, 64<<10)
+	p.String("signal-table", &c.Snapshot.Signal)
+}
+
+// CheckSnapshot refuses a snapshot mode that contradicts the start: a
+// snapshot begins the stream at its own consistent point, so from=latest
+// or from=earliest cannot apply to it.
+func (c *Common) CheckSnapshot() error {
+	if c.Snapshot.Mode.Snapshots() && c.Start != StartDefault {
+		return fmt.Errorf("snapshot=%s starts the stream at the snapshot's consistent point; from=%s contradicts it (use one or the other)",
+			c.Snapshot.Mode, c.Start)
+	}
+	return c.Snapshot.Validate()
 }
 
 // Retry defaults.
@@ -157,16 +182,45 @@ type Config struct {
 	Start Start
 	// Logger receives the source's notes.
 	Logger *slog.Logger
+	// Snapshot overrides the URL's snapshot parameters where set: the mode
+	// unless snapshot.ModeDefault, the counts and sizes unless 0, Tables
+	// and Progress unless nil.
+	Snapshot snapshot.Options
 }
 
-// Apply sets c's Start (when not StartDefault) and Logger (when not nil)
-// in a source's Common.
+// Apply sets c's Start (when not StartDefault), Logger (when not nil) and
+// the snapshot options it sets in a source's Common.
 func (c Config) Apply(to *Common) {
 	if c.Start != StartDefault {
 		to.Start = c.Start
 	}
 	if c.Logger != nil {
 		to.Logger = c.Logger
+	}
+	o, s := &to.Snapshot, c.Snapshot
+	if s.Mode != snapshot.ModeDefault {
+		o.Mode = s.Mode
+	}
+	if s.Workers != 0 {
+		o.Workers = s.Workers
+	}
+	if s.ChunkRows != 0 {
+		o.ChunkRows = s.ChunkRows
+	}
+	if s.MemoryBytes != 0 {
+		o.MemoryBytes = s.MemoryBytes
+	}
+	if s.Tables != nil {
+		o.Tables = s.Tables
+	}
+	if s.Progress != nil {
+		o.Progress = s.Progress
+	}
+	if s.ProgressEvery != 0 {
+		o.ProgressEvery = s.ProgressEvery
+	}
+	if s.Signal != "" {
+		o.Signal = s.Signal
 	}
 }
 

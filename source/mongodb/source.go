@@ -63,7 +63,8 @@ type Config struct {
 }
 
 // ownParams are the URL parameters ParseURL reads; the others go to the driver.
-var ownParams = []string{"mode", "collection", "fullDocument", "fullDocumentBeforeChange", "from", "batch-size", "max-await"}
+var ownParams = []string{"mode", "collection", "fullDocument", "fullDocumentBeforeChange", "from", "batch-size", "max-await",
+	"snapshot", "snapshot-workers", "snapshot-chunk", "snapshot-memory", "signal-table"}
 
 // ParseURL reads a mongodb:// or mongodb+srv:// URL. Sluice's parameters
 // are removed before the rest goes to the driver:

@@ -92,10 +92,12 @@ func (c *Config) Validate() error {
 	if c.ServerID == 0 {
 		c.ServerID = DefaultServerID
 	}
+	if err := c.CheckSnapshot(); err != nil {
+		return fmt.Errorf("mysql: config: %w", err)
+	}
 	switch c.Start {
-	case source.StartDefault:
-		c.Start = source.StartLatest
-	case source.StartLatest, source.StartEarliest:
+	case source.StartDefault, source.StartLatest, source.StartEarliest:
+		// StartDefault is the current end of the binlog, as StartLatest.
 	default:
 		return fmt.Errorf("mysql: config: Start %q: want latest or earliest", c.Start)
 	}

@@ -141,7 +141,7 @@ func TestParseURL(t *testing.T) {
 		t.Fatalf("String shows the password: %s", c)
 	}
 	d, err := ParseURL("mariadb://u@h")
-	if err != nil || d.Addr != "h:3306" || d.ServerID != DefaultServerID || d.Start != source.StartLatest || d.AllowStatement ||
+	if err != nil || d.Addr != "h:3306" || d.ServerID != DefaultServerID || d.Start != source.StartDefault || d.AllowStatement ||
 		d.TLS == nil || !d.TLS.InsecureSkipVerify || !d.TLSOptional {
 		t.Fatalf("defaults: %+v, %v", d, err)
 	}

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/binlog"
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/snapshot"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -22,6 +24,7 @@ type Source struct {
 	gtid     gtidState
 	schema   *schemaTracker
 	resume   change.Position // last position handed to emit (or the start)
+	floor    change.Position // no heartbeat at or before it (a snapshot's last row)
 	opened   bool            // schema opened for this Stream
 	progress bool            // the current session delivered something
 	dumping  time.Time       // when the current session's dump started (zero: not yet)
@@ -71,11 +74,92 @@ func (e *emitError) Unwrap() error { return e.err }
 // handed to emit. It returns source.ErrPositionLost (wrapped) when the server no
 // longer has from, a *SchemaMismatchError when rows do not fit the schema
 // held, and what emit returned when emit fails.
+//
+// With a snapshot mode (Config.Snapshot), a zero from first reads every
+// table (see package snapshot) from a consistent snapshot that takes no
+// lock on MariaDB, and then streams from its consistent point; a from
+// inside a snapshot resumes the snapshot after the row it names.
 func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
 	if !from.IsZero() && from.Flavor != change.FlavorBinlog {
 		return fmt.Errorf("mysql: cannot resume from a position of another source (flavor %d)", from.Flavor)
 	}
-	s.resume, s.opened = from, false
+	mode := s.cfg.Snapshot.Mode
+	st, err := snapshot.ParseState(from.Snapshot, change.FlavorBinlog)
+	if err != nil {
+		return fmt.Errorf("mysql: resume position %s: %w", from, err)
+	}
+	var filter *snapshot.Filter
+	var filterDB *sql.DB
+	defer func() {
+		if filterDB != nil {
+			filterDB.Close()
+		}
+	}()
+	start, floor := from, change.Position{}
+	switch {
+	case from.IsZero() && mode.Snapshots():
+		res, point, _, err := s.snapshotRun(ctx, snapshot.State{}, 0, change.Position{}, emit)
+		if err != nil {
+			return err
+		}
+		if mode == snapshot.ModeOnly {
+			return nil
+		}
+		start, floor = point, res.Last
+	case st.Table != (change.Namespace{}):
+		point := snapshotStart(from)
+		res, _, tables, err := s.snapshotRun(ctx, st, from.Row, point, emit)
+		if err != nil {
+			return err
+		}
+		if mode == snapshot.ModeOnly {
+			return nil
+		}
+		start, floor = point, res.Last
+		if floor.IsZero() {
+			floor = from
+		}
+		if len(res.Windows) > 0 {
+			filterDB = s.openSQL()
+			filter = snapshot.NewFilter(res.Windows, keyNames(tables), keyOrder(filterDB, tables))
+		}
+	case mode == snapshot.ModeOnly && !from.IsZero():
+		return nil // the snapshot was done before
+	case len(st.Windows) > 0:
+		db, tables, err := s.filterTables(ctx)
+		if err != nil {
+			return err
+		}
+		filterDB = db
+		filter = snapshot.NewFilter(st.Windows, keyNames(tables), keyOrder(db, tables))
+	}
+	if filter != nil {
+		next := emit
+		emit = func(b []change.Change) error {
+			b, err := filter.Apply(ctx, b)
+			if err != nil || len(b) == 0 {
+				return err
+			}
+			return next(b)
+		}
+	}
+	err = s.stream(ctx, start, floor, emit)
+	if errors.Is(err, source.ErrPositionLost) && mode == snapshot.ModeWhenNeeded && ctx.Err() == nil {
+		s.cfg.Logger.Warn("the saved position is no longer in the binlog: snapshotting again (snapshot=when-needed)",
+			"position", from.String(), "err", err.Error())
+		res, point, _, serr := s.snapshotRun(ctx, snapshot.State{}, 0, change.Position{}, emit)
+		if serr != nil {
+			return serr
+		}
+		return s.stream(ctx, point, res.Last, emit)
+	}
+	return err
+}
+
+// stream follows the binlog strictly after from; no heartbeat is emitted
+// at or before floor (the last row of a snapshot just delivered).
+func (s *Source) stream(ctx context.Context, from, floor change.Position, emit func([]change.Change) error) error {
+	s.resume, s.opened, s.floor = from, false, floor
 	s.schema = newSchemaTracker(s.cfg.SchemaHistory, s.cfg.Logger)
 	wrapped := func(b []change.Change) error {
 		if err := emit(b); err != nil {
@@ -144,7 +228,7 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 	start := s.resume
 	fresh := false
 	if start.IsZero() {
-		fresh = s.cfg.Start == source.StartLatest
+		fresh = s.cfg.Start != source.StartEarliest
 		if start, err = s.startPosition(r); err != nil {
 			return err
 		}
@@ -208,6 +292,9 @@ func (s *Source) session(ctx context.Context, emit func([]change.Change) error) 
 
 	ss := &session{cfg: &s.cfg, src: s, flavor: r.flavor(), emit: emit, tables: map[uint64]*tableState{},
 		stream: binlog.NewStream(start.File, int64(start.Offset)), skip: start.Index, skipArmed: start.Index > 0, last: start}
+	if change.Compare(s.floor, ss.last) > 0 {
+		ss.last = s.floor
+	}
 	defer ss.stream.Close()
 	// Where the next event is, for errors only: formatted when asked (per
 	// event it cost two allocations).

@@ -1,0 +1,586 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/snapshot"
+)
+
+// snapTable is the source's description of a table being snapshotted.
+type snapTable struct {
+	cols   []snapColumn
+	query  string // SELECT … ORDER BY key LIMIT ? (no WHERE)
+	after  string // SELECT … WHERE key > … ORDER BY key LIMIT ?
+	all    string // SELECT … (a table without a key)
+	keyCol []int
+}
+
+// quoteName quotes an identifier with backticks.
+func quoteName(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// openSQL opens a database/sql pool on the source's server, with its TLS
+// settings, for the snapshot's workers.
+func (s *Source) openSQL() *sql.DB {
+	mc := mysqldrv.NewConfig()
+	mc.User, mc.Passwd = s.cfg.User, s.cfg.Password
+	mc.Net, mc.Addr = "tcp", s.cfg.Addr
+	if strings.Contains(s.cfg.Addr, "/") {
+		mc.Net = "unix"
+	}
+	if s.cfg.TLS != nil && !(mc.Net == "unix" && s.cfg.TLSOptional) {
+		mc.TLS = s.cfg.TLS.Clone()
+		mc.AllowFallbackToPlaintext = s.cfg.TLSOptional
+	}
+	mc.Timeout = s.cfg.DialTimeout
+	mc.Collation = "utf8mb4_general_ci"
+	mc.InterpolateParams = true // text protocol throughout: values as the server prints them
+	mc.Logger = quietLogger{}
+	db := sql.OpenDB(mustConnector(mc))
+	return db
+}
+
+func mustConnector(mc *mysqldrv.Config) driver.Connector {
+	c, err := mysqldrv.NewConnector(mc)
+	if err != nil {
+		// NewConnector fails only on a malformed Config, which ours is not.
+		panic(err)
+	}
+	return c
+}
+
+// quietLogger drops go-sql-driver's own log lines; errors come back as errors.
+type quietLogger struct{}
+
+func (quietLogger) Print(...any) {}
+
+// snapWorker is one worker's connection inside the consistent snapshot.
+type snapWorker struct {
+	conn *sql.Conn
+	src  *Source
+	raw  []sql.RawBytes
+	dest []any
+	vals []change.Value
+	args []any
+}
+
+// grantError explains a privilege error of a snapshot query.
+func grantError(err error, what string) error {
+	var me *mysqldrv.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1142, 1143, 1044: // table, column, database access denied
+			return fmt.Errorf("mysql: snapshot: %s: the user lacks the SELECT privilege it needs (GRANT SELECT ON db.* TO the replication user): %w", what, err)
+		case 1227: // specific access denied
+			return fmt.Errorf("mysql: snapshot: %s: the user lacks a privilege it needs (the message names it): %w", what, err)
+		}
+	}
+	return fmt.Errorf("mysql: snapshot: %s: %w", what, err)
+}
+
+// consistentPoint opens n connections whose transactions see one
+// consistent snapshot and returns them with the binlog position (and GTID
+// set) of that snapshot. On MariaDB no lock is taken: each connection runs
+// START TRANSACTION WITH CONSISTENT SNAPSHOT and reads the binlog position
+// its snapshot was taken at (binlog_snapshot_file/position); connections
+// whose positions differ from the first's (a commit came between) start
+// again. On MySQL, whose snapshots are not tied to the binlog, the
+// transactions start under FLUSH TABLES WITH READ LOCK, released as soon
+// as the last one started and the position was read.
+func (s *Source) consistentPoint(ctx context.Context, db *sql.DB, n int, mariadb bool) ([]*snapWorker, change.Position, func(), error) {
+	var workers []*snapWorker
+	var hold *sql.Conn // MySQL: the connection holding the backup lock
+	cleanup := func() {
+		for _, w := range workers {
+			w.conn.ExecContext(context.Background(), "ROLLBACK")
+			w.conn.Close()
+		}
+		if hold != nil {
+			hold.Close()
+		}
+	}
+	fail := func(err error) ([]*snapWorker, change.Position, func(), error) {
+		cleanup()
+		return nil, change.Position{}, nil, err
+	}
+	open := func() (*snapWorker, error) {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("mysql: snapshot: connect to %s: %w", s.cfg.Addr, err)
+		}
+		for _, q := range []string{"SET SESSION time_zone = '+00:00'", "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+			"SET SESSION sql_mode = ''"} {
+			if _, err := c.ExecContext(ctx, q); err != nil {
+				c.Close()
+				return nil, fmt.Errorf("mysql: snapshot: %s: %w", q, err)
+			}
+		}
+		return &snapWorker{conn: c, src: s}, nil
+	}
+	for range n {
+		w, err := open()
+		if err != nil {
+			return fail(err)
+		}
+		workers = append(workers, w)
+	}
+	start := func(w *snapWorker) error {
+		_, err := w.conn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT")
+		if err != nil {
+			return fmt.Errorf("mysql: snapshot: START TRANSACTION WITH CONSISTENT SNAPSHOT: %w", err)
+		}
+		return nil
+	}
+	var point change.Position
+	if mariadb {
+		// The position each transaction's snapshot was taken at.
+		pos := func(w *snapWorker) (string, uint64, error) {
+			rows, err := w.conn.QueryContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_%'")
+			if err != nil {
+				return "", 0, grantError(err, "SHOW STATUS LIKE 'binlog_snapshot_%'")
+			}
+			defer rows.Close()
+			var file string
+			var off uint64
+			for rows.Next() {
+				var name, val string
+				if err := rows.Scan(&name, &val); err != nil {
+					return "", 0, err
+				}
+				switch strings.ToLower(name) {
+				case "binlog_snapshot_file":
+					file = val
+				case "binlog_snapshot_position":
+					off, _ = strconv.ParseUint(val, 10, 64)
+				}
+			}
+			if err := rows.Err(); err != nil {
+				return "", 0, err
+			}
+			if file == "" {
+				return "", 0, errors.New("mysql: snapshot: the server reports no binlog_snapshot_file: is log_bin on?")
+			}
+			return file, off, nil
+		}
+		var file string
+		var off uint64
+		for attempt := 0; ; attempt++ {
+			if err := start(workers[0]); err != nil {
+				return fail(err)
+			}
+			f, o, err := pos(workers[0])
+			if err != nil {
+				return fail(err)
+			}
+			file, off = f, o
+			same := true
+			for _, w := range workers[1:] {
+				if err := start(w); err != nil {
+					return fail(err)
+				}
+				f, o, err := pos(w)
+				if err != nil {
+					return fail(err)
+				}
+				if f != file || o != off {
+					same = false
+				}
+			}
+			if same {
+				break
+			}
+			// A commit came between two starts: their views differ. Try
+			// again; a server that never pauses is read with one worker.
+			for _, w := range workers {
+				w.conn.ExecContext(ctx, "ROLLBACK")
+			}
+			if attempt == 20 {
+				s.cfg.Logger.Warn("snapshot: the workers' consistent snapshots never matched (a busy server): reading with one connection",
+					"workers", len(workers))
+				for _, w := range workers[1:] {
+					w.conn.Close()
+				}
+				workers = workers[:1]
+			}
+			if err := ctx.Err(); err != nil {
+				return fail(err)
+			}
+		}
+		var gtid sql.NullString
+		if err := workers[0].conn.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", file, off).Scan(&gtid); err != nil {
+			return fail(grantError(err, "BINLOG_GTID_POS"))
+		}
+		point = change.Position{Flavor: change.FlavorBinlog, File: file, Offset: off, GTIDSet: gtid.String}
+	} else {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		hold = c
+		// DDL stays out for the snapshot's length where the user may say so.
+		if _, err := hold.ExecContext(ctx, "LOCK INSTANCE FOR BACKUP"); err != nil {
+			s.cfg.Logger.Info("snapshot: LOCK INSTANCE FOR BACKUP not taken (it needs BACKUP_ADMIN): DDL during the snapshot is not kept out", "err", err.Error())
+		}
+		if _, err := hold.ExecContext(ctx, "FLUSH TABLES WITH READ LOCK"); err != nil {
+			return fail(grantError(err, "FLUSH TABLES WITH READ LOCK (needs the RELOAD privilege)"))
+		}
+		began := time.Now()
+		for _, w := range workers {
+			if err := start(w); err != nil {
+				hold.ExecContext(context.Background(), "UNLOCK TABLES")
+				return fail(err)
+			}
+		}
+		var file string
+		var off uint64
+		var gtid string
+		err = scanStatus(ctx, hold, &file, &off, &gtid)
+		if _, uerr := hold.ExecContext(context.Background(), "UNLOCK TABLES"); uerr != nil && err == nil {
+			err = uerr
+		}
+		if err != nil {
+			return fail(err)
+		}
+		s.cfg.Logger.Info("snapshot: global read lock held while the workers' transactions started", "held", time.Since(began).Round(time.Microsecond))
+		point = change.Position{Flavor: change.FlavorBinlog, File: file, Offset: off, GTIDSet: gtid}
+	}
+	return workers, point, cleanup, nil
+}
+
+// scanStatus reads SHOW MASTER STATUS (SHOW BINARY LOG STATUS on MySQL 8.4).
+func scanStatus(ctx context.Context, c *sql.Conn, file *string, off *uint64, gtid *string) error {
+	for _, q := range []string{"SHOW BINARY LOG STATUS", "SHOW MASTER STATUS"} {
+		rows, err := c.QueryContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		cols, _ := rows.Columns()
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		found := rows.Next()
+		if found {
+			err = rows.Scan(ptrs...)
+		}
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		if !found {
+			return errors.New("mysql: snapshot: SHOW MASTER STATUS is empty: is log_bin on?")
+		}
+		*file = vals[0].String
+		*off, _ = strconv.ParseUint(vals[1].String, 10, 64)
+		for i, c := range cols {
+			if strings.EqualFold(c, "Executed_Gtid_Set") {
+				*gtid = strings.ReplaceAll(vals[i].String, "\n", "")
+			}
+		}
+		return nil
+	}
+	return errors.New("mysql: snapshot: cannot read the binlog position (SHOW MASTER STATUS)")
+}
+
+// snapTables lists the tables to snapshot with their columns, keys and
+// estimated sizes, as the transaction of w sees them.
+func (s *Source) snapTables(ctx context.Context, w *snapWorker, fullMeta bool) ([]*snapshot.Table, error) {
+	sys := "'" + strings.Join(systemSchemas, "','") + "'"
+	rows, err := w.conn.QueryContext(ctx, `SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, LOWER(c.COLUMN_TYPE), LOWER(c.DATA_TYPE), c.IS_NULLABLE,
+		c.COLUMN_KEY, COALESCE(c.CHARACTER_SET_NAME, ''), COALESCE(c.COLLATION_NAME, ''), COALESCE(c.DATETIME_PRECISION, 0),
+		COALESCE(c.NUMERIC_PRECISION, 0), COALESCE(c.NUMERIC_SCALE, 0), COALESCE(c.CHARACTER_MAXIMUM_LENGTH, 0), COALESCE(t.TABLE_ROWS, -1)
+		FROM information_schema.COLUMNS c JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+		WHERE t.TABLE_TYPE = 'BASE TABLE' AND c.TABLE_SCHEMA NOT IN (`+sys+`)
+		ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION`)
+	if err != nil {
+		return nil, grantError(err, "list the tables")
+	}
+	defer rows.Close()
+	byName := map[change.Namespace]*snapshot.Table{}
+	var tables []*snapshot.Table
+	for rows.Next() {
+		var db, table, name, colType, dataType, nullable, key, charset, collation string
+		var fsp, prec, scale, length, est int64
+		if err := rows.Scan(&db, &table, &name, &colType, &dataType, &nullable, &key, &charset, &collation, &fsp, &prec, &scale, &length, &est); err != nil {
+			return nil, fmt.Errorf("mysql: snapshot: list the tables: %w", err)
+		}
+		ns := change.Namespace{Database: db, Table: table}
+		t := byName[ns]
+		if t == nil {
+			t = &snapshot.Table{Namespace: ns, Rows: est, Source: &snapTable{}}
+			byName[ns] = t
+			tables = append(tables, t)
+		}
+		st := t.Source.(*snapTable)
+		c := snapColumn{name: name, dataType: dataType, colType: colType, charset: charset, collation: collation}
+		if err := c.setKind(int(fsp), int(prec)); err != nil {
+			return nil, fmt.Errorf("mysql: snapshot: table %s.%s: %w", db, table, err)
+		}
+		typ := colType
+		if fullMeta {
+			typ = c.binlogType(prec, scale, length)
+		}
+		st.cols = append(st.cols, c)
+		t.Columns = append(t.Columns, change.Column{Name: name, Type: typ, Nullable: nullable == "YES", Key: key == "PRI"})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mysql: snapshot: list the tables: %w", err)
+	}
+	rows.Close()
+	// The primary key's columns in the key's order.
+	krows, err := w.conn.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE INDEX_NAME = 'PRIMARY' AND TABLE_SCHEMA NOT IN (`+sys+`) ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX`)
+	if err != nil {
+		return nil, grantError(err, "read the primary keys")
+	}
+	defer krows.Close()
+	for krows.Next() {
+		var db, table, col string
+		if err := krows.Scan(&db, &table, &col); err != nil {
+			return nil, err
+		}
+		t := byName[change.Namespace{Database: db, Table: table}]
+		if t == nil {
+			continue
+		}
+		for i := range t.Columns {
+			if t.Columns[i].Name == col {
+				t.Key = append(t.Key, i)
+			}
+		}
+	}
+	if err := krows.Err(); err != nil {
+		return nil, err
+	}
+	for _, t := range tables {
+		t.Source.(*snapTable).build(t)
+	}
+	return tables, nil
+}
+
+// build prepares the table's queries.
+func (st *snapTable) build(t *snapshot.Table) {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = quoteName(c.Name)
+	}
+	from := " FROM " + quoteName(t.Database) + "." + quoteName(t.Table)
+	sel := "SELECT " + strings.Join(names, ", ") + from
+	st.all = sel
+	if t.Key == nil {
+		return
+	}
+	keys := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keys[i] = names[k]
+	}
+	order := " ORDER BY " + strings.Join(keys, ", ") + " LIMIT ?"
+	st.query = sel + order
+	// (k1 > ?) OR (k1 = ? AND k2 > ?) OR …: a range the key's index serves.
+	var or []string
+	for i := range keys {
+		var and []string
+		for j := 0; j < i; j++ {
+			and = append(and, keys[j]+" = ?")
+		}
+		and = append(and, keys[i]+" > ?")
+		or = append(or, "("+strings.Join(and, " AND ")+")")
+	}
+	st.after = sel + " WHERE " + strings.Join(or, " OR ") + order
+}
+
+// Read reads rows of t (see snapshot.Reader).
+func (w *snapWorker) Read(ctx context.Context, t *snapshot.Table, after []change.Value, limit int, row func([]change.Value) error) (int, error) {
+	st := t.Source.(*snapTable)
+	q := st.all
+	w.args = w.args[:0]
+	switch {
+	case t.Key == nil:
+	case after == nil:
+		q = st.query
+		w.args = append(w.args, limit)
+	default:
+		q = st.after
+		for i := range after {
+			for j := 0; j < i; j++ {
+				w.args = append(w.args, keyArg(after[j]))
+			}
+			w.args = append(w.args, keyArg(after[i]))
+		}
+		w.args = append(w.args, limit)
+	}
+	rows, err := w.conn.QueryContext(ctx, q, w.args...)
+	if err != nil {
+		return 0, grantError(err, "read "+t.Database+"."+t.Table)
+	}
+	defer rows.Close()
+	n := len(st.cols)
+	if len(w.raw) != n {
+		w.raw = make([]sql.RawBytes, n)
+		w.dest = make([]any, n)
+		for i := range w.raw {
+			w.dest[i] = &w.raw[i]
+		}
+		w.vals = make([]change.Value, n)
+	}
+	count := 0
+	for rows.Next() {
+		if err := rows.Scan(w.dest...); err != nil {
+			return count, err
+		}
+		for i := range st.cols {
+			if err := st.cols[i].decode(w.raw[i], &w.vals[i]); err != nil {
+				return count, err
+			}
+		}
+		count++
+		if err := row(w.vals); err != nil {
+			return count, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return count, err
+	}
+	return count, nil
+}
+
+// keyOrder compares keys of a table by asking the server: text under the
+// column's collation, other columns in Go.
+func keyOrder(db *sql.DB, tables []*snapshot.Table) snapshot.KeyOrder {
+	byName := map[change.Namespace]*snapshot.Table{}
+	for _, t := range tables {
+		byName[t.Namespace] = t
+	}
+	return func(ctx context.Context, ns change.Namespace, a, b []change.Value) (int, error) {
+		t := byName[ns]
+		if t == nil || len(a) != len(t.Key) || len(b) != len(t.Key) {
+			return 0, fmt.Errorf("no key known for %s.%s", ns.Database, ns.Table)
+		}
+		st := t.Source.(*snapTable)
+		for i, k := range t.Key {
+			if c, ok := snapshot.CompareValues(a[i], b[i]); ok {
+				if c != 0 {
+					return c, nil
+				}
+				continue
+			}
+			col := st.cols[k]
+			cs, coll := col.charset, col.collation
+			if cs == "" {
+				cs, coll = "utf8mb4", "utf8mb4_bin"
+			}
+			q := "SELECT STRCMP(CONVERT(? USING " + cs + ") COLLATE " + coll + ", CONVERT(? USING " + cs + ") COLLATE " + coll + ")"
+			var c int
+			if err := db.QueryRowContext(ctx, q, keyArg(a[i]), keyArg(b[i])).Scan(&c); err != nil {
+				return 0, err
+			}
+			if c != 0 {
+				return c, nil
+			}
+		}
+		return 0, nil
+	}
+}
+
+// binlogRowMetadata reports whether the server writes
+// binlog_row_metadata=FULL (the stream's columns then come from the
+// binlog, spelled as the binlog spells them).
+func binlogRowMetadata(ctx context.Context, c *sql.Conn) (bool, error) {
+	var name, val string
+	err := c.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE 'binlog_row_metadata'").Scan(&name, &val)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return strings.EqualFold(val, "FULL"), err
+}
+
+// snapshotRun takes a consistent snapshot of the server and hands its rows
+// to emit: the whole of it (resume zero), or what is left after the
+// progress resume of an earlier run that delivered lastRow rows, whose
+// consistent point is point. It returns the snapshot's result and its
+// consistent point (point, or the new one of a first run).
+func (s *Source) snapshotRun(ctx context.Context, resume snapshot.State, lastRow uint64, point change.Position,
+	emit func([]change.Change) error) (snapshot.Result, change.Position, []*snapshot.Table, error) {
+	opts := s.cfg.Snapshot
+	r, err := dial(ctx, &s.cfg)
+	if err != nil {
+		return snapshot.Result{}, point, nil, err
+	}
+	mariadb, flavor := r.mariadb, r.flavor()
+	r.Close()
+	db := s.openSQL()
+	defer db.Close()
+	workers, at, cleanup, err := s.consistentPoint(ctx, db, max(opts.Workers, 1), mariadb)
+	if err != nil {
+		return snapshot.Result{}, point, nil, err
+	}
+	defer cleanup()
+	fullMeta, err := binlogRowMetadata(ctx, workers[0].conn)
+	if err != nil {
+		return snapshot.Result{}, point, nil, fmt.Errorf("mysql: snapshot: %w", err)
+	}
+	tables, err := s.snapTables(ctx, workers[0], fullMeta)
+	if err != nil {
+		return snapshot.Result{}, point, nil, err
+	}
+	run := &snapshot.Run{Options: opts, Source: flavor, Point: point, Tables: tables, Resume: resume, LastRow: lastRow, Logger: s.cfg.Logger}
+	if point.IsZero() {
+		run.Point = at
+		s.cfg.Logger.Info("snapshot: consistent point", "position", at.String(), "workers", len(workers), "tables", len(tables))
+	} else {
+		run.At = at
+		s.cfg.Logger.Info("snapshot: resuming; this run's consistent point", "position", at.String(), "snapshot_point", point.String())
+	}
+	for _, w := range workers {
+		run.Readers = append(run.Readers, w)
+	}
+	res, err := snapshot.Do(ctx, run, emit)
+	for _, w := range workers {
+		w.conn.ExecContext(context.Background(), "COMMIT")
+	}
+	return res, run.Point, tables, err
+}
+
+// filterTables lists the tables (with keys) for a stream Filter when no
+// snapshot ran in this process.
+func (s *Source) filterTables(ctx context.Context) (*sql.DB, []*snapshot.Table, error) {
+	db := s.openSQL()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("mysql: connect to %s: %w", s.cfg.Addr, err)
+	}
+	defer c.Close()
+	tables, err := s.snapTables(ctx, &snapWorker{conn: c, src: s}, false)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, tables, nil
+}
+
+// keyNames maps tables to their key column names, for a Filter.
+func keyNames(tables []*snapshot.Table) func(change.Namespace) []string {
+	m := map[change.Namespace][]string{}
+	for _, t := range tables {
+		m[t.Namespace] = t.KeyNames()
+	}
+	return func(ns change.Namespace) []string { return m[ns] }
+}
+
+// snapshotStart is where the stream goes after a snapshot: the rows'
+// consistent point without the row and progress.
+func snapshotStart(p change.Position) change.Position {
+	p.Row, p.Snapshot = 0, ""
+	return p
+}
+
