@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/snapshot"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -36,6 +37,8 @@ type config struct {
 	log        *slog.Logger
 	maxUnacked int
 	autoAck    bool
+	filter     pipeline.FilterSpec
+	snapshot   snapshot.Options
 }
 
 // Option configures Open.
@@ -69,7 +72,22 @@ func WithFrom(p change.Position) Option { return pipe(pipeline.WithFrom(p)) }
 
 // WithFilter keeps only the tables and columns spec selects
 // (pipeline.WithFilter). Open fails on a malformed spec.
-func WithFilter(spec pipeline.FilterSpec) Option { return pipe(pipeline.WithFilter(spec)) }
+func WithFilter(spec pipeline.FilterSpec) Option {
+	return func(c *config) {
+		c.filter = spec
+		c.pipe = append(c.pipe, pipeline.WithFilter(spec))
+	}
+}
+
+// WithSnapshot makes the stream begin with the rows the tables already
+// hold, as o says (see package snapshot): with snapshot.ModeInitial a
+// stream without a saved position first returns every row of the tables
+// WithFilter keeps as a change.OpRead change, then the changes after the
+// snapshot's consistent point; a restart in the middle of it resumes
+// after the last acknowledged row. Default: the source URL's snapshot
+// parameter, else no snapshot. o.Tables, when nil, is WithFilter's table
+// filter.
+func WithSnapshot(o snapshot.Options) Option { return func(c *config) { c.snapshot = o } }
 
 // WithTransform masks, hashes and renames what WithFilter kept
 // (pipeline.WithTransform). Open fails on a malformed spec.
@@ -164,7 +182,14 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Stream, error) {
 	if c.maxUnacked <= 0 {
 		return nil, fmt.Errorf("open: max-unacked %d: want a positive count", c.maxUnacked)
 	}
-	src, err := source.Open(ctx, c.registry, rawURL, source.Config{Start: c.start, Logger: c.log})
+	if c.snapshot.Tables == nil && c.snapshot.Mode.Snapshots() {
+		f, err := pipeline.NewFilter(c.filter)
+		if err != nil {
+			return nil, err
+		}
+		c.snapshot.Tables = func(ns change.Namespace) bool { return f.Keep(change.OpRead, ns) }
+	}
+	src, err := source.Open(ctx, c.registry, rawURL, source.Config{Start: c.start, Logger: c.log, Snapshot: c.snapshot})
 	if err != nil {
 		return nil, err
 	}

@@ -26,10 +26,11 @@ type Position struct {
 	GTIDSet string
 	// Token is an opaque resume token (MongoDB change streams).
 	Token string
-	// Row numbers the rows of an initial snapshot, from 1: a position
-	// with Row set is the Row-th row read by a snapshot whose consistent
-	// point is the rest of the position (Flavor, File, Offset, GTID set,
-	// token). Such positions sort after the consistent point itself and
+	// Row numbers the rows a snapshot delivers at the place the rest of
+	// the position names (an initial snapshot's consistent point: Flavor,
+	// File, Offset, GTID set, token), in delivery order: 1, 2, … (package
+	// snapshot starts a run resumed after a restart higher up, see
+	// snapshot.RunRows). Such positions sort after the place itself and
 	// before every change of the log after it (see ComparePlace), so a
 	// snapshot's rows come before the stream that follows it.
 	Row uint64

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -67,17 +68,12 @@ type Run struct {
 	// for a first run), and LastRow the Row of the last row they delivered.
 	Resume  State
 	LastRow uint64
-	// At is this run's own consistent point when it resumes a snapshot
-	// (it becomes a Window), zero for a first run.
-	At change.Position
 	// Logger gets the progress and the resumption notes (nil: discard).
 	Logger *slog.Logger
 }
 
-// Result is what a Run leaves for the stream that follows it.
+// Result is what a Run did.
 type Result struct {
-	// Windows are the runs after the first, for the stream's Filter.
-	Windows []Window
 	// Rows is how many rows this run delivered; Last the position of the
 	// last one (zero when none).
 	Rows int64
@@ -167,6 +163,22 @@ type worker struct {
 	pool   []*batch    // batches to reuse
 }
 
+// RunRows is the first Row number of a snapshot run resumed at time t:
+// the milliseconds since 2024 shifted left 24 bits. A run that resumes a
+// snapshot numbers its rows from there (and on past it, whatever its
+// length: no run delivers 2^24 rows in a millisecond), so they sort after
+// every row of the runs before it — also of a run killed before any of
+// its rows was saved, which the progress cannot count.
+func RunRows(t time.Time) uint64 {
+	ms := t.Sub(runEpoch).Milliseconds()
+	if ms < 1 {
+		ms = 1
+	}
+	return uint64(ms) << 24
+}
+
+var runEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // batchesPerBudget is how many batches make a worker's budget.
 const batchesPerBudget = 4
 
@@ -235,7 +247,7 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 	}
 	tables := slices.Clone(r.Tables)
 	slices.SortFunc(tables, func(a, b *Table) int { return CompareTables(a.Namespace, b.Namespace) })
-	res := Result{Windows: slices.Clone(r.Resume.Windows)}
+	var res Result
 	resuming := r.Resume.Table != (change.Namespace{})
 	var outs []*tableOut
 	var estimated int64
@@ -270,15 +282,16 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 		}
 		outs = append(outs, o)
 	}
-	if resuming {
-		res.Windows = append(res.Windows, Window{At: placeOf(r.At), Table: r.Resume.Table, Key: r.Resume.Key})
-	}
 	// What every row's progress carries after its table and key: the
-	// windows, which a restart after this run must still know.
+	// runs before this one.
+	runs := 0
+	if resuming {
+		runs = r.Resume.Runs + 1
+	}
 	var tail []byte
-	for i := range res.Windows {
-		tail = append(tail, ",w="...)
-		tail = res.Windows[i].append(tail)
+	if runs > 0 {
+		tail = append(tail, ",r="...)
+		tail = strconv.AppendInt(tail, int64(runs), 10)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -310,7 +323,15 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 		}()
 	}
 
-	e := emitter{run: r, emit: emit, row: r.LastRow, log: log, opts: opts,
+	// A resumed run numbers its rows from RunRows on: the rows an earlier
+	// run delivered after its last saved position come again, read at this
+	// run's point, and must sort after them, so that a consumer that drops
+	// what it has seen by position takes them.
+	first := r.LastRow
+	if resuming {
+		first = max(first, RunRows(time.Now()))
+	}
+	e := emitter{run: r, emit: emit, row: first, log: log, opts: opts,
 		progress: Progress{Tables: len(outs), Resumed: int64(r.LastRow), Estimated: estimated}, began: time.Now()}
 	e.lastReport = e.began
 	for i, o := range outs {
@@ -331,11 +352,6 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 	e.report(time.Now())
 	res.Rows, res.Last = e.progress.Rows, e.last
 	return res, nil
-}
-
-// placeOf keeps the fields of p that say where it is in the log.
-func placeOf(p change.Position) change.Position {
-	return change.Position{Flavor: p.Flavor, File: p.File, Offset: p.Offset}
 }
 
 // read reads o's table into batches, chunk by chunk.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sluice-cdc/sluice/change"
 )
@@ -120,9 +121,9 @@ func (g *got) emit(db *fakeDB) func([]change.Change) error {
 	}
 }
 
-func run(t *testing.T, db *fakeDB, opts Options, resume change.Position, at change.Position) ([]change.Change, Result, error) {
+func run(t *testing.T, db *fakeDB, opts Options, resume change.Position) ([]change.Change, Result, error) {
 	t.Helper()
-	st, err := ParseState(resume.Snapshot, change.FlavorLSN)
+	st, err := ParseState(resume.Snapshot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func run(t *testing.T, db *fakeDB, opts Options, resume change.Position, at chan
 	var g got
 	point := change.Position{Flavor: change.FlavorLSN, Offset: 1000}
 	res, err := Do(context.Background(), &Run{Options: opts, Source: "fake", Point: point, Tables: db.list(), Readers: readers,
-		Resume: st, LastRow: resume.Row, At: at}, g.emit(db))
+		Resume: st, LastRow: resume.Row}, g.emit(db))
 	return g.rows, res, err
 }
 
@@ -167,7 +168,7 @@ func TestDoDeliversInOrder(t *testing.T) {
 		for _, chunk := range []int{1, 7, 1000, 100000} {
 			t.Run(fmt.Sprintf("workers=%d,chunk=%d", workers, chunk), func(t *testing.T) {
 				db := newDB(sizes, 30)
-				rows, res, err := run(t, db, Options{Workers: workers, ChunkRows: chunk, MemoryBytes: 64 << 10}, change.Position{}, change.Position{})
+				rows, res, err := run(t, db, Options{Workers: workers, ChunkRows: chunk, MemoryBytes: 64 << 10}, change.Position{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -188,7 +189,7 @@ func TestDoDeliversInOrder(t *testing.T) {
 					if c.Snapshot != wantMark {
 						t.Fatalf("row %d: mark %v, want %v", i, c.Snapshot, wantMark)
 					}
-					st, err := ParseState(c.Pos.Snapshot, change.FlavorLSN)
+					st, err := ParseState(c.Pos.Snapshot)
 					if err != nil || st.Table != c.Namespace || len(st.Key) != 1 || st.Key[0].I != c.After[0].I {
 						t.Fatalf("row %d (%s): progress %q: %+v %v", i, rowIDs(rows[i:i+1]), c.Pos.Snapshot, st, err)
 					}
@@ -199,7 +200,7 @@ func TestDoDeliversInOrder(t *testing.T) {
 						t.Fatalf("positions out of order at row %d", i)
 					}
 				}
-				if res.Rows != int64(len(rows)) || res.Last != rows[len(rows)-1].Pos || len(res.Windows) != 0 {
+				if res.Rows != int64(len(rows)) || res.Last != rows[len(rows)-1].Pos {
 					t.Errorf("result %+v", res)
 				}
 			})
@@ -209,17 +210,17 @@ func TestDoDeliversInOrder(t *testing.T) {
 
 // TestDoResumesAtEveryRow stops a snapshot after each row and resumes it
 // from that row's position: the two runs together deliver every row once,
-// numbered on, and the second records its window.
+// the second numbering its rows after every row the first delivered (also
+// after its stop) and counting itself in the progress.
 func TestDoResumesAtEveryRow(t *testing.T) {
 	sizes := map[string]int{"a": 40, "b": 3, "c": 25}
 	db := newDB(sizes, 10)
-	full, _, err := run(t, db, Options{Workers: 2, ChunkRows: 4}, change.Position{}, change.Position{})
+	full, _, err := run(t, db, Options{Workers: 2, ChunkRows: 4}, change.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := change.Position{Flavor: change.FlavorLSN, Offset: 5000, Index: 3}
 	for i := range full {
-		rest, res, err := run(t, db, Options{Workers: 2, ChunkRows: 4}, full[i].Pos, at)
+		rest, _, err := run(t, db, Options{Workers: 2, ChunkRows: 4}, full[i].Pos)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,31 +229,29 @@ func TestDoResumesAtEveryRow(t *testing.T) {
 			t.Fatalf("resume after row %d: %v", i, ids)
 		}
 		for j, c := range rest {
-			if c.Pos.Row != uint64(i+2+j) || c.Snapshot == change.SnapshotFirst {
+			if c.Pos.Row <= full[len(full)-1].Pos.Row || (j > 0 && c.Pos.Row != rest[j-1].Pos.Row+1) || c.Snapshot == change.SnapshotFirst {
 				t.Fatalf("resume after row %d: row %d numbered %d, mark %v", i, j, c.Pos.Row, c.Snapshot)
 			}
-			st, err := ParseState(c.Pos.Snapshot, change.FlavorLSN)
-			if err != nil || len(st.Windows) != 1 || st.Windows[0].At.Offset != 5000 || st.Windows[0].At.Index != 0 ||
-				st.Windows[0].Table != full[i].Namespace || st.Windows[0].Key[0].I != full[i].After[0].I {
+			st, err := ParseState(c.Pos.Snapshot)
+			if err != nil || st.Runs != 1 || st.Table != c.Namespace {
 				t.Fatalf("resume after row %d: progress %q: %+v %v", i, c.Pos.Snapshot, st, err)
 			}
-		}
-		if len(res.Windows) != 1 {
-			t.Fatalf("resume after row %d: windows %+v", i, res.Windows)
 		}
 		if i < len(full)-1 && rest[len(rest)-1].Snapshot != change.SnapshotLast {
 			t.Fatalf("resume after row %d: last row not marked", i)
 		}
-		// A second restart keeps the first window and adds its own.
+		// A second restart counts both runs.
 		if len(rest) > 1 {
-			again, res2, err := run(t, db, Options{Workers: 1, ChunkRows: 4}, rest[0].Pos, change.Position{Flavor: change.FlavorLSN, Offset: 6000})
+			time.Sleep(2 * time.Millisecond)
+			again, _, err := run(t, db, Options{Workers: 1, ChunkRows: 4}, rest[0].Pos)
 			if err != nil {
 				t.Fatal(err)
 			}
 			ids := append(rowIDs(full[:i+1]), rowIDs(rest[:1])...)
 			ids = append(ids, rowIDs(again)...)
-			if !slices.Equal(ids, db.want()) || len(res2.Windows) != 2 || res2.Windows[1].At.Offset != 6000 {
-				t.Fatalf("second resume after row %d: %v, windows %+v", i, ids, res2.Windows)
+			st, _ := ParseState(again[0].Pos.Snapshot)
+			if !slices.Equal(ids, db.want()) || again[0].Pos.Row <= rest[len(rest)-1].Pos.Row || st.Runs != 2 {
+				t.Fatalf("second resume after row %d: %v, first row %d, progress %q", i, ids, again[0].Pos.Row, again[0].Pos.Snapshot)
 			}
 		}
 	}
@@ -261,7 +260,7 @@ func TestDoResumesAtEveryRow(t *testing.T) {
 func TestDoKeylessTableReadAgain(t *testing.T) {
 	db := newDB(map[string]int{"a": 5, "k": 6, "z": 2}, 10)
 	db.keyless[change.Namespace{Database: "d", Table: "k"}] = true
-	full, _, err := run(t, db, Options{Workers: 1, ChunkRows: 2}, change.Position{}, change.Position{})
+	full, _, err := run(t, db, Options{Workers: 1, ChunkRows: 2}, change.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,18 +268,15 @@ func TestDoKeylessTableReadAgain(t *testing.T) {
 		t.Fatalf("%d rows", len(full))
 	}
 	// Stop in the middle of the keyless table: it is read again whole.
-	rest, res, err := run(t, db, Options{Workers: 1, ChunkRows: 2}, full[7].Pos, change.Position{Flavor: change.FlavorLSN, Offset: 2000})
+	rest, _, err := run(t, db, Options{Workers: 1, ChunkRows: 2}, full[7].Pos)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := rowIDs(rest); !slices.Equal(got, []string{"k/1", "k/4", "k/7", "k/10", "k/13", "k/16", "z/1", "z/4"}) {
 		t.Errorf("after a stop in the keyless table: %v", got)
 	}
-	if st, _ := ParseState(full[7].Pos.Snapshot, change.FlavorLSN); st.Key != nil {
+	if st, _ := ParseState(full[7].Pos.Snapshot); st.Key != nil {
 		t.Errorf("keyless row carries a key: %q", full[7].Pos.Snapshot)
-	}
-	if len(res.Windows) != 1 || res.Windows[0].Key != nil || res.Windows[0].Table.Table != "k" {
-		t.Errorf("windows %+v", res.Windows)
 	}
 }
 
@@ -319,7 +315,7 @@ func TestDoMemoryBound(t *testing.T) {
 func TestDoErrors(t *testing.T) {
 	db := newDB(map[string]int{"a": 100, "b": 100}, 10)
 	db.failAfter.Store(150)
-	_, _, err := run(t, db, Options{Workers: 2, ChunkRows: 10}, change.Position{}, change.Position{})
+	_, _, err := run(t, db, Options{Workers: 2, ChunkRows: 10}, change.Position{})
 	if err == nil || !errors.Is(err, err) || !bytes.Contains([]byte(err.Error()), []byte("connection lost")) {
 		t.Errorf("reader failure: %v", err)
 	}
@@ -341,7 +337,7 @@ func TestDoErrors(t *testing.T) {
 	// A key of another width than the table's: the key changed since.
 	db = newDB(map[string]int{"a": 10}, 10)
 	st := State{Table: change.Namespace{Database: "d", Table: "a"}, Key: []change.Value{change.Int(1, 64), change.Int(2, 64)}}
-	_, _, err = run(t, db, Options{}, change.Position{Flavor: change.FlavorLSN, Offset: 1000, Row: 4, Snapshot: st.String()}, change.Position{Flavor: change.FlavorLSN, Offset: 1})
+	_, _, err = run(t, db, Options{}, change.Position{Flavor: change.FlavorLSN, Offset: 1000, Row: 4, Snapshot: st.String()})
 	if err == nil {
 		t.Error("resume with a key of another width succeeded")
 	}
@@ -349,7 +345,7 @@ func TestDoErrors(t *testing.T) {
 
 func TestDoSelectsTables(t *testing.T) {
 	db := newDB(map[string]int{"a": 3, "b": 3, "c": 3}, 10)
-	rows, _, err := run(t, db, Options{Tables: func(ns change.Namespace) bool { return ns.Table != "b" }}, change.Position{}, change.Position{})
+	rows, _, err := run(t, db, Options{Tables: func(ns change.Namespace) bool { return ns.Table != "b" }}, change.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}

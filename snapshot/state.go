@@ -19,25 +19,22 @@ import (
 //	k=KEY          the key of the last row delivered of that table
 //	               (AppendKey); left out for a table without a key, which
 //	               is read again whole after a restart
-//	w=WINDOW       a run of the snapshot that began after a restart (see
-//	               Window), once per run, oldest first
+//	r=N            the runs of the snapshot before this one (restarts),
+//	               left out for the first
 //	inc=ID         an incremental snapshot is running: its request's id
 //	q=DB.TABLE~…   the tables it has still to read after t
 //
 // Database and table names are written with every byte outside
 // [A-Za-z0-9_-] as %XX, so '.', '~' and ',' separate unambiguously.
 type State struct {
-	// Table is the table being read; zero when no table is (an initial
-	// snapshot that is done, whose windows the stream still needs).
+	// Table is the table being read.
 	Table change.Namespace
 	// Key is the key of the last row of Table delivered; nil when none
 	// was, or when Table has no key.
 	Key []change.Value
-	// Windows are the runs of an initial snapshot that began after a
-	// restart: each read its rows at a consistent point of its own, later
-	// than the snapshot's, so the stream that follows must drop what each
-	// of them had already read (see Filter).
-	Windows []Window
+	// Runs counts the runs of the snapshot before the one that delivered
+	// this row: each restart in the middle of a snapshot begins a run.
+	Runs int
 	// Incremental is the id of the incremental snapshot request being
 	// served ("" for an initial snapshot), and Queue the tables it has
 	// still to read after Table.
@@ -45,21 +42,9 @@ type State struct {
 	Queue       []change.Namespace
 }
 
-// Window is one run of an initial snapshot after a restart: at its
-// consistent point At (a place in the log: Flavor, File and Offset), it
-// read every table after Table (in the order of CompareTables) and the
-// rows of Table whose key is after Key (all of them when Key is nil). The
-// stream's changes of those rows from before At are in what that run read,
-// so they are dropped.
-type Window struct {
-	At    change.Position
-	Table change.Namespace
-	Key   []change.Value
-}
-
 // IsZero reports whether s holds nothing.
 func (s *State) IsZero() bool {
-	return s.Table == (change.Namespace{}) && s.Key == nil && len(s.Windows) == 0 && s.Incremental == "" && len(s.Queue) == 0
+	return s.Table == (change.Namespace{}) && s.Key == nil && s.Runs == 0 && s.Incremental == "" && len(s.Queue) == 0
 }
 
 // String returns the text of s (a Position's Snapshot field).
@@ -98,10 +83,10 @@ func (s *State) Append(dst []byte) []byte {
 			dst = appendTable(dst, t)
 		}
 	}
-	for i := range s.Windows {
+	if s.Runs != 0 {
 		sep()
-		dst = append(dst, "w="...)
-		dst = s.Windows[i].append(dst)
+		dst = append(dst, "r="...)
+		dst = strconv.AppendInt(dst, int64(s.Runs), 10)
 	}
 	return dst
 }
@@ -112,24 +97,8 @@ func appendTable(dst []byte, ns change.Namespace) []byte {
 	return appendEscaped(dst, []byte(ns.Table))
 }
 
-// append writes OFFSET~FILE~DB.TABLE~KEY (FILE escaped, KEY empty for
-// none).
-func (w *Window) append(dst []byte) []byte {
-	dst = strconv.AppendUint(dst, w.At.Offset, 10)
-	dst = append(dst, '~')
-	dst = appendEscaped(dst, []byte(w.At.File))
-	dst = append(dst, '~')
-	dst = appendTable(dst, w.Table)
-	dst = append(dst, '~')
-	if w.Key != nil {
-		dst = AppendKey(dst, w.Key)
-	}
-	return dst
-}
-
-// ParseState reads the text of a State. flavor is the position's flavor,
-// given to the windows' points. An empty text is the zero State.
-func ParseState(text string, flavor change.Flavor) (State, error) {
+// ParseState reads the text of a State. An empty text is the zero State.
+func ParseState(text string) (State, error) {
 	var s State
 	if text == "" {
 		return s, nil
@@ -140,7 +109,7 @@ func ParseState(text string, flavor change.Flavor) (State, error) {
 		if !ok {
 			return State{}, fmt.Errorf("snapshot: progress %q: field %q has no '='", text, field)
 		}
-		if seen[name] && name != "w" {
+		if seen[name] {
 			return State{}, fmt.Errorf("snapshot: progress %q: field %s repeated", text, name)
 		}
 		seen[name] = true
@@ -162,10 +131,11 @@ func ParseState(text string, flavor change.Flavor) (State, error) {
 				}
 				s.Queue = append(s.Queue, ns)
 			}
-		case "w":
-			var w Window
-			w, err = parseWindow(val, flavor)
-			s.Windows = append(s.Windows, w)
+		case "r":
+			s.Runs, err = strconv.Atoi(val)
+			if err == nil && s.Runs < 0 {
+				err = errors.New("negative")
+			}
 		default:
 			err = errors.New("unknown field")
 		}
@@ -193,31 +163,6 @@ func parseTable(t string) (change.Namespace, error) {
 		return change.Namespace{}, err
 	}
 	return change.Namespace{Database: string(d), Table: string(tb)}, nil
-}
-
-func parseWindow(val string, flavor change.Flavor) (Window, error) {
-	parts := strings.SplitN(val, "~", 4)
-	if len(parts) != 4 {
-		return Window{}, fmt.Errorf("window %q is not OFFSET~FILE~TABLE~KEY", val)
-	}
-	off, err := strconv.ParseUint(parts[0], 10, 64)
-	if err != nil {
-		return Window{}, fmt.Errorf("window offset: %w", err)
-	}
-	file, err := unescape(parts[1])
-	if err != nil {
-		return Window{}, err
-	}
-	w := Window{At: change.Position{Flavor: flavor, File: string(file), Offset: off}}
-	if w.Table, err = parseTable(parts[2]); err != nil {
-		return Window{}, err
-	}
-	if parts[3] != "" {
-		if w.Key, err = ParseKey(parts[3]); err != nil {
-			return Window{}, err
-		}
-	}
-	return w, nil
 }
 
 // CompareTables is the order a snapshot reads tables in: by database, then

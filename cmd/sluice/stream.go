@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/sinks"
+	"github.com/sluice-cdc/sluice/snapshot"
 	"github.com/sluice-cdc/sluice/source"
 	_ "github.com/sluice-cdc/sluice/sources" // registers every source scheme
 	"github.com/sluice-cdc/sluice/stores"
@@ -56,7 +57,7 @@ func runStream(ctx context.Context, e *env, args []string) error {
 	return streamWith(ctx, e, args, source.Default(), sinks.BuiltinTo(e.Stdout))
 }
 
-const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl|kafka://BROKERS/?topic=…] [--format NAME[?OPTIONS]] [--include REGEXES] [--exclude REGEXES] [--mask|--hash TABLE:COLS] [--rename RE=REPL] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
+const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl|kafka://BROKERS/?topic=…] [--format NAME[?OPTIONS]] [--include REGEXES] [--exclude REGEXES] [--mask|--hash TABLE:COLS] [--rename RE=REPL] [--snapshot initial|never|when-needed|only] [--snapshot-workers N] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
 
 const streamHelp = `Stream the changes of a source database to a sink as Sluice JSON lines,
 one change per line, checkpointing the position of what the sink has
@@ -79,7 +80,21 @@ values stay equal and joins still work; NULL stays NULL for both.
 --rename 'shop\.(.*)=archive.$1' renames tables on the way out (Go regexp
 replacement on "db.table"; DDL text is not rewritten).
 
---from applies only when the state file holds no position for --id.
+--snapshot says whether the stream begins with the rows the tables
+already hold: initial (the default, unless --from names a start) reads
+every table --include/--exclude select, as "read" changes, from a
+consistent snapshot (no lock on MariaDB and PostgreSQL), then streams
+from the snapshot's consistent point, so a consumer that applies the
+output holds exactly the tables; it happens only when the state file
+holds no position. when-needed also snapshots again when the saved
+position is no longer in the log (instead of failing); only stops after
+the snapshot; never reads the log alone. A snapshot interrupted (even by
+SIGKILL) resumes at the last delivered row, not from the start.
+--snapshot-workers N reads N tables at once (default 2).
+
+--from applies only when the state file holds no position for --id; it
+names where the log is read from, so it means --snapshot never unless
+--snapshot says otherwise (and then it is an error).
 
 --state names the checkpoint store: the path of a bbolt file (the
 default, ./sluice.db), or the URL of a store several sluice processes can
@@ -129,7 +144,9 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	fs.StringVar(&tspec.Hash, "hash", "", "replace these columns' values with their HMAC-SHA256 (hex) under the key of --hash-key-file or $SLUICE_HASH_KEY: 'table-regex:col/col,…'")
 	hashKeyFile := fs.String("hash-key-file", "", "file holding the --hash key (default: $SLUICE_HASH_KEY)")
 	fs.StringVar(&tspec.Rename, "rename", "", "rename tables on the way out: 'regex=replacement,…' on \"db.table\", e.g. 'shop\\.(.*)=archive.$1'")
-	from := fs.String("from", "", "where to start without a saved position: latest, earliest, FILE:POS, a GTID set, an LSN (default: the source's own default)")
+	from := fs.String("from", "", "where to start without a saved position: latest, earliest, FILE:POS, a GTID set, an LSN (default: the snapshot's point, or the source's own default)")
+	snapMode := fs.String("snapshot", "", "initial, never, when-needed or only (default initial, or never with --from)")
+	snapWorkers := fs.Int("snapshot-workers", snapshot.DefaultWorkers, "tables a snapshot reads at once")
 	stopAt := fs.String("stop-at", "", "end the stream, exit 0, on reaching this position: FILE:POS, an LSN, or a sluice position (default: never)")
 	state := fs.String("state", "./sluice.db", "checkpoint store: a state file path, or a URL (etcd://, zk://, mysql://, postgres://, redis://; not used when the sink keeps it: kafka delivery=exactly-once)")
 	id := fs.String("id", "stream", "name of this stream's checkpoint in the state file")
@@ -170,6 +187,27 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	if err != nil {
 		return usagef("stream: --from %v", err)
 	}
+	mode, err := snapshot.ParseMode(*snapMode)
+	if err != nil {
+		return usagef("stream: --%v", err)
+	}
+	// The URL's own snapshot= or from= stands when the flags say nothing.
+	var urlSays bool
+	if u, err := url.Parse(srcURL); err == nil {
+		urlSays = u.Query().Has("snapshot") || u.Query().Has("from")
+	}
+	switch {
+	case mode == snapshot.ModeDefault && urlSays:
+	case mode == snapshot.ModeDefault && *from != "":
+		mode = snapshot.ModeNever
+	case mode == snapshot.ModeDefault:
+		mode = snapshot.ModeInitial
+	case mode.Snapshots() && *from != "":
+		return usagef("stream: --snapshot %s starts at the snapshot's consistent point; --from %s contradicts it", mode, *from)
+	}
+	if *snapWorkers < 1 || *snapWorkers > 64 {
+		return usagef("stream: --snapshot-workers %d: want 1 to 64", *snapWorkers)
+	}
 	var stopPos change.Position
 	if *stopAt != "" {
 		if stopPos, err = parseStopAt(*stopAt); err != nil {
@@ -207,7 +245,8 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 
 	err = stream(ctx, log, streamConfig{
 		srcURL: srcURL, sinkURL: *to, state: *state, id: *id, start: start, from: fromPos, stopAt: stopPos,
-		filter: spec, transform: tspec, format: outFormat.String(), beginCommit: *beginCommit, queueBytes: *queueBytes, interval: *interval,
+		snapshot: snapshot.Options{Mode: mode, Workers: *snapWorkers},
+		filter:   spec, transform: tspec, format: outFormat.String(), beginCommit: *beginCommit, queueBytes: *queueBytes, interval: *interval,
 	}, sources, sinks)
 	// A last guard: whatever a source or sink put in its error, the
 	// secrets of the two URLs do not reach the terminal.
@@ -263,12 +302,19 @@ type streamConfig struct {
 	beginCommit                bool
 	queueBytes                 int64
 	interval                   time.Duration
+	snapshot                   snapshot.Options
 }
 
 // stream opens the source, sink and state file and runs the pipeline until
 // the source ends, ctx is canceled (a signal), or something fails.
 func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *source.Registry, sinks *sink.Registry) error {
-	src, err := source.Open(ctx, sources, c.srcURL, source.Config{Start: c.start, Logger: log})
+	filter, err := pipeline.NewFilter(c.filter)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	// A snapshot reads only the tables the filter keeps.
+	c.snapshot.Tables = func(ns change.Namespace) bool { return filter.Keep(change.OpRead, ns) }
+	src, err := source.Open(ctx, sources, c.srcURL, source.Config{Start: c.start, Logger: log, Snapshot: c.snapshot})
 	if err != nil {
 		// A source only checks its URL here (it connects in Stream): a
 		// usage error.

@@ -457,7 +457,7 @@ func TestStreamKafkaKeyOrderPostgres(t *testing.T) {
 		e := &env{Stdout: &bytes.Buffer{}, Stderr: &logs}
 		done <- streamWith(runCtx, e, []string{pg.DSN("postgres") + "&slot=ko&publication=ko",
 			"--to", "kafka://" + k.Seeds() + "/?topic={db}.{table}&create-topics=on&partitions=6",
-			"--state", filepath.Join(dir, "state.db")}, source.Default(), sinks.Builtin())
+			"--state", filepath.Join(dir, "state.db"), "--snapshot", "never"}, source.Default(), sinks.Builtin())
 	}()
 
 	errs := make(chan error, writers)

@@ -62,7 +62,7 @@ func TestStreamPostgresEndToEnd(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
 			e := &env{Stdout: &bytes.Buffer{}, Stderr: &logs}
-			done <- streamWith(runCtx, e, []string{srcURL, "--to", "file://" + out, "--state", state,
+			done <- streamWith(runCtx, e, []string{srcURL, "--to", "file://" + out, "--state", state, "--snapshot", "never",
 				"--begin-commit", "--include", `public\.items`, "--checkpoint-interval", "0"}, source.Default(), sinks.Builtin())
 		}()
 		for n := 0; n < want || (also != nil && !also()); {
@@ -245,7 +245,7 @@ func TestStreamPostgresSIGKILL(t *testing.T) {
 	srcURL := u.String() + "&slot=kp&publication=kp&create-publication=no"
 	dir := t.TempDir()
 	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state.db")
-	args := []string{"stream", srcURL, "--to", "file://" + out, "--state", state, "--checkpoint-interval", "200ms"}
+	args := []string{"stream", srcURL, "--to", "file://" + out, "--state", state, "--checkpoint-interval", "200ms", "--snapshot", "never"}
 	var logs bytes.Buffer // all children's stderr, in turn
 	// start launches a sluice process once the slot is free (the
 	// walsender of a killed one may still hold it for a moment).
@@ -711,7 +711,7 @@ func TestStreamPostgresStopAt(t *testing.T) {
 	srcURL := pg.DSN("postgres") + "&slot=stop&publication=stop"
 	run := func(stopAt string) []string {
 		t.Helper()
-		return streamToStop(t, ctx, stopAt, out, srcURL, "--to", "file://"+out, "--state", state, "--begin-commit")
+		return streamToStop(t, ctx, stopAt, out, srcURL, "--to", "file://"+out, "--state", state, "--begin-commit", "--snapshot", "never")
 	}
 	if got, want := strings.Join(run(end1), " "), "begin insert1 insert2 commit"; got != want {
 		t.Errorf("--stop-at %s: got %s, want %s", end1, got, want)

@@ -453,44 +453,6 @@ func (w *snapWorker) Read(ctx context.Context, t *snapshot.Table, after []change
 	return count, nil
 }
 
-// keyOrder compares keys of a table by asking the server: text under the
-// column's collation, other columns in Go.
-func keyOrder(db *sql.DB, tables []*snapshot.Table) snapshot.KeyOrder {
-	byName := map[change.Namespace]*snapshot.Table{}
-	for _, t := range tables {
-		byName[t.Namespace] = t
-	}
-	return func(ctx context.Context, ns change.Namespace, a, b []change.Value) (int, error) {
-		t := byName[ns]
-		if t == nil || len(a) != len(t.Key) || len(b) != len(t.Key) {
-			return 0, fmt.Errorf("no key known for %s.%s", ns.Database, ns.Table)
-		}
-		st := t.Source.(*snapTable)
-		for i, k := range t.Key {
-			if c, ok := snapshot.CompareValues(a[i], b[i]); ok {
-				if c != 0 {
-					return c, nil
-				}
-				continue
-			}
-			col := st.cols[k]
-			cs, coll := col.charset, col.collation
-			if cs == "" {
-				cs, coll = "utf8mb4", "utf8mb4_bin"
-			}
-			q := "SELECT STRCMP(CONVERT(? USING " + cs + ") COLLATE " + coll + ", CONVERT(? USING " + cs + ") COLLATE " + coll + ")"
-			var c int
-			if err := db.QueryRowContext(ctx, q, keyArg(a[i]), keyArg(b[i])).Scan(&c); err != nil {
-				return 0, err
-			}
-			if c != 0 {
-				return c, nil
-			}
-		}
-		return 0, nil
-	}
-}
-
 // binlogRowMetadata reports whether the server writes
 // binlog_row_metadata=FULL (the stream's columns then come from the
 // binlog, spelled as the binlog spells them).
@@ -509,11 +471,11 @@ func binlogRowMetadata(ctx context.Context, c *sql.Conn) (bool, error) {
 // consistent point is point. It returns the snapshot's result and its
 // consistent point (point, or the new one of a first run).
 func (s *Source) snapshotRun(ctx context.Context, resume snapshot.State, lastRow uint64, point change.Position,
-	emit func([]change.Change) error) (snapshot.Result, change.Position, []*snapshot.Table, error) {
+	emit func([]change.Change) error) (snapshot.Result, change.Position, error) {
 	opts := s.cfg.Snapshot
 	r, err := dial(ctx, &s.cfg)
 	if err != nil {
-		return snapshot.Result{}, point, nil, err
+		return snapshot.Result{}, point, err
 	}
 	mariadb, flavor := r.mariadb, r.flavor()
 	r.Close()
@@ -521,24 +483,23 @@ func (s *Source) snapshotRun(ctx context.Context, resume snapshot.State, lastRow
 	defer db.Close()
 	workers, at, cleanup, err := s.consistentPoint(ctx, db, max(opts.Workers, 1), mariadb)
 	if err != nil {
-		return snapshot.Result{}, point, nil, err
+		return snapshot.Result{}, point, err
 	}
 	defer cleanup()
 	fullMeta, err := binlogRowMetadata(ctx, workers[0].conn)
 	if err != nil {
-		return snapshot.Result{}, point, nil, fmt.Errorf("mysql: snapshot: %w", err)
+		return snapshot.Result{}, point, fmt.Errorf("mysql: snapshot: %w", err)
 	}
 	tables, err := s.snapTables(ctx, workers[0], fullMeta)
 	if err != nil {
-		return snapshot.Result{}, point, nil, err
+		return snapshot.Result{}, point, err
 	}
 	run := &snapshot.Run{Options: opts, Source: flavor, Point: point, Tables: tables, Resume: resume, LastRow: lastRow, Logger: s.cfg.Logger}
 	if point.IsZero() {
 		run.Point = at
 		s.cfg.Logger.Info("snapshot: consistent point", "position", at.String(), "workers", len(workers), "tables", len(tables))
 	} else {
-		run.At = at
-		s.cfg.Logger.Info("snapshot: resuming; this run's consistent point", "position", at.String(), "snapshot_point", point.String())
+		s.cfg.Logger.Info("snapshot: resuming; this run reads at its own consistent point", "position", at.String(), "snapshot_point", point.String())
 	}
 	for _, w := range workers {
 		run.Readers = append(run.Readers, w)
@@ -547,34 +508,7 @@ func (s *Source) snapshotRun(ctx context.Context, resume snapshot.State, lastRow
 	for _, w := range workers {
 		w.conn.ExecContext(context.Background(), "COMMIT")
 	}
-	return res, run.Point, tables, err
-}
-
-// filterTables lists the tables (with keys) for a stream Filter when no
-// snapshot ran in this process.
-func (s *Source) filterTables(ctx context.Context) (*sql.DB, []*snapshot.Table, error) {
-	db := s.openSQL()
-	c, err := db.Conn(ctx)
-	if err != nil {
-		db.Close()
-		return nil, nil, fmt.Errorf("mysql: connect to %s: %w", s.cfg.Addr, err)
-	}
-	defer c.Close()
-	tables, err := s.snapTables(ctx, &snapWorker{conn: c, src: s}, false)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return db, tables, nil
-}
-
-// keyNames maps tables to their key column names, for a Filter.
-func keyNames(tables []*snapshot.Table) func(change.Namespace) []string {
-	m := map[change.Namespace][]string{}
-	for _, t := range tables {
-		m[t.Namespace] = t.KeyNames()
-	}
-	return func(ns change.Namespace) []string { return m[ns] }
+	return res, run.Point, err
 }
 
 // snapshotStart is where the stream goes after a snapshot: the rows'
@@ -583,4 +517,3 @@ func snapshotStart(p change.Position) change.Position {
 	p.Row, p.Snapshot = 0, ""
 	return p
 }
-

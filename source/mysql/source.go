@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,21 +83,14 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		return fmt.Errorf("mysql: cannot resume from a position of another source (flavor %d)", from.Flavor)
 	}
 	mode := s.cfg.Snapshot.Mode
-	st, err := snapshot.ParseState(from.Snapshot, change.FlavorBinlog)
+	st, err := snapshot.ParseState(from.Snapshot)
 	if err != nil {
 		return fmt.Errorf("mysql: resume position %s: %w", from, err)
 	}
-	var filter *snapshot.Filter
-	var filterDB *sql.DB
-	defer func() {
-		if filterDB != nil {
-			filterDB.Close()
-		}
-	}()
 	start, floor := from, change.Position{}
 	switch {
 	case from.IsZero() && mode.Snapshots():
-		res, point, _, err := s.snapshotRun(ctx, snapshot.State{}, 0, change.Position{}, emit)
+		res, point, err := s.snapshotRun(ctx, snapshot.State{}, 0, change.Position{}, emit)
 		if err != nil {
 			return err
 		}
@@ -108,7 +100,7 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		start, floor = point, res.Last
 	case st.Table != (change.Namespace{}):
 		point := snapshotStart(from)
-		res, _, tables, err := s.snapshotRun(ctx, st, from.Row, point, emit)
+		res, _, err := s.snapshotRun(ctx, st, from.Row, point, emit)
 		if err != nil {
 			return err
 		}
@@ -119,35 +111,14 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		if floor.IsZero() {
 			floor = from
 		}
-		if len(res.Windows) > 0 {
-			filterDB = s.openSQL()
-			filter = snapshot.NewFilter(res.Windows, keyNames(tables), keyOrder(filterDB, tables))
-		}
 	case mode == snapshot.ModeOnly && !from.IsZero():
 		return nil // the snapshot was done before
-	case len(st.Windows) > 0:
-		db, tables, err := s.filterTables(ctx)
-		if err != nil {
-			return err
-		}
-		filterDB = db
-		filter = snapshot.NewFilter(st.Windows, keyNames(tables), keyOrder(db, tables))
-	}
-	if filter != nil {
-		next := emit
-		emit = func(b []change.Change) error {
-			b, err := filter.Apply(ctx, b)
-			if err != nil || len(b) == 0 {
-				return err
-			}
-			return next(b)
-		}
 	}
 	err = s.stream(ctx, start, floor, emit)
 	if errors.Is(err, source.ErrPositionLost) && mode == snapshot.ModeWhenNeeded && ctx.Err() == nil {
 		s.cfg.Logger.Warn("the saved position is no longer in the binlog: snapshotting again (snapshot=when-needed)",
 			"position", from.String(), "err", err.Error())
-		res, point, _, serr := s.snapshotRun(ctx, snapshot.State{}, 0, change.Position{}, emit)
+		res, point, serr := s.snapshotRun(ctx, snapshot.State{}, 0, change.Position{}, emit)
 		if serr != nil {
 			return serr
 		}

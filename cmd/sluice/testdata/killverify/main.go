@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	killverify [-sort] OUT.jsonl
+//	killverify [-sort] [-upsert] OUT.jsonl
 //
 // With -sort the lines are first put in position order (a stable sort, so
 // repeats stay in the order read): for outputs that are ordered only per
@@ -19,6 +19,15 @@
 // quoted (strconv.Quote):
 //
 //	error MESSAGE            an inconsistency (an update or delete of a row never inserted, an insert of a key already present)
+//
+// A snapshot's row ("read") of a key already present replaces it (a
+// snapshot resumed after a restart reads again the rows delivered after
+// the last saved position): counted as "reread" in the stats. With -upsert
+// every change applies idempotently, as after a resumed snapshot: an
+// insert of a key present replaces it ("reinsert"), an update of a missing
+// row inserts it ("update-missing"), a delete of one is counted
+// ("delete-missing"); none is an error.
+//
 //	row TABLE KEY ROW        a row of the rebuilt tables, ROW being its values joined by "|"
 //	stats UNIQUE DUPS OP=N…  distinct changes, changes delivered again, distinct changes by op
 package main
@@ -38,12 +47,14 @@ import (
 
 func main() {
 	args := os.Args[1:]
-	sorted := len(args) == 2 && args[0] == "-sort"
-	if sorted {
+	sorted, upsert := false, false
+	for len(args) > 1 && (args[0] == "-sort" || args[0] == "-upsert") {
+		sorted = sorted || args[0] == "-sort"
+		upsert = upsert || args[0] == "-upsert"
 		args = args[1:]
 	}
 	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: killverify [-sort] OUT.jsonl")
+		fmt.Fprintln(os.Stderr, "usage: killverify [-sort] [-upsert] OUT.jsonl")
 		os.Exit(2)
 	}
 	path := args[0]
@@ -55,7 +66,7 @@ func main() {
 		}
 		defer os.Remove(path)
 	}
-	if err := run(path, os.Stdout); err != nil {
+	if err := run(path, os.Stdout, upsert); err != nil {
 		fmt.Fprintln(os.Stderr, "killverify:", err)
 		os.Exit(1)
 	}
@@ -102,7 +113,7 @@ func sortLines(path string) (string, error) {
 	return f.Name(), f.Close()
 }
 
-func run(path string, stdout io.Writer) error {
+func run(path string, stdout io.Writer, upsert bool) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -168,19 +179,32 @@ func run(path string, stdout io.Writer) error {
 			tables[c.Table] = rows
 		}
 		switch c.Op {
-		case change.OpInsert, change.OpRead:
+		case change.OpRead:
+			// A snapshot's row may come again after a restart, read anew
+			// (a later version): it replaces what the output holds.
 			if _, ok := rows[keyText(c.After)]; ok {
-				report("line %d: %s of row %s.%s, which the stream already holds", n, c.Op, c.Table, keyText(c.After))
+				ops["reread"]++
+			}
+			rows[keyText(c.After)] = rowText(c.After)
+		case change.OpInsert:
+			if _, ok := rows[keyText(c.After)]; ok && upsert {
+				ops["reinsert"]++
+			} else if ok {
+				report("line %d: insert of row %s.%s, which the stream already holds", n, c.Table, keyText(c.After))
 			}
 			rows[keyText(c.After)] = rowText(c.After)
 		case change.OpUpdate:
-			if _, ok := rows[keyText(c.Before)]; !ok {
+			if _, ok := rows[keyText(c.Before)]; !ok && upsert {
+				ops["update-missing"]++
+			} else if !ok {
 				report("line %d: update of row %s.%s never inserted", n, c.Table, keyText(c.Before))
 			}
 			delete(rows, keyText(c.Before))
 			rows[keyText(c.After)] = rowText(c.After)
 		case change.OpDelete:
-			if _, ok := rows[keyText(c.Before)]; !ok {
+			if _, ok := rows[keyText(c.Before)]; !ok && upsert {
+				ops["delete-missing"]++
+			} else if !ok {
 				report("line %d: delete of row %s.%s never inserted", n, c.Table, keyText(c.Before))
 			}
 			delete(rows, keyText(c.Before))
