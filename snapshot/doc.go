@@ -46,24 +46,28 @@
 // A restart cannot return to the first run's consistent view: the
 // transaction (MariaDB, MySQL) or exported snapshot (PostgreSQL) died with
 // the process. The resumed run reads the rest at a consistent point of its
-// own, later than the first. The stream must then still start at the first
-// run's point (the rows delivered before the restart are as of that
-// point), but the changes between the two points of the rows the resumed
-// run read are already in what it read. So each resumed run is recorded as
-// a Window — its point and where the snapshot stood when it began — in the
-// progress of every later row, and after the snapshot the stream runs
-// through a Filter: a change whose transaction lies before a window's
-// point and whose row lies in the part that window's run read is dropped.
-// The positions the stream emits carry the windows until it has passed
-// the last window's point, so a restart in that stretch filters the same
-// way. The result is exactly the output of one snapshot followed by the
-// stream: every row delivered once as of one point, then every change
-// after that point, per key in order, never a deleted row brought back.
-// (An update that moves a row's key across the boundary of what a window
-// read is let through: the row it moves from or to is the consumer's.)
-// Key order is the database's: CompareKeys orders integers, decimals,
-// times, binary strings and the like in Go; text keys, whose order is a
-// collation's, are compared by the database (KeyOrder).
+// own, later than the first, and the stream still starts at the first
+// run's point. Two things follow, both handled by applying changes
+// idempotently — a read or an insert replaces the row if it is there, an
+// update writes its new row whether or not the old one is there, a delete
+// of a missing row does nothing:
+//   - the rows the killed run delivered after its last saved position come
+//     again, read at the later point (so they may differ); the resumed run
+//     numbers its rows from RunRows, after every row an earlier run can
+//     have delivered, so that a consumer that drops what it has seen by
+//     position takes them;
+//   - the stream replays, from the first point, the changes made before
+//     the later point to rows the resumed run read, which they already
+//     show: a row may briefly go back to an older version before the
+//     stream reaches the later point.
+//
+// From there on every row is exact. A stream that never restarts inside
+// its snapshot is exact throughout: every row delivered once as of one
+// point, then every change after it, per key in order, never a deleted
+// row brought back. (Dropping the replayed changes instead, by comparing
+// keys with what the resumed run read, is wrong: the rows delivered after
+// the last saved position and deleted before the later point are held by
+// the consumer and never read again, so their deletes must come through.)
 //
 // # Consistent points
 //
