@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
@@ -58,56 +59,50 @@ func snapRow(k, v int) string {
 	return "(" + strings.Join(vals, ", ") + ")"
 }
 
-// TestStreamSnapshotSIGKILL is the snapshot's no-loss test on MariaDB: a
-// table of every common column type (500,000 rows; 20,000 with -short) is
-// snapshotted by "sluice stream" (the real binary, default --snapshot)
-// while a writer inserts, updates and deletes its rows; the process is
-// killed with SIGKILL 10 times during the snapshot and 10 times during the
-// stream that follows. The output, each change once by position and
-// applied idempotently (after a resumed snapshot the stream replays what
-// the resumed run already read, see package snapshot), must rebuild the
-// table exactly as SELECT shows it at the end, the log must show the
-// snapshot resumed in the middle of the table, and no lock may be seen in
-// the server's process list during the snapshot.
+// snapKill is one database of the snapshot kill test.
+type snapKill struct {
+	name    string
+	srcURL  string
+	include string
+	load    func(ctx context.Context, rows int) error            // creates and fills the table t and the table fin
+	write   func(ctx context.Context, v, k int) error            // one change of the writer
+	marker  func(ctx context.Context) error                      // inserts the caught-up marker into fin
+	want    func(ctx context.Context) (map[string]string, error) // the table as the rebuilt rows render it
+	noLock  func(ctx context.Context) error                      // checks the server holds no global lock
+}
+
+// TestStreamSnapshotSIGKILL is the snapshot's no-loss test, on MariaDB and
+// PostgreSQL: a table of many column types (500,000 rows; 20,000 with
+// -short) is snapshotted by "sluice stream" (the real binary, default
+// --snapshot) while a writer inserts, updates and deletes its rows; the
+// process is killed with SIGKILL 10 times during the snapshot and 10
+// times during the stream that follows. The output, each change once by
+// position and applied idempotently (after a resumed snapshot the stream
+// replays what the resumed run already read, see package snapshot), must
+// rebuild the table exactly as SELECT shows it at the end, the log must
+// show the snapshot resumed in the middle of the table, and no global lock
+// may be seen on the server during the snapshot.
 func TestStreamSnapshotSIGKILL(t *testing.T) {
 	rows := 500_000
 	if testing.Short() {
 		rows = 20_000
 	}
 	bin, verify := buildKillBinaries(t)
-	srv := testenv.NewMariaDB(t, testenv.MariaDBOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	t.Run("mariadb", func(t *testing.T) { runSnapshotKill(t, bin, verify, rows, mariaSnapKill(t)) })
+	t.Run("postgres", func(t *testing.T) { runSnapshotKill(t, bin, verify, rows, pgSnapKill(t)) })
+}
+
+func runSnapshotKill(t *testing.T, bin, verify string, rows int, db snapKill) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	defs := []string{"id INT PRIMARY KEY"}
-	var names []string
-	for _, c := range snapCols {
-		defs = append(defs, c.name+" "+c.def+" NULL")
-		names = append(names, c.name)
-	}
-	if err := srv.Exec(ctx, "CREATE DATABASE snap", "CREATE TABLE snap.t ("+strings.Join(defs, ", ")+")",
-		"CREATE TABLE snap.fin (id INT PRIMARY KEY, s VARCHAR(20))"); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := srv.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
 	loaded := time.Now()
-	for k := 0; k < rows; k += 1000 {
-		var vals []string
-		for j := k; j < k+1000 && j < rows; j++ {
-			vals = append(vals, snapRow(j, 0))
-		}
-		if _, err := pool.ExecContext(ctx, "INSERT INTO snap.t VALUES "+strings.Join(vals, ",")); err != nil {
-			t.Fatal(err)
-		}
+	if err := db.load(ctx, rows); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("loaded %d rows in %v", rows, time.Since(loaded).Round(time.Millisecond))
-
 	dir := t.TempDir()
 	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state.db")
-	srcURL := fmt.Sprintf("mariadb://%s:%s@%s/?server-id=5301", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr())
-	args := []string{"stream", srcURL, "--to", "file://" + out, "--state", state, "--include", `snap\..*`,
+	args := []string{"stream", db.srcURL, "--to", "file://" + out, "--state", state, "--include", db.include,
 		"--checkpoint-interval", "100ms", "--snapshot-workers", "2"}
 	var logs bytes.Buffer
 	start := func() *exec.Cmd {
@@ -139,10 +134,21 @@ func TestStreamSnapshotSIGKILL(t *testing.T) {
 	var writes atomic.Int64
 	wctx, stopWriter := context.WithCancel(ctx)
 	werr := make(chan error, 1)
-	go func() { werr <- snapWriter(wctx, pool, rows, &writes) }()
+	go func() {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for v := 1; wctx.Err() == nil; v++ {
+			if err := db.write(wctx, v, rng.IntN(rows+rows/10)); err != nil && wctx.Err() == nil {
+				werr <- err
+				return
+			}
+			writes.Add(1)
+			time.Sleep(500 * time.Microsecond)
+		}
+		werr <- nil
+	}()
 
 	// Ten kills while the snapshot runs: when the output holds another
-	// tenth of the rows.
+	// eleventh of the rows.
 	lines := &lineCounter{path: out}
 	for i := 0; i < 10; i++ {
 		cmd := start()
@@ -154,7 +160,7 @@ func TestStreamSnapshotSIGKILL(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 		if i == 3 {
-			if err := processListClean(ctx, pool); err != nil {
+			if err := db.noLock(ctx); err != nil {
 				t.Error(err)
 			}
 		}
@@ -181,9 +187,9 @@ func TestStreamSnapshotSIGKILL(t *testing.T) {
 	}
 	stopWriter()
 	if err := <-werr; err != nil {
-		t.Fatal(err)
+		t.Fatalf("writer: %v", err)
 	}
-	if _, err := pool.ExecContext(ctx, "INSERT INTO snap.fin VALUES (1, 'caught-up-marker')"); err != nil {
+	if err := db.marker(ctx); err != nil {
 		t.Fatal(err)
 	}
 	cmd := start()
@@ -195,60 +201,177 @@ func TestStreamSnapshotSIGKILL(t *testing.T) {
 		t.Fatalf("sluice stream after SIGINT: %v", err)
 	}
 	tables, unique, dups, ops := rebuildFromOutput(t, verify, out, "-upsert")
-	sels := []string{"CAST(id AS CHAR)"}
-	for _, c := range snapCols {
-		sels = append(sels, "COALESCE("+c.sel+", 'NULL')")
-	}
-	want := map[string]string{}
-	rs, err := pool.QueryContext(ctx, "SELECT "+strings.Join(sels, ", ")+" FROM snap.t")
+	want, err := db.want(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rs.Next() {
-		vals := make([]string, len(sels))
-		ptrs := make([]any, len(sels))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rs.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		want[vals[0]] = strings.Join(vals, "|")
-	}
-	rs.Close()
 	compareRebuilt(t, "t", tables["t"], want)
-	t.Logf("%d rows snapshotted under %d writes; output: %d distinct changes (%v), %d delivered again after the kills",
-		rows, writes.Load(), unique, ops, dups)
+	t.Logf("%s: %d rows snapshotted under %d writes; output: %d distinct changes (%v), %d delivered again after the kills",
+		db.name, rows, writes.Load(), unique, ops, dups)
 	if ops["read"] < rows*9/10 {
 		t.Errorf("only %d rows read by the snapshot", ops["read"])
 	}
 }
 
-// snapWriter changes rows of snap.t until ctx ends: updates and deletes of
-// existing keys, re-inserts of deleted ones, inserts past the end.
-func snapWriter(ctx context.Context, pool *sql.DB, rows int, writes *atomic.Int64) error {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for v := 1; ctx.Err() == nil; v++ {
-		k := rng.IntN(rows + rows/10)
-		var q string
-		switch rng.IntN(4) {
-		case 0:
-			q = "DELETE FROM snap.t WHERE id = " + fmt.Sprint(k)
-		case 1:
-			q = "REPLACE INTO snap.t VALUES " + snapRow(k, v)
-		default:
-			q = fmt.Sprintf("UPDATE snap.t SET n = n + 1, s = 'upd %d', js = JSON_SET(js, '$.v', %d), tm = '%d:00:00' WHERE id = %d", v, v, v%838, k)
-		}
-		if _, err := pool.ExecContext(ctx, q); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("%s: %w", q, err)
-		}
-		writes.Add(1)
-		time.Sleep(500 * time.Microsecond)
+// mariaSnapKill is the MariaDB side of the test: a table of 17 column
+// types, written with REPLACE, UPDATE and DELETE.
+func mariaSnapKill(t *testing.T) snapKill {
+	srv := testenv.NewMariaDB(t, testenv.MariaDBOptions{})
+	pool, err := srv.DB()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	return snapKill{
+		name:    "mariadb",
+		srcURL:  fmt.Sprintf("mariadb://%s:%s@%s/?server-id=5301", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, srv.Addr()),
+		include: `snap\..*`,
+		load: func(ctx context.Context, rows int) error {
+			defs := []string{"id INT PRIMARY KEY"}
+			for _, c := range snapCols {
+				defs = append(defs, c.name+" "+c.def+" NULL")
+			}
+			if err := srv.Exec(ctx, "CREATE DATABASE snap", "CREATE TABLE snap.t ("+strings.Join(defs, ", ")+")",
+				"CREATE TABLE snap.fin (id INT PRIMARY KEY, s VARCHAR(20))"); err != nil {
+				return err
+			}
+			for k := 0; k < rows; k += 1000 {
+				var vals []string
+				for j := k; j < k+1000 && j < rows; j++ {
+					vals = append(vals, snapRow(j, 0))
+				}
+				if _, err := pool.ExecContext(ctx, "INSERT INTO snap.t VALUES "+strings.Join(vals, ",")); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		write: func(ctx context.Context, v, k int) error {
+			var q string
+			switch v % 4 {
+			case 0:
+				q = "DELETE FROM snap.t WHERE id = " + fmt.Sprint(k)
+			case 1:
+				q = "REPLACE INTO snap.t VALUES " + snapRow(k, v)
+			default:
+				q = fmt.Sprintf("UPDATE snap.t SET n = n + 1, s = 'upd %d', js = JSON_SET(js, '$.v', %d), tm = '%d:00:00' WHERE id = %d", v, v, v%838, k)
+			}
+			_, err := pool.ExecContext(ctx, q)
+			return err
+		},
+		marker: func(ctx context.Context) error {
+			_, err := pool.ExecContext(ctx, "INSERT INTO snap.fin VALUES (1, 'caught-up-marker')")
+			return err
+		},
+		want: func(ctx context.Context) (map[string]string, error) {
+			sels := []string{"CAST(id AS CHAR)"}
+			for _, c := range snapCols {
+				sels = append(sels, "COALESCE("+c.sel+", 'NULL')")
+			}
+			return queryRows(ctx, pool, "SELECT "+strings.Join(sels, ", ")+" FROM snap.t")
+		},
+		noLock: func(ctx context.Context) error { return processListClean(ctx, pool) },
+	}
+}
+
+// pgSnapKill is the PostgreSQL side: a table of 12 column types, written
+// with INSERT … ON CONFLICT, UPDATE and DELETE.
+func pgSnapKill(t *testing.T) snapKill {
+	srv := testenv.NewPostgres(t, testenv.PostgresOptions{})
+	pool, err := sql.Open("pgx", srv.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	row := func(k, v int) string {
+		return fmt.Sprintf("(%d, %d, %d, '%d.%03d', 'row %d version %d ü', 'v%d', '20%02d-%02d-%02d', '2024-01-02 03:04:%02d.%06d', %t, '{\"k\": %d, \"v\": [%d, \"x\"]}', '%08x-0000-1000-8000-%012x', '%s')",
+			k, (k+v)%32000, int64(k)*1000003-int64(v), k-v, v%1000, k, v, v%97, k%30, 1+k%12, 1+v%28, k%60, v%1000000, (k+v)%2 == 0,
+			k, v, k, v, []string{"new", "paid", "shipped"}[(k+v)%3])
+	}
+	return snapKill{
+		name:    "postgres",
+		srcURL:  srv.DSN("postgres") + "&slot=snapkill&publication=snapkill&create-publication=public.t,public.fin",
+		include: `public\.(t|fin)`,
+		load: func(ctx context.Context, rows int) error {
+			if err := srv.Exec(ctx, "postgres", `CREATE TYPE status AS ENUM ('new', 'paid', 'shipped')`,
+				`CREATE TABLE t (id int PRIMARY KEY, si smallint, n bigint, d numeric(14,3), s text, vc varchar(20), dt date,
+					ts timestamp(6), b boolean, j jsonb, u uuid, st status)`,
+				`CREATE TABLE fin (id int PRIMARY KEY, s text)`); err != nil {
+				return err
+			}
+			for k := 0; k < rows; k += 1000 {
+				var vals []string
+				for j := k; j < k+1000 && j < rows; j++ {
+					vals = append(vals, row(j, 0))
+				}
+				if _, err := pool.ExecContext(ctx, "INSERT INTO t VALUES "+strings.Join(vals, ",")); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		write: func(ctx context.Context, v, k int) error {
+			var q string
+			switch v % 4 {
+			case 0:
+				q = "DELETE FROM t WHERE id = " + fmt.Sprint(k)
+			case 1:
+				q = "INSERT INTO t VALUES " + row(k, v) + " ON CONFLICT (id) DO UPDATE SET n = EXCLUDED.n, s = EXCLUDED.s, j = EXCLUDED.j"
+			default:
+				q = fmt.Sprintf("UPDATE t SET n = n + 1, s = 'upd %d', j = jsonb_set(j, '{v}', '%d'), b = NOT b WHERE id = %d", v, v, k)
+			}
+			_, err := pool.ExecContext(ctx, q)
+			return err
+		},
+		marker: func(ctx context.Context) error {
+			_, err := pool.ExecContext(ctx, "INSERT INTO fin VALUES (1, 'caught-up-marker')")
+			return err
+		},
+		want: func(ctx context.Context) (map[string]string, error) {
+			return queryRows(ctx, pool, `SELECT id::text, si::text, n::text, d::text, s, vc, dt::text,
+				to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US'), b::text, j::text, u::text, st::text FROM t`)
+		},
+		noLock: func(ctx context.Context) error {
+			// The snapshot's sessions hold no lock stronger than a read's.
+			var n int
+			err := pool.QueryRowContext(ctx, `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+				WHERE a.application_name = 'sluice' AND l.locktype = 'relation' AND l.mode <> 'AccessShareLock'`).Scan(&n)
+			if err == nil && n > 0 {
+				err = fmt.Errorf("%d relation locks stronger than AccessShareLock held by sluice during the snapshot", n)
+			}
+			return err
+		},
+	}
+}
+
+// queryRows returns a query's rows as "col|col|…" keyed by the first
+// column, NULL as "NULL".
+func queryRows(ctx context.Context, pool *sql.DB, q string) (map[string]string, error) {
+	rs, err := pool.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	cols, _ := rs.Columns()
+	out := map[string]string{}
+	for rs.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = "NULL"
+			if v.Valid {
+				parts[i] = v.String
+			}
+		}
+		out[parts[0]] = strings.Join(parts, "|")
+	}
+	return out, rs.Err()
 }
 
 // processListClean checks that nothing in the server's process list holds

@@ -185,6 +185,9 @@ func (c *Config) Validate() error {
 	if c.Conn == nil {
 		return fmt.Errorf("postgres: config has no connection settings")
 	}
+	if err := c.CheckSnapshot(); err != nil {
+		return fmt.Errorf("postgres: config: %w", err)
+	}
 	if c.Slot == "" {
 		c.Slot = DefaultSlot
 	}

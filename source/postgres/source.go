@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/snapshot"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -139,10 +140,53 @@ type inbound struct {
 // source.ErrPositionLost, ErrSlotMismatch and malformed protocol data; so does
 // any error of the first attempt (a wrong address should fail fast), and
 // every error when RetryMax is negative.
+//
+// With a snapshot mode (Config.Snapshot), a zero from first reads every
+// table of the publication (see package snapshot) in the exported snapshot
+// of a replication slot's creation, and then streams from that slot's
+// consistent point; a from inside a snapshot resumes the snapshot after the
+// row it names.
 func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
 	if !from.IsZero() && from.Flavor != change.FlavorLSN {
 		return fmt.Errorf("postgres: resume position %v is not an LSN position", from)
 	}
+	mode := s.cfg.Snapshot.Mode
+	st, err := snapshot.ParseState(from.Snapshot)
+	if err != nil {
+		return fmt.Errorf("postgres: resume position %s: %w", from, err)
+	}
+	switch {
+	case from.IsZero() && mode.Snapshots():
+		_, point, err := s.snapshotRun(ctx, snapshot.State{}, 0, change.Position{}, emit)
+		if err != nil || mode == snapshot.ModeOnly {
+			return err
+		}
+		from = point
+	case st.Table != (change.Namespace{}):
+		point := from
+		point.Row, point.Snapshot = 0, ""
+		if _, _, err := s.snapshotRun(ctx, st, from.Row, point, emit); err != nil || mode == snapshot.ModeOnly {
+			return err
+		}
+		from = point
+	case mode == snapshot.ModeOnly && !from.IsZero():
+		return nil // the snapshot was done before
+	}
+	err = s.stream(ctx, from, emit)
+	if errors.Is(err, source.ErrPositionLost) && mode == snapshot.ModeWhenNeeded && ctx.Err() == nil {
+		s.cfg.Logger.Warn("the slot has released the saved position: snapshotting again (snapshot=when-needed)",
+			"slot", s.cfg.Slot, "position", from.String(), "err", err.Error())
+		_, point, serr := s.snapshotRun(ctx, snapshot.State{}, 0, change.Position{}, emit)
+		if serr != nil {
+			return serr
+		}
+		return s.stream(ctx, point, emit)
+	}
+	return err
+}
+
+// stream follows the slot strictly after from.
+func (s *Source) stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
 	cfg := s.cfg
 	s.mu.Lock()
 	s.acked = from

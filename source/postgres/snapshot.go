@@ -1,0 +1,342 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/snapshot"
+)
+
+// pgTable is the source's description of a table being snapshotted.
+type pgTable struct {
+	types  []*pgType
+	mods   []int32
+	casts  []string // the key columns' types, for the keyset parameters
+	first  string   // SELECT … ORDER BY key LIMIT n (no key: the whole table)
+	after  string   // SELECT … WHERE (key) > ($1, …) ORDER BY key LIMIT n
+	params int
+}
+
+// pgWorker reads rows on one connection inside the exported snapshot.
+type pgWorker struct {
+	conn   *pgconn.PgConn
+	cat    *catalog
+	vals   []change.Value
+	params [][]byte
+}
+
+// privilege wraps a permission error of a snapshot query with the grant
+// it lacks.
+func privilege(err error, what, grant string) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+		return fmt.Errorf("%w: snapshot: %s: the role needs %s: %w", ErrPrivilege, what, grant, err)
+	}
+	return fmt.Errorf("postgres: snapshot: %s: %w", what, err)
+}
+
+// exportSnapshot creates a replication slot on a new replication
+// connection and returns the connection (keep it open and idle until every
+// worker has imported the snapshot), the snapshot's name and the slot's
+// consistent point. A temporary slot is dropped when the connection
+// closes.
+func exportSnapshot(ctx context.Context, cfg *Config, slot string, temporary bool, version int) (*pgconn.PgConn, string, uint64, error) {
+	repl, err := connect(ctx, cfg.Conn, true)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	sql := "CREATE_REPLICATION_SLOT " + quoteIdent(slot)
+	if temporary {
+		sql += " TEMPORARY"
+	}
+	sql += " LOGICAL pgoutput"
+	if version >= 150000 {
+		sql += " (SNAPSHOT 'export')"
+	} else {
+		sql += " EXPORT_SNAPSHOT"
+	}
+	res, err := repl.Exec(ctx, sql).ReadAll()
+	if err != nil {
+		closeConn(repl)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+			return nil, "", 0, fmt.Errorf("%w: %s: %w", ErrPrivilege, sql, err)
+		}
+		return nil, "", 0, fmt.Errorf("postgres: snapshot: %s: %w", sql, err)
+	}
+	if len(res) == 0 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) < 3 {
+		closeConn(repl)
+		return nil, "", 0, fmt.Errorf("postgres: snapshot: %s: no slot row in the answer", sql)
+	}
+	row := res[0].Rows[0]
+	lsn, err := parseLSN(string(row[1]))
+	if err != nil {
+		closeConn(repl)
+		return nil, "", 0, err
+	}
+	return repl, string(row[2]), lsn, nil
+}
+
+// snapshotRun reads the publication's tables in the consistent view of a
+// replication slot's creation and hands the rows to emit: the whole of
+// them (resume zero), or what is left after the progress resume of an
+// earlier run that delivered lastRow rows at point. A slot that does not
+// exist yet is created here, exporting its snapshot, so the stream starts
+// exactly at that snapshot; an existing slot (a restart, a slot made by
+// hand) gets a temporary slot for its exported snapshot, and the stream
+// starts at that slot's consistent point on the real one. It returns the
+// snapshot's point (where the stream starts).
+func (s *Source) snapshotRun(ctx context.Context, resume snapshot.State, lastRow uint64, point change.Position,
+	emit func([]change.Change) error) (snapshot.Result, change.Position, error) {
+	cfg := s.cfg
+	if cfg.Temporary {
+		return snapshot.Result{}, point, errors.New("postgres: a snapshot needs a slot that outlives its connection: drop temporary=true or set snapshot=never")
+	}
+	catConn, err := connect(ctx, cfg.Conn, false)
+	if err != nil {
+		return snapshot.Result{}, point, err
+	}
+	defer closeConn(catConn)
+	cat := newCatalog(catConn)
+	info, err := preflight(ctx, cat)
+	if err != nil {
+		return snapshot.Result{}, point, err
+	}
+	if err := ensurePublication(ctx, cat, cfg); err != nil {
+		return snapshot.Result{}, point, err
+	}
+	si, err := lookupSlot(ctx, cat, cfg.Slot)
+	if err != nil {
+		return snapshot.Result{}, point, err
+	}
+	slot, temporary := cfg.Slot, si.exists
+	if temporary {
+		var b [6]byte
+		rand.Read(b[:])
+		slot = "sluice_snapshot_" + hex.EncodeToString(b[:])
+	}
+	repl, name, at, err := exportSnapshot(ctx, cfg, slot, temporary, info.version)
+	if err != nil {
+		return snapshot.Result{}, point, err
+	}
+	replOpen := true
+	defer func() {
+		if replOpen {
+			closeConn(repl)
+		}
+	}()
+	workers := max(cfg.Snapshot.Workers, 1)
+	if cfg.Snapshot.Workers == 0 {
+		workers = snapshot.DefaultWorkers
+	}
+	var ws []*pgWorker
+	defer func() {
+		for _, w := range ws {
+			w.conn.Exec(context.Background(), "COMMIT").ReadAll()
+			closeConn(w.conn)
+		}
+	}()
+	for range workers {
+		c, err := connect(ctx, cfg.Conn, false)
+		if err != nil {
+			return snapshot.Result{}, point, err
+		}
+		w := &pgWorker{conn: c, cat: newCatalog(c)}
+		ws = append(ws, w)
+		q := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " + quoteLiteral(name)
+		if _, err := c.Exec(ctx, q).ReadAll(); err != nil {
+			return snapshot.Result{}, point, fmt.Errorf("postgres: snapshot: import the exported snapshot %s: %w", name, err)
+		}
+	}
+	// Every worker holds the snapshot now: the exporting connection may go
+	// (with the temporary slot; a new slot stays).
+	closeConn(repl)
+	replOpen = false
+	tables, err := ws[0].tables(ctx, cfg.Publication)
+	if err != nil {
+		return snapshot.Result{}, point, err
+	}
+	run := &snapshot.Run{Options: cfg.Snapshot, Source: "postgres", Point: point, Tables: tables, Resume: resume, LastRow: lastRow, Logger: cfg.Logger}
+	how := "the snapshot of the slot's creation"
+	if temporary {
+		how = "a temporary slot's snapshot"
+	}
+	if point.IsZero() {
+		run.Point = change.Position{Flavor: change.FlavorLSN, Offset: at}
+		cfg.Logger.Info("snapshot: consistent point", "slot", cfg.Slot, "lsn", formatLSN(at), "from", how, "workers", len(ws), "tables", len(tables))
+	} else {
+		cfg.Logger.Info("snapshot: resuming; this run reads at its own consistent point", "lsn", formatLSN(at), "from", how,
+			"snapshot_point", point.String())
+	}
+	for _, w := range ws {
+		run.Readers = append(run.Readers, w)
+	}
+	res, err := snapshot.Do(ctx, run, emit)
+	return res, run.Point, err
+}
+
+// tables lists the publication's tables with their columns (as the
+// stream's changes carry them), keys and estimated sizes.
+func (w *pgWorker) tables(ctx context.Context, publication string) ([]*snapshot.Table, error) {
+	rows, err := w.cat.query(ctx, `SELECT c.oid, n.nspname, c.relname, c.relreplident, greatest(c.reltuples, -1)::bigint
+		FROM pg_catalog.pg_publication_tables p
+		JOIN pg_catalog.pg_namespace n ON n.nspname = p.schemaname
+		JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
+		WHERE p.pubname = $1 ORDER BY n.nspname, c.relname`, publication)
+	if err != nil {
+		return nil, privilege(err, "list the publication's tables", "SELECT on pg_publication_tables")
+	}
+	var out []*snapshot.Table
+	for _, r := range rows {
+		relid := string(r[0])
+		est, _ := strconv.ParseInt(string(r[4]), 10, 64)
+		t := &snapshot.Table{Namespace: change.Namespace{Database: string(r[1]), Table: string(r[2])}, Rows: est}
+		cols, err := w.cat.query(ctx, `SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull, format_type(a.atttypid, a.atttypmod),
+				coalesce((SELECT k.n FROM pg_catalog.pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, n)
+					WHERE i.indrelid = a.attrelid AND i.indisprimary AND k.attnum = a.attnum), 0),
+				coalesce((SELECT a.attnum = ANY (i.indkey) FROM pg_catalog.pg_index i
+					WHERE i.indrelid = a.attrelid AND i.indisreplident), false)
+			FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, relid)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: snapshot: columns of %s.%s: %w", t.Database, t.Table, err)
+		}
+		pt := &pgTable{}
+		type keyPos struct{ col, pos int }
+		var keys []keyPos
+		for i, c := range cols {
+			oid, _ := strconv.ParseUint(string(c[1]), 10, 32)
+			mod, _ := strconv.ParseInt(string(c[2]), 10, 32)
+			typ, err := w.cat.typ(ctx, uint32(oid))
+			if err != nil {
+				return nil, err
+			}
+			pkPos, _ := strconv.Atoi(string(c[5]))
+			// The stream marks the replica identity's columns: the primary
+			// key by default and for FULL, the identity index's, or none.
+			key := pkPos > 0
+			switch string(r[3]) {
+			case "i":
+				key = string(c[6]) == "t"
+			case "n":
+				key = false
+			}
+			pt.types, pt.mods = append(pt.types, typ), append(pt.mods, int32(mod))
+			t.Columns = append(t.Columns, change.Column{Name: string(c[0]), Type: string(c[4]), Nullable: string(c[3]) != "t", Key: key})
+			if pkPos > 0 {
+				keys = append(keys, keyPos{i, pkPos})
+			}
+		}
+		// The primary key's columns in the index's order.
+		for p := 1; p <= len(keys); p++ {
+			for _, k := range keys {
+				if k.pos == p {
+					t.Key = append(t.Key, k.col)
+					pt.casts = append(pt.casts, t.Columns[k.col].Type)
+				}
+			}
+		}
+		pt.build(t)
+		t.Source = pt
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// build prepares the table's queries.
+func (pt *pgTable) build(t *snapshot.Table) {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = quoteIdent(c.Name)
+	}
+	sel := "SELECT " + strings.Join(names, ", ") + " FROM " + quoteIdent(t.Database) + "." + quoteIdent(t.Table)
+	if t.Key == nil {
+		pt.first = sel
+		return
+	}
+	keys := make([]string, len(t.Key))
+	params := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keys[i] = names[k]
+		params[i] = "$" + strconv.Itoa(i+1) + "::" + pt.casts[i]
+	}
+	pt.params = len(t.Key)
+	order := " ORDER BY " + strings.Join(keys, ", ") + " LIMIT "
+	pt.first = sel + order
+	pt.after = sel + " WHERE (" + strings.Join(keys, ", ") + ") > (" + strings.Join(params, ", ") + ")" + order
+}
+
+// Read reads rows of t (see snapshot.Reader).
+func (w *pgWorker) Read(ctx context.Context, t *snapshot.Table, after []change.Value, limit int, row func([]change.Value) error) (int, error) {
+	pt := t.Source.(*pgTable)
+	q := pt.first
+	w.params = w.params[:0]
+	if t.Key != nil {
+		if after != nil {
+			q = pt.after
+			for _, v := range after {
+				w.params = append(w.params, keyText(v))
+			}
+		}
+		q += strconv.Itoa(limit)
+	}
+	rr := w.conn.ExecParams(ctx, q, w.params, nil, nil, nil)
+	if len(w.vals) != len(t.Columns) {
+		w.vals = make([]change.Value, len(t.Columns))
+	}
+	n := 0
+	for rr.NextRow() {
+		raw := rr.Values()
+		for i := range w.vals {
+			if raw[i] == nil {
+				w.vals[i] = change.Null()
+				continue
+			}
+			v, err := decodeText(pt.types[i], pt.mods[i], raw[i])
+			if errors.Is(err, errUnknownLabel) {
+				if e := enumOf(pt.types[i]); e != nil {
+					if err = w.cat.loadLabels(ctx, e); err == nil {
+						v, err = decodeText(pt.types[i], pt.mods[i], raw[i])
+					}
+				}
+			}
+			if err != nil {
+				rr.Close()
+				return n, fmt.Errorf("column %s (%s): %w", t.Columns[i].Name, t.Columns[i].Type, err)
+			}
+			w.vals[i] = v
+		}
+		n++
+		if err := row(w.vals); err != nil {
+			rr.Close()
+			return n, err
+		}
+	}
+	if _, err := rr.Close(); err != nil {
+		return n, privilege(err, "read "+t.Database+"."+t.Table, "SELECT on it (GRANT SELECT ON "+quoteIdent(t.Database)+"."+quoteIdent(t.Table)+" TO the replication role)")
+	}
+	return n, nil
+}
+
+// keyText writes a key value as PostgreSQL reads it back into its type.
+func keyText(v change.Value) []byte {
+	switch v.Kind {
+	case change.KindBytes:
+		return append([]byte(`\x`), hex.EncodeToString(v.B)...)
+	case change.KindBool:
+		if v.I != 0 {
+			return []byte("true")
+		}
+		return []byte("false")
+	case change.KindString, change.KindDecimal, change.KindEnum, change.KindOther, change.KindJSON:
+		return v.B
+	}
+	return change.AppendText(nil, v)
+}
