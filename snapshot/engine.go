@@ -46,8 +46,11 @@ type Reader interface {
 	// `after` (every row when after is nil), in key order, at most limit
 	// rows (no limit when limit is 0; a table without a key is always read
 	// so, in one call). The values passed to row are valid only during the
-	// call. It returns how many rows it read.
-	Read(ctx context.Context, t *Table, after []change.Value, limit int, row func([]change.Value) error) (int, error)
+	// call; cols, when not nil, are the row's own columns (a MongoDB
+	// document's fields), which the row's change keeps (they must not
+	// change afterwards), else the row has t.Columns. It returns how many
+	// rows it read.
+	Read(ctx context.Context, t *Table, after []change.Value, limit int, row func(cols []change.Column, vals []change.Value) error) (int, error)
 }
 
 // Run is one run of a snapshot: the tables to read, readers on the
@@ -89,6 +92,7 @@ type batch struct {
 	bytes   []byte
 	text    []byte // the progress texts of the rows, back to back
 	textEnd []int  // end of each row's text in text
+	valEnd  []int  // end of each row's values in vals
 	size    int64
 	read    time.Time
 	owner   *worker
@@ -102,12 +106,13 @@ func (b *batch) reset() {
 	b.bytes = b.bytes[:0]
 	b.text = b.text[:0]
 	b.textEnd = b.textEnd[:0]
+	b.valEnd = b.valEnd[:0]
 	b.size = 0
 }
 
 // add copies row into b with its progress text: prefix (t=TABLE), the key
 // (,k=KEY) and tail (the windows).
-func (b *batch) add(row, key []change.Value, prefix, tail []byte) {
+func (b *batch) add(cols []change.Column, row, key []change.Value, prefix, tail []byte) {
 	for _, v := range row {
 		if v.Elems != nil || v.Names != nil {
 			v = v.Clone()
@@ -123,7 +128,11 @@ func (b *batch) add(row, key []change.Value, prefix, tail []byte) {
 		b.vals = append(b.vals, v)
 		b.size += valueBytes(&v)
 	}
-	b.changes = append(b.changes, change.Change{})
+	if cols == nil {
+		cols = b.t.Columns
+	}
+	b.changes = append(b.changes, change.Change{Columns: cols})
+	b.valEnd = append(b.valEnd, len(b.vals))
 	b.text = append(b.text, prefix...)
 	if key != nil {
 		b.text = append(b.text, ",k="...)
@@ -146,9 +155,11 @@ func valueBytes(v *change.Value) int64 {
 
 // lastKey returns a copy of the key of b's last row.
 func (b *batch) lastKey() []change.Value {
-	n := len(b.t.Columns)
-	row := b.vals[len(b.vals)-n:]
-	return cloneValues(b.t.keyOf(row, nil))
+	start := 0
+	if n := len(b.valEnd); n > 1 {
+		start = b.valEnd[n-2]
+	}
+	return cloneValues(b.t.keyOf(b.vals[start:], nil))
 }
 
 // worker reads tables with its Reader into batches of its own. The bytes
@@ -360,9 +371,11 @@ func (w *worker) read(ctx context.Context, o *tableOut, chunk int, perBatch int6
 	prefix := appendTable([]byte("t="), t.Namespace)
 	var b *batch
 	send := func() error {
-		n := len(t.Columns)
+		start := 0
 		for i := range b.changes {
-			b.changes[i].After = b.vals[i*n : (i+1)*n : (i+1)*n]
+			end := b.valEnd[i]
+			b.changes[i].After = b.vals[start:end:end]
+			start = end
 		}
 		w.out += b.size
 		select {
@@ -377,8 +390,8 @@ func (w *worker) read(ctx context.Context, o *tableOut, chunk int, perBatch int6
 	after := o.after
 	for {
 		var lastKey []change.Value
-		n, err := w.r.Read(ctx, t, after, chunkLimit(t, chunk), func(row []change.Value) error {
-			if len(row) != len(t.Columns) {
+		n, err := w.r.Read(ctx, t, after, chunkLimit(t, chunk), func(cols []change.Column, row []change.Value) error {
+			if cols == nil && len(row) != len(t.Columns) {
 				return fmt.Errorf("a row of %d values for %d columns", len(row), len(t.Columns))
 			}
 			if b == nil {
@@ -391,7 +404,7 @@ func (w *worker) read(ctx context.Context, o *tableOut, chunk int, perBatch int6
 			if t.Key != nil {
 				key = t.keyOf(row, keyBuf)
 			}
-			b.add(row, key, prefix, tail)
+			b.add(cols, row, key, prefix, tail)
 			if b.size >= perBatch {
 				lastKey = b.lastKey()
 				return send()
@@ -475,7 +488,7 @@ func (e *emitter) batch(b *batch) error {
 	for i := range b.changes {
 		c := &b.changes[i]
 		e.row++
-		c.Op, c.Source, c.Namespace, c.Columns, c.ReadTime = change.OpRead, e.run.Source, b.t.Namespace, b.t.Columns, b.read
+		c.Op, c.Source, c.Namespace, c.ReadTime = change.OpRead, e.run.Source, b.t.Namespace, b.read
 		c.Pos = e.run.Point
 		c.Pos.Row = e.row
 		c.Pos.Snapshot = text[start:b.textEnd[i]]

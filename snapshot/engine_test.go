@@ -52,7 +52,7 @@ type fakeReader struct {
 	buf  []byte
 }
 
-func (r *fakeReader) Read(ctx context.Context, t *Table, after []change.Value, limit int, row func([]change.Value) error) (int, error) {
+func (r *fakeReader) Read(ctx context.Context, t *Table, after []change.Value, limit int, row func([]change.Column, []change.Value) error) (int, error) {
 	r.db.queries.Add(1)
 	rows := r.db.tables[t.Namespace]
 	start := 0
@@ -78,7 +78,7 @@ func (r *fakeReader) Read(ctx context.Context, t *Table, after []change.Value, l
 				break
 			}
 		}
-		if err := row(r.vals); err != nil {
+		if err := row(nil, r.vals); err != nil {
 			return n, err
 		}
 		// Scribble over what was handed out: Do must have copied it.

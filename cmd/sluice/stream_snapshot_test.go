@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/sluice-cdc/sluice/internal/testenv"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // snapCols are the columns of the snapshot kill test's table (besides id),
@@ -61,6 +63,7 @@ func snapRow(k, v int) string {
 
 // snapKill is one database of the snapshot kill test.
 type snapKill struct {
+	pace    time.Duration // between the writer's changes (default 500µs)
 	name    string
 	srcURL  string
 	include string
@@ -90,6 +93,9 @@ func TestStreamSnapshotSIGKILL(t *testing.T) {
 	bin, verify := buildKillBinaries(t)
 	t.Run("mariadb", func(t *testing.T) { runSnapshotKill(t, bin, verify, rows, mariaSnapKill(t)) })
 	t.Run("postgres", func(t *testing.T) { runSnapshotKill(t, bin, verify, rows, pgSnapKill(t)) })
+	// FerretDB on SQLite writes and serves its oplog slowly: a smaller
+	// collection and a slower writer.
+	t.Run("ferretdb", func(t *testing.T) { runSnapshotKill(t, bin, verify, max(rows/20, 5000), ferretSnapKill(t)) })
 }
 
 func runSnapshotKill(t *testing.T, bin, verify string, rows int, db snapKill) {
@@ -103,7 +109,7 @@ func runSnapshotKill(t *testing.T, bin, verify string, rows int, db snapKill) {
 	dir := t.TempDir()
 	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state.db")
 	args := []string{"stream", db.srcURL, "--to", "file://" + out, "--state", state, "--include", db.include,
-		"--checkpoint-interval", "100ms", "--snapshot-workers", "2"}
+		"--checkpoint-interval", "50ms", "--snapshot-workers", "2"}
 	var logs bytes.Buffer
 	start := func() *exec.Cmd {
 		t.Helper()
@@ -142,7 +148,7 @@ func runSnapshotKill(t *testing.T, bin, verify string, rows int, db snapKill) {
 				return
 			}
 			writes.Add(1)
-			time.Sleep(500 * time.Microsecond)
+			time.Sleep(cmp.Or(db.pace, 500*time.Microsecond))
 		}
 		werr <- nil
 	}()
@@ -164,6 +170,9 @@ func runSnapshotKill(t *testing.T, bin, verify string, rows int, db snapKill) {
 				t.Error(err)
 			}
 		}
+		// Long enough for a checkpoint inside the snapshot: a kill before
+		// any makes the next run start the snapshot again.
+		time.Sleep(150 * time.Millisecond)
 		kill(cmd, fmt.Sprintf("snapshot kill %d", i+1))
 	}
 	if !strings.Contains(logs.String(), "snapshot resumes in the middle of a table") {
@@ -340,6 +349,81 @@ func pgSnapKill(t *testing.T) snapKill {
 			}
 			return err
 		},
+	}
+}
+
+// ferretSnapKill is the FerretDB side (oplog mode): a collection of
+// documents with int, long, string and bool fields, written with
+// deleteOne and insertOne, whose oplog entries carry whole documents.
+func ferretSnapKill(t *testing.T) snapKill {
+	srv := testenv.NewFerretDB(t)
+	client, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Disconnect(context.Background()) })
+	coll := client.Database("snap").Collection("t")
+	doc := func(k, v int) bson.D {
+		return bson.D{{Key: "_id", Value: int32(k)}, {Key: "n", Value: int64(k)*1000003 - int64(v)},
+			{Key: "s", Value: fmt.Sprintf("row %d version %d ü", k, v)}, {Key: "b", Value: (k+v)%2 == 0}}
+	}
+	return snapKill{
+		name:    "ferretdb",
+		pace:    5 * time.Millisecond,
+		srcURL:  srv.URI() + "&mode=auto",
+		include: `snap\..*`,
+		load: func(ctx context.Context, rows int) error {
+			for k := 0; k < rows; k += 1000 {
+				var docs []any
+				for j := k; j < k+1000 && j < rows; j++ {
+					docs = append(docs, doc(j, 0))
+				}
+				if _, err := coll.InsertMany(ctx, docs); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		write: func(ctx context.Context, v, k int) error {
+			if v%3 == 0 {
+				_, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: int32(k)}})
+				return err
+			}
+			// A new version as a delete and an insert: FerretDB logs a
+			// replacement as a description of the fields it sets, not the
+			// document, and this test rebuilds documents.
+			if _, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: int32(k)}}); err != nil {
+				return err
+			}
+			_, err := coll.InsertOne(ctx, doc(k, v))
+			return err
+		},
+		marker: func(ctx context.Context) error {
+			_, err := client.Database("snap").Collection("fin").InsertOne(ctx, bson.D{{Key: "_id", Value: 1}, {Key: "s", Value: "caught-up-marker"}})
+			return err
+		},
+		want: func(ctx context.Context) (map[string]string, error) {
+			cur, err := coll.Find(ctx, bson.D{})
+			if err != nil {
+				return nil, err
+			}
+			defer cur.Close(ctx)
+			out := map[string]string{}
+			for cur.Next(ctx) {
+				var d struct {
+					ID int32  `bson:"_id"`
+					N  int64  `bson:"n"`
+					S  string `bson:"s"`
+					B  bool   `bson:"b"`
+				}
+				if err := cur.Decode(&d); err != nil {
+					return nil, err
+				}
+				out[fmt.Sprint(d.ID)] = fmt.Sprintf("%d|%d|%s|%t", d.ID, d.N, d.S, d.B)
+			}
+			return out, cur.Err()
+		},
+		noLock: func(context.Context) error { return nil }, // MongoDB's snapshot takes no lock to check
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/snapshot"
 	"github.com/sluice-cdc/sluice/source"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -155,6 +156,9 @@ func New(cfg Config) (*Source, error) {
 	if !cfg.Mode.valid() {
 		return nil, fmt.Errorf("mongodb: mode %q: want auto, changestream or oplog", cfg.Mode)
 	}
+	if err := cfg.CheckSnapshot(); err != nil {
+		return nil, fmt.Errorf("mongodb: %w", err)
+	}
 	switch cfg.Start {
 	case source.StartDefault:
 		cfg.Start = source.StartLatest
@@ -181,9 +185,13 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 	if !from.IsZero() && from.Flavor != change.FlavorMongo {
 		return fmt.Errorf("mongodb: position %s is not a MongoDB position", from)
 	}
-	mode, why, err := s.planMode(from)
+	snapMode := s.cfg.Snapshot.Mode
+	st, err := snapshot.ParseState(from.Snapshot)
 	if err != nil {
-		return err
+		return fmt.Errorf("mongodb: resume position %s: %w", from, err)
+	}
+	if snapMode == snapshot.ModeOnly && !from.IsZero() && st.Table == (change.Namespace{}) {
+		return nil // the snapshot was done before
 	}
 	opts := options.Client().ApplyURI(s.cfg.URI)
 	client, err := mongo.Connect(opts)
@@ -195,6 +203,22 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		defer cancel()
 		_ = client.Disconnect(dctx)
 	}()
+	switch {
+	case from.IsZero() && snapMode.Snapshots():
+		if from, err = s.snapshotRun(ctx, client, snapshot.State{}, 0, change.Position{}, emit); err != nil || snapMode == snapshot.ModeOnly {
+			return err
+		}
+	case st.Table != (change.Namespace{}):
+		point := from
+		point.Row, point.Snapshot = 0, ""
+		if from, err = s.snapshotRun(ctx, client, st, from.Row, point, emit); err != nil || snapMode == snapshot.ModeOnly {
+			return err
+		}
+	}
+	mode, why, err := s.planMode(from)
+	if err != nil {
+		return err
+	}
 	err = s.run(ctx, client, mode, why, from, emit, s.noteSecurity(opts))
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return ctx.Err()

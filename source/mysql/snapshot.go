@@ -399,7 +399,7 @@ func (st *snapTable) build(t *snapshot.Table) {
 }
 
 // Read reads rows of t (see snapshot.Reader).
-func (w *snapWorker) Read(ctx context.Context, t *snapshot.Table, after []change.Value, limit int, row func([]change.Value) error) (int, error) {
+func (w *snapWorker) Read(ctx context.Context, t *snapshot.Table, after []change.Value, limit int, row func([]change.Column, []change.Value) error) (int, error) {
 	st := t.Source.(*snapTable)
 	q := st.all
 	w.args = w.args[:0]
@@ -443,7 +443,7 @@ func (w *snapWorker) Read(ctx context.Context, t *snapshot.Table, after []change
 			}
 		}
 		count++
-		if err := row(w.vals); err != nil {
+		if err := row(nil, w.vals); err != nil {
 			return count, err
 		}
 	}

@@ -274,7 +274,7 @@ func (pt *pgTable) build(t *snapshot.Table) {
 }
 
 // Read reads rows of t (see snapshot.Reader).
-func (w *pgWorker) Read(ctx context.Context, t *snapshot.Table, after []change.Value, limit int, row func([]change.Value) error) (int, error) {
+func (w *pgWorker) Read(ctx context.Context, t *snapshot.Table, after []change.Value, limit int, row func([]change.Column, []change.Value) error) (int, error) {
 	pt := t.Source.(*pgTable)
 	q := pt.first
 	w.params = w.params[:0]
@@ -314,7 +314,7 @@ func (w *pgWorker) Read(ctx context.Context, t *snapshot.Table, after []change.V
 			w.vals[i] = v
 		}
 		n++
-		if err := row(w.vals); err != nil {
+		if err := row(nil, w.vals); err != nil {
 			rr.Close()
 			return n, err
 		}

@@ -20,6 +20,8 @@
 //
 //	error MESSAGE            an inconsistency (an update or delete of a row never inserted, an insert of a key already present)
 //
+// The first row of a snapshot (marked "first") empties every table: a
+// snapshot killed before any of it was saved begins again from its start.
 // A snapshot's row ("read") of a key already present replaces it (a
 // snapshot resumed after a restart reads again the rows delivered after
 // the last saved position): counted as "reread" in the stats. With -upsert
@@ -180,6 +182,14 @@ func run(path string, stdout io.Writer, upsert bool) error {
 		}
 		switch c.Op {
 		case change.OpRead:
+			if c.Snapshot == change.SnapshotFirst {
+				// A snapshot begins (again, if one was killed before any
+				// of it was saved): it replaces every table.
+				for t := range tables {
+					clear(tables[t])
+				}
+				ops["snapshot-start"]++
+			}
 			// A snapshot's row may come again after a restart, read anew
 			// (a later version): it replaces what the output holds.
 			if _, ok := rows[keyText(c.After)]; ok {
