@@ -126,10 +126,12 @@ var mysqlSession = map[string]string{
 
 // OpenMySQL opens a database/sql pool on go-sql-driver/mysql with Sluice's
 // session settings plus extra (system variables, values quoted as SQL).
-// clientFoundRows makes UPDATE report the rows it matched. It does not
-// connect; the first query does.
+// clientFoundRows makes UPDATE report the rows it matched. The sessions
+// have no default database (Sluice names every table with its database:
+// the URL's database may not exist yet). It does not connect; the first
+// query does.
 func OpenMySQL(c Config, extra map[string]string) (*sql.DB, error) {
-	dsn := "tcp(" + c.Addr + ")/" + url.PathEscape(c.Database)
+	dsn := "tcp(" + c.Addr + ")/"
 	if len(c.Params) > 0 {
 		dsn += "?" + c.Params.Encode()
 	}

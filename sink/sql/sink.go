@@ -145,7 +145,11 @@ func (s *Sink) createCheckpointTable(ctx context.Context) error {
   updated_at DATETIME(6) NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`
 	}
-	if err := s.cat.Exec(ctx, create); err != nil {
+	ensure := "CREATE SCHEMA IF NOT EXISTS " + s.eng.Quote(s.cp.schema)
+	if s.eng == sqldb.MySQL {
+		ensure = "CREATE DATABASE IF NOT EXISTS " + s.eng.Quote(s.cp.schema)
+	}
+	if err := s.cat.Exec(ctx, ensure, create); err != nil {
 		return fmt.Errorf("create checkpoint table %s.%s: %w", s.cp.schema, s.cp.name, err)
 	}
 	return nil
