@@ -29,6 +29,9 @@ type Table struct {
 	// Key holds the indexes in Columns of the primary key's columns, in
 	// key order; empty when the table has none.
 	Key []int
+	// OtherUnique is set when the table has a unique index besides the
+	// primary key.
+	OtherUnique bool
 }
 
 // Column returns the index of the column named name, or -1.
@@ -155,16 +158,20 @@ func (c *Conn) myTable(ctx context.Context, schema, name string) (*Table, error)
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = c.My.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`, schema, name)
+	rows, err = c.My.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`, schema, name)
 	if err != nil {
 		return nil, fmt.Errorf("read primary key of %s.%s: %w", schema, name, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var col string
-		if err := rows.Scan(&col); err != nil {
+		var index, col string
+		if err := rows.Scan(&index, &col); err != nil {
 			return nil, err
+		}
+		if index != "PRIMARY" {
+			t.OtherUnique = true
+			continue
 		}
 		if i := t.Column(col); i >= 0 {
 			t.Key = append(t.Key, i)
@@ -221,7 +228,10 @@ func (c *Conn) pgTable(ctx context.Context, schema, name string) (*Table, error)
 		}
 		t.Key = append(t.Key, i)
 	}
-	return t, nil
+	err = c.PG.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND i.indisunique AND NOT i.indisprimary)`,
+		schema, name).Scan(&t.OtherUnique)
+	return t, err
 }
 
 // Namespace names a table: MySQL database or PostgreSQL schema, and table.

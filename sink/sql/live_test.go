@@ -352,3 +352,114 @@ func checkpointQuery(tg target) string {
 	}
 	return "SELECT position FROM sink.sluice_checkpoint WHERE pipeline = 'p1'"
 }
+
+// TestBadInput: a wrong password, a missing table, a constraint violation
+// and values the target column cannot hold each stop the sink with an
+// error that names the problem (and the change and its position), without
+// the password, and without moving the stored position: once the problem
+// is fixed, the same writes apply.
+func TestBadInput(t *testing.T) {
+	for _, tg := range targets(t) {
+		t.Run(tg.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tg.eng == sqldb.Postgres {
+				tg.exec(t, "DROP SCHEMA IF EXISTS bad CASCADE", "CREATE SCHEMA bad",
+					"CREATE TABLE bad.u (id int PRIMARY KEY, email varchar(5) UNIQUE, n int CHECK (n >= 0))")
+			} else {
+				tg.exec(t, "DROP DATABASE IF EXISTS bad", "CREATE DATABASE bad",
+					"CREATE TABLE bad.u (id int PRIMARY KEY, email varchar(5) UNIQUE, n int CHECK (n >= 0))")
+			}
+			// A wrong password: refused at once, the password in no error.
+			u, _ := url.Parse(tg.url)
+			u.User = url.UserPassword(u.User.Username(), "s3cret-wrong")
+			cfg, err := FromURL(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			began := time.Now()
+			_, err = New(ctx, cfg)
+			if err == nil || strings.Contains(err.Error(), "s3cret") {
+				t.Fatalf("wrong password: %v", err)
+			}
+			if time.Since(began) > 10*time.Second {
+				t.Errorf("a refused login was retried for %v", time.Since(began))
+			}
+			t.Logf("wrong password: %v", err)
+
+			s := openSink(t, tg, "")
+			if _, err := s.Load(ctx, "bad"); !errors.Is(err, checkpoint.ErrNotFound) {
+				t.Fatal(err)
+			}
+			uc := mkCols("id int key", "email varchar(5) null", "n int null")
+			l := &changeLog{db: "bad"}
+			l.add(change.OpInsert, "u", uc, nil, row(1, "a@x", 1))
+			mustWrite(t, s, l.out, lsn(10, 0))
+			stored := func() string {
+				t.Helper()
+				q := "SELECT position FROM sink.sluice_checkpoint WHERE pipeline = 'bad'"
+				if tg.eng == sqldb.Postgres {
+					q = "SELECT position FROM public.sluice_checkpoint WHERE pipeline = 'bad'"
+				}
+				return tg.rows(t, q)[0]
+			}
+			for _, bad := range []struct {
+				name  string
+				build func(l *changeLog)
+				want  []string // in the error
+			}{
+				{"missing table", func(l *changeLog) {
+					l.add(change.OpInsert, "nope", uc, nil, row(1, "x", 1))
+				}, []string{"bad.nope", "does not exist", "create_tables"}},
+				{"unique violation in a multi-row insert", func(l *changeLog) {
+					for i := 2; i <= 6; i++ {
+						email := fmt.Sprint("e", i)
+						if i == 5 {
+							email = "a@x"
+						}
+						l.add(change.OpInsert, "u", uc, nil, row(i, email, i))
+					}
+				}, []string{"insert of bad.u", "key id=5", "lsn:0/3E8#"}},
+				{"check constraint", func(l *changeLog) {
+					l.add(change.OpInsert, "u", uc, nil, row(7, "ok", -1))
+				}, []string{"insert of bad.u", "key id=7"}},
+				{"text too long", func(l *changeLog) {
+					l.add(change.OpInsert, "u", uc, nil, row(8, "too long for five", 1))
+				}, []string{"insert of bad.u", "key id=8"}},
+				{"NaN into an integer", func(l *changeLog) {
+					l.add(change.OpInsert, "u", uc, nil, row(9, "x", change.Value{Kind: change.KindDecimal, B: []byte("NaN")}))
+				}, []string{"insert of bad.u", "key id=9", "NaN"}},
+				{"update of a row the target lacks", func(l *changeLog) {
+					l.add(change.OpUpdate, "u", uc, row(42, change.Absent(), change.Absent()), row(42, change.Absent(), 3))
+				}, []string{"update of bad.u", "key id=42", "not in the target"}},
+			} {
+				l := &changeLog{db: "bad", lsn: 100}
+				bad.build(l)
+				err := s.WriteAt(ctx, l.out, lsn(20, 0))
+				if err == nil {
+					t.Errorf("%s: no error", bad.name)
+					continue
+				}
+				for _, w := range bad.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("%s: error %q does not say %q", bad.name, err, w)
+					}
+				}
+				t.Logf("%s: %v", bad.name, err)
+				if got := stored(); got != lsn(10, 0).String() {
+					t.Errorf("%s: the stored position moved to %s", bad.name, got)
+				}
+				if got := tg.rows(t, "SELECT count(*) FROM bad.u"); got[0] != "1" {
+					t.Errorf("%s: %s rows in the table, want 1 (nothing applied)", bad.name, got[0])
+				}
+			}
+			// Nothing was lost: the first bad write, its table created, applies.
+			tg.exec(t, "CREATE TABLE bad.nope (id int PRIMARY KEY, email varchar(5), n int)")
+			l = &changeLog{db: "bad", lsn: 100}
+			l.add(change.OpInsert, "nope", uc, nil, row(1, "x", 1))
+			mustWrite(t, s, l.out, lsn(20, 0))
+			if got := stored(); got != lsn(20, 0).String() {
+				t.Errorf("stored position %s after the fix", got)
+			}
+		})
+	}
+}

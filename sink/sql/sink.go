@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/internal/sqldb"
@@ -380,13 +381,14 @@ func (s *Sink) recover(ctx context.Context) error {
 // abandon rolls back an open transaction; its changes are read again from
 // the source on the next run (the stored position is before them).
 func (s *Sink) abandon(ctx context.Context) {
-	if s.open || s.spill.n > 0 {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		s.x.exec(rctx, "ROLLBACK")
-		cancel()
-		if s.spill.n > 0 {
-			s.cfg.Logger.Warn("rolled back the open transaction; the next run applies it again", "changes", s.spill.n, "after", s.committed.String())
-		}
+	// Whatever ran since the last commit goes: a failed statement leaves
+	// the others of its transaction applied (MySQL) or the transaction
+	// aborted (PostgreSQL).
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	s.x.exec(rctx, "ROLLBACK")
+	cancel()
+	if s.spill.n > 0 {
+		s.cfg.Logger.Warn("rolled back the open transaction; the next run applies it again", "changes", s.spill.n, "after", s.committed.String())
 	}
 	s.open = false
 	s.spill.reset()
@@ -479,6 +481,7 @@ func (s *Sink) applyChanges(ctx context.Context, changes []change.Change, begin 
 		return err
 	}
 	st := p.stmts[n]
+	err = explain(st, err)
 	var re *rowsError
 	if errors.As(err, &re) {
 		return p.failChange(st.first, fmt.Errorf("the row is not in the target (the statement %s): the target has diverged from the source", re))
@@ -532,7 +535,18 @@ func (s *Sink) pinpoint(ctx context.Context, changes []change.Change, first int)
 	if err == nil || n < 0 {
 		return nil
 	}
-	return p.failChange(p.stmts[n].first, err)
+	return p.failChange(p.stmts[n].first, explain(p.stmts[n], err))
+}
+
+// explain rewords the error of MySQL's guarded upsert (see buildSQL): a
+// NULL key means the row collided with another on a unique key besides
+// the primary key.
+func explain(st stmt, err error) error {
+	var me *mysql.MySQLError
+	if st.key.op == opUpsert && st.key.t != nil && st.key.t.meta.OtherUnique && errors.As(err, &me) && me.Number == 1048 {
+		return fmt.Errorf("the row collides with another row of the target on a unique key besides the primary key (the guard of the upsert: %w)", err)
+	}
+	return err
 }
 
 // commit writes pos as the pipeline's position (when a pipeline is

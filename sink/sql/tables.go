@@ -406,6 +406,19 @@ func buildSQL(e sqldb.Engine, k stmtKey, cp *checkpointTable) string {
 			if len(set) == 0 {
 				set = append(set, name(cs[0])+" = "+name(cs[0]))
 			}
+			if t.meta.OtherUnique {
+				// ON DUPLICATE KEY UPDATE fires on any unique key: a row
+				// that collides with another row on a unique key besides
+				// the primary key must be an error, not an update of that
+				// other row. The guard sets the key to NULL then, which
+				// strict mode refuses (Error 1048).
+				var same []string
+				for _, j := range t.meta.Key {
+					same = append(same, name(j)+" <=> VALUES("+name(j)+")")
+				}
+				k := name(t.meta.Key[0])
+				set = append([]string{k + " = IF(" + strings.Join(same, " AND ") + ", " + k + ", NULL)"}, set...)
+			}
 			b.WriteString(" ON DUPLICATE KEY UPDATE " + strings.Join(set, ", "))
 		}
 	case opUpdate, opMatchUpdate:
