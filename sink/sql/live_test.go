@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -138,6 +139,14 @@ func pgTarget(t *testing.T, db string) target {
 	}}
 }
 
+// testWriter sends a sink's log lines to the test's log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
 func joinRow(vals []*string) string {
 	parts := make([]string, len(vals))
 	for i, v := range vals {
@@ -169,6 +178,7 @@ func openSink(t *testing.T, tg target, params string) *Sink {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := New(ctx, cfg)
@@ -459,6 +469,61 @@ func TestBadInput(t *testing.T) {
 			mustWrite(t, s, l.out, lsn(20, 0))
 			if got := stored(); got != lsn(20, 0).String() {
 				t.Errorf("stored position %s after the fix", got)
+			}
+		})
+	}
+}
+
+// TestOpenTransactionSurvivesCut: a source transaction spread over three
+// writes stays one target transaction; the connection is cut between the
+// writes (and the target rolls back what it held), so the sink applies
+// the spilled changes again on a new connection; the table then holds the
+// whole transaction, committed once, and nothing of it was visible before.
+func TestOpenTransactionSurvivesCut(t *testing.T) {
+	for _, base := range targets(t) {
+		t.Run(base.name, func(t *testing.T) {
+			ctx := context.Background()
+			addr := maria.Addr()
+			if base.eng == sqldb.Postgres {
+				addr = pg.Addr()
+			}
+			proxy := testenv.NewProxy(t, addr, 0)
+			tg := base
+			u, _ := url.Parse(tg.url)
+			u.Host = proxy.Addr()
+			tg.url = u.String()
+			base.exec(t, "DROP TABLE IF EXISTS app.big")
+			if base.eng == sqldb.Postgres {
+				base.exec(t, "CREATE SCHEMA IF NOT EXISTS app")
+			} else {
+				base.exec(t, "CREATE DATABASE IF NOT EXISTS app")
+			}
+			base.exec(t, "CREATE TABLE app.big (id int PRIMARY KEY, v varchar(20))")
+			s := openSink(t, tg, "")
+			s.Load(ctx, "cut")
+			bc := mkCols("id int key", "v varchar(20) null")
+			l := &changeLog{db: "app"}
+			write := func(from, to int, through change.Position) {
+				t.Helper()
+				l.out = nil
+				for i := from; i < to; i++ {
+					l.add(change.OpInsert, "big", bc, nil, row(i, fmt.Sprint("v", i)))
+				}
+				mustWrite(t, s, l.out, through)
+			}
+			write(0, 1500, lsn(500, 1500))
+			proxy.Cut()
+			write(1500, 3000, lsn(500, 3000))
+			if got := base.rows(t, "SELECT count(*) FROM app.big"); got[0] != "0" {
+				t.Errorf("%s rows of an open transaction visible", got[0])
+			}
+			proxy.Cut()
+			write(3000, 3100, lsn(600, 0))
+			if got := base.rows(t, "SELECT count(*), min(id), max(id) FROM app.big"); got[0] != "3100|0|3099" {
+				t.Errorf("after the commit: %v", got)
+			}
+			if proxy.Cuts() < 2 {
+				t.Errorf("%d cuts", proxy.Cuts())
 			}
 		})
 	}

@@ -644,13 +644,20 @@ func (s *Sink) ddl(ctx context.Context, batch []change.Change, j int) error {
 			return err
 		}
 	}
+	// A marker for this DDL from before (a crash, a lost connection)
+	// says it may have run already.
+	begun := s.ddlMarker == c.Pos.String()
 	if s.id != "" {
 		if err := s.markDDL(ctx, c.Pos.String()); err != nil {
 			return err
 		}
 	}
-	if c.Database != "" {
-		if err := s.x.exec(ctx, "USE "+s.eng.Quote(c.Database)); err != nil {
+	db := c.Database
+	if s.cfg.Schema != "" {
+		db = s.cfg.Schema
+	}
+	if db != "" {
+		if err := s.x.exec(ctx, "USE "+s.eng.Quote(db)); err != nil {
 			return &applyError{c: c, err: err}
 		}
 	}
@@ -658,9 +665,14 @@ func (s *Sink) ddl(ctx context.Context, batch []change.Change, j int) error {
 		if retriable(err) {
 			return err
 		}
-		if s.ddlMarker == c.Pos.String() && ddlDone(err) {
+		if begun && ddlDone(err) {
 			s.cfg.Logger.Warn("the DDL was applied before a crash; skipping it", "position", c.Pos.String(), "sql", c.SQL, "error", err)
 		} else {
+			// It failed for sure: a restart must run it again, not take it
+			// for done.
+			if s.id != "" && s.markDDL(ctx, "") == nil {
+				s.ddlMarker = ""
+			}
 			return &applyError{c: c, err: fmt.Errorf("%w\n%s", err, c.SQL)}
 		}
 	}
@@ -669,13 +681,18 @@ func (s *Sink) ddl(ctx context.Context, batch []change.Change, j int) error {
 	return s.commit(ctx, c.Pos, true)
 }
 
-// markDDL records, committed, that the DDL at pos is about to run.
+// markDDL records, committed, that the DDL at pos is about to run ("":
+// none is).
 func (s *Sink) markDDL(ctx context.Context, pos string) error {
+	var mark any = pos
+	if pos == "" {
+		mark = nil
+	}
 	var err error
 	if s.eng == sqldb.Postgres {
-		_, err = s.cat.PG.Exec(ctx, `UPDATE `+s.cp.quoted+` SET ddl = $1 WHERE pipeline = $2`, pos, s.id)
+		_, err = s.cat.PG.Exec(ctx, `UPDATE `+s.cp.quoted+` SET ddl = $1 WHERE pipeline = $2`, mark, s.id)
 	} else {
-		_, err = s.cat.My.ExecContext(ctx, `UPDATE `+s.cp.quoted+` SET ddl = ? WHERE pipeline = ?`, pos, s.id)
+		_, err = s.cat.My.ExecContext(ctx, `UPDATE `+s.cp.quoted+` SET ddl = ? WHERE pipeline = ?`, mark, s.id)
 	}
 	if err == nil {
 		s.ddlMarker = pos

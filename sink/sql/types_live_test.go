@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 	"github.com/sluice-cdc/sluice/pipeline"
 	mysqlsrc "github.com/sluice-cdc/sluice/source/mysql"
@@ -483,4 +484,73 @@ func pgLSN(t *testing.T, tg target) uint64 {
 		t.Fatalf("LSN %q", r[0])
 	}
 	return h<<32 | l
+}
+
+// TestDDLApply streams DDL and rows from MariaDB into another MariaDB
+// database with ddl=apply: the copy follows ALTER TABLE, CREATE TABLE and
+// DROP TABLE, and the rows after each. Then a DDL whose position was not
+// saved before a crash (the checkpoint row marks it begun) is met again
+// on a copy that has it already: it is skipped, not an error.
+func TestDDLApply(t *testing.T) {
+	ctx := context.Background()
+	if err := maria.Exec(ctx, "DROP DATABASE IF EXISTS ddlsrc", "DROP DATABASE IF EXISTS ddlcopy", "CREATE DATABASE ddlsrc", "CREATE DATABASE ddlcopy",
+		"CREATE TABLE ddlsrc.t (id int PRIMARY KEY, a int)", "CREATE TABLE ddlcopy.t (id int PRIMARY KEY, a int)"); err != nil {
+		t.Fatal(err)
+	}
+	from := binlogPosition(t)
+	// The DDL names its tables without their database, as the sink runs
+	// it in the target's database.
+	if err := maria.Exec(ctx, "USE ddlsrc", "INSERT INTO t VALUES (1, 1)",
+		"ALTER TABLE t ADD COLUMN b varchar(10) NOT NULL DEFAULT 'd'",
+		"INSERT INTO t VALUES (2, 2, 'x')",
+		"CREATE TABLE t2 (k varchar(10) PRIMARY KEY, n bigint)",
+		"INSERT INTO t2 VALUES ('a', 1), ('b', 2)",
+		"UPDATE t SET b = 'y' WHERE id = 1",
+		"CREATE TABLE gone (id int PRIMARY KEY)", "INSERT INTO gone VALUES (1)", "DROP TABLE gone"); err != nil {
+		t.Fatal(err)
+	}
+	stopAt := binlogPosition(t)
+	if err := maria.Exec(ctx, "CREATE TABLE IF NOT EXISTS ddlsrc.marker (id int PRIMARY KEY)", "INSERT INTO ddlsrc.marker VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	src, err := mysqlsrc.Open(fmt.Sprintf("mysql://%s:%s@%s/?server-id=6101", testenv.MariaDBRootUser, url.QueryEscape(testenv.MariaDBRootPassword), maria.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := mariaTarget(t, "sink")
+	if err := runPipeline(t, src, tg, "schema=ddlcopy&ddl=apply", from, stopAt, pipeline.FilterSpec{Include: `ddlsrc\.(t|t2|gone)`}, "ddl"); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]string{
+		"SELECT id, a, b FROM ddlcopy.t ORDER BY id":                                                            "1|1|y 2|2|x",
+		"SELECT k, n FROM ddlcopy.t2 ORDER BY k":                                                                "a|1 b|2",
+		"SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'ddlcopy' AND TABLE_NAME = 'gone'": "0",
+	} {
+		if got := strings.Join(mariaSelect(t, q), " "); got != want {
+			t.Errorf("%s: %q, want %q", q, got, want)
+		}
+	}
+
+	// A crash after the DDL ran and before its position was saved.
+	s := openSink(t, tg, "schema=ddlcopy&ddl=apply")
+	if _, err := s.Load(ctx, "ddl-crash"); !errors.Is(err, checkpoint.ErrNotFound) {
+		t.Fatal(err)
+	}
+	ddl := change.Change{Op: change.OpDDL, Source: "mariadb", Namespace: change.Namespace{Database: "ddlsrc", Table: "t"},
+		SQL: "ALTER TABLE t ADD COLUMN c int", Pos: lsn(70, 0)}
+	tg.exec(t, "ALTER TABLE ddlcopy.t ADD COLUMN c int") // it ran before the crash
+	if err := s.WriteAt(ctx, []change.Change{ddl}, ddl.Pos); err == nil {
+		t.Fatal("a DDL that fails without the marker was not an error")
+	} else {
+		t.Logf("without the marker: %v", err)
+	}
+	if err := s.markDDL(ctx, ddl.Pos.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteAt(ctx, []change.Change{ddl}, ddl.Pos); err != nil {
+		t.Fatalf("a DDL marked begun that finds its work done: %v", err)
+	}
+	if got := mariaSelect(t, "SELECT position, ddl FROM sink.sluice_checkpoint WHERE pipeline = 'ddl-crash'"); got[0] != ddl.Pos.String()+"|NULL" {
+		t.Errorf("checkpoint row %v", got)
+	}
 }
