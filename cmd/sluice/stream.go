@@ -57,7 +57,7 @@ func runStream(ctx context.Context, e *env, args []string) error {
 	return streamWith(ctx, e, args, source.Default(), sinks.BuiltinTo(e.Stdout))
 }
 
-const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl|kafka://BROKERS/?topic=…] [--format NAME[?OPTIONS]] [--include REGEXES] [--exclude REGEXES] [--mask|--hash TABLE:COLS] [--rename RE=REPL] [--snapshot initial|never|when-needed|only] [--snapshot-workers N] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
+const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl|kafka://BROKERS/?topic=…|mysql://…|postgres://…] [--format NAME[?OPTIONS]] [--include REGEXES] [--exclude REGEXES] [--mask|--hash TABLE:COLS] [--rename RE=REPL] [--snapshot initial|never|when-needed|only] [--snapshot-workers N] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
 
 const streamHelp = `Stream the changes of a source database to a sink as Sluice JSON lines,
 one change per line, checkpointing the position of what the sink has
@@ -119,6 +119,12 @@ debezium, maxwell, canal-json or cloudevents, with the format's options
 in URL query form: --format 'debezium?schemas=true&decimal.handling.mode=string'.
 docs/formats.md describes each format and its options.
 
+--to mysql://USER:PASSWORD@HOST/DB or postgres://USER:PASSWORD@HOST/DB
+applies the changes to that database (docs/sql-apply.md): each write and
+its position are committed in one transaction there, the position in its
+table sluice_checkpoint (keyed by --id), so no state file is used and
+nothing is applied twice or lost; ?create_tables=on creates missing tables.
+
 --to kafka://host:9092,…/?topic={db}.{table} produces to Kafka, keyed
 by primary key; with ?delivery=exactly-once every batch is committed in a
 Kafka transaction together with the position, the cluster keeps the
@@ -131,7 +137,7 @@ is saved before exit. Logs go to standard error; passwords never appear.`
 // streamWith is runStream with explicit registries, for tests.
 func streamWith(ctx context.Context, e *env, args []string, sources *source.Registry, sinks *sink.Registry) error {
 	fs := newFlagSet(e, "stream", streamSynopsis, streamHelp)
-	to := fs.String("to", "stdout://", "sink URL: stdout://, file:///path/changes.jsonl or kafka://host:9092,…/?topic=…")
+	to := fs.String("to", "stdout://", "sink URL: stdout://, file:///path/changes.jsonl, kafka://host:9092,…/?topic=…, mysql://…/DB or postgres://…/DB")
 	formatText := fs.String("format", format.Default, "output format and its options: "+strings.Join(format.Names(), ", ")+"; e.g. 'debezium?schemas=true'")
 	var spec pipeline.FilterSpec
 	fs.StringVar(&spec.Include, "include", "", "only these tables (comma-separated regexes on db.table)")
@@ -148,7 +154,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	snapMode := fs.String("snapshot", "", "initial, never, when-needed or only (default initial, or never with --from)")
 	snapWorkers := fs.Int("snapshot-workers", snapshot.DefaultWorkers, "tables a snapshot reads at once")
 	stopAt := fs.String("stop-at", "", "end the stream, exit 0, on reaching this position: FILE:POS, an LSN, or a sluice position (default: never)")
-	state := fs.String("state", "./sluice.db", "checkpoint store: a state file path, or a URL (etcd://, zk://, mysql://, postgres://, redis://; not used when the sink keeps it: kafka delivery=exactly-once)")
+	state := fs.String("state", "./sluice.db", "checkpoint store: a state file path, or a URL (etcd://, zk://, mysql://, postgres://, redis://; not used when the sink keeps it: kafka delivery=exactly-once, the SQL sinks mysql:// and postgres://)")
 	id := fs.String("id", "stream", "name of this stream's checkpoint in the state file")
 	beginCommit := fs.Bool("begin-commit", false, "also write begin and commit events")
 	queueBytes := fs.Int64("queue-bytes", pipeline.DefaultQueueBytes, "bytes of changes held between source and sink")
