@@ -74,7 +74,7 @@ func Open(ctx context.Context, c Config) (*Conn, error) {
 		}
 		cn.MariaDB = strings.Contains(strings.ToLower(cn.Version), "mariadb")
 	case Postgres:
-		pg, err := ConnectPostgres(ctx, c)
+		pg, err := ConnectPostgres(ctx, c, nil)
 		if err != nil {
 			return nil, err
 		}

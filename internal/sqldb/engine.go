@@ -178,8 +178,9 @@ var postgresSession = map[string]string{
 	"client_encoding":    "UTF8",
 }
 
-// ConnectPostgres opens a pgx connection with Sluice's session settings.
-func ConnectPostgres(ctx context.Context, c Config) (*pgx.Conn, error) {
+// ConnectPostgres opens a pgx connection with Sluice's session settings
+// plus extra (run-time parameters).
+func ConnectPostgres(ctx context.Context, c Config, extra map[string]string) (*pgx.Conn, error) {
 	u := url.URL{Scheme: "postgres", Host: c.Addr, Path: "/" + c.Database, RawQuery: c.Params.Encode()}
 	pc, err := pgx.ParseConfig(u.String())
 	if err != nil {
@@ -193,6 +194,9 @@ func ConnectPostgres(ctx context.Context, c Config) (*pgx.Conn, error) {
 		pc.ConnectTimeout = 10 * time.Second
 	}
 	for k, v := range postgresSession {
+		pc.RuntimeParams[k] = v
+	}
+	for k, v := range extra {
 		pc.RuntimeParams[k] = v
 	}
 	if _, ok := pc.RuntimeParams["application_name"]; !ok {
