@@ -154,7 +154,9 @@ func run() error {
 	runs := []runDef{
 		{name: "sluice → MariaDB", kind: "apply",
 			setup: func(r int) error { return dstM.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS s%d", r)) },
-			args:  func(r int) []string { return stream(r, myURL+fmt.Sprintf("?create_tables=on&schema=s%d", r), "mariadb") },
+			args: func(r int) []string {
+				return stream(r, myURL+fmt.Sprintf("?create_tables=on&schema=s%d", r), "mariadb")
+			},
 			check: func(r int) error { return myCount(fmt.Sprintf("s%d", r))(r) }},
 		{name: "mariadb < dump.sql", kind: "load",
 			setup: func(r int) error {
