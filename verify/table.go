@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,16 +31,17 @@ func (s *side) eng() sqldb.Engine { return s.conn.Engine }
 
 // tableCmp compares one table.
 type tableCmp struct {
-	cfg           *Config
-	index, tables int
-	src, tgt      *side
-	cols          []column
-	keyIdx        []int // indexes in cols of the key columns, in key order
-	res           *TableResult
-	pending       []pend
-	seen          map[string]bool // keys in pending
-	estimate      int64
-	lastProgress  time.Time
+	cfg            *Config
+	srcCfg, tgtCfg sqldb.Config
+	index, tables  int
+	src, tgt       *side
+	cols           []column
+	keyIdx         []int // indexes in cols of the key columns, in key order
+	res            *TableResult
+	pending        []pend
+	seen           map[string]bool // keys in pending
+	estimate       int64
+	lastProgress   time.Time
 }
 
 // pend is a differing key waiting for its recheck.
@@ -159,8 +161,8 @@ func (tc *tableCmp) prepare(ctx context.Context) error {
 func sameOrCross(tc *tableCmp, e sqldb.Engine, name string, ty sqldb.Type, c class) (string, bool) {
 	if tc.src.eng() == tc.tgt.eng() {
 		q := e.Quote(name)
-		if e == sqldb.MySQL && ty.Family == sqldb.FamFloat {
-			return "CAST(" + q + " AS DOUBLE)", false
+		if e == sqldb.MySQL && ty.Family == sqldb.FamFloat && ty.Bits == 32 {
+			return "CAST(" + q + " AS DOUBLE)", false // FLOAT's text has 6 digits
 		}
 		if e == sqldb.Postgres {
 			return q + "::text", false
@@ -387,43 +389,127 @@ func (tc *tableCmp) boundary(ctx context.Context, lower [][]byte) ([][]byte, err
 	return out, it.Err()
 }
 
-// checksums compares the table chunk by chunk (same engine).
+// checksums compares the table chunk by chunk (same engine): the
+// boundaries are walked on the source's connection, and Config.Workers
+// workers, each with connections of their own, sum chunks on both sides
+// at once and narrow those that differ.
 func (tc *tableCmp) checksums(ctx context.Context) error {
+	type chunk struct{ lower, upper [][]byte }
+	chunks := make(chan chunk, tc.cfg.Workers)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex // tc.res, tc.pending, progress
+	errs := make(chan error, tc.cfg.Workers+1)
+	var wg sync.WaitGroup
+	for w := 0; w < tc.cfg.Workers; w++ {
+		src, tgt, closeAll, err := tc.workerSides(ctx, w)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer closeAll()
+			for c := range chunks {
+				tch := make(chan sum, 1)
+				go func() { tch <- tgt.chunkSum(ctx, c.lower, c.upper) }()
+				ss := src.chunkSum(ctx, c.lower, c.upper)
+				ts := <-tch
+				var err error
+				switch {
+				case ss.err != nil:
+					err = fmt.Errorf("source: %w", ss.err)
+				case ts.err != nil:
+					err = fmt.Errorf("target: %w", ts.err)
+				}
+				if err == nil && ss != ts {
+					err = tc.narrow(ctx, src, tgt, c.lower, c.upper, &mu)
+				}
+				if err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+				mu.Lock()
+				tc.res.SourceRows += ss.rows
+				tc.res.TargetRows += ts.rows
+				tc.progress(false)
+				mu.Unlock()
+			}
+		}()
+	}
 	var lower [][]byte
+	var walkErr error
 	for {
 		upper, err := tc.boundary(ctx, lower)
 		if err != nil {
-			return fmt.Errorf("source: %w", err)
+			walkErr = fmt.Errorf("source: %w", err)
+			break
 		}
-		tch := make(chan sum, 1)
-		go func() { tch <- tc.tgt.chunkSum(ctx, lower, upper) }()
-		ss := tc.src.chunkSum(ctx, lower, upper)
-		ts := <-tch
-		if ss.err != nil {
-			return fmt.Errorf("source: %w", ss.err)
+		select {
+		case chunks <- chunk{lower, upper}:
+		case <-ctx.Done():
 		}
-		if ts.err != nil {
-			return fmt.Errorf("target: %w", ts.err)
-		}
-		tc.res.SourceRows += ss.rows
-		tc.res.TargetRows += ts.rows
-		if ss != ts {
-			if err := tc.narrow(ctx, lower, upper); err != nil {
-				return err
-			}
-		}
-		tc.progress(false)
-		if upper == nil {
-			tc.progress(true)
-			return nil
+		if upper == nil || ctx.Err() != nil {
+			break
 		}
 		lower = upper
 	}
+	close(chunks)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	if walkErr != nil {
+		return walkErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tc.progress(true)
+	return nil
+}
+
+// workerSides returns the two sides for checksum worker w: on MySQL the
+// pools are shared, on PostgreSQL every worker has connections of its
+// own (worker 0 too: the source's is walking the boundaries).
+func (tc *tableCmp) workerSides(ctx context.Context, w int) (src, tgt *side, closeAll func(), err error) {
+	var opened []*sqldb.Conn
+	clone := func(s *side, cfg sqldb.Config) (*side, error) {
+		c := *s
+		if s.eng() == sqldb.Postgres {
+			conn, err := sqldb.Open(ctx, cfg)
+			if err != nil {
+				return nil, err
+			}
+			opened = append(opened, conn)
+			c.conn = conn
+		}
+		return &c, nil
+	}
+	closeAll = func() {
+		for _, c := range opened {
+			c.Close()
+		}
+	}
+	if src, err = clone(tc.src, tc.srcCfg); err != nil {
+		closeAll()
+		return nil, nil, nil, fmt.Errorf("source: %w", err)
+	}
+	if tgt, err = clone(tc.tgt, tc.tgtCfg); err != nil {
+		closeAll()
+		return nil, nil, nil, fmt.Errorf("target: %w", err)
+	}
+	return src, tgt, closeAll, nil
 }
 
 // narrow reads the keys and row hashes of a differing chunk on both sides
 // and notes the keys that differ.
-func (tc *tableCmp) narrow(ctx context.Context, lower, upper [][]byte) error {
+func (tc *tableCmp) narrow(ctx context.Context, srcSide, tgtSide *side, lower, upper [][]byte, mu *sync.Mutex) error {
 	type entry struct {
 		hash string
 		raw  [][]byte
@@ -444,12 +530,14 @@ func (tc *tableCmp) narrow(ctx context.Context, lower, upper [][]byte) error {
 		return it.Err()
 	}
 	src := map[string]entry{}
-	if err := read(tc.src, func(key string, raw [][]byte, hash string) {
+	if err := read(srcSide, func(key string, raw [][]byte, hash string) {
 		src[key] = entry{hash: hash, raw: cloneAll(raw)}
 	}); err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
-	if err := read(tc.tgt, func(key string, raw [][]byte, hash string) {
+	mu.Lock()
+	defer mu.Unlock()
+	if err := read(tgtSide, func(key string, raw [][]byte, hash string) {
 		e, ok := src[key]
 		if !ok {
 			tc.note(key, raw, false)

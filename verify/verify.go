@@ -48,6 +48,7 @@ const (
 	DefaultRecheck     = 3
 	DefaultRecheckWait = time.Second
 	DefaultMaxDiffs    = 100
+	DefaultWorkers     = 2
 )
 
 // maxPending bounds the differing keys kept per table for rechecks and
@@ -82,6 +83,9 @@ type Config struct {
 	// MaxDiffs bounds the differences kept per table for the report
 	// (DefaultMaxDiffs); all are counted.
 	MaxDiffs int
+	// Workers is how many chunks are summed at once on each side (same
+	// engine; DefaultWorkers).
+	Workers int
 	// Progress, when set, is called now and then with the rows compared.
 	Progress func(Progress)
 }
@@ -167,6 +171,9 @@ func Run(ctx context.Context, cfg Config, report func(*TableResult)) (Summary, e
 	if cfg.MaxDiffs <= 0 {
 		cfg.MaxDiffs = DefaultMaxDiffs
 	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
 	var rename *pipeline.Transform
 	if cfg.Rename != "" {
 		var err error
@@ -213,7 +220,7 @@ func Run(ctx context.Context, cfg Config, report func(*TableResult)) (Summary, e
 		if cfg.TargetSchema != "" {
 			tns.Schema = cfg.TargetSchema
 		}
-		tc := &tableCmp{cfg: &cfg, index: i + 1, tables: len(tables),
+		tc := &tableCmp{cfg: &cfg, index: i + 1, tables: len(tables), srcCfg: srcCfg, tgtCfg: tgtCfg,
 			src: &side{conn: src, ns: ns}, tgt: &side{conn: tgt, ns: tns}}
 		r := tc.run(ctx)
 		if ctx.Err() != nil {

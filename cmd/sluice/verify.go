@@ -12,7 +12,7 @@ import (
 	"github.com/sluice-cdc/sluice/verify"
 )
 
-const verifySynopsis = "sluice verify SOURCE-URL TARGET-URL [--tables DB.TABLE,DB,…] [--chunk-rows N] [--schema NAME] [--rename RE=REPL] [--recheck N] [--max-diffs N]"
+const verifySynopsis = "sluice verify SOURCE-URL TARGET-URL [--tables DB.TABLE,DB,…] [--chunk-rows N] [--schema NAME] [--rename RE=REPL] [--recheck N] [--max-diffs N] [--workers N]"
 
 const verifyHelp = `Compare the tables of two databases — MySQL/MariaDB or PostgreSQL, the
 same engine or across — by primary key, and print the rows that differ:
@@ -47,6 +47,7 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	recheck := fs.Int("recheck", verify.DefaultRecheck, "times a differing key is compared again before it is reported (0: never)")
 	recheckWait := fs.Duration("recheck-wait", verify.DefaultRecheckWait, "pause before each recheck")
 	maxDiffs := fs.Int("max-diffs", verify.DefaultMaxDiffs, "differences printed per table (all are counted)")
+	workers := fs.Int("workers", verify.DefaultWorkers, "chunks summed at once on each side (same engine)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -54,11 +55,11 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 2 {
 		return usagef("verify: want SOURCE-URL TARGET-URL, got %d arguments", len(pos))
 	}
-	if *chunk <= 0 || *maxDiffs <= 0 || *recheck < 0 {
-		return usagef("verify: --chunk-rows and --max-diffs must be positive, --recheck not negative")
+	if *chunk <= 0 || *maxDiffs <= 0 || *recheck < 0 || *workers <= 0 {
+		return usagef("verify: --chunk-rows, --max-diffs and --workers must be positive, --recheck not negative")
 	}
 	cfg := verify.Config{Source: pos[0], Target: pos[1], ChunkRows: *chunk, TargetSchema: *schema, Rename: *rename,
-		Recheck: *recheck, RecheckWait: *recheckWait, MaxDiffs: *maxDiffs}
+		Recheck: *recheck, RecheckWait: *recheckWait, MaxDiffs: *maxDiffs, Workers: *workers}
 	if *recheck == 0 {
 		cfg.Recheck = -1
 	}
