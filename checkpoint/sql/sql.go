@@ -38,27 +38,20 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
-	"github.com/sluice-cdc/sluice/internal/tlsparam"
+	"github.com/sluice-cdc/sluice/internal/sqlconn"
 )
 
 // DefaultTable is the table of the positions when the URL names none.
 const DefaultTable = "sluice_checkpoint"
-
-// DefaultTimeout bounds MySQL's connect, reads and writes, and every
-// statement of either database.
-const DefaultTimeout = 5 * time.Second
 
 // Store is a checkpoint store in an SQL table. It is a checkpoint.Fencer
 // and safe for concurrent use.
@@ -79,18 +72,35 @@ type dialect struct {
 // Open connects to the database a mysql://, mariadb://, postgres:// or
 // postgresql:// URL names and creates the table if missing.
 func Open(ctx context.Context, u *url.URL) (*Store, error) {
-	s := &Store{timeout: DefaultTimeout, name: DefaultTable}
-	var err error
-	switch strings.ToLower(u.Scheme) {
-	case "mysql", "mariadb":
-		err = s.openMySQL(u)
-	case "postgres", "postgresql":
-		err = s.openPostgres(u)
-	default:
-		err = fmt.Errorf("scheme %q: want mysql, mariadb, postgres or postgresql", u.Scheme)
-	}
+	s := &Store{name: DefaultTable}
+	p := address.NewParams(u)
+	p.String("table", &s.name)
+	db, err := sqlconn.Open(u, p)
 	if err != nil {
 		return nil, checkpoint.BadURL(err)
+	}
+	s.db, s.timeout = db.DB, db.Timeout
+	schema, name, err := splitTable(s.name)
+	if err == nil && schema == "" && !db.Postgres {
+		schema = db.Database
+		if schema == "" {
+			err = errors.New("no database: want mysql://USER:PASSWORD@HOST:PORT/DATABASE or table=DATABASE.TABLE")
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, checkpoint.BadURL(err)
+	}
+	if db.Postgres {
+		s.d = dialect{postgres: true, q: func(n int) string { return fmt.Sprintf("$%d", n) }}
+		s.table = pgx.Identifier{name}.Sanitize()
+		if schema != "" {
+			s.table = pgx.Identifier{schema, name}.Sanitize()
+		}
+	} else {
+		quote := func(n string) string { return "`" + strings.ReplaceAll(n, "`", "``") + "`" }
+		s.d = dialect{q: func(int) string { return "?" }}
+		s.table = quote(schema) + "." + quote(name)
 	}
 	s.db.SetMaxOpenConns(4)
 	s.db.SetMaxIdleConns(2)
@@ -112,87 +122,6 @@ func splitTable(t string) (schema, name string, err error) {
 		return "", "", fmt.Errorf("parameter table=%q: want TABLE or SCHEMA.TABLE", t)
 	}
 	return schema, name, nil
-}
-
-func (s *Store) openMySQL(u *url.URL) error {
-	p := address.NewParams(u)
-	p.String("table", &s.name)
-	p.Duration("timeout", &s.timeout, time.Millisecond)
-	tc, prefer, err := tlsparam.ReadPrefer(p, "prefer", u.Hostname())
-	if err != nil {
-		return err
-	}
-	if err := p.Check(); err != nil {
-		return err
-	}
-	db := strings.TrimPrefix(u.Path, "/")
-	schema, name, err := splitTable(s.name)
-	if err != nil {
-		return err
-	}
-	if schema == "" {
-		schema = db
-	}
-	if schema == "" {
-		return errors.New("no database: want mysql://USER:PASSWORD@HOST:PORT/DATABASE or table=DATABASE.TABLE")
-	}
-	quote := func(n string) string { return "`" + strings.ReplaceAll(n, "`", "``") + "`" }
-	s.table = quote(schema) + "." + quote(name)
-	s.d = dialect{q: func(int) string { return "?" }}
-
-	cfg := mysql.NewConfig()
-	cfg.Net = "tcp"
-	cfg.Addr = u.Host
-	if u.Port() == "" {
-		cfg.Addr = net.JoinHostPort(u.Hostname(), "3306")
-	}
-	if u.User != nil {
-		cfg.User = u.User.Username()
-		cfg.Passwd, _ = u.User.Password()
-	}
-	cfg.DBName = db
-	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = s.timeout, s.timeout, s.timeout
-	// Rows matched, not changed: an UPDATE that writes the same values
-	// still reports its row.
-	cfg.ClientFoundRows = true
-	switch {
-	case prefer:
-		cfg.TLSConfig = "preferred"
-	case tc != nil:
-		cfg.TLS = tc
-	}
-	conn, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return err
-	}
-	s.db = sql.OpenDB(conn)
-	return nil
-}
-
-func (s *Store) openPostgres(u *url.URL) error {
-	p := address.NewParams(u)
-	p.String("table", &s.name)
-	if err := p.Err(); err != nil {
-		return err
-	}
-	schema, name, err := splitTable(s.name)
-	if err != nil {
-		return err
-	}
-	rest := *u
-	rest.RawQuery = p.Rest().Encode()
-	cfg, err := pgx.ParseConfig(rest.String())
-	if err != nil {
-		return errors.New(address.RedactText(err.Error(), rest.String()))
-	}
-	if schema != "" {
-		s.table = pgx.Identifier{schema, name}.Sanitize()
-	} else {
-		s.table = pgx.Identifier{name}.Sanitize()
-	}
-	s.d = dialect{postgres: true, q: func(n int) string { return fmt.Sprintf("$%d", n) }}
-	s.db = stdlib.OpenDB(*cfg)
-	return nil
 }
 
 // Table is the table's qualified, quoted name.
