@@ -7,7 +7,9 @@
 // versioned record of package checkpoint; its fence is PREFIX/fences/ID,
 // holding the owner's token and name. Parameters: timeout (each request,
 // default 5s) and tls=off|on|skip-verify, tls-ca, tls-cert, tls-key,
-// tls-server-name; the user and password of the URL authenticate.
+// tls-server-name; the user and password of the URL authenticate. The
+// store speaks etcd's JSON gateway (internal/etcdconn), served by etcd
+// 3.4 and later.
 //
 // Every Save is one etcd transaction, durable on a quorum when it
 // returns. A plain Save puts the position only if the pipeline has no
@@ -20,11 +22,8 @@ package etcd
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/change"
@@ -35,7 +34,7 @@ import (
 // Store is a checkpoint store in etcd. It is a checkpoint.Fencer and safe
 // for concurrent use.
 type Store struct {
-	c   *clientv3.Client
+	c   *etcdconn.Client
 	cfg etcdconn.Config
 }
 
@@ -90,14 +89,14 @@ func (s *Store) Load(ctx context.Context, id string) (change.Position, error) {
 	}
 	rctx, cancel := s.ctx(ctx)
 	defer cancel()
-	resp, err := s.c.Get(rctx, s.posKey(id))
+	resp, err := s.c.Range(rctx, etcdconn.RangeRequest{Key: []byte(s.posKey(id))})
 	if err != nil {
 		return change.Position{}, fmt.Errorf("etcd: load %q: %w", id, err)
 	}
-	if len(resp.Kvs) == 0 || len(resp.Kvs[0].Value) == 0 {
+	if len(resp.KVs) == 0 || len(resp.KVs[0].Value) == 0 {
 		return change.Position{}, fmt.Errorf("etcd: load %q under %s: %w", id, s.cfg.Prefix, checkpoint.ErrNotFound)
 	}
-	p, err := checkpoint.DecodeRecord(resp.Kvs[0].Value)
+	p, err := checkpoint.DecodeRecord(resp.KVs[0].Value)
 	if err != nil {
 		return change.Position{}, fmt.Errorf("etcd: load %q: %w", id, err)
 	}
@@ -106,12 +105,12 @@ func (s *Store) Load(ctx context.Context, id string) (change.Position, error) {
 
 // Save records p under id if id has no fence.
 func (s *Store) Save(ctx context.Context, id string, p change.Position) error {
-	return s.save(ctx, id, p, clientv3.Compare(clientv3.CreateRevision(s.fenceKey(id)), "=", 0), checkpoint.Fence{})
+	return s.save(ctx, id, p, etcdconn.CreateRevisionIs(s.fenceKey(id), 0), checkpoint.Fence{})
 }
 
 // save puts p under id if cond holds; otherwise it reports the fence id
 // holds.
-func (s *Store) save(ctx context.Context, id string, p change.Position, cond clientv3.Cmp, want checkpoint.Fence) error {
+func (s *Store) save(ctx context.Context, id string, p change.Position, cond etcdconn.Compare, want checkpoint.Fence) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("etcd: save %q: %w", id, err)
 	}
@@ -121,9 +120,9 @@ func (s *Store) save(ctx context.Context, id string, p change.Position, cond cli
 	}
 	rctx, cancel := s.ctx(ctx)
 	defer cancel()
-	resp, err := s.c.Txn(rctx).If(cond).
-		Then(clientv3.OpPut(s.posKey(id), string(rec))).
-		Else(clientv3.OpGet(s.fenceKey(id))).Commit()
+	resp, err := s.c.Txn(rctx, []etcdconn.Compare{cond},
+		[]etcdconn.Op{{Put: &etcdconn.PutRequest{Key: []byte(s.posKey(id)), Value: rec}}},
+		[]etcdconn.Op{{Range: &etcdconn.RangeRequest{Key: []byte(s.fenceKey(id))}}})
 	if err != nil {
 		return fmt.Errorf("etcd: save %q: %w", id, err)
 	}
@@ -131,8 +130,8 @@ func (s *Store) save(ctx context.Context, id string, p change.Position, cond cli
 		return nil
 	}
 	var held checkpoint.Fence
-	if r := resp.Responses[0].GetResponseRange(); r != nil && len(r.Kvs) > 0 {
-		if held, err = parseFence(r.Kvs[0].Value); err != nil {
+	if len(resp.Responses) > 0 && resp.Responses[0].Range != nil && len(resp.Responses[0].Range.KVs) > 0 {
+		if held, err = parseFence(resp.Responses[0].Range.KVs[0].Value); err != nil {
 			return fmt.Errorf("etcd: save %q: %w", id, err)
 		}
 	}
@@ -152,16 +151,16 @@ func (s *Store) Fence(ctx context.Context, id string, f checkpoint.Fence) (check
 			return nil, fmt.Errorf("etcd: fence %q: %w", id, err)
 		}
 		rctx, cancel := s.ctx(ctx)
-		resp, err := s.c.Get(rctx, key)
+		resp, err := s.c.Range(rctx, etcdconn.RangeRequest{Key: []byte(key)})
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("etcd: fence %q: %w", id, err)
 		}
 		var held checkpoint.Fence
 		var rev int64
-		if len(resp.Kvs) > 0 {
-			rev = resp.Kvs[0].ModRevision
-			if held, err = parseFence(resp.Kvs[0].Value); err != nil {
+		if len(resp.KVs) > 0 {
+			rev = int64(resp.KVs[0].ModRevision)
+			if held, err = parseFence(resp.KVs[0].Value); err != nil {
 				return nil, fmt.Errorf("etcd: fence %q: %w", id, err)
 			}
 		}
@@ -169,8 +168,8 @@ func (s *Store) Fence(ctx context.Context, id string, f checkpoint.Fence) (check
 			return nil, fmt.Errorf("etcd: fence: %w", &checkpoint.FencedError{ID: id, Held: held, Want: f})
 		}
 		rctx, cancel = s.ctx(ctx)
-		tx, err := s.c.Txn(rctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
-			Then(clientv3.OpPut(key, fenceValue(f))).Commit()
+		tx, err := s.c.Txn(rctx, []etcdconn.Compare{etcdconn.ModRevisionIs(key, rev)},
+			[]etcdconn.Op{{Put: &etcdconn.PutRequest{Key: []byte(key), Value: []byte(fenceValue(f))}}}, nil)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("etcd: fence %q: %w", id, err)
@@ -196,14 +195,8 @@ func (f *fenced) Save(ctx context.Context, id string, p change.Position) error {
 	if id != f.id {
 		return fmt.Errorf("etcd: save %q: the store is fenced for pipeline %q", id, f.id)
 	}
-	cond := clientv3.Compare(clientv3.Value(f.s.fenceKey(id)), "=", fenceValue(f.f))
-	return f.s.save(ctx, id, p, cond, f.f)
+	return f.s.save(ctx, id, p, etcdconn.ValueIs(f.s.fenceKey(id), fenceValue(f.f)), f.f)
 }
 
-// Close closes the connection.
-func (s *Store) Close() error {
-	if err := s.c.Close(); err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("etcd: close: %w", err)
-	}
-	return nil
-}
+// Close drops the connections.
+func (s *Store) Close() error { return s.c.Close() }

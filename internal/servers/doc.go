@@ -54,7 +54,8 @@
 //
 // StartEtcd runs etcd (package etcd-server) as a single-member cluster
 // with its client and peer ports on 127.0.0.1; Endpoint suits
-// go.etcd.io/etcd/client/v3, URL is Sluice's etcd:// address.
+// go.etcd.io/etcd/client/v3, URL is Sluice's etcd:// address and Post
+// calls the JSON gateway (POST /v3/…).
 // StartZooKeeper runs ZooKeeper standalone (package zookeeper, on the Java
 // runtime it brings) from the jar Debian installs, with a tick of
 // ZooKeeperTick milliseconds so that sessions may time out within a

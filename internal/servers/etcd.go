@@ -1,6 +1,7 @@
 package servers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -61,8 +62,7 @@ func StartEtcd(ctx context.Context) (*Etcd, error) {
 	return s, nil
 }
 
-// Endpoint is the client address, 127.0.0.1:port, as
-// go.etcd.io/etcd/client/v3's Config.Endpoints takes it.
+// Endpoint is the client address, 127.0.0.1:port.
 func (s *Etcd) Endpoint() string { return s.Addr() }
 
 // URL is etcd://127.0.0.1:port/prefix, a checkpoint store or lease
@@ -97,4 +97,35 @@ func (s *Etcd) ping(ctx context.Context) error {
 		return fmt.Errorf("etcd /health answered %q", body)
 	}
 	return nil
+}
+
+// Post sends one request to the JSON gateway of the server's client port
+// (POST /v3/…, the gRPC API as JSON: keys and values in base64) with an
+// optional auth token, and returns the answer's body; an HTTP status
+// other than 200 is an error holding the body.
+func (s *Etcd) Post(ctx context.Context, path string, body any, token string) ([]byte, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.Addr()+path, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return out, fmt.Errorf("servers: etcd %s: %s: %s", path, resp.Status, out)
+	}
+	return out, nil
 }

@@ -1,32 +1,29 @@
-// Package etcd holds leases in etcd, as concurrency.Election does:
+// Package etcd holds leases in etcd with the election recipe of etcd's
+// concurrency package (concurrency.Election), on the same keys, so that
+// etcd's own tools (etcdctl elect --listen) see the holders:
 //
 //	etcd://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]/PREFIX[?timeout=5s&tls=…]
 //
 // Each Acquire grants an etcd lease of the TTL (whole seconds; the server
-// raises a TTL below its minimum, about 2 s by default), opens a
-// concurrency.Session on it and campaigns in the election
-// PREFIX/leases/NAME with the owner as its value. The holder is the key
-// of that prefix with the smallest create revision; the fencing token is
-// that revision, which etcd never hands out twice. The lease is renewed
-// every TTL/3 (KeepAliveOnce, whose send time feeds the validity clock;
-// the session keeps it alive too), and is lost when a renewal says the
-// lease is gone, when the election key is deleted, or when no renewal was
-// confirmed for TTL − StopMargin.
+// raises a TTL below its minimum, about 2 s by default) and puts the key
+// PREFIX/leases/NAME/LEASE-ID (hex) on it with the owner as its value. The
+// holder is the key of that prefix with the smallest create revision; a
+// waiter watches the key created just before its own until it is deleted.
+// The fencing token is the holder's create revision, which etcd never
+// hands out twice. The lease is renewed every TTL/3 (a keepalive whose
+// send time feeds the validity clock), and is lost when a renewal says the
+// lease is gone, when the key is deleted, or when no renewal was
+// confirmed for TTL − StopMargin. The package speaks etcd's JSON gateway
+// (internal/etcdconn), so sluice links no gRPC.
 package etcd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/url"
 	"sync"
 	"time"
-
-	"go.etcd.io/etcd/api/v3/mvccpb"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/checkpoint"
@@ -36,7 +33,7 @@ import (
 
 // Locker acquires leases in etcd.
 type Locker struct {
-	c    *clientv3.Client
+	c    *etcdconn.Client
 	cfg  etcdconn.Config
 	opts lease.Options
 
@@ -59,7 +56,11 @@ func Open(ctx context.Context, u *url.URL, opts lease.Options) (*Locker, error) 
 	return &Locker{c: c, cfg: cfg, opts: opts, leases: map[*Lease]bool{}}, nil
 }
 
-func (l *Locker) prefix(name string) string { return l.cfg.Prefix + "/leases/" + name }
+func (l *Locker) prefix(name string) string { return l.cfg.Prefix + "/leases/" + name + "/" }
+
+func (l *Locker) rctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, l.cfg.Timeout)
+}
 
 // Acquire campaigns for name until it wins or ctx ends.
 func (l *Locker) Acquire(ctx context.Context, name string) (lease.Lease, error) {
@@ -74,114 +75,124 @@ func (l *Locker) TryAcquire(ctx context.Context, name string) (lease.Lease, erro
 func (l *Locker) acquire(ctx context.Context, name string, try bool) (lease.Lease, error) {
 	ttl := int64(math.Ceil(l.opts.TTL.Seconds()))
 	sent := time.Now()
-	gctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
-	grant, err := l.c.Grant(gctx, ttl)
+	gctx, cancel := l.rctx(ctx)
+	id, granted, err := l.c.Grant(gctx, ttl)
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("etcd: lease %q: grant: %w", name, err)
 	}
+	pfx := l.prefix(name)
 	lctx, stop := context.WithCancel(context.Background())
 	ls := &Lease{
-		l: l, name: name, id: grant.ID, stop: stop,
-		ttl:      time.Duration(grant.TTL) * time.Second,
-		Validity: lease.NewValidity(sent, time.Duration(grant.TTL)*time.Second, l.opts.StopMargin),
+		l: l, name: name, id: id, key: fmt.Sprintf("%s%x", pfx, id), stop: stop,
+		ttl:      time.Duration(granted) * time.Second,
+		Validity: lease.NewValidity(sent, time.Duration(granted)*time.Second, l.opts.StopMargin),
 	}
 	fail := func(err error) (lease.Lease, error) {
 		ls.close(context.Background(), lease.ErrReleased)
-		return nil, err
-	}
-	ls.session, err = concurrency.NewSession(l.c, concurrency.WithLease(grant.ID), concurrency.WithContext(lctx))
-	if err != nil {
-		return fail(fmt.Errorf("etcd: lease %q: session: %w", name, err))
+		return nil, fmt.Errorf("etcd: lease %q: %w", name, err)
 	}
 	go ls.renew(lctx)
-	pfx := l.prefix(name)
-	if try {
-		ls.election, err = l.tryCampaign(ctx, ls.session, pfx)
-	} else {
-		ls.election = concurrency.NewElection(ls.session, pfx)
-		err = ls.election.Campaign(ctx, l.opts.Owner)
-	}
-	if err != nil {
-		return fail(fmt.Errorf("etcd: lease %q: %w", name, err))
-	}
-	// Campaign returns once the keys before ours are gone; ours may have
-	// gone with our etcd lease meanwhile.
-	gctx, cancel = context.WithTimeout(ctx, l.cfg.Timeout)
-	resp, err := l.c.Get(gctx, ls.election.Key())
+	// Put our key, as Campaign does.
+	pctx, cancel := l.rctx(ctx)
+	put, err := l.c.Txn(pctx, []etcdconn.Compare{etcdconn.CreateRevisionIs(ls.key, 0)},
+		[]etcdconn.Op{{Put: &etcdconn.PutRequest{Key: []byte(ls.key), Value: []byte(l.opts.Owner), Lease: etcdconn.I64(id)}}}, nil)
 	cancel()
 	if err != nil {
-		return fail(fmt.Errorf("etcd: lease %q: %w", name, err))
+		return fail(err)
 	}
-	if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != ls.election.Rev() || clientv3.LeaseID(resp.Kvs[0].Lease) != grant.ID {
-		return fail(fmt.Errorf("etcd: lease %q: %w: the election key went while waiting", name, lease.ErrRevoked))
+	if !put.Succeeded {
+		return fail(fmt.Errorf("key %s exists already", ls.key))
+	}
+	ls.rev = int64(put.Header.Revision)
+	// Wait until no key older than ours is left, as Campaign does.
+	for {
+		rctx, cancel := l.rctx(ctx)
+		older, err := l.c.Range(rctx, etcdconn.RangeRequest{
+			Key: []byte(pfx), RangeEnd: etcdconn.PrefixEnd(pfx),
+			SortTarget: "CREATE", SortOrder: "DESCEND", Limit: 1, MaxCreateRevision: etcdconn.I64(ls.rev - 1),
+		})
+		cancel()
+		if err != nil {
+			return fail(err)
+		}
+		if len(older.KVs) == 0 {
+			break
+		}
+		if try {
+			holder, _ := l.Holder(ctx, name)
+			ls.close(ctx, lease.ErrReleased)
+			return nil, fmt.Errorf("etcd: lease %q: %w: %s", name, lease.ErrHeld, holder)
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-ls.Lost():
+			case <-wctx.Done():
+			}
+			cancel()
+		}()
+		err = l.c.WatchDelete(wctx, string(older.KVs[0].Key), int64(older.Header.Revision)+1)
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return fail(ctx.Err())
+		}
+		if !ls.Valid() {
+			return fail(ls.Err())
+		}
+		// The watch ended (the key went, or the stream broke): look again.
+	}
+	// Our key may have gone with our etcd lease while we waited.
+	rctx, cancel := l.rctx(ctx)
+	mine, err := l.c.Range(rctx, etcdconn.RangeRequest{Key: []byte(ls.key)})
+	cancel()
+	if err != nil {
+		return fail(err)
+	}
+	if len(mine.KVs) == 0 || int64(mine.KVs[0].CreateRevision) != ls.rev {
+		return fail(fmt.Errorf("%w: the election key went while waiting", lease.ErrRevoked))
 	}
 	if !ls.Valid() {
-		return fail(fmt.Errorf("etcd: lease %q: %w", name, ls.Err()))
+		return fail(ls.Err())
 	}
-	ls.fence = checkpoint.Fence{Token: uint64(ls.election.Rev()), Owner: l.opts.Owner}
-	go ls.watch(lctx, resp.Header.Revision)
+	ls.fence = checkpoint.Fence{Token: uint64(ls.rev), Owner: l.opts.Owner}
+	go ls.watch(lctx, int64(mine.Header.Revision)+1)
 	go func() {
 		select {
-		case <-ls.session.Done():
-			ls.Lose(fmt.Errorf("%w: the etcd lease's keepalive ended", lease.ErrRevoked))
 		case <-ls.Lost():
+			// A lease lost on this side must not live on in etcd.
+			ls.close(context.Background(), nil)
 		case <-lctx.Done():
-			return
 		}
-		// A lease lost on this side must not live on in etcd (the
-		// session would keep it alive once the network is back).
-		ls.close(context.Background(), nil)
 	}()
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		return fail(errors.New("etcd: lease: the locker is closed"))
+		return fail(fmt.Errorf("the locker is closed"))
 	}
 	l.leases[ls] = true
 	l.mu.Unlock()
 	return ls, nil
 }
 
-// tryCampaign puts the session's key under pfx as Campaign does and wins
-// only if no key has a smaller create revision; otherwise it takes the
-// key away and reports the holder.
-func (l *Locker) tryCampaign(ctx context.Context, s *concurrency.Session, pfx string) (*concurrency.Election, error) {
-	key := fmt.Sprintf("%s/%x", pfx, s.Lease())
-	cctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
-	defer cancel()
-	put, err := l.c.Txn(cctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, l.opts.Owner, clientv3.WithLease(s.Lease()))).Commit()
-	if err != nil {
-		return nil, err
-	}
-	rev := put.Header.Revision
-	first, err := l.c.Get(cctx, pfx+"/", clientv3.WithFirstCreate()...)
-	if err != nil {
-		return nil, err
-	}
-	if len(first.Kvs) > 0 && string(first.Kvs[0].Key) != key {
-		l.c.Delete(cctx, key)
-		return nil, fmt.Errorf("%w: %s", lease.ErrHeld, first.Kvs[0].Value)
-	}
-	return concurrency.ResumeElection(s, pfx, key, rev), nil
-}
-
 // Holder returns the value (owner) of the election's first key.
 func (l *Locker) Holder(ctx context.Context, name string) (string, error) {
-	cctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	pfx := l.prefix(name)
+	rctx, cancel := l.rctx(ctx)
 	defer cancel()
-	resp, err := l.c.Get(cctx, l.prefix(name)+"/", clientv3.WithFirstCreate()...)
+	resp, err := l.c.Range(rctx, etcdconn.RangeRequest{
+		Key: []byte(pfx), RangeEnd: etcdconn.PrefixEnd(pfx), SortTarget: "CREATE", SortOrder: "ASCEND", Limit: 1,
+	})
 	if err != nil {
 		return "", fmt.Errorf("etcd: holder of %q: %w", name, err)
 	}
-	if len(resp.Kvs) == 0 {
+	if len(resp.KVs) == 0 {
 		return "", nil
 	}
-	return string(resp.Kvs[0].Value), nil
+	return string(resp.KVs[0].Value), nil
 }
 
-// Close releases every lease still held and closes the connection.
+// Close releases every lease still held.
 func (l *Locker) Close() error {
 	l.mu.Lock()
 	l.closed = true
@@ -191,7 +202,7 @@ func (l *Locker) Close() error {
 	}
 	l.mu.Unlock()
 	for _, ls := range held {
-		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
+		ctx, cancel := l.rctx(context.Background())
 		ls.Release(ctx)
 		cancel()
 	}
@@ -201,15 +212,15 @@ func (l *Locker) Close() error {
 // Lease is a won etcd election.
 type Lease struct {
 	*lease.Validity
-	l        *Locker
-	name     string
-	id       clientv3.LeaseID
-	ttl      time.Duration
-	session  *concurrency.Session
-	election *concurrency.Election
-	fence    checkpoint.Fence
-	stop     context.CancelFunc
-	once     sync.Once
+	l     *Locker
+	name  string
+	id    int64  // the etcd lease
+	key   string // the election key
+	rev   int64  // its create revision
+	ttl   time.Duration
+	fence checkpoint.Fence
+	stop  context.CancelFunc
+	once  sync.Once
 }
 
 // Name is the name held.
@@ -219,13 +230,12 @@ func (ls *Lease) Name() string { return ls.name }
 func (ls *Lease) Fence() checkpoint.Fence { return ls.fence }
 
 // Key is the election key in etcd.
-func (ls *Lease) Key() string { return ls.election.Key() }
+func (ls *Lease) Key() string { return ls.key }
 
-// renew sends KeepAliveOnce every TTL/3 and feeds confirmed renewals to
-// the validity clock.
+// renew sends a keepalive every TTL/3 and feeds confirmed renewals to the
+// validity clock.
 func (ls *Lease) renew(ctx context.Context) {
-	every := ls.ttl / 3
-	t := time.NewTicker(every)
+	t := time.NewTicker(ls.ttl / 3)
 	defer t.Stop()
 	for {
 		select {
@@ -237,34 +247,47 @@ func (ls *Lease) renew(ctx context.Context) {
 		// A late answer still renews as of the send time: wait for it
 		// up to the TTL.
 		rctx, cancel := context.WithTimeout(ctx, ls.ttl)
-		resp, err := ls.l.c.KeepAliveOnce(rctx, ls.id)
+		ttl, err := ls.l.c.KeepAliveOnce(rctx, ls.id)
 		cancel()
 		switch {
-		case errors.Is(err, rpctypes.ErrLeaseNotFound):
-			ls.Lose(fmt.Errorf("%w: etcd lease %x not found", lease.ErrRevoked, ls.id))
+		case ctx.Err() != nil:
 			return
-		case err != nil:
-			if ctx.Err() == nil {
-				ls.l.opts.Logger.Warn("lease renewal failed", "name", ls.name, "error", err)
-			}
-		case resp.TTL <= 0:
+		case etcdconn.IsLeaseNotFound(err) || (err == nil && ttl <= 0):
 			ls.Lose(fmt.Errorf("%w: etcd lease %x expired", lease.ErrRevoked, ls.id))
 			return
+		case err != nil:
+			ls.l.opts.Logger.Warn("lease renewal failed", "name", ls.name, "error", err)
 		default:
-			ls.Renewed(sent, time.Duration(resp.TTL)*time.Second)
+			ls.Renewed(sent, time.Duration(ttl)*time.Second)
 		}
 	}
 }
 
 // watch loses the lease when its election key is deleted.
 func (ls *Lease) watch(ctx context.Context, rev int64) {
-	for wr := range ls.l.c.Watch(ctx, ls.election.Key(), clientv3.WithRev(rev+1)) {
-		for _, ev := range wr.Events {
-			if ev.Type == mvccpb.DELETE {
-				ls.Lose(fmt.Errorf("%w: election key %s deleted", lease.ErrRevoked, ls.election.Key()))
-				return
-			}
+	for ctx.Err() == nil {
+		err := ls.l.c.WatchDelete(ctx, ls.key, rev)
+		if err == nil {
+			ls.Lose(fmt.Errorf("%w: election key %s deleted", lease.ErrRevoked, ls.key))
+			return
 		}
+		// The stream broke: look at the key, then watch again.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(ls.ttl / 3):
+		}
+		rctx, cancel := context.WithTimeout(ctx, ls.ttl)
+		resp, err := ls.l.c.Range(rctx, etcdconn.RangeRequest{Key: []byte(ls.key)})
+		cancel()
+		if err != nil {
+			continue
+		}
+		if len(resp.KVs) == 0 || int64(resp.KVs[0].CreateRevision) != ls.rev {
+			ls.Lose(fmt.Errorf("%w: election key %s deleted", lease.ErrRevoked, ls.key))
+			return
+		}
+		rev = int64(resp.Header.Revision) + 1
 	}
 }
 
@@ -282,9 +305,9 @@ func (ls *Lease) close(ctx context.Context, why error) error {
 			ls.Lose(why)
 		}
 		ls.stop()
-		cctx, cancel := context.WithTimeout(ctx, ls.l.cfg.Timeout)
+		cctx, cancel := ls.l.rctx(ctx)
 		defer cancel()
-		if _, rerr := ls.l.c.Revoke(cctx, ls.id); rerr != nil && !errors.Is(rerr, rpctypes.ErrLeaseNotFound) {
+		if rerr := ls.l.c.Revoke(cctx, ls.id); rerr != nil && !etcdconn.IsLeaseNotFound(rerr) {
 			err = fmt.Errorf("etcd: release %q: %w", ls.name, rerr)
 		}
 		ls.l.mu.Lock()
