@@ -101,11 +101,9 @@ func (s *Store) ensure(ctx context.Context, id string) error {
 
 // Load returns the position saved under id.
 func (s *Store) Load(ctx context.Context, id string) (change.Position, error) {
-	var data []byte
-	err := s.do(ctx, func() error {
-		var err error
-		data, _, err = s.conn.Get(s.posNode(id))
-		return err
+	data, err := zkconn.Call(ctx, s.cfg.Timeout, func() ([]byte, error) {
+		d, _, err := s.conn.Get(s.posNode(id))
+		return d, err
 	})
 	if errors.Is(err, zk.ErrNoNode) || (err == nil && len(data) == 0) {
 		return change.Position{}, fmt.Errorf("zookeeper: load %q under %s: %w", id, s.cfg.Path, checkpoint.ErrNotFound)
@@ -135,13 +133,10 @@ func (s *Store) save(ctx context.Context, id string, p change.Position, version 
 	if err := s.ensure(ctx, id); err != nil {
 		return fmt.Errorf("zookeeper: save %q: %w", id, err)
 	}
-	var res []zk.MultiResponse
-	err = s.do(ctx, func() error {
-		var err error
-		res, err = s.conn.Multi(
+	res, err := zkconn.Call(ctx, s.cfg.Timeout, func() ([]zk.MultiResponse, error) {
+		return s.conn.Multi(
 			&zk.CheckVersionRequest{Path: s.fenceNode(id), Version: version},
 			&zk.SetDataRequest{Path: s.posNode(id), Data: rec, Version: -1})
-		return err
 	})
 	if err == nil {
 		return nil
@@ -169,16 +164,18 @@ type heldFence struct {
 }
 
 func (s *Store) readFence(ctx context.Context, id string) (heldFence, error) {
-	var data []byte
-	var st *zk.Stat
-	err := s.do(ctx, func() error {
-		var err error
-		data, st, err = s.conn.Get(s.fenceNode(id))
-		return err
+	type got struct {
+		data []byte
+		st   *zk.Stat
+	}
+	g, err := zkconn.Call(ctx, s.cfg.Timeout, func() (got, error) {
+		d, st, err := s.conn.Get(s.fenceNode(id))
+		return got{d, st}, err
 	})
 	if err != nil {
 		return heldFence{}, err
 	}
+	data, st := g.data, g.st
 	h := heldFence{version: st.Version}
 	if len(data) > 0 {
 		var f fenceData
@@ -209,11 +206,8 @@ func (s *Store) Fence(ctx context.Context, id string, f checkpoint.Fence) (check
 		if !checkpoint.CanClaim(held.Fence, f) {
 			return nil, fmt.Errorf("zookeeper: fence: %w", &checkpoint.FencedError{ID: id, Held: held.Fence, Want: f})
 		}
-		var st *zk.Stat
-		err = s.do(ctx, func() error {
-			var err error
-			st, err = s.conn.Set(s.fenceNode(id), data, held.version)
-			return err
+		st, err := zkconn.Call(ctx, s.cfg.Timeout, func() (*zk.Stat, error) {
+			return s.conn.Set(s.fenceNode(id), data, held.version)
 		})
 		if errors.Is(err, zk.ErrBadVersion) {
 			continue

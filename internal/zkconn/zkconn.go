@@ -132,20 +132,36 @@ func Connect(ctx context.Context, c Config, events func(zk.Event)) (*zk.Conn, er
 // the background, its result dropped: the client fails it when the
 // session ends or answers it when the connection is back).
 func Do(ctx context.Context, timeout time.Duration, f func() error) error {
+	_, err := Call(ctx, timeout, func() (struct{}, error) { return struct{}{}, f() })
+	return err
+}
+
+// Call is Do for a request with a result. The result travels back over a
+// channel, so f's goroutine, which may finish after Call returned, never
+// writes the caller's variables.
+func Call[T any](ctx context.Context, timeout time.Duration, f func() (T, error)) (T, error) {
+	var zero T
 	if err := ctx.Err(); err != nil {
-		return err
+		return zero, err
 	}
-	done := make(chan error, 1)
-	go func() { done <- f() }()
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
-	case err := <-done:
-		return err
+	case r := <-done:
+		return r.v, r.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return zero, ctx.Err()
 	case <-t.C:
-		return fmt.Errorf("no answer within %s: %w", timeout, context.DeadlineExceeded)
+		return zero, fmt.Errorf("no answer within %s: %w", timeout, context.DeadlineExceeded)
 	}
 }
 
@@ -155,11 +171,9 @@ func EnsurePath(ctx context.Context, conn *zk.Conn, timeout time.Duration, p str
 	if p == "/" || p == "" {
 		return nil
 	}
-	var exists bool
-	err := Do(ctx, timeout, func() error {
-		var err error
-		exists, _, err = conn.Exists(p)
-		return err
+	exists, err := Call(ctx, timeout, func() (bool, error) {
+		ok, _, err := conn.Exists(p)
+		return ok, err
 	})
 	if err != nil || exists {
 		return err

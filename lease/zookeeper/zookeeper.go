@@ -156,11 +156,8 @@ func (l *Locker) acquire(ctx context.Context, name string, try bool) (lease.Leas
 	}
 	session := l.conn.SessionID()
 	sent := time.Now()
-	var node string
-	err := l.do(ctx, func() error {
-		var err error
-		node, err = l.conn.CreateProtectedEphemeralSequential(dir+"/lock-", []byte(l.opts.Owner), l.cfg.ACL())
-		return err
+	node, err := zkconn.Call(ctx, l.cfg.Timeout, func() (string, error) {
+		return l.conn.CreateProtectedEphemeralSequential(dir+"/lock-", []byte(l.opts.Owner), l.cfg.ACL())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("zookeeper: lease %q: create node: %w", name, err)
@@ -180,23 +177,18 @@ func (l *Locker) acquire(ctx context.Context, name string, try bool) (lease.Leas
 	}
 	l.leases[ls] = true
 	l.mu.Unlock()
-	var stat *zk.Stat
-	if err := l.do(ctx, func() error {
-		var err error
-		_, stat, err = l.conn.Get(node)
-		return err
-	}); err != nil {
+	stat, err := zkconn.Call(ctx, l.cfg.Timeout, func() (*zk.Stat, error) {
+		_, st, err := l.conn.Get(node)
+		return st, err
+	})
+	if err != nil {
 		return fail(err)
 	}
 	ls.fence = checkpoint.Fence{Token: uint64(stat.Czxid), Owner: l.opts.Owner}
 	mine := node[strings.LastIndex(node, "/")+1:]
 	for {
-		var children []string
-		if err := l.do(ctx, func() error {
-			var err error
-			children, _, err = l.conn.Children(dir)
-			return err
-		}); err != nil {
+		children, err := l.children(ctx, dir)
+		if err != nil {
 			return fail(err)
 		}
 		sortBySequence(children)
@@ -212,13 +204,8 @@ func (l *Locker) acquire(ctx context.Context, name string, try bool) (lease.Leas
 			ls.close(ctx, lease.ErrReleased)
 			return nil, fmt.Errorf("zookeeper: lease %q: %w: %s", name, lease.ErrHeld, holder)
 		}
-		var exists bool
-		var ch <-chan zk.Event
-		if err := l.do(ctx, func() error {
-			var err error
-			exists, _, ch, err = l.conn.ExistsW(dir + "/" + children[i-1])
-			return err
-		}); err != nil {
+		exists, ch, err := l.existsW(ctx, dir+"/"+children[i-1])
+		if err != nil {
 			return fail(err)
 		}
 		if !exists {
@@ -247,13 +234,31 @@ func (l *Locker) acquire(ctx context.Context, name string, try bool) (lease.Leas
 
 // data returns a node's data as text.
 func (l *Locker) data(ctx context.Context, node string) (string, error) {
-	var b []byte
-	err := l.do(ctx, func() error {
-		var err error
-		b, _, err = l.conn.Get(node)
-		return err
+	return zkconn.Call(ctx, l.cfg.Timeout, func() (string, error) {
+		b, _, err := l.conn.Get(node)
+		return string(b), err
 	})
-	return string(b), err
+}
+
+// children lists a node's children.
+func (l *Locker) children(ctx context.Context, dir string) ([]string, error) {
+	return zkconn.Call(ctx, l.cfg.Timeout, func() ([]string, error) {
+		c, _, err := l.conn.Children(dir)
+		return c, err
+	})
+}
+
+// existsW reports whether node exists and sets a watch on it.
+func (l *Locker) existsW(ctx context.Context, node string) (bool, <-chan zk.Event, error) {
+	type got struct {
+		ok bool
+		ch <-chan zk.Event
+	}
+	g, err := zkconn.Call(ctx, l.cfg.Timeout, func() (got, error) {
+		ok, _, ch, err := l.conn.ExistsW(node)
+		return got{ok, ch}, err
+	})
+	return g.ok, g.ch, err
 }
 
 // sequence is the sequence number ZooKeeper appended to a node name.
@@ -280,12 +285,7 @@ func indexOf(nodes []string, n string) int {
 // Holder returns the data (owner) of name's first node.
 func (l *Locker) Holder(ctx context.Context, name string) (string, error) {
 	dir := l.dir(name)
-	var children []string
-	err := l.do(ctx, func() error {
-		var err error
-		children, _, err = l.conn.Children(dir)
-		return err
-	})
+	children, err := l.children(ctx, dir)
 	if errors.Is(err, zk.ErrNoNode) {
 		return "", nil
 	}
@@ -346,13 +346,7 @@ func (ls *Lease) Node() string { return ls.node }
 // the session.
 func (ls *Lease) watch() {
 	for ls.Valid() {
-		var exists bool
-		var ch <-chan zk.Event
-		err := ls.l.do(context.Background(), func() error {
-			var err error
-			exists, _, ch, err = ls.l.conn.ExistsW(ls.node)
-			return err
-		})
+		exists, ch, err := ls.l.existsW(context.Background(), ls.node)
 		if err != nil {
 			// No answer: the validity clock decides.
 			select {
