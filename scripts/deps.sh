@@ -45,6 +45,7 @@ required=(
 	"/usr/share/java/zookeeper.jar zookeeper"
 	"/usr/bin/java zookeeper"
 	"/usr/bin/kcat kcat"
+	"/usr/bin/mydumper mydumper"
 )
 
 missing=()

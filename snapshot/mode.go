@@ -51,7 +51,7 @@ func (m Mode) Snapshots() bool { return m == ModeInitial || m == ModeWhenNeeded 
 const (
 	DefaultWorkers     = 2
 	DefaultChunkRows   = 8192
-	DefaultMemoryBytes = 8 << 20
+	DefaultMemoryBytes = 4 << 20
 	// DefaultProgressEvery is how often a running snapshot reports its
 	// progress.
 	DefaultProgressEvery = 5 * time.Second
