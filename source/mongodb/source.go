@@ -190,7 +190,7 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 	if err != nil {
 		return fmt.Errorf("mongodb: resume position %s: %w", from, err)
 	}
-	if snapMode == snapshot.ModeOnly && !from.IsZero() && st.Table == (change.Namespace{}) {
+	if snapMode == snapshot.ModeOnly && !from.IsZero() && (st.Table == (change.Namespace{}) || st.Incremental != "") {
 		return nil // the snapshot was done before
 	}
 	opts := options.Client().ApplyURI(s.cfg.URI)
@@ -208,7 +208,7 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 		if from, err = s.snapshotRun(ctx, client, snapshot.State{}, 0, change.Position{}, emit); err != nil || snapMode == snapshot.ModeOnly {
 			return err
 		}
-	case st.Table != (change.Namespace{}):
+	case st.Table != (change.Namespace{}) && st.Incremental == "":
 		point := from
 		point.Row, point.Snapshot = 0, ""
 		if from, err = s.snapshotRun(ctx, client, st, from.Row, point, emit); err != nil || snapMode == snapshot.ModeOnly {

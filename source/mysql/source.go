@@ -98,7 +98,7 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 			return nil
 		}
 		start, floor = point, res.Last
-	case st.Table != (change.Namespace{}):
+	case st.Table != (change.Namespace{}) && st.Incremental == "":
 		point := snapshotStart(from)
 		res, _, err := s.snapshotRun(ctx, st, from.Row, point, emit)
 		if err != nil {
@@ -114,6 +114,15 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 	case mode == snapshot.ModeOnly && !from.IsZero():
 		return nil // the snapshot was done before
 	}
+	// Incremental snapshots asked for through the signalling table.
+	ictx, stopInc := context.WithCancel(ctx)
+	defer stopInc()
+	inc, incDB, err := s.incremental(ictx, from, "")
+	if err != nil {
+		return err
+	}
+	defer incDB.Close()
+	emit = inc.Wrap(ictx, emit)
 	err = s.stream(ctx, start, floor, emit)
 	if errors.Is(err, source.ErrPositionLost) && mode == snapshot.ModeWhenNeeded && ctx.Err() == nil {
 		s.cfg.Logger.Warn("the saved position is no longer in the binlog: snapshotting again (snapshot=when-needed)",

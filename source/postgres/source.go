@@ -162,7 +162,7 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 			return err
 		}
 		from = point
-	case st.Table != (change.Namespace{}):
+	case st.Table != (change.Namespace{}) && st.Incremental == "":
 		point := from
 		point.Row, point.Snapshot = 0, ""
 		if _, _, err := s.snapshotRun(ctx, st, from.Row, point, emit); err != nil || mode == snapshot.ModeOnly {
