@@ -89,7 +89,7 @@ func run() error {
 		return err
 	}
 	stmts := []string{"CREATE DATABASE b", "CREATE DATABASE state",
-		"CREATE TABLE b.t (id INT PRIMARY KEY, n BIGINT NOT NULL, name VARCHAR(64) NOT NULL, price DECIMAL(12,2) NOT NULL)"}
+		"CREATE TABLE b.t (id INT PRIMARY KEY, n BIGINT NOT NULL, name VARCHAR(64) NOT NULL, price DECIMAL(12,2) NOT NULL)", "USE b"}
 	for lo := 1; lo <= *rows; lo += *txRows {
 		hi := min(lo+*txRows-1, *rows)
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO b.t SELECT seq, seq * 7, CONCAT('name-', seq), seq / 100 FROM seq_%d_to_%d", lo, hi))
