@@ -91,6 +91,7 @@ func runCanalServe(ctx context.Context, e *env, args []string) error {
 	idle := fs.Duration("idle-stop", canal.DefaultIdleStop, "stop a client id's reader this long after its last connection closed")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "write logs as JSON instead of text")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile (pprof) of the run to this file, for performance work")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -170,6 +171,13 @@ func runCanalServe(ctx context.Context, e *env, args []string) error {
 	srv, err := canal.NewServer(cfg)
 	if err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile("canal serve", *cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	return address.RedactError(srv.ListenAndServe(ctx), urls...)
 }

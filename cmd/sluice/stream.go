@@ -168,7 +168,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 		return err
 	}
 	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile)
+		stop, err := startCPUProfile("stream", *cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -280,16 +280,16 @@ func hashKey(path string) ([]byte, error) {
 	return k, nil
 }
 
-// startCPUProfile starts a pprof CPU profile written to path; stop ends it
-// and closes the file.
-func startCPUProfile(path string) (stop func(), err error) {
+// startCPUProfile starts a pprof CPU profile written to path for the
+// command cmd ("stream"); stop ends it and closes the file.
+func startCPUProfile(cmd, path string) (stop func(), err error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("stream: --cpuprofile: %w", err)
+		return nil, fmt.Errorf("%s: --cpuprofile: %w", cmd, err)
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("stream: --cpuprofile %s: %w", path, err)
+		return nil, fmt.Errorf("%s: --cpuprofile %s: %w", cmd, path, err)
 	}
 	return func() {
 		pprof.StopCPUProfile()

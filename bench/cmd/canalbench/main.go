@@ -9,7 +9,7 @@
 // peak RSS. It writes the report to -out (bench/results/canal.md), with a
 // header naming the date, the machine, the commit and the load.
 //
-//	canalbench -sluice PATH [-rows N] [-rounds N] [-commit HASH] [-out FILE]
+//	canalbench -sluice PATH [-rows N] [-rounds N] [-commit HASH] [-out FILE] [-cpuprofile DIR]
 package main
 
 import (
@@ -20,7 +20,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,14 +42,34 @@ func main() {
 	}
 }
 
-// stateDir is where the state files go (-state-dir).
-var stateDir string
+// stateDir is where the state files go (-state-dir); profDir, when set,
+// gets CPU profiles of the server and of the client (-cpuprofile).
+var stateDir, profDir string
 
 // result is one run.
 type result struct {
 	wall, cpu time.Duration
 	rssKB     int64
 	client    time.Duration // CPU of the canal-go client (this process)
+	batches   int           // answers with entries (round trips)
+	readBytes int64         // bytes the client read (this process's rchar)
+	reads     int64         // read syscalls of the client (syscr)
+}
+
+// selfIO is this process's rchar and syscr (/proc/self/io).
+func selfIO() (rchar, syscr int64) {
+	b, _ := os.ReadFile("/proc/self/io")
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(l, ": ")
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "rchar":
+			rchar = n
+		case "syscr":
+			syscr = n
+		}
+	}
+	return rchar, syscr
 }
 
 // selfCPU is this process's user+sys CPU time.
@@ -64,6 +86,7 @@ func run() error {
 	commit := flag.String("commit", "", "commit the sluice binary was built from (for the report)")
 	out := flag.String("out", "bench/results/canal.md", "report file")
 	flag.StringVar(&stateDir, "state-dir", "", "directory of the servers' state files (default the system's temporary directory)")
+	flag.StringVar(&profDir, "cpuprofile", "", "directory to write CPU profiles to: server-N.pprof (sluice canal serve --cpuprofile) and client-N.pprof (the canal-go client) per round")
 	flag.Parse()
 	if *bin == "" {
 		return fmt.Errorf("-sluice is required")
@@ -91,7 +114,7 @@ func run() error {
 	url := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%%d&from=earliest", servers.MariaDBReplUser, servers.MariaDBReplPassword, srv.Addr())
 	var canal, stream []result
 	for r := 1; r <= *rounds; r++ {
-		c, err := runCanal(*bin, fmt.Sprintf(url, 7000+r), *rows)
+		c, err := runCanal(*bin, fmt.Sprintf(url, 7000+r), *rows, r)
 		if err != nil {
 			return fmt.Errorf("round %d canal: %w", r, err)
 		}
@@ -111,11 +134,15 @@ func report(name string, round int, r result, rows int) {
 	fmt.Printf("round %d %-40s wall %6.2fs  rows/s %8.0f  cpu %6.2fs  cpu-s/M rows %5.2f  cores %4.2f  peak RSS %5.1f MB  client cpu %5.2fs  load %s\n",
 		round, name, r.wall.Seconds(), float64(rows)/r.wall.Seconds(), r.cpu.Seconds(), r.cpu.Seconds()/(float64(rows)/1e6),
 		r.cpu.Seconds()/r.wall.Seconds(), float64(r.rssKB)/1024, r.client.Seconds(), loadavg())
+	if r.batches > 0 {
+		fmt.Printf("        %d batches: %.0f µs per round trip, %.1f KB and %.1f read syscalls per batch at the client\n",
+			r.batches, r.wall.Seconds()*1e6/float64(r.batches), float64(r.readBytes)/float64(r.batches)/1024, float64(r.reads)/float64(r.batches))
+	}
 }
 
 // runCanal starts the server, drains rows row changes with canal-go
 // (GetWithOutAck(1000) then Ack, as Get does), and stops the server.
-func runCanal(bin, url string, rows int) (result, error) {
+func runCanal(bin, url string, rows, round int) (result, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return result{}, err
@@ -127,8 +154,12 @@ func runCanal(bin, url string, rows int) (result, error) {
 		return result{}, err
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.Command(bin, "canal", "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--destination", "example="+url,
-		"--filter", `example=b\..*`, "--state", dir+"/state.db", "--log-level", "warn")
+	args := []string{"canal", "serve", "--listen", "127.0.0.1:" + strconv.Itoa(port), "--destination", "example=" + url,
+		"--filter", `example=b\..*`, "--state", dir + "/state.db", "--log-level", "warn"}
+	if profDir != "" {
+		args = append(args, "--cpuprofile", filepath.Join(profDir, fmt.Sprintf("server-%d.pprof", round)))
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return result{}, err
@@ -152,9 +183,21 @@ func runCanal(bin, url string, rows int) (result, error) {
 	if err := c.Subscribe(""); err != nil {
 		return result{}, err
 	}
+	if profDir != "" {
+		f, err := os.Create(filepath.Join(profDir, fmt.Sprintf("client-%d.pprof", round)))
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return result{}, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cpu0, self0 := procCPU(cmd.Process.Pid), selfCPU()
+	rchar0, syscr0 := selfIO()
 	began := time.Now()
-	seen := 0
+	seen, batches := 0, 0
 	for seen < rows {
 		wait, unit := int64(1000), int32(2)
 		msg, err := c.GetWithOutAck(1000, &wait, &unit)
@@ -167,12 +210,15 @@ func runCanal(bin, url string, rows int) (result, error) {
 			}
 		}
 		if msg.Id > 0 {
+			batches++
 			if err := c.Ack(msg.Id); err != nil {
 				return result{}, err
 			}
 		}
 	}
-	res := result{wall: time.Since(began), cpu: procCPU(cmd.Process.Pid) - cpu0, rssKB: hwm(cmd.Process.Pid), client: selfCPU() - self0}
+	rchar1, syscr1 := selfIO()
+	res := result{wall: time.Since(began), cpu: procCPU(cmd.Process.Pid) - cpu0, rssKB: hwm(cmd.Process.Pid), client: selfCPU() - self0,
+		batches: batches, readBytes: rchar1 - rchar0, reads: syscr1 - syscr0}
 	c.DisConnection()
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
