@@ -430,20 +430,20 @@ func (c *cursor) fetchLocked(r getRequest, enc *entryEncoder, dst []byte) ([]byt
 			i++
 			continue
 		}
-		ch := &h.d.Changes[k]
 		mark := len(dst)
 		dst = protowire.AppendTag(dst, fMessagesMessages, protowire.BytesType)
 		var m lenMark
-		dst, m = appendLenBegin(dst, 2)
+		dst, m = appendLenBegin(dst, 3)
+		var n int
 		var ok bool
-		if dst, ok = enc.appendEntry(dst, ch); ok {
+		if dst, n, ok = enc.appendEntry(dst, h.d.Changes[k:]); ok {
 			dst = appendLenEnd(dst, m)
 			entries++
 		} else {
 			dst = dst[:mark] // not an entry (a heartbeat): acknowledged with the batch
 		}
-		last = ch.Pos
-		seq++
+		last = h.d.Changes[k+n-1].Pos
+		seq += uint64(n)
 	}
 	if entries == 0 {
 		// Only changes that are no entries. With no batch outstanding they

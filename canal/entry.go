@@ -137,7 +137,7 @@ func entryKind(c *change.Change) int {
 		return entryTransactionEnd
 	case change.OpHeartbeat:
 		return 0
-	case change.OpInsert, change.OpUpdate, change.OpDelete, change.OpDDL, change.OpTruncate, change.OpStatement:
+	case change.OpInsert, change.OpUpdate, change.OpDelete, change.OpRead, change.OpDDL, change.OpTruncate, change.OpStatement:
 		return entryRowData
 	}
 	if c.SQL != "" {
@@ -146,43 +146,68 @@ func entryKind(c *change.Change) int {
 	return 0
 }
 
-// appendEntry appends c as a serialized Entry (without a length prefix)
-// and reports whether c is an entry at all (heartbeats are not).
-func (e *entryEncoder) appendEntry(dst []byte, c *change.Change) ([]byte, bool) {
-	if c.Op == change.OpRead {
-		// Canal has no event for a snapshot's row: it is an INSERT of the
-		// row, as a Canal client would see the rows of a bootstrap.
-		ins := *c
-		ins.Op = change.OpInsert
-		c = &ins
-	}
+// isRow reports whether op is a row change (a snapshot's read row is an
+// insert for Canal, which has no event for it).
+func isRow(op change.Op) bool {
+	return op == change.OpInsert || op == change.OpUpdate || op == change.OpDelete || op == change.OpRead
+}
+
+// entryBytes is the size of a row entry's RowChange past which it takes no
+// more rows. Canal puts the rows of one binlog rows event (8 KiB of binlog
+// by default, some tens of KiB as entries) in one entry; so does Sluice,
+// for the rows of a run of changes that could be one such event.
+const entryBytes = 32 << 10
+
+// sameEntry reports whether row change b may share the entry of row change
+// a: same transaction, table and event type, and a header that would be
+// the same but for the position.
+func sameEntry(a, b *change.Change) bool {
+	return a.Op == b.Op &&
+		a.Tx.ID == b.Tx.ID && a.Table == b.Table && a.Database == b.Database && a.Source == b.Source &&
+		a.Pos.Flavor == b.Pos.Flavor && a.Pos.Offset == b.Pos.Offset && a.Pos.File == b.Pos.File && a.Pos.GTIDSet == b.Pos.GTIDSet &&
+		a.CommitTime.Equal(b.CommitTime)
+}
+
+// appendEntry appends a serialized Entry (without a length prefix) for
+// the changes at the front of cs and returns how many it took: one,
+// except for a row change, whose entry takes the row changes after it
+// that sameEntry allows while its RowChange is under entryBytes, as
+// Canal's entry of a rows event holds its rows. ok is false when cs[0]
+// is no entry at all (a heartbeat; n is then 1 and nothing is appended).
+// The grouping depends on cs only, so the same changes always make the
+// same entries.
+func (e *entryEncoder) appendEntry(dst []byte, cs []change.Change) (_ []byte, n int, ok bool) {
+	c := &cs[0]
 	kind := entryKind(c)
 	if kind == 0 {
-		return dst, false
+		return dst, 1, false
 	}
 	var evType int32
+	n = 1
 	e.store = e.store[:0]
-	switch kind {
-	case entryTransactionBegin:
+	switch {
+	case kind == entryTransactionBegin:
 		if c.Tx.ID != "" {
 			e.store = appendStringField(e.store, fBeginTransactionID, c.Tx.ID)
 		}
-	case entryTransactionEnd:
+	case kind == entryTransactionEnd:
 		if c.Tx.ID != "" {
 			e.store = appendStringField(e.store, fEndTransactionID, c.Tx.ID)
 		}
+	case isRow(c.Op):
+		evType, n = e.appendRows(cs)
 	default:
 		evType = e.appendRowChange(c)
 	}
 	dst = protowire.AppendTag(dst, fEntryHeader, protowire.BytesType)
 	dst, m := appendLenBegin(dst, 2)
-	dst = e.appendHeader(dst, c, kind, evType, len(e.store))
+	dst = e.appendHeader(dst, c, &cs[n-1], n, kind, evType, len(e.store))
 	dst = appendLenEnd(dst, m)
 	dst = protowire.AppendTag(dst, fEntryType, protowire.VarintType)
 	dst = protowire.AppendVarint(dst, uint64(kind))
 	dst = protowire.AppendTag(dst, fEntryStoreValue, protowire.BytesType)
 	dst = protowire.AppendBytes(dst, e.store)
-	return dst, true
+	return dst, n, true
 }
 
 // gtidPattern matches a MariaDB (domain-server-seq) or MySQL (uuid:n) GTID.
@@ -197,8 +222,9 @@ func (e *entryEncoder) isGTID(id string) bool {
 	return e.gtidIsID
 }
 
-// appendHeader appends the fields of c's Header.
-func (e *entryEncoder) appendHeader(dst []byte, c *change.Change, kind int, evType int32, storeLen int) []byte {
+// appendHeader appends the fields of the Header of an entry of rows
+// changes from c to last (c itself for entries of one change).
+func (e *entryEncoder) appendHeader(dst []byte, c, last *change.Change, rows int, kind int, evType int32, storeLen int) []byte {
 	fam := familyOf(c.Source)
 	dst = protowire.AppendTag(dst, fHeaderVersion, protowire.VarintType)
 	dst = protowire.AppendVarint(dst, 1)
@@ -237,14 +263,15 @@ func (e *entryEncoder) appendHeader(dst []byte, c *change.Change, kind int, evTy
 	if fam == familyMySQL && c.Tx.ID != "" && e.isGTID(c.Tx.ID) {
 		dst = appendPair(dst, fHeaderProps, "curtGtid", c.Tx.ID)
 	}
-	if kind == entryRowData && (c.Op == change.OpInsert || c.Op == change.OpUpdate || c.Op == change.OpDelete) {
-		dst = appendPair(dst, fHeaderProps, "rowsCount", "1")
+	if kind == entryRowData && isRow(c.Op) {
+		e.pos = strconv.AppendInt(e.pos[:0], int64(rows), 10)
+		dst = appendPairBytes(dst, fHeaderProps, "rowsCount", e.pos)
 	}
 	if c.Source != "" {
 		dst = appendPair(dst, fHeaderProps, "source", c.Source)
 	}
-	if !c.Pos.IsZero() {
-		e.pos = c.Pos.Append(e.pos[:0])
+	if !last.Pos.IsZero() {
+		e.pos = last.Pos.Append(e.pos[:0])
 		dst = appendPairBytes(dst, fHeaderProps, "position", e.pos)
 	}
 	if c.Pos.GTIDSet != "" {
@@ -253,18 +280,13 @@ func (e *entryEncoder) appendHeader(dst []byte, c *change.Change, kind int, evTy
 	return dst
 }
 
-// appendRowChange appends c's RowChange to e.store and returns its event type.
+// appendRowChange appends the RowChange of c, a DDL, truncate or
+// statement, to e.store and returns its event type.
 func (e *entryEncoder) appendRowChange(c *change.Change) int32 {
 	var ev int32
 	isDDL := false
 	sql := c.SQL
 	switch c.Op {
-	case change.OpInsert:
-		ev = eventInsert
-	case change.OpUpdate:
-		ev = eventUpdate
-	case change.OpDelete:
-		ev = eventDelete
 	case change.OpDDL:
 		ev, isDDL = ddlEventType(c.SQL), true
 	case change.OpTruncate:
@@ -284,22 +306,53 @@ func (e *entryEncoder) appendRowChange(c *change.Change) int32 {
 	if sql != "" {
 		s = appendStringField(s, fRowChangeSQL, sql)
 	}
-	if c.Op == change.OpInsert || c.Op == change.OpUpdate || c.Op == change.OpDelete {
-		s = protowire.AppendTag(s, fRowChangeRowDatas, protowire.BytesType)
-		var m lenMark
-		s, m = appendLenBegin(s, 2)
-		s = e.appendRowData(s, c)
-		s = appendLenEnd(s, m)
-	}
-	if c.Op != change.OpInsert && c.Op != change.OpUpdate && c.Op != change.OpDelete && c.Database != "" {
+	if c.Database != "" {
 		s = appendStringField(s, fRowChangeDdlSchemaName, c.Database)
 	}
 	e.store = s
 	return ev
 }
 
+// appendRows appends to e.store the RowChange of the row change cs[0] and
+// of the row changes after it that share its entry (sameEntry, while the
+// RowChange is under entryBytes): one RowData per row, each with its
+// position in its props. It returns the event type and the rows taken.
+func (e *entryEncoder) appendRows(cs []change.Change) (int32, int) {
+	c := &cs[0]
+	var ev int32
+	switch c.Op {
+	case change.OpUpdate:
+		ev = eventUpdate
+	case change.OpDelete:
+		ev = eventDelete
+	default: // insert, read
+		ev = eventInsert
+	}
+	s := e.store
+	s = protowire.AppendTag(s, fRowChangeEventType, protowire.VarintType)
+	s = protowire.AppendVarint(s, uint64(ev))
+	s = protowire.AppendTag(s, fRowChangeIsDdl, protowire.VarintType)
+	s = protowire.AppendVarint(s, protowire.EncodeBool(false))
+	n := 0
+	for n < len(cs) && (n == 0 || len(s) < entryBytes && sameEntry(c, &cs[n])) {
+		r := &cs[n]
+		s = protowire.AppendTag(s, fRowChangeRowDatas, protowire.BytesType)
+		var m lenMark
+		s, m = appendLenBegin(s, 2)
+		s = e.appendRowData(s, r)
+		if !r.Pos.IsZero() {
+			e.pos = r.Pos.Append(e.pos[:0])
+			s = appendPairBytes(s, fRowDataProps, "position", e.pos)
+		}
+		s = appendLenEnd(s, m)
+		n++
+	}
+	e.store = s
+	return ev, n
+}
+
 // appendRowData appends the RowData fields of a row change: the before
-// image (updates, deletes), then the after image (inserts, updates).
+// image (updates, deletes), then the after image (inserts, updates, reads).
 func (e *entryEncoder) appendRowData(dst []byte, c *change.Change) []byte {
 	fam := familyOf(c.Source)
 	e.prev = e.prev[:0]
@@ -308,7 +361,7 @@ func (e *entryEncoder) appendRowData(dst []byte, c *change.Change) []byte {
 	}
 	e.spans = e.spans[:len(c.Columns)]
 	clear(e.spans)
-	if c.Op != change.OpInsert {
+	if c.Op == change.OpUpdate || c.Op == change.OpDelete {
 		keep := c.Op == change.OpUpdate
 		for i := range c.Columns {
 			if i >= len(c.Before) || !c.Before[i].Present() || c.Before[i].Kind == change.KindUnchanged {

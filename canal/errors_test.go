@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -217,8 +218,8 @@ func TestBadClients(t *testing.T) {
 
 	more, _ := drain(t, good, 40, 10, true)
 	keys = append(keys, more...)
-	if len(keys) != 50 {
-		t.Errorf("the good client got %d entries", len(keys))
+	if len(keys) < 50 || len(slices.Compact(slices.Clone(keys))) != len(keys) {
+		t.Errorf("the good client got %d changes", len(keys))
 	}
 	// The vanished client's id starts again at its first entry.
 	again := ts.connect(t, 1002, "")
@@ -279,7 +280,7 @@ func TestOutOfOrderAck(t *testing.T) {
 	c := ts.connect(t, 1001, "")
 	keys, _ := drain(t, c, 15, 100, true)
 	if len(keys) != 15 {
-		t.Errorf("%d entries after reconnecting", len(keys))
+		t.Errorf("%d changes after reconnecting", len(keys))
 	}
 }
 

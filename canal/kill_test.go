@@ -154,38 +154,66 @@ func (k *killClient) session(ctx context.Context) {
 	}
 }
 
-// entry records one entry and returns its position.
+// entry records one entry and returns its position (a row entry's: its
+// last row's).
 func (k *killClient) entry(e *pbe.Entry) change.Position {
-	var p change.Position
-	for _, pr := range e.GetHeader().GetProps() {
-		if pr.GetKey() == "position" {
-			var err error
-			if p, err = change.ParsePosition(pr.GetValue()); err != nil {
-				k.fail("entry position %q: %v", pr.GetValue(), err)
-			}
-		}
+	p := k.position(e.GetHeader().GetProps(), "entry")
+	rc := &pbe.RowChange{}
+	if e.GetEntryType() != pbe.EntryType_ROWDATA {
+		rc = nil
+	} else if err := proto.Unmarshal(e.GetStoreValue(), rc); err != nil || !rc.GetIsDdl() && len(rc.GetRowDatas()) == 0 {
+		k.fail("row entry at %s: %v", p, err)
+		return p
+	} else if rc.GetIsDdl() {
+		rc = nil
+	}
+	var rows []change.Position
+	for _, rd := range rc.GetRowDatas() {
+		rows = append(rows, k.position(rd.GetProps(), "row"))
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if !k.confirmed.IsZero() && change.Compare(p, k.confirmed) <= 0 {
-		if len(k.errors) < 20 {
-			k.errors = append(k.errors, fmt.Sprintf("entry at %s again after its acknowledgement was saved (up to %s)", p, k.confirmed))
+	if rc == nil {
+		k.seenLocked(p)
+		return p
+	}
+	for i, rd := range rc.GetRowDatas() {
+		rp := rows[i]
+		if i > 0 && change.Compare(rp, rows[i-1]) <= 0 || i == len(rows)-1 && rp != p {
+			k.errors = append(k.errors, fmt.Sprintf("row %d at %s in the entry at %s", i, rp, p))
+		}
+		k.seenLocked(rp)
+		k.rowLocked(rp, e.GetHeader().GetTableName(), rc.GetEventType(), rd)
+	}
+	return p
+}
+
+// position reads the "position" prop.
+func (k *killClient) position(props []*pbe.Pair, what string) change.Position {
+	for _, pr := range props {
+		if pr.GetKey() == "position" {
+			p, err := change.ParsePosition(pr.GetValue())
+			if err != nil {
+				k.fail("%s position %q: %v", what, pr.GetValue(), err)
+			}
+			return p
 		}
 	}
-	if e.GetEntryType() != pbe.EntryType_ROWDATA {
-		return p
+	k.fail("%s without a position", what)
+	return change.Position{}
+}
+
+// seenLocked checks that a change at p was not acknowledged and confirmed before.
+func (k *killClient) seenLocked(p change.Position) {
+	if !k.confirmed.IsZero() && change.Compare(p, k.confirmed) <= 0 {
+		if len(k.errors) < 20 {
+			k.errors = append(k.errors, fmt.Sprintf("change at %s again after its acknowledgement was saved (up to %s)", p, k.confirmed))
+		}
 	}
-	rc := &pbe.RowChange{}
-	err := proto.Unmarshal(e.GetStoreValue(), rc)
-	if err == nil && rc.GetIsDdl() {
-		return p
-	}
-	if err != nil || len(rc.GetRowDatas()) != 1 {
-		k.errors = append(k.errors, fmt.Sprintf("row entry at %s: %v", p, err))
-		return p
-	}
-	table := e.GetHeader().GetTableName()
-	rd := rc.GetRowDatas()[0]
+}
+
+// rowLocked records a row change and applies it to the rebuilt tables.
+func (k *killClient) rowLocked(p change.Position, table string, ev pbe.EventType, rd *pbe.RowData) {
 	img := func(cols []*pbe.Column) (string, string) {
 		var vals []string
 		for _, c := range cols {
@@ -199,25 +227,25 @@ func (k *killClient) entry(e *pbe.Entry) change.Position {
 	bid, _ := img(rd.GetBeforeColumns())
 	aid, arow := img(rd.GetAfterColumns())
 	key := p.String()
-	content := table + " " + rc.GetEventType().String() + " " + bid + " " + arow
+	content := table + " " + ev.String() + " " + bid + " " + arow
 	if prev, ok := k.rows[key]; ok {
 		k.dups++
 		if prev != content {
 			k.errors = append(k.errors, fmt.Sprintf("change at %s delivered again differently: %q then %q", key, prev, content))
 		}
-		return p
+		return
 	}
 	k.rows[key] = content
 	if table == "fin" {
 		k.marker.Store(true)
-		return p
+		return
 	}
 	t := k.tables[table]
 	if t == nil {
 		t = map[string]string{}
 		k.tables[table] = t
 	}
-	switch rc.GetEventType() {
+	switch ev {
 	case pbe.EventType_INSERT:
 		t[aid] = arow
 	case pbe.EventType_UPDATE:
@@ -226,7 +254,6 @@ func (k *killClient) entry(e *pbe.Entry) change.Position {
 	case pbe.EventType_DELETE:
 		delete(t, bid)
 	}
-	return p
 }
 
 // TestCanalServerSIGKILL runs "sluice canal serve" as its own process

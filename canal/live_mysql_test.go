@@ -163,9 +163,11 @@ type rowEntry struct {
 	rc     *pbe.RowChange
 }
 
-// collect gets and acks batches until stop says the entries so far are
+// collect gets and acks batches until stop says the rows so far are
 // enough, checking on the way that every row entry lies between a BEGIN
-// and an END of the same transaction, in strictly increasing positions.
+// and an END of the same transaction. It returns one rowEntry per row (a
+// row entry holds several rows of a table in a transaction), with the
+// header of its entry.
 func collect(t *testing.T, c *canalclient.SimpleCanalConnector, timeout time.Duration, stop func([]rowEntry) bool) []rowEntry {
 	t.Helper()
 	var rows []rowEntry
@@ -224,8 +226,36 @@ func collect(t *testing.T, c *canalclient.SimpleCanalConnector, timeout time.Dur
 				if !rc.GetIsDdl() && !inTx && h.GetSourceType() != pbe.Type_TYPECOMPATIBLEPROTO2 { // MongoDB writes outside a transaction have no BEGIN/END
 					t.Fatalf("row entry outside a transaction at %s", pos)
 				}
-				if !rc.GetIsDdl() {
-					rows = append(rows, rowEntry{header: h, rc: rc})
+				if rc.GetIsDdl() {
+					break
+				}
+				// One rowEntry per row: the rows of one entry, each with
+				// its position, the entry's header saying how many and
+				// the last one's position.
+				count := ""
+				for _, p := range h.GetProps() {
+					if p.GetKey() == "rowsCount" {
+						count = p.GetValue()
+					}
+				}
+				rds := rc.GetRowDatas()
+				if count != fmt.Sprint(len(rds)) {
+					t.Fatalf("entry at %s: rowsCount %q, %d rows", pos, count, len(rds))
+				}
+				for k, rd := range rds {
+					rp := ""
+					for _, p := range rd.GetProps() {
+						if p.GetKey() == "position" {
+							rp = p.GetValue()
+						}
+					}
+					if rp == "" || k == len(rds)-1 && rp != pos {
+						t.Fatalf("row %d of the entry at %s: position %q", k, pos, rp)
+					}
+					one := &pbe.RowChange{}
+					proto.Merge(one, rc)
+					one.RowDatas = []*pbe.RowData{rd}
+					rows = append(rows, rowEntry{header: h, rc: one})
 				}
 			default:
 				t.Fatalf("entry type %v", e.GetEntryType())

@@ -122,40 +122,91 @@ func (ts *testServer) connectTo(t *testing.T, dest string, clientID int, filter 
 	return c
 }
 
-// entryKey identifies an entry: its type and Sluice position.
-func entryKey(t *testing.T, e *pbe.Entry) string {
+// entryKeys identifies the changes of an entry: one key per row of a
+// row entry (its type and the row's position, from the RowData's props),
+// else one for the entry (its type and the header's position). It checks
+// that a row entry's header says how many rows it holds and carries the
+// position of the last.
+func entryKeys(t *testing.T, e *pbe.Entry) []string {
 	t.Helper()
+	pos, rowsCount := "", ""
 	for _, p := range e.GetHeader().GetProps() {
-		if p.GetKey() == "position" {
-			return e.GetEntryType().String() + "@" + p.GetValue()
+		switch p.GetKey() {
+		case "position":
+			pos = p.GetValue()
+		case "rowsCount":
+			rowsCount = p.GetValue()
 		}
 	}
-	t.Fatalf("entry without a position prop: %v", e)
+	if pos == "" {
+		t.Fatalf("entry without a position prop: %v", e)
+	}
+	if e.GetEntryType() == pbe.EntryType_ROWDATA {
+		var rc pbe.RowChange
+		if err := proto.Unmarshal(e.GetStoreValue(), &rc); err != nil {
+			t.Fatal(err)
+		}
+		if rds := rc.GetRowDatas(); !rc.GetIsDdl() && len(rds) > 0 {
+			keys := make([]string, len(rds))
+			for i, rd := range rds {
+				keys[i] = rowKey(t, rd)
+			}
+			if rowsCount != fmt.Sprint(len(rds)) || keys[len(keys)-1] != "ROWDATA@"+pos {
+				t.Fatalf("entry of %d rows, rowsCount %q, position %s, last row %s", len(rds), rowsCount, pos, keys[len(keys)-1])
+			}
+			return keys
+		}
+	}
+	return []string{e.GetEntryType().String() + "@" + pos}
+}
+
+// rowKey is "ROWDATA@" and the position in a RowData's props.
+func rowKey(t *testing.T, rd *pbe.RowData) string {
+	t.Helper()
+	for _, p := range rd.GetProps() {
+		if p.GetKey() == "position" {
+			return "ROWDATA@" + p.GetValue()
+		}
+	}
+	t.Fatalf("row without a position prop: %v", rd)
 	return ""
 }
 
-// drain gets batches until n entries arrived (acking each when ack).
+// getBatch gets one batch of at most size entries, waiting up to 200 ms,
+// and returns its id (-1: nothing came) and the keys of its changes
+// (entryKeys).
+func getBatch(t *testing.T, c *canalclient.SimpleCanalConnector, size int) (int64, []string) {
+	t.Helper()
+	timeout, unit := int64(200), int32(2)
+	msg, err := c.GetWithOutAck(int32(size), &timeout, &unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for i := range msg.Entries {
+		keys = append(keys, entryKeys(t, &msg.Entries[i])...)
+	}
+	return msg.Id, keys
+}
+
+// drain gets batches of at most size entries until n changes arrived
+// (entryKeys: rows and other entries; acking each batch when ack), or
+// more when the last batch brings more.
 func drain(t *testing.T, c *canalclient.SimpleCanalConnector, n, size int, ack bool) (keys []string, batches []int64) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for len(keys) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("got %d entries, want %d", len(keys), n)
+			t.Fatalf("got %d changes, want %d", len(keys), n)
 		}
-		timeout, unit := int64(200), int32(2)
-		msg, err := c.GetWithOutAck(int32(size), &timeout, &unit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if msg.Id == -1 {
+		id, got := getBatch(t, c, size)
+		if id == -1 {
 			continue
 		}
-		batches = append(batches, msg.Id)
-		for i := range msg.Entries {
-			keys = append(keys, entryKey(t, &msg.Entries[i]))
-		}
+		batches = append(batches, id)
+		keys = append(keys, got...)
 		if ack {
-			if err := c.Ack(msg.Id); err != nil {
+			if err := c.Ack(id); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -176,13 +227,18 @@ func TestCanalGoFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msg.Id <= 0 || len(msg.Entries) != len(logged) || len(logged) != 18 {
-		t.Fatalf("batch %d with %d entries, want the log's %d (18)", msg.Id, len(msg.Entries), len(logged))
+	if len(logged) != 18 {
+		t.Fatalf("the fixture logged %d changes, want 18", len(logged))
 	}
 	// Java's java.sql.Types of the fixture's columns.
 	sqlTypes := map[string]int32{"bigint": -5, "decimal(12,2)": 3, "varchar(64)": 12}
+	j := 0 // the change of logged that comes next
 	for i := range msg.Entries {
-		e, w := &msg.Entries[i], logged[i]
+		e := &msg.Entries[i]
+		if j >= len(logged) {
+			t.Fatalf("entry %d past the log's %d changes", i, len(logged))
+		}
+		w := logged[j]
 		h := e.GetHeader()
 		if h.GetVersion() != 1 || h.GetLogfileName() != fixture.File || h.GetServerenCode() != "UTF-8" ||
 			h.GetSourceType() != pbe.Type_MYSQL || h.GetExecuteTime() != 1700000000000 {
@@ -196,41 +252,56 @@ func TestCanalGoFixture(t *testing.T) {
 			if err := proto.Unmarshal(e.GetStoreValue(), &b); err != nil || b.GetTransactionId() != w.Tx.ID {
 				t.Errorf("entry %d: begin %v (%v), want transaction %s", i, &b, err, w.Tx.ID)
 			}
+			j++
 		case change.OpCommit:
 			want = pbe.EntryType_TRANSACTIONEND
 			var b pbe.TransactionEnd
 			if err := proto.Unmarshal(e.GetStoreValue(), &b); err != nil || b.GetTransactionId() != w.Tx.ID {
 				t.Errorf("entry %d: end %v (%v), want transaction %s", i, &b, err, w.Tx.ID)
 			}
+			j++
 		default:
 			var rc pbe.RowChange
 			if err := proto.Unmarshal(e.GetStoreValue(), &rc); err != nil {
 				t.Fatal(err)
 			}
 			if h.GetSchemaName() != "db" || h.GetTableName() != "t" || h.GetEventType() != pbe.EventType_INSERT ||
-				rc.GetEventType() != pbe.EventType_INSERT || rc.GetIsDdl() || len(rc.GetRowDatas()) != 1 {
+				rc.GetEventType() != pbe.EventType_INSERT || rc.GetIsDdl() || len(rc.GetRowDatas()) == 0 {
 				t.Fatalf("entry %d: header %v row change %v", i, h, &rc)
 			}
-			rd := rc.GetRowDatas()[0]
-			after := rd.GetAfterColumns()
-			if len(rd.GetBeforeColumns()) != 0 || len(after) != len(w.Columns) {
-				t.Fatalf("entry %d: row %v", i, rd)
-			}
-			for j, col := range w.Columns {
-				value := string(w.After[j].B)
-				if j == fixture.ColID {
-					value = fmt.Sprint(w.After[j].I)
+			// The rows of one transaction share entries.
+			for _, rd := range rc.GetRowDatas() {
+				w := logged[j]
+				if w.Op != change.OpInsert {
+					t.Fatalf("entry %d: a row where the log has %v", i, w.Op)
 				}
-				a := after[j]
-				if a.GetName() != col.Name || a.GetIsKey() != col.Key || a.GetValue() != value || a.GetSqlType() != sqlTypes[col.Type] ||
-					a.GetMysqlType() != col.Type || !a.GetUpdated() || a.GetIndex() != int32(j) {
-					t.Errorf("entry %d: column %d %v, want %s %s = %q", i, j, a, col.Name, col.Type, value)
+				if k := rowKey(t, rd); k != "ROWDATA@"+w.Pos.String() {
+					t.Errorf("entry %d: row %s, want %s", i, k, w.Pos)
 				}
+				after := rd.GetAfterColumns()
+				if len(rd.GetBeforeColumns()) != 0 || len(after) != len(w.Columns) {
+					t.Fatalf("entry %d: row %v", i, rd)
+				}
+				for k, col := range w.Columns {
+					value := string(w.After[k].B)
+					if k == fixture.ColID {
+						value = fmt.Sprint(w.After[k].I)
+					}
+					a := after[k]
+					if a.GetName() != col.Name || a.GetIsKey() != col.Key || a.GetValue() != value || a.GetSqlType() != sqlTypes[col.Type] ||
+						a.GetMysqlType() != col.Type || !a.GetUpdated() || a.GetIndex() != int32(k) {
+						t.Errorf("entry %d: column %d %v, want %s %s = %q", i, k, a, col.Name, col.Type, value)
+					}
+				}
+				j++
 			}
 		}
 		if e.GetEntryType() != want {
 			t.Errorf("entry %d: type %v, want %v", i, e.GetEntryType(), want)
 		}
+	}
+	if msg.Id <= 0 || j != len(logged) {
+		t.Fatalf("batch %d with %d entries holding %d changes, want the log's %d", msg.Id, len(msg.Entries), j, len(logged))
 	}
 	if err := c.Ack(msg.Id); err != nil {
 		t.Fatal(err)
@@ -254,9 +325,13 @@ func TestRollbackRedeliversUnacked(t *testing.T) {
 		t.Run(fmt.Sprintf("byID=%v", byID), func(t *testing.T) {
 			ts := startTestServer(t, fixtureSource(t, 5, 3), Config{})
 			c := ts.connect(t, 1001, "")
-			first, ids := drain(t, c, 15, 5, false) // batches of 5 entries
-			if len(ids) != 3 {
-				t.Fatalf("%d batches, want 3", len(ids))
+			var ids []int64
+			var batches [][]string
+			for len(ids) < 3 {
+				id, keys := getBatch(t, c, 2) // batches of 2 entries
+				if id != -1 {
+					ids, batches = append(ids, id), append(batches, keys)
+				}
 			}
 			if err := c.Ack(ids[0]); err != nil {
 				t.Fatal(err)
@@ -270,13 +345,16 @@ func TestRollbackRedeliversUnacked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, _ := drain(t, c, 10, 5, true)
-			if strings.Join(again, " ") != strings.Join(first[5:], " ") {
-				t.Errorf("after rollback:\n%v\nwant\n%v", again, first[5:])
+			unacked := slices.Concat(batches[1], batches[2])
+			again, _ := drain(t, c, len(unacked), 2, true)
+			if strings.Join(again[:len(unacked)], " ") != strings.Join(unacked, " ") {
+				t.Errorf("after rollback:\n%v\nwant\n%v", again, unacked)
 			}
-			rest, _ := drain(t, c, 10, 100, true)
-			if len(rest) != 10 {
-				t.Errorf("%d more entries", len(rest))
+			// Then the rest, and nothing twice: the fixture's 25 changes.
+			rest, _ := drain(t, c, 25-len(batches[0])-len(again), 100, true)
+			all := slices.Concat(batches[0], again, rest)
+			if len(all) != 25 || len(slices.Compact(slices.Clone(all))) != 25 {
+				t.Errorf("%d changes in all:\n%v", len(all), all)
 			}
 		})
 	}
@@ -316,8 +394,13 @@ func TestResumeAfterRestart(t *testing.T) {
 	src := fixtureSource(t, 4, 2)
 	ts := startTestServer(t, src, Config{Store: store})
 	c := ts.connect(t, 1001, "")
-	all, ids := drain(t, c, 8, 4, false)
-	if err := c.Ack(ids[0]); err != nil {
+	id, first := getBatch(t, c, 4)
+	for id == -1 {
+		id, first = getBatch(t, c, 4)
+	}
+	all, _ := drain(t, c, 8-len(first), 4, false)
+	all = append(first, all...)
+	if err := c.Ack(id); err != nil {
 		t.Fatal(err)
 	}
 	// A GET confirms the ack was processed and saved.
@@ -327,9 +410,9 @@ func TestResumeAfterRestart(t *testing.T) {
 	ts.stop()
 	ts2 := startTestServer(t, src, Config{Store: store})
 	c2 := ts2.connect(t, 1001, "")
-	rest, _ := drain(t, c2, 12, 100, true)
-	if rest[0] != all[4] {
-		t.Errorf("resumed at %s, want %s", rest[0], all[4])
+	rest, _ := drain(t, c2, 16-len(first), 100, true)
+	if rest[0] != all[len(first)] || len(rest) != 16-len(first) {
+		t.Errorf("resumed at %s with %d changes, want %s and %d", rest[0], len(rest), all[len(first)], 16-len(first))
 	}
 }
 

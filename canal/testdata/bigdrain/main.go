@@ -73,13 +73,15 @@ func run() error {
 				if rc.GetIsDdl() {
 					continue
 				}
-				cols := rc.GetRowDatas()[0].GetAfterColumns()
-				v := cols[1].GetValue()
-				if !inTx || cols[0].GetValue() != strconv.Itoa(next) || len(v) != width || v[0] != byte(65+next%26) || v[width-1] != v[0] {
-					return fmt.Errorf("row %d: in transaction %v, id %s, %d bytes", next, inTx, cols[0].GetValue(), len(v))
+				for _, rd := range rc.GetRowDatas() {
+					cols := rd.GetAfterColumns()
+					v := cols[1].GetValue()
+					if !inTx || cols[0].GetValue() != strconv.Itoa(next) || len(v) != width || v[0] != byte(65+next%26) || v[width-1] != v[0] {
+						return fmt.Errorf("row %d: in transaction %v, id %s, %d bytes", next, inTx, cols[0].GetValue(), len(v))
+					}
+					total += int64(len(v))
+					next++
 				}
-				total += int64(len(v))
-				next++
 			}
 		}
 		if msg.Id > 0 {
