@@ -1,6 +1,7 @@
 package canal
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -16,12 +17,18 @@ import (
 
 // session is one client connection.
 type session struct {
-	srv     *Server
-	nc      net.Conn
-	log     *slog.Logger
-	enc     *entryEncoder
-	rbuf    []byte
-	wbuf    []byte
+	srv  *Server
+	nc   net.Conn
+	br   *bufio.Reader // reads nc: an ack and the GET after it in one read
+	log  *slog.Logger
+	enc  *entryEncoder
+	rbuf []byte
+	wbuf []byte
+	// pre is the batch being prepared for the next GET while the client
+	// decodes the last answer, with its own encoder and buffer.
+	pre     *prepared
+	penc    *entryEncoder
+	pbuf    []byte
 	cursors map[*cursor]bool // the cursors this connection uses
 	// Timeouts the client asked for (ClientAuth), else DefaultClientTimeout.
 	readTimeout, writeTimeout time.Duration
@@ -47,10 +54,14 @@ func refuse(code int32, format string, args ...any) error {
 func (s *Server) serveConn(nc net.Conn) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
-	ss := &session{srv: s, nc: nc, log: s.log.With("client", nc.RemoteAddr().String()), enc: newEntryEncoder(s.cfg.TimeZone),
+	ss := &session{srv: s, nc: nc, br: bufio.NewReaderSize(nc, 4096), log: s.log.With("client", nc.RemoteAddr().String()),
+		enc: newEntryEncoder(s.cfg.TimeZone), penc: newEntryEncoder(s.cfg.TimeZone),
 		cursors: map[*cursor]bool{}, readTimeout: DefaultClientTimeout, writeTimeout: DefaultClientTimeout, ctx: ctx}
 	defer func() {
 		nc.Close()
+		if ss.pre != nil {
+			<-ss.pre.done
+		}
 		for c := range ss.cursors {
 			c.detach()
 		}
@@ -74,6 +85,8 @@ func (ss *session) closeWith(err error) {
 	case errors.As(err, &ce):
 		ss.log.Warn("refused a request, closing the connection", "code", ce.code, "error", ce.msg)
 		ss.write(appendPacket(ss.wbuf[:0], pktAck, appendAck(nil, ce.code, ce.msg)))
+	case errors.As(err, new(*cutError)):
+		ss.log.Warn("closing the connection in the middle of an answer", "error", ss.srv.redactErr(err))
 	case errors.Is(err, io.EOF):
 		ss.log.Info("client disconnected")
 	case errors.Is(err, errPacketTooLong):
@@ -90,7 +103,7 @@ func (ss *session) closeWith(err error) {
 // read reads one packet, waiting at most timeout.
 func (ss *session) read(timeout time.Duration) (packet, error) {
 	ss.nc.SetReadDeadline(time.Now().Add(timeout))
-	b, err := readFrame(ss.nc, ss.rbuf, maxClientPacket)
+	b, err := readFrame(ss.br, ss.rbuf, maxClientPacket)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			err = fmt.Errorf("connection closed inside a packet: %w", err)
@@ -105,15 +118,46 @@ func (ss *session) read(timeout time.Duration) (packet, error) {
 	return p, nil
 }
 
-// write sends one or more whole packets.
+// write sends bytes: whole packets, or the parts of one (send).
 func (ss *session) write(b []byte) error {
 	ss.nc.SetWriteDeadline(time.Now().Add(ss.writeTimeout))
 	_, err := ss.nc.Write(b)
-	if cap(b) > 4<<20 {
-		b = nil // do not keep a huge batch's buffer for a connection
-	}
-	ss.wbuf = b[:0]
 	return err
+}
+
+// cutError is a failure after part of an answer was sent: the connection
+// closes without an error packet, which the client could not tell from
+// the rest of the answer.
+type cutError struct{ err error }
+
+func (e *cutError) Error() string { return "answer cut: " + e.err.Error() }
+func (e *cutError) Unwrap() error { return e.err }
+
+// send sends an answer to a GET. An acknowledgement received before the
+// GET must be saved before the client has the answer: the answer goes out
+// at once when it is, else all of it but its last byte while the store
+// saves (the client cannot decode a packet before its last byte), and the
+// last byte once the position is saved.
+func (ss *session) send(c *cursor, a answer) error {
+	if c.isSaved(a) {
+		return ss.write(a.b)
+	}
+	n := len(a.b) - 1
+	if err := ss.write(a.b[:n]); err != nil {
+		return err
+	}
+	if err := c.waitSaved(ss.ctx, a); err != nil {
+		return &cutError{err}
+	}
+	return ss.write(a.b[n:])
+}
+
+// keep returns b emptied for reuse, unless it grew huge.
+func keep(b []byte) []byte {
+	if cap(b) > 4<<20 {
+		return nil // do not keep a huge batch's buffer for a connection
+	}
+	return b[:0]
 }
 
 // handshake sends the seed, checks the client's credentials and answers.
@@ -339,23 +383,40 @@ func (ss *session) get(r get) error {
 	default:
 		req.wait = min(timeUnit(r.timeout, r.unit), ss.readTimeout)
 	}
-	b, id, err := c.get(ss.ctx, req, ss.enc, ss.wbuf[:0])
+	pre := ss.pre
+	ss.pre = nil
+	if pre != nil {
+		<-pre.done
+	}
+	a, err := c.get(ss.ctx, req, ss.enc, ss.wbuf[:0], pre)
 	if err != nil {
 		if ss.ctx.Err() != nil {
 			return err
 		}
 		return refuse(400, "destination %s: %v", r.destination, ss.srv.redactErr(err))
 	}
-	if r.autoAck && id > 0 {
-		if err := c.ack(id); err != nil {
+	if r.autoAck && a.id > 0 {
+		if err := c.ack(a.id); err != nil {
 			return refuse(400, "%v", err)
 		}
 	}
-	if err := ss.write(b); err != nil {
-		if id > 0 && !r.autoAck {
-			c.unfetch(id)
+	if err := ss.send(c, a); err != nil {
+		if a.id > 0 && !r.autoAck {
+			c.unfetch(a.id)
 		}
 		return err
+	}
+	switch {
+	case a.pre:
+		ss.wbuf, ss.pbuf = keep(a.b), ss.wbuf
+	case pre != nil:
+		ss.wbuf, ss.pbuf = keep(a.b), keep(pre.b)
+	default:
+		ss.wbuf = keep(a.b)
+	}
+	if a.id > 0 {
+		// Build the next batch while the client decodes this one.
+		ss.pre = c.prepare(req, ss.penc, ss.pbuf[:0])
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,6 +58,7 @@ type cursor struct {
 	acked     change.Position
 	saved     change.Position
 	rollbacks int // rollbacks so far: a GET that waited across one answers empty
+	taken     int // prepared batches handed out
 	conns     int // connections using the cursor
 	idle      *time.Timer
 }
@@ -311,11 +313,26 @@ type getRequest struct {
 	wait     time.Duration
 }
 
-// get appends a MESSAGES packet answering r to dst: a new batch of the
+// answer is a MESSAGES packet answering a GET, and what must hold
+// before its last byte goes out.
+type answer struct {
+	b  []byte
+	id int64 // the batch, -1 for none
+	// acked is the acknowledged position the store must hold before the
+	// client may have the answer (zero: none); gen is the pipeline it
+	// belongs to.
+	acked change.Position
+	gen   int
+	pre   bool // b is the prepared batch's
+}
+
+// get answers r with a MESSAGES packet appended to dst: a new batch of the
 // entries after the last handed-out one, or batch id -1 when there are
-// none. It waits as r says, and before answering until every acknowledged
-// batch is saved in the checkpoint store.
-func (c *cursor) get(ctx context.Context, r getRequest, enc *entryEncoder, dst []byte) ([]byte, int64, error) {
+// none. It waits as r says. The batch is pre, when pre was prepared for
+// this very answer (see prepare), else built here. The caller sends the
+// answer's last byte only once waitSaved says that the acknowledgements
+// received before the request are saved.
+func (c *cursor) get(ctx context.Context, r getRequest, enc *entryEncoder, dst []byte, pre *prepared) (answer, error) {
 	var deadline <-chan time.Time
 	if r.wait > 0 {
 		t := time.NewTimer(r.wait)
@@ -323,11 +340,11 @@ func (c *cursor) get(ctx context.Context, r getRequest, enc *entryEncoder, dst [
 		deadline = t.C
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	rollbacks := c.rollbacks
 	for {
 		if err := c.usableLocked(); err != nil {
-			c.mu.Unlock()
-			return nil, 0, err
+			return answer{}, err
 		}
 		avail := int(min(c.endSeq-c.fetchSeq, 1<<30))
 		// The wait ends early when the cursor holds half the queue bound:
@@ -343,32 +360,27 @@ func (c *cursor) get(ctx context.Context, r getRequest, enc *entryEncoder, dst [
 		case <-deadline:
 			r.wait = 0
 		case <-ctx.Done():
-			return nil, 0, ctx.Err()
+			c.mu.Lock()
+			return answer{}, ctx.Err()
 		}
 		c.mu.Lock()
 	}
-	var b []byte
-	id := int64(-1)
+	a := answer{id: -1, acked: c.acked, gen: c.gen}
 	// A rollback while this GET waited (another connection of the same
 	// client id, after this one's client vanished) wins: nothing is handed
 	// out to a request older than it.
-	if len(c.batches) >= c.srv.cfg.MaxBatches || c.fetchSeq == c.endSeq || c.rollbacks != rollbacks {
+	switch {
+	case len(c.batches) >= c.srv.cfg.MaxBatches || c.fetchSeq == c.endSeq || c.rollbacks != rollbacks:
 		if len(c.batches) >= c.srv.cfg.MaxBatches {
 			c.log.Warn("GET refused: too many unacknowledged batches", "batches", len(c.batches))
 		}
-		b = appendEmptyMessages(dst)
-	} else {
-		b, id = c.fetchLocked(r, enc, dst)
+		a.b = appendEmptyMessages(dst)
+	case c.takeLocked(pre, r):
+		a.b, a.id, a.pre = pre.b, pre.id, true
+	default:
+		a.b, a.id = c.fetchLocked(r, enc, dst)
 	}
-	// The answer goes out only once the acknowledgements received before
-	// this request are saved (the batch was built meanwhile; if the save
-	// fails it stays outstanding and is delivered again).
-	err := c.waitSavedLocked(ctx)
-	c.mu.Unlock()
-	if err != nil {
-		return nil, 0, err
-	}
-	return b, id, nil
+	return a, nil
 }
 
 // usableLocked returns why the cursor cannot serve, if it cannot.
@@ -382,13 +394,39 @@ func (c *cursor) usableLocked() error {
 	return errStopped
 }
 
-// waitSavedLocked waits (releasing mu while it waits) until the saved
-// position covers the last acknowledged batch.
-func (c *cursor) waitSavedLocked(ctx context.Context) error {
+// saved reports whether the store holds acknowledged position acked (of
+// pipeline gen), or why it never will.
+func (c *cursor) savedLocked(acked change.Position, gen int) (bool, error) {
+	if acked.IsZero() {
+		return true, nil
+	}
+	if err := c.usableLocked(); err != nil {
+		return false, err
+	}
+	if c.gen != gen {
+		return false, errStopped
+	}
+	return change.Compare(c.saved, acked) >= 0, nil
+}
+
+// isSaved reports whether a's acknowledgements are saved already.
+func (c *cursor) isSaved(a answer) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ok, _ := c.savedLocked(a.acked, a.gen)
+	return ok
+}
+
+// waitSaved waits until the store holds the acknowledged position a
+// needs, at most SaveTimeout.
+func (c *cursor) waitSaved(ctx context.Context, a answer) error {
 	timeout := time.NewTimer(c.srv.cfg.SaveTimeout)
 	defer timeout.Stop()
-	for !c.acked.IsZero() && change.Compare(c.saved, c.acked) < 0 {
-		if err := c.usableLocked(); err != nil {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		ok, err := c.savedLocked(a.acked, a.gen)
+		if ok || err != nil {
 			return err
 		}
 		w := c.wake
@@ -397,19 +435,50 @@ func (c *cursor) waitSavedLocked(ctx context.Context) error {
 		case <-w:
 		case <-timeout.C:
 			c.mu.Lock()
-			return fmt.Errorf("acknowledged position %s not saved within %v", c.acked, c.srv.cfg.SaveTimeout)
+			return fmt.Errorf("acknowledged position %s not saved within %v", a.acked, c.srv.cfg.SaveTimeout)
 		case <-ctx.Done():
 			c.mu.Lock()
 			return ctx.Err()
 		}
 		c.mu.Lock()
 	}
-	return nil
 }
 
 // fetchLocked appends a MESSAGES packet of the next entries and records
 // the batch; the caller holds mu.
 func (c *cursor) fetchLocked(r getRequest, enc *entryEncoder, dst []byte) ([]byte, int64) {
+	id := c.nextID
+	bt := encodeBatch(dst, c.pending[c.heldIndex(c.fetchSeq):], c.fetchSeq, r, enc, id)
+	if bt.entries == 0 {
+		// Only changes that are no entries. With no batch outstanding they
+		// are acknowledged now; else they wait for the acknowledgements.
+		if len(c.batches) == 0 {
+			c.ackRangeLocked(c.fetchSeq, bt.to, bt.last)
+			c.fetchSeq = bt.to
+		}
+		return appendEmptyMessages(dst), -1
+	}
+	c.nextID++
+	c.batches = append(c.batches, batch{id: id, from: c.fetchSeq, to: bt.to, last: bt.last})
+	c.fetchSeq = bt.to
+	return bt.b, id
+}
+
+// built is a MESSAGES packet of a batch, as encodeBatch built it.
+type built struct {
+	b       []byte // the packet, from the caller's dst on
+	idAt    int    // where in b the batch id's varint is
+	entries int
+	to      uint64          // the sequence number after the batch's last change
+	last    change.Position // the position of its last change
+	full    bool            // it stopped at the request's entries or bytes, not at the changes held
+}
+
+// encodeBatch appends to dst a MESSAGES packet with batch id id of the
+// entries of hs (deliveries held, in order) from sequence number from, as
+// many as r allows. It reads the deliveries' changes only, so it may run
+// without the cursor's lock over a copy of its pending list.
+func encodeBatch(dst []byte, hs []held, from uint64, r getRequest, enc *entryEncoder, id int64) built {
 	start := len(dst)
 	// Room for the frame and Packet header, written once the size is known.
 	const room = 4 + 2 + 2 + 1 + 5
@@ -417,53 +486,42 @@ func (c *cursor) fetchLocked(r getRequest, enc *entryEncoder, dst []byte) ([]byt
 		dst = append(dst, 0)
 	}
 	body := len(dst)
-	id := c.nextID
 	dst = protowire.AppendTag(dst, fMessagesBatchID, protowire.VarintType)
 	dst = protowire.AppendVarint(dst, uint64(id))
-	entries := 0
-	seq := c.fetchSeq
-	var last change.Position
-	for i := c.heldIndex(seq); i < len(c.pending) && entries < r.max && len(dst)-body < r.maxBytes; {
-		h := &c.pending[i]
-		k := int(seq - h.first)
-		if k >= len(h.d.Changes) {
-			i++
-			continue
+	bt := built{to: from}
+	seq := from
+	i := 0
+	for ; i < len(hs) && bt.entries < r.max && len(dst)-body < r.maxBytes; i++ {
+		h := &hs[i]
+		for k := int(seq - h.first); k < len(h.d.Changes) && bt.entries < r.max && len(dst)-body < r.maxBytes; {
+			mark := len(dst)
+			dst = protowire.AppendTag(dst, fMessagesMessages, protowire.BytesType)
+			var m lenMark
+			dst, m = appendLenBegin(dst, 3)
+			var n int
+			var ok bool
+			if dst, n, ok = enc.appendEntry(dst, h.d.Changes[k:]); ok {
+				dst = appendLenEnd(dst, m)
+				bt.entries++
+			} else {
+				dst = dst[:mark] // not an entry (a heartbeat): acknowledged with the batch
+			}
+			bt.last = h.d.Changes[k+n-1].Pos
+			k += n
+			seq += uint64(n)
 		}
-		mark := len(dst)
-		dst = protowire.AppendTag(dst, fMessagesMessages, protowire.BytesType)
-		var m lenMark
-		dst, m = appendLenBegin(dst, 3)
-		var n int
-		var ok bool
-		if dst, n, ok = enc.appendEntry(dst, h.d.Changes[k:]); ok {
-			dst = appendLenEnd(dst, m)
-			entries++
-		} else {
-			dst = dst[:mark] // not an entry (a heartbeat): acknowledged with the batch
-		}
-		last = h.d.Changes[k+n-1].Pos
-		seq += uint64(n)
 	}
-	if entries == 0 {
-		// Only changes that are no entries. With no batch outstanding they
-		// are acknowledged now; else they wait for the acknowledgements.
-		if len(c.batches) == 0 {
-			c.ackRangeLocked(c.fetchSeq, seq, last)
-			c.fetchSeq = seq
-		}
-		return appendEmptyMessages(dst[:start]), -1
-	}
-	c.nextID++
-	c.batches = append(c.batches, batch{id: id, from: c.fetchSeq, to: seq, last: last})
-	c.fetchSeq = seq
+	bt.to = seq
+	bt.full = bt.entries >= r.max || len(dst)-body >= r.maxBytes
 	// Write the header right before the body, then move the packet to start.
 	var hb [room]byte
 	hdr := appendPacketHeader(hb[:0], pktMessages, len(dst)-body)
 	off := body - len(hdr)
 	copy(dst[off:], hdr)
 	n := copy(dst[start:], dst[off:])
-	return dst[:start+n], id
+	bt.b = dst[:start+n]
+	bt.idAt = start + len(hdr) + 1
+	return bt
 }
 
 // heldIndex returns the index in pending of the delivery holding seq.
@@ -475,6 +533,67 @@ func (c *cursor) heldIndex(seq uint64) int {
 		}
 	}
 	return len(c.pending)
+}
+
+// prepared is a batch built ahead, while the client decodes the previous
+// one, for the connection's next GET: the entries after the batch just
+// handed out, for a request like the last one. It is handed out only if
+// nothing changed meanwhile (takeLocked), else built again.
+type prepared struct {
+	c    *cursor
+	r    getRequest
+	done chan struct{} // closed once built
+	built
+	from      uint64
+	id        int64
+	gen       int
+	rollbacks int
+}
+
+// prepare starts building, in a goroutine of its own with enc and dst,
+// the batch that the next request like r would get from the changes held
+// now, and returns it; nil when there are none.
+func (c *cursor) prepare(r getRequest, enc *entryEncoder, dst []byte) *prepared {
+	c.mu.Lock()
+	if !c.running || c.fetchSeq == c.endSeq {
+		c.mu.Unlock()
+		return nil
+	}
+	p := &prepared{c: c, r: r, done: make(chan struct{}), from: c.fetchSeq, id: c.nextID, gen: c.gen, rollbacks: c.rollbacks}
+	hs := slices.Clone(c.pending[c.heldIndex(c.fetchSeq):])
+	c.mu.Unlock()
+	go func() {
+		defer close(p.done)
+		p.built = encodeBatch(dst, hs, p.from, r, enc, p.id)
+	}()
+	return p
+}
+
+// takeLocked hands out the prepared batch p, if it is what r would get
+// now: built for the same request from the same place of the same
+// pipeline, no rollback since, and full (a batch that is not full might
+// have taken changes that came since). The caller holds mu and has
+// waited for p.done.
+func (c *cursor) takeLocked(p *prepared, r getRequest) bool {
+	if p == nil || p.c != c || p.r.max != r.max || p.r.maxBytes != r.maxBytes || p.gen != c.gen || p.rollbacks != c.rollbacks ||
+		p.from != c.fetchSeq || !p.full || p.entries == 0 {
+		return false
+	}
+	if p.id != c.nextID {
+		// Another batch went out meanwhile (another connection of the
+		// client id): the id in the packet changes, in place if its
+		// varint keeps its length.
+		if protowire.SizeVarint(uint64(p.id)) != protowire.SizeVarint(uint64(c.nextID)) {
+			return false
+		}
+		protowire.AppendVarint(p.b[p.idAt:p.idAt], uint64(c.nextID))
+		p.id = c.nextID
+	}
+	c.nextID++
+	c.batches = append(c.batches, batch{id: p.id, from: p.from, to: p.to, last: p.last})
+	c.fetchSeq = p.to
+	c.taken++
+	return true
 }
 
 // appendEmptyMessages appends the answer to a GET with nothing to deliver.

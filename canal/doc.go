@@ -22,14 +22,17 @@
 // intermediate structs. cursor.go is one (destination, client id): a
 // pipeline.NewAsync pipeline whose AsyncSink it is, with Canal's batch
 // bookkeeping (getWithoutAck, ack in order, rollback) over the deliveries
-// it holds. conn.go serves one connection; server.go accepts them.
+// it holds, and the batch it builds ahead for a connection's next GET
+// while the client decodes the last. conn.go serves one connection;
+// server.go accepts them.
 //
 // # Guarantees
 //
 // Every (destination, client id) reads its own copy of the source and
 // saves its acknowledged position in the checkpoint store (id
 // "canal/DESTINATION/CLIENTID"); an acknowledgement is saved before the
-// next answer on its connection, so what a client saw acknowledged is
+// next answer on its connection is complete (all of it but its last byte
+// goes out while the store saves), so what a client saw acknowledged is
 // never delivered again, and a restart loses nothing. Unacknowledged
 // entries stay held, counted against the reader's queue bound, so memory is
 // bounded in bytes whatever the transaction size.

@@ -113,6 +113,27 @@ type entryEncoder struct {
 
 	gtidID   string // the last Tx.ID looked at, and whether it is a GTID
 	gtidIsID bool
+
+	// bases are the typeBase of the columns of the last Columns slice
+	// seen (sources share one per table version), which starts at cols.
+	cols  *change.Column
+	bases []string
+}
+
+// columnBases returns the typeBase of every column of cols, computed once
+// per Columns slice.
+func (e *entryEncoder) columnBases(cols []change.Column) []string {
+	if len(cols) == 0 {
+		return nil
+	}
+	if &cols[0] != e.cols || len(cols) != len(e.bases) {
+		e.cols, e.bases = &cols[0], e.bases[:0]
+		for i := range cols {
+			base, _ := typeBase(cols[i].Type)
+			e.bases = append(e.bases, base)
+		}
+	}
+	return e.bases
 }
 
 // span locates a before-image value: null, absent, or prev[from:to].
@@ -361,13 +382,14 @@ func (e *entryEncoder) appendRowData(dst []byte, c *change.Change) []byte {
 	}
 	e.spans = e.spans[:len(c.Columns)]
 	clear(e.spans)
+	bases := e.columnBases(c.Columns)
 	if c.Op == change.OpUpdate || c.Op == change.OpDelete {
 		keep := c.Op == change.OpUpdate
 		for i := range c.Columns {
 			if i >= len(c.Before) || !c.Before[i].Present() || c.Before[i].Kind == change.KindUnchanged {
 				continue
 			}
-			dst = e.appendColumn(dst, fRowDataBefore, fam, i, &c.Columns[i], &c.Before[i], false, keep)
+			dst = e.appendColumn(dst, fRowDataBefore, fam, i, &c.Columns[i], bases[i], &c.Before[i], false, keep)
 		}
 	}
 	if c.Op != change.OpDelete {
@@ -375,18 +397,18 @@ func (e *entryEncoder) appendRowData(dst []byte, c *change.Change) []byte {
 			if i >= len(c.After) || !c.After[i].Present() || c.After[i].Kind == change.KindUnchanged {
 				continue
 			}
-			dst = e.appendColumn(dst, fRowDataAfter, fam, i, &c.Columns[i], &c.After[i], true, false)
+			dst = e.appendColumn(dst, fRowDataAfter, fam, i, &c.Columns[i], bases[i], &c.After[i], true, false)
 		}
 	}
 	return dst
 }
 
-// appendColumn appends one Column as field field of a RowData. An after
+// appendColumn appends one Column as field field of a RowData; base is
+// typeBase(col.Type). An after
 // column is "updated" unless the before image has the same text (or NULL)
 // at its index, as Canal decides; keep records a before column's text for
 // that comparison.
-func (e *entryEncoder) appendColumn(dst []byte, field protowire.Number, fam sourceFamily, i int, col *change.Column, v *change.Value, after, keep bool) []byte {
-	base, _ := typeBase(col.Type)
+func (e *entryEncoder) appendColumn(dst []byte, field protowire.Number, fam sourceFamily, i int, col *change.Column, base string, v *change.Value, after, keep bool) []byte {
 	null := v.Kind == change.KindNull
 	var sqlType int32
 	e.text = e.text[:0]

@@ -3,7 +3,9 @@ package canal
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -13,7 +15,10 @@ import (
 	"time"
 
 	canalclient "github.com/withlin/canal-go/client"
+	cproto "github.com/withlin/canal-go/protocol"
 	pbe "github.com/withlin/canal-go/protocol/entry"
+	pbp "github.com/withlin/canal-go/protocol/packet"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sluice-cdc/sluice/change"
@@ -435,5 +440,143 @@ func TestFilter(t *testing.T) {
 	keys, _ := drain(t, c2, 8, 100, true)
 	if len(keys) != 8 {
 		t.Errorf("%d entries with a matching filter", len(keys))
+	}
+}
+
+// TestPreparedBatches: while the client decodes a batch the server builds
+// the next; a client taking small batches gets every change once, in the
+// log's order, and most batches were built ahead.
+func TestPreparedBatches(t *testing.T) {
+	src := fixtureSource(t, 30, 10)
+	var want []string
+	for c := range src.After(change.Position{}) {
+		typ := pbe.EntryType_ROWDATA
+		switch c.Op {
+		case change.OpBegin:
+			typ = pbe.EntryType_TRANSACTIONBEGIN
+		case change.OpCommit:
+			typ = pbe.EntryType_TRANSACTIONEND
+		}
+		want = append(want, typ.String()+"@"+c.Pos.String())
+	}
+	ts := startTestServer(t, src, Config{})
+	c := ts.connect(t, 1001, "")
+	got, ids := drain(t, c, len(want), 5, true)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("got\n%v\nwant\n%v", got, want)
+	}
+	cur := ts.srv.cursor(ts.srv.dests["example"], "1001")
+	cur.mu.Lock()
+	taken := cur.taken
+	cur.mu.Unlock()
+	if taken < len(ids)/2 {
+		t.Errorf("%d of %d batches were prepared ahead", taken, len(ids))
+	}
+	t.Logf("%d batches, %d of them prepared ahead", len(ids), taken)
+}
+
+// TestBatchIDInPlace: the batch id of a prepared packet is rewritten in
+// place (encodeBatch's idAt).
+func TestBatchIDInPlace(t *testing.T) {
+	src := fixtureSource(t, 2, 3)
+	var cs []change.Change
+	for c := range src.After(change.Position{}) {
+		cs = append(cs, c)
+	}
+	d := &pipeline.Delivery{Changes: cs}
+	const id = int64(1_700_000_000_000_000)
+	bt := encodeBatch(nil, []held{{d: d}}, 0, getRequest{max: 100, maxBytes: 1 << 20}, newEntryEncoder(time.UTC), id)
+	protowire.AppendVarint(bt.b[bt.idAt:bt.idAt], uint64(id+1))
+	m, err := cproto.Decode(bt.b[4:], false)
+	if err != nil || m.Id != id+1 || len(m.Entries) != 6 || bt.to != uint64(len(cs)) || bt.full {
+		t.Errorf("batch %v (%v), %d entries, to %d, full %v", m, err, len(m.Entries), bt.to, bt.full)
+	}
+}
+
+// gateStore is a checkpoint store whose saves wait while gate is open.
+type gateStore struct {
+	checkpoint.Memory
+	mu   sync.Mutex
+	gate chan struct{} // when set, a save waits until it is closed
+}
+
+func (g *gateStore) hold() chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gate = make(chan struct{})
+	return g.gate
+}
+
+func (g *gateStore) Save(ctx context.Context, id string, p change.Position) error {
+	g.mu.Lock()
+	gate := g.gate
+	g.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	return g.Memory.Save(ctx, id, p)
+}
+
+// TestAnswerWaitsForSave: the answer to the GET after an ack goes out
+// while the ack is saved, all but its last byte, which follows the save;
+// a save that does not come in time cuts the connection there.
+func TestAnswerWaitsForSave(t *testing.T) {
+	for _, saved := range []bool{true, false} {
+		t.Run(fmt.Sprintf("saved=%v", saved), func(t *testing.T) {
+			store := &gateStore{}
+			ts := startTestServer(t, fixtureSource(t, 5, 3), Config{Store: store, SaveTimeout: 2 * time.Second})
+			r := dialRaw(t, ts.port)
+			r.login("", "")
+			r.send(pbp.PacketType_SUBSCRIPTION, &pbp.Sub{Destination: "example", ClientId: "1001"})
+			r.read()
+			get := &pbp.Get{Destination: "example", ClientId: "1001", FetchSize: 3,
+				TimeoutPresent: &pbp.Get_Timeout{Timeout: 2000}, UnitPresent: &pbp.Get_Unit{Unit: 2}}
+			r.send(pbp.PacketType_GET, get)
+			m := &pbp.Messages{}
+			proto.Unmarshal(r.read().GetBody(), m)
+			gate := store.hold()
+			r.send(pbp.PacketType_CLIENTACK, &pbp.ClientAck{Destination: "example", ClientId: "1001", BatchId: m.GetBatchId()})
+			r.send(pbp.PacketType_GET, get)
+			var hdr [4]byte
+			r.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadFull(r.nc, hdr[:]); err != nil {
+				t.Fatal(err)
+			}
+			b := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+			r.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			n, err := io.ReadFull(r.nc, b)
+			if n != len(b)-1 || err == nil {
+				t.Fatalf("before the save: %d of %d bytes (%v), want all but the last", n, len(b), err)
+			}
+			if !saved {
+				// No save within SaveTimeout: the connection ends there.
+				r.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if k, err := r.nc.Read(b[n:]); k != 0 || err == nil {
+					t.Errorf("after the save timed out: %d more bytes (%v)", k, err)
+				}
+				close(gate)
+				for deadline := time.Now().Add(5 * time.Second); !strings.Contains(ts.logs.String(), "in the middle of an answer"); {
+					if time.Now().After(deadline) {
+						t.Fatalf("no cut answer in the log:\n%s", ts.logs.String())
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				return
+			}
+			close(gate)
+			r.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadFull(r.nc, b[n:]); err != nil {
+				t.Fatal(err)
+			}
+			p, err := store.Load(context.Background(), "canal/example/1001")
+			if err != nil || p.IsZero() {
+				t.Errorf("saved %v (%v) when the answer was complete", p, err)
+			}
+			var pk pbp.Packet
+			m2 := &pbp.Messages{}
+			if err := proto.Unmarshal(b, &pk); err != nil || proto.Unmarshal(pk.GetBody(), m2) != nil || m2.GetBatchId() != m.GetBatchId()+1 || len(m2.GetMessages()) == 0 {
+				t.Errorf("answer after the save: %v %v (%v)", &pk, m2, err)
+			}
+		})
 	}
 }
