@@ -152,6 +152,16 @@ func (ss *session) send(c *cursor, a answer) error {
 	return ss.write(a.b[n:])
 }
 
+// batchBuf returns b emptied, or a new buffer if b cannot take a batch of
+// maxBytes: sized for one, so that appending does not grow it by half
+// again (memory is what the server is bounded by).
+func batchBuf(b []byte, maxBytes int) []byte {
+	if n := maxBytes + entryBytes + 4<<10; cap(b) < n {
+		return make([]byte, 0, n)
+	}
+	return b[:0]
+}
+
 // keep returns b emptied for reuse, unless it grew huge.
 func keep(b []byte) []byte {
 	if cap(b) > 4<<20 {
@@ -388,7 +398,7 @@ func (ss *session) get(r get) error {
 	if pre != nil {
 		<-pre.done
 	}
-	a, err := c.get(ss.ctx, req, ss.enc, ss.wbuf[:0], pre)
+	a, err := c.get(ss.ctx, req, ss.enc, batchBuf(ss.wbuf, req.maxBytes), pre)
 	if err != nil {
 		if ss.ctx.Err() != nil {
 			return err
@@ -416,7 +426,7 @@ func (ss *session) get(r get) error {
 	}
 	if a.id > 0 {
 		// Build the next batch while the client decodes this one.
-		ss.pre = c.prepare(req, ss.penc, ss.pbuf[:0])
+		ss.pre = c.prepare(req, ss.penc, batchBuf(ss.pbuf, req.maxBytes))
 	}
 	return nil
 }
