@@ -17,8 +17,9 @@ import (
 func TestLocker(t *testing.T) {
 	srv := testenv.NewEtcd(t)
 	leasetest.Run(t, leasetest.Harness{
-		Addr: srv.Addr(),
-		TTL:  2 * time.Second,
+		Addr:   srv.Addr(),
+		TTL:    2 * time.Second,
+		Server: srv,
 		Open: func(t *testing.T, addr string, opts lease.Options) lease.Locker {
 			u, _ := url.Parse("etcd://" + addr + "/ha?timeout=1s")
 			l, err := Open(context.Background(), u, opts)

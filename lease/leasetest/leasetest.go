@@ -28,6 +28,12 @@ type Harness struct {
 	// TTL is the TTL the tests use: short, but at least the coordinator's
 	// minimum (etcd: 2 s).
 	TTL time.Duration
+	// Server, when set, is the coordinator's process, private to the
+	// test: CoordinatorDown kills it and starts it again.
+	Server interface {
+		Kill()
+		Start(ctx context.Context) error
+	}
 }
 
 var names atomic.Int64
@@ -59,6 +65,55 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Partition", func(t *testing.T) { testPartition(t, h) })
 	t.Run("Cut", func(t *testing.T) { testCut(t, h) })
 	t.Run("FencedTakeover", func(t *testing.T) { testFencedTakeover(t, h) })
+	t.Run("CoordinatorDown", func(t *testing.T) {
+		if h.Server == nil {
+			t.Skip("the coordinator is shared with other tests")
+		}
+		testCoordinatorDown(t, h)
+	})
+}
+
+// testCoordinatorDown: the coordinator dies. The holder's Lost closes by
+// Expires − StopMargin; once the coordinator is back, the name can be
+// acquired again (the dead holder's lease, lost on its side, does not
+// live on) with a greater token.
+func testCoordinatorDown(t *testing.T, h Harness) {
+	ctx := ctxFor(t, 3*time.Minute)
+	a := h.open(t, h.Addr, "owner-a")
+	n := name(t)
+	la, err := a.Acquire(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Server.Kill()
+	down := time.Now()
+	select {
+	case <-la.Lost():
+	case <-time.After(2 * h.TTL):
+		t.Fatalf("Lost still open %s after the coordinator died", 2*h.TTL)
+	}
+	lost := time.Now()
+	if late := lost.Sub(la.Expires().Add(-h.TTL / 4)); late > 250*time.Millisecond {
+		t.Fatalf("Lost closed %s after Expires − StopMargin", late)
+	}
+	time.Sleep(h.TTL / 2)
+	if err := h.Server.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	up := time.Now()
+	b := h.open(t, h.Addr, "owner-b")
+	actx, cancel := context.WithTimeout(ctx, 4*h.TTL)
+	defer cancel()
+	lb, err := b.Acquire(actx, n)
+	if err != nil {
+		t.Fatalf("acquire after the coordinator came back: %v", err)
+	}
+	defer lb.Release(ctx)
+	t.Logf("coordinator down at 0: holder lost its lease at %s (%v); back at %s; a new holder acquired at %s",
+		lost.Sub(down).Round(time.Millisecond), la.Err(), up.Sub(down).Round(time.Millisecond), time.Since(down).Round(time.Millisecond))
+	if lb.Fence().Token <= la.Fence().Token {
+		t.Fatalf("token %d after %d", lb.Fence().Token, la.Fence().Token)
+	}
 }
 
 func testTryAndRelease(t *testing.T, h Harness) {
