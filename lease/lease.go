@@ -35,12 +35,13 @@
 // at the latest (and two renewals in a row must fail first), and a
 // standby takes over 10 s after the holder's last renewal plus the time
 // to notice (etcd: a watch, at once; ZooKeeper: a watch, at once; the SQL
-// locks: a poll every TTL/4).
+// locks: a poll every TTL/4, then TTL/3 + StopMargin of settling, see
+// lease/sql).
 //
 // What frees the name per coordinator:
-//   - etcd: the lease of the session expires (TTL, whole seconds, at
-//     least the server's minimum, about 2 s by default) and deletes the
-//     election key (concurrency.Election).
+//   - etcd: the etcd lease expires (TTL, whole seconds, at least the
+//     server's minimum, about 2 s by default) and deletes the election
+//     key (the keys and algorithm of etcd's concurrency.Election).
 //   - ZooKeeper: the session expires (session timeout = TTL, within the
 //     server's minSessionTimeout..maxSessionTimeout) and deletes the
 //     ephemeral sequential node.
