@@ -243,8 +243,11 @@ func testPartition(t *testing.T, h Harness) {
 	time.Sleep(h.TTL / 2) // a renewal or two through the proxy
 	p.Partition()
 	cut := time.Now()
-	var lost time.Time
-	standby := make(chan time.Time, 1)
+	type acquired struct {
+		at          time.Time
+		holderValid bool // the partitioned holder's lease still open then
+	}
+	standby := make(chan acquired, 1)
 	go func() {
 		lb, err := b.Acquire(ctx, n)
 		if err != nil {
@@ -252,35 +255,40 @@ func testPartition(t *testing.T, h Harness) {
 			close(standby)
 			return
 		}
-		standby <- time.Now()
+		standby <- acquired{time.Now(), isOpen(la.Lost())}
 		lb.Release(context.Background())
 	}()
 	margin := h.TTL / 4
+	var lost time.Time
 	select {
 	case <-la.Lost():
 		lost = time.Now()
-	case at := <-standby:
-		t.Fatalf("a standby acquired %s after the partition while the holder's lease was still open", at.Sub(cut))
 	case <-time.After(2 * h.TTL):
 		t.Fatalf("Lost still open %s after the partition", 2*h.TTL)
 	}
 	if !errors.Is(la.Err(), lease.ErrExpired) && !errors.Is(la.Err(), lease.ErrRevoked) {
 		t.Fatalf("Err = %v, want ErrExpired or ErrRevoked", la.Err())
 	}
-	if late := lost.Sub(la.Expires().Add(-margin)); late > 250*time.Millisecond {
-		t.Fatalf("Lost closed %s after Expires − StopMargin", late)
+	// Seen by this goroutine, which a loaded machine may run late.
+	if late := lost.Sub(la.Expires().Add(-margin)); late > time.Second {
+		t.Fatalf("Lost seen %s after Expires − StopMargin", late)
 	}
-	at, ok := <-standby
+	got, ok := <-standby
 	if !ok {
 		return
 	}
 	t.Logf("partition at 0: holder lost its lease at %s (%v), standby acquired at %s; TTL %s, stop margin %s",
-		lost.Sub(cut).Round(time.Millisecond), la.Err(), at.Sub(cut).Round(time.Millisecond), h.TTL, margin)
-	if gap := at.Sub(lost); gap < margin/2 {
-		t.Fatalf("the standby acquired %s after the holder stopped, want at least about the stop margin %s", gap, margin)
+		lost.Sub(cut).Round(time.Millisecond), la.Err(), got.at.Sub(cut).Round(time.Millisecond), h.TTL, margin)
+	if got.holderValid {
+		t.Fatalf("a standby acquired %s after the partition while the holder's lease was still open", got.at.Sub(cut))
 	}
-	if at.Sub(cut) > 3*h.TTL {
-		t.Fatalf("takeover took %s, want about the TTL %s", at.Sub(cut), h.TTL)
+	// The coordinator frees the name no earlier than Expires; the holder
+	// stopped at Expires − StopMargin.
+	if early := la.Expires().Sub(got.at); early > margin/2 {
+		t.Fatalf("the standby acquired %s before the holder's lease could expire", early)
+	}
+	if got.at.Sub(cut) > 3*h.TTL {
+		t.Fatalf("takeover took %s, want about the TTL %s", got.at.Sub(cut), h.TTL)
 	}
 }
 
@@ -375,5 +383,15 @@ func testFencedTakeover(t *testing.T, h Harness) {
 	// The deposed holder cannot claim again with its old token.
 	if _, err := store.Fence(ctx, n, la.Fence()); !errors.Is(err, checkpoint.ErrFenced) {
 		t.Fatalf("re-fence with the old token: err = %v, want ErrFenced", err)
+	}
+}
+
+// isOpen reports whether ch is still open.
+func isOpen(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return false
+	default:
+		return true
 	}
 }
