@@ -41,7 +41,7 @@ type Incremental struct {
 	// Signal is the signalling table; its rows never reach the sink.
 	Signal change.Namespace
 	// SignalRow reads a change of the signalling table: the row's id, kind
-	// and body.
+	// and body (nil: ReadSignal).
 	SignalRow func(c *change.Change) (id, kind, body string, ok bool)
 	// Write inserts a row into the signalling table, in a transaction of
 	// its own, and returns once it is committed.
@@ -74,7 +74,12 @@ type Incremental struct {
 	wake   chan struct{}   // the chunk goroutine waits on it for the high watermark's delivery
 	req    chan State      // a request to start (from the stream's emit)
 	err    error           // the chunk goroutine's failure, returned by the next emit
+	done   chan struct{}   // closed when the chunk goroutine has returned
 }
+
+// Wait waits for the goroutine Start started to return (after its ctx
+// ended): the source may then close what Write, Tables and Reader use.
+func (inc *Incremental) Wait() { <-inc.done }
 
 // Start prepares inc for a stream resumed at from: a request that was
 // being served goes on after its last key. It starts the goroutine that
@@ -89,6 +94,9 @@ func (inc *Incremental) Start(ctx context.Context, from change.Position) error {
 	if inc.Logger == nil {
 		inc.Logger = discard()
 	}
+	if inc.SignalRow == nil {
+		inc.SignalRow = ReadSignal
+	}
 	inc.wake = make(chan struct{}, 1)
 	inc.req = make(chan State, 1)
 	st, err := ParseState(from.Snapshot)
@@ -98,7 +106,11 @@ func (inc *Incremental) Start(ctx context.Context, from change.Position) error {
 	if st.Incremental != "" {
 		inc.state = st // the positions carry it until the request is done
 	}
-	go inc.loop(ctx)
+	inc.done = make(chan struct{})
+	go func() {
+		defer close(inc.done)
+		inc.loop(ctx)
+	}()
 	if st.Incremental != "" {
 		inc.Logger.Info("incremental snapshot resumes", "request", st.Incremental, "table", nsText(st.Table), "after_key", keyDisplay(st.Key))
 		inc.req <- st
@@ -365,4 +377,24 @@ func (inc *Incremental) loop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// ReadSignal reads the id, kind and body columns of a signalling table's
+// row change (its new row).
+func ReadSignal(c *change.Change) (id, kind, body string, ok bool) {
+	img := c.After
+	for i, col := range c.Columns {
+		if i >= len(img) {
+			break
+		}
+		switch col.Name {
+		case "id":
+			id = string(change.AppendText(nil, img[i]))
+		case "kind":
+			kind = string(img[i].B)
+		case "body":
+			body = string(img[i].B)
+		}
+	}
+	return id, kind, body, kind != ""
 }

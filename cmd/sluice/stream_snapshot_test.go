@@ -514,3 +514,24 @@ func (l *lineCounter) count() int64 {
 	l.n += int64(bytes.Count(data, []byte{'\n'}))
 	return l.n
 }
+
+// TestSnapshotCommandUsage: sluice snapshot's usage errors exit 2 and say
+// what is wrong.
+func TestSnapshotCommandUsage(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"snapshot", "mariadb://u@127.0.0.1:1/"}, "--table"},
+		{[]string{"snapshot", "mariadb://u@127.0.0.1:1/", "--table", "orders"}, "DB.TABLE"},
+		{[]string{"snapshot", "mongodb://127.0.0.1:1/", "--table", "a.b"}, "cannot snapshot incrementally"},
+		{[]string{"snapshot", "mariadb://u@127.0.0.1:1/?nope=1", "--table", "a.b"}, "nope"},
+		{[]string{"snapshot", "--table", "a.b"}, "one SOURCE-URL"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), &env{Stdout: &stdout, Stderr: &stderr}, tt.args)
+		if code != exitUsage || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("%v: exit %d, %q; want exit %d saying %q", tt.args, code, stderr.String(), exitUsage, tt.want)
+		}
+	}
+}

@@ -90,7 +90,6 @@ func (s *Source) incremental(ctx context.Context, from change.Position, flavor s
 	quoted := quoteName(ns.Database) + "." + quoteName(ns.Table)
 	inc := &snapshot.Incremental{
 		Signal: ns, Source: flavor, Logger: s.cfg.Logger, ChunkRows: s.cfg.Snapshot.ChunkRows,
-		SignalRow: signalRow,
 		Write: func(ctx context.Context, kind, body string) error {
 			if _, err := db.ExecContext(ctx, "INSERT INTO "+quoted+" (kind, body) VALUES (?, ?)", kind, body); err != nil {
 				return grantError(err, "write a watermark into "+ns.Database+"."+ns.Table+" (the replication user needs INSERT on it)")
@@ -124,28 +123,6 @@ func (s *Source) incremental(ctx context.Context, from change.Position, flavor s
 	return inc, db, nil
 }
 
-// signalRow reads a signalling table's change: id, kind and body.
-func signalRow(c *change.Change) (id, kind, body string, ok bool) {
-	img := c.After
-	if img == nil {
-		return "", "", "", false
-	}
-	for i, col := range c.Columns {
-		if i >= len(img) {
-			break
-		}
-		switch col.Name {
-		case "id":
-			id = string(change.AppendText(nil, img[i]))
-		case "kind":
-			kind = string(img[i].B)
-		case "body":
-			body = string(img[i].B)
-		}
-	}
-	return id, kind, body, kind != ""
-}
-
 // poolReader reads chunks on a connection of its pool, each query its own
 // transaction (a fresh view), in the snapshot session's settings.
 type poolReader struct {
@@ -175,4 +152,26 @@ func (r *poolReader) Read(ctx context.Context, t *snapshot.Table, after []change
 		r.w = nil
 	}
 	return n, err
+}
+
+// RequestDone reports whether a stream has written that it finished the
+// request id (a done row in the signalling table).
+func RequestDone(ctx context.Context, cfg Config, id string) (bool, error) {
+	if err := cfg.Validate(); err != nil {
+		return false, err
+	}
+	s := &Source{cfg: cfg}
+	ns, err := SignalTable(&cfg)
+	if err != nil {
+		return false, err
+	}
+	db := s.openSQL()
+	defer db.Close()
+	var n int
+	err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quoteName(ns.Database)+"."+quoteName(ns.Table)+" WHERE kind = ? AND body LIKE ?",
+		snapshot.SignalDone, "%:"+id).Scan(&n)
+	if err != nil {
+		return false, grantError(err, "read "+ns.Database+"."+ns.Table)
+	}
+	return n > 0, nil
 }

@@ -116,12 +116,16 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 	}
 	// Incremental snapshots asked for through the signalling table.
 	ictx, stopInc := context.WithCancel(ctx)
-	defer stopInc()
 	inc, incDB, err := s.incremental(ictx, from, "")
 	if err != nil {
+		stopInc()
 		return err
 	}
-	defer incDB.Close()
+	defer func() {
+		stopInc()
+		inc.Wait()
+		incDB.Close()
+	}()
 	emit = inc.Wrap(ictx, emit)
 	err = s.stream(ctx, start, floor, emit)
 	if errors.Is(err, source.ErrPositionLost) && mode == snapshot.ModeWhenNeeded && ctx.Err() == nil {

@@ -172,6 +172,19 @@ func (s *Source) Stream(ctx context.Context, from change.Position, emit func([]c
 	case mode == snapshot.ModeOnly && !from.IsZero():
 		return nil // the snapshot was done before
 	}
+	// Incremental snapshots asked for through the signalling table.
+	ictx, stopInc := context.WithCancel(ctx)
+	inc, closeInc, err := s.incremental(ictx, from)
+	if err != nil {
+		stopInc()
+		return err
+	}
+	defer func() {
+		stopInc()
+		inc.Wait()
+		closeInc()
+	}()
+	emit = inc.Wrap(ictx, emit)
 	err = s.stream(ctx, from, emit)
 	if errors.Is(err, source.ErrPositionLost) && mode == snapshot.ModeWhenNeeded && ctx.Err() == nil {
 		s.cfg.Logger.Warn("the slot has released the saved position: snapshotting again (snapshot=when-needed)",
