@@ -30,7 +30,9 @@ func SignalTable(cfg *Config) (change.Namespace, error) {
 	return change.Namespace{Database: schema, Table: t}, nil
 }
 
-func signalName(ns change.Namespace) string { return quoteIdent(ns.Database) + "." + quoteIdent(ns.Table) }
+func signalName(ns change.Namespace) string {
+	return quoteIdent(ns.Database) + "." + quoteIdent(ns.Table)
+}
 
 // RequestSnapshot inserts a request for an incremental snapshot of tables
 // into the signalling table (created when missing, and added to the
