@@ -1,7 +1,8 @@
 // Package sinks registers the sinks Sluice ships — stdout://,
-// file:///path.jsonl, kafka://brokers/?topic=…, and mysql:// (mariadb://),
-// postgres:// (postgresql://) to apply changes to a database — in a
-// sink.Registry, the way package sources does for sources. A URL's
+// file:///path.jsonl, kafka://brokers/?topic=…, redis://host/?mode=… (and rediss://), and
+// mysql:// (mariadb://), postgres:// (postgresql://) to apply changes to a
+// database — in a sink.Registry, the way package sources does for
+// sources. A URL's
 // scheme means a source or a sink by the registry it is looked up in: a
 // mysql:// URL given to --to is this package's SQL sink.
 package sinks
@@ -17,6 +18,7 @@ import (
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/sink/file"
 	"github.com/sluice-cdc/sluice/sink/kafka"
+	"github.com/sluice-cdc/sluice/sink/redis"
 	sqlsink "github.com/sluice-cdc/sluice/sink/sql"
 	"github.com/sluice-cdc/sluice/sink/stdout"
 )
@@ -61,13 +63,11 @@ func Register(r *sink.Registry, w io.Writer) error {
 			c.Format, c.Logger = cfg.Format, cfg.Logger
 			return kafka.New(ctx, c)
 		},
-		"mysql": openSQL,
+		"mysql": openSQL, "mariadb": openSQL, "postgres": openSQL, "postgresql": openSQL,
+		"redis": openRedis, "rediss": openRedis,
 	}
 	var first error
-	for _, scheme := range []string{"stdout", "file", "kafka", "mysql", "mariadb", "postgres", "postgresql"} {
-		if openers[scheme] == nil {
-			openers[scheme] = openSQL
-		}
+	for _, scheme := range []string{"stdout", "file", "kafka", "mysql", "mariadb", "postgres", "postgresql", "redis", "rediss"} {
 		if err := r.Register(scheme, openers[scheme]); err != nil && first == nil {
 			first = err
 		}
@@ -84,6 +84,16 @@ func openSQL(ctx context.Context, u *url.URL, cfg sink.Config) (pipeline.Sink, e
 	}
 	c.Logger = cfg.Logger
 	return sqlsink.New(ctx, c)
+}
+
+// openRedis opens a redis:// or rediss:// sink (sink/redis).
+func openRedis(ctx context.Context, u *url.URL, cfg sink.Config) (pipeline.Sink, error) {
+	c, err := redis.FromURL(u)
+	if err != nil {
+		return nil, sink.BadURL(err)
+	}
+	c.Format, c.Logger = cfg.Format, cfg.Logger
+	return redis.New(ctx, c)
 }
 
 // lineEncoder returns the encoder of cfg.Format for a line sink (no
