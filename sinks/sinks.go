@@ -1,5 +1,6 @@
 // Package sinks registers the sinks Sluice ships — stdout://,
-// file:///path.jsonl, kafka://brokers/?topic=…, redis://host/?mode=… (and rediss://), and
+// file:///path.jsonl, kafka://brokers/?topic=…, redis://host/?mode=… (and rediss://),
+// nats://host/?stream=…, and
 // mysql:// (mariadb://), postgres:// (postgresql://) to apply changes to a
 // database — in a sink.Registry, the way package sources does for
 // sources. A URL's
@@ -18,6 +19,7 @@ import (
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/sink/file"
 	"github.com/sluice-cdc/sluice/sink/kafka"
+	"github.com/sluice-cdc/sluice/sink/nats"
 	"github.com/sluice-cdc/sluice/sink/redis"
 	sqlsink "github.com/sluice-cdc/sluice/sink/sql"
 	"github.com/sluice-cdc/sluice/sink/stdout"
@@ -65,9 +67,10 @@ func Register(r *sink.Registry, w io.Writer) error {
 		},
 		"mysql": openSQL, "mariadb": openSQL, "postgres": openSQL, "postgresql": openSQL,
 		"redis": openRedis, "rediss": openRedis,
+		"nats": openNATS,
 	}
 	var first error
-	for _, scheme := range []string{"stdout", "file", "kafka", "mysql", "mariadb", "postgres", "postgresql", "redis", "rediss"} {
+	for _, scheme := range []string{"stdout", "file", "kafka", "mysql", "mariadb", "postgres", "postgresql", "redis", "rediss", "nats"} {
 		if err := r.Register(scheme, openers[scheme]); err != nil && first == nil {
 			first = err
 		}
@@ -94,6 +97,16 @@ func openRedis(ctx context.Context, u *url.URL, cfg sink.Config) (pipeline.Sink,
 	}
 	c.Format, c.Logger = cfg.Format, cfg.Logger
 	return redis.New(ctx, c)
+}
+
+// openNATS opens a nats:// sink (sink/nats).
+func openNATS(ctx context.Context, u *url.URL, cfg sink.Config) (pipeline.Sink, error) {
+	c, err := nats.FromURL(u)
+	if err != nil {
+		return nil, sink.BadURL(err)
+	}
+	c.Format, c.Logger = cfg.Format, cfg.Logger
+	return nats.New(ctx, c)
 }
 
 // lineEncoder returns the encoder of cfg.Format for a line sink (no

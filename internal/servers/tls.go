@@ -17,16 +17,21 @@ import (
 
 // TLSFiles are the PEM files of a server's TLS identity: the certificate of
 // the CA that clients verify against, and the server's certificate (signed
-// by that CA) and private key.
+// by that CA) and private key; and a client certificate signed by the same
+// CA, with its key, for servers that require one.
 type TLSFiles struct {
 	CA   string
 	Cert string
 	Key  string
+	// ClientCert and ClientKey are a client certificate (CommonName
+	// "sluice", extended key usage client authentication) and its key.
+	ClientCert, ClientKey string
 }
 
 // WriteTLSFiles makes a new CA and a server certificate signed by it, valid
 // for hosts (IP addresses or DNS names) for a day, and writes them into dir
-// as ca.pem, server.pem and server-key.pem. Every call makes a new CA, so a
+// as ca.pem, server.pem and server-key.pem, with a client certificate as
+// client.pem and client-key.pem. Every call makes a new CA, so a
 // client trusting one call's CA rejects a server using another call's
 // certificate.
 func WriteTLSFiles(dir string, hosts ...string) (TLSFiles, error) {
@@ -76,7 +81,26 @@ func WriteTLSFiles(dir string, hosts ...string) (TLSFiles, error) {
 	if err != nil {
 		return TLSFiles{}, fmt.Errorf("servers: tls files: %w", err)
 	}
-	f := TLSFiles{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "server.pem"), Key: filepath.Join(dir, "server-key.pem")}
+	clientKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return TLSFiles{}, fmt.Errorf("servers: tls files: %w", err)
+	}
+	clientTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "sluice"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+	}
+	clientDER, err := x509.CreateCertificate(rand.Reader, clientTmpl, ca, &clientKey.PublicKey, caKey)
+	if err != nil {
+		return TLSFiles{}, fmt.Errorf("servers: tls files: client certificate: %w", err)
+	}
+	clientKeyDER, err := x509.MarshalECPrivateKey(clientKey)
+	if err != nil {
+		return TLSFiles{}, fmt.Errorf("servers: tls files: %w", err)
+	}
+	f := TLSFiles{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "server.pem"), Key: filepath.Join(dir, "server-key.pem"),
+		ClientCert: filepath.Join(dir, "client.pem"), ClientKey: filepath.Join(dir, "client-key.pem")}
 	for _, w := range []struct {
 		path, typ string
 		der       []byte
@@ -85,6 +109,8 @@ func WriteTLSFiles(dir string, hosts ...string) (TLSFiles, error) {
 		{f.CA, "CERTIFICATE", caDER, 0o644},
 		{f.Cert, "CERTIFICATE", der, 0o644},
 		{f.Key, "EC PRIVATE KEY", keyDER, 0o600},
+		{f.ClientCert, "CERTIFICATE", clientDER, 0o644},
+		{f.ClientKey, "EC PRIVATE KEY", clientKeyDER, 0o600},
 	} {
 		if err := os.WriteFile(w.path, pem.EncodeToMemory(&pem.Block{Type: w.typ, Bytes: w.der}), w.perm); err != nil {
 			return TLSFiles{}, fmt.Errorf("servers: tls files: %w", err)

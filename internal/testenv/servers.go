@@ -28,6 +28,10 @@ type (
 	Redis = servers.Redis
 	// NATS is a private NATS server with JetStream (servers.NATS).
 	NATS = servers.NATS
+	// NATSOptions configures a NATS server (servers.NATSOptions).
+	NATSOptions = servers.NATSOptions
+	// RedisOptions configures a Redis server (servers.RedisOptions).
+	RedisOptions = servers.RedisOptions
 	// FerretDB is a private FerretDB server with an oplog
 	// (servers.FerretDB).
 	FerretDB = servers.FerretDB
@@ -153,6 +157,18 @@ func NewRedis(tb testing.TB) *Redis {
 func NewNATS(tb testing.TB) *NATS {
 	tb.Helper()
 	return startForTest(tb, time.Minute, servers.StartNATS)
+}
+
+// NewNATSWith is NewNATS with options.
+func NewNATSWith(tb testing.TB, opts NATSOptions) *NATS {
+	tb.Helper()
+	return startForTest(tb, time.Minute, func(ctx context.Context) (*NATS, error) { return servers.StartNATSWith(ctx, opts) })
+}
+
+// NewRedisWith is NewRedis with options.
+func NewRedisWith(tb testing.TB, opts RedisOptions) *Redis {
+	tb.Helper()
+	return startForTest(tb, time.Minute, func(ctx context.Context) (*Redis, error) { return servers.StartRedisWith(ctx, opts) })
 }
 
 // NewFerretDB starts a FerretDB server for one test (building the program

@@ -1,0 +1,110 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/checkpoint"
+)
+
+// kvStore keeps pipeline positions in a JetStream key-value bucket: key
+// the pipeline's name (escaped by kvKey), value the position as Sluice
+// prints it.
+type kvStore struct {
+	kv     jetstream.KeyValue
+	bucket string
+}
+
+// openKV opens the bucket, creating it (file storage, one value per key)
+// when it does not exist.
+func openKV(ctx context.Context, js jetstream.JetStream, cfg *Config) (*kvStore, error) {
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      cfg.Bucket,
+			Description: "positions of sluice pipelines",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+		})
+		if err == nil {
+			cfg.Logger.Info("created key-value bucket for positions", "bucket", cfg.Bucket)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nats: key-value bucket %s: %w", cfg.Bucket, err)
+	}
+	return &kvStore{kv: kv, bucket: cfg.Bucket}, nil
+}
+
+// kvKey returns the bucket key of a pipeline name: the characters a key
+// may hold (letters, digits, '-', '_', '/', '.' not at either end or
+// doubled) as they are, every other byte as "=XX".
+func kvKey(id string) string {
+	b := make([]byte, 0, len(id))
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '/'
+		if c == '.' && i > 0 && i < len(id)-1 && id[i-1] != '.' {
+			ok = true
+		}
+		if ok {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '=', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
+	}
+	return string(b)
+}
+
+// Load returns the position stored for pipeline id, or an error wrapping
+// checkpoint.ErrNotFound.
+func (k *kvStore) Load(ctx context.Context, id string) (change.Position, error) {
+	var e jetstream.KeyValueEntry
+	var err error
+	began := time.Now()
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		e, err = k.kv.Get(ctx, kvKey(id))
+		if err == nil || errors.Is(err, jetstream.ErrKeyNotFound) || !retriable(err) || ctx.Err() != nil || time.Since(began) > connectTimeout {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return change.Position{}, fmt.Errorf("nats: pipeline %q in bucket %s: %w", id, k.bucket, checkpoint.ErrNotFound)
+	case err != nil:
+		return change.Position{}, fmt.Errorf("nats: load position of pipeline %q from bucket %s: %w", id, k.bucket, err)
+	}
+	p, err := change.ParsePosition(string(e.Value()))
+	if err != nil {
+		return change.Position{}, fmt.Errorf("nats: bucket %s key %s: %w", k.bucket, kvKey(id), err)
+	}
+	return p, nil
+}
+
+// Save stores p as pipeline id's position, retrying while the servers
+// are unreachable.
+func (k *kvStore) Save(ctx context.Context, id string, p change.Position) error {
+	began := time.Now()
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		_, err := k.kv.PutString(ctx, kvKey(id), p.String())
+		if err == nil {
+			return nil
+		}
+		if !retriable(err) || ctx.Err() != nil || time.Since(began) > connectTimeout {
+			return fmt.Errorf("nats: save position of pipeline %q to bucket %s: %w", id, k.bucket, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("nats: save position of pipeline %q to bucket %s: %w", id, k.bucket, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}
