@@ -408,5 +408,3 @@ func TestTokenAndTLS(t *testing.T) {
 		t.Errorf("wrong token: %v", err)
 	}
 }
-
-
