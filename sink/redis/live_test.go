@@ -577,3 +577,37 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestTLSAndACL: a TLS listener that requires a client certificate takes
+// the sink's rediss:// URL with tls_ca, tls_cert and tls_key and an ACL
+// user, and refuses a sink without the client certificate.
+func TestTLSAndACL(t *testing.T) {
+	files := testenv.NewTLSFiles(t, "127.0.0.1")
+	srv := testenv.NewRedisWith(t, testenv.RedisOptions{TLS: &files, VerifyClients: true, User: "cdc", UserPassword: "acl-Secret-9"})
+	base := fmt.Sprintf("rediss://cdc:acl-Secret-9@%s/0?tls_ca=%s", srv.TLSAddr(), files.CA)
+	s, err := Open(context.Background(), base+"&tls_cert="+files.ClientCert+"&tls_key="+files.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	s.Load(ctx, "p")
+	if err := s.WriteAt(ctx, testChanges(0, 3), testChanges(0, 3)[2].Pos); err != nil {
+		t.Fatal(err)
+	}
+	if n := client(t, srv, 0).XLen(ctx, "sluice:d:t").Val(); n != 3 {
+		t.Errorf("%d entries, want 3", n)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if s, err := Open(cctx, base); err == nil {
+		s.Close()
+		t.Error("a server requiring a client certificate accepted a sink without one")
+	} else if cctx.Err() != nil {
+		t.Errorf("a refused client certificate was retried until the deadline: %v", err)
+	}
+	_, err = Open(ctx, strings.Replace(base, "acl-Secret-9", "wrong-Secret", 1)+"&tls_cert="+files.ClientCert+"&tls_key="+files.ClientKey)
+	if err == nil || strings.Contains(err.Error(), "wrong-Secret") || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Errorf("wrong ACL password: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -111,7 +112,11 @@ func (s *Sink) connect(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
-		if !retriable(err) || ctx.Err() != nil || time.Since(began) > min(s.cfg.RetryFor, 30*time.Second) {
+		// A TLS failure (an unknown authority, a refused certificate)
+		// does not go away.
+		var certErr *tls.CertificateVerificationError
+		tlsFailed := errors.As(err, &certErr) || strings.Contains(err.Error(), "tls: ")
+		if !retriable(err) || tlsFailed || ctx.Err() != nil || time.Since(began) > min(s.cfg.RetryFor, 30*time.Second) {
 			return fmt.Errorf("redis: %s: %w", s.cfg.Addr, explain(err))
 		}
 		select {
