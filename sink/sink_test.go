@@ -24,7 +24,7 @@ func (nopSink) Close() error                                 { return nil }
 func TestOpen(t *testing.T) {
 	ctx := context.Background()
 	r := sinks.Builtin()
-	if got := r.Schemes(); !reflect.DeepEqual(got, []string{"file", "kafka", "mariadb", "mysql", "postgres", "postgresql", "stdout"}) {
+	if got := r.Schemes(); !reflect.DeepEqual(got, []string{"file", "http", "https", "kafka", "mariadb", "mysql", "nats", "postgres", "postgresql", "redis", "rediss", "stdout"}) {
 		t.Fatalf("Builtin schemes %v", got)
 	}
 	s, err := sink.Open(ctx, r, "file://"+filepath.Join(t.TempDir(), "x.jsonl"), sink.Config{})
@@ -32,17 +32,17 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if _, err := sink.Open(ctx, r, "nats://b1:4222/subject", sink.Config{}); !errors.Is(err, address.ErrUnknownScheme) {
+	if _, err := sink.Open(ctx, r, "amqp://b1:5672/queue", sink.Config{}); !errors.Is(err, address.ErrUnknownScheme) {
 		t.Errorf("unknown scheme: %v", err)
 	}
 	opened := ""
-	if err := r.Register("HTTPS", func(ctx context.Context, u *url.URL, _ sink.Config) (pipeline.Sink, error) {
+	if err := r.Register("X-HOOK", func(ctx context.Context, u *url.URL, _ sink.Config) (pipeline.Sink, error) {
 		opened = u.Host
 		return nopSink{}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sink.Open(ctx, r, "https://hook.example/x", sink.Config{}); err != nil || opened != "hook.example" {
+	if _, err := sink.Open(ctx, r, "x-hook://hook.example/x", sink.Config{}); err != nil || opened != "hook.example" {
 		t.Errorf("custom scheme: %v, host %q", err, opened)
 	}
 	// Errors never show secrets, and say "sink" once.

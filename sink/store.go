@@ -11,3 +11,13 @@ import "github.com/sluice-cdc/sluice/checkpoint"
 type StoreProvider interface {
 	CheckpointStore() checkpoint.Store
 }
+
+// StoreWrapper is implemented by sinks that must record something of their
+// own in the pipeline's checkpoint store, in step with the position: the
+// HTTP sink notes the end of each request before sending it, so that after
+// a crash it repeats the interrupted request with the same changes and the
+// same Idempotency-Key. A caller that runs the pipeline with a store of its
+// own hands it to WrapStore and runs the pipeline with the store returned.
+type StoreWrapper interface {
+	WrapStore(checkpoint.Store) checkpoint.Store
+}

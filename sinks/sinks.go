@@ -1,6 +1,6 @@
 // Package sinks registers the sinks Sluice ships — stdout://,
 // file:///path.jsonl, kafka://brokers/?topic=…, redis://host/?mode=… (and rediss://),
-// nats://host/?stream=…, and
+// nats://host/?stream=…, https://hook/path (and http://), and
 // mysql:// (mariadb://), postgres:// (postgresql://) to apply changes to a
 // database — in a sink.Registry, the way package sources does for
 // sources. A URL's
@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/sink/file"
+	httpsink "github.com/sluice-cdc/sluice/sink/http"
 	"github.com/sluice-cdc/sluice/sink/kafka"
 	"github.com/sluice-cdc/sluice/sink/nats"
 	"github.com/sluice-cdc/sluice/sink/redis"
@@ -68,9 +69,10 @@ func Register(r *sink.Registry, w io.Writer) error {
 		"mysql": openSQL, "mariadb": openSQL, "postgres": openSQL, "postgresql": openSQL,
 		"redis": openRedis, "rediss": openRedis,
 		"nats": openNATS,
+		"http": openHTTP, "https": openHTTP,
 	}
 	var first error
-	for _, scheme := range []string{"stdout", "file", "kafka", "mysql", "mariadb", "postgres", "postgresql", "redis", "rediss", "nats"} {
+	for _, scheme := range []string{"stdout", "file", "kafka", "mysql", "mariadb", "postgres", "postgresql", "redis", "rediss", "nats", "http", "https"} {
 		if err := r.Register(scheme, openers[scheme]); err != nil && first == nil {
 			first = err
 		}
@@ -107,6 +109,16 @@ func openNATS(ctx context.Context, u *url.URL, cfg sink.Config) (pipeline.Sink, 
 	}
 	c.Format, c.Logger = cfg.Format, cfg.Logger
 	return nats.New(ctx, c)
+}
+
+// openHTTP opens an http:// or https:// webhook sink (sink/http).
+func openHTTP(_ context.Context, u *url.URL, cfg sink.Config) (pipeline.Sink, error) {
+	c, err := httpsink.FromURL(u)
+	if err != nil {
+		return nil, sink.BadURL(err)
+	}
+	c.Format, c.Logger = cfg.Format, cfg.Logger
+	return httpsink.New(c)
 }
 
 // lineEncoder returns the encoder of cfg.Format for a line sink (no

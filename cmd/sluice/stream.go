@@ -351,6 +351,11 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *sour
 		}
 		defer st.Close()
 		store, state = st, address.Redact(c.state)
+		// A sink that notes its own state beside the position (the HTTP
+		// sink's request in flight) does so in the checkpoint store.
+		if sw, ok := out.(sink.StoreWrapper); ok {
+			store = sw.WrapStore(store)
+		}
 	}
 	var counters pipeline.Counters
 	p, err := pipeline.New(src, out, store,
