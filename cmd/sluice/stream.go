@@ -57,7 +57,7 @@ func runStream(ctx context.Context, e *env, args []string) error {
 	return streamWith(ctx, e, args, source.Default(), sinks.BuiltinTo(e.Stdout))
 }
 
-const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl|kafka://BROKERS/?topic=…|mysql://…|postgres://…] [--format NAME[?OPTIONS]] [--include REGEXES] [--exclude REGEXES] [--mask|--hash TABLE:COLS] [--rename RE=REPL] [--snapshot initial|never|when-needed|only] [--snapshot-workers N] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
+const streamSynopsis = "sluice stream SOURCE-URL [--to stdout://|file:///path.jsonl|kafka://BROKERS/?topic=…|nats://HOST/?stream=…|redis://HOST/?mode=…|https://HOOK|mysql://…|postgres://…] [--format NAME[?OPTIONS]] [--include REGEXES] [--exclude REGEXES] [--mask|--hash TABLE:COLS] [--rename RE=REPL] [--snapshot initial|never|when-needed|only] [--snapshot-workers N] [--from latest|earliest|FILE:POS|GTIDSET|LSN] [--stop-at FILE:POS|LSN] [--state ./sluice.db] [--begin-commit]"
 
 const streamHelp = `Stream the changes of a source database to a sink as Sluice JSON lines,
 one change per line, checkpointing the position of what the sink has
@@ -131,13 +131,24 @@ Kafka transaction together with the position, the cluster keeps the
 checkpoint (offsets topic sluice_offsets, keyed by --id) and no state file
 is used. See the README for its parameters.
 
+--to nats://host:4222/?stream=NAME publishes to JetStream (exactly once
+within the stream's duplicate window; ?checkpoint=kv keeps the position in
+a key-value bucket instead of the state file). --to redis://host:6379/0
+writes to Redis: mode=stream (XADD per table), mode=hash (a mirror of the
+rows) or mode=pubsub, each batch and the position in one atomic step
+(exactly once; Redis keeps the position, no state file). --to
+https://hook.example/path posts batches to a webhook, signed with ?secret=,
+each request with an Idempotency-Key that a request repeated after a
+crash keeps (at least once; the state file also notes the request in
+flight). See the README for their parameters.
+
 SIGINT or SIGTERM stops the stream cleanly: the last acknowledged position
 is saved before exit. Logs go to standard error; passwords never appear.`
 
 // streamWith is runStream with explicit registries, for tests.
 func streamWith(ctx context.Context, e *env, args []string, sources *source.Registry, sinks *sink.Registry) error {
 	fs := newFlagSet(e, "stream", streamSynopsis, streamHelp)
-	to := fs.String("to", "stdout://", "sink URL: stdout://, file:///path/changes.jsonl, kafka://host:9092,…/?topic=…, mysql://…/DB or postgres://…/DB")
+	to := fs.String("to", "stdout://", "sink URL: stdout://, file:///path/changes.jsonl, kafka://host:9092,…/?topic=…, nats://host:4222/?stream=…, redis://host:6379/0?mode=…, https://hook/path, mysql://…/DB or postgres://…/DB")
 	formatText := fs.String("format", format.Default, "output format and its options: "+strings.Join(format.Names(), ", ")+"; e.g. 'debezium?schemas=true'")
 	var spec pipeline.FilterSpec
 	fs.StringVar(&spec.Include, "include", "", "only these tables (comma-separated regexes on db.table)")
@@ -154,7 +165,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	snapMode := fs.String("snapshot", "", "initial, never, when-needed or only (default initial, or never with --from)")
 	snapWorkers := fs.Int("snapshot-workers", snapshot.DefaultWorkers, "tables a snapshot reads at once")
 	stopAt := fs.String("stop-at", "", "end the stream, exit 0, on reaching this position: FILE:POS, an LSN, or a sluice position (default: never)")
-	state := fs.String("state", "./sluice.db", "checkpoint store: a state file path, or a URL (etcd://, zk://, mysql://, postgres://, redis://; not used when the sink keeps it: kafka delivery=exactly-once, the SQL sinks mysql:// and postgres://)")
+	state := fs.String("state", "./sluice.db", "checkpoint store: a state file path, or a URL (etcd://, zk://, mysql://, postgres://, redis://; not used when the sink keeps it: kafka delivery=exactly-once, redis, nats checkpoint=kv, the SQL sinks mysql:// and postgres://)")
 	id := fs.String("id", "stream", "name of this stream's checkpoint in the state file")
 	beginCommit := fs.Bool("begin-commit", false, "also write begin and commit events")
 	queueBytes := fs.Int64("queue-bytes", pipeline.DefaultQueueBytes, "bytes of changes held between source and sink")
@@ -335,7 +346,8 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *sour
 		return err
 	}
 	// A sink that writes the position with the changes (Kafka in
-	// exactly-once mode) is the checkpoint store: no state file.
+	// exactly-once mode, Redis) or keeps it itself (NATS with
+	// checkpoint=kv) is the checkpoint store: no state file.
 	var store checkpoint.Store
 	state := c.state
 	if sp, ok := out.(sink.StoreProvider); ok && sp.CheckpointStore() != nil {
