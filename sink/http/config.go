@@ -122,11 +122,11 @@ func (c *Config) validate() error {
 	case c.Body != BodyNDJSON && c.Body != BodyArray:
 		return fmt.Errorf("body %q: want ndjson or array", c.Body)
 	case c.MaxBytes < 1 || c.MaxMessages < 1:
-		return errors.New("max_bytes and max_messages must be positive")
+		return errors.New("max-bytes and max-messages must be positive")
 	case c.Token != "" && (c.User != "" || c.Password != ""):
 		return errors.New("a token and a user or password do not go together")
 	case !validHeaderName(c.SignatureHeader):
-		return fmt.Errorf("signature_header %q: not a header name", c.SignatureHeader)
+		return fmt.Errorf("signature-header %q: not a header name", c.SignatureHeader)
 	}
 	f, err := format.Parse(c.Format)
 	if err != nil {
@@ -157,10 +157,10 @@ func validHeaderName(s string) bool {
 //
 //	http[s]://[USER:PASSWORD@]HOST[:PORT]/PATH[?PARAMETERS]
 //
-// Parameters: body, secret, secret_file, signature_header, token,
-// max_bytes, max_messages, timeout, backoff_max, retry_for, query, and
-// the TLS parameters tls_ca, tls_cert, tls_key, tls_server_name,
-// tls_insecure (see the package documentation). Unknown parameters are
+// Parameters: body, secret, secret-file, signature-header, token,
+// max-bytes, max-messages, timeout, backoff-max, retry-for, query, and
+// the TLS parameters tls, tls-ca, tls-cert, tls-key, tls-server-name
+// (see the package documentation). Unknown parameters are
 // errors: the webhook's own query goes in query. Its errors do not repeat
 // the URL.
 func ParseURL(raw string) (Config, error) {
@@ -187,16 +187,16 @@ func FromURL(u *url.URL) (Config, error) {
 	c.Body = Body(body)
 	var secret string
 	p.String("secret", &secret)
-	p.String("secret_file", &secretFile)
-	p.String("signature_header", &c.SignatureHeader)
+	p.String("secret-file", &secretFile)
+	p.String("signature-header", &c.SignatureHeader)
 	p.String("token", &c.Token)
 	var maxBytes int64
-	p.Size("max_bytes", &maxBytes, 1024)
+	p.Size("max-bytes", &maxBytes, 1024)
 	c.MaxBytes = int(maxBytes)
-	p.Int("max_messages", &c.MaxMessages, 1, 1<<20)
+	p.Int("max-messages", &c.MaxMessages, 1, 1<<20)
 	p.Duration("timeout", &c.Timeout, 100*time.Millisecond)
-	p.Duration("backoff_max", &c.BackoffMax, 10*time.Millisecond)
-	p.Duration("retry_for", &c.RetryFor, time.Second)
+	p.Duration("backoff-max", &c.BackoffMax, 10*time.Millisecond)
+	p.Duration("retry-for", &c.RetryFor, time.Second)
 	p.String("query", &query)
 	tp := tlsparam.Read(p)
 	if err := p.Check(); err != nil {
@@ -204,14 +204,14 @@ func FromURL(u *url.URL) (Config, error) {
 	}
 	switch {
 	case secret != "" && secretFile != "":
-		return c, errors.New("secret and secret_file do not go together")
+		return c, errors.New("secret and secret-file do not go together")
 	case secretFile != "":
 		b, err := os.ReadFile(secretFile)
 		if err != nil {
-			return c, fmt.Errorf("secret_file: %w", err)
+			return c, fmt.Errorf("secret-file: %w", err)
 		}
 		if b = []byte(strings.TrimRight(string(b), "\r\n")); len(b) == 0 {
-			return c, fmt.Errorf("secret_file %s is empty", secretFile)
+			return c, fmt.Errorf("secret-file %s is empty", secretFile)
 		}
 		c.Secret = b
 	case secret != "":

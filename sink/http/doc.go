@@ -5,7 +5,7 @@
 // # Requests
 //
 // Each batch of changes is sent as one or more POST requests of at most
-// max_messages messages (default 1000) and about max_bytes bytes (default
+// max-messages messages (default 1000) and about max-bytes bytes (default
 // 1MiB; the messages of one change stay together). The body holds the
 // messages the output format makes of the changes (Sluice JSON by default;
 // sluice stream --format), one per line with body=ndjson (the default,
@@ -22,8 +22,8 @@
 //	                         position's text without a GTID set or resume token), joined by newlines
 //	X-Sluice-First-Position  the position of the first change, as Sluice prints it
 //	X-Sluice-Last-Position   the position of the last change
-//	X-Sluice-Signature       with secret (or secret_file): "sha256=" and the hex HMAC-SHA256 of
-//	                         the body under the shared secret (signature_header renames it)
+//	X-Sluice-Signature       with secret (or secret-file): "sha256=" and the hex HMAC-SHA256 of
+//	                         the body under the shared secret (signature-header renames it)
 //	Authorization            Bearer with token, Basic with the URL's user and password
 //
 // A receiver verifies the signature by computing the HMAC of the body it
@@ -34,9 +34,9 @@
 //
 // A request is answered: 2xx is success. A connection error, a timeout
 // (timeout, default 30s per attempt), 408, 429 and any 5xx are retried
-// with exponential backoff from 200ms, capped at backoff_max (default
+// with exponential backoff from 200ms, capped at backoff-max (default
 // 30s), waiting at least what Retry-After asks (seconds or an HTTP date),
-// for up to retry_for (default 5m) before the error stops the pipeline. A
+// for up to retry-for (default 5m) before the error stops the pipeline. A
 // request is always sent again with the same body and key. Any other
 // answer (a 4xx, a redirect) stops the pipeline at once with the status
 // and the start of the answer's body in the error; the position stays
@@ -60,17 +60,17 @@
 //
 //	body              ndjson (default) or array
 //	secret            the shared secret of the signature (never logged)
-//	secret_file       a file holding it instead (a trailing newline is not part of it)
-//	signature_header  the signature's header (default X-Sluice-Signature)
+//	secret-file       a file holding it instead (a trailing newline is not part of it)
+//	signature-header  the signature's header (default X-Sluice-Signature)
 //	token             sent as Authorization: Bearer TOKEN (never logged)
-//	max_messages      messages per request at most (default 1000)
-//	max_bytes         about this many bytes per request at most (default 1MiB)
+//	max-messages      messages per request at most (default 1000)
+//	max-bytes         about this many bytes per request at most (default 1MiB)
 //	timeout           one attempt's time limit (default 30s)
-//	backoff_max       the longest wait between attempts (default 30s)
-//	retry_for         how long a request is retried (default 5m)
+//	backoff-max       the longest wait between attempts (default 30s)
+//	retry-for         how long a request is retried (default 5m)
 //	query             the webhook's own query string (the URL's query holds these parameters)
-//	tls_ca            PEM file of certificate authorities to trust besides the system's
-//	tls_cert, tls_key PEM files of a client certificate and its key
-//	tls_server_name   the name to check in the server's certificate
-//	tls_insecure      on: do not check the server's certificate
+//	tls               on or skip-verify (https: encrypt without checking the certificate)
+//	tls-ca            PEM file of certificate authorities to trust besides the system's
+//	tls-cert, tls-key PEM files of a client certificate and its key
+//	tls-server-name   the name to check in the server's certificate
 package http

@@ -90,7 +90,7 @@ func TestDelivery(t *testing.T) {
 			rc := webhooktest.New([]byte(secret), "X-Sig")
 			srv := serve(t, rc)
 			src, _ := fixture.New(fixture.Options{Txs: []int{3, 9, 1, 20, 4}, Batch: 6})
-			s := openSink(t, srv.URL+"/hook?secret="+secret+"&signature_header=X-Sig&max_messages=7&body="+body)
+			s := openSink(t, srv.URL+"/hook?secret="+secret+"&signature-header=X-Sig&max-messages=7&body="+body)
 			if err := runPipeline(t, src, s, &checkpoint.Memory{}); err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func TestRetries(t *testing.T) {
 	})
 	srv := serve(t, rc)
 	src, _ := fixture.New(fixture.Options{Txs: []int{5, 5, 5}})
-	s := openSink(t, srv.URL+"/?secret="+secret+"&backoff_max=50ms&max_messages=5")
+	s := openSink(t, srv.URL+"/?secret="+secret+"&backoff-max=50ms&max-messages=5")
 	if err := runPipeline(t, src, s, &checkpoint.Memory{}); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestClientError(t *testing.T) {
 	})
 	srv := serve(t, rc)
 	src, _ := fixture.New(fixture.Options{Txs: []int{2, 2, 2}})
-	s := openSink(t, srv.URL+"/x?max_messages=2")
+	s := openSink(t, srv.URL+"/x?max-messages=2")
 	store := &checkpoint.Memory{}
 	err := runPipeline(t, src, s, store)
 	if err == nil || !strings.Contains(err.Error(), "400 Bad Request") || !strings.Contains(err.Error(), "field total: not a number") {
@@ -196,7 +196,7 @@ func TestRepeatAfterCrash(t *testing.T) {
 	src, _ := fixture.New(fixture.Options{Txs: []int{40}})
 	all = logOf(src, change.Position{})
 	store := &checkpoint.Memory{}
-	raw := srv.URL + "/?secret=" + secret + "&max_messages=8"
+	raw := srv.URL + "/?secret=" + secret + "&max-messages=8"
 	ctx := context.Background()
 
 	s1 := openSink(t, raw)
@@ -259,14 +259,14 @@ func TestRepeatAfterCrash(t *testing.T) {
 }
 
 // TestGiveUp: a webhook that keeps failing stops the pipeline after
-// retry_for, and its error does not show the credentials.
+// retry-for, and its error does not show the credentials.
 func TestGiveUp(t *testing.T) {
 	rc := webhooktest.New(nil, "")
 	rc.Fail(func(int, *nethttp.Request) webhooktest.Answer { return webhooktest.Answer{Status: 502} })
 	srv := serve(t, rc)
 	u, _ := url.Parse(srv.URL)
 	u.User = url.UserPassword("u", "basic-Secret-3")
-	s := openSink(t, u.String()+"/?token=&retry_for=1s&backoff_max=100ms")
+	s := openSink(t, u.String()+"/?token=&retry-for=1s&backoff-max=100ms")
 	err := s.WriteAt(context.Background(), testChanges(3), change.Position{})
 	if err == nil || !strings.Contains(err.Error(), "gave up") || !strings.Contains(err.Error(), "502") || strings.Contains(err.Error(), "basic-Secret-3") {
 		t.Errorf("error %v", err)
@@ -292,16 +292,16 @@ func TestTLS(t *testing.T) {
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: caPool}
 	srv.StartTLS()
 	defer srv.Close()
-	base := srv.URL + "/?tls_ca=" + files.CA
-	s := openSink(t, base+"&tls_cert="+files.ClientCert+"&tls_key="+files.ClientKey)
+	base := srv.URL + "/?tls-ca=" + files.CA
+	s := openSink(t, base+"&tls-cert="+files.ClientCert+"&tls-key="+files.ClientKey)
 	if err := s.WriteAt(context.Background(), testChanges(2), change.Position{}); err != nil {
 		t.Fatal(err)
 	}
 	if len(rc.Requests()) != 1 {
 		t.Errorf("%d requests", len(rc.Requests()))
 	}
-	// No client certificate: refused, not retried for retry_for.
-	s2 := openSink(t, base+"&retry_for=1m")
+	// No client certificate: refused, not retried for retry-for.
+	s2 := openSink(t, base+"&retry-for=1m")
 	began := time.Now()
 	if err := s2.WriteAt(context.Background(), testChanges(2), change.Position{}); err == nil {
 		t.Error("a server requiring a client certificate accepted a request without one")
@@ -310,7 +310,7 @@ func TestTLS(t *testing.T) {
 	}
 	// Another CA: the server is not trusted.
 	other := testenv.NewTLSFiles(t, "127.0.0.1")
-	s3 := openSink(t, srv.URL+"/?tls_ca="+other.CA+"&tls_cert="+files.ClientCert+"&tls_key="+files.ClientKey)
+	s3 := openSink(t, srv.URL+"/?tls-ca="+other.CA+"&tls-cert="+files.ClientCert+"&tls-key="+files.ClientKey)
 	if err := s3.WriteAt(context.Background(), testChanges(2), change.Position{}); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("untrusted server: %v", err)
 	}
@@ -327,11 +327,11 @@ func TestParseURL(t *testing.T) {
 				string(c.Secret) == "s" && c.Timeout == 5*time.Second && c.TLS != nil
 		}},
 		{raw: "http://h:8080", want: func(c Config) bool { return c.URL == "http://h:8080/" && c.TLS == nil }},
-		{raw: "http://h/?tls_ca=/x", err: "need an https:// URL"},
+		{raw: "http://h/?tls-ca=/x", err: "need an https:// URL"},
 		{raw: "http://h/?x=1", err: "unknown parameter x"},
 		{raw: "http://h/?body=xml", err: "parameter body"},
-		{raw: "http://h/?secret=a&secret_file=/b", err: "do not go together"},
-		{raw: "http://h/?signature_header=a%20b", err: "not a header name"},
+		{raw: "http://h/?secret=a&secret-file=/b", err: "do not go together"},
+		{raw: "http://h/?signature-header=a%20b", err: "not a header name"},
 		{raw: "http://u:p@h/?token=t", err: "a token and a user"},
 	}
 	for _, tt := range tests {

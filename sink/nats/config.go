@@ -135,7 +135,7 @@ func (c *Config) validate() error {
 	case c.Checkpoint != "" && c.Checkpoint != "kv":
 		return fmt.Errorf("checkpoint %q: want kv (or leave it out: the pipeline's state file)", c.Checkpoint)
 	case c.MaxPending < 1:
-		return fmt.Errorf("max_pending %d: want at least 1", c.MaxPending)
+		return fmt.Errorf("max-pending %d: want at least 1", c.MaxPending)
 	case c.Token != "" && (c.User != "" || c.Password != ""):
 		return errors.New("a token and a user or password do not go together")
 	case c.Creds != "" && c.NKey != "":
@@ -177,10 +177,10 @@ func validBucket(name string) bool {
 //
 //	nats://[USER:PASSWORD@|TOKEN@]HOST[:PORT][,HOST[:PORT]…]/?stream=NAME[&PARAMETERS]
 //
-// Parameters: stream, subject, prefix, create_stream, duplicates,
-// ordered, max_pending, ack_timeout, checkpoint, bucket, headers, token,
-// creds, nkey, retry_for, and the TLS parameters tls, tls_ca, tls_cert,
-// tls_key, tls_server_name, tls_insecure (see the package
+// Parameters: stream, subject, prefix, create-stream, duplicates,
+// ordered, max-pending, ack-timeout, checkpoint, bucket, headers, token,
+// creds, nkey, retry-for, and the TLS parameters tls, tls-ca, tls-cert,
+// tls-key, tls-server-name (see the package
 // documentation). Unknown parameters are errors. Its errors do not repeat
 // the URL.
 func ParseURL(raw string) (Config, error) {
@@ -220,13 +220,13 @@ func FromURL(u *url.URL) (Config, error) {
 	p.String("stream", &c.Stream)
 	p.String("subject", &c.Subject)
 	p.String("prefix", &c.Prefix)
-	p.Bool("create_stream", &c.CreateStream)
+	p.Bool("create-stream", &c.CreateStream)
 	p.Duration("duplicates", &c.Duplicates, time.Second)
 	ordered := true
 	p.Bool("ordered", &ordered)
 	c.Unordered = !ordered
-	p.Int("max_pending", &c.MaxPending, 1, 1<<20)
-	p.Duration("ack_timeout", &c.AckTimeout, 100*time.Millisecond)
+	p.Int("max-pending", &c.MaxPending, 1, 1<<20)
+	p.Duration("ack-timeout", &c.AckTimeout, 100*time.Millisecond)
 	p.Enum("checkpoint", &c.Checkpoint, "kv")
 	p.String("bucket", &c.Bucket)
 	headers := true
@@ -235,12 +235,12 @@ func FromURL(u *url.URL) (Config, error) {
 	p.String("token", &c.Token)
 	p.String("creds", &c.Creds)
 	p.String("nkey", &c.NKey)
-	p.Duration("retry_for", &c.RetryFor, time.Second)
+	p.Duration("retry-for", &c.RetryFor, time.Second)
 	tp := tlsparam.Read(p)
 	if err := p.Check(); err != nil {
 		return c, err
 	}
-	// Without tls_server_name, nats.go checks each server's own name.
+	// Without tls-server-name, nats.go checks each server's own name.
 	tc, err := tp.Config(false, "")
 	if err != nil {
 		return c, err

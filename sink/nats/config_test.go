@@ -19,7 +19,7 @@ func TestParseURL(t *testing.T) {
 			return slices.Equal(c.Servers, []string{"h1:4222", "h2:4333"}) && c.User == "u" && c.Password == "p" && c.Stream == "S"
 		}},
 		{raw: "nats://tok@h/?stream=S", want: func(c Config) bool { return c.Token == "tok" && c.User == "" }},
-		{raw: "nats://h/?stream=S&subject=cdc.{table}&checkpoint=kv&bucket=b&ordered=off&max_pending=10&ack_timeout=3s&headers=off&duplicates=10m&create_stream=on",
+		{raw: "nats://h/?stream=S&subject=cdc.{table}&checkpoint=kv&bucket=b&ordered=off&max-pending=10&ack-timeout=3s&headers=off&duplicates=10m&create-stream=on",
 			want: func(c Config) bool {
 				return c.Subject == "cdc.{table}" && c.Checkpoint == "kv" && c.Bucket == "b" && c.Unordered && c.MaxPending == 10 &&
 					c.AckTimeout == 3*time.Second && c.NoHeaders && c.Duplicates == 10*time.Minute && c.CreateStream
@@ -34,7 +34,7 @@ func TestParseURL(t *testing.T) {
 		{raw: "nats://u:p@h/?stream=S&token=t", err: "a token and a user"},
 		{raw: "nats://h/x?stream=S", err: "path"},
 		{raw: "kafka://h/?stream=S", err: "scheme"},
-		{raw: "nats://h/?stream=S&tls_cert=/x", err: "tls_cert and tls_key go together"},
+		{raw: "nats://h/?stream=S&tls-cert=/x", err: "tls-cert and tls-key go together"},
 	}
 	for _, tt := range tests {
 		c, err := ParseURL(tt.raw)

@@ -16,7 +16,7 @@
 // must be one of the subjects of the JetStream stream the parameter
 // stream names (required): a change whose subject is not stops the sink
 // before it is sent, naming the subject. A missing stream is an error
-// unless create_stream=on, which creates it with file storage, the
+// unless create-stream=on, which creates it with file storage, the
 // template's subjects ({db} and {table} as wildcards), {prefix} and
 // {prefix}.transaction, and a duplicate window of duplicates (default 2m).
 //
@@ -29,7 +29,7 @@
 //
 // # Delivery
 //
-// Write publishes a batch asynchronously, at most max_pending messages
+// Write publishes a batch asynchronously, at most max-pending messages
 // (default 1024) awaiting their acknowledgement at a time, and returns
 // once JetStream acknowledged every one: the pipeline checkpoints only
 // what the stream holds. Every message carries Nats-Msg-Id, derived from
@@ -62,8 +62,8 @@
 // file is needed.
 //
 // A round that fails for a reason a new attempt may overcome (a lost
-// connection, an acknowledgement that did not come within ack_timeout, a
-// server restarting) is sent again with backoff, for up to retry_for
+// connection, an acknowledgement that did not come within ack-timeout, a
+// server restarting) is sent again with backoff, for up to retry-for
 // (default 5m) without progress; a message JetStream refuses (too large
 // for max_payload or the stream's max_msg_size, a subject of another
 // stream) stops the sink with an error naming its change.
@@ -73,21 +73,20 @@
 //	stream          the JetStream stream (required)
 //	subject         subject template ({prefix}, {db}, {table}; default {prefix}.{db}.{table})
 //	prefix          what {prefix} stands for (default sluice)
-//	create_stream   on: create a missing stream
+//	create-stream   on: create a missing stream
 //	duplicates      duplicate window of a created stream (default 2m)
 //	ordered         off: no Nats-Expected-Last-Msg-Id (a stream with other publishers)
-//	max_pending     messages awaiting acknowledgement at most (default 1024)
-//	ack_timeout     wait for one acknowledgement before sending again (default 10s)
+//	max-pending     messages awaiting acknowledgement at most (default 1024)
+//	ack-timeout     wait for one acknowledgement before sending again (default 10s)
 //	checkpoint      kv: keep the position in a key-value bucket
 //	bucket          the bucket of checkpoint=kv (default sluice_positions)
 //	headers         off: no op/db/table/position headers
-//	retry_for       how long a batch without progress is retried (default 5m)
+//	retry-for       how long a batch without progress is retried (default 5m)
 //	token           authentication token (or nats://TOKEN@host; never logged)
 //	creds           credentials file (user JWT and NKey seed)
 //	nkey            NKey seed file
-//	tls             on: connect with TLS (implied by the tls_* parameters)
-//	tls_ca          PEM file of certificate authorities to trust besides the system's
-//	tls_cert, tls_key  PEM files of a client certificate and its key
-//	tls_server_name the name to check in the servers' certificates
-//	tls_insecure    on: do not check the servers' certificates
+//	tls             on, off or skip-verify (encrypt without checking the certificate); the other tls-* imply on
+//	tls-ca          PEM file of certificate authorities to trust besides the system's
+//	tls-cert, tls-key  PEM files of a client certificate and its key
+//	tls-server-name the name to check in the servers' certificates
 package nats

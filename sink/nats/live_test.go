@@ -174,7 +174,7 @@ func TestExactlyOnceKV(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		s := newSink(t, sinkURL(shared, "", "stream=KV1&create_stream=on&checkpoint=kv&bucket=pos1"), nil)
+		s := newSink(t, sinkURL(shared, "", "stream=KV1&create-stream=on&checkpoint=kv&bucket=pos1"), nil)
 		run(t, src, s, nil)
 		s.Close()
 	}
@@ -208,7 +208,7 @@ func TestDuplicatesDropped(t *testing.T) {
 	}
 	var dups int64
 	for range 2 {
-		s := newSink(t, sinkURL(shared, "", "stream=DUP&create_stream=on&prefix=dup&subject=dup.{table}"), nil)
+		s := newSink(t, sinkURL(shared, "", "stream=DUP&create-stream=on&prefix=dup&subject=dup.{table}"), nil)
 		run(t, src, s, forgetful{})
 		dups = s.Duplicates()
 		s.Close()
@@ -223,7 +223,7 @@ func TestDuplicatesDropped(t *testing.T) {
 // TestMissingStream: a stream that does not exist is an error saying so.
 func TestMissingStream(t *testing.T) {
 	_, err := Open(context.Background(), sinkURL(shared, "", "stream=NOPE"))
-	if err == nil || !strings.Contains(err.Error(), "stream NOPE does not exist") || !strings.Contains(err.Error(), "create_stream=on") {
+	if err == nil || !strings.Contains(err.Error(), "stream NOPE does not exist") || !strings.Contains(err.Error(), "create-stream=on") {
 		t.Errorf("missing stream: %v", err)
 	}
 }
@@ -274,7 +274,7 @@ func TestWrongPassword(t *testing.T) {
 // with an error naming the change.
 func TestTooLarge(t *testing.T) {
 	srv := testenv.NewNATSWith(t, testenv.NATSOptions{MaxPayload: 4096})
-	s := newSink(t, sinkURL(srv, "", "stream=BIG&create_stream=on"), nil)
+	s := newSink(t, sinkURL(srv, "", "stream=BIG&create-stream=on"), nil)
 	src, _ := fixture.New(fixture.Options{Txs: []int{1, 1}, Payload: 8000})
 	var batch []change.Change
 	for c := range src.After(change.Position{}) {
@@ -340,7 +340,7 @@ func TestCutsAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs lockedWriter
-	s := newSink(t, sinkURL(srv, proxy.Addr(), "stream=CUT&create_stream=on&subject=cut.{table}&checkpoint=kv&ack_timeout=2s"), &logs)
+	s := newSink(t, sinkURL(srv, proxy.Addr(), "stream=CUT&create-stream=on&subject=cut.{table}&checkpoint=kv&ack-timeout=2s"), &logs)
 	run(t, src, s, nil, pipeline.WithCheckpointInterval(0))
 	if err := <-restarted; err != nil {
 		t.Fatal(err)
@@ -376,13 +376,13 @@ func firstDiff(a, b []string) int {
 }
 
 // TestTokenAndTLS: a server that requires TLS with a client certificate
-// and a token takes the sink's tls_ca, tls_cert, tls_key and token, and
+// and a token takes the sink's tls-ca, tls-cert, tls-key and token, and
 // refuses a sink without the client certificate.
 func TestTokenAndTLS(t *testing.T) {
 	files := testenv.NewTLSFiles(t, "127.0.0.1")
 	srv := testenv.NewNATSWith(t, testenv.NATSOptions{Token: "tok-Secret-7", TLS: &files, VerifyClients: true})
-	base := fmt.Sprintf("nats://%s/?stream=TLS&create_stream=on&token=tok-Secret-7&tls_ca=%s", srv.Addr(), files.CA)
-	s, err := Open(context.Background(), base+"&tls_cert="+files.ClientCert+"&tls_key="+files.ClientKey)
+	base := fmt.Sprintf("nats://%s/?stream=TLS&create-stream=on&token=tok-Secret-7&tls-ca=%s", srv.Addr(), files.CA)
+	s, err := Open(context.Background(), base+"&tls-cert="+files.ClientCert+"&tls-key="+files.ClientKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func TestTokenAndTLS(t *testing.T) {
 		s.Close()
 		t.Error("a server requiring a client certificate accepted a sink without one")
 	}
-	if s, err := Open(ctx, strings.Replace(base, "tok-Secret-7", "wrong", 1)+"&tls_cert="+files.ClientCert+"&tls_key="+files.ClientKey); err == nil {
+	if s, err := Open(ctx, strings.Replace(base, "tok-Secret-7", "wrong", 1)+"&tls-cert="+files.ClientCert+"&tls-key="+files.ClientKey); err == nil {
 		s.Close()
 		t.Error("a wrong token was accepted")
 	} else if strings.Contains(err.Error(), "tok-Secret-7") || !strings.Contains(strings.ToLower(err.Error()), "authorization") {

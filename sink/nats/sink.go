@@ -198,7 +198,7 @@ func (s *Sink) openStream(ctx context.Context) error {
 	}
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
-		return fmt.Errorf("nats: stream %s does not exist: create it (nats stream add), or let sluice create it with create_stream=on", s.cfg.Stream)
+		return fmt.Errorf("nats: stream %s does not exist: create it (nats stream add), or let sluice create it with create-stream=on", s.cfg.Stream)
 	case err != nil:
 		return fmt.Errorf("nats: stream %s: %w", s.cfg.Stream, explain(err))
 	}

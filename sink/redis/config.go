@@ -150,7 +150,7 @@ func (c *Config) validate() error {
 	case c.MaxLen < 0:
 		return fmt.Errorf("maxlen %d: want 0 (no trimming) or more", c.MaxLen)
 	case c.RetryFor < 0:
-		return errors.New("negative retry_for")
+		return errors.New("negative retry-for")
 	}
 	for _, t := range []struct{ name, tmpl, extra string }{
 		{"stream", c.Stream, ""}, {"key", c.Key, "{key}"}, {"channel", c.Channel, ""}, {"positions", c.Positions, "-"},
@@ -199,8 +199,8 @@ func checkTemplate(name, tmpl, extra string) error {
 //	redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?PARAMETERS]
 //
 // Parameters: mode, prefix, stream, key, channel, maxlen, value,
-// positions, retry_for and the TLS parameters tls, tls_ca, tls_cert,
-// tls_key, tls_server_name, tls_insecure (see the package
+// positions, retry-for and the TLS parameters tls, tls-ca, tls-cert,
+// tls-key, tls-server-name (see the package
 // documentation). Unknown parameters are errors. Its errors do not repeat
 // the URL.
 func ParseURL(raw string) (Config, error) {
@@ -253,7 +253,7 @@ func FromURL(u *url.URL) (Config, error) {
 	p.Enum("value", &value, string(ValueHash), string(ValueJSON))
 	c.Value = Value(value)
 	p.String("positions", &c.Positions)
-	p.Duration("retry_for", &c.RetryFor, time.Second)
+	p.Duration("retry-for", &c.RetryFor, time.Second)
 	tp := tlsparam.Read(p)
 	if err := p.Check(); err != nil {
 		return c, err

@@ -15,7 +15,7 @@ func TestParseURL(t *testing.T) {
 		err  string
 	}{
 		{raw: "redis://h", want: func(c Config) bool { return c.Addr == "h:6379" && c.DB == 0 && c.TLS == nil }},
-		{raw: "redis://u:p@h:7000/3?mode=hash&value=json&key=c:{table}:{key}&positions=pos&retry_for=1m", want: func(c Config) bool {
+		{raw: "redis://u:p@h:7000/3?mode=hash&value=json&key=c:{table}:{key}&positions=pos&retry-for=1m", want: func(c Config) bool {
 			return c.Addr == "h:7000" && c.User == "u" && c.Password == "p" && c.DB == 3 && c.Mode == ModeHash && c.Value == ValueJSON &&
 				c.Key == "c:{table}:{key}" && c.Positions == "pos" && c.RetryFor == time.Minute
 		}},

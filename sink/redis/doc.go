@@ -83,7 +83,7 @@
 //
 // A write that fails for a reason a new attempt may overcome (a lost
 // connection, a server restarting or loading its data) is retried with
-// backoff for up to retry_for (default 5m), then stops the pipeline.
+// backoff for up to retry-for (default 5m), then stops the pipeline.
 //
 // # Parameters
 //
@@ -95,12 +95,11 @@
 //	value            hash (default) or json: how hash mode stores a row
 //	channel          channel template of pubsub mode (default {prefix}:{db}:{table})
 //	positions        key of the positions hash (default {prefix}:positions)
-//	retry_for        how long a failing write is retried (default 5m)
-//	tls              on: connect with TLS (rediss:// implies it)
-//	tls_ca           PEM file of certificate authorities to trust besides the system's
-//	tls_cert, tls_key  PEM files of a client certificate and its key
-//	tls_server_name  the name to check in the server's certificate
-//	tls_insecure     on: do not check the server's certificate
+//	retry-for        how long a failing write is retried (default 5m)
+//	tls              on, off or skip-verify (encrypt without checking the certificate); the other tls-* imply on (rediss:// too)
+//	tls-ca           PEM file of certificate authorities to trust besides the system's
+//	tls-cert, tls-key  PEM files of a client certificate and its key
+//	tls-server-name  the name to check in the server's certificate
 //
 // The URL's user and password authenticate (AUTH; an ACL user with
 // redis://USER:PASSWORD@…, the default user with redis://:PASSWORD@…); the

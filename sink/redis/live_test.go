@@ -579,13 +579,13 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // TestTLSAndACL: a TLS listener that requires a client certificate takes
-// the sink's rediss:// URL with tls_ca, tls_cert and tls_key and an ACL
+// the sink's rediss:// URL with tls-ca, tls-cert and tls-key and an ACL
 // user, and refuses a sink without the client certificate.
 func TestTLSAndACL(t *testing.T) {
 	files := testenv.NewTLSFiles(t, "127.0.0.1")
 	srv := testenv.NewRedisWith(t, testenv.RedisOptions{TLS: &files, VerifyClients: true, User: "cdc", UserPassword: "acl-Secret-9"})
-	base := fmt.Sprintf("rediss://cdc:acl-Secret-9@%s/0?tls_ca=%s", srv.TLSAddr(), files.CA)
-	s, err := Open(context.Background(), base+"&tls_cert="+files.ClientCert+"&tls_key="+files.ClientKey)
+	base := fmt.Sprintf("rediss://cdc:acl-Secret-9@%s/0?tls-ca=%s", srv.TLSAddr(), files.CA)
+	s, err := Open(context.Background(), base+"&tls-cert="+files.ClientCert+"&tls-key="+files.ClientKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -606,7 +606,7 @@ func TestTLSAndACL(t *testing.T) {
 	} else if cctx.Err() != nil {
 		t.Errorf("a refused client certificate was retried until the deadline: %v", err)
 	}
-	_, err = Open(ctx, strings.Replace(base, "acl-Secret-9", "wrong-Secret", 1)+"&tls_cert="+files.ClientCert+"&tls_key="+files.ClientKey)
+	_, err = Open(ctx, strings.Replace(base, "acl-Secret-9", "wrong-Secret", 1)+"&tls-cert="+files.ClientCert+"&tls-key="+files.ClientKey)
 	if err == nil || strings.Contains(err.Error(), "wrong-Secret") || !strings.Contains(err.Error(), "WRONGPASS") {
 		t.Errorf("wrong ACL password: %v", err)
 	}
