@@ -102,7 +102,7 @@ func (w *hashWriter) build(ctx context.Context, s *Sink, batch []change.Change, 
 // add adds the commands of one change.
 func (w *hashWriter) add(s *Sink, c *change.Change) error {
 	switch c.Op {
-	case change.OpInsert, change.OpUpdate, change.OpDelete:
+	case change.OpInsert, change.OpUpdate, change.OpDelete, change.OpRead:
 	case change.OpStatement:
 		return fmt.Errorf("redis: %s.%s at %s: hash mode cannot apply a statement-logged change (binlog_format=STATEMENT or MIXED logs no rows): log rows (binlog_format=ROW) or leave the table out (--exclude)", c.Database, c.Table, c.Pos)
 	default:
@@ -131,6 +131,9 @@ func (w *hashWriter) add(s *Sink, c *change.Change) error {
 		w.del(a, oldKey)
 		return nil
 	}
+	// A snapshot's row (OpRead) is written like an insert: whole, over
+	// whatever the key held.
+	insert := c.Op == change.OpInsert || c.Op == change.OpRead
 	full := complete(c.After, len(c.Columns))
 	moved := oldKey != nil && !bytes.Equal(oldKey, newKey)
 	if w.cfg.Value == ValueJSON {
@@ -150,7 +153,7 @@ func (w *hashWriter) add(s *Sink, c *change.Change) error {
 		return nil
 	}
 	switch {
-	case full || c.Op == change.OpInsert:
+	case full || insert:
 		if moved {
 			w.del(a, oldKey)
 		}
@@ -222,7 +225,7 @@ func (w *hashWriter) setFields(a *argv, c *change.Change, key []byte) {
 		}
 		a.close()
 	}
-	if nulls == 0 || c.Op == change.OpInsert {
+	if nulls == 0 || c.Op == change.OpInsert || c.Op == change.OpRead {
 		return
 	}
 	a.open()
@@ -332,7 +335,7 @@ func (w *hashWriter) rowJSON(c *change.Change, full bool, oldKey, newKey []byte)
 	if err := json.Unmarshal(w.line, &v); err != nil {
 		return nil, fmt.Errorf("redis: %s %s.%s at %s: row JSON: %w", c.Op, c.Database, c.Table, c.Pos, err)
 	}
-	if full || c.Op == change.OpInsert {
+	if full || c.Op == change.OpInsert || c.Op == change.OpRead {
 		return v.After, nil
 	}
 	from := newKey

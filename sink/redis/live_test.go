@@ -343,6 +343,8 @@ func TestHashMirror(t *testing.T) {
 		mk(change.OpInsert, nil, []change.Value{i32(2), str("b"), str("two"), change.Null()}),
 		mk(change.OpInsert, nil, []change.Value{i32(3), str("b"), str("three"), str("w3")}),
 		mk(change.OpInsert, nil, []change.Value{i32(4), str("b"), str("four"), str("w4")}),
+		// a snapshot's row over a row already there
+		mk(change.OpRead, nil, []change.Value{i32(4), str("b"), str("four"), str("w4")}),
 		// complete update: w becomes NULL
 		mk(change.OpUpdate, []change.Value{i32(1), str("x:y"), str("one"), str("w1")}, []change.Value{i32(1), str("x:y"), str("uno"), change.Null()}),
 		// partial update (PostgreSQL unchanged TOAST): v stays

@@ -33,10 +33,10 @@ var (
 	argKey      any = FieldKey
 	argValue    any = FieldValue
 	argStream   any = "stream"
-	opArgs          = func() [change.OpStatement + 1]any {
-		var a [change.OpStatement + 1]any
-		for op := change.OpInsert; op <= change.OpStatement; op++ {
-			a[op] = op.String()
+	opArgs          = func() [32]any {
+		var a [32]any
+		for op := range a {
+			a[op] = change.Op(op).String()
 		}
 		return a
 	}()
@@ -166,7 +166,7 @@ func (w *messageWriter) build(_ context.Context, s *Sink, batch []change.Change,
 			}
 			a.lit(argAutoID)
 			a.lit(argOp)
-			a.lit(opArgs[c.Op])
+			a.lit(opArgs[c.Op&31])
 			a.lit(argDB)
 			a.lit(&rt.db)
 			a.lit(argTable)
