@@ -2,7 +2,10 @@
 // http.Handler that checks every request the way a careful receiver would
 // — the HMAC-SHA256 signature over the body, computed here with the
 // shared secret, the content type, an Idempotency-Key on every request and
-// never one key for two different bodies — and records what it accepted.
+// never one key for two different sets of changes — and records what it
+// accepted. Changes are told apart by the "pos" member of their messages
+// (Sluice JSON); a request sent again after a crash holds the same changes
+// but may differ in bytes that record when they were read (read_ts).
 // A test can make it fail requests (Fail) to exercise the sink's retries,
 // and reads back the messages, the keys and the problems it found.
 package webhooktest
@@ -18,6 +21,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Request is one request the receiver accepted.
@@ -26,7 +30,7 @@ type Request struct {
 	First    string   // X-Sluice-First-Position
 	Last     string   // X-Sluice-Last-Position
 	Messages [][]byte // the body's messages, in order
-	Repeat   bool     // the key was seen before (with the same body)
+	Repeat   bool     // the key was seen before (with the same changes)
 }
 
 // Answer is what Fail makes the receiver do with a request instead of
@@ -52,9 +56,10 @@ type Receiver struct {
 
 	mu       sync.Mutex
 	requests []Request
-	bodies   map[string][32]byte // key -> SHA-256 of its body
+	bodies   map[string][32]byte // key -> fingerprint of its changes
 	problems []string
 	fail     func(n int, r *http.Request) Answer
+	delay    time.Duration
 	n        int
 }
 
@@ -70,6 +75,15 @@ func New(secret []byte, sigHeader string) *Receiver {
 func (rc *Receiver) Fail(f func(n int, r *http.Request) Answer) {
 	rc.mu.Lock()
 	rc.fail = f
+	rc.mu.Unlock()
+}
+
+// Delay makes the receiver wait d after recording an accepted request
+// before it answers: a sender killed meanwhile has its request taken but
+// not answered.
+func (rc *Receiver) Delay(d time.Duration) {
+	rc.mu.Lock()
+	rc.delay = d
 	rc.mu.Unlock()
 }
 
@@ -114,6 +128,12 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if msg, ok := rc.accept(r, body); !ok {
 		http.Error(w, msg, http.StatusBadRequest)
 		return
+	}
+	rc.mu.Lock()
+	d := rc.delay
+	rc.mu.Unlock()
+	if d > 0 {
+		time.Sleep(d)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -166,15 +186,34 @@ func (rc *Receiver) accept(r *http.Request, body []byte) (string, bool) {
 	default:
 		return problem("Content-Type %q", ct)
 	}
-	sum := sha256.Sum256(body)
+	sum := fingerprint(body, msgs)
 	prev, seen := rc.bodies[key]
 	if seen && prev != sum {
-		return problem("Idempotency-Key %s sent again with another body", key)
+		return problem("Idempotency-Key %s sent again with other changes", key)
 	}
 	rc.bodies[key] = sum
 	rc.requests = append(rc.requests, Request{Key: key, First: r.Header.Get("X-Sluice-First-Position"),
 		Last: r.Header.Get("X-Sluice-Last-Position"), Messages: msgs, Repeat: seen})
 	return "", true
+}
+
+// fingerprint identifies the changes of a request: the SHA-256 of the
+// "pos" members of its messages, or of the body when a message has none.
+func fingerprint(body []byte, msgs [][]byte) [32]byte {
+	h := sha256.New()
+	for _, m := range msgs {
+		var v struct {
+			Pos string `json:"pos"`
+		}
+		if json.Unmarshal(m, &v) != nil || v.Pos == "" {
+			return sha256.Sum256(body)
+		}
+		h.Write([]byte(v.Pos))
+		h.Write([]byte{'\n'})
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // Requests returns the requests accepted so far, in order.
