@@ -15,8 +15,20 @@ import (
 // the pipeline's name (escaped by kvKey), value the position as Sluice
 // prints it.
 type kvStore struct {
-	kv     jetstream.KeyValue
-	bucket string
+	kv       jetstream.KeyValue
+	bucket   string
+	retryFor time.Duration
+}
+
+// kvAttempt bounds one read or write of the bucket; a failed one is
+// retried (a connection cut, a server restarting) for up to retryFor.
+const kvAttempt = 5 * time.Second
+
+// kvRetriable reports whether a read or write of the bucket that failed
+// with err may succeed again: what retriable says, and an attempt that
+// ran out of its own time while ctx is still alive.
+func kvRetriable(ctx context.Context, err error) bool {
+	return retriable(err) || ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded)
 }
 
 // openKV opens the bucket, creating it (file storage, one value per key)
@@ -37,7 +49,7 @@ func openKV(ctx context.Context, js jetstream.JetStream, cfg *Config) (*kvStore,
 	if err != nil {
 		return nil, fmt.Errorf("nats: key-value bucket %s: %w", cfg.Bucket, err)
 	}
-	return &kvStore{kv: kv, bucket: cfg.Bucket}, nil
+	return &kvStore{kv: kv, bucket: cfg.Bucket, retryFor: cfg.RetryFor}, nil
 }
 
 // kvKey returns the bucket key of a pipeline name: the characters a key
@@ -67,13 +79,19 @@ func (k *kvStore) Load(ctx context.Context, id string) (change.Position, error) 
 	var err error
 	began := time.Now()
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		e, err = k.kv.Get(ctx, kvKey(id))
-		if err == nil || errors.Is(err, jetstream.ErrKeyNotFound) || !retriable(err) || ctx.Err() != nil || time.Since(began) > connectTimeout {
+		actx, cancel := context.WithTimeout(ctx, kvAttempt)
+		e, err = k.kv.Get(actx, kvKey(id))
+		cancel()
+		if err == nil || errors.Is(err, jetstream.ErrKeyNotFound) || !kvRetriable(ctx, err) || ctx.Err() != nil || time.Since(began) > k.retryFor {
 			break
 		}
 		select {
 		case <-ctx.Done():
+			err = ctx.Err()
 		case <-time.After(wait):
+		}
+		if ctx.Err() != nil {
+			break
 		}
 	}
 	switch {
@@ -90,15 +108,17 @@ func (k *kvStore) Load(ctx context.Context, id string) (change.Position, error) 
 }
 
 // Save stores p as pipeline id's position, retrying while the servers
-// are unreachable.
+// are unreachable (for up to retry-for).
 func (k *kvStore) Save(ctx context.Context, id string, p change.Position) error {
 	began := time.Now()
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		_, err := k.kv.PutString(ctx, kvKey(id), p.String())
+		actx, cancel := context.WithTimeout(ctx, kvAttempt)
+		_, err := k.kv.PutString(actx, kvKey(id), p.String())
+		cancel()
 		if err == nil {
 			return nil
 		}
-		if !retriable(err) || ctx.Err() != nil || time.Since(began) > connectTimeout {
+		if !kvRetriable(ctx, err) || time.Since(began) > k.retryFor {
 			return fmt.Errorf("nats: save position of pipeline %q to bucket %s: %w", id, k.bucket, err)
 		}
 		select {
