@@ -107,7 +107,8 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 }
 
 // connect dials the servers, retrying for up to connectTimeout while none
-// answers (a restarting server); a refused login fails at once.
+// answers or a handshake is cut (a restarting server); a refused login or
+// certificate fails at once.
 func connect(ctx context.Context, cfg *Config) (*natsgo.Conn, error) {
 	urls := make([]string, len(cfg.Servers))
 	for i, h := range cfg.Servers {
@@ -155,9 +156,14 @@ func connect(ctx context.Context, cfg *Config) (*natsgo.Conn, error) {
 		if err == nil {
 			return nc, nil
 		}
+		// A refused login or certificate does not go away; anything else
+		// (no server answering, a connection cut during the handshake)
+		// may.
 		var certErr *tls.CertificateVerificationError
-		refused := errors.Is(err, natsgo.ErrNoServers) && !strings.Contains(err.Error(), "tls")
-		if !refused || errors.As(err, &certErr) || time.Since(began) > connectTimeout || ctx.Err() != nil {
+		msg := strings.ToLower(err.Error())
+		fatal := errors.Is(err, natsgo.ErrAuthorization) || strings.Contains(msg, "authorization") || strings.Contains(msg, "authentication") ||
+			strings.Contains(msg, "tls") || strings.Contains(msg, "x509") || errors.As(err, &certErr)
+		if fatal || time.Since(began) > connectTimeout || ctx.Err() != nil {
 			return nil, fmt.Errorf("nats: servers %v: %w", cfg.Servers, explain(err))
 		}
 		select {
@@ -187,10 +193,17 @@ func (s *Sink) openStream(ctx context.Context) error {
 			Storage:    jetstream.FileStorage,
 			Duplicates: s.cfg.Duplicates,
 		}
-		var st jetstream.Stream
-		st, err = s.js.CreateStream(ctx, sc)
+		err = retryJS(ctx, func(ctx context.Context) error {
+			st, err := s.js.CreateStream(ctx, sc)
+			if err == nil {
+				info = st.CachedInfo()
+			}
+			return err
+		})
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			info, err = s.streamInfo(ctx) // created by an attempt whose answer was lost
+		}
 		if err == nil {
-			info = st.CachedInfo()
 			s.cfg.Logger.Info("created stream", "stream", s.cfg.Stream, "subjects", sc.Subjects, "duplicate_window", sc.Duplicates)
 		} else {
 			return fmt.Errorf("nats: create stream %s with subjects %v: %w", s.cfg.Stream, sc.Subjects, err)
@@ -211,22 +224,39 @@ func (s *Sink) openStream(ctx context.Context) error {
 	return nil
 }
 
-// streamInfo reads the stream's information, waiting a little for a
-// JetStream that is not ready yet (a server just started).
+// streamInfo reads the stream's information, retrying while the server
+// is unreachable or not ready (a cut connection, a server just started).
 func (s *Sink) streamInfo(ctx context.Context) (*jetstream.StreamInfo, error) {
-	began := time.Now()
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+	var info *jetstream.StreamInfo
+	err := retryJS(ctx, func(ctx context.Context) error {
 		st, err := s.js.Stream(ctx, s.cfg.Stream)
 		if err == nil {
-			return st.CachedInfo(), nil
+			info = st.CachedInfo()
 		}
-		if !errors.Is(err, natsgo.ErrNoResponders) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, natsgo.ErrTimeout) ||
-			time.Since(began) > connectTimeout || ctx.Err() != nil {
-			return nil, err
+		return err
+	})
+	return info, err
+}
+
+// jsAttempt bounds one JetStream API call of the sink's set-up.
+const jsAttempt = 5 * time.Second
+
+// retryJS runs f, each attempt with jsAttempt to answer, again while it
+// fails for a reason a new attempt may overcome (a connection cut, a
+// server restarting, an attempt out of time), for up to connectTimeout.
+func retryJS(ctx context.Context, f func(context.Context) error) error {
+	began := time.Now()
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		actx, cancel := context.WithTimeout(ctx, jsAttempt)
+		err := f(actx)
+		cancel()
+		again := retriable(err) || errors.Is(err, natsgo.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded)
+		if err == nil || !again || ctx.Err() != nil || time.Since(began) > connectTimeout {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return err
 		case <-time.After(wait):
 		}
 	}

@@ -34,15 +34,25 @@ func kvRetriable(ctx context.Context, err error) bool {
 // openKV opens the bucket, creating it (file storage, one value per key)
 // when it does not exist.
 func openKV(ctx context.Context, js jetstream.JetStream, cfg *Config) (*kvStore, error) {
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	var kv jetstream.KeyValue
+	get := func(ctx context.Context) (err error) {
+		kv, err = js.KeyValue(ctx, cfg.Bucket)
+		return err
+	}
+	err := retryJS(ctx, get)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      cfg.Bucket,
-			Description: "positions of sluice pipelines",
-			History:     1,
-			Storage:     jetstream.FileStorage,
+		err = retryJS(ctx, func(ctx context.Context) (err error) {
+			kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+				Bucket:      cfg.Bucket,
+				Description: "positions of sluice pipelines",
+				History:     1,
+				Storage:     jetstream.FileStorage,
+			})
+			return err
 		})
-		if err == nil {
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			err = retryJS(ctx, get) // created by an attempt whose answer was lost
+		} else if err == nil {
 			cfg.Logger.Info("created key-value bucket for positions", "bucket", cfg.Bucket)
 		}
 	}
