@@ -401,3 +401,101 @@ func pgDump(ctx context.Context, t *testing.T, p *testenv.Postgres, table string
 	}
 	return out
 }
+
+// TestStreamSQLSnapshot copies a MariaDB database that already holds rows
+// into PostgreSQL with nothing but "sluice stream … --to postgres://…":
+// the stream begins with a snapshot of the tables (their rows applied as
+// upserts into tables the sink creates), then follows the binlog; the
+// copy equals the source by sluice verify after the snapshot, and again
+// after more changes and a restart (which resumes from the position in
+// the target, with no state file).
+func TestStreamSQLSnapshot(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	src := testenv.NewMariaDB(t, testenv.MariaDBOptions{})
+	dst := testenv.NewPostgres(t, testenv.PostgresOptions{})
+	if err := src.Exec(ctx, "CREATE DATABASE snap",
+		"CREATE TABLE snap.t (id int PRIMARY KEY, v varchar(20), d decimal(8,2), at datetime(3))",
+		"INSERT INTO snap.t SELECT seq, CONCAT('v', seq), seq / 4, TIMESTAMPADD(SECOND, seq, '2026-01-01') FROM snap.seq_1_to_20000",
+		"CREATE TABLE snap.u (k varchar(10) PRIMARY KEY, n bigint)", "INSERT INTO snap.u VALUES ('a', 1), ('b', 2)"); err != nil {
+		t.Fatal(err)
+	}
+	srcURL := fmt.Sprintf("mysql://%s:%s@%s/?server-id=5401", testenv.MariaDBRootUser, url.QueryEscape(testenv.MariaDBRootPassword), src.Addr())
+	dstURL := (&url.URL{Scheme: "postgres", User: url.UserPassword(testenv.PostgresUser, testenv.PostgresPassword), Host: dst.Addr(), Path: "/postgres", RawQuery: "sslmode=disable"}).String()
+	// streamUntil runs sluice stream until the marker row is in the
+	// target. The marker is inserted once the stream runs (and, with
+	// afterSnapshot, once the snapshot's rows are all there): it comes
+	// through the binlog, after everything before it.
+	streamUntil := func(marker string, afterSnapshot bool) string {
+		t.Helper()
+		sctx, stop := context.WithCancel(ctx)
+		var out, errb syncBuffer
+		done := make(chan int, 1)
+		go func() {
+			done <- run(sctx, &env{Stdout: &out, Stderr: &errb}, []string{"stream", srcURL, "--include", `snap\..*`, "--id", "snap",
+				"--to", dstURL + "&create_tables=on", "--state", t.TempDir() + "/unused.db"})
+		}()
+		var err error
+		if afterSnapshot {
+			err = waitForTargetRowWhere(ctx, dst, "snap.u", "k = 'b'")
+		}
+		if err == nil {
+			err = src.Exec(ctx, "INSERT INTO snap.u VALUES ('"+marker+"', 0)")
+		}
+		if err == nil {
+			err = waitForTargetRowWhere(ctx, dst, "snap.u", "k = '"+marker+"'")
+		}
+		stop()
+		if code := <-done; code != 0 || err != nil {
+			t.Fatalf("stream: exit %d, %v\n%s", code, err, errb.String())
+		}
+		return errb.String()
+	}
+	compare := func() {
+		t.Helper()
+		srcV := fmt.Sprintf("mysql://%s:%s@%s/snap", testenv.MariaDBRootUser, url.QueryEscape(testenv.MariaDBRootPassword), src.Addr())
+		var bad []string
+		sum, err := verify.Run(ctx, verify.Config{Source: srcV, Target: dstURL, Recheck: -1}, func(r *verify.TableResult) {
+			if !r.Equal() {
+				bad = append(bad, fmt.Sprintf("%+v", *r))
+			}
+		})
+		if err != nil || sum.Equal != 2 || len(bad) > 0 {
+			t.Fatalf("verify: %v, %d of 2 tables equal: %v", err, sum.Equal, bad)
+		}
+	}
+	logs := streamUntil("m1", true)
+	if !strings.Contains(logs, "snapshot") {
+		t.Errorf("no snapshot in the log:\n%s", logs)
+	}
+	compare()
+	if err := src.Exec(ctx, "UPDATE snap.t SET v = 'changed' WHERE id % 7 = 0", "DELETE FROM snap.t WHERE id % 11 = 0",
+		"UPDATE snap.u SET k = 'c' WHERE k = 'a'"); err != nil {
+		t.Fatal(err)
+	}
+	logs = streamUntil("m2", false)
+	if !strings.Contains(logs, "resuming") {
+		t.Errorf("the second run did not resume from the target's position:\n%s", logs)
+	}
+	compare()
+}
+
+// waitForTargetRowWhere waits until PostgreSQL's table holds a row matching cond.
+func waitForTargetRowWhere(ctx context.Context, p *testenv.Postgres, table, cond string) error {
+	for {
+		conn, err := p.Connect(ctx, "postgres")
+		var n int
+		if err == nil {
+			err = conn.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE "+cond).Scan(&n)
+			conn.Close(ctx)
+		}
+		if err == nil && n > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no row %s in %s (last error: %v)", cond, table, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
