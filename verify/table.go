@@ -42,6 +42,7 @@ type tableCmp struct {
 	seen           map[string]bool // keys in pending
 	estimate       int64
 	lastProgress   time.Time
+	offs           []int // canonRow's scratch (merge and recheck run on one goroutine)
 }
 
 // pend is a differing key waiting for its recheck.
@@ -608,7 +609,10 @@ func (tc *tableCmp) progress(final bool) {
 // read by s) and returns it with the canonical key.
 func (tc *tableCmp) canonRow(dst []byte, s *side, vals [][]byte) (row []byte, key string) {
 	start := len(dst)
-	offs := make([]int, len(tc.cols)+1)
+	if cap(tc.offs) < len(tc.cols)+1 {
+		tc.offs = make([]int, len(tc.cols)+1)
+	}
+	offs := tc.offs[:len(tc.cols)+1]
 	for i := range tc.cols {
 		offs[i] = len(dst) - start
 		v := vals[i]

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"strings"
 
 	"github.com/sluice-cdc/sluice/change"
@@ -50,7 +51,7 @@ type run struct {
 	where string
 	rows  []runRow
 	bytes int
-	keys  map[string]struct{} // PostgreSQL upserts: a key may appear once
+	keys  map[uint64]struct{} // PostgreSQL upserts: a key (its hash) may appear once
 }
 
 type runRow struct {
@@ -273,14 +274,18 @@ func (p *plan) gather(t *table, op uint8, m *colMap, i int, set, where []change.
 	}
 	r := &p.run
 	same := r.t == t && r.op == op && r.where == whereList && string(p.shape) == r.cols && !p.single
-	if same && p.s.eng == sqldb.Postgres && op == opUpsert {
-		// ON CONFLICT DO UPDATE cannot touch a row twice in one statement.
+	var keyHash uint64
+	if p.s.eng == sqldb.Postgres && op == opUpsert {
+		// ON CONFLICT DO UPDATE cannot touch a row twice in one
+		// statement. Keys are told apart by a hash: two keys of one
+		// hash only cut the run in two, which is harmless.
 		p.keyText = p.keyText[:0]
 		for _, k := range t.meta.Key {
 			p.keyText = change.AppendText(p.keyText, set[m.src[k]])
 			p.keyText = append(p.keyText, 0, byte(set[m.src[k]].Kind))
 		}
-		if _, dup := r.keys[string(p.keyText)]; dup {
+		keyHash = maphash.Bytes(keySeed, p.keyText)
+		if _, dup := r.keys[keyHash]; dup && same {
 			same = false
 		}
 	}
@@ -291,22 +296,20 @@ func (p *plan) gather(t *table, op uint8, m *colMap, i int, set, where []change.
 		}
 		r.t, r.op, r.cols, r.where = t, op, string(p.shape), whereList
 		if r.keys == nil {
-			r.keys = map[string]struct{}{}
+			r.keys = map[uint64]struct{}{}
 		}
 		clear(r.keys)
 	}
 	if p.s.eng == sqldb.Postgres && op == opUpsert {
-		p.keyText = p.keyText[:0]
-		for _, k := range t.meta.Key {
-			p.keyText = change.AppendText(p.keyText, set[m.src[k]])
-			p.keyText = append(p.keyText, 0, byte(set[m.src[k]].Kind))
-		}
-		r.keys[string(p.keyText)] = struct{}{}
+		r.keys[keyHash] = struct{}{}
 	}
 	r.rows = append(r.rows, runRow{ci: i, m: m})
 	r.bytes += bytes
 	return nil
 }
+
+// keySeed seeds the hashes of keys in PostgreSQL upsert runs.
+var keySeed = maphash.MakeSeed()
 
 // maxStatementBytes bounds the values of one multi-row statement, well
 // under MySQL's default max_allowed_packet (16 MiB).
