@@ -261,9 +261,10 @@ func (s *Sink) Save(ctx context.Context, id string, p change.Position) error {
 	})
 }
 
-// Write applies batch in one target transaction, without a position.
+// Write applies batch in one target transaction, without a position
+// (the sink used as a plain pipeline.Sink, with a store of its own).
 func (s *Sink) Write(ctx context.Context, batch []change.Change) error {
-	return s.WriteAt(ctx, batch, change.Position{})
+	return s.write(ctx, batch, change.Position{}, true)
 }
 
 // applies reports whether c is applied (or, DDL, handled) by the sink.
@@ -286,6 +287,14 @@ func applies(c *change.Change) bool {
 // effect; any other error stops here, naming the change, its position and
 // the server's error.
 func (s *Sink) WriteAt(ctx context.Context, batch []change.Change, through change.Position) error {
+	// A write without a position of its own (its changes held back from
+	// an earlier batch, with begin/commit shown) ends nothing.
+	return s.write(ctx, batch, through, !through.IsZero() && through.Index == 0)
+}
+
+// write is Write and WriteAt: boundary says whether the target
+// transaction commits after batch.
+func (s *Sink) write(ctx context.Context, batch []change.Change, through change.Position, boundary bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	data := false
@@ -304,7 +313,6 @@ func (s *Sink) WriteAt(ctx context.Context, batch []change.Change, through chang
 	if s.id == "" && !through.IsZero() {
 		return errors.New("sql: Load was not called: the sink's CheckpointStore must be the pipeline's store")
 	}
-	boundary := through.IsZero() || through.Index == 0
 	s.nextIdx = 0
 	return s.withRetry(ctx, func() error { return s.applyOnce(ctx, batch, through, boundary) })
 }
