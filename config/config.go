@@ -264,7 +264,7 @@ func (l *loader) file(root *node) *File {
 		l.fail(pn.value, "pipelines", "empty: a config names at least one pipeline")
 	}
 	ids := map[string]string{} // state file + id → pipeline
-	lines := map[string]int{}   // pipeline name → line
+	lines := map[string]int{}  // pipeline name → line
 	for _, kv := range pn.value.pairs {
 		name := kv.key.text
 		key := "pipelines." + name

@@ -210,6 +210,9 @@ func (t *tracker) deliveryDone(d *Delivery) {
 	t.open--
 	t.signal()
 	t.mu.Unlock()
+	if cm, ok := t.m.(ChangeMetrics); ok {
+		cm.DeliveredChanges(d.Changes)
+	}
 	if t.m != nil {
 		t.m.Delivered(d.b.Read, len(d.Changes), d.b.Bytes, d.lag)
 	}

@@ -20,6 +20,17 @@ type Metrics interface {
 	Checkpointed(p change.Position)
 }
 
+// ChangeMetrics is a Metrics that also sees the changes of every batch the
+// sink acknowledged, to count them by operation and table or to show them
+// to a watcher. The pipeline calls DeliveredChanges just before Delivered,
+// from the same goroutine; batch and the memory its values point into are
+// valid only during the call (a synchronous sink's batches are reused), so
+// it must copy what it keeps, and it must not block.
+type ChangeMetrics interface {
+	Metrics
+	DeliveredChanges(batch []change.Change)
+}
+
 // Counters is a Metrics that keeps running totals, readable at any time
 // from any goroutine (for a status page or a Prometheus collector).
 type Counters struct {

@@ -69,7 +69,8 @@ type Pipeline struct {
 	async AsyncSink
 	store checkpoint.Store
 	cfg   config
-	sv    atomic.Pointer[saver] // the current or last Run's
+	sv    atomic.Pointer[saver]  // the current or last Run's
+	r     atomic.Pointer[Reader] // the current or last Run's
 }
 
 // Defaults of the options.
@@ -101,6 +102,7 @@ type config struct {
 	batchChanges  int
 	interval      time.Duration
 	metrics       Metrics
+	changes       ChangeMetrics // metrics, when it is one
 	log           *slog.Logger
 	stopAt        change.Position
 }
@@ -215,6 +217,7 @@ func build(p *Pipeline, opts []Option) (*Pipeline, error) {
 	if cfg.log == nil {
 		cfg.log = slog.New(slog.DiscardHandler)
 	}
+	cfg.changes, _ = cfg.metrics.(ChangeMetrics)
 	p.cfg = cfg
 	return p, nil
 }
@@ -227,6 +230,16 @@ func (p *Pipeline) Acknowledged() change.Position {
 		return sv.latestPosition()
 	}
 	return change.Position{}
+}
+
+// QueuedBytes returns the estimated bytes of changes the running (or last)
+// Run has read from the source and the sink has not yet acknowledged (an
+// AsyncSink: not yet released). Before Run it is 0.
+func (p *Pipeline) QueuedBytes() int64 {
+	if r := p.r.Load(); r != nil {
+		return r.QueuedBytes()
+	}
+	return 0
 }
 
 // Run streams until the source finishes (nil), ctx is canceled (nil, after
@@ -259,6 +272,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		// An AsyncSink's changes stay valid after Release.
 		Reuse: p.async == nil,
 	})
+	p.r.Store(r)
 	sv := newSaver(p, from, stopDelivery)
 	p.sv.Store(sv)
 	var runErr error
@@ -377,6 +391,10 @@ func (d *deliverer) deliver(ctx context.Context, n int, bytes int64) error {
 		if ct := batch[len(batch)-1].CommitTime; !ct.IsZero() {
 			lag = time.Since(ct)
 		}
+	}
+	if d.p.cfg.changes != nil {
+		// Before Release: the batches' memory is reused after it.
+		d.p.cfg.changes.DeliveredChanges(batch)
 	}
 	for _, b := range d.taken {
 		d.r.Release(b)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -688,3 +689,77 @@ func TestPipelinePositionWriter(t *testing.T) {
 		t.Errorf("no write only moved the position (%d writes)", len(sink.writes))
 	}
 }
+
+// tableCounts is a ChangeMetrics counting delivered changes by table.
+type tableCounts struct {
+	Counters
+	mu     sync.Mutex
+	tables map[string]int
+	seen   int // changes DeliveredChanges saw before Delivered reported them
+}
+
+func (m *tableCounts) DeliveredChanges(batch []change.Change) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tables == nil {
+		m.tables = map[string]int{}
+	}
+	for i := range batch {
+		m.tables[batch[i].Table]++
+	}
+	m.seen += len(batch)
+}
+
+func (m *tableCounts) Delivered(read, written int, bytes int64, lag time.Duration) {
+	m.mu.Lock()
+	if m.seen < int(m.Counters.Snapshot().Written)+written {
+		panic("Delivered before DeliveredChanges")
+	}
+	m.mu.Unlock()
+	m.Counters.Delivered(read, written, bytes, lag)
+}
+
+// TestPipelineChangeMetrics checks that a ChangeMetrics sees every
+// delivered change, for a Sink and an AsyncSink, and that QueuedBytes
+// reads the running queue.
+func TestPipelineChangeMetrics(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		src := gen(t, fixture.Options{Txs: []int{3, 1, 4, 1, 5}, Tables: []string{"orders", "audit", "users"}})
+		m := &tableCounts{}
+		var p *Pipeline
+		var err error
+		if async {
+			p, err = NewAsync(src, ackAll{}, &checkpoint.Memory{}, WithMetrics(m))
+		} else {
+			p, err = New(src, &recSink{}, &checkpoint.Memory{}, WithMetrics(m))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.QueuedBytes() != 0 {
+			t.Errorf("QueuedBytes before Run = %d", p.QueuedBytes())
+		}
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{}
+		for c := range src.After(change.Position{}) {
+			if c.Table != "" {
+				want[c.Table]++
+			}
+		}
+		if !maps.Equal(m.tables, want) || int64(m.seen) != m.Snapshot().Written {
+			t.Errorf("async %v: tables %v (seen %d, written %d), want %v", async, m.tables, m.seen, m.Snapshot().Written, want)
+		}
+		if p.QueuedBytes() != 0 {
+			t.Errorf("async %v: QueuedBytes after Run = %d", async, p.QueuedBytes())
+		}
+	}
+}
+
+// ackAll is an AsyncSink that acknowledges every delivery at once.
+type ackAll struct{}
+
+func (ackAll) Send(_ context.Context, d *Delivery) error { d.Ack(); d.Release(); return nil }
+func (ackAll) End(error)                                 {}
+func (ackAll) Close() error                              { return nil }
