@@ -1,0 +1,217 @@
+package metrics
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluice-cdc/sluice/change"
+)
+
+// LagBuckets are the buckets of the commit-to-delivery lag histogram, in
+// seconds: from 1 ms (a local stream keeping up) to 10 minutes (a pipeline
+// catching up after an outage).
+var LagBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+
+// maxTableSeries bounds the (op, table) series of one pipeline; changes of
+// tables past it are counted under table="(other)".
+const maxTableSeries = 5000
+
+// OtherTable is the table label of changes past maxTableSeries tables.
+const OtherTable = "(other)"
+
+// Pipeline is the metrics of one pipeline. It is a pipeline.ChangeMetrics;
+// its other methods are for the supervisor. All methods are safe for
+// concurrent use.
+type Pipeline struct {
+	name   string
+	source atomic.Pointer[string]
+
+	read, written, bytes, batches, checkpoints atomic.Int64
+	sinkErrors, sourceErrors, storeErrors      atomic.Int64
+	retries, reconnects                        atomic.Int64
+	lastCheckpoint                             atomic.Int64 // unix nanoseconds; 0: none yet
+	lastDelivery                               atomic.Int64 // unix nanoseconds; 0: none yet
+	lastLag                                    atomic.Int64 // nanoseconds, of the last batch
+	lag                                        prometheus.Observer
+
+	mu     sync.Mutex
+	counts map[opTable]*atomic.Int64
+
+	state     atomic.Pointer[string]
+	queue     atomic.Pointer[func() int64]
+	sourceLag atomic.Pointer[SourceLag]
+
+	// Tail receives every delivered batch while someone watches.
+	Tail Tail
+}
+
+type opTable struct {
+	op change.Op
+	ns change.Namespace
+}
+
+func newPipeline(name, source string, lag *prometheus.HistogramVec) *Pipeline {
+	p := &Pipeline{name: name, counts: map[opTable]*atomic.Int64{}, lag: lag.WithLabelValues(name)}
+	p.source.Store(&source)
+	st := "starting"
+	p.state.Store(&st)
+	return p
+}
+
+// Name returns the pipeline's name.
+func (p *Pipeline) Name() string { return p.name }
+
+// DeliveredChanges counts the changes of an acknowledged batch by
+// operation and table, observes their commit-to-delivery lag (once per
+// transaction: per distinct commit time) and hands them to the Tail's
+// watchers.
+func (p *Pipeline) DeliveredChanges(batch []change.Change) {
+	if len(batch) == 0 {
+		return
+	}
+	now := time.Now()
+	var lastCommit time.Time
+	run := opTable{op: batch[0].Op, ns: batch[0].Namespace}
+	n := int64(0)
+	for i := range batch {
+		c := &batch[i]
+		if c.Op != run.op || c.Namespace != run.ns {
+			p.count(run, n)
+			run, n = opTable{op: c.Op, ns: c.Namespace}, 0
+		}
+		n++
+		if !c.CommitTime.IsZero() && !c.CommitTime.Equal(lastCommit) {
+			lastCommit = c.CommitTime
+			p.lag.Observe(max(now.Sub(c.CommitTime), 0).Seconds())
+		}
+	}
+	p.count(run, n)
+	p.Tail.publish(batch)
+}
+
+func (p *Pipeline) count(k opTable, n int64) {
+	p.mu.Lock()
+	c, ok := p.counts[k]
+	if !ok {
+		if len(p.counts) >= maxTableSeries {
+			k.ns = change.Namespace{Table: OtherTable}
+			c, ok = p.counts[k]
+		}
+		if !ok {
+			c = new(atomic.Int64)
+			p.counts[k] = c
+		}
+	}
+	p.mu.Unlock()
+	c.Add(n)
+}
+
+// Delivered adds an acknowledged batch to the totals.
+func (p *Pipeline) Delivered(read, written int, bytes int64, lag time.Duration) {
+	p.read.Add(int64(read))
+	p.written.Add(int64(written))
+	p.bytes.Add(bytes)
+	if written > 0 {
+		p.batches.Add(1)
+		p.lastLag.Store(int64(lag))
+	}
+	p.lastDelivery.Store(time.Now().UnixNano())
+}
+
+// Checkpointed records a saved position.
+func (p *Pipeline) Checkpointed(change.Position) {
+	p.checkpoints.Add(1)
+	p.lastCheckpoint.Store(time.Now().UnixNano())
+}
+
+// SetState records the supervisor's state of the pipeline (running,
+// paused, retrying, …).
+func (p *Pipeline) SetState(s string) { p.state.Store(&s) }
+
+// Stage names the part of a pipeline an error came from.
+type Stage string
+
+// Stages of a pipeline.
+const (
+	StageSource Stage = "source"
+	StageSink   Stage = "sink"
+	StageStore  Stage = "checkpoint"
+)
+
+// Failed counts a run of the pipeline that ended in an error of stage.
+func (p *Pipeline) Failed(stage Stage) {
+	switch stage {
+	case StageSink:
+		p.sinkErrors.Add(1)
+	case StageStore:
+		p.storeErrors.Add(1)
+	default:
+		p.sourceErrors.Add(1)
+	}
+}
+
+// Retried counts a restart of the pipeline after a failure.
+func (p *Pipeline) Retried() { p.retries.Add(1) }
+
+// Reconnected counts a reconnection of the source to its database.
+func (p *Pipeline) Reconnected() { p.reconnects.Add(1) }
+
+// SetQueue sets the function that reads the pipeline's queued bytes (nil
+// while it is not running).
+func (p *Pipeline) SetQueue(f func() int64) {
+	if f == nil {
+		p.queue.Store(nil)
+		return
+	}
+	p.queue.Store(&f)
+}
+
+// SourceLag is how far a pipeline's source is behind its database, as the
+// source measured it; a negative field is unknown.
+type SourceLag struct {
+	// Bytes of log between the pipeline's position and the database's
+	// current one (MySQL binlog bytes, PostgreSQL LSN distance).
+	Bytes int64
+	// Seconds behind the log's head (MongoDB).
+	Seconds float64
+	// Retained is the log the database keeps for the pipeline
+	// (PostgreSQL: WAL retained by the slot).
+	Retained int64
+}
+
+// SetSourceLag records the latest source lag (nil: unknown).
+func (p *Pipeline) SetSourceLag(l *SourceLag) { p.sourceLag.Store(l) }
+
+// Totals is a copy of a pipeline's counters at one moment, for the API.
+type Totals struct {
+	Read, Written, Bytes, Batches, Checkpoints int64
+	SinkErrors, SourceErrors, StoreErrors      int64
+	Retries, Reconnects                        int64
+	QueueBytes                                 int64
+	LastLag                                    time.Duration
+	LastCheckpoint, LastDelivery               time.Time
+	SourceLag                                  *SourceLag
+}
+
+// Totals returns the pipeline's counters now.
+func (p *Pipeline) Totals() Totals {
+	t := Totals{
+		Read: p.read.Load(), Written: p.written.Load(), Bytes: p.bytes.Load(), Batches: p.batches.Load(),
+		Checkpoints: p.checkpoints.Load(), SinkErrors: p.sinkErrors.Load(), SourceErrors: p.sourceErrors.Load(),
+		StoreErrors: p.storeErrors.Load(), Retries: p.retries.Load(), Reconnects: p.reconnects.Load(),
+		LastLag: time.Duration(p.lastLag.Load()), SourceLag: p.sourceLag.Load(),
+	}
+	if f := p.queue.Load(); f != nil {
+		t.QueueBytes = (*f)()
+	}
+	if n := p.lastCheckpoint.Load(); n != 0 {
+		t.LastCheckpoint = time.Unix(0, n)
+	}
+	if n := p.lastDelivery.Load(); n != 0 {
+		t.LastDelivery = time.Unix(0, n)
+	}
+	return t
+}
