@@ -226,4 +226,3 @@ func grepLines(text, s string) string {
 	}
 	return strings.Join(out, "\n")
 }
-

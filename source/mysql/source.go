@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-cdc/sluice/binlog"
@@ -33,6 +34,8 @@ type Source struct {
 	warnedImage     bool                // binlog_row_image is not FULL
 	warnedStatement bool                // a statement-logged DML arrived without allow-statement
 	security        source.SecurityNote // the connection's TLS state
+
+	reconnects atomic.Int64 // connections lost and re-made (see Reconnects)
 }
 
 // healthySession is how long a session must stream, even without
@@ -173,6 +176,7 @@ func (s *Source) stream(ctx context.Context, from, floor change.Position, emit f
 			return fmt.Errorf("giving up after %d failed attempts: %w", failures, err)
 		}
 		wait := s.cfg.Retry.Wait(failures)
+		s.reconnects.Add(1)
 		// err.Error(), not err: text handlers print an error value with
 		// %+v, which for go-mysql's traced errors is a stack trace.
 		s.cfg.Logger.Warn("binlog connection lost, reconnecting", "err", err.Error(), "attempt", failures, "wait", wait, "resume", s.resume.String())
