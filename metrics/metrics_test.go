@@ -46,7 +46,7 @@ func TestPipelineMetrics(t *testing.T) {
 	p.Checkpointed(change.Position{})
 	p.Failed(StageSink)
 	p.Retried()
-	p.Reconnected()
+	p.Reconnected(1)
 	p.SetQueue(func() int64 { return 4096 })
 	p.SetState("running")
 	p.SetSourceLag(&SourceLag{Bytes: 100, Seconds: -1, Retained: -1})

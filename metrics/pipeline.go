@@ -35,6 +35,7 @@ type Pipeline struct {
 	lastCheckpoint                             atomic.Int64 // unix nanoseconds; 0: none yet
 	lastDelivery                               atomic.Int64 // unix nanoseconds; 0: none yet
 	lastLag                                    atomic.Int64 // nanoseconds, of the last batch
+	lastSaved                                  atomic.Pointer[change.Position]
 	lag                                        prometheus.Observer
 
 	mu     sync.Mutex
@@ -122,7 +123,8 @@ func (p *Pipeline) Delivered(read, written int, bytes int64, lag time.Duration) 
 }
 
 // Checkpointed records a saved position.
-func (p *Pipeline) Checkpointed(change.Position) {
+func (p *Pipeline) Checkpointed(pos change.Position) {
+	p.lastSaved.Store(&pos)
 	p.checkpoints.Add(1)
 	p.lastCheckpoint.Store(time.Now().UnixNano())
 }
@@ -156,8 +158,8 @@ func (p *Pipeline) Failed(stage Stage) {
 // Retried counts a restart of the pipeline after a failure.
 func (p *Pipeline) Retried() { p.retries.Add(1) }
 
-// Reconnected counts a reconnection of the source to its database.
-func (p *Pipeline) Reconnected() { p.reconnects.Add(1) }
+// Reconnected counts n reconnections of the source to its database.
+func (p *Pipeline) Reconnected(n int64) { p.reconnects.Add(n) }
 
 // SetQueue sets the function that reads the pipeline's queued bytes (nil
 // while it is not running).
@@ -193,6 +195,7 @@ type Totals struct {
 	QueueBytes                                 int64
 	LastLag                                    time.Duration
 	LastCheckpoint, LastDelivery               time.Time
+	LastSaved                                  change.Position
 	SourceLag                                  *SourceLag
 }
 
@@ -206,6 +209,9 @@ func (p *Pipeline) Totals() Totals {
 	}
 	if f := p.queue.Load(); f != nil {
 		t.QueueBytes = (*f)()
+	}
+	if pos := p.lastSaved.Load(); pos != nil {
+		t.LastSaved = *pos
 	}
 	if n := p.lastCheckpoint.Load(); n != 0 {
 		t.LastCheckpoint = time.Unix(0, n)

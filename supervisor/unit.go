@@ -1,0 +1,445 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-cdc/sluice/address"
+	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/format"
+	"github.com/sluice-cdc/sluice/metrics"
+	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/sink"
+	"github.com/sluice-cdc/sluice/source"
+)
+
+type command int
+
+const (
+	cmdNone command = iota
+	cmdPause
+	cmdResume
+	cmdRestart
+	cmdStop
+)
+
+// unit owns one pipeline: its goroutine, its runs and its state.
+type unit struct {
+	s   *Supervisor
+	cfg config.Pipeline
+	m   *metrics.Pipeline
+	log *slog.Logger
+
+	mu          sync.Mutex
+	state       State
+	since       time.Time
+	paused      bool    // wanted: stay stopped until resumed
+	pending     command // the last command not yet acted on
+	cancelRun   context.CancelFunc
+	wake        chan struct{} // capacity 1
+	lastErr     string
+	lastErrAt   time.Time
+	attempt     int
+	nextRetry   time.Time
+	run         *pipeline.Pipeline
+	lag         *source.Lag
+	started     bool
+	done        chan struct{}
+	reconnected int64 // the source's Reconnects already counted
+}
+
+func (s *Supervisor) newUnit(p config.Pipeline) *unit {
+	kind, _, _ := strings.Cut(p.Source, "://")
+	return &unit{
+		s: s, cfg: p, m: s.opts.Metrics.Pipeline(p.Name, kind), log: s.log.With("pipeline", p.Name),
+		paused: p.Paused, wake: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+}
+
+func (u *unit) start() {
+	u.mu.Lock()
+	u.started = true
+	u.mu.Unlock()
+	go u.loop()
+}
+
+// stop ends the unit's goroutine, saving the position, and waits for it.
+func (u *unit) stop() {
+	u.mu.Lock()
+	started := u.started
+	u.mu.Unlock()
+	if !started {
+		return
+	}
+	u.command(cmdStop)
+	<-u.done
+}
+
+// command hands the goroutine a command, stopping the current run when
+// the command needs it.
+func (u *unit) command(c command) {
+	u.mu.Lock()
+	if c == cmdResume && !u.paused && (u.state == Running || u.state == Starting) {
+		u.mu.Unlock()
+		return // already running
+	}
+	if u.pending != cmdStop {
+		u.pending = c
+	}
+	switch c {
+	case cmdPause:
+		u.paused = true
+	case cmdResume, cmdRestart:
+		u.paused = false
+	}
+	if c != cmdResume && u.cancelRun != nil {
+		u.cancelRun()
+	}
+	u.mu.Unlock()
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (u *unit) take() command {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	c := u.pending
+	if c != cmdStop {
+		u.pending = cmdNone
+	}
+	return c
+}
+
+func (u *unit) setState(s State) {
+	u.mu.Lock()
+	if u.state != s {
+		u.state, u.since = s, time.Now()
+	}
+	u.mu.Unlock()
+	u.m.SetState(string(s))
+}
+
+func (u *unit) loop() {
+	defer close(u.done)
+	failures := 0
+	for {
+		c := u.take()
+		if c == cmdStop {
+			u.setState(Stopped)
+			return
+		}
+		u.mu.Lock()
+		paused := u.paused
+		u.mu.Unlock()
+		if paused {
+			u.setState(Paused)
+			u.log.Info("pipeline paused")
+			<-u.wake
+			continue
+		}
+		u.setState(Starting)
+		ctx, cancel := context.WithCancel(context.Background())
+		u.mu.Lock()
+		u.cancelRun = cancel
+		if u.pending == cmdStop || u.pending == cmdPause || u.pending == cmdRestart {
+			cancel() // a command came in between take and here
+		}
+		u.mu.Unlock()
+		began := time.Now()
+		err, stage := u.runOnce(ctx)
+		cancel()
+		u.mu.Lock()
+		u.cancelRun = nil
+		u.run = nil
+		u.mu.Unlock()
+		u.m.SetQueue(nil)
+
+		switch u.peek() {
+		case cmdStop, cmdPause:
+			continue
+		case cmdRestart:
+			failures = 0
+			u.log.Info("pipeline restarting")
+			continue
+		}
+		if err == nil {
+			u.setState(Finished)
+			u.log.Info("pipeline finished")
+			<-u.wake
+			continue
+		}
+		// A run that went well for a while starts the backoff over.
+		if time.Since(began) > u.cfg.RetryMax {
+			failures = 0
+		}
+		failures++
+		wait := backoff(u.cfg.RetryMin, u.cfg.RetryMax, failures)
+		msg := address.RedactError(err, u.cfg.Source, u.cfg.To).Error()
+		u.m.Failed(stage)
+		u.mu.Lock()
+		u.lastErr, u.lastErrAt, u.attempt, u.nextRetry = msg, time.Now(), failures, time.Now().Add(wait)
+		u.mu.Unlock()
+		u.setState(Retrying)
+		u.log.Error("pipeline failed, retrying", "stage", string(stage), "attempt", failures, "wait", wait.Round(time.Millisecond), "err", msg)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+			u.m.Retried()
+		case <-u.wake:
+			t.Stop()
+			if u.peek() == cmdResume || u.peek() == cmdRestart {
+				failures = 0
+			}
+		}
+	}
+}
+
+// peek returns the pending command without taking it (stop stays).
+func (u *unit) peek() command {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.pending
+}
+
+// backoff is min·2^(n-1) capped at max, ±20%.
+func backoff(lo, hi time.Duration, n int) time.Duration {
+	d := lo
+	for i := 1; i < n && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// runOnce opens the pipeline's parts, runs it until ctx ends or it stops,
+// and closes them. It returns the run's error and the stage it came from.
+func (u *unit) runOnce(ctx context.Context) (error, metrics.Stage) {
+	c := u.cfg
+	src, err := source.Open(ctx, u.s.opts.Sources, c.Source, source.Config{Start: c.Start, Logger: u.log})
+	if err != nil {
+		return err, metrics.StageSource
+	}
+	beginCommit := c.BeginCommit
+	if spec, err := format.Parse(c.Format); err == nil && spec.NeedsBeginCommit() {
+		beginCommit = true
+	}
+	out, err := sink.Open(ctx, u.s.opts.Sinks, c.To, sink.Config{Logger: u.log, Format: c.Format})
+	if err != nil {
+		return err, metrics.StageSink
+	}
+	defer out.Close()
+	var store checkpoint.Store
+	if sp, ok := out.(sink.StoreProvider); ok && sp.CheckpointStore() != nil {
+		store = sp.CheckpointStore()
+	} else {
+		b, err := u.s.stores.acquire(c.State)
+		if err != nil {
+			return err, metrics.StageStore
+		}
+		defer u.s.stores.release(c.State)
+		store = b
+	}
+	tracked := &trackedSource{Source: src}
+	p, err := pipeline.New(tracked, out, store,
+		pipeline.WithID(c.ID), pipeline.WithFrom(c.From), pipeline.WithFilter(c.Filter), pipeline.WithTransform(c.Transform),
+		pipeline.WithBeginCommit(beginCommit), pipeline.WithQueueBytes(c.QueueBytes),
+		pipeline.WithCheckpointInterval(c.CheckpointInterval), pipeline.WithMetrics(u.m),
+		pipeline.WithLogger(u.s.log), pipeline.WithStopAt(c.StopAt))
+	if err != nil {
+		return err, metrics.StageSink
+	}
+	u.mu.Lock()
+	u.run = p
+	u.mu.Unlock()
+	u.m.SetQueue(p.QueuedBytes)
+	u.setState(Running)
+	u.log.Info("pipeline running", "source", address.Redact(c.Source), "to", address.Redact(c.To))
+	lagDone := make(chan struct{})
+	lctx, stopLag := context.WithCancel(ctx)
+	go func() {
+		defer close(lagDone)
+		u.watchSource(lctx, src, p)
+	}()
+	err = p.Run(ctx)
+	stopLag()
+	<-lagDone
+	u.countReconnects(src)
+	if err != nil {
+		switch {
+		case errors.Is(err, pipeline.ErrCheckpoint):
+			return err, metrics.StageStore
+		case tracked.failed():
+			return err, metrics.StageSource
+		}
+		return err, metrics.StageSink
+	}
+	return nil, ""
+}
+
+// watchSource measures the source's lag and counts its reconnects every
+// LagInterval until ctx ends.
+func (u *unit) watchSource(ctx context.Context, src pipeline.Source, p *pipeline.Pipeline) {
+	if u.s.opts.LagInterval < 0 {
+		return
+	}
+	lagger, _ := src.(source.Lagger)
+	t := time.NewTicker(u.s.opts.LagInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		u.countReconnects(src)
+		if lagger == nil {
+			continue
+		}
+		at := p.Acknowledged()
+		if at.IsZero() {
+			at = u.m.Totals().LastSaved
+		}
+		mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		l, err := lagger.Lag(mctx, at)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				u.log.Debug("cannot measure source lag", "err", address.RedactError(err, u.cfg.Source).Error())
+			}
+			continue
+		}
+		if at.IsZero() {
+			l.Bytes, l.Seconds = -1, -1
+		}
+		u.mu.Lock()
+		u.lag = &l
+		u.mu.Unlock()
+		u.m.SetSourceLag(&metrics.SourceLag{Bytes: l.Bytes, Seconds: l.Seconds, Retained: l.Retained})
+	}
+}
+
+func (u *unit) countReconnects(src pipeline.Source) {
+	r, ok := src.(source.Reconnecter)
+	if !ok {
+		return
+	}
+	n := r.Reconnects()
+	u.mu.Lock()
+	d := n - u.reconnected
+	u.reconnected = n
+	u.mu.Unlock()
+	if d > 0 {
+		u.m.Reconnected(d)
+	}
+}
+
+func (u *unit) status() Status {
+	u.mu.Lock()
+	st := Status{
+		Name: u.cfg.Name, State: u.state, Since: u.since, Config: u.cfg, LastError: u.lastErr, LastErrorAt: u.lastErrAt,
+		Attempt: u.attempt, NextRetry: u.nextRetry, Lag: u.lag,
+	}
+	run := u.run
+	u.mu.Unlock()
+	if st.State == "" {
+		st.State = Starting
+	}
+	if st.State != Retrying {
+		st.NextRetry = time.Time{}
+	}
+	st.Totals = u.m.Totals()
+	st.Checkpointed = st.Totals.LastSaved
+	if run != nil {
+		st.Delivered = run.Acknowledged()
+	}
+	if st.Delivered.IsZero() {
+		st.Delivered = st.Checkpointed
+	}
+	return st
+}
+
+// trackedSource remembers whether the source's Stream failed on its own
+// (not because the pipeline stopped it), to tell source errors from sink
+// errors. It forwards Ack to sources that are Ackers.
+type trackedSource struct {
+	pipeline.Source
+	err atomic.Bool
+}
+
+func (t *trackedSource) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
+	err := t.Source.Stream(ctx, from, emit)
+	if err != nil && ctx.Err() == nil && !pipeline.ErrStopped(err) {
+		t.err.Store(true)
+	}
+	return err
+}
+
+func (t *trackedSource) Ack(p change.Position) {
+	if a, ok := t.Source.(pipeline.Acker); ok {
+		a.Ack(p)
+	}
+}
+
+func (t *trackedSource) failed() bool { return t.err.Load() }
+
+// stores shares one bbolt handle per state file among the pipelines that
+// use it (bbolt locks a file per handle, so a second handle in the same
+// process would wait for the first).
+type stores struct {
+	mu    sync.Mutex
+	files map[string]*storeRef
+}
+
+type storeRef struct {
+	b    *checkpoint.Bolt
+	refs int
+}
+
+func newStores() *stores { return &stores{files: map[string]*storeRef{}} }
+
+func (s *stores) acquire(path string) (*checkpoint.Bolt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.files[path]; ok {
+		r.refs++
+		return r.b, nil
+	}
+	b, err := checkpoint.OpenBolt(path, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	s.files[path] = &storeRef{b: b, refs: 1}
+	return b, nil
+}
+
+func (s *stores) release(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.files[path]
+	if !ok {
+		return
+	}
+	if r.refs--; r.refs == 0 {
+		r.b.Close()
+		delete(s.files, path)
+	}
+}
+
+func (s *stores) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, r := range s.files {
+		r.b.Close()
+		delete(s.files, p)
+	}
+}
