@@ -134,7 +134,6 @@ func (s *Supervisor) Apply(ps []config.Pipeline) Changes {
 		old, ok := s.units[p.Name]
 		switch {
 		case ok && old.cfg.Equal(p):
-			old.cfg.Line = p.Line
 			ch.Unchanged = append(ch.Unchanged, p.Name)
 		case ok:
 			ch.Changed = append(ch.Changed, p.Name)
