@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/sluice-cdc/sluice/format"
 	"github.com/sluice-cdc/sluice/pipeline"
@@ -119,6 +120,68 @@ func openHTTP(_ context.Context, u *url.URL, cfg sink.Config) (pipeline.Sink, er
 	}
 	c.Format, c.Logger = cfg.Format, cfg.Logger
 	return httpsink.New(c)
+}
+
+// checkers check the URL of each sink Sluice ships without opening it:
+// no file is created, no broker dialled. A new sink adds its check here
+// beside its opener in Register (TestCheckEverySink holds them together).
+var checkers = map[string]func(u *url.URL, cfg sink.Config) error{
+	"stdout": func(u *url.URL, cfg sink.Config) error {
+		enc, err := lineEncoder(cfg)
+		if err != nil {
+			return err
+		}
+		_, err = stdout.FromURLTo(u, io.Discard, enc)
+		return err
+	},
+	"file": func(u *url.URL, cfg sink.Config) error {
+		if _, err := lineEncoder(cfg); err != nil {
+			return err
+		}
+		_, err := file.PathOf(u)
+		return err
+	},
+	"kafka": checkFormatted(kafka.FromURL),
+	"mysql": checkSQL, "mariadb": checkSQL, "postgres": checkSQL, "postgresql": checkSQL,
+	"redis": checkFormatted(redis.FromURL), "rediss": checkFormatted(redis.FromURL),
+	"nats": checkFormatted(nats.FromURL),
+	"http": checkFormatted(httpsink.FromURL), "https": checkFormatted(httpsink.FromURL),
+}
+
+// checkFormatted checks the URL of a sink that takes a format: the
+// format, then the URL's parameters.
+func checkFormatted[C any](fromURL func(*url.URL) (C, error)) func(*url.URL, sink.Config) error {
+	return func(u *url.URL, cfg sink.Config) error {
+		if _, err := format.Parse(cfg.Format); err != nil {
+			return err
+		}
+		_, err := fromURL(u)
+		return err
+	}
+}
+
+// checkSQL checks the URL of the SQL sink.
+func checkSQL(u *url.URL, _ sink.Config) error {
+	_, err := sqlsink.FromURL(u)
+	return err
+}
+
+// Check checks a sink URL and format as Open would, without opening
+// anything (for a config file checked before anything starts): the
+// scheme must be registered in r and, for the sinks Sluice ships, the
+// URL's parameters and the format must be valid. Errors name the address
+// with its secrets masked.
+func Check(r *sink.Registry, raw string, cfg sink.Config) error {
+	u, _, err := r.Lookup(raw)
+	if err != nil {
+		return err
+	}
+	if check, ok := checkers[strings.ToLower(u.Scheme)]; ok {
+		if err := check(u, cfg); err != nil {
+			return r.Wrap(raw, err)
+		}
+	}
+	return nil
 }
 
 // lineEncoder returns the encoder of cfg.Format for a line sink (no

@@ -31,17 +31,27 @@ type Sink struct {
 // writing what enc makes of each change (nil: Sluice JSON). Its errors do
 // not repeat the URL (sink.Open adds it).
 func FromURL(u *url.URL, enc format.Encoder) (*Sink, error) {
+	path, err := PathOf(u)
+	if err != nil {
+		return nil, err
+	}
+	return OpenFormat(path, enc)
+}
+
+// PathOf checks a file:// URL without opening anything and returns the
+// path it names.
+func PathOf(u *url.URL) (string, error) {
 	path := u.Path
 	if u.Opaque != "" {
 		path = u.Opaque
 	}
 	if u.Host != "" && u.Host != "localhost" {
-		return nil, fmt.Errorf("remote host %q not supported, use file:///path", u.Host)
+		return "", fmt.Errorf("remote host %q not supported, use file:///path", u.Host)
 	}
 	if path == "" || u.RawQuery != "" {
-		return nil, errors.New("want file:///path/changes.jsonl with no parameters")
+		return "", errors.New("want file:///path/changes.jsonl with no parameters")
 	}
-	return OpenFormat(path, enc)
+	return path, nil
 }
 
 // OpenFormat is Open writing the messages enc makes of each change, one
