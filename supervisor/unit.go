@@ -53,7 +53,6 @@ type unit struct {
 	lag         *source.Lag
 	started     bool
 	done        chan struct{}
-	reconnected int64 // the source's Reconnects already counted
 }
 
 func (s *Supervisor) newUnit(p config.Pipeline) *unit {
@@ -273,7 +272,6 @@ func (u *unit) runOnce(ctx context.Context) (error, metrics.Stage) {
 	err = p.Run(ctx)
 	stopLag()
 	<-lagDone
-	u.countReconnects(src)
 	if err != nil {
 		switch {
 		case errors.Is(err, pipeline.ErrCheckpoint):
@@ -286,14 +284,39 @@ func (u *unit) runOnce(ctx context.Context) (error, metrics.Stage) {
 	return nil, ""
 }
 
-// watchSource measures the source's lag and counts its reconnects every
-// LagInterval until ctx ends.
+// watchSource measures the source's lag and counts its reconnects.
 func (u *unit) watchSource(ctx context.Context, src pipeline.Source, p *pipeline.Pipeline) {
 	if u.s.opts.LagInterval < 0 {
 		return
 	}
+	WatchSource(ctx, src, p, u.m, u.s.opts.LagInterval, u.log, func(l source.Lag) {
+		u.mu.Lock()
+		u.lag = &l
+		u.mu.Unlock()
+	})
+}
+
+// WatchSource measures the lag of a running pipeline's source (when it is
+// a source.Lagger) and counts its reconnects (a source.Reconnecter) into m
+// every interval until ctx ends, calling onLag (if set) with each measure.
+// A Supervisor does this for its pipelines; `sluice stream --metrics`
+// calls it for its one.
+func WatchSource(ctx context.Context, src pipeline.Source, p *pipeline.Pipeline, m *metrics.Pipeline, interval time.Duration, log *slog.Logger, onLag func(source.Lag)) {
 	lagger, _ := src.(source.Lagger)
-	t := time.NewTicker(u.s.opts.LagInterval)
+	reconnecter, _ := src.(source.Reconnecter)
+	var counted int64
+	countReconnects := func() {
+		if reconnecter == nil {
+			return
+		}
+		n := reconnecter.Reconnects()
+		if n > counted {
+			m.Reconnected(n - counted)
+			counted = n
+		}
+	}
+	defer countReconnects()
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -301,45 +324,30 @@ func (u *unit) watchSource(ctx context.Context, src pipeline.Source, p *pipeline
 			return
 		case <-t.C:
 		}
-		u.countReconnects(src)
+		countReconnects()
 		if lagger == nil {
 			continue
 		}
 		at := p.Acknowledged()
 		if at.IsZero() {
-			at = u.m.Totals().LastSaved
+			at = m.Totals().LastSaved
 		}
 		mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		l, err := lagger.Lag(mctx, at)
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
-				u.log.Debug("cannot measure source lag", "err", address.RedactError(err, u.cfg.Source).Error())
+				log.Debug("cannot measure source lag", "err", address.Redact(err.Error()))
 			}
 			continue
 		}
 		if at.IsZero() {
 			l.Bytes, l.Seconds = -1, -1
 		}
-		u.mu.Lock()
-		u.lag = &l
-		u.mu.Unlock()
-		u.m.SetSourceLag(&metrics.SourceLag{Bytes: l.Bytes, Seconds: l.Seconds, Retained: l.Retained})
-	}
-}
-
-func (u *unit) countReconnects(src pipeline.Source) {
-	r, ok := src.(source.Reconnecter)
-	if !ok {
-		return
-	}
-	n := r.Reconnects()
-	u.mu.Lock()
-	d := n - u.reconnected
-	u.reconnected = n
-	u.mu.Unlock()
-	if d > 0 {
-		u.m.Reconnected(d)
+		if onLag != nil {
+			onLag(l)
+		}
+		m.SetSourceLag(&metrics.SourceLag{Bytes: l.Bytes, Seconds: l.Seconds, Retained: l.Retained})
 	}
 }
 

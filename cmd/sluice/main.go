@@ -54,6 +54,7 @@ func commands() []command {
 		{"canal", "serve changes to Canal clients (canal serve)", runCanal},
 		{"demo", "start a throwaway MariaDB with a workload and stream its changes", runDemo},
 		{"pg", "PostgreSQL replication slots (slots, drop-slot)", runPg},
+		{"run", "run the pipelines of a YAML config with an HTTP API, metrics and a dashboard", runRun},
 		{"snapshot", "ask running streams to read tables again (an incremental snapshot)", runSnapshot},
 		{"stream", "stream changes from a source URL to a sink, checkpointing", runStream},
 		{"verify", "compare the tables of two databases by primary-key chunk checksums", runVerify},

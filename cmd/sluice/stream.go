@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/format"
+	"github.com/sluice-cdc/sluice/metrics"
 	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/sinks"
@@ -174,6 +175,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	logJSON := fs.Bool("log-json", false, "write logs as JSON instead of text")
 	memLimit := fs.String("memory-limit", "", "soft limit of the Go heap (e.g. 48MiB): the garbage collector works harder near it; default none, or $GOMEMLIMIT")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile (pprof) of the run to this file, for performance work")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics of this stream on ADDR/metrics (e.g. :9090; no token: bind it to a private address)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -264,6 +266,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 		srcURL: srcURL, sinkURL: *to, state: *state, id: *id, start: start, from: fromPos, stopAt: stopPos,
 		snapshot: snapshot.Options{Mode: mode, Workers: *snapWorkers},
 		filter:   spec, transform: tspec, format: outFormat.String(), beginCommit: *beginCommit, queueBytes: *queueBytes, interval: *interval,
+		metrics: *metricsAddr,
 	}, sources, sinks)
 	// A last guard: whatever a source or sink put in its error, the
 	// secrets of the two URLs do not reach the terminal.
@@ -320,6 +323,7 @@ type streamConfig struct {
 	queueBytes                 int64
 	interval                   time.Duration
 	snapshot                   snapshot.Options
+	metrics                    string // --metrics address, "" for none
 }
 
 // stream opens the source, sink and state file and runs the pipeline until
@@ -370,14 +374,29 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *sour
 		}
 	}
 	var counters pipeline.Counters
+	var m pipeline.Metrics = &counters
+	var exported *streamMetrics
+	if c.metrics != "" {
+		exported = &streamMetrics{Counters: &counters, set: metrics.New()}
+		exported.p = exported.set.Pipeline(c.id, strings.ToLower(strings.SplitN(c.srcURL, "://", 2)[0]))
+		m = exported
+	}
 	p, err := pipeline.New(src, out, store,
 		pipeline.WithID(c.id), pipeline.WithFrom(c.from), pipeline.WithFilter(c.filter), pipeline.WithTransform(c.transform),
 		pipeline.WithBeginCommit(c.beginCommit), pipeline.WithQueueBytes(c.queueBytes),
-		pipeline.WithCheckpointInterval(c.interval), pipeline.WithMetrics(&counters), pipeline.WithLogger(log),
+		pipeline.WithCheckpointInterval(c.interval), pipeline.WithMetrics(m), pipeline.WithLogger(log),
 		pipeline.WithStopAt(c.stopAt))
 	if err != nil {
 		out.Close()
 		return err
+	}
+	if exported != nil {
+		stop, err := exported.serve(ctx, c.metrics, src, p, log)
+		if err != nil {
+			out.Close()
+			return err
+		}
+		defer stop()
 	}
 	log.Info("streaming", "source", address.Redact(c.srcURL), "to", address.Redact(c.sinkURL), "state", state, "id", c.id)
 	began := time.Now()
