@@ -38,21 +38,21 @@ type unit struct {
 	m   *metrics.Pipeline
 	log *slog.Logger
 
-	mu          sync.Mutex
-	state       State
-	since       time.Time
-	paused      bool    // wanted: stay stopped until resumed
-	pending     command // the last command not yet acted on
-	cancelRun   context.CancelFunc
-	wake        chan struct{} // capacity 1
-	lastErr     string
-	lastErrAt   time.Time
-	attempt     int
-	nextRetry   time.Time
-	run         *pipeline.Pipeline
-	lag         *source.Lag
-	started     bool
-	done        chan struct{}
+	mu        sync.Mutex
+	state     State
+	since     time.Time
+	paused    bool    // wanted: stay stopped until resumed
+	pending   command // the last command not yet acted on
+	cancelRun context.CancelFunc
+	wake      chan struct{} // capacity 1
+	lastErr   string
+	lastErrAt time.Time
+	attempt   int
+	nextRetry time.Time
+	run       *pipeline.Pipeline
+	lag       *source.Lag
+	started   bool
+	done      chan struct{}
 }
 
 func (s *Supervisor) newUnit(p config.Pipeline) *unit {
