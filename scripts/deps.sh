@@ -4,8 +4,10 @@
 #   - Debian packages for the real servers the tests start (internal/servers):
 #     mariadb-server mariadb-client postgresql-15 postgresql-client-15
 #     postgresql-15-wal2json redis-server nats-server, the coordinators
-#     etcd-server and zookeeper (which brings a Java runtime), and kcat
-#     (librdkafka's client, the independent consumer of the Kafka tests)
+#     etcd-server and zookeeper (which brings a Java runtime), kcat
+#     (librdkafka's client, the independent consumer of the Kafka tests),
+#     prometheus (its promtool checks the /metrics output) and chromium (the
+#     dashboard's browser test drives it headless)
 #   - the system user "postgres" (PostgreSQL refuses to run as root; the
 #     postgresql-15 package creates the user, this makes sure it exists)
 #   - Go modules of the main module and of tools/ferretdb
@@ -46,6 +48,8 @@ required=(
 	"/usr/bin/java zookeeper"
 	"/usr/bin/kcat kcat"
 	"/usr/bin/mydumper mydumper"
+	"/usr/bin/promtool prometheus"
+	"/usr/bin/chromium chromium"
 )
 
 missing=()
