@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -284,5 +285,43 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestStreamMetrics: sluice stream --metrics serves the pipeline's metrics.
+func TestStreamMetrics(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := runStreamTest(ctx, t, nil, "fixture://?txs=100000&rows=1&follow=on&interval=2ms", "--state", filepath.Join(t.TempDir(), "s.db"),
+			"--id", "orders", "--metrics", addr)
+		done <- err
+	}()
+	var body string
+	waitUntil(t, "metrics", func() bool {
+		res, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		body = string(b)
+		return strings.Contains(body, `sluice_pipeline_changes_total{op="insert",pipeline="orders",table="shop.orders"}`)
+	})
+	for _, want := range []string{`sluice_pipeline_state{pipeline="orders",state="running"} 1`, `sluice_pipeline_queue_bytes{pipeline="orders"}`, "process_resident_memory_bytes"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("stream metrics lack %s", want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
