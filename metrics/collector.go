@@ -1,71 +1,65 @@
 package metrics
 
 import (
+	"sort"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // States are the values of the state label of sluice_pipeline_state, the
 // supervisor's states.
 var States = []string{"starting", "running", "paused", "retrying", "finished", "stopped"}
 
-const helpDeliveryLag = "Time from a change's commit in the source database to the sink's acknowledgement of it, observed once per transaction."
-
-var (
-	pipeLabel = []string{"pipeline"}
-	descs     = struct {
-		changes, read, bytes, batches, checkpoints, checkpointAge, queue, errors, retries, reconnects,
-		lagBytes, lagSeconds, retained, state, lastDelivery *prometheus.Desc
-	}{
-		changes:       prometheus.NewDesc("sluice_pipeline_changes_total", "Changes the sink acknowledged, by operation and table (database.table; empty for begin and commit events).", []string{"pipeline", "op", "table"}, nil),
-		read:          prometheus.NewDesc("sluice_pipeline_read_changes_total", "Changes read from the source, delivered or not (filtered out, hidden begin, commit and heartbeat events), once the sink acknowledged the batch that covers them.", pipeLabel, nil),
-		bytes:         prometheus.NewDesc("sluice_pipeline_delivered_bytes_total", "Estimated in-memory bytes of the changes the sink acknowledged.", pipeLabel, nil),
-		batches:       prometheus.NewDesc("sluice_pipeline_batches_total", "Sink writes (deliveries) acknowledged.", pipeLabel, nil),
-		checkpoints:   prometheus.NewDesc("sluice_pipeline_checkpoints_total", "Positions saved to the checkpoint store.", pipeLabel, nil),
-		checkpointAge: prometheus.NewDesc("sluice_pipeline_checkpoint_age_seconds", "Seconds since the last position was saved (absent before the first save).", pipeLabel, nil),
-		queue:         prometheus.NewDesc("sluice_pipeline_queue_bytes", "Estimated bytes of changes read from the source and not yet acknowledged by the sink.", pipeLabel, nil),
-		errors:        prometheus.NewDesc("sluice_pipeline_errors_total", "Runs of the pipeline that ended in an error, by the stage it came from (source, sink, checkpoint).", []string{"pipeline", "stage"}, nil),
-		retries:       prometheus.NewDesc("sluice_pipeline_retries_total", "Restarts of the pipeline after a failure.", pipeLabel, nil),
-		reconnects:    prometheus.NewDesc("sluice_pipeline_source_reconnects_total", "Reconnections of the source to its database.", pipeLabel, nil),
-		lagBytes:      prometheus.NewDesc("sluice_pipeline_source_lag_bytes", "Bytes of the database's log between the pipeline's position and the log's current end (MySQL binlog bytes, PostgreSQL LSN distance).", []string{"pipeline", "source"}, nil),
-		lagSeconds:    prometheus.NewDesc("sluice_pipeline_source_lag_seconds", "Seconds between the pipeline's position and the newest entry of the database's log (MongoDB oplog).", []string{"pipeline", "source"}, nil),
-		retained:      prometheus.NewDesc("sluice_pipeline_source_retained_bytes", "Bytes of log the database retains for the pipeline (PostgreSQL: WAL held by the replication slot).", []string{"pipeline", "source"}, nil),
-		state:         prometheus.NewDesc("sluice_pipeline_state", "1 for the pipeline's current state, 0 for the others.", []string{"pipeline", "state"}, nil),
-		lastDelivery:  prometheus.NewDesc("sluice_pipeline_last_delivery_timestamp_seconds", "Unix time of the last acknowledged delivery (absent before the first).", pipeLabel, nil),
-	}
-)
-
-// collector exports a Set's pipelines.
-type collector Set
-
-// Describe sends every metric's description.
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	d := descs
-	for _, x := range []*prometheus.Desc{d.changes, d.read, d.bytes, d.batches, d.checkpoints, d.checkpointAge, d.queue,
-		d.errors, d.retries, d.reconnects, d.lagBytes, d.lagSeconds, d.retained, d.state, d.lastDelivery} {
-		ch <- x
-	}
+// Families lists every pipeline metric: name, type and help, in the order
+// they are written.
+var Families = []struct{ Name, Type, Help string }{
+	{"sluice_pipeline_changes_total", "counter", "Changes the sink acknowledged, by operation and table (database.table; empty for begin and commit events)."},
+	{"sluice_pipeline_read_changes_total", "counter", "Changes read from the source, delivered or not (filtered out, hidden begin, commit and heartbeat events), once the sink acknowledged the batch that covers them."},
+	{"sluice_pipeline_delivered_bytes_total", "counter", "Estimated in-memory bytes of the changes the sink acknowledged."},
+	{"sluice_pipeline_batches_total", "counter", "Sink writes (deliveries) acknowledged."},
+	{"sluice_pipeline_delivery_lag_seconds", "histogram", "Time from a change's commit in the source database to the sink's acknowledgement of it, observed once per transaction."},
+	{"sluice_pipeline_checkpoints_total", "counter", "Positions saved to the checkpoint store."},
+	{"sluice_pipeline_checkpoint_age_seconds", "gauge", "Seconds since the last position was saved (absent before the first save)."},
+	{"sluice_pipeline_last_delivery_timestamp_seconds", "gauge", "Unix time of the last acknowledged delivery (absent before the first)."},
+	{"sluice_pipeline_queue_bytes", "gauge", "Estimated bytes of changes read from the source and not yet acknowledged by the sink."},
+	{"sluice_pipeline_errors_total", "counter", "Runs of the pipeline that ended in an error, by the stage it came from (source, sink, checkpoint)."},
+	{"sluice_pipeline_retries_total", "counter", "Restarts of the pipeline after a failure."},
+	{"sluice_pipeline_source_reconnects_total", "counter", "Reconnections of the source to its database."},
+	{"sluice_pipeline_source_lag_bytes", "gauge", "Bytes of the database's log between the pipeline's position and the log's current end (MySQL binlog bytes, PostgreSQL LSN distance)."},
+	{"sluice_pipeline_source_lag_seconds", "gauge", "Seconds between the pipeline's position and the newest entry of the database's log (MongoDB oplog)."},
+	{"sluice_pipeline_source_retained_bytes", "gauge", "Bytes of log the database retains for the pipeline (PostgreSQL: WAL held by the replication slot)."},
+	{"sluice_pipeline_state", "gauge", "1 for the pipeline's current state, 0 for the others."},
 }
 
-// Collect sends the current values.
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	now := time.Now()
-	for _, p := range (*Set)(c).all() {
-		p.collect(ch, now)
+// pipelineFamilies returns the pipeline metrics of every pipeline.
+func (s *Set) pipelineFamilies(now time.Time) []family {
+	fams := make([]family, len(Families))
+	index := map[string]*family{}
+	for i, f := range Families {
+		fams[i] = family{name: f.Name, typ: f.Type, help: f.Help}
+		index[f.Name] = &fams[i]
 	}
+	for _, p := range s.all() {
+		p.collect(index, now)
+	}
+	return fams
 }
 
-func (p *Pipeline) collect(ch chan<- prometheus.Metric, now time.Time) {
-	d := descs
-	counter := func(desc *prometheus.Desc, v int64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), append([]string{p.name}, labels...)...)
+// collect adds the pipeline's samples to the families. Labels are written
+// in name order (le last), as client_golang writes them.
+func (p *Pipeline) collect(fams map[string]*family, now time.Time) {
+	add := func(name string, v float64, labels ...string) {
+		f := fams[name]
+		f.samples = append(f.samples, sample{labels: labels, value: v})
 	}
-	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, append([]string{p.name}, labels...)...)
-	}
+	pl := func(labels ...string) []string { return append([]string{"pipeline", p.name}, labels...) }
 	t := p.Totals()
+
+	type opCount struct {
+		op, table string
+		n         int64
+	}
 	p.mu.Lock()
+	counts := make([]opCount, 0, len(p.counts))
 	for k, n := range p.counts {
 		table := ""
 		if k.ns.Table != "" {
@@ -74,43 +68,54 @@ func (p *Pipeline) collect(ch chan<- prometheus.Metric, now time.Time) {
 				table = k.ns.Table
 			}
 		}
-		counter(d.changes, n.Load(), k.op.String(), table)
+		counts = append(counts, opCount{k.op.String(), table, n.Load()})
 	}
 	p.mu.Unlock()
-	counter(d.read, t.Read)
-	counter(d.bytes, t.Bytes)
-	counter(d.batches, t.Batches)
-	counter(d.checkpoints, t.Checkpoints)
+	sort.Slice(counts, func(i, j int) bool {
+		if counts[i].table != counts[j].table {
+			return counts[i].table < counts[j].table
+		}
+		return counts[i].op < counts[j].op
+	})
+	for _, c := range counts {
+		add("sluice_pipeline_changes_total", float64(c.n), "op", c.op, "pipeline", p.name, "table", c.table)
+	}
+	add("sluice_pipeline_read_changes_total", float64(t.Read), pl()...)
+	add("sluice_pipeline_delivered_bytes_total", float64(t.Bytes), pl()...)
+	add("sluice_pipeline_batches_total", float64(t.Batches), pl()...)
+	lag := fams["sluice_pipeline_delivery_lag_seconds"]
+	lag.samples = append(lag.samples, p.lag.samples(pl()...)...)
+	add("sluice_pipeline_checkpoints_total", float64(t.Checkpoints), pl()...)
 	if !t.LastCheckpoint.IsZero() {
-		gauge(d.checkpointAge, max(now.Sub(t.LastCheckpoint), 0).Seconds())
+		add("sluice_pipeline_checkpoint_age_seconds", max(now.Sub(t.LastCheckpoint), 0).Seconds(), pl()...)
 	}
 	if !t.LastDelivery.IsZero() {
-		gauge(d.lastDelivery, float64(t.LastDelivery.UnixNano())/1e9)
+		add("sluice_pipeline_last_delivery_timestamp_seconds", float64(t.LastDelivery.UnixNano())/1e9, pl()...)
 	}
-	gauge(d.queue, float64(t.QueueBytes))
-	counter(d.errors, t.SourceErrors, string(StageSource))
-	counter(d.errors, t.SinkErrors, string(StageSink))
-	counter(d.errors, t.StoreErrors, string(StageStore))
-	counter(d.retries, t.Retries)
-	counter(d.reconnects, t.Reconnects)
+	add("sluice_pipeline_queue_bytes", float64(t.QueueBytes), pl()...)
+	add("sluice_pipeline_errors_total", float64(t.StoreErrors), pl("stage", string(StageStore))...)
+	add("sluice_pipeline_errors_total", float64(t.SinkErrors), pl("stage", string(StageSink))...)
+	add("sluice_pipeline_errors_total", float64(t.SourceErrors), pl("stage", string(StageSource))...)
+	add("sluice_pipeline_retries_total", float64(t.Retries), pl()...)
+	add("sluice_pipeline_source_reconnects_total", float64(t.Reconnects), pl()...)
 	src := *p.source.Load()
 	if l := t.SourceLag; l != nil {
 		if l.Bytes >= 0 {
-			gauge(d.lagBytes, float64(l.Bytes), src)
+			add("sluice_pipeline_source_lag_bytes", float64(l.Bytes), pl("source", src)...)
 		}
 		if l.Seconds >= 0 {
-			gauge(d.lagSeconds, l.Seconds, src)
+			add("sluice_pipeline_source_lag_seconds", l.Seconds, pl("source", src)...)
 		}
 		if l.Retained >= 0 {
-			gauge(d.retained, float64(l.Retained), src)
+			add("sluice_pipeline_source_retained_bytes", float64(l.Retained), pl("source", src)...)
 		}
 	}
 	state := *p.state.Load()
-	for _, s := range States {
+	for _, st := range States {
 		v := 0.0
-		if s == state {
+		if st == state {
 			v = 1
 		}
-		gauge(d.state, v, s)
+		add("sluice_pipeline_state", v, pl("state", st)...)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/sluice-cdc/sluice/change"
 )
 
@@ -36,7 +34,7 @@ type Pipeline struct {
 	lastDelivery                               atomic.Int64 // unix nanoseconds; 0: none yet
 	lastLag                                    atomic.Int64 // nanoseconds, of the last batch
 	lastSaved                                  atomic.Pointer[change.Position]
-	lag                                        prometheus.Observer
+	lag                                        *histogram
 
 	mu     sync.Mutex
 	counts map[opTable]*atomic.Int64
@@ -54,8 +52,8 @@ type opTable struct {
 	ns change.Namespace
 }
 
-func newPipeline(name, source string, lag *prometheus.HistogramVec) *Pipeline {
-	p := &Pipeline{name: name, counts: map[opTable]*atomic.Int64{}, lag: lag.WithLabelValues(name)}
+func newPipeline(name, source string) *Pipeline {
+	p := &Pipeline{name: name, counts: map[opTable]*atomic.Int64{}, lag: newHistogram(LagBuckets)}
 	p.source.Store(&source)
 	st := "starting"
 	p.state.Store(&st)
