@@ -155,7 +155,7 @@ func (u *unit) loop() {
 		}
 		u.mu.Unlock()
 		began := time.Now()
-		err, stage := u.runOnce(ctx)
+		stage, err := u.runOnce(ctx)
 		cancel()
 		u.mu.Lock()
 		u.cancelRun = nil
@@ -222,11 +222,11 @@ func backoff(lo, hi time.Duration, n int) time.Duration {
 
 // runOnce opens the pipeline's parts, runs it until ctx ends or it stops,
 // and closes them. It returns the run's error and the stage it came from.
-func (u *unit) runOnce(ctx context.Context) (error, metrics.Stage) {
+func (u *unit) runOnce(ctx context.Context) (metrics.Stage, error) {
 	c := u.cfg
 	src, err := source.Open(ctx, u.s.opts.Sources, c.Source, source.Config{Start: c.Start, Logger: u.log})
 	if err != nil {
-		return err, metrics.StageSource
+		return metrics.StageSource, err
 	}
 	beginCommit := c.BeginCommit
 	if spec, err := format.Parse(c.Format); err == nil && spec.NeedsBeginCommit() {
@@ -234,7 +234,7 @@ func (u *unit) runOnce(ctx context.Context) (error, metrics.Stage) {
 	}
 	out, err := sink.Open(ctx, u.s.opts.Sinks, c.To, sink.Config{Logger: u.log, Format: c.Format})
 	if err != nil {
-		return err, metrics.StageSink
+		return metrics.StageSink, err
 	}
 	defer out.Close()
 	var store checkpoint.Store
@@ -243,7 +243,7 @@ func (u *unit) runOnce(ctx context.Context) (error, metrics.Stage) {
 	} else {
 		b, err := u.s.stores.acquire(c.State)
 		if err != nil {
-			return err, metrics.StageStore
+			return metrics.StageStore, err
 		}
 		defer u.s.stores.release(c.State)
 		store = b
@@ -255,7 +255,7 @@ func (u *unit) runOnce(ctx context.Context) (error, metrics.Stage) {
 		pipeline.WithCheckpointInterval(c.CheckpointInterval), pipeline.WithMetrics(u.m),
 		pipeline.WithLogger(u.s.log), pipeline.WithStopAt(c.StopAt))
 	if err != nil {
-		return err, metrics.StageSink
+		return metrics.StageSink, err
 	}
 	u.mu.Lock()
 	u.run = p
@@ -275,13 +275,13 @@ func (u *unit) runOnce(ctx context.Context) (error, metrics.Stage) {
 	if err != nil {
 		switch {
 		case errors.Is(err, pipeline.ErrCheckpoint):
-			return err, metrics.StageStore
+			return metrics.StageStore, err
 		case tracked.failed():
-			return err, metrics.StageSource
+			return metrics.StageSource, err
 		}
-		return err, metrics.StageSink
+		return metrics.StageSink, err
 	}
-	return nil, ""
+	return "", nil
 }
 
 // watchSource measures the source's lag and counts its reconnects.
