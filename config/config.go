@@ -81,8 +81,9 @@ type Pipeline struct {
 	From  change.Position
 	// StopAt ends the pipeline on reaching it (zero: never).
 	StopAt change.Position
-	// State is the bbolt state file (absolute), unless the sink keeps the
-	// position itself.
+	// State is the checkpoint store: a bbolt state file (an absolute
+	// path) or a store URL (etcd://, zk://, mysql://, postgres://,
+	// redis://), unless the sink keeps the position itself.
 	State string
 	// ID names the pipeline's checkpoint in State. Default Name.
 	ID string
@@ -127,6 +128,9 @@ type Options struct {
 	CheckSink   func(raw, format string) error
 	// CheckFormat, when set, checks the format setting.
 	CheckFormat func(format string) error
+	// CheckState, when set, checks a state setting that is a checkpoint
+	// store URL (etcd://, zk://, mysql://, …) without connecting.
+	CheckState func(raw string) error
 }
 
 // Error is one problem of a config file: where it is and what is wrong.
@@ -443,10 +447,18 @@ func (l *loader) pipeline(name string, kv *pair) (Pipeline, bool) {
 		p.StopAt = pos
 	}
 	if v := text("state", &p.State); v != nil {
-		if p.State == "" {
+		switch {
+		case p.State == "":
 			l.fail(v.value, prefix+"state", "empty")
+		case strings.Contains(p.State, "://"):
+			if l.opts.CheckState != nil {
+				if err := l.opts.CheckState(p.State); err != nil {
+					l.fail(v.value, prefix+"state", "%v", err)
+				}
+			}
+		default:
+			p.State = l.abs(p.State)
 		}
-		p.State = l.abs(p.State)
 	}
 	if v := text("id", &p.ID); v != nil && p.ID == "" {
 		l.fail(v.value, prefix+"id", "empty")

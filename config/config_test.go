@@ -155,7 +155,8 @@ func TestErrors(t *testing.T) {
 // TestCheckers checks that URL and format checks are reported at the
 // line of the setting, with the checker's message.
 func TestCheckers(t *testing.T) {
-	text := "pipelines:\n  a:\n    source: bad://\n  b:\n    source: ok://\n    to: nope://\n  c:\n    source: ok://\n    format: weird\n"
+	text := "pipelines:\n  a:\n    source: bad://\n  b:\n    source: ok://\n    to: nope://\n  c:\n    source: ok://\n    format: weird\n" +
+		"  d:\n    source: ok://\n    state: etcd://e:2379/sluice\n  e:\n    source: ok://\n    state: consul://c/\n"
 	opts := Options{
 		CheckSource: func(raw string) error {
 			if strings.HasPrefix(raw, "bad") {
@@ -175,9 +176,21 @@ func TestCheckers(t *testing.T) {
 			}
 			return nil
 		},
+		CheckState: func(raw string) error {
+			if strings.HasPrefix(raw, "consul") {
+				return errors.New("unknown scheme consul")
+			}
+			return nil
+		},
 	}
 	_, err := Parse("c.yaml", []byte(text), opts)
-	want := "c.yaml:3: pipelines.a.source: unknown scheme bad\nc.yaml:6: pipelines.b.to: unknown scheme nope\nc.yaml:9: pipelines.c.format: unknown format weird"
+	want := "c.yaml:3: pipelines.a.source: unknown scheme bad\nc.yaml:6: pipelines.b.to: unknown scheme nope\nc.yaml:9: pipelines.c.format: unknown format weird\n" +
+		"c.yaml:15: pipelines.e.state: unknown scheme consul"
+	opts.CheckSource, opts.CheckSink, opts.CheckFormat = nil, nil, nil
+	f, _ := Parse("c.yaml", []byte("pipelines:\n  d:\n    source: ok://\n    state: etcd://e:2379/sluice\n"), opts)
+	if f == nil || f.Pipelines[0].State != "etcd://e:2379/sluice" {
+		t.Errorf("a store URL was not kept as given: %+v", f)
+	}
 	if err == nil || err.Error() != want {
 		t.Errorf("got\n%v\nwant\n%s", err, want)
 	}

@@ -26,10 +26,12 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/metrics"
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/source"
+	"github.com/sluice-cdc/sluice/stores"
 )
 
 // State is what a pipeline is doing.
@@ -64,9 +66,12 @@ const DefaultLagInterval = 5 * time.Second
 
 // Options configure a Supervisor.
 type Options struct {
-	// Sources and Sinks open the pipelines' URLs.
+	// Sources, Sinks and Stores open the pipelines' URLs and checkpoint
+	// stores (a bare path is a bbolt file; see checkpoint.Open). A nil
+	// Stores is stores.Builtin().
 	Sources *source.Registry
 	Sinks   *sink.Registry
+	Stores  *checkpoint.Registry
 	// Metrics receives every pipeline's metrics; nil makes a Set of its own.
 	Metrics *metrics.Set
 	// Logger receives one line per pipeline event, with the pipeline's
@@ -85,7 +90,7 @@ type Options struct {
 type Supervisor struct {
 	opts   Options
 	log    *slog.Logger
-	stores *stores
+	stores *storeCache
 
 	mu     sync.Mutex
 	units  map[string]*unit
@@ -104,7 +109,10 @@ func New(opts Options) *Supervisor {
 	if opts.LagInterval == 0 {
 		opts.LagInterval = DefaultLagInterval
 	}
-	return &Supervisor{opts: opts, log: opts.Logger, stores: newStores(), units: map[string]*unit{}}
+	if opts.Stores == nil {
+		opts.Stores = stores.Builtin()
+	}
+	return &Supervisor{opts: opts, log: opts.Logger, stores: newStores(opts.Stores), units: map[string]*unit{}}
 }
 
 // Metrics returns the metrics Set the pipelines report to.

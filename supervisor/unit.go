@@ -241,12 +241,12 @@ func (u *unit) runOnce(ctx context.Context) (metrics.Stage, error) {
 	if sp, ok := out.(sink.StoreProvider); ok && sp.CheckpointStore() != nil {
 		store = sp.CheckpointStore()
 	} else {
-		b, err := u.s.stores.acquire(c.State)
+		st, err := u.s.stores.acquire(ctx, c.State, u.log)
 		if err != nil {
 			return metrics.StageStore, err
 		}
 		defer u.s.stores.release(c.State)
-		store = b
+		store = st
 	}
 	tracked := &trackedSource{Source: src}
 	p, err := pipeline.New(tracked, out, store,
@@ -400,54 +400,58 @@ func (t *trackedSource) Ack(p change.Position) {
 
 func (t *trackedSource) failed() bool { return t.err.Load() }
 
-// stores shares one bbolt handle per state file among the pipelines that
-// use it (bbolt locks a file per handle, so a second handle in the same
-// process would wait for the first).
-type stores struct {
+// storeCache shares one open store per state setting among the pipelines
+// that use it: a bbolt file is locked per handle, so a second handle in the
+// same process would wait for the first; a shared store (etcd, SQL, …)
+// keys positions by id and needs one connection only.
+type storeCache struct {
+	reg   *checkpoint.Registry
 	mu    sync.Mutex
 	files map[string]*storeRef
 }
 
 type storeRef struct {
-	b    *checkpoint.Bolt
+	s    checkpoint.StoreCloser
 	refs int
 }
 
-func newStores() *stores { return &stores{files: map[string]*storeRef{}} }
+func newStores(reg *checkpoint.Registry) *storeCache {
+	return &storeCache{reg: reg, files: map[string]*storeRef{}}
+}
 
-func (s *stores) acquire(path string) (*checkpoint.Bolt, error) {
+func (s *storeCache) acquire(ctx context.Context, raw string, log *slog.Logger) (checkpoint.Store, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r, ok := s.files[path]; ok {
+	if r, ok := s.files[raw]; ok {
 		r.refs++
-		return r.b, nil
+		return r.s, nil
 	}
-	b, err := checkpoint.OpenBolt(path, 5*time.Second)
+	st, err := checkpoint.Open(ctx, s.reg, raw, checkpoint.Config{Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	s.files[path] = &storeRef{b: b, refs: 1}
-	return b, nil
+	s.files[raw] = &storeRef{s: st, refs: 1}
+	return st, nil
 }
 
-func (s *stores) release(path string) {
+func (s *storeCache) release(raw string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.files[path]
+	r, ok := s.files[raw]
 	if !ok {
 		return
 	}
 	if r.refs--; r.refs == 0 {
-		r.b.Close()
-		delete(s.files, path)
+		r.s.Close()
+		delete(s.files, raw)
 	}
 }
 
-func (s *stores) closeAll() {
+func (s *storeCache) closeAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for p, r := range s.files {
-		r.b.Close()
+		r.s.Close()
 		delete(s.files, p)
 	}
 }

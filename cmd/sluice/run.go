@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,10 +23,11 @@ import (
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/sinks"
 	"github.com/sluice-cdc/sluice/source"
+	"github.com/sluice-cdc/sluice/stores"
 	"github.com/sluice-cdc/sluice/supervisor"
 )
 
-const runSynopsis = "sluice run [--check] [--http ADDR] [--log-format auto|text|json] [--log-level LEVEL] sluice.yaml"
+const runSynopsis = "sluice run [--check] [--http ADDR] [--log-format auto|text|json] [--log-level LEVEL] [--memory-limit SIZE] sluice.yaml"
 
 const runHelp = `Run the pipelines of a YAML config file side by side in one process,
 with an HTTP API, Prometheus metrics and a web dashboard (docs/config.md,
@@ -55,6 +57,7 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 	logFormat := fs.String("log-format", "", "auto (text on a terminal, JSON otherwise), text or json (overrides log.format)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log.level)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile (pprof) of the run to this file")
+	memLimit := fs.String("memory-limit", "", "soft limit of the Go heap of the whole process (e.g. 256MiB); default none, or $GOMEMLIMIT")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -63,6 +66,7 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 		return usagef("run: want one config file, got %d arguments", len(pos))
 	}
 	path := pos[0]
+	storeReg := stores.Builtin()
 	load := func() (*config.File, error) {
 		return config.Load(path, config.Options{
 			CheckSource: func(raw string) error {
@@ -72,6 +76,10 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 			CheckSink: func(raw, f string) error { return sinks.Check(sinkReg, raw, sink.Config{Format: f}) },
 			CheckFormat: func(f string) error {
 				_, err := format.Parse(f)
+				return err
+			},
+			CheckState: func(raw string) error {
+				_, _, err := storeReg.Lookup(raw)
 				return err
 			},
 		})
@@ -106,6 +114,14 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 			return usagef("run: --log-format %q: want auto, text or json", *logFormat)
 		}
 	}
+	var memLimitBytes int64
+	if *memLimit != "" {
+		n, err := address.ParseSize(*memLimit)
+		if err != nil || n == 0 {
+			return usagef("run: --memory-limit %q: want a size such as 256MiB", *memLimit)
+		}
+		memLimitBytes = n
+	}
 	if *check {
 		fmt.Fprintf(e.Stdout, "%s: %d pipelines, no problems\n", path, len(cfg.Pipelines))
 		return nil
@@ -116,6 +132,9 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 			return err
 		}
 		defer stop()
+	}
+	if memLimitBytes > 0 {
+		debug.SetMemoryLimit(memLimitBytes)
 	}
 	log := newLogger(e.Stderr, e.StderrTerminal, cfg.Log)
 
@@ -128,7 +147,7 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 		}
 		defer ln.Close()
 	}
-	sup := supervisor.New(supervisor.Options{Sources: sources, Sinks: sinkReg, Metrics: metrics.New(), Logger: log})
+	sup := supervisor.New(supervisor.Options{Sources: sources, Sinks: sinkReg, Stores: storeReg, Metrics: metrics.New(), Logger: log})
 	defer sup.Close()
 
 	var reloadMu sync.Mutex

@@ -148,7 +148,8 @@ func TestConfigKeysDocumented(t *testing.T) {
 		}
 	}
 	// Flags that are process-wide in sluice run: where they went.
-	elsewhere := map[string]string{"log-level": "log.level", "log-json": "log.format", "metrics": "http.listen", "cpuprofile": "run --cpuprofile"}
+	elsewhere := map[string]string{"log-level": "log.level", "log-json": "log.format", "metrics": "http.listen", "cpuprofile": "run --cpuprofile",
+		"memory-limit": "run --memory-limit"}
 	e := &env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard}
 	fs := flagsOf(t, e)
 	fs.VisitAll(func(f *flag.Flag) {
