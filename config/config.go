@@ -8,13 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/snapshot"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -79,6 +82,9 @@ type Pipeline struct {
 	// Start and From are where to begin without a saved position.
 	Start source.Start
 	From  change.Position
+	// Snapshot is whether (and how) the pipeline begins with the rows its
+	// tables hold (Mode and Workers; the supervisor adds the filter).
+	Snapshot snapshot.Options
 	// StopAt ends the pipeline on reaching it (zero: never).
 	StopAt change.Position
 	// State is the checkpoint store: a bbolt state file (an absolute
@@ -336,7 +342,7 @@ func (l *loader) http(n *pair, h *HTTP) {
 // (less the process-wide ones), the positional SOURCE-URL as source, and
 // the keys only a config has.
 var pipelineKeys = []string{
-	"source", "to", "format", "delivery",
+	"source", "to", "format", "delivery", "snapshot", "snapshot-workers",
 	"include", "exclude", "include-columns", "exclude-columns",
 	"mask", "mask-with", "hash", "hash-key", "hash-key-file", "rename",
 	"from", "stop-at", "state", "id", "begin-commit", "queue-bytes", "checkpoint-interval",
@@ -437,6 +443,38 @@ func (l *loader) pipeline(name string, kv *pair) (Pipeline, bool) {
 			l.fail(v.value, prefix+"from", "%v", err)
 		}
 		p.Start, p.From = start, pos
+	}
+	var snapMode string
+	snapN := text("snapshot", &snapMode)
+	mode, err := snapshot.ParseMode(snapMode)
+	if err != nil {
+		l.fail(snapN.value, prefix+"snapshot", "%v", err)
+	}
+	// As sluice stream: the URL's own snapshot= or from= stands when the
+	// config says nothing; a from means never; else initial.
+	var urlSays bool
+	if u, err := url.Parse(p.Source); err == nil {
+		urlSays = u.Query().Has("snapshot") || u.Query().Has("from")
+	}
+	fromN := m["from"]
+	switch {
+	case mode == snapshot.ModeDefault && urlSays:
+	case mode == snapshot.ModeDefault && fromN != nil:
+		mode = snapshot.ModeNever
+	case mode == snapshot.ModeDefault:
+		mode = snapshot.ModeInitial
+	case mode.Snapshots() && fromN != nil:
+		l.fail(snapN.value, prefix+"snapshot", "%s starts at the snapshot's consistent point; from contradicts it", mode)
+	}
+	p.Snapshot = snapshot.Options{Mode: mode, Workers: snapshot.DefaultWorkers}
+	if v := m["snapshot-workers"]; v != nil {
+		if s, ok := l.str(v, prefix+"snapshot-workers"); ok {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 64 {
+				l.fail(v.value, prefix+"snapshot-workers", "%q: want 1 to 64", s)
+			}
+			p.Snapshot.Workers = n
+		}
 	}
 	var stopAt string
 	if v := text("stop-at", &stopAt); v != nil && stopAt != "" {

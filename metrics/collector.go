@@ -27,6 +27,11 @@ var Families = []struct{ Name, Type, Help string }{
 	{"sluice_pipeline_source_lag_bytes", "gauge", "Bytes of the database's log between the pipeline's position and the log's current end (MySQL binlog bytes, PostgreSQL LSN distance)."},
 	{"sluice_pipeline_source_lag_seconds", "gauge", "Seconds between the pipeline's position and the newest entry of the database's log (MongoDB oplog)."},
 	{"sluice_pipeline_source_retained_bytes", "gauge", "Bytes of log the database retains for the pipeline (PostgreSQL: WAL held by the replication slot)."},
+	{"sluice_pipeline_snapshot_rows", "gauge", "Rows the pipeline's snapshot has delivered (runs before a restart included)."},
+	{"sluice_pipeline_snapshot_estimated_rows", "gauge", "The database's estimate of the rows of every table the snapshot reads."},
+	{"sluice_pipeline_snapshot_tables_done", "gauge", "Tables the snapshot has delivered."},
+	{"sluice_pipeline_snapshot_tables", "gauge", "Tables the snapshot reads."},
+	{"sluice_pipeline_snapshot_running", "gauge", "1 while the pipeline's snapshot runs, 0 once it is complete."},
 	{"sluice_pipeline_state", "gauge", "1 for the pipeline's current state, 0 for the others."},
 }
 
@@ -109,6 +114,19 @@ func (p *Pipeline) collect(fams map[string]*family, now time.Time) {
 		if l.Retained >= 0 {
 			add("sluice_pipeline_source_retained_bytes", float64(l.Retained), pl("source", src)...)
 		}
+	}
+	if sp := t.Snapshot; sp != nil {
+		add("sluice_pipeline_snapshot_rows", float64(sp.Rows), pl()...)
+		if sp.Estimated >= 0 {
+			add("sluice_pipeline_snapshot_estimated_rows", float64(sp.Estimated), pl()...)
+		}
+		add("sluice_pipeline_snapshot_tables_done", float64(sp.TablesDone), pl()...)
+		add("sluice_pipeline_snapshot_tables", float64(sp.Tables), pl()...)
+		running := 1.0
+		if sp.Done {
+			running = 0
+		}
+		add("sluice_pipeline_snapshot_running", running, pl()...)
 	}
 	state := *p.state.Load()
 	for _, st := range States {

@@ -52,6 +52,7 @@ func TestPipelineMetrics(t *testing.T) {
 	p.SetQueue(func() int64 { return 4096 })
 	p.SetState("running")
 	p.SetSourceLag(&SourceLag{Bytes: 100, Seconds: -1, Retained: -1})
+	p.SetSnapshot(&SnapshotProgress{TablesDone: 1, Tables: 3, Rows: 1500, Estimated: 4000})
 	text := scrape(t, s)
 	for _, want := range []string{
 		`sluice_pipeline_changes_total{op="insert",pipeline="orders",table="shop.orders"} 3`,
@@ -72,6 +73,11 @@ func TestPipelineMetrics(t *testing.T) {
 		`sluice_pipeline_delivery_lag_seconds_bucket{pipeline="orders",le="1"} 0`,
 		`sluice_pipeline_delivery_lag_seconds_bucket{pipeline="orders",le="2.5"} 2`,
 		`sluice_pipeline_checkpoint_age_seconds{pipeline="orders"} `,
+		`sluice_pipeline_snapshot_rows{pipeline="orders"} 1500`,
+		`sluice_pipeline_snapshot_estimated_rows{pipeline="orders"} 4000`,
+		`sluice_pipeline_snapshot_tables_done{pipeline="orders"} 1`,
+		`sluice_pipeline_snapshot_tables{pipeline="orders"} 3`,
+		`sluice_pipeline_snapshot_running{pipeline="orders"} 1`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("scrape lacks %s", want)
@@ -145,6 +151,7 @@ func TestDocumented(t *testing.T) {
 	p.Delivered(1, 1, 1, 0)
 	p.Checkpointed(change.Position{})
 	p.SetSourceLag(&SourceLag{})
+	p.SetSnapshot(&SnapshotProgress{TablesDone: 1, Tables: 2, Rows: 10, Estimated: 20})
 	var exported []string
 	for _, m := range regexp.MustCompile(`(?m)^# TYPE (sluice_[a-z_]+) `).FindAllStringSubmatch(scrape(t, s), -1) {
 		exported = append(exported, m[1])

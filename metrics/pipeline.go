@@ -42,6 +42,7 @@ type Pipeline struct {
 	state     atomic.Pointer[string]
 	queue     atomic.Pointer[func() int64]
 	sourceLag atomic.Pointer[SourceLag]
+	snapshot  atomic.Pointer[SnapshotProgress]
 
 	// Tail receives every delivered batch while someone watches.
 	Tail Tail
@@ -185,6 +186,20 @@ type SourceLag struct {
 // SetSourceLag records the latest source lag (nil: unknown).
 func (p *Pipeline) SetSourceLag(l *SourceLag) { p.sourceLag.Store(l) }
 
+// SnapshotProgress is where a pipeline's snapshot stands.
+type SnapshotProgress struct {
+	// TablesDone of Tables are delivered.
+	TablesDone, Tables int
+	// Rows delivered so far (runs before a restart included); Estimated is
+	// the database's estimate of all the tables' rows (-1: none).
+	Rows, Estimated int64
+	// Done is set once the snapshot is complete.
+	Done bool
+}
+
+// SetSnapshot records the latest snapshot progress.
+func (p *Pipeline) SetSnapshot(s *SnapshotProgress) { p.snapshot.Store(s) }
+
 // Totals is a copy of a pipeline's counters at one moment, for the API.
 type Totals struct {
 	Read, Written, Bytes, Batches, Checkpoints int64
@@ -195,6 +210,7 @@ type Totals struct {
 	LastCheckpoint, LastDelivery               time.Time
 	LastSaved                                  change.Position
 	SourceLag                                  *SourceLag
+	Snapshot                                   *SnapshotProgress
 }
 
 // Totals returns the pipeline's counters now.
@@ -203,7 +219,7 @@ func (p *Pipeline) Totals() Totals {
 		Read: p.read.Load(), Written: p.written.Load(), Bytes: p.bytes.Load(), Batches: p.batches.Load(),
 		Checkpoints: p.checkpoints.Load(), SinkErrors: p.sinkErrors.Load(), SourceErrors: p.sourceErrors.Load(),
 		StoreErrors: p.storeErrors.Load(), Retries: p.retries.Load(), Reconnects: p.reconnects.Load(),
-		LastLag: time.Duration(p.lastLag.Load()), SourceLag: p.sourceLag.Load(),
+		LastLag: time.Duration(p.lastLag.Load()), SourceLag: p.sourceLag.Load(), Snapshot: p.snapshot.Load(),
 	}
 	if f := p.queue.Load(); f != nil {
 		t.QueueBytes = (*f)()

@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-cdc/sluice/metrics"
 	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/sluice-cdc/sluice/sink"
+	"github.com/sluice-cdc/sluice/snapshot"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -224,7 +225,17 @@ func backoff(lo, hi time.Duration, n int) time.Duration {
 // and closes them. It returns the run's error and the stage it came from.
 func (u *unit) runOnce(ctx context.Context) (metrics.Stage, error) {
 	c := u.cfg
-	src, err := source.Open(ctx, u.s.opts.Sources, c.Source, source.Config{Start: c.Start, Logger: u.log})
+	filter, err := pipeline.NewFilter(c.Filter)
+	if err != nil {
+		return metrics.StageSource, err
+	}
+	snap := c.Snapshot
+	// A snapshot reads only the tables the filter keeps.
+	snap.Tables = func(ns change.Namespace) bool { return filter.Keep(change.OpRead, ns) }
+	snap.Progress = func(p snapshot.Progress) {
+		u.m.SetSnapshot(&metrics.SnapshotProgress{TablesDone: p.TablesDone, Tables: p.Tables, Rows: p.Rows + p.Resumed, Estimated: p.Estimated, Done: p.Done})
+	}
+	src, err := source.Open(ctx, u.s.opts.Sources, c.Source, source.Config{Start: c.Start, Logger: u.log, Snapshot: snap})
 	if err != nil {
 		return metrics.StageSource, err
 	}
