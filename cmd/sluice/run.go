@@ -127,7 +127,7 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 		return nil
 	}
 	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile)
+		stop, err := startCPUProfile("run", *cpuProfile)
 		if err != nil {
 			return err
 		}
