@@ -94,6 +94,7 @@ func TestOpenAPI(t *testing.T) {
 		{"POST", "/api/pipelines/orders/pause", ""}, {"POST", "/api/pipelines/orders/resume", ""},
 		{"POST", "/api/pipelines/orders/restart", ""}, {"POST", "/api/pipelines/nope/restart", ""},
 		{"POST", "/api/pipelines/orders/snapshot", `{"tables":["shop.orders"]}`}, {"POST", "/api/pipelines/orders/snapshot", `[]`},
+		{"POST", "/api/pipelines/orders/snapshot", `{"tables":["shop.down"]}`},
 		{"GET", "/api/pipelines/orders/tail?limit=1", ""}, {"GET", "/api/pipelines/orders/tail?limit=0", ""},
 		{"POST", "/api/reload", ""},
 	}
@@ -119,7 +120,7 @@ func TestOpenAPI(t *testing.T) {
 		"Error": reflect.TypeFor[apiError](), "Readiness": reflect.TypeFor[Readiness](), "PipelineList": reflect.TypeFor[PipelineList](),
 		"Pipeline": reflect.TypeFor[PipelineView](), "Positions": reflect.TypeFor[Positions](), "Lag": reflect.TypeFor[LagView](),
 		"Rates": reflect.TypeFor[Rates](), "Totals": reflect.TypeFor[TotalsView](), "LastError": reflect.TypeFor[ErrorView](),
-		"SnapshotRequest": reflect.TypeFor[SnapshotRequest](), "ReloadResult": reflect.TypeFor[ReloadResult](),
+		"SnapshotRequest": reflect.TypeFor[SnapshotRequest](), "SnapshotStarted": reflect.TypeFor[SnapshotStarted](), "ReloadResult": reflect.TypeFor[ReloadResult](),
 	}
 	for name, typ := range types {
 		schema, ok := doc.Components.Schemas[name]

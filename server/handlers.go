@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluice-cdc/sluice/address"
@@ -188,8 +189,10 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, supervisor.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, supervisor.ErrSnapshotTable):
+		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, supervisor.ErrSnapshotUnsupported):
-		writeError(w, http.StatusNotImplemented, err.Error()+": incremental snapshots (issue 16) have not landed yet")
+		writeError(w, http.StatusNotImplemented, err.Error())
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error())
 	}
@@ -215,7 +218,15 @@ func (s *Server) control(do func(string) error) http.HandlerFunc {
 
 // SnapshotRequest is the body of POST /api/pipelines/{name}/snapshot.
 type SnapshotRequest struct {
+	// Tables are database.table (PostgreSQL: schema.table).
 	Tables []string `json:"tables"`
+}
+
+// SnapshotStarted answers POST /api/pipelines/{name}/snapshot.
+type SnapshotStarted struct {
+	// Request is the request's id in the source's signalling table.
+	Request string   `json:"request"`
+	Tables  []string `json:"tables"`
 }
 
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
@@ -230,11 +241,21 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
-	if err := s.opts.Supervisor.Snapshot(r.Context(), r.PathValue("name"), req.Tables); err != nil {
+	tables := make([]change.Namespace, 0, len(req.Tables))
+	for _, t := range req.Tables {
+		db, tb, ok := strings.Cut(strings.TrimSpace(t), ".")
+		if !ok || db == "" || tb == "" {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("table %q: want database.table", t))
+			return
+		}
+		tables = append(tables, change.Namespace{Database: db, Table: tb})
+	}
+	id, err := s.opts.Supervisor.Snapshot(r.Context(), r.PathValue("name"), tables)
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"tables": req.Tables})
+	writeJSON(w, http.StatusAccepted, SnapshotStarted{Request: id, Tables: req.Tables})
 }
 
 // ReloadResult is the body of POST /api/reload.

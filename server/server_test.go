@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,7 +101,18 @@ func newFixtureEnv(t *testing.T, srcs map[string]string) *fixtureEnv {
 		return countSink{c: e.sink, name: u.Host}, nil
 	})
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.sup = supervisor.New(supervisor.Options{Sources: sources, Sinks: sinks, Logger: log, LagInterval: -1})
+	// The snapshot hook: audit's source cannot, shop.down's database
+	// refuses the request, the rest get request 1.
+	snap := func(_ context.Context, p config.Pipeline, tables []change.Namespace) (string, error) {
+		if p.Name == "audit" {
+			return "", fmt.Errorf("%w: fixture sources cannot snapshot incrementally", supervisor.ErrSnapshotUnsupported)
+		}
+		if tables[0].Table == "down" {
+			return "", errors.New("INSERT command denied")
+		}
+		return "1", nil
+	}
+	e.sup = supervisor.New(supervisor.Options{Sources: sources, Sinks: sinks, Logger: log, LagInterval: -1, Snapshot: snap})
 	var ps []config.Pipeline
 	for _, name := range []string{"orders", "audit", "users"} {
 		if srcs[name] == "" {
@@ -253,11 +266,20 @@ func TestEndpoints(t *testing.T) {
 	}
 
 	res, body = e.do(t, "POST", "/api/pipelines/orders/snapshot", testToken, strings.NewReader(`{"tables":["shop.orders"]}`))
-	if res.StatusCode != 501 || !strings.Contains(string(body), "not landed") {
+	var started SnapshotStarted
+	if err := json.Unmarshal(body, &started); res.StatusCode != 202 || err != nil || started.Request != "1" || !slices.Equal(started.Tables, []string{"shop.orders"}) {
 		t.Errorf("snapshot: %d %s", res.StatusCode, body)
 	}
-	if res, _ = e.do(t, "POST", "/api/pipelines/orders/snapshot", testToken, strings.NewReader(`{}`)); res.StatusCode != 400 {
-		t.Errorf("snapshot without tables: %d", res.StatusCode)
+	for _, b := range []string{`{}`, `{"tables":["orders"]}`, `{"tables":["shop."]}`, `{"tables":["shop.orders"],"x":1}`} {
+		if res, body = e.do(t, "POST", "/api/pipelines/orders/snapshot", testToken, strings.NewReader(b)); res.StatusCode != 400 {
+			t.Errorf("snapshot %s: %d %s", b, res.StatusCode, body)
+		}
+	}
+	if res, body = e.do(t, "POST", "/api/pipelines/orders/snapshot", testToken, strings.NewReader(`{"tables":["shop.down"]}`)); res.StatusCode != 500 || !strings.Contains(string(body), "denied") {
+		t.Errorf("snapshot the database refuses: %d %s", res.StatusCode, body)
+	}
+	if res, body = e.do(t, "POST", "/api/pipelines/audit/snapshot", testToken, strings.NewReader(`{"tables":["shop.orders"]}`)); res.StatusCode != 501 || !strings.Contains(string(body), "cannot snapshot") {
+		t.Errorf("snapshot on a source that cannot: %d %s", res.StatusCode, body)
 	}
 	for _, p := range []string{"/api/pipelines/nope", "/api/pipelines/nope/tail"} {
 		if res, _ = e.do(t, "GET", p, testToken, nil); res.StatusCode != 404 {

@@ -25,10 +25,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/metrics"
+	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/source"
 	"github.com/sluice-cdc/sluice/stores"
@@ -57,9 +59,13 @@ const (
 // ErrNotFound is returned for a pipeline name the supervisor does not run.
 var ErrNotFound = errors.New("no such pipeline")
 
-// ErrSnapshotUnsupported is returned by Snapshot while no incremental
-// snapshot is available (Options.Snapshot is nil).
-var ErrSnapshotUnsupported = errors.New("incremental snapshots are not available in this build")
+// ErrSnapshotUnsupported is returned by Snapshot when the pipeline's
+// source cannot snapshot incrementally (or Options.Snapshot is nil).
+var ErrSnapshotUnsupported = errors.New("no incremental snapshot")
+
+// ErrSnapshotTable is returned by Snapshot for a table the pipeline does
+// not deliver (its filter drops it).
+var ErrSnapshotTable = errors.New("table not in the pipeline")
 
 // DefaultLagInterval is how often a running pipeline's source lag is measured.
 const DefaultLagInterval = 5 * time.Second
@@ -80,10 +86,11 @@ type Options struct {
 	// LagInterval is how often source lag is measured (default
 	// DefaultLagInterval; negative: never).
 	LagInterval time.Duration
-	// Snapshot starts an incremental snapshot of tables on a pipeline's
-	// source; nil while Sluice has none (Snapshot then returns
-	// ErrSnapshotUnsupported).
-	Snapshot func(ctx context.Context, p config.Pipeline, tables []string) error
+	// Snapshot asks a pipeline's source for an incremental snapshot of
+	// tables and returns the request's id; it wraps
+	// ErrSnapshotUnsupported for a source that cannot. Nil: Snapshot
+	// returns ErrSnapshotUnsupported.
+	Snapshot func(ctx context.Context, p config.Pipeline, tables []change.Namespace) (string, error)
 }
 
 // Supervisor runs pipelines. Its methods are safe for concurrent use.
@@ -250,16 +257,38 @@ func (s *Supervisor) Restart(name string) error {
 	return nil
 }
 
-// Snapshot starts an incremental snapshot of tables on a pipeline.
-func (s *Supervisor) Snapshot(ctx context.Context, name string, tables []string) error {
+// Snapshot asks a pipeline's source for an incremental snapshot of tables
+// (read again while the pipeline streams) and returns the request's id.
+// The request is served by the running pipeline, or by a paused or
+// failed one when it starts again; on MySQL, MariaDB and PostgreSQL it
+// is a row in the database's signalling table, which every pipeline
+// following that database serves (for the tables its filter keeps). A
+// table the pipeline's filter drops is refused (ErrSnapshotTable).
+func (s *Supervisor) Snapshot(ctx context.Context, name string, tables []change.Namespace) (string, error) {
 	u, err := s.unit(name)
 	if err != nil {
-		return err
+		return "", err
+	}
+	if len(tables) == 0 {
+		return "", fmt.Errorf("pipeline %q: %w: no table named", name, ErrSnapshotTable)
+	}
+	filter, err := pipeline.NewFilter(u.cfg.Filter)
+	if err != nil {
+		return "", fmt.Errorf("pipeline %q: %w", name, err)
+	}
+	for _, t := range tables {
+		if !filter.Keep(change.OpRead, t) {
+			return "", fmt.Errorf("pipeline %q: %s.%s: %w (its filter drops it)", name, t.Database, t.Table, ErrSnapshotTable)
+		}
 	}
 	if s.opts.Snapshot == nil {
-		return ErrSnapshotUnsupported
+		return "", fmt.Errorf("pipeline %q: %w", name, ErrSnapshotUnsupported)
 	}
-	return s.opts.Snapshot(ctx, u.cfg, tables)
+	id, err := s.opts.Snapshot(ctx, u.cfg, tables)
+	if err != nil {
+		return "", fmt.Errorf("pipeline %q: %w", name, address.RedactError(err, u.cfg.Source))
+	}
+	return id, nil
 }
 
 // Status is what the supervisor knows of one pipeline.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -236,8 +237,59 @@ func TestPauseResume(t *testing.T) {
 	if err := s.Pause("nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Pause(nope) = %v", err)
 	}
-	if err := s.Snapshot(context.Background(), "a", []string{"shop.orders"}); !errors.Is(err, ErrSnapshotUnsupported) {
-		t.Errorf("Snapshot = %v", err)
+	if _, err := s.Snapshot(context.Background(), "a", []change.Namespace{{Database: "shop", Table: "orders"}}); !errors.Is(err, ErrSnapshotUnsupported) {
+		t.Errorf("Snapshot without a hook = %v", err)
+	}
+}
+
+// TestSnapshot: Snapshot hands the pipeline's settings and the tables to
+// Options.Snapshot and returns its id; tables the pipeline's filter drops
+// and unknown pipelines are refused before it is called; its errors come
+// back with the source URL's password masked.
+func TestSnapshot(t *testing.T) {
+	s, _, dir := newEnv(t)
+	type call struct {
+		p      config.Pipeline
+		tables []change.Namespace
+	}
+	var calls []call
+	var fail error
+	s.opts.Snapshot = func(_ context.Context, p config.Pipeline, tables []change.Namespace) (string, error) {
+		calls = append(calls, call{p, tables})
+		if fail != nil {
+			return "", fail
+		}
+		return fmt.Sprint(len(calls)), nil
+	}
+	p := pipe(dir, "a", "fixture://u:hunter2@db/?txs=1&rows=1")
+	p.Paused = true
+	p.Filter = pipeline.FilterSpec{Include: `shop\..*`, Exclude: `shop\.secrets`}
+	s.Apply([]config.Pipeline{p})
+	ctx := context.Background()
+	orders := change.Namespace{Database: "shop", Table: "orders"}
+	id, err := s.Snapshot(ctx, "a", []change.Namespace{orders})
+	if err != nil || id != "1" {
+		t.Fatalf("Snapshot = %q, %v", id, err)
+	}
+	if len(calls) != 1 || calls[0].p.Name != "a" || !slices.Equal(calls[0].tables, []change.Namespace{orders}) {
+		t.Errorf("hook called with %+v", calls)
+	}
+	for _, tables := range [][]change.Namespace{nil, {orders, {Database: "shop", Table: "secrets"}}, {{Database: "crm", Table: "users"}}} {
+		if _, err := s.Snapshot(ctx, "a", tables); !errors.Is(err, ErrSnapshotTable) {
+			t.Errorf("Snapshot(%v) = %v, want ErrSnapshotTable", tables, err)
+		}
+	}
+	if _, err := s.Snapshot(ctx, "nope", []change.Namespace{orders}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Snapshot(nope) = %v", err)
+	}
+	if len(calls) != 1 {
+		t.Errorf("hook called %d times, want 1: refused requests reached it", len(calls))
+	}
+	cause := errors.New("cannot reach fixture://u:hunter2@db/")
+	fail = fmt.Errorf("%w: %w", ErrSnapshotUnsupported, cause)
+	_, err = s.Snapshot(ctx, "a", []change.Namespace{orders})
+	if !errors.Is(err, ErrSnapshotUnsupported) || !errors.Is(err, cause) || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("Snapshot with a failing hook = %v", err)
 	}
 }
 

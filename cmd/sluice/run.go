@@ -14,8 +14,10 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/sluice-cdc/sluice/address"
+	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/format"
 	"github.com/sluice-cdc/sluice/metrics"
@@ -147,7 +149,8 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 		}
 		defer ln.Close()
 	}
-	sup := supervisor.New(supervisor.Options{Sources: sources, Sinks: sinkReg, Stores: storeReg, Metrics: metrics.New(), Logger: log})
+	sup := supervisor.New(supervisor.Options{Sources: sources, Sinks: sinkReg, Stores: storeReg, Metrics: metrics.New(), Logger: log,
+		Snapshot: requestPipelineSnapshot})
 	defer sup.Close()
 
 	var reloadMu sync.Mutex
@@ -250,4 +253,20 @@ func redactAttr(_ []string, a slog.Attr) slog.Attr {
 		}
 	}
 	return a
+}
+
+// requestPipelineSnapshot asks the database of p's source for an
+// incremental snapshot of tables, as `sluice snapshot` does: the API's
+// POST /api/pipelines/{name}/snapshot.
+func requestPipelineSnapshot(ctx context.Context, p config.Pipeline, tables []change.Namespace) (string, error) {
+	request, _, err := snapshotRequester(p.Source)
+	switch {
+	case errors.Is(err, errNoIncremental):
+		return "", fmt.Errorf("%w: %w", supervisor.ErrSnapshotUnsupported, err)
+	case err != nil:
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return request(ctx, tables)
 }

@@ -74,30 +74,51 @@ func runSnapshot(ctx context.Context, e *env, args []string) error {
 	return address.RedactError(err, raw)
 }
 
-func requestSnapshot(ctx context.Context, e *env, raw string, tables []change.Namespace, state, id string, wait bool) error {
+// errNoIncremental marks a source URL whose kind cannot snapshot
+// incrementally.
+var errNoIncremental = errors.New("cannot snapshot incrementally (MySQL, MariaDB and PostgreSQL can)")
+
+// snapshotRequester returns the function that asks the streams following
+// the database of source URL raw for an incremental snapshot of tables
+// (returning the request's id), and the one that says whether a stream
+// is done with a request. Errors are the URL's, or wrap errNoIncremental.
+func snapshotRequester(raw string) (request func(context.Context, []change.Namespace) (string, error), done func(context.Context, string) (bool, error), err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return usagef("snapshot: source URL: %v", address.ParseError(err))
+		return nil, nil, address.ParseError(err)
 	}
-	var request func() (string, error)
-	var done func(string) (bool, error)
 	switch u.Scheme {
 	case "mysql", "mariadb":
 		cfg, err := mysql.ParseURL(raw)
 		if err != nil {
-			return usagef("snapshot: source URL: %v", err)
+			return nil, nil, err
 		}
-		request = func() (string, error) { return mysql.RequestSnapshot(ctx, cfg, tables) }
-		done = func(id string) (bool, error) { return mysql.RequestDone(ctx, cfg, id) }
+		request = func(ctx context.Context, tables []change.Namespace) (string, error) {
+			return mysql.RequestSnapshot(ctx, cfg, tables)
+		}
+		done = func(ctx context.Context, id string) (bool, error) { return mysql.RequestDone(ctx, cfg, id) }
 	case "postgres", "postgresql":
 		cfg, err := postgres.ParseURL(raw)
 		if err != nil {
-			return usagef("snapshot: source URL: %v", err)
+			return nil, nil, err
 		}
-		request = func() (string, error) { return postgres.RequestSnapshot(ctx, cfg, tables) }
-		done = func(id string) (bool, error) { return postgres.RequestDone(ctx, cfg, id) }
+		request = func(ctx context.Context, tables []change.Namespace) (string, error) {
+			return postgres.RequestSnapshot(ctx, cfg, tables)
+		}
+		done = func(ctx context.Context, id string) (bool, error) { return postgres.RequestDone(ctx, cfg, id) }
 	default:
-		return usagef("snapshot: %s sources cannot snapshot incrementally (MySQL, MariaDB and PostgreSQL can)", u.Scheme)
+		return nil, nil, fmt.Errorf("%s sources %w", u.Scheme, errNoIncremental)
+	}
+	return request, done, nil
+}
+
+func requestSnapshot(ctx context.Context, e *env, raw string, tables []change.Namespace, state, id string, wait bool) error {
+	request, done, err := snapshotRequester(raw)
+	switch {
+	case errors.Is(err, errNoIncremental):
+		return usagef("snapshot: %v", err)
+	case err != nil:
+		return usagef("snapshot: source URL: %v", err)
 	}
 	if state != "" {
 		b, err := checkpoint.OpenBolt(state, 300*time.Millisecond)
@@ -122,7 +143,7 @@ func requestSnapshot(ctx context.Context, e *env, raw string, tables []change.Na
 			}
 		}
 	}
-	rid, err := request()
+	rid, err := request(ctx, tables)
 	if err != nil {
 		return err
 	}
@@ -131,7 +152,7 @@ func requestSnapshot(ctx context.Context, e *env, raw string, tables []change.Na
 		return nil
 	}
 	for {
-		ok, err := done(rid)
+		ok, err := done(ctx, rid)
 		if err != nil {
 			return err
 		}

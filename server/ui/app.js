@@ -147,8 +147,9 @@ async function act(name, action, button) {
   }
   button.disabled = true;
   try {
-    await api("POST", `/api/pipelines/${encodeURIComponent(name)}/${action}`, body);
-    $("#message").textContent = "";
+    const r = await api("POST", `/api/pipelines/${encodeURIComponent(name)}/${action}`, body);
+    $("#message").textContent = action === "snapshot" && r && r.request
+      ? `snapshot ${name}: request ${r.request} sent (the tables' rows arrive as incremental reads)` : "";
   } catch (e) {
     if (e.message !== "unauthorized") $("#message").textContent = `${action} ${name}: ${e.message}`;
   }
