@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,24 +21,6 @@ import (
 	"github.com/sluice-cdc/sluice/sinks"
 	"github.com/sluice-cdc/sluice/source"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the goroutines of a run.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // runTest runs "sluice run" in-process with the fixture source; ready is
 // called with the HTTP address once the pipelines started.
