@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -226,6 +227,16 @@ func TestRunThreePipelines(t *testing.T) {
 	}
 	if bytes.Contains(metrics2, []byte(`pipeline="masked",table="shop.secrets"`)) {
 		t.Error("the excluded table was delivered by masked")
+	}
+	// The scrape of a live run passes promtool (CI installs it).
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(metrics2)
+		if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("promtool check metrics on the live scrape: %v\n%s", err, out)
+		}
+	} else if os.Getenv("CI") != "" {
+		t.Error("promtool not installed (scripts/deps.sh installs Debian's prometheus)")
 	}
 
 	// 2. PostgreSQL goes away: only billing fails, and it recovers.
