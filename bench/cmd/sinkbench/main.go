@@ -157,6 +157,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	versions := serverVersions(ctx, rcl, nc)
 	redisURL := fmt.Sprintf("redis://:%s@%s/0", rds.Password(), rds.Addr())
 	natsURL := fmt.Sprintf("nats://%s:%s@%s/", servers.NATSUser, url.QueryEscape(servers.NATSPassword), nts.Addr())
 	countStream := func(key string) func(ctx context.Context, r int) error {
@@ -245,8 +246,8 @@ func run() error {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Redis and NATS sinks: draining a MariaDB backlog\n\n")
-	fmt.Fprintf(&b, "Written by bench/sinks.sh on %s: %s, %d cores, %s; commit %s; load average %s at the start, %s at the end; %s in all.\n\n",
-		began.UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), memTotal(), *commit, load0, loadavg(), time.Since(began).Round(time.Second))
+	fmt.Fprintf(&b, "Written by bench/sinks.sh on %s: %s, %d cores, %s; commit %s; %s; load average %s at the start, %s at the end; %s in all.\n\n",
+		began.UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), memTotal(), *commit, versions, load0, loadavg(), time.Since(began).Round(time.Second))
 	fmt.Fprintf(&b, "The backlog: %d rows inserted into b.t (INT key, BIGINT, VARCHAR(64), DECIMAL(12,2)) in one transaction, "+
 		"binlog %s to %s. Each sluice run streams it, in its own process, from its start to --stop-at its end (sluice reads, "+
 		"decodes, encodes and delivers every row, then exits): into Redis %s in stream mode (XADD of op, db, table, pos, key and "+
@@ -460,6 +461,19 @@ func binlogPos(ctx context.Context, srv *servers.MariaDB) (string, error) {
 		return "", err
 	}
 	return file + ":" + pos, nil
+}
+
+// serverVersions names the Redis and NATS servers' versions.
+func serverVersions(ctx context.Context, rcl *goredis.Client, nc *natsgo.Conn) string {
+	redisVersion := "?"
+	if info, err := rcl.Info(ctx, "server").Result(); err == nil {
+		for _, l := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "redis_version:"); ok {
+				redisVersion = v
+			}
+		}
+	}
+	return fmt.Sprintf("redis-server %s, nats-server %s, %s", redisVersion, nc.ConnectedServerVersion(), runtime.Version())
 }
 
 func loadavg() string {
