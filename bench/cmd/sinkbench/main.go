@@ -417,7 +417,9 @@ func plain(kind string, args []string) error {
 			p := string(pos)
 			m := &natsgo.Msg{Subject: *subject, Data: v, Header: natsgo.Header{
 				"op": {"insert"}, "db": {"b"}, "table": {"t"}, "position": {p}, jetstream.MsgIDHeader: {p}}}
-			if _, err := js.PublishMsgAsync(m); err != nil {
+			// A full window waits for acknowledgements (nats.go's stall
+			// wait is 200 ms by default, too short on a loaded machine).
+			if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute)); err != nil {
 				return err
 			}
 		}
