@@ -1,11 +1,10 @@
 // Package sinks registers the sinks Sluice ships — stdout://,
-// file:///path.jsonl, kafka://brokers/?topic=…, redis://host/?mode=… (and rediss://),
-// nats://host/?stream=…, https://hook/path (and http://), and
-// mysql:// (mariadb://), postgres:// (postgresql://) to apply changes to a
-// database — in a sink.Registry, the way package sources does for
-// sources. A URL's
-// scheme means a source or a sink by the registry it is looked up in: a
-// mysql:// URL given to --to is this package's SQL sink.
+// file:///path.jsonl, kafka://brokers/?topic=…, nats://host/?stream=…,
+// redis://host/?mode=… (and rediss://), https://hook/path (and http://),
+// and mysql:// (mariadb://), postgres:// (postgresql://) to apply changes
+// to a database — in a sink.Registry, the way package sources does for
+// sources. A URL's scheme means a source or a sink by the registry it is
+// looked up in: a mysql:// URL given to --to is this package's SQL sink.
 package sinks
 
 import (

@@ -139,11 +139,15 @@ func (s *Sink) loadScript(ctx context.Context) error {
 	return nil
 }
 
-// explain adds a hint to an authentication error.
+// explain adds a hint to an authentication error and to a refusal by a
+// Redis at its maxmemory.
 func explain(err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") || strings.Contains(msg, "invalid password") {
 		return fmt.Errorf("%w (check the user and password of the URL)", err)
+	}
+	if goredis.HasErrorPrefix(err, "OOM") {
+		return fmt.Errorf("%w (Redis is at its maxmemory: nothing of the batch was written; raise maxmemory, trim the streams with maxlen, or free memory, then start sluice again)", err)
 	}
 	return err
 }
