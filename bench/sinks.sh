@@ -6,7 +6,8 @@
 # rows to the same servers, and the drain to /dev/null, interleaved for
 # ROUNDS rounds (default 3). Writes bench/results/sinks.md with its own
 # header (date, machine, commit, load average). Needs mariadb-server,
-# redis-server and nats-server (scripts/deps.sh).
+# redis-server and nats-server (scripts/deps.sh), and GNU time
+# (/usr/bin/time, which measures peak RSS).
 #
 #   bench/sinks.sh                 # ROWS=200000 ROUNDS=1 bench/sinks.sh for a quick look
 set -eu

@@ -31,7 +31,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -77,6 +76,9 @@ func run() error {
 	flag.Parse()
 	if *sluice == "" {
 		return fmt.Errorf("-sluice is required")
+	}
+	if _, err := os.Stat(gnuTime); err != nil {
+		return fmt.Errorf("GNU time measures the peak RSS (apt-get install time): %w", err)
 	}
 	if *self == "" {
 		*self = os.Args[0]
@@ -256,7 +258,8 @@ func run() error {
 		"client loops write the same rows (the Sluice JSON lines sluice writes for the backlog, prepared once) to the same server: "+
 		"go-redis pipelining the same XADD commands 1000 at a time, and nats.go publishing asynchronously with the same headers "+
 		"and Nats-Msg-Id, 1024 in flight, waiting for every acknowledgement — the destination's own limit, without reading a "+
-		"binlog. Modes are interleaved round by round; CPU is user+sys of the measured process (never the server's). The machine "+
+		"binlog. Modes are interleaved round by round; CPU is user+sys of the measured process (never the server's), peak RSS its own "+
+		"(GNU time's %%M). The machine "+
 		"is shared: compare CPU-s more than wall time.\n\n", *rows, start, end, rds.Addr(), nts.Addr())
 	fmt.Fprintf(&b, "## Medians of %d rounds\n\n| mode | rows/s | CPU-s per M rows | peak RSS MB |\n| --- | --- | --- | --- |\n", *rounds)
 	med := func(rs []result, f func(result) float64) float64 {
@@ -433,9 +436,22 @@ func plain(kind string, args []string) error {
 	return fmt.Errorf("unknown plain loop %q", kind)
 }
 
-// measure runs args to its end, its output discarded.
+// measure runs args to its end, its output discarded, under GNU time,
+// which reports the peak RSS of the command alone: the Maxrss that wait4
+// reports for a child of this program also counts this program's own peak,
+// because Go starts children with vfork and Linux carries the old memory's
+// peak over an exec (a child of a 200 MB parent that runs /bin/true
+// "peaks" at 200 MB). GNU time forks the command from its own small
+// process. CPU is that of the command and its waited-for children (GNU
+// time's own is a millisecond).
 func measure(args []string) (result, error) {
-	cmd := exec.Command(args[0], args[1:]...)
+	rssFile, err := os.CreateTemp("", "sinkbench-rss")
+	if err != nil {
+		return result{}, err
+	}
+	rssFile.Close()
+	defer os.Remove(rssFile.Name())
+	cmd := exec.Command(gnuTime, append([]string{"-f", "%M", "-o", rssFile.Name(), "--"}, args...)...)
 	cmd.Stdout = io.Discard
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -444,11 +460,18 @@ func measure(args []string) (result, error) {
 		return result{}, fmt.Errorf("%v: %s", err, stderr.String())
 	}
 	res := result{wall: time.Since(began), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.rssKB = ru.Maxrss
+	b, err := os.ReadFile(rssFile.Name())
+	if err != nil {
+		return result{}, err
+	}
+	if _, err := fmt.Sscan(string(b), &res.rssKB); err != nil {
+		return result{}, fmt.Errorf("peak RSS from %s: %q: %v", gnuTime, b, err)
 	}
 	return res, nil
 }
+
+// gnuTime is GNU time, which measure runs commands under.
+const gnuTime = "/usr/bin/time"
 
 // binlogPos is the server's current binlog position as FILE:POS.
 func binlogPos(ctx context.Context, srv *servers.MariaDB) (string, error) {
