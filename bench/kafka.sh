@@ -8,6 +8,7 @@
 # mariadb-client and kcat (scripts/deps.sh).
 #
 #   bench/kafka.sh                 # ROWS=200000 ROUNDS=1 bench/kafka.sh for a quick look
+#   bench/kafka.sh -modes 'null|at-least-once' -profile /tmp/prof   # kafkabench flags pass through
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p bench/.data
@@ -18,4 +19,4 @@ if [ -n "$(git status --porcelain -- . 2>/dev/null | grep -v '^??' || true)" ]; 
 	COMMIT="$COMMIT (with uncommitted changes)"
 fi
 exec bench/.data/kafkabench -sluice bench/.data/sluice -rows "${ROWS:-1000000}" -rounds "${ROUNDS:-3}" \
-	-commit "$COMMIT" -out bench/results/kafka.md
+	-commit "$COMMIT" -out bench/results/kafka.md "$@"

@@ -45,6 +45,9 @@ type KafkaOptions struct {
 	// TLSCert and TLSKey (PEM files) make the brokers serve TLS;
 	// TLSClientCA makes them require client certificates signed by it.
 	TLSCert, TLSKey, TLSClientCA string
+	// CPUProfile, when set, is where the cluster writes its CPU profile
+	// (pprof) when it stops cleanly (Stop, Close), for benchmarks.
+	CPUProfile string
 }
 
 // Kafka is a private Kafka-protocol cluster: franz-go's kfake (every
@@ -127,6 +130,9 @@ func StartKafka(ctx context.Context, opts KafkaOptions) (*Kafka, error) {
 				"-user", "PLAIN:"+KafkaUserPlain+":"+KafkaPassword,
 				"-user", "SCRAM-SHA-256:"+KafkaUserScram256+":"+KafkaPassword,
 				"-user", "SCRAM-SHA-512:"+KafkaUserScram512+":"+KafkaPassword)
+		}
+		if opts.CPUProfile != "" {
+			args = append(args, "-cpuprofile", opts.CPUProfile)
 		}
 		for k, v := range opts.Configs {
 			args = append(args, "-c", k+"="+v)

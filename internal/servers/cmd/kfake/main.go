@@ -8,13 +8,15 @@
 //	kfake -listen 127.0.0.1:P1,127.0.0.1:P2,… -ready FILE [-advertise H:P,…]
 //	      [-data-dir DIR] [-user MECHANISM:USER:PASSWORD]… [-c KEY=VALUE]…
 //	      [-tls-cert FILE -tls-key FILE [-tls-client-ca FILE]] [-partitions N]
+//	      [-cpuprofile FILE]
 //
 // One broker listens on each -listen address. -advertise gives, per
 // broker, the address the cluster tells clients (a proxy in front of the
 // broker); by default the listen address. With -user the cluster requires
 // SASL, and every user given is a superuser. With -data-dir the cluster
 // keeps its topics, offsets and transactions there and reloads them on the
-// next start. Once the brokers listen, the ready file is written; SIGTERM
+// next start. With -cpuprofile the cluster's CPU profile (pprof) is
+// written to FILE when it shuts down cleanly. Once the brokers listen, the ready file is written; SIGTERM
 // or SIGINT shuts the cluster down cleanly.
 package main
 
@@ -27,6 +29,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,6 +59,7 @@ func run() error {
 	tlsCert := flag.String("tls-cert", "", "serve TLS with this certificate (PEM)")
 	tlsKey := flag.String("tls-key", "", "key of -tls-cert (PEM)")
 	tlsClientCA := flag.String("tls-client-ca", "", "require client certificates signed by this CA (PEM)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (pprof) here on a clean shutdown")
 	logLevel := flag.String("log-level", "warn", "none, error, warn, info or debug")
 	var users, configs listFlag
 	flag.Var(&users, "user", "MECHANISM:USER:PASSWORD of a SASL superuser (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); repeatable")
@@ -157,6 +161,20 @@ func run() error {
 		opts = append(opts, kfake.TLS(tc))
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return err
