@@ -35,17 +35,37 @@ type AsyncSink interface {
 	Close() error
 }
 
+// RecyclingSink is an AsyncSink that touches no Delivery (its Changes,
+// Index, AckAt) after releasing it, so that the pipeline reuses the
+// memory of released batches for the next ones, as it does for a Sink:
+// no allocation per batch in steady streaming. (Ack and Fail stay
+// allowed, but a sink that acknowledges after it releases gains little.)
+// RecycleReleased is only a marker; it is never called.
+type RecyclingSink interface {
+	AsyncSink
+	RecycleReleased()
+}
+
+func recycles(s AsyncSink) bool {
+	_, ok := s.(RecyclingSink)
+	return ok
+}
+
 // Delivery is one batch handed to an AsyncSink.
 type Delivery struct {
 	// Changes are the changes to deliver, in source order, with strictly
 	// increasing positions. They stay valid after Release (the pipeline
-	// does not reuse an AsyncSink's memory); the sink must not modify them.
+	// does not reuse an AsyncSink's memory) unless the sink is a
+	// RecyclingSink; the sink must not modify them.
 	Changes []change.Change
 
 	t     *tracker
 	b     *Batch
 	first uint64 // the tracker sequence number of Changes[0]
 	lag   time.Duration
+	read  int   // b.Read, len(Changes) and b.Bytes, kept for the
+	n     int   // metrics: a RecyclingSink's b is reused once
+	bytes int64 // released
 
 	mu       sync.Mutex
 	left     int    // changes not yet acknowledged
@@ -126,6 +146,14 @@ func (d *Delivery) Index(p change.Position) (int, bool) {
 	return 0, false
 }
 
+// Fail reports that d cannot be delivered (a destination refused a
+// change): the pipeline stops, and Run returns err after saving the
+// acknowledged prefix, which ends before d's first unacknowledged change.
+// A sink that learns of a failure only after Send returned (a producer's
+// callback) calls it; only the first failure of a Run counts, and a Fail
+// after Run returned does nothing.
+func (d *Delivery) Fail(err error) { d.t.fail(err) }
+
 // Acked reports whether every change of d is acknowledged.
 func (d *Delivery) Acked() bool {
 	d.mu.Lock()
@@ -163,6 +191,8 @@ type tracker struct {
 	open   int    // deliveries not fully acknowledged
 	wake   chan struct{}
 	closed bool
+	failed error                   // the first Delivery.Fail
+	stop   context.CancelCauseFunc // ends sendLoop's context on a failure
 }
 
 func newTracker(r *Reader, sv *saver, m Metrics) *tracker {
@@ -214,7 +244,7 @@ func (t *tracker) deliveryDone(d *Delivery) {
 		cm.DeliveredChanges(d.Changes)
 	}
 	if t.m != nil {
-		t.m.Delivered(d.b.Read, len(d.Changes), d.b.Bytes, d.lag)
+		t.m.Delivered(d.read, d.n, d.bytes, d.lag)
 	}
 }
 
@@ -240,6 +270,26 @@ func (t *tracker) advance() {
 		t.head = 0
 	}
 	t.signal()
+}
+
+// fail records the first failure and stops the send loop.
+func (t *tracker) fail(err error) {
+	t.mu.Lock()
+	if t.failed == nil {
+		t.failed = err
+	}
+	stop := t.stop
+	t.mu.Unlock()
+	if stop != nil {
+		stop(err)
+	}
+}
+
+// failure returns the first failure a Delivery reported, or nil.
+func (t *tracker) failure() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.failed
 }
 
 func (t *tracker) signal() {
@@ -268,12 +318,17 @@ func (t *tracker) wait(ctx context.Context) {
 // sendLoop is Run's delivery loop for an AsyncSink: every batch the reader
 // has becomes one Delivery, sent at once. It returns nil on a clean end or
 // ctx cancel, after telling the sink how the input ended and waiting for
-// the acknowledgements.
+// the acknowledgements, and a Delivery's failure as soon as one is
+// reported.
 func (p *Pipeline) sendLoop(ctx context.Context, r *Reader, sv *saver) error {
+	// sctx also ends on a Delivery's failure.
+	sctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	t := newTracker(r, sv, p.cfg.metrics)
+	t.stop = stop
 	var end error
 	for {
-		b, err := r.Next(ctx)
+		b, err := r.Next(sctx)
 		if err != nil {
 			end = err
 			break
@@ -286,18 +341,23 @@ func (p *Pipeline) sendLoop(ctx context.Context, r *Reader, sv *saver) error {
 			}
 			continue
 		}
-		d := &Delivery{Changes: b.Changes, t: t, b: b, first: first, left: len(b.Changes)}
+		d := &Delivery{Changes: b.Changes, t: t, b: b, first: first, left: len(b.Changes),
+			read: b.Read, n: len(b.Changes), bytes: b.Bytes}
 		if ct := b.Changes[len(b.Changes)-1].CommitTime; !ct.IsZero() {
 			d.lag = time.Since(ct)
 		}
-		if err := p.async.Send(ctx, d); err != nil {
-			if ctx.Err() != nil {
-				end = ctx.Err()
+		if err := p.async.Send(sctx, d); err != nil {
+			if sctx.Err() != nil {
+				end = sctx.Err()
 				break
 			}
 			p.async.End(err)
 			return err
 		}
+	}
+	if err := t.failure(); err != nil {
+		p.async.End(err)
+		return err
 	}
 	switch {
 	case errors.Is(end, io.EOF):
@@ -308,7 +368,10 @@ func (p *Pipeline) sendLoop(ctx context.Context, r *Reader, sv *saver) error {
 	default:
 		p.async.End(end)
 	}
-	t.wait(ctx)
+	t.wait(sctx)
+	if err := t.failure(); err != nil {
+		return err
+	}
 	if errors.Is(end, io.EOF) {
 		return nil
 	}

@@ -188,3 +188,121 @@ func TestAsyncCancel(t *testing.T) {
 func containsText(err error, s string) bool {
 	return err != nil && strings.Contains(err.Error(), s)
 }
+
+// TestAsyncDeliveryFail checks that a Delivery's failure, reported after
+// Send returned, stops Run with that error, both while the source still
+// runs and after End, and that the saved position stays before the failed
+// delivery even when later ones were acknowledged.
+func TestAsyncDeliveryFail(t *testing.T) {
+	for _, afterEnd := range []bool{false, true} {
+		name := "running"
+		if afterEnd {
+			name = "after End"
+		}
+		t.Run(name, func(t *testing.T) {
+			txs := []int{2, 2, 2, 2}
+			if !afterEnd {
+				txs = append(txs, 1000) // the source is still busy when the failure comes
+			}
+			g := gen(t, fixture.Options{Txs: txs, Batch: 1, Payload: 8, Tables: []string{"t"}})
+			h := newHoldSink()
+			if !afterEnd {
+				h.blockAfter = 4
+			}
+			store := &checkpoint.Memory{}
+			p, err := NewAsync(g, h, store, WithCheckpointInterval(0), WithBatch(1, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			runErr := make(chan error, 1)
+			go func() { runErr <- p.Run(context.Background()) }()
+			for range 4 {
+				<-h.sent
+			}
+			if afterEnd {
+				if err := <-h.ended; err != nil {
+					t.Fatalf("End(%v), want nil", err)
+				}
+			}
+			ds := h.deliveries()
+			ds[0].Ack()
+			ds[2].Ack()
+			ds[3].Ack()
+			failure := errors.New("record refused")
+			ds[1].Fail(failure)
+			select {
+			case err := <-runErr:
+				if !errors.Is(err, failure) {
+					t.Fatalf("Run = %v, want the delivery's failure", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return after a delivery failed")
+			}
+			if !afterEnd {
+				if err := <-h.ended; !errors.Is(err, failure) {
+					t.Fatalf("End(%v), want the delivery's failure", err)
+				}
+			}
+			want := ds[0].Changes[len(ds[0].Changes)-1].Pos
+			if saved, err := store.Load(context.Background(), DefaultID); err != nil || saved != want {
+				t.Fatalf("saved %s, %v; want the end of the first delivery %s", saved, err, want)
+			}
+			ds[1].Fail(errors.New("again")) // after Run: nothing happens
+		})
+	}
+}
+
+// recyclingSink acknowledges and releases every delivery at once and
+// notes the address of its first change.
+type recyclingSink struct {
+	recycle bool
+	mu      sync.Mutex
+	firsts  map[*change.Change]bool
+	reused  int
+}
+
+func (s *recyclingSink) Send(ctx context.Context, d *Delivery) error {
+	s.mu.Lock()
+	if s.firsts[&d.Changes[0]] {
+		s.reused++
+	}
+	s.firsts[&d.Changes[0]] = true
+	s.mu.Unlock()
+	d.Ack()
+	d.Release()
+	return nil
+}
+
+func (s *recyclingSink) End(error)    {}
+func (s *recyclingSink) Close() error { return nil }
+
+type recycler struct{ *recyclingSink }
+
+func (recycler) RecycleReleased() {}
+
+// TestAsyncRecycling checks that the pipeline reuses the memory of
+// released deliveries for a RecyclingSink only.
+func TestAsyncRecycling(t *testing.T) {
+	for _, recycle := range []bool{false, true} {
+		g := gen(t, fixture.Options{Txs: []int{50, 50, 50, 50}, Batch: 10, Payload: 8, Tables: []string{"t"}})
+		s := &recyclingSink{firsts: map[*change.Change]bool{}}
+		var as AsyncSink = s
+		if recycle {
+			as = recycler{s}
+		}
+		var m Counters
+		p, err := NewAsync(g, as, &checkpoint.Memory{}, WithMetrics(&m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if recycle != (s.reused > 0) {
+			t.Errorf("RecyclingSink %v: %d deliveries in reused memory", recycle, s.reused)
+		}
+		if snap := m.Snapshot(); snap.Written != 200 {
+			t.Errorf("RecyclingSink %v: metrics count %d changes written, want 200", recycle, snap.Written)
+		}
+	}
+}

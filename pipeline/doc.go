@@ -126,7 +126,12 @@
 // above. A Delivery's bytes count against the queue bound until the sink
 // Releases it, so a sink that holds deliveries pushes back on the source.
 // When the source ends (or fails), the sink is told with End, and Run
-// waits for the outstanding acknowledgements before its last save.
+// waits for the outstanding acknowledgements before its last save. A sink
+// that learns of a refused change after Send returned (a producer's
+// callback) calls the Delivery's Fail: Run stops with that error, having
+// saved only the acknowledged prefix. A RecyclingSink, which uses no
+// Delivery after releasing it, lets the pipeline reuse batch memory as it
+// does for a Sink.
 //
 // The batch slice passed to emit, and the memory its values point into, may
 // be reused by the source once emit returns (the pipeline copies). Columns

@@ -269,8 +269,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	r := NewReader(dctx, p.src, ReaderConfig{
 		From: from, Filter: p.cfg.filter, Transform: p.cfg.transform, BeginCommit: p.cfg.beginCommit, QueueBytes: p.cfg.queueBytes,
 		BatchBytes: p.cfg.batchBytes, BatchChanges: p.cfg.batchChanges, StopAt: p.cfg.stopAt,
-		// An AsyncSink's changes stay valid after Release.
-		Reuse: p.async == nil,
+		// An AsyncSink's changes stay valid after Release, unless it
+		// says it does not use them after.
+		Reuse: p.async == nil || recycles(p.async),
 	})
 	p.r.Store(r)
 	sv := newSaver(p, from, stopDelivery)
