@@ -381,11 +381,20 @@ func stream(ctx context.Context, log *slog.Logger, c streamConfig, sources *sour
 		exported.p = exported.set.Pipeline(c.id, strings.ToLower(strings.SplitN(c.srcURL, "://", 2)[0]))
 		m = exported
 	}
-	p, err := pipeline.New(src, out, store,
+	opts := []pipeline.Option{
 		pipeline.WithID(c.id), pipeline.WithFrom(c.from), pipeline.WithFilter(c.filter), pipeline.WithTransform(c.transform),
 		pipeline.WithBeginCommit(c.beginCommit), pipeline.WithQueueBytes(c.queueBytes),
 		pipeline.WithCheckpointInterval(c.interval), pipeline.WithMetrics(m), pipeline.WithLogger(log),
-		pipeline.WithStopAt(c.stopAt))
+		pipeline.WithStopAt(c.stopAt),
+	}
+	var p *pipeline.Pipeline
+	// A sink that acknowledges later (Kafka at-least-once: the records'
+	// promises) keeps several batches in flight.
+	if as, ok := out.(pipeline.AsyncSink); ok {
+		p, err = pipeline.NewAsync(src, as, store, opts...)
+	} else {
+		p, err = pipeline.New(src, out, store, opts...)
+	}
 	if err != nil {
 		out.Close()
 		return err

@@ -54,6 +54,9 @@ const (
 	// of a producer that went silent (a killed sluice) before aborting it;
 	// a restarted sluice aborts it at once.
 	DefaultTransactionTimeout = time.Minute
+	// DefaultInFlight is how many batches the at-least-once sink has at
+	// the brokers at once when the pipeline runs it asynchronously.
+	DefaultInFlight = 8
 )
 
 // Keyless says where the changes of a table without a primary key go.
@@ -117,6 +120,10 @@ type Config struct {
 	// MaxMessageBytes is the largest record batch sent (default
 	// DefaultMaxMessageBytes); set it to the topics' max.message.bytes.
 	MaxMessageBytes int32
+	// InFlight bounds the batches (pipeline deliveries) the at-least-once
+	// sink has at the brokers at once when run asynchronously (default
+	// DefaultInFlight); 1 waits for each batch before producing the next.
+	InFlight int
 	// Logger receives notes (a keyless table, a created topic); nil
 	// discards them.
 	Logger *slog.Logger
@@ -148,6 +155,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = DefaultMaxMessageBytes
 	}
+	if c.InFlight == 0 {
+		c.InFlight = DefaultInFlight
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -161,6 +171,8 @@ func (c *Config) validate() error {
 		return errors.New("no broker address")
 	case c.Delivery != AtLeastOnce && c.Delivery != ExactlyOnce:
 		return fmt.Errorf("delivery %q: want at-least-once or exactly-once", c.Delivery)
+	case c.InFlight < 1:
+		return fmt.Errorf("in-flight %d: want at least 1", c.InFlight)
 	case c.Keyless != KeylessOrdered && c.Keyless != KeylessSpread:
 		return fmt.Errorf("keyless %q: want ordered or spread", c.Keyless)
 	case (c.User != "" || c.Password != "") && c.SASL == "":
@@ -232,15 +244,21 @@ func (c *Config) producerOpts(transactionalID string) []kgo.Opt {
 		kgo.ProducerBatchMaxBytes(c.MaxMessageBytes),
 		kgo.MaxBufferedRecords(1 << 20),
 		kgo.RecordPartitioner(newPartitioner(c.Keyless, c.OffsetsTopic)),
-		// Records wait for a full batch or a Flush, which every Write
-		// ends with.
-		kgo.ProducerLinger(time.Second),
+		// A synchronous write ends with a Flush, which sends at once;
+		// the records of asynchronous deliveries wait this long for
+		// more of the same partition, and gather by themselves while
+		// the brokers are busy with earlier requests.
+		kgo.ProducerLinger(producerLinger),
 	}
 	if transactionalID != "" {
 		opts = append(opts, kgo.TransactionalID(transactionalID), kgo.TransactionTimeout(c.TransactionTimeout))
 	}
 	return opts
 }
+
+// producerLinger is how long a partition's records wait for more before
+// they are sent (see producerOpts).
+const producerLinger = 5 * time.Millisecond
 
 // LoadTLS builds a client TLS configuration: caFile (PEM) adds
 // certificate authorities to the system's, certFile and keyFile (PEM) are
@@ -283,7 +301,7 @@ func LoadTLS(caFile, certFile, keyFile, serverName string, insecure bool) (*tls.
 // transactional-id, transaction-timeout, compression, sasl, sasl-user,
 // sasl-password, tls, tls-ca, tls-cert, tls-key, tls-server-name,
 // create-topics, partitions, replication, keyless,
-// headers, max-message-bytes (see the package documentation). Unknown
+// headers, max-message-bytes, in-flight (see the package documentation). Unknown
 // parameters are errors. Its errors do not repeat the URL.
 func ParseURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
@@ -351,6 +369,7 @@ func FromURL(u *url.URL) (Config, error) {
 		return c, fmt.Errorf("parameter max-message-bytes=%d: want at most 1GiB", maxBytes)
 	}
 	c.MaxMessageBytes = int32(maxBytes)
+	p.Int("in-flight", &c.InFlight, 1, 1024)
 	if err := p.Check(); err != nil {
 		return c, err
 	}

@@ -23,6 +23,7 @@ func TestParseURL(t *testing.T) {
 				Partitions: 6, Replication: 3, Keyless: KeylessSpread, NoHeaders: true, MaxMessageBytes: 2 << 20}},
 		{"kafka://b1/?sasl=plain&sasl-user=u2&sasl-password=pw", Config{Brokers: []string{"b1:9092"}, SASL: "plain", User: "u2", Password: "pw"}},
 		{"kafka://[::1]/", Config{Brokers: []string{"[::1]:9092"}}},
+		{"kafka://b1/?in-flight=2", Config{Brokers: []string{"b1:9092"}, InFlight: 2}},
 	} {
 		t.Run(tt.url, func(t *testing.T) {
 			got, err := ParseURL(tt.url)
@@ -51,6 +52,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"kafka://u:secretpw@b1/", "a user or password needs sasl=plain, scram-sha-256 or scram-sha-512"},
 		{"kafka://b1/?sasl=plain", "sasl=plain needs a user"},
 		{"kafka://b1/?sasl=plain&sasl-user=u&sasl-password=secretpw&partitions=0", "parameter partitions=\"0\": want an integer from 1 to 1048576"},
+		{"kafka://b1/?in-flight=0", "parameter in-flight=\"0\": want an integer from 1 to 1024"},
 		{"kafka://b1/?tls-ca=/nonexistent/ca.pem", "tls-ca: open /nonexistent/ca.pem"},
 		{"kafka://b1/?tls-cert=/x.pem", "tls-cert and tls-key go together"},
 		{"mysql://b1/", `scheme "mysql": want kafka`},

@@ -383,7 +383,7 @@ func TestTxSinkKilledMidTransaction(t *testing.T) {
 	}
 	// The second batch and its position are produced, not committed: the
 	// process dies here (its clients are left open, never closed).
-	if err := a.p.prepare(ctx, all[50:]); err != nil {
+	if err := a.p.prepare(ctx, &a.p.enc, all[50:], false); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.tx.BeginTransaction(); err != nil {

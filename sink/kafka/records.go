@@ -136,27 +136,38 @@ const ownHeaders = 4
 // bytes live in the format's Batch and the encoder's buffers, reused once
 // the records are acknowledged, so a batch costs no allocation per change
 // once the buffers have grown.
+//
+// The format's encoder f is shared by every encoder of a sink and used by
+// one at a time, in the order of the changes (it keeps state across
+// batches: Debezium's transaction counters); the buffers are each
+// encoder's own, so the records of several batches can be in flight at
+// once.
 type encoder struct {
-	cfg   *Config
-	f     format.Encoder
-	msgs  format.Batch
-	pos   []byte // position header values
-	recs  []kgo.Record
-	hdrs  []kgo.RecordHeader
-	spans []span // per message: its position in pos
-	index []int  // per message: the index of its change in the batch
+	cfg    *Config
+	f      format.Encoder
+	msgs   format.Batch
+	pos    []byte // position header values
+	recs   []kgo.Record
+	hdrs   []kgo.RecordHeader
+	spans  []span   // per message: its position in pos
+	index  []int    // per message: the index of its change in the batch
+	routes []*route // per change of the batch: its route
 }
 
-// encode fills e.recs with the records of batch, routed by routes. When
-// reuse is false the previous records may still be in flight: their
-// buffers are left to them.
-func (e *encoder) encode(batch []change.Change, routes []*route, reuse bool) error {
+// reset prepares e for the next batch. When reuse is false the previous
+// records may still be in flight: their buffers are left to them.
+func (e *encoder) reset(reuse bool) {
 	if reuse {
 		e.msgs.Reset()
 	} else {
-		*e = encoder{cfg: e.cfg, f: e.f}
+		*e = encoder{cfg: e.cfg, f: e.f, routes: e.routes}
 	}
 	e.pos, e.spans, e.index = e.pos[:0], e.spans[:0], e.index[:0]
+}
+
+// encode fills e.recs with the records of batch, routed by e.routes.
+func (e *encoder) encode(batch []change.Change) error {
+	routes := e.routes
 	nh := 0
 	for i := range batch {
 		c := &batch[i]

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,10 +51,9 @@ type producer struct {
 	admin  *kgo.Client // metadata and topic creation (and at-least-once producing)
 	adm    *kadm.Client
 	router *router
-	routes []*route
 	topics map[string]bool // topics known to exist
-	enc    encoder
-	reuse  bool // nothing refers to enc's buffers: reuse them
+	enc    encoder         // the records of a synchronous write
+	reuse  bool            // nothing refers to enc's buffers: reuse them
 
 	promise func(*kgo.Record, error)
 	errMu   sync.Mutex
@@ -123,7 +123,8 @@ func ping(ctx context.Context, cl *kgo.Client, cfg *Config) error {
 	}
 }
 
-// recordDone is every record's promise: it keeps the first failure.
+// recordDone is every record's promise of a synchronous write: it keeps
+// the first failure.
 func (p *producer) recordDone(r *kgo.Record, err error) {
 	if err == nil {
 		return
@@ -135,32 +136,31 @@ func (p *producer) recordDone(r *kgo.Record, err error) {
 	p.errMu.Unlock()
 }
 
-// prepare encodes batch into p.enc's records and makes sure their topics
-// exist.
-func (p *producer) prepare(ctx context.Context, batch []change.Change) error {
-	p.routes = slices.Grow(p.routes[:0], len(batch))[:len(batch)]
+// prepare encodes batch into e's records and makes sure their topics
+// exist. reuse says that nothing refers to e's buffers any more.
+func (p *producer) prepare(ctx context.Context, e *encoder, batch []change.Change, reuse bool) error {
+	e.reset(reuse)
+	e.routes = slices.Grow(e.routes[:0], len(batch))[:len(batch)]
 	var noted []*route
 	for i := range batch {
 		rt, isNew := p.router.routeOf(&batch[i])
-		p.routes[i] = rt
+		e.routes[i] = rt
 		if isNew {
 			noted = append(noted, rt)
 		}
 	}
-	err := p.enc.encode(batch, p.routes, p.reuse)
-	p.reuse = false
-	if err != nil {
+	if err := e.encode(batch); err != nil {
 		return err
 	}
 	var fresh []string
-	for j := range p.enc.recs {
-		r := &p.enc.recs[j]
+	for j := range e.recs {
+		r := &e.recs[j]
 		if !p.topics[r.Topic] && !slices.Contains(fresh, r.Topic) {
 			fresh = append(fresh, r.Topic)
 		}
-		rt := p.routes[p.enc.index[j]]
+		rt := e.routes[e.index[j]]
 		if r.Key == nil && !rt.keyless && slices.Contains(noted, rt) {
-			if c := &batch[p.enc.index[j]]; c.Op >= change.OpInsert && c.Op <= change.OpDelete {
+			if c := &batch[e.index[j]]; c.Op >= change.OpInsert && c.Op <= change.OpDelete {
 				rt.keyless = true
 				p.cfg.Logger.Info("table without a primary key: its changes carry no message key and go by the keyless partitioner",
 					"table", c.Database+"."+c.Table, "topic", r.Topic, "keyless", string(p.cfg.Keyless))
@@ -229,9 +229,9 @@ func (p *producer) ensureTopics(ctx context.Context, topics []string, configs ma
 	return nil
 }
 
-// produce hands the encoded records (and extra, when not nil) to cl and
-// waits until every one is acknowledged or failed. The error names the
-// first change that failed.
+// produce hands the encoded records of p.enc (and extra, when not nil) to
+// cl and waits until every one is acknowledged or failed. The error names
+// the first change that failed.
 func (p *producer) produce(ctx context.Context, cl *kgo.Client, batch []change.Change, extra *kgo.Record) error {
 	for i := range p.enc.recs {
 		cl.Produce(ctx, &p.enc.recs[i], p.promise)
@@ -251,31 +251,39 @@ func (p *producer) produce(ctx context.Context, cl *kgo.Client, batch []change.C
 	if err == nil {
 		return nil
 	}
-	for j := range p.enc.recs {
-		if &p.enc.recs[j] != failed {
+	if failed != nil && failed == extra {
+		return fmt.Errorf("kafka: position record to topic %s: %w", failed.Topic, err)
+	}
+	return p.recordError(&p.enc, batch, failed, err)
+}
+
+// recordError describes the failure err of record failed, one of e's
+// records of batch: which change it holds and, for a record too large,
+// its size and the limits.
+func (p *producer) recordError(e *encoder, batch []change.Change, failed *kgo.Record, err error) error {
+	for j := range e.recs {
+		if &e.recs[j] != failed {
 			continue
 		}
 		if errors.Is(err, kerr.MessageTooLarge) {
 			// The broker refuses a whole record batch: name its
 			// largest record, the one that does not fit.
-			j = p.largest(failed.Topic, failed.Partition)
-			r := &p.enc.recs[j]
+			j = max(e.largest(failed.Topic, failed.Partition), j)
+			r := &e.recs[j]
 			return fmt.Errorf("kafka: %s: record of %d bytes to topic %s is over the topic's max.message.bytes (or the sink's max-message-bytes=%d): %w",
-				p.enc.describe(batch, j), recordSize(r), r.Topic, p.cfg.MaxMessageBytes, err)
+				e.describe(batch, j), recordSize(r), r.Topic, p.cfg.MaxMessageBytes, err)
 		}
-		return fmt.Errorf("kafka: %s: record to topic %s: %w", p.enc.describe(batch, j), failed.Topic, err)
-	}
-	if failed != nil && failed == extra {
-		return fmt.Errorf("kafka: position record to topic %s: %w", failed.Topic, err)
+		return fmt.Errorf("kafka: %s: record to topic %s: %w", e.describe(batch, j), failed.Topic, err)
 	}
 	return fmt.Errorf("kafka: %w", err)
 }
 
-// largest returns the index of the largest record produced to a partition.
-func (p *producer) largest(topic string, partition int32) int {
-	best, size := 0, -1
-	for j := range p.enc.recs {
-		r := &p.enc.recs[j]
+// largest returns the index of e's largest record produced to a
+// partition, -1 when none was.
+func (e *encoder) largest(topic string, partition int32) int {
+	best, size := -1, -1
+	for j := range e.recs {
+		r := &e.recs[j]
 		if r.Topic == topic && r.Partition == partition && recordSize(r) > size {
 			best, size = j, recordSize(r)
 		}
@@ -295,11 +303,26 @@ func recordSize(r *kgo.Record) int {
 // close closes the admin client.
 func (p *producer) close() { p.admin.Close() }
 
-// Sink is the at-least-once Kafka sink: Write produces a batch and returns
-// once every in-sync replica has every record (acks=all, idempotent
-// producer), so the pipeline checkpoints only what the brokers hold.
+// Sink is the at-least-once Kafka sink (acks=all, idempotent producer):
+// the pipeline checkpoints only what every in-sync replica holds. It is
+// both a pipeline.Sink, whose Write produces a batch and waits for it,
+// and a pipeline.AsyncSink (run with pipeline.NewAsync, as sluice stream
+// does), whose Send keeps up to Config.InFlight batches at the brokers and
+// acknowledges each from the records' promises. One run uses one or the
+// other.
 type Sink struct {
 	p *producer
+
+	// The asynchronous side (async.go).
+	flights  []*flight
+	flightMu sync.Mutex // the flights' records and busy flags
+	free     chan *flight
+	ctx      context.Context // the records' context, canceled by Close
+	cancel   context.CancelFunc
+	closing  atomic.Bool
+	errMu    sync.Mutex
+	err      error         // the first record that failed
+	failed   chan struct{} // closed with err
 }
 
 // NewSink opens an at-least-once sink (cfg.Delivery is ignored).
@@ -310,22 +333,29 @@ func NewSink(ctx context.Context, cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sink{p: p}, nil
+	s := &Sink{p: p}
+	s.initAsync()
+	return s, nil
 }
 
 // Write produces batch and waits for the brokers' acknowledgement of every
 // record. On an error nothing of the batch counts as delivered (some
 // records may be in Kafka: they are produced again after a restart).
 func (s *Sink) Write(ctx context.Context, batch []change.Change) error {
-	if err := s.p.prepare(ctx, batch); err != nil {
+	if err := s.p.prepare(ctx, &s.p.enc, batch, s.p.reuse); err != nil {
+		s.p.reuse = false
 		return err
 	}
+	s.p.reuse = false
 	return s.p.produce(ctx, s.p.admin, batch, nil)
 }
 
-// Close flushes nothing (Write waits for every record) and closes the
-// client.
+// Close closes the client. Records still in flight (Send's, after a
+// canceled Run) are dropped unacknowledged: they are produced again after
+// a restart.
 func (s *Sink) Close() error {
+	s.closing.Store(true)
+	s.cancel()
 	s.p.close()
 	return nil
 }

@@ -263,7 +263,8 @@ const txRetryFor = 2 * time.Minute
 func (s *TxSink) commit(ctx context.Context, batch []change.Change, through change.Position) error {
 	began := time.Now()
 	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		err := s.p.prepare(ctx, batch)
+		err := s.p.prepare(ctx, &s.p.enc, batch, s.p.reuse)
+		s.p.reuse = false
 		if err == nil {
 			if err = s.transact(ctx, batch, through); err == nil {
 				return nil
