@@ -233,3 +233,65 @@ func TestSinkAsyncFailure(t *testing.T) {
 		t.Fatalf("saved %s, %v; want a position before the refused batch (%s)", saved, err, big[0].Pos)
 	}
 }
+
+// TestTxSinkAsync runs the exactly-once sink under pipeline.NewAsync: three
+// batches, the second holding a record the brokers refuse. The pipeline
+// stops with an error naming it; the first batch is committed with its
+// position, and neither the second nor the third (queued behind the
+// failure) is visible to read_committed or in the stored position. A
+// second run without the bad record commits the rest, once.
+func TestTxSinkAsync(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.CreateTopic("sluice.d.t", 3, map[string]string{"max.message.bytes": "4096"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	first := keyedChanges(100, 1, 2, 3, 4)
+	second := keyedChanges(200, 5, 6, 7)
+	third := keyedChanges(300, 8, 9)
+	bad := change.String(bytes.Repeat([]byte("x"), 10000))
+	good := second[1].After[1]
+	second[1].After[1] = bad
+	run := func(batches ...[]change.Change) (change.Position, error) {
+		t.Helper()
+		s, err := NewTx(ctx, Config{Brokers: c.ListenAddrs()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		p, err := pipeline.NewAsync(&batchSource{batches: batches}, s, s.CheckpointStore(), pipeline.WithID("p"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runErr := p.Run(ctx)
+		pos, _ := s.CheckpointStore().Load(ctx, "p")
+		return pos, runErr
+	}
+	pos, err := run(first, second, third)
+	want := `kafka: insert d.t key {"id":6} at binlog:bin.000001:201: record of 10`
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "MESSAGE_TOO_LARGE") {
+		t.Fatalf("Run = %v\nwant an error containing %s … MESSAGE_TOO_LARGE", err, want)
+	}
+	if end := first[len(first)-1].Pos; pos != end {
+		t.Fatalf("committed position %s, want the first batch's end %s", pos, end)
+	}
+	recs := consume(t, []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, true, -1, "sluice.d.t")
+	checkRecords(t, first, recs)
+
+	// Resumed (the source starts after the committed position).
+	second[1].After[1] = good
+	pos, err = run(second, third)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end := third[len(third)-1].Pos; pos != end {
+		t.Fatalf("committed position %s, want the last change's %s", pos, end)
+	}
+	all := append(append(append([]change.Change(nil), first...), second...), third...)
+	recs = consume(t, []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, true, len(all), "sluice.d.t")
+	checkRecords(t, all, recs)
+}

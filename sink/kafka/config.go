@@ -120,9 +120,11 @@ type Config struct {
 	// MaxMessageBytes is the largest record batch sent (default
 	// DefaultMaxMessageBytes); set it to the topics' max.message.bytes.
 	MaxMessageBytes int32
-	// InFlight bounds the batches (pipeline deliveries) the at-least-once
-	// sink has at the brokers at once when run asynchronously (default
-	// DefaultInFlight); 1 waits for each batch before producing the next.
+	// InFlight bounds the batches (pipeline deliveries) encoded ahead when
+	// the sink runs asynchronously (default DefaultInFlight): at the
+	// brokers at once (at-least-once; 1 waits for each batch before
+	// producing the next), or waiting for their transaction (exactly-once,
+	// whose transactions run one at a time).
 	InFlight int
 	// Logger receives notes (a keyless table, a created topic); nil
 	// discards them.

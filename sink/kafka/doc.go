@@ -63,7 +63,11 @@
 // fences an older instance and aborts its open transaction, and reads the
 // last committed position back with read_committed. A consumer reading
 // with isolation.level=read_committed sees every change exactly once,
-// whatever crashes, restarts or duplicate instances happen.
+// whatever crashes, restarts or duplicate instances happen. Run
+// asynchronously (sluice stream), the sink encodes the next batches while
+// a transaction is at the brokers; transactions stay one at a time and in
+// order, each with the position of its batch's last change, and none is
+// begun after one failed.
 //
 // # Parameters
 //
@@ -88,7 +92,7 @@
 //	keyless             ordered (default) or spread
 //	headers             off: no op/db/table/position headers
 //	max-message-bytes   largest record batch sent (default 1000012, Kafka's max.message.bytes)
-//	in-flight           at-least-once batches at the brokers at once (default 8)
+//	in-flight           batches encoded ahead: at-least-once, at the brokers at once; exactly-once, waiting for their transaction (default 8)
 //
 // A record larger than max-message-bytes (or than the topic's
 // max.message.bytes on the broker) stops the sink with an error naming

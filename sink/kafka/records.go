@@ -167,7 +167,6 @@ func (e *encoder) reset(reuse bool) {
 
 // encode fills e.recs with the records of batch, routed by e.routes.
 func (e *encoder) encode(batch []change.Change) error {
-	routes := e.routes
 	nh := 0
 	for i := range batch {
 		c := &batch[i]
@@ -188,6 +187,15 @@ func (e *encoder) encode(batch []change.Change) error {
 			nh += len(e.msgs.Messages[j].Headers)
 		}
 	}
+	e.build(batch, nh)
+	return nil
+}
+
+// build fills e.recs with fresh records of the messages encoded for
+// batch, whose format headers number nh (a failed transaction is retried
+// with records built again, not with ones a client already handled).
+func (e *encoder) build(batch []change.Change, nh int) {
+	routes := e.routes
 	n := e.msgs.Len()
 	e.recs = growRecords(e.recs, n)
 	if !e.cfg.NoHeaders {
@@ -231,7 +239,15 @@ func (e *encoder) encode(batch []change.Change) error {
 		}
 		rec.Headers = h
 	}
-	return nil
+}
+
+// rebuild builds e's records again from its messages (see build).
+func (e *encoder) rebuild(batch []change.Change) {
+	nh := 0
+	for j := range e.msgs.Messages {
+		nh += len(e.msgs.Messages[j].Headers)
+	}
+	e.build(batch, nh)
 }
 
 // growRecords returns recs with length n, reallocated when too small.

@@ -139,6 +139,14 @@ func (p *producer) recordDone(r *kgo.Record, err error) {
 // prepare encodes batch into e's records and makes sure their topics
 // exist. reuse says that nothing refers to e's buffers any more.
 func (p *producer) prepare(ctx context.Context, e *encoder, batch []change.Change, reuse bool) error {
+	if err := p.encode(e, batch, reuse); err != nil {
+		return err
+	}
+	return p.checkTopics(ctx, e)
+}
+
+// encode routes batch and encodes it into e's records.
+func (p *producer) encode(e *encoder, batch []change.Change, reuse bool) error {
 	e.reset(reuse)
 	e.routes = slices.Grow(e.routes[:0], len(batch))[:len(batch)]
 	var noted []*route
@@ -152,12 +160,8 @@ func (p *producer) prepare(ctx context.Context, e *encoder, batch []change.Chang
 	if err := e.encode(batch); err != nil {
 		return err
 	}
-	var fresh []string
 	for j := range e.recs {
 		r := &e.recs[j]
-		if !p.topics[r.Topic] && !slices.Contains(fresh, r.Topic) {
-			fresh = append(fresh, r.Topic)
-		}
 		rt := e.routes[e.index[j]]
 		if r.Key == nil && !rt.keyless && slices.Contains(noted, rt) {
 			if c := &batch[e.index[j]]; c.Op >= change.OpInsert && c.Op <= change.OpDelete {
@@ -167,15 +171,27 @@ func (p *producer) prepare(ctx context.Context, e *encoder, batch []change.Chang
 			}
 		}
 	}
-	if len(fresh) > 0 {
-		for _, t := range fresh {
-			if err := checkTopicName(t); err != nil {
-				return fmt.Errorf("kafka: %w", err)
-			}
-		}
-		return p.ensureTopics(ctx, fresh, nil)
-	}
 	return nil
+}
+
+// checkTopics makes sure the topics of e's records exist (see
+// ensureTopics).
+func (p *producer) checkTopics(ctx context.Context, e *encoder) error {
+	var fresh []string
+	for j := range e.recs {
+		if t := e.recs[j].Topic; !p.topics[t] && !slices.Contains(fresh, t) {
+			fresh = append(fresh, t)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	for _, t := range fresh {
+		if err := checkTopicName(t); err != nil {
+			return fmt.Errorf("kafka: %w", err)
+		}
+	}
+	return p.ensureTopics(ctx, fresh, nil)
 }
 
 // ensureTopics checks that topics exist and creates the missing ones when
@@ -229,12 +245,12 @@ func (p *producer) ensureTopics(ctx context.Context, topics []string, configs ma
 	return nil
 }
 
-// produce hands the encoded records of p.enc (and extra, when not nil) to
-// cl and waits until every one is acknowledged or failed. The error names
-// the first change that failed.
-func (p *producer) produce(ctx context.Context, cl *kgo.Client, batch []change.Change, extra *kgo.Record) error {
-	for i := range p.enc.recs {
-		cl.Produce(ctx, &p.enc.recs[i], p.promise)
+// produce hands the encoded records of e (and extra, when not nil) to cl
+// and waits until every one is acknowledged or failed. The error names the
+// first change that failed. One produce runs at a time.
+func (p *producer) produce(ctx context.Context, cl *kgo.Client, e *encoder, batch []change.Change, extra *kgo.Record) error {
+	for i := range e.recs {
+		cl.Produce(ctx, &e.recs[i], p.promise)
 	}
 	if extra != nil {
 		cl.Produce(ctx, extra, p.promise)
@@ -243,7 +259,9 @@ func (p *producer) produce(ctx context.Context, cl *kgo.Client, batch []change.C
 		// Records may still be in flight: their buffers stay theirs.
 		return fmt.Errorf("kafka: wait for acknowledgements: %w", err)
 	}
-	p.reuse = true
+	if e == &p.enc {
+		p.reuse = true
+	}
 	p.errMu.Lock()
 	failed, err := p.failed, p.failErr
 	p.failed, p.failErr = nil, nil
@@ -254,7 +272,7 @@ func (p *producer) produce(ctx context.Context, cl *kgo.Client, batch []change.C
 	if failed != nil && failed == extra {
 		return fmt.Errorf("kafka: position record to topic %s: %w", failed.Topic, err)
 	}
-	return p.recordError(&p.enc, batch, failed, err)
+	return p.recordError(e, batch, failed, err)
 }
 
 // recordError describes the failure err of record failed, one of e's
@@ -347,7 +365,7 @@ func (s *Sink) Write(ctx context.Context, batch []change.Change) error {
 		return err
 	}
 	s.p.reuse = false
-	return s.p.produce(ctx, s.p.admin, batch, nil)
+	return s.p.produce(ctx, s.p.admin, &s.p.enc, batch, nil)
 }
 
 // Close closes the client. Records still in flight (Send's, after a

@@ -30,17 +30,25 @@ const loadIdle = 15 * time.Second
 // (changes the filter dropped) in a transaction of its own, and does
 // nothing for positions a WriteAt committed.
 //
+// It is also a pipeline.AsyncSink (txasync.go), which sluice stream runs
+// with pipeline.NewAsync: Send encodes each batch while the previous
+// one's transaction is at the brokers, and the transactions run one at a
+// time, in order, each committing its batch with the position of its last
+// change.
+//
 // The pipeline's name (the id given to Load) names the offsets record and,
 // unless Config.TransactionalID is set, the transactional.id
 // ("sluice-" + name): Load must come before the first write.
 type TxSink struct {
 	p *producer
 
-	mu        sync.Mutex // one transaction at a time: WriteAt and Save
+	mu        sync.Mutex // one transaction at a time: WriteAt, Save and the committer
 	tx        *kgo.Client
 	id, txID  string
 	committed change.Position // the last position committed
 	offsets   kgo.Record      // the position record, reused
+
+	async txAsync // Send's flights and committer (txasync.go)
 }
 
 // NewTx opens an exactly-once sink (cfg.Delivery is ignored). The
@@ -247,7 +255,7 @@ func (s *TxSink) WriteAt(ctx context.Context, batch []change.Change, through cha
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.tx == nil {
-		return errors.New("kafka: exactly-once: Load was not called: the sink's CheckpointStore must be the pipeline's store")
+		return errTxNotLoaded
 	}
 	return s.commit(ctx, batch, through)
 }
@@ -257,16 +265,27 @@ func (s *TxSink) WriteAt(ctx context.Context, batch []change.Change, through cha
 const txRetryFor = 2 * time.Minute
 
 // commit runs the transaction of batch and through, retrying it after a
-// failure that a new attempt may overcome. Before each retry it reads the
-// committed position back: a commit whose answer was lost but which took
-// effect is not repeated.
+// failure that a new attempt may overcome. The batch is encoded once (a
+// format keeps state across changes: Debezium's transaction counters);
+// a retry produces records built again from the same messages. Before
+// each retry it reads the committed position back: a commit whose answer
+// was lost but which took effect is not repeated.
 func (s *TxSink) commit(ctx context.Context, batch []change.Change, through change.Position) error {
+	err := s.p.encode(&s.p.enc, batch, s.p.reuse)
+	s.p.reuse = false
+	if err != nil {
+		return err
+	}
+	return s.commitEncoded(ctx, &s.p.enc, batch, through)
+}
+
+// commitEncoded is commit of the records e encoded of batch.
+func (s *TxSink) commitEncoded(ctx context.Context, e *encoder, batch []change.Change, through change.Position) error {
 	began := time.Now()
 	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		err := s.p.prepare(ctx, &s.p.enc, batch, s.p.reuse)
-		s.p.reuse = false
+		err := s.p.checkTopics(ctx, e)
 		if err == nil {
-			if err = s.transact(ctx, batch, through); err == nil {
+			if err = s.transact(ctx, e, batch, through); err == nil {
 				return nil
 			}
 		}
@@ -285,6 +304,7 @@ func (s *TxSink) commit(ctx context.Context, batch []change.Change, through chan
 			s.committed = through
 			return nil
 		}
+		e.rebuild(batch)
 	}
 }
 
@@ -296,9 +316,9 @@ func retriable(err error) bool {
 		!errors.Is(err, kerr.TopicAuthorizationFailed) && !errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
 }
 
-// transact runs one transaction: the encoded records of batch and the
+// transact runs one transaction: the records e encoded of batch and the
 // position record of through (when not zero).
-func (s *TxSink) transact(ctx context.Context, batch []change.Change, through change.Position) error {
+func (s *TxSink) transact(ctx context.Context, e *encoder, batch []change.Change, through change.Position) error {
 	if err := s.tx.BeginTransaction(); err != nil {
 		return s.txError("begin transaction", err)
 	}
@@ -311,7 +331,7 @@ func (s *TxSink) transact(ctx context.Context, batch []change.Change, through ch
 		s.offsets = kgo.Record{Topic: s.p.cfg.OffsetsTopic, Key: []byte(s.id), Value: val}
 		extra = &s.offsets
 	}
-	err := s.p.produce(ctx, s.tx, batch, extra)
+	err := s.p.produce(ctx, s.tx, e, batch, extra)
 	if err == nil {
 		if err = s.tx.EndTransaction(ctx, kgo.TryCommit); err == nil {
 			if !through.IsZero() {
@@ -350,6 +370,7 @@ func (s *TxSink) explainFence(err error) error {
 // Close closes the clients. An open transaction (none, between writes)
 // would be aborted by the broker.
 func (s *TxSink) Close() error {
+	s.stopAsync()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.tx != nil {

@@ -1,0 +1,164 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/sluice-cdc/sluice/pipeline"
+)
+
+// errTxNotLoaded is the error of a write before Load.
+var errTxNotLoaded = errors.New("kafka: exactly-once: Load was not called: the sink's CheckpointStore must be the pipeline's store")
+
+// The exactly-once TxSink is a pipeline.AsyncSink too: Send encodes a
+// Delivery into a flight of its own and queues it, and one goroutine
+// commits the queued flights in order, each in its own transaction with
+// the position of its last change, acknowledging each Delivery once its
+// transaction is committed. Encoding the next batches thus overlaps the
+// brokers' work on the current transaction, while transactions stay one
+// at a time and in order. Positions the pipeline moves past without a
+// change (changes the filter dropped, hidden commits) reach Save, which
+// commits them between transactions. After a failed transaction nothing
+// queued behind it is committed: the pipeline stops at the last position
+// committed.
+
+// txFlight is a Delivery encoded and waiting for, or in, its transaction.
+type txFlight struct {
+	enc encoder
+	d   *pipeline.Delivery
+	ctx context.Context // Send's: the transaction stops when the pipeline does
+}
+
+// txAsync is the TxSink's asynchronous side.
+type txAsync struct {
+	once    sync.Once
+	free    chan *txFlight
+	queue   chan *txFlight
+	done    chan struct{} // closed when the committer ends
+	errMu   sync.Mutex
+	err     error
+	failed  chan struct{} // closed with err
+	closing chan struct{} // closed by Close
+}
+
+// startAsync makes the flights and starts the committer, once.
+func (s *TxSink) startAsync() {
+	s.async.once.Do(func() {
+		a := &s.async
+		n := s.p.cfg.InFlight
+		a.free = make(chan *txFlight, n)
+		a.queue = make(chan *txFlight, n)
+		a.done = make(chan struct{})
+		a.failed = make(chan struct{})
+		a.closing = make(chan struct{})
+		for range n {
+			a.free <- &txFlight{enc: encoder{cfg: &s.p.cfg, f: s.p.enc.f}}
+		}
+		go s.committer()
+	})
+}
+
+// committer commits the queued flights in order until Close.
+func (s *TxSink) committer() {
+	a := &s.async
+	defer close(a.done)
+	for {
+		var f *txFlight
+		select {
+		case f = <-a.queue:
+		case <-a.closing:
+			return
+		}
+		d := f.d
+		if s.asyncFailure() == nil {
+			batch := d.Changes
+			through := batch[len(batch)-1].Pos
+			s.mu.Lock()
+			err := s.commitEncoded(f.ctx, &f.enc, batch, through)
+			s.mu.Unlock()
+			if err == nil {
+				d.Ack()
+			} else if f.ctx.Err() == nil {
+				s.asyncFail(err)
+				d.Fail(err)
+			}
+		}
+		// After a failure (or a stop) the flights behind it are only
+		// given back: their transactions never begin.
+		d.Release()
+		f.d, f.ctx = nil, nil
+		a.free <- f
+	}
+}
+
+func (s *TxSink) asyncFail(err error) {
+	a := &s.async
+	a.errMu.Lock()
+	defer a.errMu.Unlock()
+	if a.err == nil {
+		a.err = err
+		close(a.failed)
+	}
+}
+
+func (s *TxSink) asyncFailure() error {
+	a := &s.async
+	a.errMu.Lock()
+	defer a.errMu.Unlock()
+	return a.err
+}
+
+// Send encodes d into a free flight and queues it for its transaction,
+// waiting only while every flight is taken (Config.InFlight). It returns
+// an error when a change cannot be encoded or an earlier transaction
+// failed.
+func (s *TxSink) Send(ctx context.Context, d *pipeline.Delivery) error {
+	if s.tx == nil {
+		return errTxNotLoaded
+	}
+	s.startAsync()
+	a := &s.async
+	if err := s.asyncFailure(); err != nil {
+		return err
+	}
+	var f *txFlight
+	select {
+	case f = <-a.free:
+	case <-a.failed:
+		return s.asyncFailure()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// The encoder's state (Debezium's transaction counters) moves in the
+	// order of the changes: Send is called in that order, from one
+	// goroutine, and the committer does not encode.
+	if err := s.p.encode(&f.enc, d.Changes, true); err != nil {
+		a.free <- f
+		return err
+	}
+	// A batch without records (heartbeats) still commits its position.
+	f.d, f.ctx = d, ctx
+	a.queue <- f // never blocks: the queue holds every flight
+	return nil
+}
+
+// End notes that no Delivery follows; the committer commits those queued.
+func (s *TxSink) End(error) {}
+
+// RecycleReleased marks the TxSink as a pipeline.RecyclingSink: nothing
+// refers to a Delivery once it is committed (or failed) and released.
+func (s *TxSink) RecycleReleased() {}
+
+var _ pipeline.RecyclingSink = (*TxSink)(nil)
+
+// stopAsync stops the committer (Close): flights still queued are not
+// committed.
+func (s *TxSink) stopAsync() {
+	a := &s.async
+	if a.closing == nil {
+		return
+	}
+	close(a.closing)
+	<-a.done
+}
