@@ -41,17 +41,19 @@
 // all in-sync replicas (acks=all, idempotent producer, retried without
 // limit while the brokers are away) before the pipeline checkpoints it, in
 // its own store. The Sink is a pipeline.AsyncSink, which sluice stream
-// runs with pipeline.NewAsync: Send produces a batch without waiting, up
-// to in-flight batches (default 8) are at the brokers at once, and the
-// records' promises acknowledge each batch once all its records are in
-// Kafka; the pipeline saves only the acknowledged prefix, so a batch
-// waiting for a slow or stalled partition holds the checkpoint back
-// however many later ones are in. A partition's records stay in the order
-// they were produced, across batches and retries. A record the brokers
-// refuse stops the pipeline with an error naming its change. (Its Write,
-// for a synchronous pipeline.New, produces one batch and waits.) After a
-// crash the changes since the last checkpoint are produced again, with
-// the same positions in their position header.
+// runs with pipeline.NewAsync: Send encodes a batch and queues it (up to
+// in-flight batches, default 8), and a flusher produces and flushes the
+// queued batches, each flush taking every batch queued when it begins, so
+// encoding overlaps the brokers' work and record batches stay as large as
+// a synchronous write's. A flush acknowledges its batches once all their
+// records are in Kafka; the pipeline saves only the acknowledged prefix,
+// so a flush waiting for a slow or stalled partition holds the checkpoint
+// back. A partition's records stay in the order they were produced,
+// across batches and retries. A record the brokers refuse stops the
+// pipeline with an error naming its change. (Its Write, for a synchronous
+// pipeline.New, produces one batch and waits.) After a crash the changes
+// since the last checkpoint are produced again, with the same positions
+// in their position header.
 //
 // delivery=exactly-once: the sink is a TxSink, a pipeline.PositionWriter
 // and its own checkpoint store. Each batch is produced in one Kafka
@@ -92,7 +94,7 @@
 //	keyless             ordered (default) or spread
 //	headers             off: no op/db/table/position headers
 //	max-message-bytes   largest record batch sent (default 1000012, Kafka's max.message.bytes)
-//	in-flight           batches encoded ahead: at-least-once, at the brokers at once; exactly-once, waiting for their transaction (default 8)
+//	in-flight           batches encoded ahead of their flush or transaction (default 8)
 //
 // A record larger than max-message-bytes (or than the topic's
 // max.message.bytes on the broker) stops the sink with an error naming

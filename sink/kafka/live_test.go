@@ -390,7 +390,7 @@ func TestTxSinkKilledMidTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.offsets = kgo.Record{Topic: DefaultOffsetsTopic, Key: []byte("p"), Value: []byte(`{"pipeline":"p","position":"` + all[99].Pos.String() + `"}`)}
-	if err := a.p.produce(ctx, a.tx, &a.p.enc, all[50:], &a.offsets); err != nil {
+	if err := a.p.produce(ctx, a.tx, a.p.one(all[50:]), &a.offsets); err != nil {
 		t.Fatal(err)
 	}
 	b := open()

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,13 +46,14 @@ func New(ctx context.Context, cfg Config) (pipeline.Sink, error) {
 // producer is what both sinks share: the admin client, routing, topic
 // checks, record encoding and producing a batch.
 type producer struct {
-	cfg    Config
-	admin  *kgo.Client // metadata and topic creation (and at-least-once producing)
-	adm    *kadm.Client
-	router *router
-	topics map[string]bool // topics known to exist
-	enc    encoder         // the records of a synchronous write
-	reuse  bool            // nothing refers to enc's buffers: reuse them
+	cfg     Config
+	admin   *kgo.Client // metadata and topic creation (and at-least-once producing)
+	adm     *kadm.Client
+	router  *router
+	topics  map[string]bool // topics known to exist
+	enc     encoder         // the records of a synchronous write
+	reuse   bool            // nothing refers to enc's buffers: reuse them
+	onePart [1]part         // see one
 
 	promise func(*kgo.Record, error)
 	errMu   sync.Mutex
@@ -245,12 +245,20 @@ func (p *producer) ensureTopics(ctx context.Context, topics []string, configs ma
 	return nil
 }
 
-// produce hands the encoded records of e (and extra, when not nil) to cl
-// and waits until every one is acknowledged or failed. The error names the
+// part is a batch and the records an encoder made of it.
+type part struct {
+	e     *encoder
+	batch []change.Change
+}
+
+// produce hands the records of parts (and extra, when not nil) to cl and
+// waits until every one is acknowledged or failed. The error names the
 // first change that failed. One produce runs at a time.
-func (p *producer) produce(ctx context.Context, cl *kgo.Client, e *encoder, batch []change.Change, extra *kgo.Record) error {
-	for i := range e.recs {
-		cl.Produce(ctx, &e.recs[i], p.promise)
+func (p *producer) produce(ctx context.Context, cl *kgo.Client, parts []part, extra *kgo.Record) error {
+	for _, pt := range parts {
+		for i := range pt.e.recs {
+			cl.Produce(ctx, &pt.e.recs[i], p.promise)
+		}
 	}
 	if extra != nil {
 		cl.Produce(ctx, extra, p.promise)
@@ -259,7 +267,7 @@ func (p *producer) produce(ctx context.Context, cl *kgo.Client, e *encoder, batc
 		// Records may still be in flight: their buffers stay theirs.
 		return fmt.Errorf("kafka: wait for acknowledgements: %w", err)
 	}
-	if e == &p.enc {
+	if len(parts) == 1 && parts[0].e == &p.enc {
 		p.reuse = true
 	}
 	p.errMu.Lock()
@@ -272,26 +280,40 @@ func (p *producer) produce(ctx context.Context, cl *kgo.Client, e *encoder, batc
 	if failed != nil && failed == extra {
 		return fmt.Errorf("kafka: position record to topic %s: %w", failed.Topic, err)
 	}
-	return p.recordError(e, batch, failed, err)
+	return p.recordError(parts, failed, err)
 }
 
-// recordError describes the failure err of record failed, one of e's
-// records of batch: which change it holds and, for a record too large,
-// its size and the limits.
-func (p *producer) recordError(e *encoder, batch []change.Change, failed *kgo.Record, err error) error {
-	for j := range e.recs {
-		if &e.recs[j] != failed {
-			continue
+// one is parts of the synchronous write's encoder and batch.
+func (p *producer) one(batch []change.Change) []part {
+	p.onePart[0] = part{&p.enc, batch}
+	return p.onePart[:]
+}
+
+// recordError describes the failure err of record failed, one of the
+// records of parts: which change it holds and, for a record too large,
+// its size and the limits. The brokers refuse a record too large with the
+// whole record batch it is in, which may hold records of every part: the
+// record named is then the largest of that partition.
+func (p *producer) recordError(parts []part, failed *kgo.Record, err error) error {
+	for _, pt := range parts {
+		e := pt.e
+		for j := range e.recs {
+			if &e.recs[j] != failed {
+				continue
+			}
+			if errors.Is(err, kerr.MessageTooLarge) {
+				best, bj, size := pt, j, recordSize(failed)
+				for _, o := range parts {
+					if k := o.e.largest(failed.Topic, failed.Partition); k >= 0 && recordSize(&o.e.recs[k]) > size {
+						best, bj, size = o, k, recordSize(&o.e.recs[k])
+					}
+				}
+				r := &best.e.recs[bj]
+				return fmt.Errorf("kafka: %s: record of %d bytes to topic %s is over the topic's max.message.bytes (or the sink's max-message-bytes=%d): %w",
+					best.e.describe(best.batch, bj), size, r.Topic, p.cfg.MaxMessageBytes, err)
+			}
+			return fmt.Errorf("kafka: %s: record to topic %s: %w", e.describe(pt.batch, j), failed.Topic, err)
 		}
-		if errors.Is(err, kerr.MessageTooLarge) {
-			// The broker refuses a whole record batch: name its
-			// largest record, the one that does not fit.
-			j = max(e.largest(failed.Topic, failed.Partition), j)
-			r := &e.recs[j]
-			return fmt.Errorf("kafka: %s: record of %d bytes to topic %s is over the topic's max.message.bytes (or the sink's max-message-bytes=%d): %w",
-				e.describe(batch, j), recordSize(r), r.Topic, p.cfg.MaxMessageBytes, err)
-		}
-		return fmt.Errorf("kafka: %s: record to topic %s: %w", e.describe(batch, j), failed.Topic, err)
 	}
 	return fmt.Errorf("kafka: %w", err)
 }
@@ -325,22 +347,11 @@ func (p *producer) close() { p.admin.Close() }
 // the pipeline checkpoints only what every in-sync replica holds. It is
 // both a pipeline.Sink, whose Write produces a batch and waits for it,
 // and a pipeline.AsyncSink (run with pipeline.NewAsync, as sluice stream
-// does), whose Send keeps up to Config.InFlight batches at the brokers and
-// acknowledges each from the records' promises. One run uses one or the
-// other.
+// does), whose Send encodes the next batches while earlier ones are
+// flushed (async.go). One run uses one or the other.
 type Sink struct {
-	p *producer
-
-	// The asynchronous side (async.go).
-	flights  []*flight
-	flightMu sync.Mutex // the flights' records and busy flags
-	free     chan *flight
-	ctx      context.Context // the records' context, canceled by Close
-	cancel   context.CancelFunc
-	closing  atomic.Bool
-	errMu    sync.Mutex
-	err      error         // the first record that failed
-	failed   chan struct{} // closed with err
+	p     *producer
+	async flusher // the asynchronous side (async.go)
 }
 
 // NewSink opens an at-least-once sink (cfg.Delivery is ignored).
@@ -365,15 +376,14 @@ func (s *Sink) Write(ctx context.Context, batch []change.Change) error {
 		return err
 	}
 	s.p.reuse = false
-	return s.p.produce(ctx, s.p.admin, &s.p.enc, batch, nil)
+	return s.p.produce(ctx, s.p.admin, s.p.one(batch), nil)
 }
 
-// Close closes the client. Records still in flight (Send's, after a
-// canceled Run) are dropped unacknowledged: they are produced again after
-// a restart.
+// Close stops the flusher and closes the client. Records still in
+// flight (after a canceled Run) are dropped unacknowledged: they are
+// produced again after a restart.
 func (s *Sink) Close() error {
-	s.closing.Store(true)
-	s.cancel()
+	s.stopAsync()
 	s.p.close()
 	return nil
 }

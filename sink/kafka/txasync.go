@@ -13,11 +13,13 @@ var errTxNotLoaded = errors.New("kafka: exactly-once: Load was not called: the s
 
 // The exactly-once TxSink is a pipeline.AsyncSink too: Send encodes a
 // Delivery into a flight of its own and queues it, and one goroutine
-// commits the queued flights in order, each in its own transaction with
-// the position of its last change, acknowledging each Delivery once its
+// commits the queued flights in order, in transactions holding the
+// position of their last change, acknowledging each Delivery once its
 // transaction is committed. Encoding the next batches thus overlaps the
 // brokers' work on the current transaction, while transactions stay one
-// at a time and in order. Positions the pipeline moves past without a
+// at a time and in order; a transaction takes every flight queued when it
+// begins, so transactions grow with the load. Positions the pipeline moves
+// past without a
 // change (changes the filter dropped, hidden commits) reach Save, which
 // commits them between transactions. After a failed transaction nothing
 // queued behind it is committed: the pipeline stops at the last position
@@ -59,10 +61,15 @@ func (s *TxSink) startAsync() {
 	})
 }
 
-// committer commits the queued flights in order until Close.
+// committer commits the queued flights in order until Close: each
+// transaction takes every flight queued when it begins (as the pipeline
+// takes every batch queued into one write), so transactions grow with the
+// load and their cost is shared.
 func (s *TxSink) committer() {
 	a := &s.async
 	defer close(a.done)
+	var group []*txFlight
+	var parts []part
 	for {
 		var f *txFlight
 		select {
@@ -70,25 +77,43 @@ func (s *TxSink) committer() {
 		case <-a.closing:
 			return
 		}
-		d := f.d
+		group = append(group[:0], f)
+	gather:
+		for len(group) < cap(a.queue) {
+			select {
+			case g := <-a.queue:
+				group = append(group, g)
+			default:
+				break gather
+			}
+		}
+		last := group[len(group)-1]
 		if s.asyncFailure() == nil {
-			batch := d.Changes
-			through := batch[len(batch)-1].Pos
+			parts = parts[:0]
+			for _, g := range group {
+				parts = append(parts, part{&g.enc, g.d.Changes})
+			}
+			batch := last.d.Changes
 			s.mu.Lock()
-			err := s.commitEncoded(f.ctx, &f.enc, batch, through)
+			err := s.commitEncoded(last.ctx, parts, batch[len(batch)-1].Pos)
 			s.mu.Unlock()
-			if err == nil {
-				d.Ack()
-			} else if f.ctx.Err() == nil {
-				s.asyncFail(err)
-				d.Fail(err)
+			for _, g := range group {
+				if err == nil {
+					g.d.Ack()
+				} else if g == group[0] && last.ctx.Err() == nil {
+					s.asyncFail(err)
+					g.d.Fail(err)
+				}
 			}
 		}
 		// After a failure (or a stop) the flights behind it are only
 		// given back: their transactions never begin.
-		d.Release()
-		f.d, f.ctx = nil, nil
-		a.free <- f
+		for _, g := range group {
+			g.d.Release()
+			g.d, g.ctx = nil, nil
+			a.free <- g
+		}
+		clear(parts)
 	}
 }
 

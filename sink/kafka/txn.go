@@ -276,16 +276,22 @@ func (s *TxSink) commit(ctx context.Context, batch []change.Change, through chan
 	if err != nil {
 		return err
 	}
-	return s.commitEncoded(ctx, &s.p.enc, batch, through)
+	return s.commitEncoded(ctx, s.p.one(batch), through)
 }
 
-// commitEncoded is commit of the records e encoded of batch.
-func (s *TxSink) commitEncoded(ctx context.Context, e *encoder, batch []change.Change, through change.Position) error {
+// commitEncoded is commit of the records encoded in parts, all in one
+// transaction.
+func (s *TxSink) commitEncoded(ctx context.Context, parts []part, through change.Position) error {
 	began := time.Now()
 	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		err := s.p.checkTopics(ctx, e)
+		var err error
+		for _, pt := range parts {
+			if err = s.p.checkTopics(ctx, pt.e); err != nil {
+				break
+			}
+		}
 		if err == nil {
-			if err = s.transact(ctx, e, batch, through); err == nil {
+			if err = s.transact(ctx, parts, through); err == nil {
 				return nil
 			}
 		}
@@ -304,7 +310,9 @@ func (s *TxSink) commitEncoded(ctx context.Context, e *encoder, batch []change.C
 			s.committed = through
 			return nil
 		}
-		e.rebuild(batch)
+		for _, pt := range parts {
+			pt.e.rebuild(pt.batch)
+		}
 	}
 }
 
@@ -316,9 +324,9 @@ func retriable(err error) bool {
 		!errors.Is(err, kerr.TopicAuthorizationFailed) && !errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
 }
 
-// transact runs one transaction: the records e encoded of batch and the
-// position record of through (when not zero).
-func (s *TxSink) transact(ctx context.Context, e *encoder, batch []change.Change, through change.Position) error {
+// transact runs one transaction: the records of parts and the position
+// record of through (when not zero).
+func (s *TxSink) transact(ctx context.Context, parts []part, through change.Position) error {
 	if err := s.tx.BeginTransaction(); err != nil {
 		return s.txError("begin transaction", err)
 	}
@@ -331,7 +339,7 @@ func (s *TxSink) transact(ctx context.Context, e *encoder, batch []change.Change
 		s.offsets = kgo.Record{Topic: s.p.cfg.OffsetsTopic, Key: []byte(s.id), Value: val}
 		extra = &s.offsets
 	}
-	err := s.p.produce(ctx, s.tx, e, batch, extra)
+	err := s.p.produce(ctx, s.tx, parts, extra)
 	if err == nil {
 		if err = s.tx.EndTransaction(ctx, kgo.TryCommit); err == nil {
 			if !through.IsZero() {
