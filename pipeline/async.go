@@ -335,10 +335,12 @@ func (p *Pipeline) sendLoop(ctx context.Context, r *Reader, sv *saver) error {
 		}
 		first := t.push(b)
 		if len(b.Changes) == 0 {
-			r.Release(b)
+			// Counted before Release: a RecyclingSink's batch is reused
+			// by the reader once released.
 			if p.cfg.metrics != nil {
 				p.cfg.metrics.Delivered(b.Read, 0, 0, 0)
 			}
+			r.Release(b)
 			continue
 		}
 		d := &Delivery{Changes: b.Changes, t: t, b: b, first: first, left: len(b.Changes),
