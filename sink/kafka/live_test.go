@@ -403,3 +403,58 @@ func TestTxSinkKilledMidTransaction(t *testing.T) {
 		t.Errorf("read_committed sees %d records, want the 50 committed", len(recs))
 	}
 }
+
+// TestSinkBrokersRestarting starts a write and an exactly-once Load while
+// the cluster is down behind its proxies (which accept a connection and
+// close it: kgo takes that for a TLS or SASL mistake and does not retry):
+// both wait for the cluster to come back instead of failing.
+func TestSinkBrokersRestarting(t *testing.T) {
+	k := testenv.NewKafka(t, testenv.KafkaOptions{Proxy: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	base := "kafka://" + k.Seeds() + "/?create-topics=on&partitions=4"
+	alo, err := Open(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alo.Close()
+	eo, err := Open(ctx, base+"&delivery=exactly-once")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eo.Close()
+	restarted := make(chan error, 1)
+	restart := func() {
+		t.Helper()
+		if err := k.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			time.Sleep(2 * time.Second)
+			restarted <- k.Start(ctx)
+		}()
+	}
+
+	restart()
+	all := testChanges(0, 100)
+	if err := alo.Write(ctx, all); err != nil {
+		t.Fatalf("write while the cluster restarts: %v", err)
+	}
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	recs := consume(t, []kgo.Opt{kgo.SeedBrokers(k.Brokers()...)}, false, len(all), "sluice.d.t", "sluice.d.nokey")
+	checkRecords(t, all, recs)
+
+	restart()
+	tx := eo.(*TxSink)
+	if _, err := tx.Load(ctx, "restarting"); !errors.Is(err, checkpoint.ErrNotFound) {
+		t.Fatalf("Load while the cluster restarts: %v, want no position yet", err)
+	}
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.WriteAt(ctx, testChanges(100, 10), change.Position{}); err != nil {
+		t.Fatalf("write after the restart: %v", err)
+	}
+}

@@ -123,6 +123,37 @@ func ping(ctx context.Context, cl *kgo.Client, cfg *Config) error {
 	}
 }
 
+// brokersGone reports whether err is a request's failure to reach the
+// brokers, as while the cluster restarts (a connection refused, or closed
+// before an answer: kgo then suspects TLS or SASL settings, which the
+// open's ping already checked): not an answer with an error, a TLS
+// failure or the end of a context.
+func brokersGone(err error) bool {
+	var kerrErr *kerr.Error
+	var certErr *tls.CertificateVerificationError
+	return err != nil && !errors.As(err, &kerrErr) && !errors.As(err, &certErr) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// whileBrokersGone runs the request fn, and again while it fails because
+// no broker can be reached (brokersGone), for up to pingTimeout, waiting
+// between attempts as ping does. fn must be a single request, whose other
+// errors are final.
+func whileBrokersGone(ctx context.Context, fn func() error) error {
+	began := time.Now()
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err := fn()
+		if !brokersGone(err) || time.Since(began) > pingTimeout {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
 // recordDone is every record's promise of a synchronous write: it keeps
 // the first failure.
 func (p *producer) recordDone(r *kgo.Record, err error) {
@@ -198,7 +229,11 @@ func (p *producer) checkTopics(ctx context.Context, e *encoder) error {
 // CreateTopics is on (or configs is not nil: the sink's own topics);
 // otherwise a missing topic is an error.
 func (p *producer) ensureTopics(ctx context.Context, topics []string, configs map[string]*string) error {
-	details, err := p.adm.ListTopics(ctx, topics...)
+	var details kadm.TopicDetails
+	err := whileBrokersGone(ctx, func() (err error) {
+		details, err = p.adm.ListTopics(ctx, topics...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("kafka: look up topics %v: %w", topics, err)
 	}
@@ -230,7 +265,13 @@ func (p *producer) ensureTopics(ctx context.Context, topics []string, configs ma
 	if replication == 0 {
 		replication = -1
 	}
-	resps, err := p.adm.CreateTopics(ctx, partitions, replication, configs, missing...)
+	// A retried request may find the topics made by the first: they
+	// already exist.
+	var resps kadm.CreateTopicResponses
+	err = whileBrokersGone(ctx, func() (err error) {
+		resps, err = p.adm.CreateTopics(ctx, partitions, replication, configs, missing...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("kafka: create topics %v: %w", missing, err)
 	}

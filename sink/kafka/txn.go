@@ -99,7 +99,11 @@ func (s *TxSink) Load(ctx context.Context, id string) (change.Position, error) {
 		// Initializing the producer id bumps the epoch of txID: an older
 		// producer is fenced and its open transaction aborted, so what
 		// is read below is final.
-		if _, _, err := cl.ProducerID(ctx); err != nil {
+		err = whileBrokersGone(ctx, func() error {
+			_, _, err := cl.ProducerID(ctx)
+			return err
+		})
+		if err != nil {
 			cl.Close()
 			return change.Position{}, fmt.Errorf("kafka: take over transactional.id %s: %w", txID, err)
 		}
@@ -196,9 +200,15 @@ func (s *TxSink) offsetsBounds(ctx context.Context) (start, end int64, err error
 	topic := s.p.cfg.OffsetsTopic
 	for wait := 50 * time.Millisecond; ; wait *= 2 {
 		var starts, ends kadm.ListedOffsets
-		starts, err = s.p.adm.ListStartOffsets(ctx, topic)
+		err = whileBrokersGone(ctx, func() (err error) {
+			starts, err = s.p.adm.ListStartOffsets(ctx, topic)
+			return err
+		})
 		if err == nil {
-			ends, err = s.p.adm.ListCommittedOffsets(ctx, topic)
+			err = whileBrokersGone(ctx, func() (err error) {
+				ends, err = s.p.adm.ListCommittedOffsets(ctx, topic)
+				return err
+			})
 		}
 		if err == nil {
 			err = starts.Error()
