@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +28,8 @@ type memSinks struct {
 	got   map[string][]change.Position
 	opens map[string]int
 	fail  map[string]bool // mem://NAME fails every Write while set
+	// gate, when set, holds every Write until it is closed.
+	gate chan struct{}
 }
 
 type memSink struct {
@@ -33,7 +37,17 @@ type memSink struct {
 	name string
 }
 
-func (s *memSink) Write(_ context.Context, batch []change.Change) error {
+func (s *memSink) Write(ctx context.Context, batch []change.Change) error {
+	s.m.mu.Lock()
+	gate := s.m.gate
+	s.m.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
 	if s.m.fail[s.name] {
@@ -318,4 +332,39 @@ func TestBackoff(t *testing.T) {
 			t.Errorf("backoff(%d) = %s, want %s ±20%%", n, got, want)
 		}
 	}
+}
+
+// TestQueueMetric: sluice_pipeline_queue_bytes shows the changes held
+// while the sink is stuck, and falls to zero once it delivered them.
+func TestQueueMetric(t *testing.T) {
+	s, mem, dir := newEnv(t)
+	gate := make(chan struct{})
+	mem.mu.Lock()
+	mem.gate = gate
+	mem.mu.Unlock()
+	p := pipe(dir, "a", "fixture://?txs=2000&rows=10")
+	p.QueueBytes = 1 << 20
+	s.Apply([]config.Pipeline{p})
+	queued := func() float64 {
+		rec := httptest.NewRecorder()
+		s.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		for _, line := range strings.Split(rec.Body.String(), "\n") {
+			if v, ok := strings.CutPrefix(line, `sluice_pipeline_queue_bytes{pipeline="a"} `); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("%s: %v", line, err)
+				}
+				return f
+			}
+		}
+		return -1
+	}
+	// The source fills the queue up to its bound while the sink waits.
+	waitFor(t, "the queue to fill", func() bool { return queued() > 1<<19 })
+	if q := queued(); q > 2<<20 {
+		t.Errorf("queue_bytes %v with a 1 MiB queue", q)
+	}
+	close(gate)
+	waitFor(t, "all 20,000 changes", func() bool { return mem.count("a") == 20000 })
+	waitFor(t, "the queue to empty", func() bool { return queued() == 0 })
 }
