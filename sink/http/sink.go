@@ -5,13 +5,12 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"net"
 	nethttp "net/http"
 	"net/url"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/format"
 	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/sink/internal/tlsparam"
 )
 
 // Header names of every request besides the signature.
@@ -64,6 +64,7 @@ type Sink struct {
 	heldItems []item // messages held for the next write
 	body      []byte
 	hook      string // the webhook URL, redacted, for errors and logs
+	tlsAddr   string // host:port of an https webhook, for tlsparam.Refusal
 }
 
 // item is one message to send.
@@ -91,6 +92,12 @@ func New(cfg Config) (*Sink, error) {
 		}}}
 	if len(cfg.Secret) > 0 {
 		s.mac = hmac.New(sha256.New, cfg.Secret)
+	}
+	if u, err := url.Parse(cfg.URL); err == nil && u.Scheme == "https" && cfg.TLS != nil {
+		s.tlsAddr = u.Host
+		if u.Port() == "" {
+			s.tlsAddr = net.JoinHostPort(u.Hostname(), "443")
+		}
 	}
 	return s, nil
 }
@@ -340,14 +347,18 @@ func (s *Sink) attempt(ctx context.Context, contentType, key, sig string, first,
 		if errors.As(err, &ue) {
 			err = ue.Err // its text repeats the URL
 		}
-		var certErr *tls.CertificateVerificationError
-		var unknown x509.UnknownAuthorityError
-		var hostErr x509.HostnameError
-		if errors.As(err, &certErr) || errors.As(err, &unknown) || errors.As(err, &hostErr) || strings.Contains(err.Error(), "tls: ") {
+		if tlsparam.IsFailure(err) {
 			return 0, fatalError{err} // a refused certificate does not go away
 		}
 		if ctx.Err() == nil && actx.Err() != nil {
 			return 0, fmt.Errorf("no answer within %s", s.cfg.Timeout)
+		}
+		// A refused client certificate can look like a reset connection
+		// (TLS 1.3): ask the server without writing.
+		if s.tlsAddr != "" {
+			if rerr := tlsparam.Refusal(ctx, s.tlsAddr, s.cfg.TLS, time.Second); rerr != nil {
+				return 0, fatalError{rerr}
+			}
 		}
 		return 0, err
 	}

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/sink/internal/tlsparam"
 )
 
 // Open opens the sink a redis:// URL names (see ParseURL).
@@ -113,9 +113,14 @@ func (s *Sink) connect(ctx context.Context) error {
 			return nil
 		}
 		// A TLS failure (an unknown authority, a refused certificate)
-		// does not go away.
-		var certErr *tls.CertificateVerificationError
-		tlsFailed := errors.As(err, &certErr) || strings.Contains(err.Error(), "tls: ")
+		// does not go away. A refused client certificate can look like a
+		// reset connection (TLS 1.3): ask the server without writing.
+		tlsFailed := tlsparam.IsFailure(err)
+		if !tlsFailed && s.cfg.TLS != nil && retriable(err) {
+			if rerr := tlsparam.Refusal(ctx, s.cfg.Addr, s.cfg.TLS, time.Second); rerr != nil {
+				err, tlsFailed = rerr, true
+			}
+		}
 		if !retriable(err) || tlsFailed || ctx.Err() != nil || time.Since(began) > min(s.cfg.RetryFor, 30*time.Second) {
 			return fmt.Errorf("redis: %s: %w", s.cfg.Addr, explain(err))
 		}

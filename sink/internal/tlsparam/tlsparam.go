@@ -12,11 +12,14 @@
 package tlsparam
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/sluice-cdc/sluice/address"
 )
@@ -99,4 +102,44 @@ func (t Params) Config(force bool, serverName string) (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
+}
+
+// Refusal tells a server's refusal of the client's certificate from a
+// lost connection. In TLS 1.3 a server checks the client's certificate
+// after the client considers the handshake done and answers a refusal
+// with an alert and a close, so a client that writes at once can see only
+// a reset connection, which looks like a network failure worth retrying.
+// Refusal dials addr with cfg, completes the handshake and, without
+// writing, waits up to wait for the server's alert. It returns the TLS
+// error of the handshake or of the alert, or nil when there was none (the
+// server accepted the certificate, or the network failed).
+func Refusal(ctx context.Context, addr string, cfg *tls.Config, wait time.Duration) error {
+	dctx, cancel := context.WithTimeout(ctx, wait+5*time.Second)
+	defer cancel()
+	d := tls.Dialer{Config: cfg}
+	conn, err := d.DialContext(dctx, "tcp", addr)
+	if err != nil {
+		if IsFailure(err) {
+			return err
+		}
+		return nil
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(wait))
+	if _, err := conn.Read(make([]byte, 1)); err != nil && IsFailure(err) {
+		return err
+	}
+	return nil
+}
+
+// IsFailure reports whether err is a TLS failure that no retry mends: a
+// certificate not trusted or not valid for the host, or an alert of the
+// server (a refused client certificate, no common protocol version).
+func IsFailure(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	// A remote alert is a net.OpError around crypto/tls's unexported
+	// alert type: "remote error: tls: certificate required".
+	return errors.As(err, &certErr) || errors.As(err, &unknown) || errors.As(err, &hostErr) || strings.Contains(err.Error(), "tls: ")
 }
