@@ -57,13 +57,17 @@ func main() {
 type result struct {
 	wall, cpu time.Duration
 	rssKB     int64
+	// server is the CPU time the destination server's process used
+	// during the run (negative: no server).
+	server time.Duration
 }
 
 // mode is one way of writing the backlog.
 type mode struct {
-	name  string
-	args  func(r int) []string
-	check func(ctx context.Context, r int) error // what arrived; frees the server's memory
+	name   string
+	args   func(r int) []string
+	check  func(ctx context.Context, r int) error // what arrived; frees the server's memory
+	server func() int                             // the PID of the server written to (nil: none)
 }
 
 func run() error {
@@ -201,19 +205,19 @@ func run() error {
 	}
 	modes := []mode{
 		{name: "/dev/null", args: func(r int) []string { return stream(r, "null", "--to", "stdout://") }},
-		{name: "redis stream (sluice)", check: countStream("r%d:b:t"),
+		{name: "redis stream (sluice)", check: countStream("r%d:b:t"), server: rds.PID,
 			args: func(r int) []string {
 				return stream(r, "redis", "--to", redisURL+fmt.Sprintf("?prefix=r%d", r))
 			}},
-		{name: "redis XADD loop", check: countStream("p%d:b:t"),
+		{name: "redis XADD loop", check: countStream("p%d:b:t"), server: rds.PID,
 			args: func(r int) []string {
 				return []string{*self, "-plain", "redis", "-addr", rds.Addr(), "-password", rds.Password(), "-key", fmt.Sprintf("p%d:b:t", r), "-in", input}
 			}},
-		{name: "nats (sluice)", check: countJS("SN"),
+		{name: "nats (sluice)", check: countJS("SN"), server: nts.PID,
 			args: func(r int) []string {
 				return stream(r, "nats", "--to", natsURL+fmt.Sprintf("?stream=SN%d&subject=SN%d.{db}.{table}&prefix=SN%d", r, r, r))
 			}},
-		{name: "nats publish loop", check: countJS("PN"),
+		{name: "nats publish loop", check: countJS("PN"), server: nts.PID,
 			args: func(r int) []string {
 				return []string{*self, "-plain", "nats", "-url", nts.URL(), "-subject", fmt.Sprintf("PN%d.b.t", r), "-in", input}
 			}},
@@ -229,9 +233,23 @@ func run() error {
 					return fmt.Errorf("round %d %s: %w", r, m.name, err)
 				}
 			}
+			var before time.Duration
+			if m.server != nil {
+				if before, err = procCPU(m.server()); err != nil {
+					return err
+				}
+			}
 			res, err := measure(m.args(r))
 			if err != nil {
 				return fmt.Errorf("round %d %s: %w", r, m.name, err)
+			}
+			res.server = -1
+			if m.server != nil {
+				after, err := procCPU(m.server())
+				if err != nil {
+					return err
+				}
+				res.server = after - before
 			}
 			if m.check != nil {
 				if err := m.check(ctx, r); err != nil {
@@ -239,8 +257,8 @@ func run() error {
 				}
 			}
 			results[m.name] = append(results[m.name], res)
-			line := fmt.Sprintf("| %d | %s | %.2f | %.0f | %.2f | %.1f | %s |\n", r, m.name, res.wall.Seconds(),
-				float64(*rows)/res.wall.Seconds(), res.cpu.Seconds()/(float64(*rows)/1e6), float64(res.rssKB)/1024, loadavg())
+			line := fmt.Sprintf("| %d | %s | %.2f | %.0f | %.2f | %s | %.1f | %s |\n", r, m.name, res.wall.Seconds(),
+				float64(*rows)/res.wall.Seconds(), res.cpu.Seconds()/(float64(*rows)/1e6), serverCPU(res, *rows), float64(res.rssKB)/1024, loadavg())
 			log.WriteString(line)
 			fmt.Print(line)
 		}
@@ -259,9 +277,9 @@ func run() error {
 		"go-redis pipelining the same XADD commands 1000 at a time, and nats.go publishing asynchronously with the same headers "+
 		"and Nats-Msg-Id, 1024 in flight, waiting for every acknowledgement — the destination's own limit, without reading a "+
 		"binlog. Modes are interleaved round by round; CPU is user+sys of the measured process (never the server's), peak RSS its own "+
-		"(GNU time's %%M). The machine "+
+		"(GNU time's %%M); the server's CPU is that of the Redis or NATS server process during the run, from /proc. The machine "+
 		"is shared: compare CPU-s more than wall time.\n\n", *rows, start, end, rds.Addr(), nts.Addr())
-	fmt.Fprintf(&b, "## Medians of %d rounds\n\n| mode | rows/s | CPU-s per M rows | peak RSS MB |\n| --- | --- | --- | --- |\n", *rounds)
+	fmt.Fprintf(&b, "## Medians of %d rounds\n\n| mode | rows/s | CPU-s per M rows | server CPU-s per M rows | peak RSS MB |\n| --- | --- | --- | --- | --- |\n", *rounds)
 	med := func(rs []result, f func(result) float64) float64 {
 		v := make([]float64, len(rs))
 		for i, r := range rs {
@@ -278,8 +296,12 @@ func run() error {
 		rs := results[m.name]
 		rate[m.name] = med(rs, func(x result) float64 { return float64(*rows) / x.wall.Seconds() })
 		rss[m.name] = med(rs, func(x result) float64 { return float64(x.rssKB) / 1024 })
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.1f |\n", m.name, rate[m.name],
-			med(rs, func(x result) float64 { return x.cpu.Seconds() / (float64(*rows) / 1e6) }), rss[m.name])
+		srv := "–"
+		if m.server != nil {
+			srv = fmt.Sprintf("%.2f", med(rs, func(x result) float64 { return x.server.Seconds() / (float64(*rows) / 1e6) }))
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %.1f |\n", m.name, rate[m.name],
+			med(rs, func(x result) float64 { return x.cpu.Seconds() / (float64(*rows) / 1e6) }), srv, rss[m.name])
 	}
 	fmt.Fprintf(&b, "\n## Goals\n\n")
 	goal := func(what string, ok bool) {
@@ -291,11 +313,21 @@ func run() error {
 	}
 	rr := rate["redis stream (sluice)"] / rate["redis XADD loop"]
 	nr := rate["nats (sluice)"] / rate["nats publish loop"]
-	goal(fmt.Sprintf("Redis ≥ 50 %% of the plain XADD loop's rows/s (%.0f %%)", 100*rr), rr >= 0.5)
-	goal(fmt.Sprintf("NATS ≥ 50 %% of the plain publish loop's rows/s (%.0f %%)", 100*nr), nr >= 0.5)
+	// The ratio in each round, where the two ran a few seconds apart.
+	perRound := func(a, b string) string {
+		var out []string
+		for i := range results[a] {
+			out = append(out, fmt.Sprintf("%.0f %%", 100*results[b][i].wall.Seconds()/results[a][i].wall.Seconds()))
+		}
+		return strings.Join(out, ", ")
+	}
+	goal(fmt.Sprintf("Redis ≥ 50 %% of the plain XADD loop's rows/s (%.0f %% of the median; per round %s)", 100*rr,
+		perRound("redis stream (sluice)", "redis XADD loop")), rr >= 0.5)
+	goal(fmt.Sprintf("NATS ≥ 50 %% of the plain publish loop's rows/s (%.0f %% of the median; per round %s)", 100*nr,
+		perRound("nats (sluice)", "nats publish loop")), nr >= 0.5)
 	maxRSS := max(rss["redis stream (sluice)"], rss["nats (sluice)"])
 	goal(fmt.Sprintf("peak RSS < 100 MB for sluice into each (largest median %.1f MB)", maxRSS), maxRSS < 100)
-	fmt.Fprintf(&b, "\n## Every run\n\n| round | mode | wall s | rows/s | CPU-s per M rows | peak RSS MB | load average after |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(&b, "\n## Every run\n\n| round | mode | wall s | rows/s | CPU-s per M rows | server CPU-s per M rows | peak RSS MB | load average after |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	b.WriteString(log.String())
 	fmt.Print("\n" + b.String())
 	if *out != "" {
@@ -468,6 +500,33 @@ func measure(args []string) (result, error) {
 		return result{}, fmt.Errorf("peak RSS from %s: %q: %v", gnuTime, b, err)
 	}
 	return res, nil
+}
+
+// procCPU returns the CPU time (user and system) process pid has used.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command's name, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, b)
+	}
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	// USER_HZ is 100 on Linux.
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// serverCPU formats the server's CPU seconds per million rows of res.
+func serverCPU(res result, rows int) string {
+	if res.server < 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", res.server.Seconds()/(float64(rows)/1e6))
 }
 
 // gnuTime is GNU time, which measure runs commands under.
