@@ -47,7 +47,7 @@ type cursor struct {
 	slot     int // index among the destination's running cursors
 
 	pending   []held // deliveries not fully acknowledged, in order
-	heldSize  int64  // their estimated bytes (pipeline.EstimateSize)
+	heldSize  int64  // the bytes they count against the queue bound (Delivery.Held)
 	ackSeq    uint64
 	fetchSeq  uint64
 	endSeq    uint64
@@ -99,10 +99,7 @@ func (c *cursor) checkpointID() string { return "canal/" + c.dest.name + "/" + c
 // Send takes a delivery into the cursor. It never blocks: the pipeline's
 // queue bound holds back the source until deliveries are released.
 func (c *cursor) Send(_ context.Context, d *pipeline.Delivery) error {
-	var size int64
-	for i := range d.Changes {
-		size += pipeline.EstimateSize(&d.Changes[i])
-	}
+	size := d.Held()
 	c.mu.Lock()
 	c.pending = append(c.pending, held{d: d, first: c.endSeq, size: size})
 	c.heldSize += size

@@ -73,6 +73,17 @@ type Delivery struct {
 	released bool
 }
 
+// Held reports the bytes d counts against the pipeline's queue bound
+// until it is released: its buffers' capacity, at least the estimated size
+// of its changes. A sink that waits for more deliveries while holding some
+// must compare this, not EstimateSize, with the bound.
+func (d *Delivery) Held() int64 {
+	if d.b == nil {
+		return 0
+	}
+	return d.b.charge
+}
+
 // Ack acknowledges every change of d not yet acknowledged.
 func (d *Delivery) Ack() {
 	d.mu.Lock()

@@ -38,8 +38,8 @@ func (q *queue) put(ctx context.Context, b *Batch) error {
 			q.mu.Unlock()
 			return errStopped
 		}
-		if q.used == 0 || q.used+b.Bytes <= q.max {
-			q.used += b.Bytes
+		if q.used == 0 || q.used+b.charge <= q.max {
+			q.used += b.charge
 			q.items = append(q.items, b)
 			q.signal()
 			q.mu.Unlock()

@@ -43,6 +43,12 @@ type Batch struct {
 	// Read counts every change the source emitted into this batch, shown or not.
 	Read int
 
+	// charge is what the batch counts against the queue's bound: its
+	// buffers' capacity, or Bytes when that is larger. Small batches hold
+	// buffers of a minimum size (and recycled ones keep theirs), so Bytes
+	// alone let the queue hold several times its bound.
+	charge int64
+
 	arena arena
 }
 
@@ -206,7 +212,7 @@ func (r *Reader) TryNext() *Batch {
 // Release gives a batch's bytes back to the queue bound; with
 // ReaderConfig.Reuse its memory is recycled, so nothing may use it after.
 func (r *Reader) Release(b *Batch) {
-	r.q.release(b.Bytes)
+	r.q.release(b.charge)
 	if !r.cfg.Reuse {
 		return
 	}
@@ -260,6 +266,7 @@ func (r *Reader) flush(ctx context.Context) error {
 	}
 	r.cur = nil
 	r.hint.changes, r.hint.vals, r.hint.bytes = len(b.Changes), len(b.arena.vals), len(b.arena.buf)
+	b.charge = max(b.Bytes, b.capacity())
 	return r.q.put(ctx, b)
 }
 
