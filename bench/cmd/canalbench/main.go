@@ -16,6 +16,7 @@
 // the commit and the load.
 //
 //	canalbench -sluice PATH [-rows N] [-rounds N] [-commit HASH] [-out FILE] [-cpuprofile DIR]
+//	           [-baseline PATH -baseline-commit HASH]
 package main
 
 import (
@@ -97,6 +98,8 @@ func run() error {
 	rounds := flag.Int("rounds", 3, "rounds of (canal, canal parsing rows, client ceiling twice, stream)")
 	commit := flag.String("commit", "", "commit the sluice binary was built from (for the report)")
 	out := flag.String("out", "bench/results/canal.md", "report file")
+	baseline := flag.String("baseline", "", "path of another sluice binary whose canal server runs too, interleaved (before/after at the same load)")
+	baselineCommit := flag.String("baseline-commit", "", "commit the -baseline binary was built from (for the report)")
 	flag.StringVar(&stateDir, "state-dir", "", "directory of the servers' state files (default the system's temporary directory)")
 	flag.StringVar(&profDir, "cpuprofile", "", "directory to write CPU profiles to: server-N.pprof (sluice canal serve --cpuprofile) and client-N.pprof (the canal-go client) per round")
 	flag.Parse()
@@ -129,6 +132,10 @@ func run() error {
 		return fmt.Errorf("recording a batch: %w", err)
 	}
 	fmt.Printf("recorded a MESSAGES packet of %d bytes for the stand-in server\n", len(frame))
+	if *baseline != "" {
+		series = slices.Concat(series[:2], []seriesRun{{"baseline canal serve", kindCanal, false, true},
+			{"baseline canal serve, rows parsed", kindCanal, true, true}}, series[2:])
+	}
 	runs := make([][]result, len(series))
 	for r := 1; r <= *rounds; r++ {
 		for i, sr := range series {
@@ -136,7 +143,11 @@ func run() error {
 			var err error
 			switch sr.kind {
 			case kindCanal:
-				res, err = runCanal(*bin, fmt.Sprintf(url, 7000+100*i+r), *rows, r, sr.parse)
+				b := *bin
+				if sr.baseline {
+					b = *baseline
+				}
+				res, err = runCanal(b, fmt.Sprintf(url, 7000+100*i+r), *rows, r, sr.parse, sr.baseline)
 			case kindCeiling:
 				res, err = runCeiling(frame, *rows, sr.parse)
 			default:
@@ -149,7 +160,7 @@ func run() error {
 			report(sr.name, r, res, *rows)
 		}
 	}
-	return writeReport(*out, *commit, loadStart, loadavg(), *rows, *rounds, runs)
+	return writeReport(*out, *commit, *baselineCommit, loadStart, loadavg(), *rows, *rounds, runs)
 }
 
 // The kinds of run.
@@ -159,17 +170,21 @@ const (
 	kindStream         // sluice stream to /dev/null
 )
 
-// series are the runs of a round, in order.
-var series = []struct {
-	name  string
-	kind  int
-	parse bool // the client parses every RowChange
-}{
-	{"canal serve", kindCanal, false},
-	{"canal serve, rows parsed", kindCanal, true},
-	{"client ceiling", kindCeiling, false},
-	{"client ceiling, rows parsed", kindCeiling, true},
-	{"stream", kindStream, false},
+// seriesRun is one run of every round.
+type seriesRun struct {
+	name     string
+	kind     int
+	parse    bool // the client parses every RowChange
+	baseline bool // the -baseline binary's server
+}
+
+// series are the runs of a round, in order; run adds the baseline's.
+var series = []seriesRun{
+	{"canal serve", kindCanal, false, false},
+	{"canal serve, rows parsed", kindCanal, true, false},
+	{"client ceiling", kindCeiling, false, false},
+	{"client ceiling, rows parsed", kindCeiling, true, false},
+	{"stream", kindStream, false, false},
 }
 
 func report(name string, round int, r result, rows int) {
@@ -274,15 +289,18 @@ func drain(c *canalclient.SimpleCanalConnector, rows, maxBatches int, parse bool
 
 // runCanal starts the server, drains rows row changes with canal-go
 // (GetWithOutAck(1000) then Ack, as Get does), and stops the server.
-func runCanal(bin, url string, rows, round int, parse bool) (result, error) {
+func runCanal(bin, url string, rows, round int, parse, baseline bool) (result, error) {
 	dir, err := os.MkdirTemp(stateDir, "canalbench")
 	if err != nil {
 		return result{}, err
 	}
 	defer os.RemoveAll(dir)
 	suffix := ""
+	if baseline {
+		suffix = "-baseline"
+	}
 	if parse {
-		suffix = "-parse"
+		suffix += "-parse"
 	}
 	prof := ""
 	if profDir != "" {
@@ -496,12 +514,15 @@ func runStream(bin, url, end string) (result, error) {
 	return res, nil
 }
 
-func writeReport(path, commit, load0, load1 string, rows, rounds int, runs [][]result) error {
+func writeReport(path, commit, baseCommit, load0, load1 string, rows, rounds int, runs [][]result) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Canal server: canal-go draining a MariaDB backlog\n\n")
 	fmt.Fprintf(&b, "Written by `bench/canal.sh` (bench/cmd/canalbench) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- Machine: %d CPUs (%s), %s, shared with other engineers' builds and tests.\n", runtime.NumCPU(), cpuModel(), memTotal())
 	fmt.Fprintf(&b, "- Commit: %s.\n", commit)
+	if baseCommit != "" {
+		fmt.Fprintf(&b, "- Baseline: the canal server of commit %s, run the same way in the same rounds (\"baseline\" rows).\n", baseCommit)
+	}
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s at the start, %s at the end.\n", load0, load1)
 	fmt.Fprintf(&b, "- Backlog: %d rows inserted in one transaction into `b.t (id INT PRIMARY KEY, n BIGINT, name VARCHAR(64), price DECIMAL(12,2), at DATETIME(6))` of a private MariaDB (internal/servers: ROW, FULL row image and metadata, CRC32).\n", rows)
 	fmt.Fprintf(&b, "- canal serve: `sluice canal serve --destination example=mysql://…&from=earliest --filter 'example=b\\..*'` in its own process; a canal-go v1.1.2 client in the bench process subscribes and loops `GetWithOutAck(1000, 1 s)` + `Ack(batchId)` (what `Get(1000)` does) until it has counted every row: by the `rowsCount` of the entries canal-go decodes, or (\"rows parsed\") by parsing every entry's `RowChange`, as applications do. Wall time from the first GET to the last row; CPU (user+sys, /proc) and peak RSS (VmHWM) of the server process; the client's CPU apart.\n")
