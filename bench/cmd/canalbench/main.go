@@ -244,7 +244,8 @@ func connect(port int) (*canalclient.SimpleCanalConnector, error) {
 }
 
 // drain loops GetWithOutAck(1000, 1 s) + Ack until rows rows came (or
-// maxBatches batches, when positive) and returns the batches. It counts
+// maxBatches batches, when positive, or the backlog ends before) and
+// returns the batches. It counts
 // the rows of each ROWDATA entry by its header's rowsCount, or, with
 // parse, by parsing its RowChange as an application does.
 func drain(c *canalclient.SimpleCanalConnector, rows, maxBatches int, parse bool) (int, error) {
@@ -282,6 +283,8 @@ func drain(c *canalclient.SimpleCanalConnector, rows, maxBatches int, parse bool
 			if err := c.Ack(msg.Id); err != nil {
 				return batches, err
 			}
+		} else if maxBatches > 0 {
+			break // a GET that waited in vain: the backlog is drained
 		}
 	}
 	return batches, nil
