@@ -45,6 +45,7 @@ import (
 	pbp "github.com/withlin/canal-go/protocol/packet"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sluice-cdc/sluice/bench/internal/machine"
 	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
@@ -107,7 +108,7 @@ func run() error {
 		return fmt.Errorf("-sluice is required")
 	}
 	ctx := context.Background()
-	loadStart := loadavg()
+	loadStart := machine.Loadavg()
 	srv, err := servers.StartMariaDB(ctx, servers.MariaDBOptions{ExtraConfig: []string{
 		"max_binlog_size=1073741824", "innodb_buffer_pool_size=256M", "max_allowed_packet=1G",
 		"binlog_cache_size=1M", "max_binlog_cache_size=16G"}})
@@ -160,7 +161,7 @@ func run() error {
 			report(sr.name, r, res, *rows)
 		}
 	}
-	return writeReport(*out, *commit, *baselineCommit, loadStart, loadavg(), *rows, *rounds, runs)
+	return writeReport(*out, *commit, *baselineCommit, loadStart, machine.Loadavg(), *rows, *rounds, runs)
 }
 
 // The kinds of run.
@@ -190,7 +191,7 @@ var series = []seriesRun{
 func report(name string, round int, r result, rows int) {
 	fmt.Printf("round %d %-28s wall %6.2fs  rows/s %8.0f  cpu %6.2fs  cpu-s/M rows %5.2f  cores %4.2f  peak RSS %5.1f MB  client cpu %5.2fs  load %s\n",
 		round, name, r.wall.Seconds(), float64(rows)/r.wall.Seconds(), r.cpu.Seconds(), r.cpu.Seconds()/(float64(rows)/1e6),
-		r.cpu.Seconds()/r.wall.Seconds(), float64(r.rssKB)/1024, r.client.Seconds(), loadavg())
+		r.cpu.Seconds()/r.wall.Seconds(), float64(r.rssKB)/1024, r.client.Seconds(), machine.Loadavg())
 	if r.batches > 0 {
 		fmt.Printf("        %d batches: %.0f µs per round trip, %.1f KB and %.1f read syscalls per batch at the client\n",
 			r.batches, r.wall.Seconds()*1e6/float64(r.batches), float64(r.readBytes)/float64(r.batches)/1024, float64(r.reads)/float64(r.batches))
@@ -521,7 +522,7 @@ func writeReport(path, commit, baseCommit, load0, load1 string, rows, rounds int
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Canal server: canal-go draining a MariaDB backlog\n\n")
 	fmt.Fprintf(&b, "Written by `bench/canal.sh` (bench/cmd/canalbench) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "- Machine: %d CPUs (%s), %s, shared with other engineers' builds and tests.\n", runtime.NumCPU(), cpuModel(), memTotal())
+	fmt.Fprintf(&b, "- Machine: %d CPUs (%s), %s, shared with other engineers' builds and tests.\n", runtime.NumCPU(), machine.CPUModel(), machine.MemTotal())
 	fmt.Fprintf(&b, "- Commit: %s.\n", commit)
 	if baseCommit != "" {
 		fmt.Fprintf(&b, "- Baseline: the canal server of commit %s, run the same way in the same rounds (\"baseline\" rows).\n", baseCommit)
@@ -623,39 +624,6 @@ func hwm(pid int) int64 {
 		}
 	}
 	return 0
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	fs := strings.Fields(string(b))
-	if len(fs) < 3 {
-		return "?"
-	}
-	return strings.Join(fs[:3], " ")
-}
-
-func cpuModel() string {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "model name"); ok {
-			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-		}
-	}
-	return "unknown CPU"
-}
-
-func memTotal() string {
-	b, _ := os.ReadFile("/proc/meminfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return fmt.Sprintf("%.0f GiB memory", float64(n)/(1<<20))
-		}
-	}
-	return "unknown memory"
 }
 
 // masterStatus is SHOW MASTER STATUS as FILE:POS.

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluice-cdc/sluice/bench/internal/machine"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/internal/servers"
@@ -59,7 +60,7 @@ func run() error {
 		return fmt.Errorf("-sluice is required")
 	}
 	ctx := context.Background()
-	load0 := loadavg()
+	load0 := machine.Loadavg()
 	began := time.Now()
 
 	maria, err := servers.StartMariaDB(ctx, servers.MariaDBOptions{ExtraConfig: []string{"innodb_buffer_pool_size=256M"}})
@@ -152,7 +153,7 @@ func run() error {
 				key := m.name + "|" + iv
 				results[key] = append(results[key], res)
 				line := fmt.Sprintf("| %d | %s | %s | %.2f | %.0f | %.2f | %d | %s |\n", r, m.name, iv, res.wall.Seconds(),
-					float64(*rows)/res.wall.Seconds(), res.cpu.Seconds()/(float64(*rows)/1e6), res.checkpoints, loadavg())
+					float64(*rows)/res.wall.Seconds(), res.cpu.Seconds()/(float64(*rows)/1e6), res.checkpoints, machine.Loadavg())
 				log.WriteString(line)
 				fmt.Print(line)
 			}
@@ -162,7 +163,7 @@ func run() error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# High availability: what a shared checkpoint store costs\n\n")
 	fmt.Fprintf(&b, "Written by bench/ha.sh on %s: %s, %d cores, %s; commit %s; load average %s at the start, %s at the end; %s in all.\n\n",
-		began.UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), memTotal(), *commit, load0, loadavg(), time.Since(began).Round(time.Second))
+		began.UTC().Format("2006-01-02 15:04 MST"), machine.CPUModel(), runtime.NumCPU(), machine.MemTotal(), *commit, load0, machine.Loadavg(), time.Since(began).Round(time.Second))
 	fmt.Fprintf(&b, "The backlog: %d rows inserted into b.t (INT key, BIGINT, VARCHAR(64), DECIMAL(12,2)) in transactions of %d rows, "+
 		"binlog %s to %s. Each run is `sluice stream` in its own process, reading the backlog from its start to --stop-at its end "+
 		"and writing it to stdout (/dev/null), with --state one of the stores below, all on this machine's loopback "+
@@ -301,36 +302,4 @@ func etcdVersion() string {
 	}
 	first, _, _ := strings.Cut(string(out), "\n")
 	return strings.TrimPrefix(first, "etcd Version: ")
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:3], " ")
-}
-
-func cpuModel() string {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "model name") {
-			_, v, _ := strings.Cut(l, ":")
-			return strings.TrimSpace(v)
-		}
-	}
-	return "?"
-}
-
-func memTotal() string {
-	b, _ := os.ReadFile("/proc/meminfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "MemTotal:") {
-			var kb int64
-			fmt.Sscanf(strings.TrimPrefix(l, "MemTotal:"), "%d", &kb)
-			return fmt.Sprintf("%.0f GiB memory", float64(kb)/(1<<20))
-		}
-	}
-	return "?"
 }

@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluice-cdc/sluice/bench/internal/machine"
 	"github.com/sluice-cdc/sluice/format"
 	"github.com/sluice-cdc/sluice/internal/servers"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -88,7 +89,7 @@ func run() error {
 		}
 	}
 	ctx := context.Background()
-	load0 := loadavg()
+	load0 := machine.Loadavg()
 	began := time.Now()
 	srv, err := servers.StartMariaDB(ctx, servers.MariaDBOptions{ExtraConfig: []string{
 		"max_binlog_size=1073741824", "innodb_buffer_pool_size=256M", "max_allowed_packet=1G",
@@ -229,7 +230,7 @@ func run() error {
 			results[m.name] = append(results[m.name], res)
 			line := fmt.Sprintf("| %d | %s | %.2f | %.0f | %.2f | %.2f | %.1f | %s |\n", r, m.name, res.wall.Seconds(),
 				float64(*rows)/res.wall.Seconds(), res.cpu.Seconds()/(float64(*rows)/1e6), res.broker.Seconds()/(float64(*rows)/1e6),
-				float64(res.rssKB)/1024, loadavg())
+				float64(res.rssKB)/1024, machine.Loadavg())
 			log.WriteString(line)
 			fmt.Print(line)
 		}
@@ -238,7 +239,7 @@ func run() error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Kafka sink: draining a MariaDB backlog into kfake\n\n")
 	fmt.Fprintf(&b, "Written by bench/kafka.sh on %s: %s, %d cores, %s; commit %s; load average %s at the start, %s at the end; %s in all.\n\n",
-		began.UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), memTotal(), *commit, load0, loadavg(), time.Since(began).Round(time.Second))
+		began.UTC().Format("2006-01-02 15:04 MST"), machine.CPUModel(), runtime.NumCPU(), machine.MemTotal(), *commit, load0, machine.Loadavg(), time.Since(began).Round(time.Second))
 	fmt.Fprintf(&b, "The backlog: %d rows inserted into b.t (INT key, BIGINT, VARCHAR(64), DECIMAL(12,2)) in one transaction, "+
 		"binlog %s to %s. Each run streams it, in its own process, from its start to --stop-at its end (sluice reads, "+
 		"decodes and delivers every row, then exits); modes are interleaved round by round. The Kafka cluster is franz-go's kfake "+
@@ -388,35 +389,4 @@ func procCPU(pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
-}
-
-func cpuModel() string {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "model name") {
-			_, v, _ := strings.Cut(l, ":")
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
-}
-
-func memTotal() string {
-	b, _ := os.ReadFile("/proc/meminfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "MemTotal:") {
-			var kb int64
-			fmt.Sscanf(strings.TrimPrefix(l, "MemTotal:"), "%d", &kb)
-			return fmt.Sprintf("%.0f GiB memory", float64(kb)/(1<<20))
-		}
-	}
-	return "? memory"
 }

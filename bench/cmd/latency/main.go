@@ -45,6 +45,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sluice-cdc/sluice/bench/internal/machine"
 	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
@@ -372,7 +373,7 @@ func measureRun(ctx context.Context, o *options, title string, sh shape, clk clo
 		r.committed = rec[0].committed
 	}
 	w.start = time.Now().Add(50 * time.Millisecond)
-	load0 := loadavg()
+	load0 := machine.Loadavg()
 	// CPU of each reader over the measured period, taken when the
 	// schedule reaches it.
 	cpuStart := make([]time.Duration, len(readers))
@@ -406,7 +407,7 @@ func measureRun(ctx context.Context, o *options, title string, sh shape, clk clo
 	for i, c := range readers {
 		cpuEnd[i], srvEnd[i] = c.cpu(), c.serverCPU()
 	}
-	load1 := loadavg()
+	load1 := machine.Loadavg()
 	delivered := time.Since(w.start)
 
 	firstID, endID := warmTx*sh.rows+1, lastID
@@ -499,18 +500,6 @@ func pct(v []int64, p float64) float64 {
 	}
 	i := int(math.Ceil(p/100*float64(len(v)))) - 1
 	return float64(v[max(0, min(i, len(v)-1))])
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // ---- MariaDB ----

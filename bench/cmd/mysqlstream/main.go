@@ -54,6 +54,7 @@ import (
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/sluice-cdc/sluice/bench/internal/machine"
 	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
@@ -116,8 +117,8 @@ func bench() error {
 		return err
 	}
 	defer srv.Close()
-	fmt.Printf("load average at start: %s\n", loadavg())
-	defer func() { fmt.Printf("load average at end: %s\n", loadavg()) }()
+	fmt.Printf("load average at start: %s\n", machine.Loadavg())
+	defer func() { fmt.Printf("load average at end: %s\n", machine.Loadavg()) }()
 	if f.follow {
 		return follow(ctx, srv, f)
 	}
@@ -201,7 +202,7 @@ func backlog(ctx context.Context, srv *servers.MariaDB, f flags) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", r, err)
 			}
-			res.name, res.round, res.load = r, round, loadavg()
+			res.name, res.round, res.load = r, round, machine.Loadavg()
 			if _, ok := byReader[r]; !ok {
 				order = append(order, r)
 			}
@@ -209,7 +210,7 @@ func backlog(ctx context.Context, srv *servers.MariaDB, f flags) error {
 			secs := res.wall.Seconds()
 			fmt.Printf("round %d %-15s wall %7.2fs  rows/s %9.0f  cpu %6.2fs  cpu-s/M rows %5.2f  cores %4.2f  peak RSS %6.1f MB  lines %d  load %s\n",
 				round, r, secs, float64(changes)/secs, res.cpu.Seconds(), res.cpu.Seconds()/(float64(changes)/1e6),
-				res.cpu.Seconds()/secs, float64(res.maxRSSKB)/1024, res.lines, loadavg())
+				res.cpu.Seconds()/secs, float64(res.maxRSSKB)/1024, res.lines, machine.Loadavg())
 		}
 	}
 	// Medians, and ratios to the first reader.
@@ -391,7 +392,7 @@ func follow(ctx context.Context, srv *servers.MariaDB, f flags) error {
 			round, f.writers, f.rows, wrote.Seconds(), float64(f.rows)/wrote.Seconds(), atEnd, lag, float64(lag)/(float64(f.rows)/wrote.Seconds()),
 			f.rows, caughtUp.Seconds(), float64(caughtUp-wrote)/1e6, float64(f.rows)/caughtUp.Seconds(),
 			cpu.Seconds(), caughtUp.Seconds(), cpu.Seconds()/caughtUp.Seconds(), (cpuAtEnd-cpu0).Seconds()/wrote.Seconds(),
-			cpu.Seconds()/(float64(f.rows)/1e6), loadavg())
+			cpu.Seconds()/(float64(f.rows)/1e6), machine.Loadavg())
 	}
 	return nil
 }
@@ -436,19 +437,6 @@ func procCPU(pid int) time.Duration {
 	u, _ := strconv.ParseInt(fs[11], 10, 64)
 	s, _ := strconv.ParseInt(fs[12], 10, 64)
 	return time.Duration(u+s) * (time.Second / 100)
-}
-
-// loadavg is the 1, 5 and 15 minute load averages.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	fs := strings.Fields(string(b))
-	if len(fs) < 3 {
-		return "?"
-	}
-	return strings.Join(fs[:3], " ")
 }
 
 // measure runs cmd with its standard output piped here and counted (lines

@@ -35,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluice-cdc/sluice/bench/internal/machine"
 	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
@@ -187,7 +188,7 @@ func measure(cmd *exec.Cmd, metricsURL, token string, want int64, idle time.Dura
 		time.Sleep(idle)
 		r.idleRSSKB = rssKB(cmd.Process.Pid)
 	}
-	r.load = loadavg()
+	r.load = machine.Loadavg()
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		return r, fmt.Errorf("%v\n%s", err, stderr.String())
@@ -249,15 +250,6 @@ func freePort() string {
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func median(v []float64) float64 {

@@ -36,6 +36,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/sluice-cdc/sluice/bench/internal/machine"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/internal/servers"
 )
@@ -88,7 +89,7 @@ func run() error {
 		*self = os.Args[0]
 	}
 	ctx := context.Background()
-	load0 := loadavg()
+	load0 := machine.Loadavg()
 	began := time.Now()
 	srv, err := servers.StartMariaDB(ctx, servers.MariaDBOptions{ExtraConfig: []string{
 		"max_binlog_size=1073741824", "innodb_buffer_pool_size=256M", "max_allowed_packet=1G",
@@ -258,7 +259,7 @@ func run() error {
 			}
 			results[m.name] = append(results[m.name], res)
 			line := fmt.Sprintf("| %d | %s | %.2f | %.0f | %.2f | %s | %.1f | %s |\n", r, m.name, res.wall.Seconds(),
-				float64(*rows)/res.wall.Seconds(), res.cpu.Seconds()/(float64(*rows)/1e6), serverCPU(res, *rows), float64(res.rssKB)/1024, loadavg())
+				float64(*rows)/res.wall.Seconds(), res.cpu.Seconds()/(float64(*rows)/1e6), serverCPU(res, *rows), float64(res.rssKB)/1024, machine.Loadavg())
 			log.WriteString(line)
 			fmt.Print(line)
 		}
@@ -267,7 +268,7 @@ func run() error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Redis and NATS sinks: draining a MariaDB backlog\n\n")
 	fmt.Fprintf(&b, "Written by bench/sinks.sh on %s: %s, %d cores, %s; commit %s; %s; load average %s at the start, %s at the end; %s in all.\n\n",
-		began.UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), memTotal(), *commit, versions, load0, loadavg(), time.Since(began).Round(time.Second))
+		began.UTC().Format("2006-01-02 15:04 MST"), machine.CPUModel(), runtime.NumCPU(), machine.MemTotal(), *commit, versions, load0, machine.Loadavg(), time.Since(began).Round(time.Second))
 	fmt.Fprintf(&b, "The backlog: %d rows inserted into b.t (INT key, BIGINT, VARCHAR(64), DECIMAL(12,2)) in one transaction, "+
 		"binlog %s to %s. Each sluice run streams it, in its own process, from its start to --stop-at its end (sluice reads, "+
 		"decodes, encodes and delivers every row, then exits): into Redis %s in stream mode (XADD of op, db, table, pos, key and "+
@@ -558,35 +559,4 @@ func serverVersions(ctx context.Context, rcl *goredis.Client, nc *natsgo.Conn) s
 		}
 	}
 	return fmt.Sprintf("redis-server %s, nats-server %s, %s", redisVersion, nc.ConnectedServerVersion(), runtime.Version())
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
-}
-
-func cpuModel() string {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "model name") {
-			_, v, _ := strings.Cut(l, ":")
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
-}
-
-func memTotal() string {
-	b, _ := os.ReadFile("/proc/meminfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "MemTotal:") {
-			var kb int64
-			fmt.Sscanf(strings.TrimPrefix(l, "MemTotal:"), "%d", &kb)
-			return fmt.Sprintf("%.0f GiB memory", float64(kb)/(1<<20))
-		}
-	}
-	return "? memory"
 }

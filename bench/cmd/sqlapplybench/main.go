@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluice-cdc/sluice/bench/internal/machine"
 	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
@@ -215,7 +216,7 @@ func run() error {
 					return fmt.Errorf("round %d %s: setup: %w", r, d.name, err)
 				}
 			}
-			ld := loadavg()
+			ld := machine.Loadavg()
 			res, out, err := measure(d.args(r))
 			if err != nil {
 				return fmt.Errorf("round %d %s: %w", r, d.name, err)
@@ -414,12 +415,4 @@ func binlogPos(ctx context.Context, srv *servers.MariaDB) (string, error) {
 		return "", err
 	}
 	return file + ":" + pos, nil
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
