@@ -179,6 +179,11 @@ func stream(ctx context.Context, o options, url, from, stopAt string, r *outcome
 	args := []string{"stream", url, "--to", "stdout://", "--state", state + "/state.db", "--stop-at", stopAt, "--log-level", "warn"}
 	if from != "" {
 		args = append(args, "--from", from)
+	} else {
+		// From the slot's own position: without a saved position a stream
+		// would begin with a snapshot of the tables and stream from after
+		// it, past the transaction.
+		args = append(args, "--snapshot", "never")
 	}
 	cmd := exec.CommandContext(ctx, o.sluice, append(args, o.flags...)...)
 	cmd.Stderr = os.Stderr
