@@ -688,8 +688,8 @@ func runPostgres(ctx context.Context, o *options, shapes []shape) error {
 		recs := []*recorder{newRecorder(clk, n)}
 		url := fmt.Sprintf("postgres://%s:%s@%s/postgres?sslmode=disable&slot=%s&publication=%s&create-publication=no",
 			servers.PostgresUser, servers.PostgresPassword, srv.Addr(), slot, pub)
-		cmd := exec.Command(o.sluice, append([]string{"stream", url, "--to", "stdout://", "--state", state + "/state.db",
-			"--log-level", "warn"}, o.sluiceFlags...)...)
+		cmd := exec.Command(o.sluice, append(append([]string{"stream", url, "--to", "stdout://", "--state", state + "/state.db",
+			"--log-level", "warn"}, noSnapshot(o.sluice)...), o.sluiceFlags...)...)
 		sl, err := startChild("sluice stream", cmd, recs[0], idAfter(`"key":{"id":`), os.Stderr)
 		if err != nil {
 			return err
@@ -709,8 +709,8 @@ func runPostgres(ctx context.Context, o *options, shapes []shape) error {
 			crec := newRecorder(clk, n)
 			url := fmt.Sprintf("postgres://%s:%s@%s/postgres?sslmode=disable&slot=cmp_%d&publication=%s&create-publication=no",
 				servers.PostgresUser, servers.PostgresPassword, srv.Addr(), i, pub)
-			cmd := exec.Command(o.compare, append([]string{"stream", url, "--to", "stdout://", "--state", state + "/compare.db",
-				"--log-level", "warn"}, o.sluiceFlags...)...)
+			cmd := exec.Command(o.compare, append(append([]string{"stream", url, "--to", "stdout://", "--state", state + "/compare.db",
+				"--log-level", "warn"}, noSnapshot(o.compare)...), o.sluiceFlags...)...)
 			c, err := startChild("sluice stream ("+o.compare+")", cmd, crec, idAfter(`"key":{"id":`), os.Stderr)
 			if err != nil {
 				stopAll()
@@ -777,4 +777,15 @@ func walsender(ctx context.Context, admin *pgx.Conn, slot string) func() int {
 		}
 		return int(*pid)
 	}
+}
+
+// noSnapshot returns the flag that makes bin stream from its slot's own
+// position: a sluice that snapshots a stream without a saved position by
+// default has one; a sluice from before snapshots has none.
+func noSnapshot(bin string) []string {
+	help, _ := exec.Command(bin, "stream", "--help").CombinedOutput()
+	if strings.Contains(string(help), "--snapshot") {
+		return []string{"--snapshot", "never"}
+	}
+	return nil
 }
