@@ -9,7 +9,8 @@
 // process; runs are interleaved round by round. Wall time, rows/s, CPU
 // seconds per million rows (getrusage of the child and its children), the
 // broker's CPU seconds per million rows during the run (/proc of the kfake
-// process) and peak RSS are reported per run and as medians.
+// process) and peak RSS (GNU time's, of the command alone) are reported
+// per run and as medians.
 //
 // For performance work: -modes REGEXP runs some modes only, -profile DIR
 // writes sluice's CPU profile of every run and the broker's of the whole
@@ -30,7 +31,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sluice-cdc/sluice/bench/internal/machine"
@@ -246,7 +246,7 @@ func run() error {
 		"(3 brokers in one process, every partition on one broker: kfake does not replicate), topics of 6 partitions; the kcat pipe "+
 		"produces with acks=all and idempotence like the sink. Wall time includes start-up and the last acknowledgement; "+
 		"CPU is user+sys of the process and its children (the pipe: sluice and kcat); the broker's CPU during the run (all of kfake's "+
-		"threads, from /proc) is its own column. The machine is shared: compare CPU-s more than wall time.\n\n", *rows, start, end)
+		"threads, from /proc) is its own column; peak RSS is GNU time's %%M of the command (the pipe: its largest process). The machine is shared: compare CPU-s more than wall time.\n\n", *rows, start, end)
 	fmt.Fprintf(&b, "## Medians of %d rounds\n\n| mode | rows/s | of /dev/null (same format) | CPU-s per M rows | broker CPU-s per M rows | peak RSS MB |\n| --- | --- | --- | --- | --- | --- |\n", *rounds)
 	med := func(rs []result, f func(result) float64) float64 {
 		v := make([]float64, len(rs))
@@ -320,9 +320,21 @@ func run() error {
 	return nil
 }
 
-// measure runs args to its end, its output discarded.
+// measure runs args to its end, its output discarded, under GNU time,
+// which reports the peak RSS of the command alone: the Maxrss that wait4
+// reports for a child of this program also counts this program's own peak,
+// because Go starts children with vfork and Linux carries the old memory's
+// peak over an exec (as bench/cmd/sinkbench found). GNU time forks the
+// command from its own small process. CPU is that of the command and its
+// waited-for children (the pipe: sh, sluice and kcat).
 func measure(args []string) (result, error) {
-	cmd := exec.Command(args[0], args[1:]...)
+	rssFile, err := os.CreateTemp("", "kafkabench-rss")
+	if err != nil {
+		return result{}, err
+	}
+	rssFile.Close()
+	defer os.Remove(rssFile.Name())
+	cmd := exec.Command(gnuTime, append([]string{"-f", "%M", "-o", rssFile.Name(), "--"}, args...)...)
 	cmd.Stdout = io.Discard
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -331,11 +343,18 @@ func measure(args []string) (result, error) {
 		return result{}, fmt.Errorf("%v: %s", err, stderr.String())
 	}
 	res := result{wall: time.Since(began), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.rssKB = ru.Maxrss
+	b, err := os.ReadFile(rssFile.Name())
+	if err != nil {
+		return result{}, err
+	}
+	if _, err := fmt.Sscan(string(b), &res.rssKB); err != nil {
+		return result{}, fmt.Errorf("peak RSS from %s: %q: %v", gnuTime, b, err)
 	}
 	return res, nil
 }
+
+// gnuTime is GNU time, which measure runs commands under.
+const gnuTime = "/usr/bin/time"
 
 // countRecords sums the end offsets of a topic's partitions.
 func countRecords(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
