@@ -15,7 +15,8 @@
 // For performance work: -modes REGEXP runs some modes only, -profile DIR
 // writes sluice's CPU profile of every run and the broker's of the whole
 // bench, and -alt PATH runs every mode again with another sluice binary
-// right after it ("MODE (alt)"), for a before/after under the same load.
+// right after it ("MODE (alt)"), for a before/after under the same load;
+// -alt-query adds URL parameters to the alt runs' kafka:// URL.
 package main
 
 import (
@@ -71,6 +72,7 @@ func run() error {
 	commit := flag.String("commit", "", "commit the binary was built from, for the report")
 	alt := flag.String("alt", "", "a second sluice binary (another commit): every mode but the pipe runs with it too, as \"MODE (alt)\", right after the mode")
 	only := flag.String("modes", "", "run only the modes whose name matches this regular expression")
+	altQuery := flag.String("alt-query", "", "with -alt, URL parameters the alt runs add to the kafka:// URL (\"&in-flight=32\"): -alt may name the same binary")
 	profile := flag.String("profile", "", "write CPU profiles here: sluice's of every run (MODE-ROUND.pprof) and the broker's of all runs (kfake.pprof)")
 	flag.Parse()
 	if *sluice == "" {
@@ -180,6 +182,11 @@ func run() error {
 			am := mode{name: m.name + " (alt)", args: func(r int) []string {
 				a := m.args(r + 1000) // its own state, id and topics
 				a[0] = *alt
+				for i := range a {
+					if strings.HasPrefix(a[i], "kafka://") {
+						a[i] += *altQuery
+					}
+				}
 				return a
 			}}
 			if m.prefix != nil {
