@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -493,6 +494,18 @@ func (s *Source) snapshotRun(ctx context.Context, resume snapshot.State, lastRow
 	tables, err := s.snapTables(ctx, workers[0], fullMeta)
 	if err != nil {
 		return snapshot.Result{}, point, err
+	}
+	if !slices.ContainsFunc(tables, func(t *snapshot.Table) bool { return opts.Keep(t.Namespace) }) {
+		// A user without SELECT sees no table at all: say so rather than
+		// snapshot nothing.
+		var n int
+		err := workers[0].conn.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SELECT')
+			+ (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SELECT')
+			+ (SELECT COUNT(*) FROM information_schema.TABLE_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SELECT')`).Scan(&n)
+		if err == nil && n == 0 {
+			return snapshot.Result{}, point, fmt.Errorf("mysql: snapshot: the user %q has no SELECT privilege, so it sees no table to read: GRANT SELECT ON db.* TO it (or use snapshot=never)", s.cfg.User)
+		}
+		s.cfg.Logger.Warn("snapshot: no table to read (none the filter keeps is visible to the user)", "user", s.cfg.User)
 	}
 	run := &snapshot.Run{Options: opts, Source: flavor, Point: point, Tables: tables, Resume: resume, LastRow: lastRow, Logger: s.cfg.Logger}
 	if point.IsZero() {

@@ -371,3 +371,27 @@ func checkRebuild(t *testing.T, srv *testenv.MariaDB, delivered []change.Change,
 		}
 	}
 }
+
+// TestSnapshotNamesMissingGrant: a user that may replicate but not read
+// gets an error naming the SELECT privilege, and one that may not write
+// the signalling table one naming the privilege it lacks there.
+func TestSnapshotNamesMissingGrant(t *testing.T) {
+	srv := shared
+	exec(t, srv, "CREATE DATABASE nogrant", "CREATE TABLE nogrant.t (id INT PRIMARY KEY)", "INSERT INTO nogrant.t VALUES (1)",
+		"CREATE USER 'noselect'@'127.0.0.1' IDENTIFIED BY 'pw'", "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'noselect'@'127.0.0.1'")
+	cfg := testConfig(srv.Addr())
+	cfg.User, cfg.Password, cfg.ServerID = "noselect", "pw", 7401
+	cfg.Snapshot = snapshot.Options{Mode: snapshot.ModeOnly, Tables: func(ns change.Namespace) bool { return ns.Database == "nogrant" }}
+	src, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = src.Stream(context.Background(), change.Position{}, func([]change.Change) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "SELECT") {
+		t.Fatalf("snapshot without SELECT: %v, want an error naming the SELECT privilege", err)
+	}
+	_, err = RequestSnapshot(context.Background(), cfg, []change.Namespace{{Database: "nogrant", Table: "u"}})
+	if err == nil || !(strings.Contains(err.Error(), "INSERT") || strings.Contains(err.Error(), "CREATE")) {
+		t.Errorf("request without INSERT on the signalling table: %v, want an error naming the privilege", err)
+	}
+}
