@@ -122,12 +122,16 @@
 // signalling table (created by Sluice, name configurable), which the
 // stream sees in its own log; for each chunk the stream writes a low
 // watermark row, reads the chunk (a plain SELECT, keyset-paginated), and
-// writes a high watermark row. Between the two watermarks in the log, the
-// stream goes on delivering changes and notes the keys they touch; at the
-// high watermark it drops the chunk's rows whose keys changed in the
-// window — the log's newer version has been or will be delivered — and
-// delivers the rest (change.SnapshotIncremental), positioned right after
-// the high watermark's transaction. Per-key order holds and a row deleted
+// writes a high watermark row. The stream goes on delivering changes and
+// notes the keys they touch, from the previous chunk's delivery (or the
+// table's start) to the high watermark — a window that begins before the
+// low watermark, because PostgreSQL may make a transaction visible after
+// a later one (a commit record written before the low watermark's, its
+// transaction still invisible to the read); at the high watermark it
+// drops the chunk's rows whose keys changed in the window — the log's
+// newer version has been or will be delivered — and delivers the rest
+// (change.SnapshotIncremental), positioned right after the high
+// watermark's transaction. Per-key order holds and a row deleted
 // in the window never comes back. The progress (request, table, last key,
 // tables left) rides on every position the stream emits meanwhile, so a
 // restart resumes the request where it stood; the signalling table's own

@@ -65,16 +65,16 @@ type Incremental struct {
 	tables map[change.Namespace]*Table // of the request
 	table  *Table                      // the table being read
 	chunk  int                         // the number of the chunk in flight
-	window map[string]bool             // keys changed between the watermarks (open while inWin)
-	inWin  bool
-	rows   []change.Change // the chunk read, waiting for its high watermark
-	rowKey []string        // their keys' text
-	last   []change.Value  // the chunk's last key (nil: the table is done)
-	high   bool            // the high watermark was seen: the rows go after its commit
-	wake   chan struct{}   // the chunk goroutine waits on it for the high watermark's delivery
-	req    chan State      // a request to start (from the stream's emit)
-	err    error           // the chunk goroutine's failure, returned by the next emit
-	done   chan struct{}   // closed when the chunk goroutine has returned
+	window map[string]bool             // keys the stream changed since the window opened (while inWin)
+	inWin  bool                        // open from the table's start or the last chunk's delivery to the high watermark
+	rows   []change.Change             // the chunk read, waiting for its high watermark
+	rowKey []string                    // their keys' text
+	last   []change.Value              // the chunk's last key (nil: the table is done)
+	high   bool                        // the high watermark was seen: the rows go after its commit
+	wake   chan struct{}               // the chunk goroutine waits on it for the high watermark's delivery
+	req    chan State                  // a request to start (from the stream's emit)
+	err    error                       // the chunk goroutine's failure, returned by the next emit
+	done   chan struct{}               // closed when the chunk goroutine has returned
 }
 
 // Wait waits for the goroutine Start started to return (after its ctx
@@ -205,9 +205,10 @@ func (inc *Incremental) signal(id, kind, body string) {
 		default:
 		}
 	case SignalLow:
-		if body == inc.id+":"+fmt.Sprint(inc.chunk) {
-			inc.inWin = true
-			inc.window = map[string]bool{}
+		// The window is open already (openWindow): it reaches back to
+		// the last chunk's delivery, not only to the low watermark.
+		if body == inc.id+":"+fmt.Sprint(inc.chunk) && !inc.inWin {
+			inc.openWindow()
 		}
 	case SignalHigh:
 		if body == inc.id+":"+fmt.Sprint(inc.chunk) && inc.inWin {
@@ -245,6 +246,7 @@ func (inc *Incremental) appendRows(out []change.Change, at change.Position, read
 	// the next table.
 	if inc.last != nil {
 		inc.state.Key = inc.last
+		inc.openWindow() // the next chunk's
 	} else {
 		inc.nextTable()
 	}
@@ -264,6 +266,20 @@ func (inc *Incremental) nextTable() {
 	}
 	inc.state.Table, inc.state.Queue, inc.state.Key = inc.state.Queue[0], inc.state.Queue[1:], nil
 	inc.table = inc.tables[inc.state.Table]
+	inc.openWindow()
+}
+
+// openWindow starts noting the keys of the table being read that the
+// stream changes, for the next chunk: from the table's start or the last
+// chunk's delivery, which is earlier than the chunk's low watermark. A
+// window that opened only at the low watermark would miss a transaction
+// whose commit comes before the low watermark in the log but which the
+// chunk's read does not see yet: PostgreSQL makes a transaction visible
+// when it leaves the ProcArray, after its commit record is written, so a
+// read that starts after the low watermark's commit can miss one committed
+// just before it — and its older row would follow the newer change.
+func (inc *Incremental) openWindow() {
+	inc.inWin, inc.window = inc.table != nil, map[string]bool{}
 }
 
 func (inc *Incremental) stateText() string { return inc.state.String() }
@@ -311,6 +327,7 @@ func (inc *Incremental) loop(ctx context.Context) {
 		inc.mu.Lock()
 		inc.state, inc.tables = st, byName
 		inc.table = byName[st.Table]
+		inc.openWindow()
 		inc.mu.Unlock()
 		inc.Logger.Info("incremental snapshot starts", "request", st.Incremental, "table", nsText(st.Table))
 		for {
