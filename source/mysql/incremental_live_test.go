@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,13 +18,14 @@ import (
 
 // TestIncrementalSnapshot asks a running stream for an incremental
 // snapshot of a table (a row in the signalling table, as `sluice
-// snapshot` writes it) while a writer updates and deletes the rows being
-// read at about 1,000 changes per second: the rows arrive as "read"
+// snapshot` writes it) while writers update and delete the rows being
+// read at 1,000 changes per second: the rows arrive as "read"
 // changes marked incremental, the signalling table's rows never reach the
 // output, the table rebuilt from the output equals SELECT, no row is read
 // after its delete (unless inserted again) and no read carries a version
 // older than one already delivered, and the writer's changes reach the
-// output within 100 ms (p99) while the snapshot runs.
+// output within 100 ms (p99) while the snapshot runs (without the race
+// detector; with it, within 1 s).
 func TestIncrementalSnapshot(t *testing.T) {
 	srv := shared
 	const rows = 40000
@@ -82,34 +84,52 @@ func TestIncrementalSnapshot(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // the stream is running
 	t.Logf("%v: loaded, streaming", time.Now().Format("15:04:05.000"))
 
-	// The writer: updates (each a new version v) and deletes, ~1000/s.
+	// The writers: updates (each a new version v), deletes and
+	// re-inserts, 1,000 a second in all: four connections, one change
+	// every 4 ms each (one connection cannot keep that pace on a loaded
+	// machine), each owning the keys equal to its number modulo 4.
+	const writers = 4
 	committed := map[int64]time.Time{}
 	var wmu sync.Mutex
+	var version atomic.Int64 // the last version written
 	wctx, stopWriter := context.WithCancel(ctx)
-	werr := make(chan error, 1)
-	go func() {
-		rng := rand.New(rand.NewPCG(3, 4))
-		for v := int64(1); wctx.Err() == nil; v++ {
-			k := rng.IntN(rows)
-			var q string
-			if v%5 == 0 {
-				q = fmt.Sprintf("DELETE FROM inc.t WHERE id = %d", k)
-			} else if v%5 == 1 {
-				q = fmt.Sprintf("INSERT INTO inc.t VALUES (%d, %d, 'again') ON DUPLICATE KEY UPDATE v = %d", k, v, v)
-			} else {
-				q = fmt.Sprintf("UPDATE inc.t SET v = %d WHERE id = %d", v, k)
+	werr := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			rng := rand.New(rand.NewPCG(3, uint64(w)))
+			next := time.Now().Add(time.Duration(w) * time.Millisecond)
+			for wctx.Err() == nil {
+				select {
+				case <-time.After(time.Until(next)):
+				case <-wctx.Done():
+					continue
+				}
+				// One change every 4 ms per writer; one that fell behind
+				// does not catch up in a burst.
+				if next = next.Add(writers * time.Millisecond); next.Before(time.Now()) {
+					next = time.Now()
+				}
+				v := version.Add(1)
+				k := rng.IntN(rows/writers)*writers + w
+				var q string
+				if v%5 == 0 {
+					q = fmt.Sprintf("DELETE FROM inc.t WHERE id = %d", k)
+				} else if v%5 == 1 {
+					q = fmt.Sprintf("INSERT INTO inc.t VALUES (%d, %d, 'again') ON DUPLICATE KEY UPDATE v = %d", k, v, v)
+				} else {
+					q = fmt.Sprintf("UPDATE inc.t SET v = %d WHERE id = %d", v, k)
+				}
+				if _, err := pool.ExecContext(wctx, q); err != nil && wctx.Err() == nil {
+					werr <- err
+					return
+				}
+				wmu.Lock()
+				committed[v] = time.Now()
+				wmu.Unlock()
 			}
-			if _, err := pool.ExecContext(wctx, q); err != nil && wctx.Err() == nil {
-				werr <- err
-				return
-			}
-			wmu.Lock()
-			committed[v] = time.Now()
-			wmu.Unlock()
-			time.Sleep(time.Millisecond)
-		}
-		werr <- nil
-	}()
+			werr <- nil
+		}()
+	}
 	time.Sleep(time.Second) // the stream's latency without a snapshot: the baseline
 	requested := time.Now()
 	id, err := RequestSnapshot(ctx, cfg, []change.Namespace{{Database: "inc", Table: "t"}})
@@ -138,8 +158,10 @@ func TestIncrementalSnapshot(t *testing.T) {
 	}
 	took := time.Since(began)
 	stopWriter()
-	if err := <-werr; err != nil {
-		t.Fatal(err)
+	for range writers {
+		if err := <-werr; err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Logf("%v: done; catching up", time.Now().Format("15:04:05.000"))
 	exec(t, srv, "CREATE TABLE inc.fin (id INT PRIMARY KEY)", "INSERT INTO inc.fin VALUES (1)")
@@ -202,15 +224,12 @@ func TestIncrementalSnapshot(t *testing.T) {
 	if len(want) != len(rowsOut) {
 		t.Errorf("rebuilt %d rows, SELECT has %d", len(rowsOut), len(want))
 	}
+	rebuilt := make(map[string]bool, len(rowsOut))
+	for _, r := range rowsOut {
+		rebuilt[r] = true
+	}
 	for _, w := range want {
-		found := false
-		for _, r := range rowsOut {
-			if r == w {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !rebuilt[w] {
 			t.Errorf("SELECT row %s not rebuilt", w)
 			break
 		}
@@ -219,11 +238,16 @@ func TestIncrementalSnapshot(t *testing.T) {
 	var lat, base []time.Duration
 	wmu.Lock()
 	mu.Lock()
+	wrote := 0 // changes the writers committed while the snapshot ran
 	for v, at := range committed {
+		during := at.After(began) && at.Before(began.Add(took))
+		if during {
+			wrote++
+		}
 		d, ok := delivered[v]
 		switch {
 		case !ok:
-		case at.After(began) && at.Before(began.Add(took)):
+		case during:
 			lat = append(lat, d.Sub(at))
 		case at.Before(requested):
 			base = append(base, d.Sub(at))
@@ -237,15 +261,21 @@ func TestIncrementalSnapshot(t *testing.T) {
 		t.Fatalf("only %d changes measured during the snapshot (%v), %d before it", len(lat), took, len(base))
 	}
 	p99, base99 := lat[len(lat)*99/100], base[len(base)*99/100]
-	t.Logf("incremental snapshot of %d rows in %v: %d rows read, %d changes measured meanwhile; stream latency p50 %v p99 %v (before the snapshot: p99 %v)",
-		rows, took.Round(time.Millisecond), reads, len(lat), lat[len(lat)/2], p99, base99)
+	t.Logf("incremental snapshot of %d rows in %v: %d rows read, %d changes written meanwhile (%.0f/s), %d updates measured; stream latency p50 %v p99 %v (before the snapshot: p99 %v of %d)",
+		rows, took.Round(time.Millisecond), reads, wrote, float64(wrote)/took.Seconds(), len(lat), lat[len(lat)/2], p99, base99, len(base))
 	// The goal is p99 under 100 ms. On a machine so loaded that the
 	// stream's p99 is over 50 ms before the snapshot, the bound is twice
 	// that p99 plus 50 ms: the snapshot may not more than double the
-	// stream's latency.
+	// stream's latency. The race detector makes the source several times
+	// slower (p99 of 50–430 ms at a load of 8 on 2 cores): with it the
+	// test only checks that the stream keeps flowing (under 1 s); make
+	// test runs it without the race detector too.
 	limit := 100 * time.Millisecond
 	if base99 > 50*time.Millisecond {
 		limit = 2*base99 + 50*time.Millisecond
+	}
+	if raceDetector {
+		limit = max(limit, time.Second)
 	}
 	if p99 > limit {
 		t.Errorf("p99 latency of the stream during the incremental snapshot %v (before it %v), want under %v", p99, base99, limit)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,12 +136,13 @@ func TestSnapshotEveryType(t *testing.T) {
 
 // TestIncrementalSnapshot asks a running stream for an incremental
 // snapshot of a table (a row in the signalling table, as `sluice snapshot`
-// writes it) while a writer updates, deletes and re-inserts the rows being
-// read at about 1,000 changes per second: the table rebuilt from the
+// writes it) while writers update, delete and re-insert the rows being
+// read at 1,000 changes per second: the table rebuilt from the
 // output equals SELECT, no row is read after its delete (unless inserted
 // again), no read is older than a version already delivered, the
 // signalling table's rows never reach the output, and the writer's changes
-// reach the output within 100 ms (p99) meanwhile.
+// reach the output within 100 ms (p99) meanwhile (without the race
+// detector; with it, within 1 s).
 func TestIncrementalSnapshot(t *testing.T) {
 	const rows = 20000
 	exec(t, `CREATE TABLE inc_t (id int PRIMARY KEY, v bigint NOT NULL, s text)`,
@@ -178,40 +180,58 @@ func TestIncrementalSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
+	// The writers: 1,000 changes a second in all, four connections, one
+	// change every 4 ms each (one cannot keep that pace on a loaded
+	// machine), each owning the keys equal to its number modulo 4.
+	const writers = 4
 	committed := map[int64]time.Time{}
 	var wmu sync.Mutex
+	var version atomic.Int64 // the last version written
 	wctx, stopWriter := context.WithCancel(ctx)
-	werr := make(chan error, 1)
-	go func() {
-		wconn, err := pg.Connect(wctx, "postgres")
-		if err != nil {
-			werr <- err
-			return
-		}
-		defer wconn.Close(context.Background())
-		rng := rand.New(rand.NewPCG(5, 6))
-		for v := int64(1); wctx.Err() == nil; v++ {
-			k := rng.IntN(rows)
-			var q string
-			switch v % 5 {
-			case 0:
-				q = fmt.Sprintf("DELETE FROM inc_t WHERE id = %d", k)
-			case 1:
-				q = fmt.Sprintf("INSERT INTO inc_t VALUES (%d, %d, 'again') ON CONFLICT (id) DO UPDATE SET v = %d", k, v, v)
-			default:
-				q = fmt.Sprintf("UPDATE inc_t SET v = %d WHERE id = %d", v, k)
-			}
-			if _, err := wconn.Exec(wctx, q); err != nil && wctx.Err() == nil {
+	werr := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			wconn, err := pg.Connect(wctx, "postgres")
+			if err != nil {
 				werr <- err
 				return
 			}
-			wmu.Lock()
-			committed[v] = time.Now()
-			wmu.Unlock()
-			time.Sleep(time.Millisecond)
-		}
-		werr <- nil
-	}()
+			defer wconn.Close(context.Background())
+			rng := rand.New(rand.NewPCG(5, uint64(w)))
+			next := time.Now().Add(time.Duration(w) * time.Millisecond)
+			for wctx.Err() == nil {
+				select {
+				case <-time.After(time.Until(next)):
+				case <-wctx.Done():
+					continue
+				}
+				// One change every 4 ms per writer; one that fell behind
+				// does not catch up in a burst.
+				if next = next.Add(writers * time.Millisecond); next.Before(time.Now()) {
+					next = time.Now()
+				}
+				v := version.Add(1)
+				k := rng.IntN(rows/writers)*writers + w
+				var q string
+				switch v % 5 {
+				case 0:
+					q = fmt.Sprintf("DELETE FROM inc_t WHERE id = %d", k)
+				case 1:
+					q = fmt.Sprintf("INSERT INTO inc_t VALUES (%d, %d, 'again') ON CONFLICT (id) DO UPDATE SET v = %d", k, v, v)
+				default:
+					q = fmt.Sprintf("UPDATE inc_t SET v = %d WHERE id = %d", v, k)
+				}
+				if _, err := wconn.Exec(wctx, q); err != nil && wctx.Err() == nil {
+					werr <- err
+					return
+				}
+				wmu.Lock()
+				committed[v] = time.Now()
+				wmu.Unlock()
+			}
+			werr <- nil
+		}()
+	}
 	time.Sleep(time.Second) // the stream's latency without a snapshot: the baseline
 	requested := time.Now()
 	id, err := RequestSnapshot(ctx, cfg, []change.Namespace{{Database: "public", Table: "inc_t"}})
@@ -235,8 +255,10 @@ func TestIncrementalSnapshot(t *testing.T) {
 	}
 	took := time.Since(began)
 	stopWriter()
-	if err := <-werr; err != nil {
-		t.Fatal(err)
+	for range writers {
+		if err := <-werr; err != nil {
+			t.Fatal(err)
+		}
 	}
 	exec(t, `CREATE TABLE inc_fin (id int PRIMARY KEY)`, `INSERT INTO inc_fin VALUES (1)`)
 	for !slices.ContainsFunc(col.all(), func(c change.Change) bool { return c.Table == "inc_fin" && c.Op == change.OpInsert }) {
@@ -302,11 +324,16 @@ func TestIncrementalSnapshot(t *testing.T) {
 	var lat, base []time.Duration
 	wmu.Lock()
 	mu.Lock()
+	wrote := 0 // changes the writers committed while the snapshot ran
 	for v, at := range committed {
+		during := at.After(began) && at.Before(began.Add(took))
+		if during {
+			wrote++
+		}
 		d, ok := delivered[v]
 		switch {
 		case !ok:
-		case at.After(began) && at.Before(began.Add(took)):
+		case during:
 			lat = append(lat, d.Sub(at))
 		case at.Before(requested):
 			base = append(base, d.Sub(at))
@@ -320,15 +347,21 @@ func TestIncrementalSnapshot(t *testing.T) {
 		t.Fatalf("only %d changes measured during the snapshot (%v), %d before it", len(lat), took, len(base))
 	}
 	p99, base99 := lat[len(lat)*99/100], base[len(base)*99/100]
-	t.Logf("incremental snapshot of %d rows in %v: %d rows read, %d changes measured meanwhile; stream latency p50 %v p99 %v (before the snapshot: p99 %v)",
-		rows, took.Round(time.Millisecond), reads, len(lat), lat[len(lat)/2], p99, base99)
+	t.Logf("incremental snapshot of %d rows in %v: %d rows read, %d changes written meanwhile (%.0f/s), %d updates measured; stream latency p50 %v p99 %v (before the snapshot: p99 %v of %d)",
+		rows, took.Round(time.Millisecond), reads, wrote, float64(wrote)/took.Seconds(), len(lat), lat[len(lat)/2], p99, base99, len(base))
 	// The goal is p99 under 100 ms. On a machine so loaded that the
 	// stream's p99 is over 50 ms before the snapshot, the bound is twice
 	// that p99 plus 50 ms: the snapshot may not more than double the
-	// stream's latency.
+	// stream's latency. The race detector makes the source several times
+	// slower (p99 of 50–430 ms at a load of 8 on 2 cores): with it the
+	// test only checks that the stream keeps flowing (under 1 s); make
+	// test runs it without the race detector too.
 	limit := 100 * time.Millisecond
 	if base99 > 50*time.Millisecond {
 		limit = 2*base99 + 50*time.Millisecond
+	}
+	if raceDetector {
+		limit = max(limit, time.Second)
 	}
 	if p99 > limit {
 		t.Errorf("p99 latency of the stream during the incremental snapshot %v (before it %v), want under %v", p99, base99, limit)
