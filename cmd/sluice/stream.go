@@ -124,7 +124,7 @@ docs/formats.md describes each format and its options.
 applies the changes to that database (docs/sql-apply.md): each write and
 its position are committed in one transaction there, the position in its
 table sluice_checkpoint (keyed by --id), so no state file is used and
-nothing is applied twice or lost; ?create_tables=on creates missing tables.
+nothing is applied twice or lost; ?create-tables=on creates missing tables.
 
 --to kafka://host:9092,…/?topic={db}.{table} produces to Kafka, keyed
 by primary key; with ?delivery=exactly-once every batch is committed in a

@@ -126,13 +126,13 @@ func runSQLKillTest(t *testing.T, bin string, src, dstM *testenv.MariaDB, dstP *
 	var sinkURL, verifyURL string
 	if tc.engine == "mariadb" {
 		proxy = testenv.NewProxy(t, dstM.Addr(), killCutEach)
-		u := url.URL{Scheme: "mysql", User: url.UserPassword(testenv.MariaDBRootUser, testenv.MariaDBRootPassword), Host: proxy.Addr(), Path: "/sluice", RawQuery: "create_tables=on"}
+		u := url.URL{Scheme: "mysql", User: url.UserPassword(testenv.MariaDBRootUser, testenv.MariaDBRootPassword), Host: proxy.Addr(), Path: "/sluice", RawQuery: "create-tables=on"}
 		sinkURL = u.String()
 		u.Host, u.Path, u.RawQuery = dstM.Addr(), "/"+tc.db, ""
 		verifyURL = u.String()
 	} else {
 		proxy = testenv.NewProxy(t, dstP.Addr(), killCutEach)
-		u := url.URL{Scheme: "postgres", User: url.UserPassword(testenv.PostgresUser, testenv.PostgresPassword), Host: proxy.Addr(), Path: "/postgres", RawQuery: "sslmode=disable&create_tables=on"}
+		u := url.URL{Scheme: "postgres", User: url.UserPassword(testenv.PostgresUser, testenv.PostgresPassword), Host: proxy.Addr(), Path: "/postgres", RawQuery: "sslmode=disable&create-tables=on"}
 		sinkURL = u.String()
 		u.Host, u.RawQuery = dstP.Addr(), "sslmode=disable"
 		verifyURL = u.String()
@@ -433,7 +433,7 @@ func TestStreamSQLSnapshot(t *testing.T) {
 		done := make(chan int, 1)
 		go func() {
 			done <- run(sctx, &env{Stdout: &out, Stderr: &errb}, []string{"stream", srcURL, "--include", `snap\..*`, "--id", "snap",
-				"--to", dstURL + "&create_tables=on", "--state", t.TempDir() + "/unused.db"})
+				"--to", dstURL + "&create-tables=on", "--state", t.TempDir() + "/unused.db"})
 		}()
 		var err error
 		if afterSnapshot {

@@ -121,10 +121,10 @@ func (c *Config) checkpointName() (schema, table string, err error) {
 		}
 	}
 	if schema == "" {
-		return "", "", errors.New("the checkpoint table needs a database: give it in the URL path (mysql://…/DATABASE) or as checkpoint_table=DATABASE.TABLE")
+		return "", "", errors.New("the checkpoint table needs a database: give it in the URL path (mysql://…/DATABASE) or as checkpoint-table=DATABASE.TABLE")
 	}
 	if table == "" {
-		return "", "", fmt.Errorf("checkpoint_table %q: empty table name", c.CheckpointTable)
+		return "", "", fmt.Errorf("checkpoint-table %q: empty table name", c.CheckpointTable)
 	}
 	return schema, table, nil
 }
@@ -145,7 +145,7 @@ func (c *Config) validate() error {
 
 // FromURL reads a sink URL:
 //
-//	mysql://USER:PASSWORD@HOST:3306/DATABASE?create_tables=on
+//	mysql://USER:PASSWORD@HOST:3306/DATABASE?create-tables=on
 //	postgres://USER:PASSWORD@HOST:5432/DATABASE?schema=copy
 //
 // Parameters not listed in the package documentation go to the driver
@@ -160,17 +160,17 @@ func FromURL(u *url.URL) (Config, error) {
 	var c Config
 	c.DB = db
 	p.String("schema", &c.Schema)
-	p.String("checkpoint_table", &c.CheckpointTable)
-	p.Bool("create_tables", &c.CreateTables)
+	p.String("checkpoint-table", &c.CheckpointTable)
+	p.Bool("create-tables", &c.CreateTables)
 	var ddl, keyless string
 	p.Enum("ddl", &ddl, string(DDLSkip), string(DDLApply))
 	p.Enum("keyless", &keyless, string(KeylessMatch), string(KeylessRefuse))
 	c.DDL, c.Keyless = DDL(ddl), Keyless(keyless)
-	p.Int("batch_rows", &c.BatchRows, 1, 4096)
-	if p.Has("retry_for") {
-		p.Duration("retry_for", &c.RetryFor, 0)
+	p.Int("batch-rows", &c.BatchRows, 1, 4096)
+	if p.Has("retry-for") {
+		p.Duration("retry-for", &c.RetryFor, 0)
 		if c.RetryFor == 0 {
-			c.RetryFor = -1 // retry_for=0: no retries
+			c.RetryFor = -1 // retry-for=0: no retries
 		}
 	}
 	if err := p.Err(); err != nil {
@@ -189,7 +189,7 @@ func FromURL(u *url.URL) (Config, error) {
 	c.DB.Params = url.Values{}
 	for k, vs := range u.Query() {
 		switch k {
-		case "schema", "checkpoint_table", "create_tables", "ddl", "keyless", "batch_rows", "retry_for":
+		case "schema", "checkpoint-table", "create-tables", "ddl", "keyless", "batch-rows", "retry-for":
 			continue
 		}
 		c.DB.Params[k] = vs

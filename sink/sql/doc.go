@@ -26,7 +26,7 @@
 // key (a row already gone is no error); TRUNCATE empties the table
 // (DELETE on MySQL, which would otherwise commit). Consecutive upserts of
 // one table with the same columns become multi-row statements of up to
-// batch_rows rows, consecutive deletes one DELETE … WHERE key IN (…), all
+// batch-rows rows, consecutive deletes one DELETE … WHERE key IN (…), all
 // of them server-side prepared statements; on PostgreSQL every statement
 // of a write goes to the server in one round trip. The order of changes
 // is kept: nothing moves past a change of another table or kind.
@@ -44,7 +44,7 @@
 // The sink is a pipeline.PositionWriter and its own checkpoint store: the
 // changes of a write and the position they bring the pipeline to are
 // committed in one target transaction, the position as the pipeline's row
-// of the checkpoint table (checkpoint_table, default sluice_checkpoint, in
+// of the checkpoint table (checkpoint-table, default sluice_checkpoint, in
 // the URL's database on MySQL, in schema public on PostgreSQL), updated
 // only if it still holds the position this sink committed last (so two
 // processes applying one pipeline cannot both succeed). After any crash
@@ -66,7 +66,7 @@
 //
 // Failures a new attempt may overcome — a lost connection, a server
 // restarting, a deadlock, a serialization failure — are retried on a new
-// connection for retry_for (default 2m), after reading back the stored
+// connection for retry-for (default 2m), after reading back the stored
 // position to learn whether a COMMIT whose answer was lost took effect.
 // Any other error stops the pipeline with the change that failed, its
 // position and the server's error (a failed multi-row statement is
@@ -86,7 +86,7 @@
 //
 // # Tables and DDL
 //
-// create_tables=on creates a missing table (and its database or schema)
+// create-tables=on creates a missing table (and its database or schema)
 // from the source's columns, with the types of the type map and the
 // source's primary key, and adds columns the source has and the target
 // lacks. ddl=apply runs the DDL statements of a MySQL/MariaDB source on a
@@ -99,12 +99,12 @@
 // # Parameters
 //
 //	schema            the target database (MySQL) or schema (PostgreSQL) of every table
-//	checkpoint_table  [schema.]table of the positions (default sluice_checkpoint)
-//	create_tables     on: create missing tables and columns
+//	checkpoint-table  [schema.]table of the positions (default sluice_checkpoint)
+//	create-tables     on: create missing tables and columns
 //	ddl               skip (default) or apply
 //	keyless           match (default) or refuse
-//	batch_rows        rows of one multi-row statement (default 256)
-//	retry_for         how long retriable failures are retried (default 2m; 0: not at all)
+//	batch-rows        rows of one multi-row statement (default 256)
+//	retry-for         how long retriable failures are retried (default 2m; 0: not at all)
 //
 // Other parameters go to the driver: go-sql-driver/mysql's (tls=true,
 // tls=skip-verify, …) or libpq's (sslmode, sslrootcert, …). The sessions

@@ -419,7 +419,7 @@ func TestBadInput(t *testing.T) {
 			}{
 				{"missing table", func(l *changeLog) {
 					l.add(change.OpInsert, "nope", uc, nil, row(1, "x", 1))
-				}, []string{"bad.nope", "does not exist", "create_tables"}},
+				}, []string{"bad.nope", "does not exist", "create-tables"}},
 				{"unique violation in a multi-row insert", func(l *changeLog) {
 					for i := 2; i <= 6; i++ {
 						email := fmt.Sprint("e", i)

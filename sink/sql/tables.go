@@ -79,7 +79,7 @@ func (s *Sink) tableFor(ctx context.Context, ns change.Namespace, c *change.Chan
 	}
 	if err != nil {
 		if errors.Is(err, sqldb.ErrNoTable) {
-			return nil, fmt.Errorf("target table %s.%s does not exist (create it, or set create_tables=on)", schema, ns.Table)
+			return nil, fmt.Errorf("target table %s.%s does not exist (create it, or set create-tables=on)", schema, ns.Table)
 		}
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (s *Sink) colMapFor(ctx context.Context, t *table, c *change.Change) (*colM
 	}
 	if len(missing) > 0 {
 		if !s.cfg.CreateTables {
-			return nil, fmt.Errorf("target table %s.%s has no column %q (add it, or set create_tables=on)", t.schema, t.name, c.Columns[missing[0]].Name)
+			return nil, fmt.Errorf("target table %s.%s has no column %q (add it, or set create-tables=on)", t.schema, t.name, c.Columns[missing[0]].Name)
 		}
 		if err := s.addColumns(ctx, t, c, missing); err != nil {
 			return nil, err

@@ -214,10 +214,10 @@ func TestEveryMariaDBType(t *testing.T) {
 		params string
 		query  func() []string
 	}{
-		{mariaTarget(t, "sink"), "schema=types_copy&create_tables=on", func() []string {
+		{mariaTarget(t, "sink"), "schema=types_copy&create-tables=on", func() []string {
 			return mariaSelect(t, "SELECT "+strings.Join(mySels, ", ")+" FROM types_copy.every ORDER BY id")
 		}},
-		{pgTarget(t, "postgres"), "create_tables=on", func() []string {
+		{pgTarget(t, "postgres"), "create-tables=on", func() []string {
 			var sels []string
 			for _, c := range cols {
 				sels = append(sels, c.pg)
@@ -407,7 +407,7 @@ func TestEveryPostgresType(t *testing.T) {
 	}
 
 	t.Run("postgres", func(t *testing.T) {
-		err := runPipeline(t, open("types_pg"), src, "schema=pgcopy&create_tables=on", change.Position{}, stopAt,
+		err := runPipeline(t, open("types_pg"), src, "schema=pgcopy&create-tables=on", change.Position{}, stopAt,
 			pipeline.FilterSpec{Include: `pgtypes\.every`}, "types-pg")
 		if err != nil {
 			t.Fatal(err)
@@ -424,7 +424,7 @@ func TestEveryPostgresType(t *testing.T) {
 	})
 
 	t.Run("mariadb", func(t *testing.T) {
-		err := runPipeline(t, open("types_my"), mariaTarget(t, "sink"), "create_tables=on", change.Position{}, stopAt,
+		err := runPipeline(t, open("types_my"), mariaTarget(t, "sink"), "create-tables=on", change.Position{}, stopAt,
 			pipeline.FilterSpec{Include: `pgtypes\.cross`}, "types-my")
 		if err != nil {
 			t.Fatal(err)
@@ -460,7 +460,7 @@ func TestEveryPostgresType(t *testing.T) {
 	t.Run("mariadb-cannot-hold", func(t *testing.T) {
 		// The full table does not cross: the sink stops at its first
 		// row, naming a column whose value MariaDB cannot hold.
-		err := runPipeline(t, open("types_bad"), mariaTarget(t, "sink"), "create_tables=on&schema=pgbad", change.Position{}, stopAt,
+		err := runPipeline(t, open("types_bad"), mariaTarget(t, "sink"), "create-tables=on&schema=pgbad", change.Position{}, stopAt,
 			pipeline.FilterSpec{Include: `pgtypes\.every`}, "types-bad")
 		var ae *applyError
 		if !errors.As(err, &ae) || !strings.Contains(err.Error(), "pgtypes.every") || ae.c.Op != change.OpInsert {

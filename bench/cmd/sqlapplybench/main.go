@@ -156,7 +156,7 @@ func run() error {
 		{name: "sluice → MariaDB", kind: "apply",
 			setup: func(r int) error { return dstM.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS s%d", r)) },
 			args: func(r int) []string {
-				return stream(r, myURL+fmt.Sprintf("?create_tables=on&schema=s%d", r), "mariadb")
+				return stream(r, myURL+fmt.Sprintf("?create-tables=on&schema=s%d", r), "mariadb")
 			},
 			check: func(r int) error { return myCount(fmt.Sprintf("s%d", r))(r) }},
 		{name: "mariadb < dump.sql", kind: "load",
@@ -173,7 +173,7 @@ func run() error {
 				return dstP.Exec(ctx, "postgres", fmt.Sprintf("DROP SCHEMA IF EXISTS s%d CASCADE", r))
 			},
 			args: func(r int) []string {
-				return stream(r, pgURL+fmt.Sprintf("&create_tables=on&schema=s%d", r), "postgres")
+				return stream(r, pgURL+fmt.Sprintf("&create-tables=on&schema=s%d", r), "postgres")
 			},
 			check: func(r int) error {
 				if err := pgCount(fmt.Sprintf("s%d", r))(r); err != nil {
@@ -253,7 +253,7 @@ func run() error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "The backlog: %d rows inserted into b.t (BIGINT key, INT, VARCHAR(64), DECIMAL(12,2), DATETIME(6), DOUBLE) "+
 		"in transactions of %d rows on a MariaDB source, binlog %s to %s. The sink runs stream it from its start to --stop-at its "+
-		"end into a table the sink creates (create_tables=on), on a MariaDB and a PostgreSQL target (private servers on this machine, "+
+		"end into a table the sink creates (create-tables=on), on a MariaDB and a PostgreSQL target (private servers on this machine, "+
 		"MariaDB with innodb_flush_log_at_trx_commit=2 and its binlog on, PostgreSQL with fsync off, as internal/servers starts them). "+
 		"The loads are each server's own bulk path for the same rows into an empty table: \"mariadb < dump.sql\" of mariadb-dump's "+
 		"dump of the source (extended INSERTs), \"psql -f\" of pg_dump's dump of the sink's copy (COPY). verify compares the equal "+
