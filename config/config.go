@@ -29,6 +29,9 @@ type File struct {
 	Log Log
 	// HTTP is the API, metrics and dashboard listener.
 	HTTP HTTP
+	// HA is the high-availability section; its zero value (no
+	// Coordinator) runs every pipeline in this process alone.
+	HA HA
 	// Pipelines are the pipelines in the order of the file.
 	Pipelines []Pipeline
 }
@@ -53,6 +56,33 @@ type HTTP struct {
 	// TLSCert and TLSKey, when set, serve HTTPS.
 	TLSCert, TLSKey string
 }
+
+// HA is the `ha:` section: the pipelines are owned through leases on a
+// coordinator, so that several processes with the same config each run
+// the pipelines they own and take over those of a process that dies.
+type HA struct {
+	// Coordinator is the lease coordinator: an etcd:// or zk:// URL, or
+	// "source" for each pipeline's own source database (MySQL GET_LOCK,
+	// PostgreSQL advisory locks). Empty: no high availability.
+	Coordinator string
+	// Instance names this process in leases, status and metrics; it must
+	// differ between the processes of one deployment. Empty: HOST:PID.
+	Instance string
+	// TTL is how long a lease outlives its holder's last renewal (0: the
+	// lease package's default, 10 s).
+	TTL time.Duration
+	// StopMargin is how long before its lease can expire a holder that
+	// cannot renew stops delivering (0: the default, 2 s or TTL/4).
+	StopMargin time.Duration
+	// SpreadDelay is how long a pipeline must have had no owner before
+	// an instance that already holds its share of the pipelines takes it
+	// (0: the default, TTL/2).
+	SpreadDelay time.Duration
+}
+
+// Source is the Coordinator value that locks each pipeline on its own
+// source database.
+const Source = "source"
 
 // Default settings of a pipeline.
 const (
@@ -137,6 +167,9 @@ type Options struct {
 	// CheckState, when set, checks a state setting that is a checkpoint
 	// store URL (etcd://, zk://, mysql://, …) without connecting.
 	CheckState func(raw string) error
+	// CheckCoordinator, when set, checks ha.coordinator when it is a URL
+	// without connecting.
+	CheckCoordinator func(raw string) error
 }
 
 // Error is one problem of a config file: where it is and what is wrong.
@@ -234,7 +267,7 @@ func (l *loader) file(root *node) *File {
 		l.fail(nil, "", "empty file: want a pipelines: section")
 		return f
 	}
-	m := l.mapping(root, "", "log", "http", "pipelines")
+	m := l.mapping(root, "", "log", "http", "ha", "pipelines")
 	if m == nil {
 		return f
 	}
@@ -260,6 +293,9 @@ func (l *loader) file(root *node) *File {
 	}
 	if n := m["http"]; n != nil {
 		l.http(n, &f.HTTP)
+	}
+	if n := m["ha"]; n != nil {
+		l.ha(n, &f.HA)
 	}
 	pn := m["pipelines"]
 	if pn == nil {
@@ -296,6 +332,9 @@ func (l *loader) file(root *node) *File {
 			l.fail(kv.key, key+".id", "checkpoint id %q in %s is also pipeline %s's: two pipelines would overwrite each other's position", p.ID, p.State, other)
 		}
 		ids[k] = name
+		if f.HA.Coordinator != "" && !strings.Contains(p.State, "://") {
+			l.fail(kv.key, key+".state", "%s is a file of this machine: with ha, every instance must read the checkpoint the owner saved (etcd://, zk://, mysql://, postgres:// or redis://)", p.State)
+		}
 		f.Pipelines = append(f.Pipelines, p)
 	}
 	return f
@@ -335,6 +374,53 @@ func (l *loader) http(n *pair, h *HTTP) {
 	}
 	if h.TLSCert != "" {
 		h.TLSCert, h.TLSKey = l.abs(h.TLSCert), l.abs(h.TLSKey)
+	}
+}
+
+func (l *loader) ha(n *pair, h *HA) {
+	m := l.mapping(n.value, "ha", "coordinator", "instance", "ttl", "stop-margin", "spread-delay")
+	if m == nil {
+		return
+	}
+	v := m["coordinator"]
+	if v == nil {
+		l.fail(n.key, "ha.coordinator", "missing: an etcd:// or zk:// URL, or source")
+	} else if s, ok := l.str(v, "ha.coordinator"); ok {
+		h.Coordinator = s
+		switch {
+		case s == "":
+			l.fail(v.value, "ha.coordinator", "empty: an etcd:// or zk:// URL, or source")
+		case s == Source:
+		case l.opts.CheckCoordinator != nil:
+			if err := l.opts.CheckCoordinator(s); err != nil {
+				l.fail(v.value, "ha.coordinator", "%v", err)
+			}
+		}
+	}
+	if v := m["instance"]; v != nil {
+		if s, ok := l.str(v, "ha.instance"); ok {
+			h.Instance = s
+			if s == "" {
+				l.fail(v.value, "ha.instance", "empty: leave it out for HOST:PID")
+			}
+		}
+	}
+	for key, dst := range map[string]*time.Duration{"ttl": &h.TTL, "stop-margin": &h.StopMargin, "spread-delay": &h.SpreadDelay} {
+		if v := m[key]; v != nil {
+			if s, ok := l.str(v, "ha."+key); ok {
+				d, err := time.ParseDuration(s)
+				if err != nil || d <= 0 {
+					l.fail(v.value, "ha."+key, "%q: want a positive duration such as 10s", s)
+				}
+				*dst = d
+			}
+		}
+	}
+	if h.TTL > 0 && h.StopMargin > h.TTL/2 {
+		l.fail(m["stop-margin"].value, "ha.stop-margin", "%s is over half the ttl %s: a holder must stop well before its lease can expire", h.StopMargin, h.TTL)
+	}
+	if h.TTL == 0 && h.StopMargin > 5*time.Second {
+		l.fail(m["stop-margin"].value, "ha.stop-margin", "%s is over half the default ttl 10s", h.StopMargin)
 	}
 }
 

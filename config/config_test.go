@@ -105,7 +105,7 @@ func TestErrors(t *testing.T) {
 		name, text string
 		want       []string
 	}{
-		{"unknown top key", "pipelines:\n  a: {source: 'mysql://h/'}\nlogs: {}\n", []string{"c.yaml:3: logs: unknown key (known: log, http, pipelines)"}},
+		{"unknown top key", "pipelines:\n  a: {source: 'mysql://h/'}\nlogs: {}\n", []string{"c.yaml:3: logs: unknown key (known: log, http, ha, pipelines)"}},
 		{"unknown pipeline key", "pipelines:\n  a:\n    source: mysql://h/\n    sink: stdout://\n", []string{"c.yaml:4: pipelines.a.sink: unknown key (known: source, to,"}},
 		{"duplicate name", "pipelines:\n  a:\n    source: mysql://h/\n  a:\n    source: mysql://h/\n", []string{"c.yaml:4: pipelines.a: given twice (first at line 2)"}},
 		{"missing env", "pipelines:\n  a:\n    source: mysql://u:${NOPE}@h/\n", []string{"c.yaml:3: pipelines.a.source: environment variable NOPE is not set"}},
@@ -130,6 +130,10 @@ func TestErrors(t *testing.T) {
 		{"merge key", "base: &b {source: x://}\npipelines:\n  a:\n    <<: *b\n", []string{"c.yaml:4: YAML: merge keys"}},
 		{"level", "log: {level: loud}\npipelines:\n  a: {source: x://}\n", []string{"c.yaml:1: log.level: \"loud\""}},
 		{"delivery twice", "pipelines:\n  a:\n    source: x://\n    to: kafka://k/?delivery=at-least-once\n    delivery: exactly-once\n", []string{"c.yaml:5: pipelines.a.delivery: the sink URL gives delivery too"}},
+		{"ha no coordinator", "ha: {ttl: 5s}\npipelines:\n  a: {source: x://, state: 'etcd://e/p'}\n", []string{"c.yaml:1: ha.coordinator: missing"}},
+		{"ha bad ttl", "ha: {coordinator: source, ttl: soon}\npipelines:\n  a: {source: x://, state: 'etcd://e/p'}\n", []string{"c.yaml:1: ha.ttl: \"soon\""}},
+		{"ha margin", "ha:\n  coordinator: source\n  ttl: 4s\n  stop-margin: 3s\npipelines:\n  a: {source: x://, state: 'etcd://e/p'}\n", []string{"c.yaml:4: ha.stop-margin: 3s is over half the ttl 4s"}},
+		{"ha file state", "ha: {coordinator: source}\npipelines:\n  a: {source: x://}\n", []string{"c.yaml:3: pipelines.a.state:", "with ha, every instance must read"}},
 		{"several", "pipelines:\n  a:\n    source: x://\n    color: red\n  b:\n    to: stdout://\n", []string{"c.yaml:4: pipelines.a.color: unknown key", "c.yaml:5: pipelines.b.source: missing"}},
 	}
 	for _, c := range cases {
@@ -256,4 +260,27 @@ func writeFile(t *testing.T, dir, name, text string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestHA(t *testing.T) {
+	text := "ha:\n  coordinator: etcd://e:2379/sluice\n  instance: ${NODE}\n  ttl: 6s\n  stop-margin: 1500ms\n  spread-delay: 2s\npipelines:\n  a: {source: x://, state: 'etcd://e:2379/sluice'}\n"
+	var checked string
+	f, err := Parse("c.yaml", []byte(text), Options{Getenv: env(map[string]string{"NODE": "n2"}),
+		CheckCoordinator: func(raw string) error { checked = raw; return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := HA{Coordinator: "etcd://e:2379/sluice", Instance: "n2", TTL: 6 * time.Second, StopMargin: 1500 * time.Millisecond, SpreadDelay: 2 * time.Second}
+	if f.HA != want || checked != want.Coordinator {
+		t.Errorf("ha %+v (checked %q), want %+v", f.HA, checked, want)
+	}
+	_, err = Parse("c.yaml", []byte(text), Options{Getenv: env(map[string]string{"NODE": "n2"}),
+		CheckCoordinator: func(string) error { return errors.New("unknown scheme") }})
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:2: ha.coordinator: unknown scheme") {
+		t.Errorf("bad coordinator: %v", err)
+	}
+	f, err = Parse("c.yaml", []byte("pipelines:\n  a: {source: x://}\n"), Options{})
+	if err != nil || f.HA != (HA{}) {
+		t.Errorf("no ha section: %+v, %v", f.HA, err)
+	}
 }

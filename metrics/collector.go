@@ -7,7 +7,7 @@ import (
 
 // States are the values of the state label of sluice_pipeline_state, the
 // supervisor's states.
-var States = []string{"starting", "running", "paused", "retrying", "finished", "stopped"}
+var States = []string{"starting", "standby", "running", "paused", "retrying", "finished", "stopped"}
 
 // Families lists every pipeline metric: name, type and help, in the order
 // they are written.
@@ -33,6 +33,10 @@ var Families = []struct{ Name, Type, Help string }{
 	{"sluice_pipeline_snapshot_tables", "gauge", "Tables the snapshot reads."},
 	{"sluice_pipeline_snapshot_running", "gauge", "1 while the pipeline's snapshot runs, 0 once it is complete."},
 	{"sluice_pipeline_state", "gauge", "1 for the pipeline's current state, 0 for the others."},
+	{"sluice_pipeline_owned", "gauge", "High availability: 1 while this instance holds the pipeline's lease, 0 while it stands by."},
+	{"sluice_pipeline_owner", "gauge", "High availability: 1 for the instance holding the pipeline's lease, as this instance last saw it (owner label; absent when nobody holds it)."},
+	{"sluice_pipeline_lease_expiry_timestamp_seconds", "gauge", "High availability: Unix time at which this instance's lease of the pipeline ends at the earliest unless renewed (absent unless owned)."},
+	{"sluice_pipeline_takeovers_total", "counter", "High availability: leases of the pipeline this instance acquired (it started owning the pipeline)."},
 }
 
 // pipelineFamilies returns the pipeline metrics of every pipeline.
@@ -135,5 +139,19 @@ func (p *Pipeline) collect(fams map[string]*family, now time.Time) {
 			v = 1
 		}
 		add("sluice_pipeline_state", v, pl("state", st)...)
+	}
+	if o := t.Ownership; o != nil {
+		owned := 0.0
+		if o.Owned {
+			owned = 1
+		}
+		add("sluice_pipeline_owned", owned, pl()...)
+		if o.Owner != "" {
+			add("sluice_pipeline_owner", 1, "owner", o.Owner, "pipeline", p.name)
+		}
+		if o.Owned && !o.Expires.IsZero() {
+			add("sluice_pipeline_lease_expiry_timestamp_seconds", float64(o.Expires.UnixNano())/1e9, pl()...)
+		}
+		add("sluice_pipeline_takeovers_total", float64(t.Takeovers), pl()...)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -38,6 +39,7 @@ type Set struct {
 	mu        sync.Mutex
 	pipelines map[string]*Pipeline
 	order     []string
+	instances atomic.Int64 // live HA instances + 1; 0: not in HA
 }
 
 // New returns an empty Set.
@@ -115,6 +117,7 @@ type family struct {
 func (s *Set) Write(w *bufio.Writer) {
 	now := time.Now()
 	fams := s.pipelineFamilies(now)
+	fams = append(fams, s.haFamilies()...)
 	fams = append(fams, s.processFamilies(now)...)
 	for _, f := range fams {
 		if len(f.samples) == 0 {
@@ -210,4 +213,19 @@ func statm() (rss, vsz int64, ok bool) {
 	}
 	page := int64(os.Getpagesize())
 	return res * page, pages * page, true
+}
+
+// SetInstances records how many instances of a highly available
+// deployment are live (sluice_ha_instances); negative: not in HA.
+func (s *Set) SetInstances(n int) { s.instances.Store(int64(n) + 1) }
+
+// haFamilies is sluice_ha_instances, in high availability only.
+func (s *Set) haFamilies() []family {
+	n := s.instances.Load() - 1
+	if n < 0 {
+		return nil
+	}
+	return []family{{name: "sluice_ha_instances", typ: "gauge",
+		help: "High availability: the live instances of the deployment (holders of a membership lease) as this instance last counted them.",
+		samples: []sample{{value: float64(n)}}}}
 }

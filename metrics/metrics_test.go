@@ -102,7 +102,10 @@ func TestLint(t *testing.T) {
 		p.Delivered(2, 2, 10, time.Millisecond)
 		p.Checkpointed(change.Position{})
 		p.SetSourceLag(&SourceLag{Bytes: 1, Seconds: -1, Retained: 5})
+		p.SetOwnership(&Ownership{Owner: "sluice-2", Owned: name == "a", Expires: time.Now().Add(time.Second)})
+		p.TookOver()
 	}
+	s.SetInstances(2)
 	text := scrape(t, s)
 	// client_golang's own parser reads it…
 	parser := expfmt.NewTextParser(model.LegacyValidation)
@@ -152,6 +155,8 @@ func TestDocumented(t *testing.T) {
 	p.Checkpointed(change.Position{})
 	p.SetSourceLag(&SourceLag{})
 	p.SetSnapshot(&SnapshotProgress{TablesDone: 1, Tables: 2, Rows: 10, Estimated: 20})
+	p.SetOwnership(&Ownership{Owner: "a", Owned: true, Expires: time.Now()})
+	s.SetInstances(3)
 	var exported []string
 	for _, m := range regexp.MustCompile(`(?m)^# TYPE (sluice_[a-z_]+) `).FindAllStringSubmatch(scrape(t, s), -1) {
 		exported = append(exported, m[1])

@@ -43,6 +43,8 @@ type Pipeline struct {
 	queue     atomic.Pointer[func() int64]
 	sourceLag atomic.Pointer[SourceLag]
 	snapshot  atomic.Pointer[SnapshotProgress]
+	ownership atomic.Pointer[Ownership]
+	takeovers atomic.Int64
 
 	// Tail receives every delivered batch while someone watches.
 	Tail Tail
@@ -200,6 +202,25 @@ type SnapshotProgress struct {
 // SetSnapshot records the latest snapshot progress.
 func (p *Pipeline) SetSnapshot(s *SnapshotProgress) { p.snapshot.Store(s) }
 
+// Ownership is who owns a pipeline run in high availability (sluice run
+// with ha:), as this instance knows it.
+type Ownership struct {
+	// Owner is the instance holding the pipeline's lease ("": none).
+	Owner string
+	// Owned is whether this instance holds it.
+	Owned bool
+	// Expires is when this instance's lease ends at the earliest unless
+	// renewed (zero unless Owned).
+	Expires time.Time
+}
+
+// SetOwnership records the pipeline's ownership (nil: no high
+// availability).
+func (p *Pipeline) SetOwnership(o *Ownership) { p.ownership.Store(o) }
+
+// TookOver counts a lease of the pipeline this instance acquired.
+func (p *Pipeline) TookOver() { p.takeovers.Add(1) }
+
 // Totals is a copy of a pipeline's counters at one moment, for the API.
 type Totals struct {
 	Read, Written, Bytes, Batches, Checkpoints int64
@@ -211,6 +232,8 @@ type Totals struct {
 	LastSaved                                  change.Position
 	SourceLag                                  *SourceLag
 	Snapshot                                   *SnapshotProgress
+	Ownership                                  *Ownership
+	Takeovers                                  int64
 }
 
 // Totals returns the pipeline's counters now.
@@ -220,6 +243,7 @@ func (p *Pipeline) Totals() Totals {
 		Checkpoints: p.checkpoints.Load(), SinkErrors: p.sinkErrors.Load(), SourceErrors: p.sourceErrors.Load(),
 		StoreErrors: p.storeErrors.Load(), Retries: p.retries.Load(), Reconnects: p.reconnects.Load(),
 		LastLag: time.Duration(p.lastLag.Load()), SourceLag: p.sourceLag.Load(), Snapshot: p.snapshot.Load(),
+		Ownership: p.ownership.Load(), Takeovers: p.takeovers.Load(),
 	}
 	if f := p.queue.Load(); f != nil {
 		t.QueueBytes = (*f)()

@@ -43,6 +43,9 @@ type State string
 const (
 	// Starting: opening its source, sink and store.
 	Starting State = "starting"
+	// Standby: in high availability, another instance owns the
+	// pipeline (or nobody yet); this one takes it over when it can.
+	Standby State = "standby"
 	// Running: streaming.
 	Running State = "running"
 	// Paused: stopped on request (or paused: true in the config), its
@@ -91,6 +94,9 @@ type Options struct {
 	// ErrSnapshotUnsupported for a source that cannot. Nil: Snapshot
 	// returns ErrSnapshotUnsupported.
 	Snapshot func(ctx context.Context, p config.Pipeline, tables []change.Namespace) (string, error)
+	// HA, when set, runs each pipeline only while this process holds its
+	// lease (see HA); nil runs every pipeline.
+	HA *HA
 }
 
 // Supervisor runs pipelines. Its methods are safe for concurrent use.
@@ -98,6 +104,8 @@ type Supervisor struct {
 	opts   Options
 	log    *slog.Logger
 	stores *storeCache
+	ha     *owner // nil without HA
+	haErr  error  // HA options that cannot work
 
 	mu     sync.Mutex
 	units  map[string]*unit
@@ -119,7 +127,45 @@ func New(opts Options) *Supervisor {
 	if opts.Stores == nil {
 		opts.Stores = stores.Builtin()
 	}
-	return &Supervisor{opts: opts, log: opts.Logger, stores: newStores(opts.Stores), units: map[string]*unit{}}
+	s := &Supervisor{opts: opts, log: opts.Logger, stores: newStores(opts.Stores), units: map[string]*unit{}}
+	if opts.HA != nil {
+		h, err := opts.HA.withDefaults()
+		if err != nil {
+			s.haErr = fmt.Errorf("ha: %w", err)
+		} else {
+			s.ha = newOwner(s, h)
+		}
+	}
+	return s
+}
+
+// Instance is the name this process holds leases under in high
+// availability ("" without).
+func (s *Supervisor) Instance() string {
+	if s.ha == nil {
+		return ""
+	}
+	return s.ha.instance()
+}
+
+// Instances are the live instances of a highly available deployment as
+// this one last saw them (nil without HA).
+func (s *Supervisor) Instances() []string {
+	if s.ha == nil {
+		return nil
+	}
+	return s.ha.standbys("")
+}
+
+// ordered returns the units in config order.
+func (s *Supervisor) ordered() []*unit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*unit, 0, len(s.order))
+	for _, n := range s.order {
+		out = append(out, s.units[n])
+	}
+	return out
 }
 
 // Metrics returns the metrics Set the pipelines report to.
@@ -213,6 +259,9 @@ func (s *Supervisor) Close() {
 		}()
 	}
 	wg.Wait()
+	if s.ha != nil {
+		s.ha.close()
+	}
 	s.stores.closeAll()
 }
 
@@ -315,6 +364,28 @@ type Status struct {
 	NextRetry time.Time
 	// Totals are the pipeline's counters.
 	Totals metrics.Totals
+	// HA is the pipeline's ownership in high availability (nil without).
+	HA *Ownership
+}
+
+// Ownership is who owns a pipeline in high availability.
+type Ownership struct {
+	// Instance is this process's name.
+	Instance string
+	// Owner is the instance holding the pipeline's lease, as this one
+	// last saw it ("": nobody).
+	Owner string
+	// Owned is whether this instance holds it; Expires is then when the
+	// lease ends at the earliest unless renewed, and Token its fencing
+	// token.
+	Owned   bool
+	Expires time.Time
+	Token   uint64
+	// Standbys are the other live instances.
+	Standbys []string
+	// Takeovers counts the leases of the pipeline this instance
+	// acquired.
+	Takeovers int64
 }
 
 // Status returns the status of the pipeline named name.
@@ -341,13 +412,14 @@ func (s *Supervisor) List() []Status {
 	return out
 }
 
-// Ready reports whether every pipeline is running, deliberately paused or
-// finished, and lists those that are not.
+// Ready reports whether every pipeline is running, deliberately paused,
+// finished or (in high availability) standing by, and lists those that
+// are not.
 func (s *Supervisor) Ready() (bool, []string) {
 	var not []string
 	for _, st := range s.List() {
 		switch st.State {
-		case Running, Paused, Finished:
+		case Running, Paused, Finished, Standby:
 		default:
 			not = append(not, st.Name)
 		}

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/format"
+	"github.com/sluice-cdc/sluice/lease"
 	"github.com/sluice-cdc/sluice/metrics"
 	"github.com/sluice-cdc/sluice/pipeline"
 	"github.com/sluice-cdc/sluice/sink"
@@ -54,6 +56,8 @@ type unit struct {
 	lag       *source.Lag
 	started   bool
 	done      chan struct{}
+	lease     lease.Lease // held in high availability
+	owner     string      // the lease's holder as last seen
 }
 
 func (s *Supervisor) newUnit(p config.Pipeline) *unit {
@@ -135,6 +139,7 @@ func (u *unit) loop() {
 	for {
 		c := u.take()
 		if c == cmdStop {
+			u.dropLease()
 			u.setState(Stopped)
 			return
 		}
@@ -142,10 +147,19 @@ func (u *unit) loop() {
 		paused := u.paused
 		u.mu.Unlock()
 		if paused {
+			u.dropLease()
 			u.setState(Paused)
 			u.log.Info("pipeline paused")
 			<-u.wake
 			continue
+		}
+		var held lease.Lease
+		if u.s.ha != nil {
+			if held = u.heldLease(); held == nil {
+				u.setState(Standby)
+				<-u.wake
+				continue
+			}
 		}
 		u.setState(Starting)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -155,8 +169,18 @@ func (u *unit) loop() {
 			cancel() // a command came in between take and here
 		}
 		u.mu.Unlock()
+		if held != nil {
+			// Stop delivering the moment the lease is lost.
+			go func() {
+				select {
+				case <-held.Lost():
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+		}
 		began := time.Now()
-		stage, err := u.runOnce(ctx)
+		stage, err := u.runOnce(ctx, held)
 		cancel()
 		u.mu.Lock()
 		u.cancelRun = nil
@@ -170,6 +194,15 @@ func (u *unit) loop() {
 		case cmdRestart:
 			failures = 0
 			u.log.Info("pipeline restarting")
+			continue
+		}
+		if held != nil && (held.Err() != nil || errors.Is(err, checkpoint.ErrFenced)) {
+			why := held.Err()
+			if why == nil {
+				why = err
+			}
+			u.log.Warn("ha: lease lost, pipeline stopped; standing by", "err", address.RedactError(why, u.cfg.State).Error())
+			u.dropLease()
 			continue
 		}
 		if err == nil {
@@ -192,7 +225,13 @@ func (u *unit) loop() {
 		u.setState(Retrying)
 		u.log.Error("pipeline failed, retrying", "stage", string(stage), "attempt", failures, "wait", wait.Round(time.Millisecond), "err", msg)
 		t := time.NewTimer(wait)
+		var lost <-chan struct{}
+		if held != nil {
+			lost = held.Lost()
+		}
 		select {
+		case <-lost:
+			t.Stop()
 		case <-t.C:
 			u.m.Retried()
 		case <-u.wake:
@@ -223,8 +262,11 @@ func backoff(lo, hi time.Duration, n int) time.Duration {
 
 // runOnce opens the pipeline's parts, runs it until ctx ends or it stops,
 // and closes them. It returns the run's error and the stage it came from.
-func (u *unit) runOnce(ctx context.Context) (metrics.Stage, error) {
+func (u *unit) runOnce(ctx context.Context, held lease.Lease) (metrics.Stage, error) {
 	c := u.cfg
+	if u.s.haErr != nil {
+		return metrics.StageStore, u.s.haErr
+	}
 	filter, err := pipeline.NewFilter(c.Filter)
 	if err != nil {
 		return metrics.StageSource, err
@@ -258,6 +300,19 @@ func (u *unit) runOnce(ctx context.Context) (metrics.Stage, error) {
 		}
 		defer u.s.stores.release(c.State)
 		store = st
+	}
+	if held != nil {
+		// Fence the checkpoint for this holder before the pipeline loads
+		// the position it resumes from.
+		f, ok := store.(checkpoint.Fencer)
+		if !ok {
+			return metrics.StageStore, fmt.Errorf("ha: the checkpoint store %s cannot be fenced: with ha, state must be a shared store (etcd://, zk://, mysql://, postgres://, redis://)", address.Redact(c.State))
+		}
+		bound, err := lease.Bind(ctx, f, held, c.ID)
+		if err != nil {
+			return metrics.StageStore, err
+		}
+		store = bound
 	}
 	tracked := &trackedSource{Source: src}
 	p, err := pipeline.New(tracked, out, store,
@@ -376,6 +431,17 @@ func (u *unit) status() Status {
 	if st.State != Retrying {
 		st.NextRetry = time.Time{}
 	}
+	if u.s.ha != nil {
+		u.mu.Lock()
+		o := &Ownership{Instance: u.s.ha.instance(), Owner: u.owner, Owned: u.lease != nil}
+		if u.lease != nil {
+			o.Expires, o.Token = u.lease.Expires(), u.lease.Fence().Token
+		}
+		u.mu.Unlock()
+		o.Standbys = u.s.ha.standbys(o.Owner)
+		o.Takeovers = u.m.Totals().Takeovers
+		st.HA = o
+	}
 	st.Totals = u.m.Totals()
 	st.Checkpointed = st.Totals.LastSaved
 	if run != nil {
@@ -465,4 +531,95 @@ func (s *storeCache) closeAll() {
 		r.s.Close()
 		delete(s.files, p)
 	}
+}
+
+// isPaused reports whether the pipeline is paused (or being paused).
+func (u *unit) isPaused() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.paused
+}
+
+// holds reports whether this instance holds the pipeline's lease.
+func (u *unit) holds() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.lease != nil
+}
+
+// standingBy reports whether the unit waits for a lease.
+func (u *unit) standingBy() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.standby()
+}
+
+func (u *unit) standby() bool {
+	return u.started && u.state == Standby && u.lease == nil && !u.paused && u.pending == cmdNone
+}
+
+// offer hands the unit a lease it may run under; false if it no longer
+// waits for one (the caller releases it).
+func (u *unit) offer(l lease.Lease) bool {
+	u.mu.Lock()
+	if !u.standby() {
+		u.mu.Unlock()
+		return false
+	}
+	u.lease, u.owner = l, u.s.ha.instance()
+	u.mu.Unlock()
+	u.m.TookOver()
+	u.m.SetOwnership(ownership("", l, u.s.ha.instance()))
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// setOwner records the lease's holder as the coordinator says, while this
+// instance does not hold it.
+func (u *unit) setOwner(who string) {
+	u.mu.Lock()
+	if u.lease != nil {
+		u.mu.Unlock()
+		return
+	}
+	u.owner = who
+	u.mu.Unlock()
+	u.m.SetOwnership(ownership(who, nil, ""))
+}
+
+// heldLease returns the lease the unit holds, nil if none; a lease found
+// lost is dropped.
+func (u *unit) heldLease() lease.Lease {
+	u.mu.Lock()
+	l := u.lease
+	u.mu.Unlock()
+	if l != nil && l.Err() != nil {
+		u.log.Warn("ha: lease lost; standing by", "err", l.Err().Error())
+		u.dropLease()
+		return nil
+	}
+	return l
+}
+
+// dropLease releases the lease the unit holds, if any.
+func (u *unit) dropLease() {
+	u.mu.Lock()
+	l := u.lease
+	u.lease = nil
+	if l != nil {
+		u.owner = ""
+	}
+	u.mu.Unlock()
+	if l == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := l.Release(ctx); err != nil {
+		u.log.Warn("ha: releasing the lease failed (it expires by itself)", "err", err.Error())
+	}
+	u.m.SetOwnership(ownership("", nil, ""))
 }

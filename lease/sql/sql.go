@@ -394,3 +394,45 @@ func (ls *Lease) close(why error) error {
 	})
 	return err
 }
+
+// lockParams are the parameters of a source URL that say how to connect,
+// kept by SourceURL: MySQL's TLS settings (sqlconn's, as source/mysql's)
+// and libpq's connection keywords.
+var lockParams = map[string][]string{
+	"mysql": {"tls", "tls-ca", "tls-cert", "tls-key", "tls-server-name"},
+	"postgres": {"host", "port", "dbname", "user", "password", "passfile", "connect_timeout",
+		"sslmode", "sslkey", "sslcert", "sslcertmode", "sslrootcert", "sslnegotiation", "sslpassword", "sslsni",
+		"krbspn", "krbsrvname", "target_session_attrs", "service", "servicefile", "channel_binding", "require_auth"},
+}
+
+// SourceURL returns the lease URL that locks on the database a MySQL,
+// MariaDB or PostgreSQL source URL reads: the same address, user and
+// database, with only the parameters that say how to connect (the
+// source's own, such as server-id or slot, dropped). It is how `sluice
+// run` with ha.coordinator: source holds each pipeline's lease on its
+// own source database.
+func SourceURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("source URL: %w", address.ErrMalformed)
+	}
+	kind := strings.ToLower(u.Scheme)
+	switch kind {
+	case "mysql", "mariadb":
+		kind = "mysql"
+	case "postgres", "postgresql":
+		kind = "postgres"
+	default:
+		return "", fmt.Errorf("a %s source has no lock to hold leases with: want a mysql, mariadb or postgres source, or an etcd:// or zk:// coordinator", u.Scheme)
+	}
+	q := u.Query()
+	keep := url.Values{}
+	for _, k := range lockParams[kind] {
+		if v, ok := q[k]; ok {
+			keep[k] = v
+		}
+	}
+	u.RawQuery = keep.Encode()
+	u.Fragment = ""
+	return u.String(), nil
+}

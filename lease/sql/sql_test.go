@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,22 @@ func TestLockNames(t *testing.T) {
 	k2, _, _ := pgKey("b")
 	if k1 == k2 {
 		t.Fatal("pgKey collides for a and b")
+	}
+}
+
+func TestSourceURL(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"mysql://repl:pw@db:3306/?server-id=7&gtid=on&tls=on&tls-ca=/ca.pem", "mysql://repl:pw@db:3306/?tls=on&tls-ca=%2Fca.pem"},
+		{"mariadb://u@db/", "mariadb://u@db/"},
+		{"postgres://u:p@pg:5432/shop?slot=s&publication=p&sslmode=require", "postgres://u:p@pg:5432/shop?sslmode=require"},
+	}
+	for _, c := range cases {
+		got, err := SourceURL(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("SourceURL(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+	if _, err := SourceURL("mongodb://m/"); err == nil || !strings.Contains(err.Error(), "a mongodb source has no lock") {
+		t.Errorf("mongodb: %v", err)
 	}
 }

@@ -1,0 +1,393 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sluice-cdc/sluice/address"
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/lease"
+	sqllease "github.com/sluice-cdc/sluice/lease/sql"
+	"github.com/sluice-cdc/sluice/leases"
+	"github.com/sluice-cdc/sluice/metrics"
+)
+
+// DefaultMaxInstances is how many instances HA counts as live at most
+// (the membership names it tries).
+const DefaultMaxInstances = 16
+
+// HA runs the supervisor's pipelines in high availability: several
+// processes with the same config each run only the pipelines whose lease
+// they hold (package lease), and take over those of a process that dies.
+//
+// # Ownership
+//
+// Every pipeline is an election on the coordinator, named after the
+// pipeline. A pipeline runs only while this process holds its lease: its
+// checkpoint store is bound to the lease (lease.Bind, so a deposed owner's
+// late save is refused), and its run is cancelled the moment the lease's
+// Lost closes — StopMargin before the lease can have expired on the
+// coordinator when renewals fail, at once when the coordinator says it is
+// gone. It then stands by and campaigns again.
+//
+// # Spreading the pipelines
+//
+// Every instance also holds one membership lease, the first free of the
+// names "~member-0" … "~member-(MaxInstances−1)"; the live instances are
+// those names' holders. Every Poll, an instance looks at the pipelines it
+// does not own and takes (TryAcquire) at most one that nobody holds:
+//
+//   - at once while it owns fewer than ⌊P/N⌋ (P pipelines not paused, N
+//     live instances);
+//   - after the pipeline has had no owner for SpreadDelay/2 while it owns
+//     fewer than ⌈P/N⌉;
+//   - after SpreadDelay otherwise (the rest: an instance never leaves a
+//     pipeline without an owner for longer).
+//
+// It looks at the pipelines starting from one its membership index
+// chooses, so that instances started together begin with different ones,
+// and takes nothing during its first SpreadDelay, so that the instances
+// of a deployment started together all count as live before any takes
+// its share. Three instances and four pipelines end up owning 2, 1 and 1.
+// An instance does not give a pipeline up to spread them again: a
+// pipeline moves only when its owner dies, stops, pauses it or loses its
+// lease (so a restarted instance stands by until the next takeover).
+//
+// A standby takes over a dead owner's pipeline TTL after the owner's last
+// renewal (when the coordinator frees its lease) plus up to one Poll, plus
+// SpreadDelay/2 when the survivors already own their share, plus the
+// coordinator's own settling (the SQL locks wait TTL/3 + StopMargin).
+type HA struct {
+	// Coordinator is the lease URL (etcd://, zk://, or any scheme of
+	// Leases), or config.Source: each pipeline's lease is a lock on its
+	// own source database (lease/sql.SourceURL), and the membership
+	// leases are on the first pipeline's.
+	Coordinator string
+	// Leases opens Coordinator; nil is leases.Builtin().
+	Leases *lease.Registry
+	// Lease is the lockers' options: Owner names this instance (empty:
+	// HOST:PID), TTL and StopMargin (the lease package's defaults when
+	// zero).
+	Lease lease.Options
+	// SpreadDelay: see Spreading the pipelines. Default TTL/2.
+	SpreadDelay time.Duration
+	// Poll is how often the instance looks at the pipelines it does not
+	// own. Default TTL/4, at most a second.
+	Poll time.Duration
+	// MaxInstances bounds the instances counted as live (default
+	// DefaultMaxInstances); more can run, standing by for the rest.
+	MaxInstances int
+}
+
+// FromConfig returns the HA options of a config's ha section (nil when it
+// has none), with reg opening the coordinator (nil: leases.Builtin()).
+func FromConfig(h config.HA, reg *lease.Registry) *HA {
+	if h.Coordinator == "" {
+		return nil
+	}
+	return &HA{Coordinator: h.Coordinator, Leases: reg, SpreadDelay: h.SpreadDelay,
+		Lease: lease.Options{Owner: h.Instance, TTL: h.TTL, StopMargin: h.StopMargin}}
+}
+
+func (h HA) withDefaults() (HA, error) {
+	if h.Leases == nil {
+		h.Leases = leases.Builtin()
+	}
+	o, err := h.Lease.WithDefaults()
+	if err != nil {
+		return h, err
+	}
+	h.Lease = o
+	if h.SpreadDelay <= 0 {
+		h.SpreadDelay = h.Lease.TTL / 2
+	}
+	if h.Poll <= 0 {
+		h.Poll = min(h.Lease.TTL/4, time.Second)
+	}
+	if h.MaxInstances <= 0 {
+		h.MaxInstances = DefaultMaxInstances
+	}
+	return h, nil
+}
+
+// memberName is the membership lease of slot i; '~' keeps it apart from
+// pipeline names.
+func memberName(i int) string { return "~member-" + strconv.Itoa(i) }
+
+// owner is the supervisor's side of HA: the lockers, the membership and
+// the loop that hands leases to the units.
+type owner struct {
+	s    *Supervisor
+	opts HA
+
+	mu      sync.Mutex
+	lockers map[string]lease.Locker // by lease URL
+	member  lease.Lease
+	slot    int
+	joined  time.Time
+	live    []string             // instances holding a membership lease
+	free    map[string]time.Time // pipeline → first seen without an owner
+	closed  bool
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+func newOwner(s *Supervisor, opts HA) *owner {
+	ctx, cancel := context.WithCancel(context.Background())
+	o := &owner{s: s, opts: opts, lockers: map[string]lease.Locker{}, free: map[string]time.Time{}, stop: cancel, done: make(chan struct{})}
+	go o.loop(ctx)
+	return o
+}
+
+// Instance is the name this instance holds leases under.
+func (o *owner) instance() string { return o.opts.Lease.Owner }
+
+// lockURL is the lease URL of a pipeline.
+func (o *owner) lockURL(source string) (string, error) {
+	if o.opts.Coordinator != config.Source {
+		return o.opts.Coordinator, nil
+	}
+	return sqllease.SourceURL(source)
+}
+
+// locker returns the (shared) locker of a lease URL.
+func (o *owner) locker(ctx context.Context, raw string) (lease.Locker, error) {
+	o.mu.Lock()
+	if l, ok := o.lockers[raw]; ok {
+		o.mu.Unlock()
+		return l, nil
+	}
+	o.mu.Unlock()
+	opts := o.opts.Lease
+	opts.Logger = o.s.log
+	l, err := lease.Open(ctx, o.opts.Leases, raw, opts)
+	if err != nil {
+		return nil, fmt.Errorf("ha: %w", err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if prev, ok := o.lockers[raw]; ok || o.closed {
+		l.Close()
+		if o.closed {
+			return nil, errors.New("ha: closed")
+		}
+		return prev, nil
+	}
+	o.lockers[raw] = l
+	return l, nil
+}
+
+// close stops the loop and releases every lease (the units have stopped).
+func (o *owner) close() {
+	o.stop()
+	<-o.done
+	o.mu.Lock()
+	o.closed = true
+	ls := o.lockers
+	o.lockers = map[string]lease.Locker{}
+	o.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+func (o *owner) loop(ctx context.Context) {
+	defer close(o.done)
+	t := time.NewTicker(o.opts.Poll)
+	defer t.Stop()
+	for {
+		o.round(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// membershipURL is where the membership leases live: the coordinator, or
+// the first pipeline's source.
+func (o *owner) membershipURL(units []*unit) (string, bool) {
+	if o.opts.Coordinator != config.Source {
+		return o.opts.Coordinator, true
+	}
+	for _, u := range units {
+		if raw, err := o.lockURL(u.cfg.Source); err == nil {
+			return raw, true
+		}
+	}
+	return "", false
+}
+
+// join holds a membership lease, taking the first free slot.
+func (o *owner) join(ctx context.Context, l lease.Locker) {
+	o.mu.Lock()
+	m := o.member
+	o.mu.Unlock()
+	if m != nil {
+		select {
+		case <-m.Lost():
+			o.s.log.Warn("ha: membership lease lost", "instance", o.instance(), "err", m.Err())
+		default:
+			return
+		}
+	}
+	for i := 0; i < o.opts.MaxInstances && ctx.Err() == nil; i++ {
+		got, err := l.TryAcquire(ctx, memberName(i))
+		if err != nil {
+			if !errors.Is(err, lease.ErrHeld) {
+				o.s.log.Warn("ha: cannot join", "instance", o.instance(), "err", address.RedactError(err, o.opts.Coordinator).Error())
+				return
+			}
+			continue
+		}
+		o.mu.Lock()
+		o.member, o.slot = got, i
+		if o.joined.IsZero() {
+			o.joined = time.Now()
+		}
+		o.mu.Unlock()
+		o.s.log.Info("ha: joined", "instance", o.instance(), "slot", i)
+		return
+	}
+}
+
+// members returns the live instances: the holders of the membership
+// leases.
+func (o *owner) members(ctx context.Context, l lease.Locker) []string {
+	var live []string
+	for i := 0; i < o.opts.MaxInstances; i++ {
+		who, err := l.Holder(ctx, memberName(i))
+		if err == nil && who != "" {
+			live = append(live, who)
+		}
+	}
+	sort.Strings(live)
+	return live
+}
+
+// round is one look at the pipelines: membership, owners, and at most one
+// lease taken.
+func (o *owner) round(ctx context.Context) {
+	units := o.s.ordered()
+	rctx, cancel := context.WithTimeout(ctx, max(o.opts.Lease.TTL, 5*time.Second))
+	defer cancel()
+	if raw, ok := o.membershipURL(units); ok {
+		if ml, err := o.locker(rctx, raw); err != nil {
+			o.s.log.Warn("ha: coordinator", "err", address.RedactError(err, raw).Error())
+		} else {
+			o.join(rctx, ml)
+			live := o.members(rctx, ml)
+			o.mu.Lock()
+			o.live = live
+			o.mu.Unlock()
+			o.s.opts.Metrics.SetInstances(len(live))
+		}
+	}
+	o.mu.Lock()
+	live, slot, joined := len(o.live), o.slot, o.joined
+	o.mu.Unlock()
+	live = max(live, 1)
+
+	wanting, held := 0, 0
+	for _, u := range units {
+		if !u.isPaused() {
+			wanting++
+		}
+		if u.holds() {
+			held++
+		}
+	}
+	floor, ceil := wanting/live, (wanting+live-1)/live
+	took := false
+	n := len(units)
+	start := 0
+	if n > 0 {
+		start = slot % n
+	}
+	now := time.Now()
+	for i := range n {
+		u := units[(start+i)%n]
+		raw, err := o.lockURL(u.cfg.Source)
+		if err != nil {
+			u.setOwner("")
+			continue
+		}
+		l, err := o.locker(rctx, raw)
+		if err != nil {
+			continue
+		}
+		if u.holds() {
+			continue
+		}
+		who, err := l.Holder(rctx, u.cfg.Name)
+		if err != nil {
+			continue
+		}
+		u.setOwner(who)
+		o.mu.Lock()
+		if who != "" {
+			delete(o.free, u.cfg.Name)
+		} else if _, ok := o.free[u.cfg.Name]; !ok {
+			o.free[u.cfg.Name] = now
+		}
+		freeFor := now.Sub(o.free[u.cfg.Name])
+		o.mu.Unlock()
+		if who != "" || took || !u.standingBy() || joined.IsZero() || now.Sub(joined) < o.opts.SpreadDelay {
+			continue
+		}
+		switch {
+		case held < floor:
+		case held < ceil && freeFor >= o.opts.SpreadDelay/2:
+		case freeFor >= o.opts.SpreadDelay:
+		default:
+			continue
+		}
+		got, err := l.TryAcquire(rctx, u.cfg.Name)
+		if err != nil {
+			if !errors.Is(err, lease.ErrHeld) {
+				u.log.Warn("ha: cannot take the lease", "err", address.RedactError(err, raw).Error())
+			}
+			continue
+		}
+		took = true
+		if !u.offer(got) {
+			got.Release(rctx)
+			continue
+		}
+		held++
+		o.mu.Lock()
+		delete(o.free, u.cfg.Name)
+		o.mu.Unlock()
+		u.log.Info("ha: lease acquired", "instance", o.instance(), "token", got.Fence().Token, "free_for", freeFor.Round(time.Millisecond).String(),
+			"held", held, "live", live)
+	}
+}
+
+// standbys are the live instances other than who.
+func (o *owner) standbys(who string) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := []string{}
+	for _, n := range o.live {
+		if n != who {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ownership is a unit's ownership for its metrics.
+func ownership(who string, l lease.Lease, self string) *metrics.Ownership {
+	m := &metrics.Ownership{Owner: who}
+	if l != nil {
+		m.Owned, m.Owner, m.Expires = true, self, l.Expires()
+	}
+	return m
+}
