@@ -170,6 +170,9 @@ type Options struct {
 	// CheckCoordinator, when set, checks ha.coordinator when it is a URL
 	// without connecting.
 	CheckCoordinator func(raw string) error
+	// Coordinator and Instance, when set, override (or supply)
+	// ha.coordinator and ha.instance: sluice run's --ha and --instance.
+	Coordinator, Instance string
 }
 
 // Error is one problem of a config file: where it is and what is wrong.
@@ -297,6 +300,17 @@ func (l *loader) file(root *node) *File {
 	if n := m["ha"]; n != nil {
 		l.ha(n, &f.HA)
 	}
+	if c := l.opts.Coordinator; c != "" {
+		f.HA.Coordinator = c
+		if c != Source && l.opts.CheckCoordinator != nil {
+			if err := l.opts.CheckCoordinator(c); err != nil {
+				l.fail(nil, "ha.coordinator", "--ha %v", err)
+			}
+		}
+	}
+	if l.opts.Instance != "" {
+		f.HA.Instance = l.opts.Instance
+	}
 	pn := m["pipelines"]
 	if pn == nil {
 		l.fail(root, "pipelines", "missing: a config names at least one pipeline")
@@ -383,8 +397,9 @@ func (l *loader) ha(n *pair, h *HA) {
 		return
 	}
 	v := m["coordinator"]
-	if v == nil {
+	if v == nil && l.opts.Coordinator == "" {
 		l.fail(n.key, "ha.coordinator", "missing: an etcd:// or zk:// URL, or source")
+	} else if v == nil {
 	} else if s, ok := l.str(v, "ha.coordinator"); ok {
 		h.Coordinator = s
 		switch {

@@ -226,6 +226,6 @@ func (s *Set) haFamilies() []family {
 		return nil
 	}
 	return []family{{name: "sluice_ha_instances", typ: "gauge",
-		help: "High availability: the live instances of the deployment (holders of a membership lease) as this instance last counted them.",
+		help:    "High availability: the live instances of the deployment (holders of a membership lease) as this instance last counted them.",
 		samples: []sample{{value: float64(n)}}}}
 }

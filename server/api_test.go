@@ -121,6 +121,7 @@ func TestOpenAPI(t *testing.T) {
 		"Pipeline": reflect.TypeFor[PipelineView](), "Positions": reflect.TypeFor[Positions](), "Lag": reflect.TypeFor[LagView](),
 		"Rates": reflect.TypeFor[Rates](), "Totals": reflect.TypeFor[TotalsView](), "LastError": reflect.TypeFor[ErrorView](),
 		"SnapshotRequest": reflect.TypeFor[SnapshotRequest](), "SnapshotStarted": reflect.TypeFor[SnapshotStarted](), "ReloadResult": reflect.TypeFor[ReloadResult](),
+		"HA": reflect.TypeFor[HAView](),
 	}
 	for name, typ := range types {
 		schema, ok := doc.Components.Schemas[name]

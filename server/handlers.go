@@ -34,6 +34,30 @@ type PipelineView struct {
 	// History is the changes delivered per second, oldest first, one
 	// sample per history interval (the dashboard's chart).
 	History []float64 `json:"history"`
+	// HA is the pipeline's ownership in high availability (null
+	// without an ha section).
+	HA *HAView `json:"ha"`
+}
+
+// HAView is who owns a pipeline in high availability, as this instance
+// sees it.
+type HAView struct {
+	// Instance is the instance answering.
+	Instance string `json:"instance"`
+	// Owner is the instance holding the pipeline's lease ("": nobody).
+	Owner string `json:"owner"`
+	// Owned is whether the instance answering holds it.
+	Owned bool `json:"owned"`
+	// LeaseExpires is when the answering owner's lease ends at the
+	// earliest unless renewed (null unless owned); it stops delivering
+	// the stop margin before.
+	LeaseExpires *time.Time `json:"lease_expires"`
+	// LeaseToken is the owner's fencing token (0 unless owned).
+	LeaseToken uint64 `json:"lease_token"`
+	// Standbys are the other live instances.
+	Standbys []string `json:"standbys"`
+	// Takeovers counts the leases of the pipeline this instance acquired.
+	Takeovers int64 `json:"takeovers"`
 }
 
 // Positions are a pipeline's positions as Sluice prints them ("" when unknown).
@@ -131,6 +155,16 @@ func (s *Server) view(st supervisor.Status) PipelineView {
 	}
 	if !st.NextRetry.IsZero() {
 		v.NextRetry = &st.NextRetry
+	}
+	if h := st.HA; h != nil {
+		v.HA = &HAView{Instance: h.Instance, Owner: h.Owner, Owned: h.Owned, LeaseToken: h.Token, Standbys: h.Standbys, Takeovers: h.Takeovers}
+		if h.Owned && !h.Expires.IsZero() {
+			e := h.Expires
+			v.HA.LeaseExpires = &e
+		}
+		if v.HA.Standbys == nil {
+			v.HA.Standbys = []string{}
+		}
 	}
 	v.History, v.Rates = s.history.get(st.Name)
 	return v

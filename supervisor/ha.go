@@ -337,7 +337,13 @@ func (o *owner) round(ctx context.Context) {
 		} else if _, ok := o.free[u.cfg.Name]; !ok {
 			o.free[u.cfg.Name] = now
 		}
+		// The clock of a free pipeline starts when it was first seen
+		// free, and no earlier than when this instance may take any
+		// (else every pipeline would count as long free at startup).
 		freeFor := now.Sub(o.free[u.cfg.Name])
+		if !joined.IsZero() {
+			freeFor = min(freeFor, now.Sub(joined.Add(o.opts.SpreadDelay)))
+		}
 		o.mu.Unlock()
 		if who != "" || took || !u.standingBy() || joined.IsZero() || now.Sub(joined) < o.opts.SpreadDelay {
 			continue

@@ -254,8 +254,8 @@ func TestHASpreadAndTakeover(t *testing.T) {
 		} else if len(st.HA.Standbys) != 2 || (st.HA.Owned && st.HA.Expires.IsZero()) {
 			t.Errorf("%s: p0 ownership %+v", s.Instance(), st.HA)
 		}
-		if want := map[bool]State{true: Running, false: Standby}[st.HA.Owned]; st.State != want {
-			t.Errorf("%s: p0 %s, want %s", s.Instance(), st.State, want)
+		if st.HA.Owned && st.State != Running && st.State != Starting || !st.HA.Owned && st.State != Standby {
+			t.Errorf("%s: p0 %s, owned %v", s.Instance(), st.State, st.HA.Owned)
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -317,9 +317,10 @@ func TestHASpreadAndTakeover(t *testing.T) {
 }
 
 func TestHAStoreMustFence(t *testing.T) {
+	dir := t.TempDir() // removed after the supervisor closed the file
 	e := newHAEnv(t, 1)
 	p := haPipe("p", "fixture://?txs=10&rows=1")
-	p.State = t.TempDir() + "/state.db"
+	p.State = dir + "/state.db"
 	s := e.sups[0]
 	s.Apply([]config.Pipeline{p})
 	deadline := time.Now().Add(10 * time.Second)

@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/format"
+	"github.com/sluice-cdc/sluice/leases"
 	"github.com/sluice-cdc/sluice/metrics"
 	"github.com/sluice-cdc/sluice/server"
 	"github.com/sluice-cdc/sluice/sink"
@@ -29,7 +30,7 @@ import (
 	"github.com/sluice-cdc/sluice/supervisor"
 )
 
-const runSynopsis = "sluice run [--check] [--http ADDR] [--log-format auto|text|json] [--log-level LEVEL] [--memory-limit SIZE] sluice.yaml"
+const runSynopsis = "sluice run [--check] [--http ADDR] [--ha URL|source] [--instance NAME] [--log-format auto|text|json] [--log-level LEVEL] [--memory-limit SIZE] sluice.yaml"
 
 const runHelp = `Run the pipelines of a YAML config file side by side in one process,
 with an HTTP API, Prometheus metrics and a web dashboard (docs/config.md,
@@ -43,7 +44,16 @@ A pipeline that fails retries alone, with capped exponential backoff;
 the others go on. SIGHUP (or POST /api/reload) re-reads the file: added
 pipelines start, removed ones stop, changed ones restart, unchanged ones
 keep running; a file with errors changes nothing. SIGINT or SIGTERM
-stops every pipeline, saving its position.`
+stops every pipeline, saving its position.
+
+High availability (the ha: section, or --ha): run two or three
+processes with the same config on different machines; each pipeline
+runs on one of them at a time, the owner of its lease on the
+coordinator (etcd://HOST:2379/PREFIX, zk://HOST:2181/PATH, or source: a
+lock on each pipeline's own source database), and a standby takes it
+over from the shared checkpoint (state must be etcd://, zk://, mysql://,
+postgres:// or redis://) about ha.ttl after its owner dies. Each
+process needs its own --instance name (default HOST:PID).`
 
 // runRun runs "sluice run" with the registered sources and built-in sinks.
 func runRun(ctx context.Context, e *env, args []string) error {
@@ -60,6 +70,8 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log.level)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile (pprof) of the run to this file")
 	memLimit := fs.String("memory-limit", "", "soft limit of the Go heap of the whole process (e.g. 256MiB); default none, or $GOMEMLIMIT")
+	haURL := fs.String("ha", "", "high availability: own each pipeline through a lease on this coordinator (etcd://, zk://, or source); overrides ha.coordinator")
+	instance := fs.String("instance", "", "high availability: this process's name among the instances (overrides ha.instance; default HOST:PID)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -69,8 +81,14 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 	}
 	path := pos[0]
 	storeReg := stores.Builtin()
+	leaseReg := leases.Builtin()
 	load := func() (*config.File, error) {
 		return config.Load(path, config.Options{
+			Coordinator: *haURL, Instance: *instance,
+			CheckCoordinator: func(raw string) error {
+				_, _, err := leaseReg.Lookup(raw)
+				return err
+			},
 			CheckSource: func(raw string) error {
 				_, err := source.Open(ctx, sources, raw, source.Config{})
 				return err
@@ -124,6 +142,12 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 		}
 		memLimitBytes = n
 	}
+	ha := supervisor.FromConfig(cfg.HA, leaseReg)
+	if ha != nil {
+		if _, err := ha.Lease.WithDefaults(); err != nil {
+			return usagef("run: ha: %v", err)
+		}
+	}
 	if *check {
 		fmt.Fprintf(e.Stdout, "%s: %d pipelines, no problems\n", path, len(cfg.Pipelines))
 		return nil
@@ -150,7 +174,7 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 		defer ln.Close()
 	}
 	sup := supervisor.New(supervisor.Options{Sources: sources, Sinks: sinkReg, Stores: storeReg, Metrics: metrics.New(), Logger: log,
-		Snapshot: requestPipelineSnapshot})
+		Snapshot: requestPipelineSnapshot, HA: ha})
 	defer sup.Close()
 
 	var reloadMu sync.Mutex
@@ -161,8 +185,8 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 		if err != nil {
 			return supervisor.Changes{}, err
 		}
-		if next.HTTP != cfg.HTTP || next.Log != cfg.Log {
-			log.Warn("reload: the http and log sections take effect at the next start only")
+		if next.HTTP != cfg.HTTP || next.Log != cfg.Log || next.HA != cfg.HA {
+			log.Warn("reload: the http, log and ha sections take effect at the next start only")
 		}
 		ch := sup.Apply(next.Pipelines)
 		log.Info("config reloaded", "file", path, "added", ch.Added, "removed", ch.Removed, "changed", ch.Changed, "unchanged", len(ch.Unchanged))
@@ -170,7 +194,12 @@ func runWith(ctx context.Context, e *env, args []string, sources *source.Registr
 	}
 
 	ch := sup.Apply(cfg.Pipelines)
-	log.Info("sluice run started", "file", path, "pipelines", len(ch.Added), "version", version())
+	if ha != nil {
+		log.Info("sluice run started", "file", path, "pipelines", len(ch.Added), "version", version(),
+			"instance", sup.Instance(), "coordinator", address.Redact(cfg.HA.Coordinator))
+	} else {
+		log.Info("sluice run started", "file", path, "pipelines", len(ch.Added), "version", version())
+	}
 
 	var srvDone chan error
 	sctx, stopServer := context.WithCancel(ctx)

@@ -50,6 +50,8 @@ func TestRunBadConfig(t *testing.T) {
 		{"bad sink URL", "pipelines:\n  a:\n    source: fixture://?txs=1\n    to: file://DIR/out.jsonl?fsync=no\n", "sluice.yaml:4: pipelines.a.to: sink file://"},
 		{"duplicate name", "pipelines:\n  a:\n    source: fixture://?txs=1\n    to: file://DIR/out.jsonl\n  a:\n    source: fixture://?txs=2\n", "sluice.yaml:5: pipelines.a: given twice"},
 		{"missing env var", "pipelines:\n  a:\n    source: fixture://u:${SLUICE_TEST_UNSET}@h/?txs=1\n    to: file://DIR/out.jsonl\n", "sluice.yaml:3: pipelines.a.source: environment variable SLUICE_TEST_UNSET is not set"},
+		{"ha file state", "ha:\n  coordinator: etcd://127.0.0.1:1/sluice\npipelines:\n  a:\n    source: fixture://?txs=1\n    to: file://DIR/out.jsonl\n", "sluice.yaml:4: pipelines.a.state: "},
+		{"ha bad coordinator", "ha:\n  coordinator: consul://c/\npipelines:\n  a:\n    source: fixture://?txs=1\n    to: file://DIR/out.jsonl\n    state: etcd://127.0.0.1:1/s\n", "sluice.yaml:2: ha.coordinator: "},
 		{"bad format", "pipelines:\n  a:\n    source: fixture://?txs=1\n    to: file://DIR/out.jsonl\n    format: avro-ish\n", "sluice.yaml:5: pipelines.a.format:"},
 	}
 	for _, c := range cases {

@@ -117,6 +117,14 @@ function render(list) {
       if (p.next_retry) err += " (attempt " + p.attempt + ", next try " + new Date(p.next_retry).toLocaleTimeString() + ")";
     }
     $(".last-error", el).textContent = err;
+    el.classList.toggle("in-ha", !!p.ha);
+    if (p.ha) {
+      let owner = p.ha.owner || "nobody";
+      if (p.ha.owned) owner += " (this instance; lease until " + new Date(p.ha.lease_expires).toLocaleTimeString() + ")";
+      owner += ", " + p.ha.takeovers + " takeovers here";
+      $(".owner", el).textContent = owner;
+      $(".standbys", el).textContent = p.ha.standbys.join(", ") || "none";
+    }
     $('[data-action="pause"]', el).disabled = p.state === "paused" || p.state === "stopped";
     $('[data-action="resume"]', el).disabled = p.state === "running" || p.state === "starting";
   }
