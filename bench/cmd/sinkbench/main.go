@@ -177,7 +177,7 @@ func run() error {
 			if got != int64(*rows) {
 				return fmt.Errorf("%d entries in %s, want %d", got, k, *rows)
 			}
-			return rcl.Del(ctx, k, fmt.Sprintf("r%d:positions", r)).Err()
+			return rcl.Del(ctx, k, k+":positions", fmt.Sprintf("r%d:positions", r)).Err()
 		}
 	}
 	newJS := func(name string) func(r int) error {
@@ -213,6 +213,10 @@ func run() error {
 		{name: "redis XADD loop", check: countStream("p%d:b:t"), server: rds.PID,
 			args: func(r int) []string {
 				return []string{*self, "-plain", "redis", "-addr", rds.Addr(), "-password", rds.Password(), "-key", fmt.Sprintf("p%d:b:t", r), "-in", input}
+			}},
+		{name: "redis MULTI/EXEC loop", check: countStream("m%d:b:t"), server: rds.PID,
+			args: func(r int) []string {
+				return []string{*self, "-plain", "redis-multi", "-addr", rds.Addr(), "-password", rds.Password(), "-key", fmt.Sprintf("m%d:b:t", r), "-in", input}
 			}},
 		{name: "nats (sluice)", check: countJS("SN"), server: nts.PID,
 			args: func(r int) []string {
@@ -275,7 +279,8 @@ func run() error {
 		"value per row, every batch and the position in one Lua script), and into NATS %s JetStream (a file-storage stream, "+
 		"Nats-Msg-Id, Nats-Expected-Last-Msg-Id and four headers per message, 1024 publishes in flight). Beside them, the plain "+
 		"client loops write the same rows (the Sluice JSON lines sluice writes for the backlog, prepared once) to the same server: "+
-		"go-redis pipelining the same XADD commands 1000 at a time, and nats.go publishing asynchronously with the same headers "+
+		"go-redis pipelining the same XADD commands 1000 at a time (and, for comparison, the same in MULTI/EXEC blocks of 1000 with "+
+		"an HSET of the last position, as a sink could write a batch atomically without a script), and nats.go publishing asynchronously with the same headers "+
 		"and Nats-Msg-Id, 1024 in flight, waiting for every acknowledgement — the destination's own limit, without reading a "+
 		"binlog. Modes are interleaved round by round; CPU is user+sys of the measured process (never the server's), peak RSS its own "+
 		"(GNU time's %%M); the server's CPU is that of the Redis or NATS server process during the run, from /proc. The machine "+
@@ -407,11 +412,17 @@ func plain(kind string, args []string) error {
 	}
 	ctx := context.Background()
 	switch kind {
-	case "redis":
+	case "redis", "redis-multi":
 		cl := goredis.NewClient(&goredis.Options{Addr: *addr, Password: *password, Protocol: 2, DisableIdentity: true})
 		defer cl.Close()
 		for {
+			// redis-multi: each 1000 in MULTI/EXEC with the last position
+			// (HSET), as a sink without a script could write them.
 			pipe := cl.Pipeline()
+			if kind == "redis-multi" {
+				pipe = cl.TxPipeline()
+			}
+			var last []byte
 			n := 0
 			for n < 1000 {
 				pos, k, v, ok, err := next()
@@ -422,10 +433,14 @@ func plain(kind string, args []string) error {
 					break
 				}
 				pipe.Do(ctx, "XADD", *key, "*", "op", "insert", "db", "b", "table", "t", "pos", pos, "key", k, "value", v)
+				last = pos
 				n++
 			}
 			if n == 0 {
 				return nil
+			}
+			if kind == "redis-multi" {
+				pipe.Do(ctx, "HSET", *key+":positions", "plain", last)
 			}
 			if _, err := pipe.Exec(ctx); err != nil {
 				return err
