@@ -73,18 +73,24 @@ type snapWorker struct {
 	args []any
 }
 
-// grantError explains a privilege error of a snapshot query.
+// grantError explains a privilege error of a snapshot query, and says
+// what the query did (unless what is "": the caller says it, as the
+// snapshot engine does for a table's read).
 func grantError(err error, what string) error {
+	prefix := "mysql: snapshot: " + what + ": "
+	if what == "" {
+		prefix = "mysql: "
+	}
 	var me *mysqldrv.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {
 		case 1142, 1143, 1044: // table, column, database access denied
-			return fmt.Errorf("mysql: snapshot: %s: the user lacks the SELECT privilege it needs (GRANT SELECT ON db.* TO the replication user): %w", what, err)
+			return fmt.Errorf("%sthe user lacks the SELECT privilege it needs (GRANT SELECT ON db.* TO the replication user): %w", prefix, err)
 		case 1227: // specific access denied
-			return fmt.Errorf("mysql: snapshot: %s: the user lacks a privilege it needs (the message names it): %w", what, err)
+			return fmt.Errorf("%sthe user lacks a privilege it needs (the message names it): %w", prefix, err)
 		}
 	}
-	return fmt.Errorf("mysql: snapshot: %s: %w", what, err)
+	return fmt.Errorf("%s%w", prefix, err)
 }
 
 // consistentPoint opens n connections whose transactions see one
@@ -421,7 +427,7 @@ func (w *snapWorker) Read(ctx context.Context, t *snapshot.Table, after []change
 	}
 	rows, err := w.conn.QueryContext(ctx, q, w.args...)
 	if err != nil {
-		return 0, grantError(err, "read "+t.Database+"."+t.Table)
+		return 0, grantError(err, "") // the engine names the table
 	}
 	defer rows.Close()
 	n := len(st.cols)

@@ -33,11 +33,18 @@ type pgWorker struct {
 }
 
 // privilege wraps a permission error of a snapshot query with the grant
-// it lacks.
+// it lacks, and any error with what the query did (none when what is "":
+// the caller says it, as the snapshot engine does for a table's read).
 func privilege(err error, what, grant string) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+	perm := errors.As(err, &pgErr) && pgErr.Code == "42501"
+	switch {
+	case perm && what == "":
+		return fmt.Errorf("%w: the role needs %s: %w", ErrPrivilege, grant, err)
+	case perm:
 		return fmt.Errorf("%w: snapshot: %s: the role needs %s: %w", ErrPrivilege, what, grant, err)
+	case what == "":
+		return fmt.Errorf("postgres: %w", err)
 	}
 	return fmt.Errorf("postgres: snapshot: %s: %w", what, err)
 }
@@ -320,7 +327,7 @@ func (w *pgWorker) Read(ctx context.Context, t *snapshot.Table, after []change.V
 		}
 	}
 	if _, err := rr.Close(); err != nil {
-		return n, privilege(err, "read "+t.Database+"."+t.Table, "SELECT on it (GRANT SELECT ON "+quoteIdent(t.Database)+"."+quoteIdent(t.Table)+" TO the replication role)")
+		return n, privilege(err, "", "SELECT on it (GRANT SELECT ON "+quoteIdent(t.Database)+"."+quoteIdent(t.Table)+" TO the replication role)")
 	}
 	return n, nil
 }
