@@ -18,10 +18,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 	"github.com/sluice-cdc/sluice/sink/kafka"
 	"github.com/sluice-cdc/sluice/sinks"
 	"github.com/sluice-cdc/sluice/source"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -46,7 +49,10 @@ type kafkaKillCase struct {
 // every row change exactly once (no position twice, per partition in
 // strictly increasing order); in at-least-once mode nothing may be
 // missing and a change seen again must carry its original position and
-// content. The tables rebuilt from the records must equal SELECT. With
+// content, and every record a sluice produced after a kill must be after
+// the position the killed one had saved (a repeat comes only from the
+// interval it had not saved). The tables rebuilt from the records must
+// equal SELECT. With
 // -short the workload is 20,000 changes and 5 kills.
 func TestStreamKafkaSIGKILL(t *testing.T) {
 	if _, err := exec.LookPath("kcat"); err != nil {
@@ -188,6 +194,7 @@ func runKafkaKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, k 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(tc.serverID)))
 	var killedAt []int64
 	var lives [][2]time.Time
+	var marks []killMark
 	var workErr error
 	workDone := false
 	for i := 0; i < kills; i++ {
@@ -213,6 +220,10 @@ func runKafkaKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, k 
 		}
 		killedAt = append(killedAt, prog.changes.Load())
 		lives = append(lives, [2]time.Time{born, time.Now()})
+		if !tc.exactly {
+			marks = append(marks, markKill(ctx, t, k.Brokers(), filepath.Join(dir, "state.db"), tc.db,
+				[]string{tc.db + ".a", tc.db + ".b", tc.db + ".fin"}))
+		}
 	}
 	if !workDone {
 		workErr = <-wdone
@@ -270,7 +281,7 @@ func runKafkaKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, k 
 		t.Errorf("kcat: %d distinct row changes, the workload's statements affected %d (+1 marker); by op: %v", rowChanges, want-1, ops)
 	}
 	// franz-go, read_committed: positions per partition.
-	fr := readPositions(t, k.Brokers(), topics)
+	fr := readPositions(t, k.Brokers(), topics, marks)
 	if fr.distinct != unique {
 		t.Errorf("franz-go read %d distinct positions, kcat %d", fr.distinct, unique)
 	}
@@ -281,8 +292,13 @@ func runKafkaKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, k 
 		if fr.regressions != 0 {
 			t.Errorf("exactly-once: %d records not after the one before them in their partition", fr.regressions)
 		}
-	} else if fr.foreign != 0 {
-		t.Errorf("at-least-once: %d records at a position before their partition's last one that the partition never held before", fr.foreign)
+	} else {
+		if fr.foreign != 0 {
+			t.Errorf("at-least-once: %d records at a position before their partition's last one that the partition never held before", fr.foreign)
+		}
+		if fr.beforeSaved != 0 {
+			t.Errorf("at-least-once: %d records produced after a kill at or before the position the killed sluice had saved (first: %s)", fr.beforeSaved, fr.firstBeforeSaved)
+		}
 	}
 	t.Logf("%s: %d row changes in %d transactions; kcat: %d distinct changes, %d again; franz-go: %d records, %d distinct, over %d partitions; "+
 		"%d SIGKILLs at row changes %v; %d proxy cuts; Kafka restarted (%v .. %v), a sluice running through it: %v; catch-up %v; the last sluice logged:\n%s",
@@ -349,11 +365,75 @@ type partitionRead struct {
 	records, distinct, partitions int
 	regressions                   int // records at or before the previous record of their partition
 	foreign                       int // of those, ones at a position their partition had not held before
+	// Records that landed after a kill at or before the position the
+	// killed sluice had saved, which the next one resumed after.
+	beforeSaved      int
+	firstBeforeSaved string
+}
+
+// killMark is what a kill left: the position the killed sluice had saved
+// and the end offset of every partition (what had landed by then).
+type killMark struct {
+	saved change.Position
+	ends  map[string]map[int32]int64
+}
+
+// markKill reads the position saved in the state file of a killed
+// sluice (zero when none was) and the end offsets of topics (none for a
+// topic not created yet: 0).
+func markKill(ctx context.Context, t *testing.T, brokers []string, state, id string, topics []string) killMark {
+	t.Helper()
+	m := killMark{ends: map[string]map[int32]int64{}}
+	if _, err := os.Stat(state); err == nil {
+		st, err := checkpoint.OpenBolt(state, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.saved, err = st.Load(ctx, id)
+		st.Close()
+		if err != nil && !errors.Is(err, checkpoint.ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// The cluster may be restarting (brokerRestart): ask again.
+	var ends kadm.ListedOffsets
+	for deadline := time.Now().Add(time.Minute); ; {
+		if ends, err = kadm.NewClient(cl).ListEndOffsets(ctx, topics...); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("end offsets after a kill: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
+			return // not created yet: nothing landed
+		}
+		if o.Err != nil {
+			t.Fatalf("end offset of %s/%d after a kill: %v", o.Topic, o.Partition, o.Err)
+		}
+		if m.ends[o.Topic] == nil {
+			m.ends[o.Topic] = map[int32]int64{}
+		}
+		m.ends[o.Topic][o.Partition] = o.Offset
+	})
+	return m
 }
 
 // readPositions reads every committed record of topics with a franz-go
-// consumer and checks the order of their position headers per partition.
-func readPositions(t *testing.T, brokers []string, topics []string) partitionRead {
+// consumer and checks the order of their position headers per partition,
+// and that a record which landed after a kill of marks (at an offset at
+// or past that kill's end offset of its partition) is after the position
+// the killed sluice had saved. (A record the killed sluice had in flight
+// may land after the end offsets were read: it too is after that position,
+// which never passes an unacknowledged record.)
+func readPositions(t *testing.T, brokers []string, topics []string, marks []killMark) partitionRead {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -394,6 +474,17 @@ func readPositions(t *testing.T, brokers []string, topics []string) partitionRea
 			}
 			res.records++
 			all[pos] = true
+			for i := len(marks) - 1; i >= 0; i-- {
+				if r.Offset >= marks[i].ends[r.Topic][r.Partition] { // 0: not created by then
+					if change.Compare(pos, marks[i].saved) <= 0 {
+						if res.beforeSaved == 0 {
+							res.firstBeforeSaved = fmt.Sprintf("%s/%d@%d at %s, after kill %d, which had saved %s", r.Topic, r.Partition, r.Offset, pos, i+1, marks[i].saved)
+						}
+						res.beforeSaved++
+					}
+					break
+				}
+			}
 			k := part{r.Topic, r.Partition}
 			if held[k] == nil {
 				held[k] = map[change.Position]bool{}
