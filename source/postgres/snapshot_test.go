@@ -353,7 +353,7 @@ func TestIncrementalSnapshot(t *testing.T) {
 	// stream's p99 is over 50 ms before the snapshot, the bound is twice
 	// that p99 plus 50 ms: the snapshot may not more than double the
 	// stream's latency. The race detector makes the source several times
-	// slower (p99 of 50–430 ms at a load of 8 on 2 cores): with it the
+	// slower (p99 of 26–230 ms at a load of 6–16 on 2 cores): with it the
 	// test only checks that the stream keeps flowing (under 1 s); make
 	// test runs it without the race detector too.
 	limit := 100 * time.Millisecond
