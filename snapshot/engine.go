@@ -190,6 +190,26 @@ func RunRows(t time.Time) uint64 {
 
 var runEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// resumedRows is how many rows the runs before r delivered, when LastRow
+// says it: a first run numbers its rows from 1, so its last Row is their
+// count; a resumed run numbers them from RunRows (above 2^48 for any time
+// after 2024-01-01 05:00), which counts nothing, and then it is 0.
+func (r *Run) resumedRows() int64 {
+	if r.LastRow >= 1<<48 {
+		return 0
+	}
+	return int64(r.LastRow)
+}
+
+// deliveredAttrs are the log attributes of what the runs before r
+// delivered: the rows when known, else how many runs there were.
+func (r *Run) deliveredAttrs() []any {
+	if r.LastRow >= 1<<48 {
+		return []any{"runs_before", r.Resume.Runs + 1}
+	}
+	return []any{"rows_delivered", r.LastRow}
+}
+
 // batchesPerBudget is how many batches make a worker's budget.
 const batchesPerBudget = 4
 
@@ -278,11 +298,11 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 							nsText(t.Namespace), len(t.Key), len(r.Resume.Key))
 					}
 					o.after = r.Resume.Key
-					log.Info("snapshot resumes in the middle of a table", "table", nsText(t.Namespace),
-						"after_key", keyDisplay(r.Resume.Key), "rows_delivered", r.LastRow)
+					log.Info("snapshot resumes in the middle of a table", append([]any{"table", nsText(t.Namespace),
+						"after_key", keyDisplay(r.Resume.Key)}, r.deliveredAttrs()...)...)
 				} else {
 					log.Info("snapshot reads again from its start a table without a key it was reading when it stopped",
-						"table", nsText(t.Namespace), "rows_delivered", r.LastRow)
+						append([]any{"table", nsText(t.Namespace)}, r.deliveredAttrs()...)...)
 				}
 			}
 		}
@@ -343,7 +363,7 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 		first = max(first, RunRows(time.Now()))
 	}
 	e := emitter{run: r, emit: emit, row: first, log: log, opts: opts,
-		progress: Progress{Tables: len(outs), Resumed: int64(r.LastRow), Estimated: estimated}, began: time.Now()}
+		progress: Progress{Tables: len(outs), Resumed: r.resumedRows(), Estimated: estimated}, began: time.Now()}
 	e.lastReport = e.began
 	for i, o := range outs {
 		e.progress.Table, e.progress.TablesDone = o.t.Namespace, i

@@ -353,3 +353,36 @@ func TestDoSelectsTables(t *testing.T) {
 		t.Errorf("rows %v", got)
 	}
 }
+
+// TestDoProgressAfterResumes: a run resumed after a first run counts the
+// rows that run delivered (its last Row) in Progress.Resumed; a run
+// resumed after a resumed run, whose Row numbers count nothing, counts
+// none instead of a row number (1.5e18 rows done before this fix).
+func TestDoProgressAfterResumes(t *testing.T) {
+	db := newDB(map[string]int{"a": 40}, 10)
+	full, _, err := run(t, db, Options{Workers: 1, ChunkRows: 4}, change.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := func(pos change.Position) Progress {
+		t.Helper()
+		var p Progress
+		if _, _, err := run(t, db, Options{Workers: 1, ChunkRows: 4, Progress: func(q Progress) { p = q }}, pos); err != nil {
+			t.Fatal(err)
+		}
+		if !p.Done {
+			t.Fatalf("resumed at %s: no final progress report", pos)
+		}
+		return p
+	}
+	if p := last(full[9].Pos); p.Resumed != 10 || p.Rows+p.Resumed != 40 {
+		t.Errorf("resumed after the first run's 10th row: %d rows, %d resumed; want 30 and 10", p.Rows, p.Resumed)
+	}
+	rest, _, err := run(t, db, Options{Workers: 1, ChunkRows: 4}, full[9].Pos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := last(rest[4].Pos); p.Resumed != 0 || p.Rows != 25 {
+		t.Errorf("resumed after a resumed run: %d rows, %d resumed; want 25 and 0 (unknown)", p.Rows, p.Resumed)
+	}
+}
