@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -43,7 +44,8 @@ type kafkaKillCase struct {
 // multi-statement transactions on two tables) and is killed with SIGKILL
 // at 20 moments spread over it, restarted each time; the Kafka cluster is
 // stopped and started once, at a third of the workload, under a running
-// sluice. At the end the stream catches up to a marker row and stops on
+// sluice (kills wait for the restart to end, and it for the next sluice to
+// start). At the end the stream catches up to a marker row and stops on
 // SIGINT. Two consumers read everything back with read_committed: kcat
 // (librdkafka) and a franz-go consumer. In exactly-once mode both must see
 // every row change exactly once (no position twice, per partition in
@@ -93,6 +95,11 @@ type brokerRestart struct {
 	done         chan struct{}
 	err          error
 	began, ended time.Time
+	// hold: a kill, what the test reads after it and the start of the
+	// next sluice happen under its read lock, the restart under its
+	// write lock, so the restart never falls between a kill and the next
+	// start and a sluice runs through it.
+	hold sync.RWMutex
 }
 
 // add registers a workload's progress.
@@ -134,6 +141,8 @@ func (b *brokerRestart) run() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	b.hold.Lock()
+	defer b.hold.Unlock()
 	b.began = time.Now()
 	defer func() { b.ended = time.Now() }()
 	if err := b.k.Stop(ctx); err != nil {
@@ -197,9 +206,9 @@ func runKafkaKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, k 
 	var marks []killMark
 	var workErr error
 	workDone := false
+	born := time.Now()
+	cmd := start()
 	for i := 0; i < kills; i++ {
-		born := time.Now()
-		cmd := start()
 		at := int64((float64(i) + 0.15 + 0.7*rng.Float64()) / float64(kills) * float64(target))
 		for !workDone && prog.changes.Load() < at {
 			select {
@@ -213,17 +222,25 @@ func runKafkaKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, k 
 			cmd.Wait()
 			t.Fatalf("workload: %v", workErr)
 		}
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-			t.Fatalf("kill %d: sluice stream had already ended by itself (%v) before the kill:\n%s", i+1, cmd.ProcessState, tail(logs.String(), 4000))
-		}
-		killedAt = append(killedAt, prog.changes.Load())
-		lives = append(lives, [2]time.Time{born, time.Now()})
-		if !tc.exactly {
-			marks = append(marks, markKill(ctx, t, k.Brokers(), filepath.Join(dir, "state.db"), tc.db,
-				[]string{tc.db + ".a", tc.db + ".b", tc.db + ".fin"}))
-		}
+		func() {
+			br.hold.RLock() // t.Fatal runs the deferred unlock
+			defer br.hold.RUnlock()
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+				t.Fatalf("kill %d: sluice stream had already ended by itself (%v) before the kill:\n%s", i+1, cmd.ProcessState, tail(logs.String(), 4000))
+			}
+			killedAt = append(killedAt, prog.changes.Load())
+			lives = append(lives, [2]time.Time{born, time.Now()})
+			if !tc.exactly {
+				marks = append(marks, markKill(ctx, t, k.Brokers(), filepath.Join(dir, "state.db"), tc.db,
+					[]string{tc.db + ".a", tc.db + ".b", tc.db + ".fin"}))
+			}
+			if i+1 < kills {
+				born = time.Now()
+				cmd = start()
+			}
+		}()
 	}
 	if !workDone {
 		workErr = <-wdone
@@ -240,7 +257,7 @@ func runKafkaKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, k 
 	}
 	catchUp := time.Now()
 	logsBefore := logs.Len()
-	cmd := start()
+	cmd = start()
 	if err := waitForKafkaMarker(ctx, k.Brokers(), tc.db+".fin", []byte("caught-up-marker")); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -307,6 +324,9 @@ func runKafkaKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, k 
 		spansRestart(lives, br.began, br.ended), caughtUp.Round(time.Millisecond), tail(logs.String()[logsBefore:], 2000))
 	if prog.changes.Load() < target {
 		t.Errorf("the workload wrote only %d row changes", prog.changes.Load())
+	}
+	if !spansRestart(lives, br.began, br.ended) {
+		t.Errorf("no sluice ran through the Kafka restart (%v .. %v)", br.began.Format("15:04:05.000"), br.ended.Format("15:04:05.000"))
 	}
 }
 
