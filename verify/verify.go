@@ -60,7 +60,9 @@ type Config struct {
 	// Source and Target are URLs: mysql://, mariadb://, postgres:// or
 	// postgresql://USER:PASSWORD@HOST:PORT/DATABASE. Parameters of the
 	// source and the sink (server-id, slot, schema, …) are ignored; TLS
-	// parameters (tls, sslmode, sslrootcert, …) go to the driver.
+	// parameters are read as the source's and the sink's (MySQL: tls,
+	// tls-ca, tls-cert, tls-key, tls-server-name; PostgreSQL: libpq's
+	// sslmode, sslrootcert, …).
 	Source, Target string
 	// Tables are "db.table" (PostgreSQL: schema.table) or "db" for every
 	// table of a database (schema). Empty: every table of the source's
@@ -245,9 +247,10 @@ func Run(ctx context.Context, cfg Config, report func(*TableResult)) (Summary, e
 	return sum, nil
 }
 
-// connConfig reads a URL for connecting, keeping only the driver's TLS
-// parameters (a source URL's server-id, slot… and a sink URL's schema…
-// mean nothing here).
+// connConfig reads a URL for connecting, keeping only the TLS parameters
+// (MySQL: tls, tls-ca, … as every MySQL URL of Sluice; PostgreSQL:
+// libpq's) and the connect timeouts (a source URL's server-id, slot… and
+// a sink URL's schema… mean nothing here).
 func connConfig(raw string) (sqldb.Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -257,12 +260,15 @@ func connConfig(raw string) (sqldb.Config, error) {
 	if err != nil {
 		return sqldb.Config{}, err
 	}
-	keep := map[string]bool{"tls": true, "sslmode": true, "sslrootcert": true, "sslcert": true, "sslkey": true,
+	keep := map[string]bool{"tls": true, "tls-ca": true, "tls-cert": true, "tls-key": true, "tls-server-name": true, "sslmode": true, "sslrootcert": true, "sslcert": true, "sslkey": true,
 		"sslpassword": true, "sslsni": true, "connect_timeout": true, "timeout": true, "allowCleartextPasswords": true}
 	for k := range c.Params {
 		if !keep[k] {
 			c.Params.Del(k)
 		}
+	}
+	if err := c.TakeTLS(); err != nil {
+		return sqldb.Config{}, err
 	}
 	return c, nil
 }

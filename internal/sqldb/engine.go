@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/sluice-cdc/sluice/address"
+	"github.com/sluice-cdc/sluice/internal/tlsparam"
 )
 
 // Engine is one of the two SQL engines.
@@ -76,9 +79,43 @@ type Config struct {
 	// Database is the URL path: MySQL's default database (may be
 	// empty), PostgreSQL's database (default: the user's name).
 	Database string
-	// Params go to the driver: go-sql-driver/mysql DSN parameters (tls,
-	// …) or libpq-style parameters for pgx (sslmode, sslrootcert, …).
+	// Params go to the driver: go-sql-driver/mysql DSN parameters
+	// (charset, …) or libpq-style parameters for pgx (sslmode,
+	// sslrootcert, …).
 	Params url.Values
+	// TLS, for MySQL, is the connection's TLS configuration (nil: plain
+	// text), and TLSPrefer says TLS is used only when the server offers
+	// it, unverified (TakeTLS sets them).
+	TLS       *tls.Config
+	TLSPrefer bool
+}
+
+// tlsParams are the TLS parameters of every MySQL URL of Sluice.
+var tlsParams = []string{"tls", "tls-ca", "tls-cert", "tls-key", "tls-server-name"}
+
+// TakeTLS reads, for MySQL, the TLS parameters in Params as every MySQL
+// URL of Sluice names them — tls=off|prefer|on|skip-verify (default
+// prefer, as the mysql client), tls-ca, tls-cert, tls-key, tls-server-name
+// — into TLS and TLSPrefer, and removes them from Params. PostgreSQL's
+// TLS parameters are libpq's (sslmode, sslrootcert, …), left for pgx.
+func (c *Config) TakeTLS() error {
+	if c.Engine != MySQL {
+		return nil
+	}
+	p := address.NewParams(&url.URL{RawQuery: c.Params.Encode()})
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		host = c.Addr
+	}
+	tc, prefer, err := tlsparam.ReadPrefer(p, "prefer", host)
+	if err != nil {
+		return err
+	}
+	for _, k := range tlsParams {
+		c.Params.Del(k)
+	}
+	c.TLS, c.TLSPrefer = tc, prefer
+	return nil
 }
 
 // ParseURL reads a mysql://, mariadb://, postgres:// or postgresql:// URL:
@@ -140,6 +177,12 @@ func OpenMySQL(c Config, extra map[string]string) (*sql.DB, error) {
 		return nil, fmt.Errorf("mysql parameters: %w", err)
 	}
 	mc.User, mc.Passwd = c.User, c.Password
+	switch {
+	case c.TLSPrefer:
+		mc.TLSConfig = "preferred"
+	case c.TLS != nil:
+		mc.TLS = c.TLS
+	}
 	mc.ClientFoundRows = true
 	mc.Loc = time.UTC
 	if mc.Timeout == 0 {

@@ -149,8 +149,8 @@ func (c *Config) validate() error {
 //	postgres://USER:PASSWORD@HOST:5432/DATABASE?schema=copy
 //
 // Parameters not listed in the package documentation go to the driver
-// (go-sql-driver/mysql's tls=…, pgx's sslmode=…). Errors do not name the
-// URL (the caller does, redacted).
+// (go-sql-driver/mysql's charset=…, pgx's sslmode=…). Errors do not name
+// the URL (the caller does, redacted).
 func FromURL(u *url.URL) (Config, error) {
 	db, err := sqldb.ParseURL(u)
 	if err != nil {
@@ -177,7 +177,8 @@ func FromURL(u *url.URL) (Config, error) {
 		return Config{}, err
 	}
 	if db.Engine == sqldb.MySQL {
-		p.KnownAs("go-sql-driver/mysql parameters", "tls", "charset", "collation", "timeout", "readTimeout", "writeTimeout",
+		p.KnownAs("TLS parameters", "tls", "tls-ca", "tls-cert", "tls-key", "tls-server-name")
+		p.KnownAs("go-sql-driver/mysql parameters", "charset", "collation", "timeout", "readTimeout", "writeTimeout",
 			"allowCleartextPasswords", "allowNativePasswords", "serverPubKey", "compress", "maxAllowedPacket", "connectionAttributes")
 	} else {
 		p.KnownAs("libpq connection parameters", "sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslsni",
@@ -193,6 +194,9 @@ func FromURL(u *url.URL) (Config, error) {
 			continue
 		}
 		c.DB.Params[k] = vs
+	}
+	if err := c.DB.TakeTLS(); err != nil {
+		return Config{}, err
 	}
 	c = c.withDefaults()
 	if err := c.validate(); err != nil {

@@ -18,7 +18,7 @@ func TestFromURL(t *testing.T) {
 	}{
 		{url: "mysql://u:p@db:3306/sluice", check: func(t *testing.T, c Config) {
 			if c.CheckpointTable != DefaultCheckpointTable || c.CreateTables || c.DDL != DDLSkip || c.Keyless != KeylessMatch ||
-				c.BatchRows != DefaultBatchRows || c.RetryFor != DefaultRetryFor || len(c.DB.Params) != 0 {
+				c.BatchRows != DefaultBatchRows || c.RetryFor != DefaultRetryFor || len(c.DB.Params) != 0 || !c.DB.TLSPrefer {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
@@ -28,8 +28,8 @@ func TestFromURL(t *testing.T) {
 					c.DDL != DDLApply || c.Keyless != KeylessRefuse || c.Schema != "copy" {
 					t.Errorf("parameters: %+v", c)
 				}
-				if got := c.DB.Params.Get("tls"); got != "skip-verify" || len(c.DB.Params) != 1 {
-					t.Errorf("driver parameters %v, want only tls=skip-verify", c.DB.Params)
+				if c.DB.TLS == nil || !c.DB.TLS.InsecureSkipVerify || c.DB.TLSPrefer || len(c.DB.Params) != 0 {
+					t.Errorf("tls=skip-verify: TLS %+v, prefer %v, driver parameters %v", c.DB.TLS, c.DB.TLSPrefer, c.DB.Params)
 				}
 			}},
 		{url: "postgres://u:p@db:5432/app?retry-for=0&sslmode=disable", check: func(t *testing.T, c Config) {
@@ -40,6 +40,18 @@ func TestFromURL(t *testing.T) {
 				t.Errorf("driver parameters %v, want sslmode=disable", c.DB.Params)
 			}
 		}},
+		{url: "mysql://u:p@db:3306/sluice?tls=off&charset=utf8mb4", check: func(t *testing.T, c Config) {
+			if c.DB.TLS != nil || c.DB.TLSPrefer || c.DB.Params.Get("charset") != "utf8mb4" || len(c.DB.Params) != 1 {
+				t.Errorf("tls=off: TLS %v, prefer %v, driver parameters %v", c.DB.TLS, c.DB.TLSPrefer, c.DB.Params)
+			}
+		}},
+		{url: "mysql://u:p@db:3306/sluice?tls-server-name=db.example&tls=skip-verify", check: func(t *testing.T, c Config) {
+			if c.DB.TLS == nil || c.DB.TLS.ServerName != "db.example" {
+				t.Errorf("tls-server-name: TLS %+v", c.DB.TLS)
+			}
+		}},
+		{url: "mysql://u:p@db:3306/sluice?tls=true", err: "tls"},
+		{url: "mysql://u:p@db:3306/sluice?tls-ca=/nonexistent/ca.pem", err: "tls-ca"},
 		{url: "mysql://u:p@db:3306/sluice?create_tables=on", err: "create-tables"},
 		{url: "postgres://u:p@db:5432/app?retry_for=1m", err: "retry-for"},
 		{url: "mysql://u:p@db:3306/sluice?batch-rows=0", err: "batch-rows"},

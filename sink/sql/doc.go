@@ -105,9 +105,14 @@
 //	keyless           match (default) or refuse
 //	batch-rows        rows of one multi-row statement (default 256)
 //	retry-for         how long retriable failures are retried (default 2m; 0: not at all)
+//	tls               MySQL: off, prefer (default: TLS when the server offers it, unverified), on, skip-verify
+//	tls-ca            MySQL: the CA file that verifies the server (implies tls=on)
+//	tls-cert, tls-key MySQL: a client certificate and its key
+//	tls-server-name   MySQL: the name the server's certificate must carry (default the URL's host)
 //
-// Other parameters go to the driver: go-sql-driver/mysql's (tls=true,
-// tls=skip-verify, …) or libpq's (sslmode, sslrootcert, …). The sessions
+// Other parameters go to the driver: go-sql-driver/mysql's (charset,
+// timeout, …) or libpq's (sslmode, sslrootcert, … for PostgreSQL's TLS).
+// The sessions
 // run in UTC, with strict SQL modes on MySQL (a value that does not fit is
 // an error, never a warning) that still accept zero dates.
 package sql
