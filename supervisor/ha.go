@@ -363,7 +363,12 @@ func (o *owner) round(ctx context.Context) {
 			continue
 		}
 		took = true
+		// Logged before the pipeline can start: a test orders the
+		// deliveries of each holder by this line.
+		u.log.Info("ha: lease acquired", "instance", o.instance(), "token", got.Fence().Token, "free_for", freeFor.Round(time.Millisecond).String(),
+			"held", held+1, "live", live)
 		if !u.offer(got) {
+			u.log.Info("ha: lease released at once: the pipeline no longer waits for it", "instance", o.instance())
 			got.Release(rctx)
 			continue
 		}
@@ -371,8 +376,6 @@ func (o *owner) round(ctx context.Context) {
 		o.mu.Lock()
 		delete(o.free, u.cfg.Name)
 		o.mu.Unlock()
-		u.log.Info("ha: lease acquired", "instance", o.instance(), "token", got.Fence().Token, "free_for", freeFor.Round(time.Millisecond).String(),
-			"held", held, "live", live)
 	}
 }
 
