@@ -37,11 +37,31 @@ func (b *bound) Load(ctx context.Context, id string) (change.Position, error) {
 	return b.s.Load(ctx, id)
 }
 
+// Save saves p unless the lease is lost; a save in flight when it is
+// lost is abandoned (its context canceled), so that an owner cut off from
+// a coordinator that also keeps its checkpoints stops at once rather than
+// when the store's timeout ends — if the save still lands, it landed
+// before a new owner's Fence, or the fence refuses it.
 func (b *bound) Save(ctx context.Context, id string, p change.Position) error {
 	select {
 	case <-b.l.Lost():
 		return fmt.Errorf("lease: save %q: %w", id, b.l.Err())
 	default:
 	}
-	return b.s.Save(ctx, id, p)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-b.l.Lost():
+			cancel()
+		case <-stop:
+		}
+	}()
+	err := b.s.Save(ctx, id, p)
+	if err != nil && b.l.Err() != nil {
+		return fmt.Errorf("lease: save %q: %w (%w)", id, b.l.Err(), err)
+	}
+	return err
 }

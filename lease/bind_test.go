@@ -62,3 +62,38 @@ func TestBind(t *testing.T) {
 		t.Fatalf("the new holder loads %+v", got)
 	}
 }
+
+// blockingStore is a Fencer whose saves wait for their context.
+type blockingStore struct{ checkpoint.Memory }
+
+func (s *blockingStore) Fence(ctx context.Context, id string, f checkpoint.Fence) (checkpoint.Store, error) {
+	return s, nil
+}
+
+func (s *blockingStore) Save(ctx context.Context, id string, p change.Position) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestBindAbandonsSave: a save in flight when the lease is lost (a store
+// on a coordinator that went silent) returns at once with the lease's
+// reason, not when the store gives up.
+func TestBindAbandonsSave(t *testing.T) {
+	a := newFake(1, "a")
+	s, err := Bind(context.Background(), &blockingStore{}, a, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Save(context.Background(), "p", change.Position{Offset: 1}) }()
+	time.Sleep(20 * time.Millisecond)
+	a.Lose(ErrExpired)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrExpired) {
+			t.Fatalf("err = %v, want ErrExpired", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the save in flight went on after the lease was lost")
+	}
+}

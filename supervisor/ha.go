@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -54,9 +55,13 @@ const DefaultMaxInstances = 16
 // and takes nothing during its first SpreadDelay, so that the instances
 // of a deployment started together all count as live before any takes
 // its share. Three instances and four pipelines end up owning 2, 1 and 1.
-// An instance does not give a pipeline up to spread them again: a
-// pipeline moves only when its owner dies, stops, pauses it or loses its
-// lease (so a restarted instance stands by until the next takeover).
+// When the spread is uneven for SpreadDelay — the instance owning the
+// most owns two or more more than another live instance (a restarted
+// instance owns none) — that instance hands one pipeline off: it stops
+// it cleanly, saving its position, and releases its lease, which the
+// instance owning fewer takes. (Not with the MySQL lock, whose holders
+// are connections, not instance names: there the pipelines move only
+// when their owner dies, stops, pauses them or loses a lease.)
 //
 // A standby takes over a dead owner's pipeline TTL after the owner's last
 // renewal (when the coordinator frees its lease) plus up to one Poll, plus
@@ -132,7 +137,10 @@ type owner struct {
 	joined  time.Time
 	live    []string             // instances holding a membership lease
 	free    map[string]time.Time // pipeline → first seen without an owner
-	closed  bool
+	uneven  time.Time            // since when the spread has been uneven
+	// handedOff: pipeline → when this instance handed it off.
+	handedOff map[string]time.Time
+	closed    bool
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -140,7 +148,8 @@ type owner struct {
 
 func newOwner(s *Supervisor, opts HA) *owner {
 	ctx, cancel := context.WithCancel(context.Background())
-	o := &owner{s: s, opts: opts, lockers: map[string]lease.Locker{}, free: map[string]time.Time{}, stop: cancel, done: make(chan struct{})}
+	o := &owner{s: s, opts: opts, lockers: map[string]lease.Locker{}, free: map[string]time.Time{},
+		handedOff: map[string]time.Time{}, stop: cancel, done: make(chan struct{})}
 	go o.loop(ctx)
 	return o
 }
@@ -272,8 +281,8 @@ func (o *owner) members(ctx context.Context, l lease.Locker) []string {
 	return live
 }
 
-// round is one look at the pipelines: membership, owners, and at most one
-// lease taken.
+// round is one look at the pipelines: membership, owners, at most one
+// lease taken, and at most one pipeline handed off to even the spread.
 func (o *owner) round(ctx context.Context) {
 	units := o.s.ordered()
 	rctx, cancel := context.WithTimeout(ctx, max(o.opts.Lease.TTL, 5*time.Second))
@@ -291,29 +300,33 @@ func (o *owner) round(ctx context.Context) {
 		}
 	}
 	o.mu.Lock()
-	live, slot, joined := len(o.live), o.slot, o.joined
+	liveNames := slices.Clone(o.live)
+	slot, joined := o.slot, o.joined
 	o.mu.Unlock()
-	live = max(live, 1)
+	live := max(len(liveNames), 1)
+	self := o.instance()
 
+	// Who holds each pipeline, by the coordinator (this instance's own
+	// from its units).
+	type look struct {
+		u      *unit
+		locker lease.Locker
+		raw    string
+		who    string
+		known  bool
+	}
+	looks := make([]look, len(units))
 	wanting, held := 0, 0
-	for _, u := range units {
+	count := map[string]int{}
+	for _, n := range liveNames {
+		count[n] = 0
+	}
+	namesKnown := true // every holder is a live instance's name
+	for i, u := range units {
+		looks[i].u = u
 		if !u.isPaused() {
 			wanting++
 		}
-		if u.holds() {
-			held++
-		}
-	}
-	floor, ceil := wanting/live, (wanting+live-1)/live
-	took := false
-	n := len(units)
-	start := 0
-	if n > 0 {
-		start = slot % n
-	}
-	now := time.Now()
-	for i := range n {
-		u := units[(start+i)%n]
 		raw, err := o.lockURL(u.cfg.Source)
 		if err != nil {
 			u.setOwner("")
@@ -323,16 +336,43 @@ func (o *owner) round(ctx context.Context) {
 		if err != nil {
 			continue
 		}
+		looks[i].locker, looks[i].raw = l, raw
 		if u.holds() {
+			held++
+			count[self]++
 			continue
 		}
 		who, err := l.Holder(rctx, u.cfg.Name)
 		if err != nil {
 			continue
 		}
+		looks[i].who, looks[i].known = who, true
 		u.setOwner(who)
-		o.mu.Lock()
 		if who != "" {
+			if _, ok := count[who]; !ok {
+				namesKnown = false
+			}
+			count[who]++
+		}
+	}
+	floor, ceil := wanting/live, (wanting+live-1)/live
+	now := time.Now()
+	eligible := !joined.IsZero() && now.Sub(joined) >= o.opts.SpreadDelay
+
+	took := false
+	n := len(units)
+	start := 0
+	if n > 0 {
+		start = slot % n
+	}
+	for k := range n {
+		lk := looks[(start+k)%n]
+		u := lk.u
+		if !lk.known {
+			continue
+		}
+		o.mu.Lock()
+		if lk.who != "" {
 			delete(o.free, u.cfg.Name)
 		} else if _, ok := o.free[u.cfg.Name]; !ok {
 			o.free[u.cfg.Name] = now
@@ -344,38 +384,85 @@ func (o *owner) round(ctx context.Context) {
 		if !joined.IsZero() {
 			freeFor = min(freeFor, now.Sub(joined.Add(o.opts.SpreadDelay)))
 		}
+		handedOff := now.Sub(o.handedOff[u.cfg.Name]) < o.opts.SpreadDelay
 		o.mu.Unlock()
-		if who != "" || took || !u.standingBy() || joined.IsZero() || now.Sub(joined) < o.opts.SpreadDelay {
+		if lk.who != "" || took || !u.standingBy() || !eligible {
 			continue
 		}
 		switch {
+		case handedOff && freeFor < o.opts.SpreadDelay:
+			continue // let the instance it was handed off to take it
 		case held < floor:
 		case held < ceil && freeFor >= o.opts.SpreadDelay/2:
 		case freeFor >= o.opts.SpreadDelay:
 		default:
 			continue
 		}
-		got, err := l.TryAcquire(rctx, u.cfg.Name)
+		got, err := lk.locker.TryAcquire(rctx, u.cfg.Name)
 		if err != nil {
 			if !errors.Is(err, lease.ErrHeld) {
-				u.log.Warn("ha: cannot take the lease", "err", address.RedactError(err, raw).Error())
+				u.log.Warn("ha: cannot take the lease", "err", address.RedactError(err, lk.raw).Error())
 			}
 			continue
 		}
 		took = true
 		// Logged before the pipeline can start: a test orders the
 		// deliveries of each holder by this line.
-		u.log.Info("ha: lease acquired", "instance", o.instance(), "token", got.Fence().Token, "free_for", freeFor.Round(time.Millisecond).String(),
+		u.log.Info("ha: lease acquired", "instance", self, "token", got.Fence().Token, "free_for", freeFor.Round(time.Millisecond).String(),
 			"held", held+1, "live", live)
 		if !u.offer(got) {
-			u.log.Info("ha: lease released at once: the pipeline no longer waits for it", "instance", o.instance())
+			u.log.Info("ha: lease released at once: the pipeline no longer waits for it", "instance", self)
 			got.Release(rctx)
 			continue
 		}
 		held++
+		count[self]++
 		o.mu.Lock()
 		delete(o.free, u.cfg.Name)
 		o.mu.Unlock()
+	}
+	o.rebalance(units, count, namesKnown && eligible && !took, now)
+}
+
+// rebalance hands one pipeline off when the spread is uneven — some live
+// instance owns two or more pipelines fewer than this one, which owns
+// the most (the greatest name among those that do, so that one instance
+// acts) — for SpreadDelay in a row. The pipeline stops cleanly (its
+// position saved), its lease is released, and this instance does not
+// take it back for SpreadDelay. Holders' names must be the instances'
+// (not MySQL's connection names) for the counts to mean anything.
+func (o *owner) rebalance(units []*unit, count map[string]int, ok bool, now time.Time) {
+	self := o.instance()
+	most, fewest := self, self
+	for name, c := range count {
+		if c > count[most] || c == count[most] && name > most {
+			most = name
+		}
+		if c < count[fewest] {
+			fewest = name
+		}
+	}
+	uneven := ok && most == self && count[self]-count[fewest] >= 2
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !uneven {
+		o.uneven = time.Time{}
+		return
+	}
+	if o.uneven.IsZero() {
+		o.uneven = now
+	}
+	if now.Sub(o.uneven) < o.opts.SpreadDelay {
+		return
+	}
+	for i := len(units) - 1; i >= 0; i-- {
+		u := units[i]
+		if u.holds() && u.handOff() {
+			o.uneven = time.Time{}
+			o.handedOff[u.cfg.Name] = now
+			u.log.Info("ha: handing the pipeline off to even the spread", "instance", self, "owned", count[self], "fewest", fewest, "its", count[fewest])
+			return
+		}
 	}
 }
 

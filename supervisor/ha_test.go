@@ -124,6 +124,7 @@ func (s sharedStore) Fence(ctx context.Context, id string, f checkpoint.Fence) (
 type haEnv struct {
 	coord *memCoord
 	mem   *memSinks
+	store sharedStore
 	sups  []*Supervisor
 	// by records, per pipeline, the instance of each delivered change.
 	mu sync.Mutex
@@ -134,32 +135,38 @@ func newHAEnv(t *testing.T, n int) *haEnv {
 	e := &haEnv{coord: &memCoord{held: map[string]*memLease{}, dead: map[string]bool{}},
 		mem: &memSinks{got: map[string][]change.Position{}, opens: map[string]int{}, fail: map[string]bool{}},
 		by:  map[string][]string{}}
-	store := sharedStore{&checkpoint.Memory{}}
-	for i := range n {
-		inst := fmt.Sprintf("i%d", i)
-		sources := source.NewRegistry()
-		sources.Register("fixture", func(_ context.Context, u *url.URL, _ source.Config) (pipeline.Source, error) {
-			return fixture.Open(u)
-		})
-		sinks := sink.NewRegistry()
-		sinks.Register("mem", func(_ context.Context, u *url.URL, _ sink.Config) (pipeline.Sink, error) {
-			return &taggedSink{memSink: memSink{m: e.mem, name: u.Host}, e: e, inst: inst}, nil
-		})
-		stores := builtinStores.Builtin()
-		stores.Register("shared", func(context.Context, *url.URL, checkpoint.Config) (checkpoint.StoreCloser, error) {
-			return store, nil
-		})
-		leases := lease.NewRegistry()
-		leases.Register("mem", func(_ context.Context, _ *url.URL, o lease.Options) (lease.Locker, error) {
-			return &memLocker{c: e.coord, owner: o.Owner, ttl: o.TTL}, nil
-		})
-		s := New(Options{Sources: sources, Sinks: sinks, Stores: stores, LagInterval: -1,
-			HA: &HA{Coordinator: "mem://", Leases: leases, Lease: lease.Options{Owner: inst, TTL: 2 * time.Second},
-				SpreadDelay: 300 * time.Millisecond, Poll: 20 * time.Millisecond}})
-		t.Cleanup(s.Close)
-		e.sups = append(e.sups, s)
+	e.store = sharedStore{&checkpoint.Memory{}}
+	for range n {
+		e.add(t)
 	}
 	return e
+}
+
+// add starts one more supervisor, instance i<N>.
+func (e *haEnv) add(t *testing.T) *Supervisor {
+	inst := fmt.Sprintf("i%d", len(e.sups))
+	sources := source.NewRegistry()
+	sources.Register("fixture", func(_ context.Context, u *url.URL, _ source.Config) (pipeline.Source, error) {
+		return fixture.Open(u)
+	})
+	sinks := sink.NewRegistry()
+	sinks.Register("mem", func(_ context.Context, u *url.URL, _ sink.Config) (pipeline.Sink, error) {
+		return &taggedSink{memSink: memSink{m: e.mem, name: u.Host}, e: e, inst: inst}, nil
+	})
+	stores := builtinStores.Builtin()
+	stores.Register("shared", func(context.Context, *url.URL, checkpoint.Config) (checkpoint.StoreCloser, error) {
+		return e.store, nil
+	})
+	leases := lease.NewRegistry()
+	leases.Register("mem", func(_ context.Context, _ *url.URL, o lease.Options) (lease.Locker, error) {
+		return &memLocker{c: e.coord, owner: o.Owner, ttl: o.TTL}, nil
+	})
+	s := New(Options{Sources: sources, Sinks: sinks, Stores: stores, LagInterval: -1,
+		HA: &HA{Coordinator: "mem://", Leases: leases, Lease: lease.Options{Owner: inst, TTL: 2 * time.Second},
+			SpreadDelay: 300 * time.Millisecond, Poll: 20 * time.Millisecond}})
+	t.Cleanup(s.Close)
+	e.sups = append(e.sups, s)
+	return s
 }
 
 type taggedSink struct {
@@ -333,5 +340,55 @@ func TestHAStoreMustFence(t *testing.T) {
 			t.Fatalf("a bbolt state under ha: %s %q", st.State, st.LastError)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHARebalance: two instances own two pipelines each; a third that
+// joins gets one handed off (stopped cleanly, position saved), and no
+// pipeline ever runs on two instances.
+func TestHARebalance(t *testing.T) {
+	e := newHAEnv(t, 2)
+	names := []string{"p0", "p1", "p2", "p3"}
+	var ps []config.Pipeline
+	for _, n := range names {
+		ps = append(ps, haPipe(n, "fixture://?txs=100000&rows=1&follow=on&interval=2ms"))
+	}
+	for _, s := range e.sups {
+		s.Apply(ps)
+	}
+	count := func() map[string]int {
+		o := e.owners(names)
+		per := map[string]int{}
+		for _, n := range names {
+			if len(o[n]) > 1 {
+				t.Fatalf("pipeline %s run by %v at once", n, o[n])
+			}
+			if len(o[n]) == 1 {
+				per[o[n][0]]++
+			}
+		}
+		return per
+	}
+	wait := func(what string, ok func(map[string]int) bool) map[string]int {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			per := count()
+			if ok(per) {
+				return per
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: owners %v", what, per)
+			}
+		}
+	}
+	wait("two instances", func(per map[string]int) bool { return per["i0"] == 2 && per["i1"] == 2 })
+	e.add(t).Apply(ps)
+	per := wait("a third joined", func(per map[string]int) bool {
+		return per["i2"] >= 1 && per["i0"]+per["i1"]+per["i2"] == 4
+	})
+	t.Logf("after the third joined: %v", per)
+	time.Sleep(time.Second) // stable: no more moves, still no overlap
+	if per := count(); per["i0"] > 2 || per["i1"] > 2 || per["i2"] > 2 || per["i0"]+per["i1"]+per["i2"] != 4 {
+		t.Errorf("spread after a second: %v", per)
 	}
 }

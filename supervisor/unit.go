@@ -32,6 +32,7 @@ const (
 	cmdResume
 	cmdRestart
 	cmdStop
+	cmdHandOff // stop cleanly and release the lease (HA)
 )
 
 // unit owns one pipeline: its goroutine, its runs and its state.
@@ -138,6 +139,9 @@ func (u *unit) loop() {
 	failures := 0
 	for {
 		c := u.take()
+		if c == cmdHandOff {
+			u.dropLease()
+		}
 		if c == cmdStop {
 			u.dropLease()
 			u.setState(Stopped)
@@ -165,7 +169,7 @@ func (u *unit) loop() {
 		ctx, cancel := context.WithCancel(context.Background())
 		u.mu.Lock()
 		u.cancelRun = cancel
-		if u.pending == cmdStop || u.pending == cmdPause || u.pending == cmdRestart {
+		if u.pending == cmdStop || u.pending == cmdPause || u.pending == cmdRestart || u.pending == cmdHandOff {
 			cancel() // a command came in between take and here
 		}
 		u.mu.Unlock()
@@ -195,6 +199,8 @@ func (u *unit) loop() {
 			failures = 0
 			u.log.Info("pipeline restarting")
 			continue
+		case cmdHandOff:
+			continue // the top of the loop releases the lease
 		}
 		if held != nil && (held.Err() != nil || errors.Is(err, checkpoint.ErrFenced)) {
 			why := held.Err()
@@ -622,4 +628,17 @@ func (u *unit) dropLease() {
 		u.log.Warn("ha: releasing the lease failed (it expires by itself)", "err", err.Error())
 	}
 	u.m.SetOwnership(ownership("", nil, ""))
+}
+
+// handOff stops the pipeline cleanly and releases its lease, if the unit
+// holds one and has no other command pending.
+func (u *unit) handOff() bool {
+	u.mu.Lock()
+	if u.lease == nil || u.pending != cmdNone {
+		u.mu.Unlock()
+		return false
+	}
+	u.mu.Unlock()
+	u.command(cmdHandOff)
+	return true
 }
