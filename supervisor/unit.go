@@ -622,6 +622,10 @@ func (u *unit) dropLease() {
 	if l == nil {
 		return
 	}
+	if l.Err() == nil {
+		// The pipeline has stopped (paused, stopped or handed off).
+		u.log.Info("ha: lease released, pipeline stopped")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := l.Release(ctx); err != nil {
