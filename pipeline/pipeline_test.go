@@ -314,8 +314,17 @@ func TestPipelineSinkFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := sink.records(); change.Compare(saved, got[len(got)-1].Pos) > 0 {
-		t.Errorf("saved %v beyond the last acknowledged %v", saved, got[len(got)-1].Pos)
+	// Nothing at or before the saved position may be missing from what the
+	// sink acknowledged. The saved position itself may lie past the last
+	// acknowledged change when only hidden events (a begin) came between.
+	delivered := map[change.Position]bool{}
+	for _, r := range sink.records() {
+		delivered[r.Pos] = true
+	}
+	for _, r := range expected(g, func(string) bool { return true }, false, change.Position{}) {
+		if change.Compare(r.Pos, saved) <= 0 && !delivered[r.Pos] {
+			t.Errorf("saved %v, but %v before it was never acknowledged", saved, r.Pos)
+		}
 	}
 	// A second run resumes exactly after what was saved.
 	sink2 := &recSink{}
