@@ -187,7 +187,7 @@ func runSnapshotKill(t *testing.T, bin, verify string, rows int, db snapKill) {
 		kill(cmd, fmt.Sprintf("snapshot kill %d", i+1))
 	}
 	if !strings.Contains(logs.String(), "snapshot resumes in the middle of a table") {
-		t.Errorf("the log does not say the snapshot resumed in the middle of the table:\n%s", tail(logs.String(), 4000))
+		t.Errorf("the log does not say the snapshot resumed in the middle of the table; its snapshot lines:\n%s", tail(grepLines(logs.String(), "snapshot", "killed", "level=ERROR"), 6000))
 	}
 	// Ten kills while the stream runs after it.
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
