@@ -74,9 +74,8 @@ type HA struct {
 	// StopMargin is how long before its lease can expire a holder that
 	// cannot renew stops delivering (0: the default, 2 s or TTL/4).
 	StopMargin time.Duration
-	// SpreadDelay is how long a pipeline must have had no owner before
-	// an instance that already holds its share of the pipelines takes it
-	// (0: the default, TTL/2).
+	// SpreadDelay paces the spreading of the pipelines over the
+	// instances (supervisor.HA; 0: the default, TTL/2).
 	SpreadDelay time.Duration
 }
 

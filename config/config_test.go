@@ -283,4 +283,13 @@ func TestHA(t *testing.T) {
 	if err != nil || f.HA != (HA{}) {
 		t.Errorf("no ha section: %+v, %v", f.HA, err)
 	}
+	// --ha and --instance supply the section, and the states must be shared.
+	f, err = Parse("c.yaml", []byte("pipelines:\n  a: {source: x://, state: 'zk://z/p'}\n"), Options{Coordinator: "source", Instance: "b"})
+	if err != nil || f.HA != (HA{Coordinator: "source", Instance: "b"}) {
+		t.Errorf("--ha source --instance b: %+v, %v", f.HA, err)
+	}
+	_, err = Parse("c.yaml", []byte("pipelines:\n  a: {source: x://}\n"), Options{Coordinator: "etcd://e/p"})
+	if err == nil || !strings.Contains(err.Error(), "pipelines.a.state:") {
+		t.Errorf("--ha with a state file: %v", err)
+	}
 }

@@ -45,10 +45,9 @@ const DefaultMaxInstances = 16
 //
 //   - at once while it owns fewer than ⌊P/N⌋ (P pipelines not paused, N
 //     live instances);
-//   - after the pipeline has had no owner for SpreadDelay/2 while it owns
-//     fewer than ⌈P/N⌉;
-//   - after SpreadDelay otherwise (the rest: an instance never leaves a
-//     pipeline without an owner for longer).
+//   - otherwise after the pipeline has had no owner for SpreadDelay/2, so
+//     that an instance owning fewer takes it first (an instance never
+//     leaves a pipeline without an owner for longer).
 //
 // It looks at the pipelines starting from one its membership index
 // chooses, so that instances started together begin with different ones,
@@ -65,7 +64,7 @@ const DefaultMaxInstances = 16
 //
 // A standby takes over a dead owner's pipeline TTL after the owner's last
 // renewal (when the coordinator frees its lease) plus up to one Poll, plus
-// SpreadDelay/2 when the survivors already own their share, plus the
+// SpreadDelay/2 when the survivors already own ⌊P/N⌋ each, plus the
 // coordinator's own settling (the SQL locks wait TTL/3 + StopMargin).
 type HA struct {
 	// Coordinator is the lease URL (etcd://, zk://, or any scheme of
@@ -355,7 +354,7 @@ func (o *owner) round(ctx context.Context) {
 			count[who]++
 		}
 	}
-	floor, ceil := wanting/live, (wanting+live-1)/live
+	floor := wanting / live
 	now := time.Now()
 	eligible := !joined.IsZero() && now.Sub(joined) >= o.opts.SpreadDelay
 
@@ -393,8 +392,7 @@ func (o *owner) round(ctx context.Context) {
 		case handedOff && freeFor < o.opts.SpreadDelay:
 			continue // let the instance it was handed off to take it
 		case held < floor:
-		case held < ceil && freeFor >= o.opts.SpreadDelay/2:
-		case freeFor >= o.opts.SpreadDelay:
+		case freeFor >= o.opts.SpreadDelay/2:
 		default:
 			continue
 		}

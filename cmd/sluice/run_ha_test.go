@@ -333,6 +333,8 @@ func runHAKill(t *testing.T, coord, mode string) {
 		own, _ = r.owners()
 	}
 
+	r.checkStatus(coord, own)
+
 	// The workloads, each a quarter of the changes, paced together.
 	wdone := make(chan error, len(pipes))
 	for i, p := range pipes {
@@ -872,4 +874,93 @@ func checkNothingReadIn(t *testing.T, dir string, windows [][2]time.Time) {
 			}
 		}
 	}
+}
+
+// checkStatus: every live instance's API names each pipeline's owner (the
+// owner itself with its lease's expiry and token), two standbys, and its
+// /metrics the ownership and three live instances.
+func (r *haRun) checkStatus(coord string, own map[string]string) {
+	t := r.t
+	// What a standby knows of the owner is up to a poll old: look again
+	// for a few seconds before reporting.
+	var problems []string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		problems = r.statusProblems(coord, own)
+		if len(problems) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+func (r *haRun) statusProblems(coord string, own map[string]string) []string {
+	var problems []string
+	r.mu.Lock()
+	procs := make([]*haProc, 0, len(r.procs))
+	for _, p := range r.procs {
+		procs = append(procs, p)
+	}
+	r.mu.Unlock()
+	for _, p := range procs {
+		list, err := r.status(p)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", p.inst, err))
+			continue
+		}
+		for _, pv := range list.Pipelines {
+			h := pv.HA
+			switch {
+			case h == nil:
+				problems = append(problems, fmt.Sprintf("%s: %s has no ha status", p.inst, pv.Name))
+				continue
+			case h.Instance != p.inst:
+				problems = append(problems, fmt.Sprintf("%s: %s: instance %q", p.inst, pv.Name, h.Instance))
+			case h.Owned != (own[pv.Name] == p.inst):
+				problems = append(problems, fmt.Sprintf("%s: %s: owned %v, the owner is %s", p.inst, pv.Name, h.Owned, own[pv.Name]))
+			case h.Owned && (h.LeaseExpires == nil || h.LeaseToken == 0 || h.Takeovers < 1 || pv.State != "running" && pv.State != "starting"):
+				problems = append(problems, fmt.Sprintf("%s: %s owned: %+v, state %s", p.inst, pv.Name, h, pv.State))
+			case !h.Owned && (h.LeaseExpires != nil || pv.State != "standby"):
+				problems = append(problems, fmt.Sprintf("%s: %s not owned: %+v, state %s", p.inst, pv.Name, h, pv.State))
+			case coord != "source" && h.Owner != own[pv.Name]:
+				problems = append(problems, fmt.Sprintf("%s: %s: owner %q, want %s", p.inst, pv.Name, h.Owner, own[pv.Name]))
+			case coord == "source" && len(h.Standbys) < 2:
+				// The membership is on m1's MariaDB, whose lock holders
+				// are connections: the owner is not recognised among them.
+				problems = append(problems, fmt.Sprintf("%s: %s: standbys %v (owner %s)", p.inst, pv.Name, h.Standbys, h.Owner))
+			case coord != "source" && (len(h.Standbys) != 2 || slices.Contains(h.Standbys, h.Owner)):
+				problems = append(problems, fmt.Sprintf("%s: %s: standbys %v (owner %s)", p.inst, pv.Name, h.Standbys, h.Owner))
+			}
+		}
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/metrics", p.port), nil)
+		req.Header.Set("Authorization", "Bearer "+haToken)
+		res, err := r.client.Do(req)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: /metrics: %v", p.inst, err))
+			continue
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for name, inst := range own {
+			want := fmt.Sprintf("sluice_pipeline_owned{pipeline=%q} %d", name, map[bool]int{true: 1, false: 0}[inst == p.inst])
+			if !bytes.Contains(body, []byte(want)) {
+				problems = append(problems, fmt.Sprintf("%s: /metrics has no %s", p.inst, want))
+			}
+		}
+		if !bytes.Contains(body, []byte("sluice_ha_instances 3")) || !bytes.Contains(body, []byte("sluice_pipeline_takeovers_total{")) {
+			problems = append(problems, fmt.Sprintf("%s: /metrics lacks sluice_ha_instances 3 or the takeovers:\n%s", p.inst, grepMetrics(string(body))))
+		}
+	}
+	return problems
+}
+
+func grepMetrics(text string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, "ha_") || strings.Contains(l, "owne") || strings.Contains(l, "takeover") || strings.Contains(l, "lease") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
