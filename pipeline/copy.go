@@ -57,7 +57,7 @@ func (a *arena) reset() {
 
 func (a *arena) allocValues(n int) []change.Value {
 	if len(a.vals)+n > cap(a.vals) {
-		a.vals = make([]change.Value, 0, max(2*cap(a.vals), n, 256))
+		a.vals = make([]change.Value, 0, max(2*cap(a.vals), n, 32))
 	}
 	s := a.vals[len(a.vals) : len(a.vals)+n : len(a.vals)+n]
 	a.vals = a.vals[:len(a.vals)+n]
