@@ -23,9 +23,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -327,41 +325,11 @@ func run() error {
 	return nil
 }
 
-// measure runs args to its end, its output discarded, under GNU time,
-// which reports the peak RSS of the command alone: the Maxrss that wait4
-// reports for a child of this program also counts this program's own peak,
-// because Go starts children with vfork and Linux carries the old memory's
-// peak over an exec (as bench/cmd/sinkbench found). GNU time forks the
-// command from its own small process. CPU is that of the command and its
-// waited-for children (the pipe: sh, sluice and kcat).
+// measure runs args under GNU time (see machine.Measure).
 func measure(args []string) (result, error) {
-	rssFile, err := os.CreateTemp("", "kafkabench-rss")
-	if err != nil {
-		return result{}, err
-	}
-	rssFile.Close()
-	defer os.Remove(rssFile.Name())
-	cmd := exec.Command(gnuTime, append([]string{"-f", "%M", "-o", rssFile.Name(), "--"}, args...)...)
-	cmd.Stdout = io.Discard
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	began := time.Now()
-	if err := cmd.Run(); err != nil {
-		return result{}, fmt.Errorf("%v: %s", err, stderr.String())
-	}
-	res := result{wall: time.Since(began), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
-	b, err := os.ReadFile(rssFile.Name())
-	if err != nil {
-		return result{}, err
-	}
-	if _, err := fmt.Sscan(string(b), &res.rssKB); err != nil {
-		return result{}, fmt.Errorf("peak RSS from %s: %q: %v", gnuTime, b, err)
-	}
-	return res, nil
+	u, err := machine.Measure(args)
+	return result{wall: u.Wall, cpu: u.CPU, rssKB: u.RSSKB}, err
 }
-
-// gnuTime is GNU time, which measure runs commands under.
-const gnuTime = "/usr/bin/time"
 
 // countRecords sums the end offsets of a topic's partitions.
 func countRecords(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {

@@ -26,7 +26,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -82,7 +81,7 @@ func run() error {
 	if *sluice == "" {
 		return fmt.Errorf("-sluice is required")
 	}
-	if _, err := os.Stat(gnuTime); err != nil {
+	if _, err := os.Stat(machine.GNUTime); err != nil {
 		return fmt.Errorf("GNU time measures the peak RSS (apt-get install time): %w", err)
 	}
 	if *self == "" {
@@ -484,38 +483,10 @@ func plain(kind string, args []string) error {
 	return fmt.Errorf("unknown plain loop %q", kind)
 }
 
-// measure runs args to its end, its output discarded, under GNU time,
-// which reports the peak RSS of the command alone: the Maxrss that wait4
-// reports for a child of this program also counts this program's own peak,
-// because Go starts children with vfork and Linux carries the old memory's
-// peak over an exec (a child of a 200 MB parent that runs /bin/true
-// "peaks" at 200 MB). GNU time forks the command from its own small
-// process. CPU is that of the command and its waited-for children (GNU
-// time's own is a millisecond).
+// measure runs args under GNU time (see machine.Measure).
 func measure(args []string) (result, error) {
-	rssFile, err := os.CreateTemp("", "sinkbench-rss")
-	if err != nil {
-		return result{}, err
-	}
-	rssFile.Close()
-	defer os.Remove(rssFile.Name())
-	cmd := exec.Command(gnuTime, append([]string{"-f", "%M", "-o", rssFile.Name(), "--"}, args...)...)
-	cmd.Stdout = io.Discard
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	began := time.Now()
-	if err := cmd.Run(); err != nil {
-		return result{}, fmt.Errorf("%v: %s", err, stderr.String())
-	}
-	res := result{wall: time.Since(began), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
-	b, err := os.ReadFile(rssFile.Name())
-	if err != nil {
-		return result{}, err
-	}
-	if _, err := fmt.Sscan(string(b), &res.rssKB); err != nil {
-		return result{}, fmt.Errorf("peak RSS from %s: %q: %v", gnuTime, b, err)
-	}
-	return res, nil
+	u, err := machine.Measure(args)
+	return result{wall: u.Wall, cpu: u.CPU, rssKB: u.RSSKB}, err
 }
 
 // procCPU returns the CPU time (user and system) process pid has used.
@@ -544,9 +515,6 @@ func serverCPU(res result, rows int) string {
 	}
 	return fmt.Sprintf("%.2f", res.server.Seconds()/(float64(rows)/1e6))
 }
-
-// gnuTime is GNU time, which measure runs commands under.
-const gnuTime = "/usr/bin/time"
 
 // binlogPos is the server's current binlog position as FILE:POS.
 func binlogPos(ctx context.Context, srv *servers.MariaDB) (string, error) {

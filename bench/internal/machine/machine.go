@@ -4,9 +4,12 @@ package machine
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // Loadavg returns the 1, 5 and 15 minute load averages as "a b c", or "?"
@@ -47,4 +50,48 @@ func MemTotal() string {
 		}
 	}
 	return "? memory"
+}
+
+// GNUTime is the path of GNU time, which Measure runs commands under.
+const GNUTime = "/usr/bin/time"
+
+// Usage is what Measure measured of one command.
+type Usage struct {
+	Wall, CPU time.Duration
+	// RSSKB is the command's peak resident set size in KiB.
+	RSSKB int64
+}
+
+// Measure runs args to its end, its output discarded, under GNU time,
+// which reports the peak RSS of the command alone: the Maxrss that wait4
+// reports for a child of a Go program also counts the program's own peak,
+// because Go starts children with vfork and Linux carries the old
+// memory's peak over an exec (a child of a 200 MB parent that runs
+// /bin/true "peaks" at 200 MB). GNU time forks the command from its own
+// small process. CPU is that of the command and its waited-for children
+// (GNU time's own is a millisecond).
+func Measure(args []string) (Usage, error) {
+	rssFile, err := os.CreateTemp("", "bench-rss")
+	if err != nil {
+		return Usage{}, err
+	}
+	rssFile.Close()
+	defer os.Remove(rssFile.Name())
+	cmd := exec.Command(GNUTime, append([]string{"-f", "%M", "-o", rssFile.Name(), "--"}, args...)...)
+	cmd.Stdout = io.Discard
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	began := time.Now()
+	if err := cmd.Run(); err != nil {
+		return Usage{}, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	u := Usage{Wall: time.Since(began), CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	b, err := os.ReadFile(rssFile.Name())
+	if err != nil {
+		return Usage{}, err
+	}
+	if _, err := fmt.Sscan(string(b), &u.RSSKB); err != nil {
+		return Usage{}, fmt.Errorf("peak RSS from %s: %q: %v", GNUTime, b, err)
+	}
+	return u, nil
 }
