@@ -29,14 +29,12 @@ type flight struct {
 
 // flusher is the Sink's asynchronous side.
 type flusher struct {
-	free    chan *flight
-	queue   chan *flight
-	ctx     context.Context // the records' context, canceled by Close
-	cancel  context.CancelFunc
-	done    chan struct{} // closed when the flusher ends
-	errMu   sync.Mutex
-	err     error         // the first failure
-	failed  chan struct{} // closed with err
+	free   chan *flight
+	queue  chan *flight
+	ctx    context.Context // the records' context, canceled by Close
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the flusher ends
+	firstError
 	closing chan struct{} // closed by Close
 	started sync.Once
 }
@@ -109,23 +107,10 @@ func (s *Sink) flush() {
 }
 
 // fail keeps the first failure and wakes a waiting Send.
-func (s *Sink) fail(err error) {
-	a := &s.async
-	a.errMu.Lock()
-	defer a.errMu.Unlock()
-	if a.err == nil {
-		a.err = err
-		close(a.failed)
-	}
-}
+func (s *Sink) fail(err error) { s.async.fail(err) }
 
 // failure returns the first failure, or nil.
-func (s *Sink) failure() error {
-	a := &s.async
-	a.errMu.Lock()
-	defer a.errMu.Unlock()
-	return a.err
-}
+func (s *Sink) failure() error { return s.async.failure() }
 
 // Send encodes d's changes into a free flight and queues it for the
 // flusher, waiting only while every flight is taken (Config.InFlight). It

@@ -34,13 +34,11 @@ type txFlight struct {
 
 // txAsync is the TxSink's asynchronous side.
 type txAsync struct {
-	once    sync.Once
-	free    chan *txFlight
-	queue   chan *txFlight
-	done    chan struct{} // closed when the committer ends
-	errMu   sync.Mutex
-	err     error
-	failed  chan struct{} // closed with err
+	once  sync.Once
+	free  chan *txFlight
+	queue chan *txFlight
+	done  chan struct{} // closed when the committer ends
+	firstError
 	closing chan struct{} // closed by Close
 }
 
@@ -117,22 +115,11 @@ func (s *TxSink) committer() {
 	}
 }
 
-func (s *TxSink) asyncFail(err error) {
-	a := &s.async
-	a.errMu.Lock()
-	defer a.errMu.Unlock()
-	if a.err == nil {
-		a.err = err
-		close(a.failed)
-	}
-}
+// asyncFail keeps the first failure and wakes a waiting Send.
+func (s *TxSink) asyncFail(err error) { s.async.fail(err) }
 
-func (s *TxSink) asyncFailure() error {
-	a := &s.async
-	a.errMu.Lock()
-	defer a.errMu.Unlock()
-	return a.err
-}
+// asyncFailure returns the first failure, or nil.
+func (s *TxSink) asyncFailure() error { return s.async.failure() }
 
 // Send encodes d into a free flight and queues it for its transaction,
 // waiting only while every flight is taken (Config.InFlight). It returns
