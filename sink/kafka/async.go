@@ -61,21 +61,9 @@ func (s *Sink) flush() {
 	var group []*flight
 	var parts []part
 	for {
-		var f *flight
-		select {
-		case f = <-a.queue:
-		case <-a.closing:
+		var ok bool
+		if group, ok = gather(a.queue, a.closing, group); !ok {
 			return
-		}
-		group = append(group[:0], f)
-	gather:
-		for len(group) < cap(a.queue) {
-			select {
-			case g := <-a.queue:
-				group = append(group, g)
-			default:
-				break gather
-			}
 		}
 		if s.failure() == nil {
 			parts = parts[:0]

@@ -69,21 +69,9 @@ func (s *TxSink) committer() {
 	var group []*txFlight
 	var parts []part
 	for {
-		var f *txFlight
-		select {
-		case f = <-a.queue:
-		case <-a.closing:
+		var ok bool
+		if group, ok = gather(a.queue, a.closing, group); !ok {
 			return
-		}
-		group = append(group[:0], f)
-	gather:
-		for len(group) < cap(a.queue) {
-			select {
-			case g := <-a.queue:
-				group = append(group, g)
-			default:
-				break gather
-			}
 		}
 		last := group[len(group)-1]
 		if s.asyncFailure() == nil {
