@@ -220,13 +220,11 @@ func FromURL(u *url.URL) (Config, error) {
 	if tp.Wanted() && u.Scheme == "http" {
 		return c, errors.New("tls parameters need an https:// URL")
 	}
-	if u.Scheme == "https" {
-		tc, err := tp.Config(true, "")
-		if err != nil {
-			return c, err
-		}
-		c.TLS = tc
+	tc, err := tp.Config(u.Scheme == "https", "")
+	if err != nil {
+		return c, err
 	}
+	c.TLS = tc
 	hook := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath, RawQuery: query}
 	if hook.Path == "" {
 		hook.Path = "/"

@@ -328,6 +328,8 @@ func TestParseURL(t *testing.T) {
 		}},
 		{raw: "http://h:8080", want: func(c Config) bool { return c.URL == "http://h:8080/" && c.TLS == nil }},
 		{raw: "http://h/?tls-ca=/x", err: "need an https:// URL"},
+		{raw: "http://h/?tls=off", want: func(c Config) bool { return c.TLS == nil }},
+		{raw: "http://h/?tls=off&tls-ca=/x", err: "need tls=on or skip-verify, not tls=off"},
 		{raw: "http://h/?x=1", err: "unknown parameter x"},
 		{raw: "http://h/?body=xml", err: "parameter body"},
 		{raw: "http://h/?secret=a&secret-file=/b", err: "do not go together"},

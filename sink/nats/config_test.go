@@ -35,6 +35,8 @@ func TestParseURL(t *testing.T) {
 		{raw: "nats://h/x?stream=S", err: "path"},
 		{raw: "kafka://h/?stream=S", err: "scheme"},
 		{raw: "nats://h/?stream=S&tls-cert=/x", err: "tls-cert and tls-key go together"},
+		{raw: "nats://h/?stream=S&tls=false&tls-server-name=n", err: "need tls=on or skip-verify, not tls=off"},
+		{raw: "nats://h/?stream=S&tls=true&tls-server-name=n", want: func(c Config) bool { return c.TLS != nil && c.TLS.ServerName == "n" }},
 	}
 	for _, tt := range tests {
 		c, err := ParseURL(tt.raw)

@@ -31,6 +31,7 @@ func TestParseURL(t *testing.T) {
 		{raw: "redis://h/?topic=x", err: "unknown parameter topic"},
 		{raw: "redis://a,b/", err: "one server address"},
 		{raw: "rediss://h/?tls=off", err: "contradicts"},
+		{raw: "redis://h/?tls=off&tls-cert=/c&tls-key=/k", err: "need tls=on or skip-verify, not tls=off"},
 		{raw: "redis:///", err: "no server address"},
 	}
 	for _, tt := range tests {

@@ -61,16 +61,17 @@ func (t Params) Wanted() bool {
 // Config builds the client TLS configuration the parameters describe (nil
 // when they do not ask for TLS and force is false; force is set for a
 // scheme that means TLS, such as rediss:// or https://). serverName is the
-// host to verify when tls-server-name is not given.
+// host to verify when tls-server-name is not given. tls=off with another
+// tls-* parameter is an error, as on every URL of Sluice.
 func (t Params) Config(force bool, serverName string) (*tls.Config, error) {
-	if !force && !t.Wanted() {
-		return nil, nil
-	}
 	if force && t.Mode == "off" {
 		return nil, errors.New("tls=off contradicts the URL's scheme, which means TLS")
 	}
 	if t.Mode == "off" && (t.CA != "" || t.Cert != "" || t.Key != "" || t.ServerName != "") {
 		return nil, errors.New("tls-ca, tls-cert, tls-key and tls-server-name need tls=on or skip-verify, not tls=off")
+	}
+	if !force && !t.Wanted() {
+		return nil, nil
 	}
 	name := t.ServerName
 	if name == "" {
