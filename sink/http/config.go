@@ -12,7 +12,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/format"
-	"github.com/sluice-cdc/sluice/sink/internal/tlsparam"
+	"github.com/sluice-cdc/sluice/internal/tlsparam"
 )
 
 // Body is how a request's body holds its messages.
@@ -198,7 +198,7 @@ func FromURL(u *url.URL) (Config, error) {
 	p.Duration("backoff-max", &c.BackoffMax, 10*time.Millisecond)
 	p.Duration("retry-for", &c.RetryFor, time.Second)
 	p.String("query", &query)
-	tp := tlsparam.Read(p)
+	tp := tlsparam.ReadSink(p)
 	if err := p.Check(); err != nil {
 		return c, err
 	}

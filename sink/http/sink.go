@@ -21,8 +21,8 @@ import (
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/format"
+	"github.com/sluice-cdc/sluice/internal/tlsparam"
 	"github.com/sluice-cdc/sluice/pipeline"
-	"github.com/sluice-cdc/sluice/sink/internal/tlsparam"
 )
 
 // Header names of every request besides the signature.

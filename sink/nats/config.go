@@ -12,7 +12,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/format"
-	"github.com/sluice-cdc/sluice/sink/internal/tlsparam"
+	"github.com/sluice-cdc/sluice/internal/tlsparam"
 )
 
 // Defaults of Config.
@@ -236,7 +236,7 @@ func FromURL(u *url.URL) (Config, error) {
 	p.String("creds", &c.Creds)
 	p.String("nkey", &c.NKey)
 	p.Duration("retry-for", &c.RetryFor, time.Second)
-	tp := tlsparam.Read(p)
+	tp := tlsparam.ReadSink(p)
 	if err := p.Check(); err != nil {
 		return c, err
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/address"
 	"github.com/sluice-cdc/sluice/format"
-	"github.com/sluice-cdc/sluice/sink/internal/tlsparam"
+	"github.com/sluice-cdc/sluice/internal/tlsparam"
 )
 
 // Mode is what the sink makes of the changes.
@@ -254,7 +254,7 @@ func FromURL(u *url.URL) (Config, error) {
 	c.Value = Value(value)
 	p.String("positions", &c.Positions)
 	p.Duration("retry-for", &c.RetryFor, time.Second)
-	tp := tlsparam.Read(p)
+	tp := tlsparam.ReadSink(p)
 	if err := p.Check(); err != nil {
 		return c, err
 	}

@@ -14,8 +14,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/internal/tlsparam"
 	"github.com/sluice-cdc/sluice/pipeline"
-	"github.com/sluice-cdc/sluice/sink/internal/tlsparam"
 )
 
 // Open opens the sink a redis:// URL names (see ParseURL).
