@@ -43,12 +43,9 @@ func appendJSON(dst []byte, c *Change, e *Encoder) []byte {
 	}
 	if !c.Pos.IsZero() {
 		dst = append(dst, `,"pos":`...)
-		// The position text is printable ASCII apart from what it escapes.
-		start := len(dst)
 		dst = append(dst, '"')
-		dst = appendPosition(dst, c.Pos)
+		dst = appendPositionJSON(dst, c.Pos)
 		dst = append(dst, '"')
-		dst = escapePosQuotes(dst, start)
 	}
 	if c.Tx != (Tx{}) {
 		dst = appendTx(dst, c.Tx)
@@ -59,26 +56,41 @@ func appendJSON(dst []byte, c *Change, e *Encoder) []byte {
 		dst = append(dst, '"')
 	}
 	n := max(len(c.Columns), len(c.Before), len(c.After))
-	// Work out each column's context once (for all but very wide rows,
-	// unless an Encoder has room for them).
-	var cache [32]ctx
-	var ctxs []ctx
-	// Likewise each column's key (from e when it has them).
-	var kt *keyTable
-	var keyText [1024]byte
-	var keyEnd [len(cache)]int32
-	var keyNamed [len(cache)]bool
-	if e != nil {
+	switch {
+	case e != nil:
 		e.prepare(c, n)
-		ctxs = e.ctxs[:n]
-		kt = &e.kt
-	} else if n <= len(cache) {
-		ctxs = cache[:n]
-		stackKeys, ok := buildKeys(keyTable{text: keyText[:0], end: keyEnd[:0], named: keyNamed[:0]}, c, n, len(keyText))
-		if ok {
-			kt = &stackKeys
-		}
+		return appendBody(dst, c, n, e.ctxs[:n], &e.kt, e)
+	case n <= stackCols:
+		return appendBodyStack(dst, c, n)
 	}
+	return appendBody(dst, c, n, nil, nil, nil)
+}
+
+// stackCols is the most columns whose contexts and keys appendJSON works
+// out on the stack when it has no Encoder.
+const stackCols = 32
+
+// appendBodyStack is appendBody with the column contexts and keys worked
+// out in arrays on its stack (kept out of appendJSON, which would
+// otherwise clear them on every call, Encoder or not).
+func appendBodyStack(dst []byte, c *Change, n int) []byte {
+	var cache [stackCols]ctx
+	var keyText [1024]byte
+	var keyEnd [stackCols]int32
+	var keyNamed [stackCols]bool
+	var kt *keyTable
+	stackKeys, ok := buildKeys(keyTable{text: keyText[:0], end: keyEnd[:0], named: keyNamed[:0]}, c, n, len(keyText))
+	if ok {
+		kt = &stackKeys
+	}
+	return appendBody(dst, c, n, cache[:n], kt, nil)
+}
+
+// appendBody appends the members of c that describe its row ("key",
+// "before", "after", "sql", "cols") and the closing brace. ctxs has room
+// for the context of every column (or is nil: each is worked out where
+// needed); kt holds the columns' keys, or is nil.
+func appendBody(dst []byte, c *Change, n int, ctxs []ctx, kt *keyTable, e *Encoder) []byte {
 	for i := range ctxs {
 		colCtx(&ctxs[i], c, i)
 	}
@@ -138,38 +150,6 @@ func appendUTC(dst []byte, t time.Time) []byte {
 	dst = appendClock(dst, uint64(h*10000+mi*100+s))
 	dst = appendFrac(dst, uint64(t.Nanosecond()), 9)
 	return append(dst, 'Z', '"')
-}
-
-// escapePosQuotes escapes '"' and '\\' in the quoted position text written
-// from start on (a token may hold them; everything else unsafe is %XX).
-func escapePosQuotes(dst []byte, start int) []byte {
-	extra := 0
-	for _, c := range dst[start+1 : len(dst)-1] {
-		if c == '"' || c == '\\' {
-			extra++
-		}
-	}
-	if extra == 0 {
-		return dst
-	}
-	end := len(dst)
-	for range extra {
-		dst = append(dst, 0)
-	}
-	// Shift right to left, inserting backslashes.
-	w := len(dst) - 1
-	dst[w] = '"'
-	w--
-	for r := end - 2; r > start; r-- {
-		c := dst[r]
-		dst[w] = c
-		w--
-		if c == '"' || c == '\\' {
-			dst[w] = '\\'
-			w--
-		}
-	}
-	return dst
 }
 
 func appendTx(dst []byte, tx Tx) []byte {

@@ -249,3 +249,31 @@ func TestEncoderAppendKeyed(t *testing.T) {
 		}
 	}
 }
+
+// snapshotRowChange is a row of an initial snapshot of a narrow table (the
+// table t of bench/cmd/snapbench): int key, bigint, decimal, varchar,
+// datetime(6) and a 60-byte text, at a position carrying the row number
+// and the snapshot's progress.
+func snapshotRowChange() *Change {
+	cols := []Column{
+		{Name: "id", Type: "int", Key: true},
+		{Name: "n", Type: "bigint"},
+		{Name: "price", Type: "decimal(12,2)"},
+		{Name: "name", Type: "varchar(40)"},
+		{Name: "at", Type: "datetime(6)"},
+		{Name: "body", Type: "text"},
+	}
+	return &Change{
+		Op: OpRead, Source: "mariadb", Namespace: Namespace{Database: "bench", Table: "t"}, Columns: cols,
+		After: []Value{Int(1234567, 32), Int(9876543210, 64), Decimal([]byte("1234.56")), String([]byte("name-1234567")),
+			DateTime(2024, 5, 6, 7, 8, 9, 123456000, 6), String([]byte("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"))},
+		Pos: Position{Flavor: FlavorBinlog, File: "mariadb-bin.000001", Offset: 330, GTIDSet: "0-1-12",
+			Row: 1234567, Snapshot: "t=bench.t,k=1234567"},
+		Snapshot:   SnapshotOn,
+		CommitTime: time.Date(2024, 5, 6, 7, 8, 20, 0, time.UTC),
+	}
+}
+
+// BenchmarkEncoderJSONSnapshotRow encodes a snapshot's row of a narrow
+// table with an Encoder.
+func BenchmarkEncoderJSONSnapshotRow(b *testing.B) { benchEncoder(b, snapshotRowChange()) }

@@ -136,7 +136,17 @@ func (p Position) String() string {
 // room.
 func (p Position) Append(dst []byte) []byte { return appendPosition(dst, p) }
 
-func appendPosition(dst []byte, p Position) []byte {
+func appendPosition(dst []byte, p Position) []byte { return appendPositionEsc(dst, p, false) }
+
+// appendPositionJSON appends p's text as the inside of a JSON string: the
+// text of appendPosition with '"' and '\\' backslash-escaped.
+func appendPositionJSON(dst []byte, p Position) []byte { return appendPositionEsc(dst, p, true) }
+
+// appendPositionEsc appends p's text; jsonQuoted also backslash-escapes
+// '"' and '\\', the only printable bytes the text keeps that a JSON
+// string cannot hold as they are (the rest of the text is printable ASCII
+// or %XX escapes, and flavor names and numbers hold neither).
+func appendPositionEsc(dst []byte, p Position, jsonQuoted bool) []byte {
 	if p.IsZero() {
 		return dst
 	}
@@ -151,7 +161,7 @@ func appendPosition(dst []byte, p Position) []byte {
 	fileDone := false
 	switch p.Flavor {
 	case FlavorBinlog:
-		dst = appendPosEscaped(dst, p.File, true)
+		dst = appendPosEscaped(dst, p.File, posEscTable(true, jsonQuoted))
 		dst = append(dst, ':')
 		dst = strconv.AppendUint(dst, p.Offset, 10)
 		fileDone = true
@@ -173,15 +183,15 @@ func appendPosition(dst []byte, p Position) []byte {
 	}
 	if p.File != "" && !fileDone {
 		dst = append(dst, ";file="...)
-		dst = appendPosEscaped(dst, p.File, false)
+		dst = appendPosEscaped(dst, p.File, posEscTable(false, jsonQuoted))
 	}
 	if p.GTIDSet != "" {
 		dst = append(dst, ";gtid="...)
-		dst = appendPosEscaped(dst, p.GTIDSet, false)
+		dst = appendPosEscaped(dst, p.GTIDSet, posEscTable(false, jsonQuoted))
 	}
 	if p.Token != "" {
 		dst = append(dst, ";token="...)
-		dst = appendPosEscaped(dst, p.Token, false)
+		dst = appendPosEscaped(dst, p.Token, posEscTable(false, jsonQuoted))
 	}
 	if p.Row != 0 {
 		dst = append(dst, ";row="...)
@@ -189,7 +199,7 @@ func appendPosition(dst []byte, p Position) []byte {
 	}
 	if p.Snapshot != "" {
 		dst = append(dst, ";snap="...)
-		dst = appendPosEscaped(dst, p.Snapshot, false)
+		dst = appendPosEscaped(dst, p.Snapshot, posEscTable(false, jsonQuoted))
 	}
 	return dst
 }
@@ -204,14 +214,64 @@ func upperTail(dst []byte, end int) {
 	}
 }
 
-func appendPosEscaped(dst []byte, s string, file bool) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || c == '%' || c == ';' || c == '#' || (file && c == ':') {
-			dst = append(dst, '%', upperHex[c>>4], upperHex[c&15])
-			continue
+// Escape tables of position text: for each byte, posPlain (written as
+// it is), posPercent (written as %XX) or posBackslash (written after a
+// backslash, inside a JSON string).
+const (
+	posPlain = iota
+	posPercent
+	posBackslash
+)
+
+// posEsc holds the four tables posEscTable chooses from, indexed by
+// file<<1 | jsonQuoted.
+var posEsc = func() (t [4][256]uint8) {
+	for k := range t {
+		file, jsonQuoted := k&2 != 0, k&1 != 0
+		for c := range 256 {
+			switch {
+			case c <= ' ' || c >= 0x7f || c == '%' || c == ';' || c == '#' || (file && c == ':'):
+				t[k][c] = posPercent
+			case jsonQuoted && (c == '"' || c == '\\'):
+				t[k][c] = posBackslash
+			}
 		}
-		dst = append(dst, c)
+	}
+	return t
+}()
+
+// posEscTable returns the escape table of a binlog file name (file) or
+// another text field, written plain or inside a JSON string (jsonQuoted).
+func posEscTable(file, jsonQuoted bool) *[256]uint8 {
+	k := 0
+	if file {
+		k = 2
+	}
+	if jsonQuoted {
+		k |= 1
+	}
+	return &posEsc[k]
+}
+
+// appendPosEscaped appends s with the bytes esc marks escaped, copying
+// the runs between them whole.
+func appendPosEscaped(dst []byte, s string, esc *[256]uint8) []byte {
+	for len(s) > 0 {
+		i := 0
+		for i < len(s) && esc[s[i]] == posPlain {
+			i++
+		}
+		dst = append(dst, s[:i]...)
+		if i == len(s) {
+			break
+		}
+		c := s[i]
+		if esc[c] == posPercent {
+			dst = append(dst, '%', upperHex[c>>4], upperHex[c&15])
+		} else {
+			dst = append(dst, '\\', c)
+		}
+		s = s[i+1:]
 	}
 	return dst
 }

@@ -89,6 +89,16 @@ func logLevel() string {
 	return "warn"
 }
 
+// profileArg is sluice's --cpuprofile for the run named, into the
+// directory $SNAPBENCH_CPUPROFILE (--cpuprofile= when unset: none).
+func profileArg(name string) string {
+	dir := os.Getenv("SNAPBENCH_CPUPROFILE")
+	if dir == "" {
+		return "--cpuprofile="
+	}
+	return "--cpuprofile=" + filepath.Join(dir, name+".pprof")
+}
+
 func tail(s string) string {
 	if len(s) > 2000 {
 		return s[len(s)-2000:]
@@ -170,7 +180,8 @@ func run(sluice, out string, rows, workers, rounds int, wide bool) error {
 		}{
 			{"sluice", func(round int) *exec.Cmd {
 				return exec.Command(sluice, "stream", maria, "--snapshot", "only", "--snapshot-workers", fmt.Sprint(workers),
-					"--include", `bench\.`+t.name, "--to", "stdout://", "--state", filepath.Join(dir, fmt.Sprintf("m-%s-%d.db", t.name, round)), "--log-level", logLevel())
+					"--include", `bench\.`+t.name, "--to", "stdout://", "--state", filepath.Join(dir, fmt.Sprintf("m-%s-%d.db", t.name, round)), "--log-level", logLevel(),
+					profileArg(fmt.Sprintf("m-%s-%d", t.name, round)))
 			}},
 			{"mariadb-dump --single-transaction --quick", func(int) *exec.Cmd {
 				return exec.Command("mariadb-dump", append([]string{"--no-defaults"}, append(mdb.ConnArgs(), "--single-transaction", "--quick", "bench", t.name)...)...)
@@ -224,7 +235,8 @@ func run(sluice, out string, rows, workers, rounds int, wide bool) error {
 				slot := fmt.Sprintf("bench_%s_%d", t.name, round)
 				return exec.Command(sluice, "stream", pg.DSN("postgres")+"&slot="+slot+"&publication=bench_"+t.name+"&create-publication=public."+t.name,
 					"--snapshot", "only", "--snapshot-workers", fmt.Sprint(workers), "--to", "stdout://",
-					"--state", filepath.Join(dir, fmt.Sprintf("p-%s-%d.db", t.name, round)), "--log-level", logLevel())
+					"--state", filepath.Join(dir, fmt.Sprintf("p-%s-%d.db", t.name, round)), "--log-level", logLevel(),
+					profileArg(fmt.Sprintf("p-%s-%d", t.name, round)))
 			}},
 			{`psql -c "COPY t TO STDOUT"`, func(int) *exec.Cmd {
 				return exec.Command(filepath.Join(servers.PostgresBinDir, "psql"), pg.DSN("postgres"), "-c", "COPY "+t.name+" TO STDOUT")
