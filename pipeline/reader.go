@@ -132,6 +132,12 @@ type Reader struct {
 	stopAt   bool // cfg.StopAt is set
 	colCache map[colKey]colSel
 	keep     map[change.Namespace]bool // the table filter's verdicts
+	// keepNS and keepLast are the last verdict looked up (keepSet: there
+	// is one): consecutive changes mostly share their table, and
+	// comparing two names is cheaper than hashing one.
+	keepNS   change.Namespace
+	keepLast bool
+	keepSet  bool
 	renames  map[change.Namespace]change.Namespace
 	mask     masker
 
@@ -463,7 +469,11 @@ func (r *Reader) keepTable(c *change.Change) bool {
 	if c.Op == change.OpDDL || c.Table == "" {
 		return f.Keep(c.Op, c.Namespace)
 	}
+	if r.keepSet && c.Namespace == r.keepNS {
+		return r.keepLast
+	}
 	if k, ok := r.keep[c.Namespace]; ok {
+		r.keepNS, r.keepLast, r.keepSet = c.Namespace, k, true
 		return k
 	}
 	if r.keep == nil || len(r.keep) >= 65536 {
@@ -471,6 +481,7 @@ func (r *Reader) keepTable(c *change.Change) bool {
 	}
 	k := f.Keep(c.Op, c.Namespace)
 	r.keep[c.Namespace] = k
+	r.keepNS, r.keepLast, r.keepSet = c.Namespace, k, true
 	return k
 }
 
