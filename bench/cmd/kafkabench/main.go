@@ -28,7 +28,6 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -212,12 +211,12 @@ func run() error {
 					return err
 				}
 			}
-			b0 := procCPU(k.PID())
+			b0 := machine.ProcCPU(k.PID())
 			res, err := measure(m.args(r))
 			if err != nil {
 				return fmt.Errorf("round %d %s: %w", r, m.name, err)
 			}
-			res.broker = procCPU(k.PID()) - b0
+			res.broker = machine.ProcCPU(k.PID()) - b0
 			if m.prefix != nil {
 				// Check what arrived, then free the cluster's memory.
 				topic := m.prefix(r) + ".b.t"
@@ -366,21 +365,3 @@ func binlogPos(ctx context.Context, srv *servers.MariaDB) (string, error) {
 	return file + ":" + pos, nil
 }
 
-// procCPU is the user+system CPU time a process has used so far (zero
-// when it cannot be read).
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command (which may hold spaces) in parentheses:
-	// utime and stime are the 14th and 15th fields, in clock ticks.
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
-}

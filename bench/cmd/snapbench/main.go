@@ -32,6 +32,7 @@ import (
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
+	"github.com/sluice-cdc/sluice/bench/internal/machine"
 	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
@@ -51,14 +52,17 @@ func main() {
 
 // result is one run of one tool.
 type result struct {
-	wall time.Duration
-	cpu  time.Duration
-	rss  int64 // bytes
+	wall   time.Duration
+	cpu    time.Duration
+	server time.Duration // CPU time of the database server during the run
+	rss    int64         // bytes
 }
 
 // measure runs cmd with its standard output to /dev/null and returns its
-// wall time, CPU time and peak RSS.
-func measure(cmd *exec.Cmd) (result, error) {
+// wall time, CPU time and peak RSS, and the CPU time the server process
+// serverPID (with its children that ended: PostgreSQL's backends) used
+// meanwhile.
+func measure(cmd *exec.Cmd, serverPID int) (result, error) {
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		return result{}, err
@@ -70,11 +74,14 @@ func measure(cmd *exec.Cmd) (result, error) {
 	if os.Getenv("SNAPBENCH_LOG_LEVEL") != "" {
 		defer func() { fmt.Fprintf(os.Stderr, "%s:\n%s\n", cmd.Args[0], stderr.String()) }()
 	}
-	began := time.Now()
+	began, server0 := time.Now(), machine.ProcCPU(serverPID)
 	if err := cmd.Run(); err != nil {
 		return result{}, fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, tail(stderr.String()))
 	}
 	r := result{wall: time.Since(began), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	// PostgreSQL's postmaster counts a backend once it has reaped it.
+	time.Sleep(50 * time.Millisecond)
+	r.server = machine.ProcCPU(serverPID) - server0
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.rss = ru.Maxrss * 1024
 	}
@@ -143,7 +150,7 @@ func run(sluice, out string, rows, workers, rounds int, wide bool) error {
 		fmt.Fprintf(w, "; `w4k` 100,000 rows with a 4 KiB text column; `w1m` 400 rows with a 1 MiB text column")
 	}
 	fmt.Fprintf(w, ". sluice: `sluice stream URL --snapshot only --snapshot-workers %d --to stdout:// > /dev/null` (Sluice JSON); "+
-		"every tool's output goes to /dev/null (mydumper's to a temporary directory); %d rounds, interleaved, median by wall time; peak RSS the highest of the rounds.\n\n",
+		"every tool's output goes to /dev/null (mydumper's to a temporary directory); %d rounds, interleaved, median by wall time; peak RSS the highest of the rounds; CPU is the tool's (user+system, with its children), server CPU that of mariadbd or of PostgreSQL's processes during the run (the machine's 2 cores run both).\n\n",
 		workers, rounds)
 
 	mdb, err := servers.StartMariaDB(ctx, servers.MariaDBOptions{ExtraConfig: []string{"innodb_buffer_pool_size=1G"}})
@@ -163,8 +170,8 @@ func run(sluice, out string, rows, workers, rounds int, wide bool) error {
 		return err
 	}
 
-	fmt.Fprintln(w, "| database | table | tool | rows/s | wall | CPU | peak RSS | vs peer |")
-	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| database | table | tool | rows/s | wall | CPU | server CPU | peak RSS | vs peer |")
+	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	var verdicts []string
 	dir, err := os.MkdirTemp("", "snapbench")
 	if err != nil {
@@ -193,7 +200,7 @@ func run(sluice, out string, rows, workers, rounds int, wide bool) error {
 					"--database", "bench", "--regex", `^bench\.`+t.name+`$`, "--outputdir", d)
 			}},
 		}
-		res, err := rounds3(tools, rounds)
+		res, err := rounds3(tools, rounds, mdb.PID())
 		if err != nil {
 			return err
 		}
@@ -219,8 +226,8 @@ func run(sluice, out string, rows, workers, rounds int, wide bool) error {
 			if i > 0 {
 				ratio = fmt.Sprintf("sluice %.2f×", m.wall.Seconds()/median(res[0]).wall.Seconds())
 			}
-			fmt.Fprintf(w, "| MariaDB | %s | %s | %.0f | %v | %v | %s | %s |\n", t.name, tl.name, float64(t.rows)/m.wall.Seconds(),
-				m.wall.Round(time.Millisecond), m.cpu.Round(time.Millisecond), rssText(m.rss, i == 0), ratio)
+			fmt.Fprintf(w, "| MariaDB | %s | %s | %.0f | %v | %v | %v | %s | %s |\n", t.name, tl.name, float64(t.rows)/m.wall.Seconds(),
+				m.wall.Round(time.Millisecond), m.cpu.Round(time.Millisecond), m.server.Round(time.Millisecond), rssText(m.rss, i == 0), ratio)
 		}
 		s, dump := median(res[0]), median(res[1])
 		verdicts = append(verdicts, verdict(fmt.Sprintf("MariaDB %s: sluice ≥ 1.0× mariadb-dump's rows/s", t.name), dump.wall.Seconds()/s.wall.Seconds(), 1.0))
@@ -242,7 +249,7 @@ func run(sluice, out string, rows, workers, rounds int, wide bool) error {
 				return exec.Command(filepath.Join(servers.PostgresBinDir, "psql"), pg.DSN("postgres"), "-c", "COPY "+t.name+" TO STDOUT")
 			}},
 		}
-		pres, err := rounds3(pgTools, rounds)
+		pres, err := rounds3(pgTools, rounds, pg.PID())
 		if err != nil {
 			return err
 		}
@@ -254,8 +261,8 @@ func run(sluice, out string, rows, workers, rounds int, wide bool) error {
 			if i > 0 {
 				ratio = fmt.Sprintf("sluice %.2f×", m.wall.Seconds()/median(pres[0]).wall.Seconds())
 			}
-			fmt.Fprintf(w, "| PostgreSQL | %s | %s | %.0f | %v | %v | %s | %s |\n", t.name, tl.name, float64(t.rows)/m.wall.Seconds(),
-				m.wall.Round(time.Millisecond), m.cpu.Round(time.Millisecond), rssText(m.rss, i == 0), ratio)
+			fmt.Fprintf(w, "| PostgreSQL | %s | %s | %.0f | %v | %v | %v | %s | %s |\n", t.name, tl.name, float64(t.rows)/m.wall.Seconds(),
+				m.wall.Round(time.Millisecond), m.cpu.Round(time.Millisecond), m.server.Round(time.Millisecond), rssText(m.rss, i == 0), ratio)
 		}
 		s, cp := median(pres[0]), median(pres[1])
 		verdicts = append(verdicts, verdict(fmt.Sprintf("PostgreSQL %s: sluice ≥ 0.7× COPY's rows/s", t.name), cp.wall.Seconds()/s.wall.Seconds(), 0.7))
@@ -274,12 +281,12 @@ func run(sluice, out string, rows, workers, rounds int, wide bool) error {
 func rounds3(tools []struct {
 	name string
 	cmd  func(round int) *exec.Cmd
-}, rounds int) ([][]result, error) {
+}, rounds, serverPID int) ([][]result, error) {
 	res := make([][]result, len(tools))
 	for r := 0; r < rounds; r++ {
 		for k := range tools {
 			i := (k + r) % len(tools)
-			m, err := measure(tools[i].cmd(r))
+			m, err := measure(tools[i].cmd(r), serverPID)
 			if err != nil {
 				return nil, err
 			}

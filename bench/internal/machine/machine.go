@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -94,4 +95,28 @@ func Measure(args []string) (Usage, error) {
 		return Usage{}, fmt.Errorf("peak RSS from %s: %q: %v", GNUTime, b, err)
 	}
 	return u, nil
+}
+
+// ProcCPU returns the user+system CPU time the process pid has used so
+// far, with that of its children it has waited for (a PostgreSQL
+// postmaster's backends that ended), or zero when /proc cannot tell.
+func ProcCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command (which may hold spaces) in parentheses:
+	// utime, stime, cutime and cstime are the 14th to 17th fields of the
+	// line, in clock ticks.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 15 {
+		return 0
+	}
+	var ticks int64
+	for _, s := range f[11:15] {
+		n, _ := strconv.ParseInt(s, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
 }

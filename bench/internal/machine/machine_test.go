@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDescribe(t *testing.T) {
@@ -35,5 +36,22 @@ func TestMeasure(t *testing.T) {
 	}
 	if _, err := Measure([]string{"false"}); err == nil {
 		t.Error("Measure of a failing command returned no error")
+	}
+}
+
+// TestProcCPU checks that ProcCPU counts this process's CPU time (a busy
+// loop of 300 ms moves it by at least 100 ms) and is zero for a process
+// that does not exist.
+func TestProcCPU(t *testing.T) {
+	before := ProcCPU(os.Getpid())
+	x := 0
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		x++
+	}
+	if got := ProcCPU(os.Getpid()) - before; got < 100*time.Millisecond {
+		t.Errorf("ProcCPU grew by %v over a 300 ms busy loop (%d turns), want at least 100ms", got, x)
+	}
+	if got := ProcCPU(1 << 30); got != 0 {
+		t.Errorf("ProcCPU of no process = %v, want 0", got)
 	}
 }
