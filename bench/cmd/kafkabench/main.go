@@ -364,4 +364,3 @@ func binlogPos(ctx context.Context, srv *servers.MariaDB) (string, error) {
 	}
 	return file + ":" + pos, nil
 }
-
