@@ -41,6 +41,8 @@ type column struct {
 	tgtType  sqldb.Type
 	// srcGeo/tgtGeo: the side holds MySQL's internal geometry form.
 	srcGeo, tgtGeo bool
+	// nullable: the column can be NULL on either side.
+	nullable bool
 }
 
 // pairClass decides how values of a source column of type s and its

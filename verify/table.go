@@ -25,6 +25,7 @@ type side struct {
 	exprs  []string // compare expressions, one per tableCmp.cols
 	geo    []bool   // the column holds MySQL's internal geometry form
 	keys   []string // quoted key columns, in key order
+	hash   string   // the per-row hash expression (same engine)
 }
 
 func (s *side) eng() sqldb.Engine { return s.conn.Engine }
@@ -112,7 +113,7 @@ func (tc *tableCmp) prepare(ctx context.Context) error {
 			continue
 		}
 		tcol := tc.tgt.t.Columns[j]
-		c := column{name: sc.Name, srcType: sc.Type, tgtType: tcol.Type}
+		c := column{name: sc.Name, srcType: sc.Type, tgtType: tcol.Type, nullable: sc.Nullable || tcol.Nullable}
 		if tc.src.eng() == tc.tgt.eng() {
 			c.cls = clsText
 			if sc.Type.Family == sqldb.FamFloat {
@@ -152,6 +153,9 @@ func (tc *tableCmp) prepare(ctx context.Context) error {
 		tc.keyIdx = append(tc.keyIdx, i)
 		tc.src.keys = append(tc.src.keys, tc.src.eng().Quote(name))
 		tc.tgt.keys = append(tc.tgt.keys, tc.tgt.eng().Quote(name))
+	}
+	if tc.src.eng() == tc.tgt.eng() {
+		return tc.prepareHash(ctx)
 	}
 	return nil
 }
@@ -309,31 +313,8 @@ func (s *side) rangeWhere(lower, upper [][]byte) (string, [][]byte) {
 	return " WHERE " + strings.Join(parts, " AND "), args
 }
 
-// rowText is the same-engine text of a row that the checksums hash.
-func (s *side) rowText() string {
-	if s.eng() == sqldb.Postgres {
-		return "ROW(" + strings.Join(s.exprs, ", ") + ")::text"
-	}
-	nulls := make([]string, len(s.exprs))
-	for i, e := range s.exprs {
-		nulls[i] = "ISNULL(" + e + ")"
-	}
-	return "CONCAT_WS('#', " + strings.Join(s.exprs, ", ") + ", CONCAT(" + strings.Join(nulls, ", ") + "))"
-}
-
-// rowHash is the same-engine per-row hash expression: 64 bits of it.
-// MariaDB (10.8 and later) joins two CRCs of different polynomials, much
-// cheaper than MD5, which MySQL needs.
-func (s *side) rowHash() string {
-	if s.eng() == sqldb.Postgres {
-		return "hashtextextended(" + s.rowText() + ", 0)"
-	}
-	if s.conn.MariaDB {
-		t := s.rowText()
-		return "((CRC32C(" + t + ") << 32) | CRC32(" + t + "))"
-	}
-	return "CAST(CONV(LEFT(MD5(" + s.rowText() + "), 16), 16, 10) AS UNSIGNED)"
-}
+// rowHash is the same-engine per-row hash expression (see hash.go).
+func (s *side) rowHash() string { return s.hash }
 
 // sum is a chunk's row count and checksum.
 type sum struct {

@@ -9,9 +9,10 @@
 // servers do the work, the way pt-table-checksum and sync-diff-inspector
 // do: the source's key range is cut into chunks of Config.ChunkRows rows
 // (walking the primary-key index: ORDER BY key LIMIT 1 OFFSET n), each
-// side computes the row count and a 64-bit checksum of the chunk (MySQL:
-// BIT_XOR of the first 64 bits of each row's MD5; PostgreSQL: bit_xor of
-// hashtextextended of each row's text), and only a chunk whose sums
+// side computes the row count and a 64-bit checksum of the chunk (the
+// BIT_XOR of a 64-bit hash of each row: MariaDB two CRCs of its text,
+// MySQL the first 64 bits of its MD5, PostgreSQL hash_record_extended of
+// its values; hash.go), and only a chunk whose sums
 // differ is read row by row (key and row hash) to name its differing
 // keys. Across engines each side streams its rows in key order and Sluice
 // compares them, value by value, after reading each column in a form both

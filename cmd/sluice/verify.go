@@ -12,7 +12,7 @@ import (
 	"github.com/sluice-cdc/sluice/verify"
 )
 
-const verifySynopsis = "sluice verify SOURCE-URL TARGET-URL [--tables DB.TABLE,DB,…] [--chunk-rows N] [--schema NAME] [--rename RE=REPL] [--recheck N] [--max-diffs N] [--workers N]"
+const verifySynopsis = "sluice verify SOURCE-URL TARGET-URL [--tables DB.TABLE,DB,…] [--chunk-rows N] [--schema NAME] [--rename RE=REPL] [--recheck N] [--max-diffs N] [--workers N] [--cpuprofile FILE]"
 
 const verifyHelp = `Compare the tables of two databases — MySQL/MariaDB or PostgreSQL, the
 same engine or across — by primary key, and print the rows that differ:
@@ -48,6 +48,7 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	recheckWait := fs.Duration("recheck-wait", verify.DefaultRecheckWait, "pause before each recheck")
 	maxDiffs := fs.Int("max-diffs", verify.DefaultMaxDiffs, "differences printed per table (all are counted)")
 	workers := fs.Int("workers", verify.DefaultWorkers, "chunks summed at once on each side (same engine)")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile (pprof) of the run to this file, for performance work")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -62,6 +63,13 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 		Recheck: *recheck, RecheckWait: *recheckWait, MaxDiffs: *maxDiffs, Workers: *workers}
 	if *recheck == 0 {
 		cfg.Recheck = -1
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile("verify", *cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	if *tables != "" {
 		for _, t := range strings.Split(*tables, ",") {
