@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,6 +230,93 @@ func TestVerifyRowHash(t *testing.T) {
 			slices.Sort(keys)
 			if !slices.Equal(keys, want) || got.Missing != 0 || got.Extra != 0 {
 				t.Errorf("changed %v, want %v (%+v)", keys, want, got)
+			}
+		})
+	}
+}
+
+// TestVerifyChunks: the same-engine chunks, cut by key range for an
+// integer key — dense, with a far outlier making one chunk hold nearly
+// every row (cut again by walking it when it differs), negative, and past
+// int64 (walked) — and walked for a text key and a two-column key, find
+// exactly the rows that differ: before the first key, inside the crowded
+// chunk, past the last key; empty tables are equal.
+func TestVerifyChunks(t *testing.T) {
+	mexec(t, "DROP DATABASE IF EXISTS csrc", "DROP DATABASE IF EXISTS cdst", "CREATE DATABASE csrc", "CREATE DATABASE cdst")
+	pexec(t, "DROP SCHEMA IF EXISTS csrc CASCADE", "DROP SCHEMA IF EXISTS cdst CASCADE", "CREATE SCHEMA csrc", "CREATE SCHEMA cdst")
+	const n = 3000
+	tables := []struct {
+		name, myKey, pgKey string // key column types
+		key                func(i int) string
+		first, last        string // a key before every other and after
+	}{
+		{"skewed", "BIGINT", "bigint", func(i int) string {
+			if i == n {
+				return "1000000000000000"
+			}
+			return fmt.Sprint(i)
+		}, "-5", "1000000000000001"},
+		{"negative", "INT", "integer", func(i int) string { return fmt.Sprint(i*7 - 10000) }, "-20000", "20000"},
+		{"huge", "BIGINT UNSIGNED", "numeric(20)", func(i int) string { return fmt.Sprint(uint64(18446744073709000000) + uint64(i)) }, "1", "18446744073709551615"},
+		{"text", "VARCHAR(20)", "varchar(20)", func(i int) string { return fmt.Sprintf("'k%05d'", i) }, "'a'", "'z'"},
+	}
+	for _, tb := range tables {
+		var vals []string
+		for i := 1; i <= n; i++ {
+			vals = append(vals, fmt.Sprintf("(%s, %d)", tb.key(i), i))
+		}
+		rows := strings.Join(vals, ", ")
+		for _, db := range []string{"csrc", "cdst"} {
+			mexec(t, fmt.Sprintf("CREATE TABLE %s.%s (k %s PRIMARY KEY, v int)", db, tb.name, tb.myKey), fmt.Sprintf("INSERT INTO %s.%s VALUES %s", db, tb.name, rows),
+				fmt.Sprintf("ANALYZE TABLE %s.%s", db, tb.name))
+			pexec(t, fmt.Sprintf("CREATE TABLE %s.%s (k %s PRIMARY KEY, v int)", db, tb.name, tb.pgKey), fmt.Sprintf("INSERT INTO %s.%s VALUES %s", db, tb.name, rows),
+				fmt.Sprintf("ANALYZE %s.%s", db, tb.name))
+		}
+		// In the target: a row before the first key and one after the
+		// last, one missing and one changed in the middle.
+		for _, stmt := range []string{
+			fmt.Sprintf("INSERT INTO cdst.%s VALUES (%s, 0), (%s, 0)", tb.name, tb.first, tb.last),
+			fmt.Sprintf("DELETE FROM cdst.%s WHERE k = %s", tb.name, tb.key(n/2)),
+			fmt.Sprintf("UPDATE cdst.%s SET v = -1 WHERE k = %s", tb.name, tb.key(n/3)),
+		} {
+			mexec(t, stmt)
+			pexec(t, stmt)
+		}
+	}
+	mexec(t, "CREATE TABLE csrc.two (a int, b varchar(5), v int, PRIMARY KEY (a, b))", "CREATE TABLE cdst.two (a int, b varchar(5), v int, PRIMARY KEY (a, b))")
+	pexec(t, "CREATE TABLE csrc.two (a int, b varchar(5), v int, PRIMARY KEY (a, b))", "CREATE TABLE cdst.two (a int, b varchar(5), v int, PRIMARY KEY (a, b))")
+	unquote := func(k string) string { return strings.Trim(k, "'") }
+	for _, eng := range []struct{ name, url string }{{"mariadb", mariaURL("csrc")}, {"postgres", pgURL()}} {
+		for _, tb := range tables {
+			t.Run(eng.name+"/"+tb.name, func(t *testing.T) {
+				var got *TableResult
+				_, err := Run(context.Background(), Config{Source: eng.url, Target: eng.url, Tables: []string{"csrc." + tb.name}, TargetSchema: "cdst",
+					ChunkRows: 100, Recheck: -1}, func(r *TableResult) { got = r })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Err != nil || got.SourceRows != n || got.TargetRows != n+1 {
+					t.Fatalf("result %+v", got)
+				}
+				want := map[string]DiffKind{"k=" + unquote(tb.first): Extra, "k=" + unquote(tb.last): Extra,
+					"k=" + unquote(tb.key(n/2)): Missing, "k=" + unquote(tb.key(n/3)): Changed}
+				for _, d := range got.Diffs {
+					if want[d.Key] != d.Kind {
+						t.Errorf("%s %s", d.Kind, d.Key)
+					}
+					delete(want, d.Key)
+				}
+				if len(want) > 0 {
+					t.Errorf("not found: %v", want)
+				}
+			})
+		}
+		t.Run(eng.name+"/empty", func(t *testing.T) {
+			var got *TableResult
+			_, err := Run(context.Background(), Config{Source: eng.url, Target: eng.url, Tables: []string{"csrc.two"}, TargetSchema: "cdst", ChunkRows: 100},
+				func(r *TableResult) { got = r })
+			if err != nil || !got.Equal() || got.SourceRows != 0 {
+				t.Fatalf("%v %+v", err, got)
 			}
 		})
 	}

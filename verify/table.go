@@ -349,11 +349,10 @@ func (s *side) chunkSum(ctx context.Context, lower, upper [][]byte) sum {
 	return r
 }
 
-// boundary returns the key of the chunkRows-th row after lower on the
-// source, or nil when fewer rows are left.
-func (tc *tableCmp) boundary(ctx context.Context, lower [][]byte) ([][]byte, error) {
-	s := tc.src
-	where, args := s.rangeWhere(lower, nil)
+// boundary returns the key of the chunkRows-th row after lower (and not
+// after upper) on s, or nil when fewer rows are left.
+func (tc *tableCmp) boundary(ctx context.Context, s *side, lower, upper [][]byte) ([][]byte, error) {
+	where, args := s.rangeWhere(lower, upper)
 	q := "SELECT " + strings.Join(s.keys, ", ") + " FROM " + s.quoted + where + " ORDER BY " + strings.Join(s.keys, ", ") +
 		" LIMIT 1 OFFSET " + strconv.Itoa(tc.cfg.ChunkRows-1)
 	it, err := s.query(ctx, q, args)
@@ -371,12 +370,84 @@ func (tc *tableCmp) boundary(ctx context.Context, lower [][]byte) ([][]byte, err
 	return out, it.Err()
 }
 
-// checksums compares the table chunk by chunk (same engine): the
-// boundaries are walked on the source's connection, and Config.Workers
-// workers, each with connections of their own, sum chunks on both sides
-// at once and narrow those that differ.
+// keyRanges cuts the source's key range into chunks of about
+// Config.ChunkRows rows without reading them, when the key is one
+// integer column: MIN and MAX of the key (read from its index) and the
+// server's estimate of the rows (COUNT when it has none) give the width
+// of a chunk in key values. It returns the chunks' upper bounds (the
+// last chunk is open), and ok false when the key is of another kind and
+// the boundaries must be walked. Keys spread unevenly make chunks of
+// other sizes; a chunk that differs and holds more than twice
+// Config.ChunkRows rows is cut again by walking it (compareChunk), so
+// that narrowing stays bounded.
+func (tc *tableCmp) keyRanges(ctx context.Context) (cuts [][][]byte, ok bool, err error) {
+	if len(tc.keyIdx) != 1 {
+		return nil, false, nil
+	}
+	if f := tc.cols[tc.keyIdx[0]].srcType.Family; f != sqldb.FamInt && f != sqldb.FamUint {
+		return nil, false, nil
+	}
+	s := tc.src
+	it, err := s.query(ctx, "SELECT MIN("+s.keys[0]+"), MAX("+s.keys[0]+") FROM "+s.quoted, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	var lo, hi int64
+	var loErr, hiErr error
+	empty := true
+	if it.Next() {
+		v := it.Values()
+		empty = v[0] == nil || v[1] == nil
+		if !empty {
+			lo, loErr = strconv.ParseInt(string(v[0]), 10, 64)
+			hi, hiErr = strconv.ParseInt(string(v[1]), 10, 64)
+		}
+	}
+	err = it.Err()
+	it.Close()
+	switch {
+	case err != nil:
+		return nil, false, err
+	case empty:
+		return nil, true, nil
+	case loErr != nil || hiErr != nil || hi < lo:
+		return nil, false, nil // past int64 (BIGINT UNSIGNED): walked
+	}
+	rows := tc.estimate
+	if rows <= 0 {
+		if rows, err = tc.count(ctx, s); err != nil {
+			return nil, false, err
+		}
+	}
+	chunks := (rows + int64(tc.cfg.ChunkRows) - 1) / int64(tc.cfg.ChunkRows)
+	span := uint64(hi) - uint64(lo) // hi ≥ lo: no overflow in uint64
+	if chunks <= 1 {
+		return nil, true, nil
+	}
+	width := span/uint64(chunks) + 1
+	for off := width; off <= span; off += width {
+		cuts = append(cuts, [][]byte{strconv.AppendInt(nil, int64(uint64(lo)+off-1), 10)})
+		if off > span-width {
+			break
+		}
+	}
+	return cuts, true, nil
+}
+
+// checksums compares the table chunk by chunk (same engine): the chunks
+// are cut by key range (keyRanges) or, for other keys, by walking the
+// boundaries on the source's connection, and Config.Workers workers,
+// each with connections of their own, sum chunks on both sides at once
+// and narrow those that differ.
 func (tc *tableCmp) checksums(ctx context.Context) error {
-	type chunk struct{ lower, upper [][]byte }
+	type chunk struct {
+		lower, upper [][]byte
+		split        bool // cut by key range: a large differing chunk is walked
+	}
+	cuts, ranged, err := tc.keyRanges(ctx)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
 	chunks := make(chan chunk, tc.cfg.Workers)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -395,49 +466,44 @@ func (tc *tableCmp) checksums(ctx context.Context) error {
 			defer wg.Done()
 			defer closeAll()
 			for c := range chunks {
-				tch := make(chan sum, 1)
-				go func() { tch <- tgt.chunkSum(ctx, c.lower, c.upper) }()
-				ss := src.chunkSum(ctx, c.lower, c.upper)
-				ts := <-tch
-				var err error
-				switch {
-				case ss.err != nil:
-					err = fmt.Errorf("source: %w", ss.err)
-				case ts.err != nil:
-					err = fmt.Errorf("target: %w", ts.err)
-				}
-				if err == nil && ss != ts {
-					err = tc.narrow(ctx, src, tgt, c.lower, c.upper, &mu)
-				}
-				if err != nil {
+				if err := tc.compareChunk(ctx, src, tgt, c.lower, c.upper, c.split, &mu); err != nil {
 					errs <- err
 					cancel()
 					return
 				}
-				mu.Lock()
-				tc.res.SourceRows += ss.rows
-				tc.res.TargetRows += ts.rows
-				tc.progress(false)
-				mu.Unlock()
 			}
 		}()
 	}
-	var lower [][]byte
-	var walkErr error
-	for {
-		upper, err := tc.boundary(ctx, lower)
-		if err != nil {
-			walkErr = fmt.Errorf("source: %w", err)
-			break
-		}
+	send := func(c chunk) bool {
 		select {
-		case chunks <- chunk{lower, upper}:
+		case chunks <- c:
+			return true
 		case <-ctx.Done():
+			return false
 		}
-		if upper == nil || ctx.Err() != nil {
-			break
+	}
+	var walkErr error
+	if ranged {
+		var lower [][]byte
+		for _, upper := range append(cuts, nil) {
+			if !send(chunk{lower, upper, true}) {
+				break
+			}
+			lower = upper
 		}
-		lower = upper
+	} else {
+		var lower [][]byte
+		for {
+			upper, err := tc.boundary(ctx, tc.src, lower, nil)
+			if err != nil {
+				walkErr = fmt.Errorf("source: %w", err)
+				break
+			}
+			if !send(chunk{lower, upper, false}) || upper == nil {
+				break
+			}
+			lower = upper
+		}
 	}
 	close(chunks)
 	wg.Wait()
@@ -453,6 +519,54 @@ func (tc *tableCmp) checksums(ctx context.Context) error {
 		return err
 	}
 	tc.progress(true)
+	return nil
+}
+
+// compareChunk sums the chunk lower < key <= upper on both sides and
+// narrows it when the sums differ. A differing chunk cut by key range
+// (split) that holds more than twice Config.ChunkRows rows is first cut
+// by walking it on the source.
+func (tc *tableCmp) compareChunk(ctx context.Context, src, tgt *side, lower, upper [][]byte, split bool, mu *sync.Mutex) error {
+	tch := make(chan sum, 1)
+	go func() { tch <- tgt.chunkSum(ctx, lower, upper) }()
+	ss := src.chunkSum(ctx, lower, upper)
+	ts := <-tch
+	switch {
+	case ss.err != nil:
+		return fmt.Errorf("source: %w", ss.err)
+	case ts.err != nil:
+		return fmt.Errorf("target: %w", ts.err)
+	}
+	if ss != ts {
+		if split && max(ss.rows, ts.rows) > 2*int64(tc.cfg.ChunkRows) {
+			lo := lower
+			for {
+				up, err := tc.boundary(ctx, src, lo, upper)
+				if err != nil {
+					return fmt.Errorf("source: %w", err)
+				}
+				last := up == nil
+				if last {
+					up = upper
+				}
+				if err := tc.compareChunk(ctx, src, tgt, lo, up, false, mu); err != nil {
+					return err
+				}
+				if last {
+					return nil
+				}
+				lo = up
+			}
+		}
+		if err := tc.narrow(ctx, src, tgt, lower, upper, mu); err != nil {
+			return err
+		}
+	}
+	mu.Lock()
+	tc.res.SourceRows += ss.rows
+	tc.res.TargetRows += ts.rows
+	tc.progress(false)
+	mu.Unlock()
 	return nil
 }
 

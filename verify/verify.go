@@ -7,14 +7,17 @@
 //
 // Tables are compared by primary key. Between servers of one engine the
 // servers do the work, the way pt-table-checksum and sync-diff-inspector
-// do: the source's key range is cut into chunks of Config.ChunkRows rows
-// (walking the primary-key index: ORDER BY key LIMIT 1 OFFSET n), each
+// do: the source's key range is cut into chunks of about Config.ChunkRows
+// rows (a single integer key by key range, from its MIN, MAX and the
+// server's row estimate, as sync-diff-inspector does; other keys by
+// walking the primary-key index: ORDER BY key LIMIT 1 OFFSET n), each
 // side computes the row count and a 64-bit checksum of the chunk (the
 // BIT_XOR of a 64-bit hash of each row: MariaDB two CRCs of its text,
 // MySQL the first 64 bits of its MD5, PostgreSQL hash_record_extended of
 // its values; hash.go), and only a chunk whose sums
 // differ is read row by row (key and row hash) to name its differing
-// keys. Across engines each side streams its rows in key order and Sluice
+// keys (a differing key-range chunk of more than twice Config.ChunkRows
+// rows — keys spread unevenly — is first cut again by walking it). Across engines each side streams its rows in key order and Sluice
 // compares them, value by value, after reading each column in a form both
 // engines share (the type map of docs/sql-apply.md: decimals without
 // trailing zeros, floats as the float they are, times in UTC without
