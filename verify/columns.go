@@ -90,8 +90,12 @@ func expr(e sqldb.Engine, name string, ty sqldb.Type, c class) (string, bool) {
 		case c == clsGeometry && ty.Family == sqldb.FamGeometry:
 			return "HEX(" + q + ")", true
 		case ty.Family == sqldb.FamFloat:
-			// FLOAT's own text has 6 digits; a DOUBLE's has them all.
-			return "CAST(" + q + " AS DOUBLE)", false
+			// FLOAT's own text has 6 digits; a DOUBLE's has them all. As
+			// text (the server's, the same digits): the driver would
+			// parse a number and database/sql format it again.
+			return "CAST(CAST(" + q + " AS DOUBLE) AS CHAR)", false
+		case ty.Family == sqldb.FamInt || ty.Family == sqldb.FamUint:
+			return "CAST(" + q + " AS CHAR)", false
 		case ty.Family == sqldb.FamBit:
 			if c == clsBits {
 				return "BIN(" + q + ")", false

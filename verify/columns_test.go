@@ -55,8 +55,9 @@ func TestCompareDecimal(t *testing.T) {
 		want int
 	}{
 		{"9", "10", -1}, {"-10", "-9", -1}, {"1.5", "1.25", 1}, {"0", "0", 0}, {"-1", "1", -1}, {"123", "123.001", -1},
+		{"-1.5", "-1.25", -1}, {"10", "9", 1}, {"-3", "-3", 0},
 	} {
-		if got := compareDecimal(tc.a, tc.b); got != tc.want {
+		if got := compareDecimal([]byte(tc.a), []byte(tc.b)); got != tc.want {
 			t.Errorf("compareDecimal(%s, %s) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,7 +44,8 @@ type tableCmp struct {
 	seen           map[string]bool // keys in pending
 	estimate       int64
 	lastProgress   time.Time
-	offs           []int // canonRow's scratch (merge and recheck run on one goroutine)
+	offs           []int  // canonRow's scratch (merge and recheck run on one goroutine)
+	ca, cb         []byte // rowsEqual's scratch
 }
 
 // pend is a differing key waiting for its recheck.
@@ -728,10 +730,79 @@ func (tc *tableCmp) canonRow(dst []byte, s *side, vals [][]byte) (row []byte, ke
 	return row, string(k)
 }
 
+// canonKey appends the canonical key of a row (as read by s): its key
+// columns' part of canonRow's form.
+func (tc *tableCmp) canonKey(dst []byte, s *side, vals [][]byte) []byte {
+	for _, i := range tc.keyIdx {
+		v := vals[i]
+		if v == nil {
+			dst = append(dst, 0, 'N')
+			continue
+		}
+		dst = append(dst, 1)
+		dst = canon(dst, tc.cols[i].cls, v, s.geo[i])
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// rowsEqual reports whether a source row and a target row (as merge
+// reads them) have equal compared values: the same text, or the same
+// canonical form (built only when the texts differ; a geometry's depends
+// on the side).
+func (tc *tableCmp) rowsEqual(sv, tv [][]byte) bool {
+	for i := range tc.cols {
+		a, b := sv[i], tv[i]
+		if a == nil || b == nil {
+			if (a == nil) != (b == nil) {
+				return false
+			}
+			continue
+		}
+		c := &tc.cols[i]
+		if c.cls != clsGeometry && bytes.Equal(a, b) {
+			continue
+		}
+		tc.ca = canon(tc.ca[:0], c.cls, a, tc.src.geo[i])
+		tc.cb = canon(tc.cb[:0], c.cls, b, tc.tgt.geo[i])
+		if !bytes.Equal(tc.ca, tc.cb) {
+			return false
+		}
+	}
+	return true
+}
+
+// rawText reports whether column i's compared value on s is the text a
+// query of the column itself reads (so that merge need not read the key
+// twice): the column itself, MySQL integers as CHAR, PostgreSQL types
+// whose cast to text is their output text.
+func rawText(s *side, i int, name string, ty sqldb.Type) bool {
+	q := s.eng().Quote(name)
+	switch e := s.exprs[i]; {
+	case e == q:
+		return true
+	case s.eng() == sqldb.MySQL:
+		return e == "CAST("+q+" AS CHAR)" && (ty.Family == sqldb.FamInt || ty.Family == sqldb.FamUint)
+	default:
+		switch ty.Family {
+		case sqldb.FamInt, sqldb.FamDecimal, sqldb.FamDate, sqldb.FamDateTime, sqldb.FamTimestamp, sqldb.FamUUID:
+			return e == q+"::text"
+		}
+	}
+	return false
+}
+
 // merge compares two servers of different engines: each streams its rows
 // in key order, and rows are matched by key and compared value by value
 // in their canonical forms.
 func (tc *tableCmp) merge(ctx context.Context) error {
+	// rawAt[s][n] is where key column n's raw value is in s's rows: its
+	// compared value when that is its text (rawText), else a column of
+	// its own after them.
+	rawAt := map[*side][]int{}
+	for _, s := range []*side{tc.src, tc.tgt} {
+		rawAt[s] = slices.Clone(tc.keyIdx)
+	}
 	open := func(s *side) (rowIter, error) {
 		var order []string
 		for n, i := range tc.keyIdx {
@@ -752,9 +823,28 @@ func (tc *tableCmp) merge(ctx context.Context) error {
 				order = append(order, k)
 			}
 		}
-		q := "SELECT " + strings.Join(s.exprs, ", ") + ", " + strings.Join(s.keys, ", ") + " FROM " + s.quoted + " ORDER BY " + strings.Join(order, ", ")
+		sel := slices.Clone(s.exprs)
+		for n, i := range tc.keyIdx {
+			ty := tc.cols[i].srcType
+			if s == tc.tgt {
+				ty = tc.cols[i].tgtType
+			}
+			if !rawText(s, i, tc.cols[i].name, ty) {
+				sel = append(sel, s.keys[n])
+				rawAt[s][n] = len(sel) - 1
+			}
+		}
+		q := "SELECT " + strings.Join(sel, ", ") + " FROM " + s.quoted + " ORDER BY " + strings.Join(order, ", ")
 		return s.query(ctx, q, nil)
 	}
+	raw := func(s *side, v [][]byte, dst [][]byte) [][]byte {
+		dst = dst[:0]
+		for _, i := range rawAt[s] {
+			dst = append(dst, v[i])
+		}
+		return dst
+	}
+	var rawBuf [][]byte
 	si, err := open(tc.src)
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
@@ -765,31 +855,22 @@ func (tc *tableCmp) merge(ctx context.Context) error {
 		return fmt.Errorf("target: %w", err)
 	}
 	defer ti.Close()
-	var sbuf, tbuf []byte
-	var srow, trow []byte
-	var skey, tkey string
-	var sraw, traw [][]byte
+	// A side's current row: its values (valid until its iterator moves
+	// on: only the side that is behind moves) and its canonical key.
+	var sv, tv [][]byte
+	var skey, tkey []byte
 	sok, tok := false, false
-	nc := len(tc.cols)
 	advS := func() {
-		sok = si.Next()
-		if sok {
-			v := si.Values()
-			sbuf = sbuf[:0]
-			srow, skey = tc.canonRow(sbuf, tc.src, v[:nc])
-			sbuf = srow
-			sraw = v[nc:]
+		if sok = si.Next(); sok {
+			sv = si.Values()
+			skey = tc.canonKey(skey[:0], tc.src, sv)
 			tc.res.SourceRows++
 		}
 	}
 	advT := func() {
-		tok = ti.Next()
-		if tok {
-			v := ti.Values()
-			tbuf = tbuf[:0]
-			trow, tkey = tc.canonRow(tbuf, tc.tgt, v[:nc])
-			tbuf = trow
-			traw = v[nc:]
+		if tok = ti.Next(); tok {
+			tv = ti.Values()
+			tkey = tc.canonKey(tkey[:0], tc.tgt, tv)
 			tc.res.TargetRows++
 		}
 	}
@@ -807,14 +888,17 @@ func (tc *tableCmp) merge(ctx context.Context) error {
 		}
 		switch {
 		case d < 0:
-			tc.note(skey, sraw, true)
+			rawBuf = raw(tc.src, sv, rawBuf)
+			tc.note(string(skey), rawBuf, true)
 			advS()
 		case d > 0:
-			tc.note(tkey, traw, false)
+			rawBuf = raw(tc.tgt, tv, rawBuf)
+			tc.note(string(tkey), rawBuf, false)
 			advT()
 		default:
-			if !bytes.Equal(srow, trow) {
-				tc.note(skey, sraw, true)
+			if !tc.rowsEqual(sv, tv) {
+				rawBuf = raw(tc.src, sv, rawBuf)
+				tc.note(string(skey), rawBuf, true)
 			}
 			advS()
 			advT()
@@ -838,7 +922,7 @@ func (tc *tableCmp) merge(ctx context.Context) error {
 
 // compareKeys orders two canonical keys as the servers ordered the rows
 // (see merge): numbers by value, everything else byte by byte.
-func (tc *tableCmp) compareKeys(a, b string) int {
+func (tc *tableCmp) compareKeys(a, b []byte) int {
 	for _, i := range tc.keyIdx {
 		va, ra := cutValue(a)
 		vb, rb := cutValue(b)
@@ -848,8 +932,8 @@ func (tc *tableCmp) compareKeys(a, b string) int {
 		case clsInt, clsDecimal:
 			d = compareDecimal(va, vb)
 		case clsFloat32, clsFloat64:
-			fa, _ := strconv.ParseFloat(va, 64)
-			fb, _ := strconv.ParseFloat(vb, 64)
+			fa, _ := strconv.ParseFloat(string(va), 64)
+			fb, _ := strconv.ParseFloat(string(vb), 64)
 			switch {
 			case fa < fb:
 				d = -1
@@ -857,7 +941,7 @@ func (tc *tableCmp) compareKeys(a, b string) int {
 				d = 1
 			}
 		default:
-			d = strings.Compare(va, vb)
+			d = bytes.Compare(va, vb)
 		}
 		if d != 0 {
 			return d
@@ -867,40 +951,43 @@ func (tc *tableCmp) compareKeys(a, b string) int {
 }
 
 // cutValue splits the first value off a canonical key.
-func cutValue(k string) (string, string) {
+func cutValue[T string | []byte](k T) (T, T) {
 	if len(k) >= 2 && k[0] == 0 {
-		return "", k[2:] // NULL sorts first
+		return k[:0], k[2:] // NULL sorts first
 	}
 	if len(k) == 0 {
-		return "", ""
+		return k, k
 	}
-	i := strings.IndexByte(k[1:], 0)
-	if i < 0 {
-		return k[1:], ""
+	for i := 1; i < len(k); i++ {
+		if k[i] == 0 {
+			return k[1:i], k[i+1:]
+		}
 	}
-	return k[1 : 1+i], k[2+i:]
+	return k[1:], k[:0]
 }
 
 // compareDecimal orders two normalized decimal texts by value.
-func compareDecimal(a, b string) int {
-	na, nb := strings.HasPrefix(a, "-"), strings.HasPrefix(b, "-")
+func compareDecimal(a, b []byte) int {
+	na, nb := len(a) > 0 && a[0] == '-', len(b) > 0 && b[0] == '-'
 	if na != nb {
 		if na {
 			return -1
 		}
 		return 1
 	}
-	a, b = strings.TrimPrefix(a, "-"), strings.TrimPrefix(b, "-")
-	ia, fa, _ := strings.Cut(a, ".")
-	ib, fb, _ := strings.Cut(b, ".")
+	if na {
+		a, b = a[1:], b[1:]
+	}
+	ia, fa, _ := bytes.Cut(a, []byte{'.'})
+	ib, fb, _ := bytes.Cut(b, []byte{'.'})
 	d := 0
 	switch {
 	case len(ia) != len(ib):
 		d = len(ia) - len(ib)
-	case ia != ib:
-		d = strings.Compare(ia, ib)
+	case !bytes.Equal(ia, ib):
+		d = bytes.Compare(ia, ib)
 	default:
-		d = strings.Compare(fa, fb)
+		d = bytes.Compare(fa, fb)
 	}
 	if d > 0 {
 		d = 1
