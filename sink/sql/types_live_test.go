@@ -12,20 +12,21 @@ import (
 
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
+	"github.com/sluice-cdc/sluice/internal/everytype"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 	"github.com/sluice-cdc/sluice/pipeline"
 	mysqlsrc "github.com/sluice-cdc/sluice/source/mysql"
 	pgsrc "github.com/sluice-cdc/sluice/source/postgres"
 )
 
-// myTypeColumn is a column of the MariaDB type table (the table of
-// source/mysql's TestEveryTypeEndToEnd): its definition, the expression
+// myTypeColumn is a column of the every-type table (internal/everytype,
+// the table of source/mysql's TestEveryTypeEndToEnd): the expression
 // giving its text on MariaDB, the expression giving the same text on
 // PostgreSQL, and how both texts are normalized before they are compared
 // (nil: not at all).
 type myTypeColumn struct {
-	name, def, my, pg string
-	norm              func(string) string
+	name, my, pg string
+	norm         func(string) string
 }
 
 // trimFrac drops trailing zeros of a fraction (and a bare '.'): MariaDB
@@ -65,73 +66,37 @@ func bitNorm(s string) string {
 	return "0"
 }
 
+// myTypeColumns are the columns of the every-type table with their
+// expressions and normalization: the column itself (::text on PostgreSQL),
+// not normalized, unless said otherwise.
 func myTypeColumns() []myTypeColumn {
-	text := func(name, def string) myTypeColumn { return myTypeColumn{name, def, name, name + "::text", nil} }
-	cast := func(name, def string, norm func(string) string) myTypeColumn {
-		return myTypeColumn{name, def, "CAST(" + name + " AS CHAR)", name + "::text", norm}
+	var cols []myTypeColumn
+	for _, c := range everytype.Columns() {
+		n := c.Name
+		tc := myTypeColumn{name: n, my: n, pg: n + "::text"}
+		switch n {
+		case "fl":
+			tc.my, tc.pg, tc.norm = "CAST(fl AS DOUBLE)", "fl::float8::text", floatNorm(32)
+		case "db":
+			tc.norm = floatNorm(64)
+		case "b1", "b64":
+			tc.my, tc.norm = "BIN("+n+")", bitNorm
+		case "dt", "yr", "uu":
+			tc.my = "CAST(" + n + " AS CHAR)"
+		case "tm", "tm6", "dtt", "dt3", "dt6":
+			tc.my, tc.norm = "CAST("+n+" AS CHAR)", trimFrac
+		case "ts", "ts6":
+			tc.my, tc.pg, tc.norm = "UNIX_TIMESTAMP("+n+")", "extract(epoch from "+n+")::text", trimFrac
+		case "bn", "vb", "tb", "bl", "mb", "lb":
+			tc.my, tc.pg = "HEX("+n+")", "upper(encode("+n+", 'hex'))"
+		case "geo", "pt":
+			tc.my, tc.pg = "HEX(ST_AsWKB("+n+"))", "upper(encode("+n+", 'hex'))"
+		case "i4", "i6":
+			tc.my, tc.pg = "CAST("+n+" AS CHAR)", "host("+n+")"
+		}
+		cols = append(cols, tc)
 	}
-	hexed := func(name, def string) myTypeColumn {
-		return myTypeColumn{name, def, "HEX(" + name + ")", "upper(encode(" + name + ", 'hex'))", nil}
-	}
-	return []myTypeColumn{
-		text("id", "INT NOT NULL"),
-		text("ti", "TINYINT"), text("tu", "TINYINT UNSIGNED"), text("si", "SMALLINT"), text("su", "SMALLINT UNSIGNED"),
-		text("mi", "MEDIUMINT"), text("mu", "MEDIUMINT UNSIGNED"), text("ii", "INT"), text("iu", "INT UNSIGNED"),
-		text("bi", "BIGINT"), text("bu", "BIGINT UNSIGNED"),
-		text("d0", "DECIMAL(10,0)"), text("d1", "DECIMAL(65,30)"), text("d2", "DECIMAL(12,4) UNSIGNED"),
-		{"fl", "FLOAT", "CAST(fl AS DOUBLE)", "fl::float8::text", floatNorm(32)},
-		{"db", "DOUBLE", "db", "db::text", floatNorm(64)},
-		{"b1", "BIT(1)", "BIN(b1)", "b1::text", bitNorm},
-		{"b64", "BIT(64)", "BIN(b64)", "b64::text", bitNorm},
-		cast("dt", "DATE", nil), cast("tm", "TIME", trimFrac), cast("tm6", "TIME(6)", trimFrac),
-		cast("dtt", "DATETIME", trimFrac), cast("dt3", "DATETIME(3)", trimFrac), cast("dt6", "DATETIME(6)", trimFrac),
-		{"ts", "TIMESTAMP NULL", "UNIX_TIMESTAMP(ts)", "extract(epoch from ts)::text", trimFrac},
-		{"ts6", "TIMESTAMP(6) NULL", "UNIX_TIMESTAMP(ts6)", "extract(epoch from ts6)::text", trimFrac},
-		cast("yr", "YEAR", nil),
-		text("ch", "CHAR(10) CHARACTER SET utf8mb4"), text("vc", "VARCHAR(300) CHARACTER SET utf8mb4"), text("l1", "VARCHAR(20) CHARACTER SET latin1"),
-		hexed("bn", "BINARY(4)"), hexed("vb", "VARBINARY(300)"),
-		text("tt", "TINYTEXT"), text("tx", "TEXT"), text("mt", "MEDIUMTEXT"), text("lt", "LONGTEXT"),
-		hexed("tb", "TINYBLOB"), hexed("bl", "BLOB"), hexed("mb", "MEDIUMBLOB"), hexed("lb", "LONGBLOB"),
-		text("en", "ENUM('a','b','ç')"), text("st", "SET('x','y','z')"), text("js", "JSON"),
-		{"geo", "GEOMETRY", "HEX(ST_AsWKB(geo))", "upper(encode(geo, 'hex'))", nil},
-		{"pt", "POINT", "HEX(ST_AsWKB(pt))", "upper(encode(pt, 'hex'))", nil},
-		{"i4", "INET4", "CAST(i4 AS CHAR)", "host(i4)", nil}, {"i6", "INET6", "CAST(i6 AS CHAR)", "host(i6)", nil},
-		cast("uu", "UUID", nil),
-	}
-}
-
-// myTypeRows are the rows of source/mysql's TestEveryTypeEndToEnd.
-var myTypeRows = [][]string{
-	{"1", "-128", "255", "-32768", "65535", "-8388608", "16777215", "-2147483648", "4294967295",
-		"-9223372036854775808", "18446744073709551615", "-9999999999",
-		"-12345678901234567890123456789012345.123456789012345678901234567890", "99999999.9999",
-		"-3.40282e38", "-1.7976931348623157e308", "b'1'", "b'1111111111111111111111111111111111111111111111111111111111111111'",
-		"'1000-01-01'", "'-838:59:59'", "'838:59:58.999999'", "'1000-01-01 00:00:00'", "'2024-02-29 23:59:59.999'",
-		"'9999-12-31 23:59:59.999999'", "'1970-01-01 00:00:01'", "'2038-01-19 03:14:07.999999'", "1901",
-		"'ünïcödé ✓'", "REPEAT('€', 300)", "'Grüße'", "x'00FF1000'", "x''", "''", "REPEAT('t', 65535)",
-		"REPEAT('m', 70000)", "REPEAT('L', 100000)", "x'00'", "REPEAT(x'FE', 65535)", "REPEAT(x'01', 70000)", "x''",
-		"'ç'", "'x,y,z'", `'{"a": [1, 2.5, "three", null, true], "b": {"c": "ü"}}'`,
-		"ST_GeomFromText('POLYGON((0 0,10 0,10 10,0 10,0 0))')", "POINT(1.5, -2.25)",
-		"'255.255.255.255'", "'2001:db8::ff00:42:8329'", "'123e4567-e89b-12d3-a456-426614174000'"},
-	{"2", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "-0", "b'0'", "b'0'",
-		"'9999-12-31'", "'00:00:00'", "'-00:00:00.000001'", "'9999-12-31 23:59:59'", "'1000-01-01 00:00:00.000'",
-		"'1000-01-01 00:00:00.000000'", "NULL", "NULL", "2155", "''", "''", "''", "x'00000000'", "x'00'",
-		"NULL", "''", "''", "''", "x''", "x''", "x''", "x'00'", "'a'", "''", "'[]'",
-		"ST_GeomFromText('GEOMETRYCOLLECTION(POINT(1 1),LINESTRING(0 0,1 1))')", "POINT(0, 0)",
-		"'0.0.0.0'", "'::'", "'00000000-0000-0000-0000-000000000000'"},
-	{"3", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL",
-		"NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL",
-		"NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL",
-		"NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL"},
-	{"4", "127", "1", "32767", "1", "8388607", "1", "2147483647", "1", "9223372036854775807", "1", "9999999999",
-		"0.000000000000000000000000000001", "0.0001", "1.17549e-38", "2.2250738585072014e-308", "b'1'",
-		"b'1000000000000000000000000000000000000000000000000000000000000001'",
-		"'2000-02-29'", "'12:34:56'", "'-12:34:56.000100'", "'2000-02-29 12:34:56'", "'2000-02-29 12:34:56.100'",
-		"'2000-02-29 12:34:56.000001'", "'2000-02-29 12:34:56'", "'2000-02-29 12:34:56.123456'", "2000",
-		"'a'", "'tab\\there\\nnewline'", "'\\'quote\\''", "x'DEADBEEF'", "x'0A0D1A5C27'", "'t'", "'x'", "'y'", "'z'",
-		"x'0102'", "x'03'", "x'04'", "x'05'", "'b'", "'y'", `'"just a string"'`,
-		"ST_GeomFromText('MULTILINESTRING((0 0,1 1),(2 2,3 3))')", "POINT(-180, 90)",
-		"'10.1.2.3'", "'::ffff:10.1.2.3'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'"},
+	return cols
 }
 
 // binlogPosition returns MariaDB's current binlog file and position.
@@ -173,28 +138,20 @@ func runPipeline(t *testing.T, src pipeline.Source, tg target, params string, fr
 // fraction zeros, floats read as numbers).
 func TestEveryMariaDBType(t *testing.T) {
 	cols := myTypeColumns()
-	var defs, names, mySels []string
+	var names, mySels []string
 	for _, c := range cols {
-		defs = append(defs, c.name+" "+c.def)
 		names = append(names, c.name)
 		mySels = append(mySels, c.my)
 	}
 	ctx := context.Background()
 	if err := maria.Exec(ctx, "DROP DATABASE IF EXISTS types", "CREATE DATABASE types",
-		"CREATE TABLE types.every ("+strings.Join(defs, ", ")+", PRIMARY KEY (id))",
-		"DROP DATABASE IF EXISTS types_copy"); err != nil {
+		everytype.CreateTable("types.every"), "DROP DATABASE IF EXISTS types_copy"); err != nil {
 		t.Fatal(err)
 	}
 	pgTarget(t, "postgres").exec(t, "DROP SCHEMA IF EXISTS types CASCADE")
 	from := binlogPosition(t)
-	var stmts []string
-	for _, r := range myTypeRows {
-		stmts = append(stmts, "INSERT INTO types.every ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(r, ", ")+")")
-	}
+	stmts := append(everytype.Inserts("types.every", everytype.Rows()), everytype.Updates("types.every")...)
 	stmts = append(stmts,
-		"UPDATE types.every SET vc = CONCAT(LEFT(vc, 299), '!'), d1 = -d1, ts = '2001-01-01 00:00:00', js = JSON_SET(js, '$.b.c', 42), i6 = '::10.1.2.3', uu = '6ccd780c-baba-1026-9564-5b8c656024db', bn = x'01' WHERE id = 1",
-		"UPDATE types.every SET id = 30, ti = -1 WHERE id = 3",
-		"DELETE FROM types.every WHERE id = 2",
 		"INSERT INTO types.every (id) VALUES (5)",
 		"DELETE FROM types.every WHERE id = 5")
 	if err := maria.Exec(ctx, stmts...); err != nil {
