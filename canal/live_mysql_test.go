@@ -16,6 +16,7 @@ import (
 	pbe "github.com/withlin/canal-go/protocol/entry"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sluice-cdc/sluice/internal/everytype"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 	_ "github.com/sluice-cdc/sluice/sources" // the real sources for the live tests
 )
@@ -51,13 +52,12 @@ func mariaURL(serverID int) string {
 	return fmt.Sprintf("mariadb://%s:%s@%s/?server-id=%d&from=earliest", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, maria.Addr(), serverID)
 }
 
-// typeCol is one column of the every-type table (the columns and values of
-// source/mysql's TestEveryTypeEndToEnd): its definition, the SELECT
-// expression whose text Canal's value must equal, how the Canal value is
-// turned into that text, and the sqlType Canal gives a value of row 1 and
-// a NULL.
+// typeCol is one column of the every-type table (internal/everytype, the
+// table of source/mysql's TestEveryTypeEndToEnd): the SELECT expression
+// whose text Canal's value must equal, how the Canal value is turned into
+// that text, and the sqlType Canal gives a value of row 1 and a NULL.
 type typeCol struct {
-	name, def, sel    string
+	name, sel         string
 	conv              func(string) string
 	sqlType, nullType int32
 }
@@ -73,88 +73,66 @@ func latin1Hex(s string) string {
 	return strings.ToUpper(hex.EncodeToString(b))
 }
 
+// everyType are the columns of the every-type table, in its order.
 var everyType = []typeCol{
-	{"id", "INT NOT NULL", "id", same, 4, 4},
-	{"ti", "TINYINT", "ti", same, -6, -6},
-	{"tu", "TINYINT UNSIGNED", "tu", same, 5, -6},
-	{"si", "SMALLINT", "si", same, 5, 5},
-	{"su", "SMALLINT UNSIGNED", "su", same, 4, 5},
-	{"mi", "MEDIUMINT", "mi", same, 4, 4},
-	{"mu", "MEDIUMINT UNSIGNED", "mu", same, 4, 4},
-	{"ii", "INT", "ii", same, 4, 4},
-	{"iu", "INT UNSIGNED", "iu", same, -5, 4},
-	{"bi", "BIGINT", "bi", same, -5, -5},
-	{"bu", "BIGINT UNSIGNED", "bu", same, 3, -5},
-	{"d0", "DECIMAL(10,0)", "d0", same, 3, 3},
-	{"d1", "DECIMAL(65,30)", "d1", same, 3, 3},
-	{"d2", "DECIMAL(12,4) UNSIGNED", "d2", same, 3, 3},
-	{"fl", "FLOAT", "fl", same, 7, 7},
-	{"db", "DOUBLE", "db", same, 8, 8},
-	{"b1", "BIT(1)", "b1+0", same, -7, -7},
-	{"b64", "BIT(64)", "b64+0", same, -7, -7},
-	{"dt", "DATE", "CAST(dt AS CHAR)", same, 91, 91},
-	{"tm", "TIME", "CAST(tm AS CHAR)", same, 92, 92},
-	{"tm6", "TIME(6)", "CAST(tm6 AS CHAR)", same, 92, 92},
-	{"dtt", "DATETIME", "CAST(dtt AS CHAR)", same, 93, 93},
-	{"dt3", "DATETIME(3)", "CAST(dt3 AS CHAR)", same, 93, 93},
-	{"dt6", "DATETIME(6)", "CAST(dt6 AS CHAR)", same, 93, 93},
-	{"ts", "TIMESTAMP NULL", "CAST(ts AS CHAR)", same, 93, 93},
-	{"ts6", "TIMESTAMP(6) NULL", "CAST(ts6 AS CHAR)", same, 93, 93},
-	{"yr", "YEAR", "CAST(yr AS CHAR)", same, 12, 12},
-	{"ch", "CHAR(10) CHARACTER SET utf8mb4", "ch", same, 1, 1},
-	{"vc", "VARCHAR(300) CHARACTER SET utf8mb4", "vc", same, 12, 12},
-	{"l1", "VARCHAR(20) CHARACTER SET latin1", "l1", same, 12, 12},
-	{"bn", "BINARY(4)", "HEX(bn)", latin1Hex, 2004, -2},
-	{"vb", "VARBINARY(300)", "HEX(vb)", latin1Hex, 2004, -3},
-	{"tt", "TINYTEXT", "tt", same, 2005, -3},
-	{"tx", "TEXT", "tx", same, 2005, -4},
-	{"mt", "MEDIUMTEXT", "mt", same, 2005, -4},
-	{"lt", "LONGTEXT", "lt", same, 2005, -4},
-	{"tb", "TINYBLOB", "HEX(tb)", latin1Hex, 2004, -3},
-	{"bl", "BLOB", "HEX(bl)", latin1Hex, 2004, -4},
-	{"mb", "MEDIUMBLOB", "HEX(mb)", latin1Hex, 2004, -4},
-	{"lb", "LONGBLOB", "HEX(lb)", latin1Hex, 2004, -4},
-	{"en", "ENUM('a','b','ç')", "en+0", same, 4, 4},
-	{"st", "SET('x','y','z')", "st+0", same, -7, -2},
-	{"js", "JSON", "js", same, 2005, -4},
-	{"geo", "GEOMETRY", "HEX(geo)", latin1Hex, 2004, -2},
-	{"pt", "POINT", "HEX(pt)", latin1Hex, 2004, -2},
-	{"i4", "INET4", "CAST(i4 AS CHAR)", same, 1, 1},
-	{"i6", "INET6", "CAST(i6 AS CHAR)", same, 1, 1},
-	{"uu", "UUID", "CAST(uu AS CHAR)", same, 1, 1},
+	{"id", "id", same, 4, 4},
+	{"ti", "ti", same, -6, -6},
+	{"tu", "tu", same, 5, -6},
+	{"si", "si", same, 5, 5},
+	{"su", "su", same, 4, 5},
+	{"mi", "mi", same, 4, 4},
+	{"mu", "mu", same, 4, 4},
+	{"ii", "ii", same, 4, 4},
+	{"iu", "iu", same, -5, 4},
+	{"bi", "bi", same, -5, -5},
+	{"bu", "bu", same, 3, -5},
+	{"d0", "d0", same, 3, 3},
+	{"d1", "d1", same, 3, 3},
+	{"d2", "d2", same, 3, 3},
+	{"fl", "fl", same, 7, 7},
+	{"db", "db", same, 8, 8},
+	{"b1", "b1+0", same, -7, -7},
+	{"b64", "b64+0", same, -7, -7},
+	{"dt", "CAST(dt AS CHAR)", same, 91, 91},
+	{"tm", "CAST(tm AS CHAR)", same, 92, 92},
+	{"tm6", "CAST(tm6 AS CHAR)", same, 92, 92},
+	{"dtt", "CAST(dtt AS CHAR)", same, 93, 93},
+	{"dt3", "CAST(dt3 AS CHAR)", same, 93, 93},
+	{"dt6", "CAST(dt6 AS CHAR)", same, 93, 93},
+	{"ts", "CAST(ts AS CHAR)", same, 93, 93},
+	{"ts6", "CAST(ts6 AS CHAR)", same, 93, 93},
+	{"yr", "CAST(yr AS CHAR)", same, 12, 12},
+	{"ch", "ch", same, 1, 1},
+	{"vc", "vc", same, 12, 12},
+	{"l1", "l1", same, 12, 12},
+	{"bn", "HEX(bn)", latin1Hex, 2004, -2},
+	{"vb", "HEX(vb)", latin1Hex, 2004, -3},
+	{"tt", "tt", same, 2005, -3},
+	{"tx", "tx", same, 2005, -4},
+	{"mt", "mt", same, 2005, -4},
+	{"lt", "lt", same, 2005, -4},
+	{"tb", "HEX(tb)", latin1Hex, 2004, -3},
+	{"bl", "HEX(bl)", latin1Hex, 2004, -4},
+	{"mb", "HEX(mb)", latin1Hex, 2004, -4},
+	{"lb", "HEX(lb)", latin1Hex, 2004, -4},
+	{"en", "en+0", same, 4, 4},
+	{"st", "st+0", same, -7, -2},
+	{"js", "js", same, 2005, -4},
+	{"geo", "HEX(geo)", latin1Hex, 2004, -2},
+	{"pt", "HEX(pt)", latin1Hex, 2004, -2},
+	{"i4", "CAST(i4 AS CHAR)", same, 1, 1},
+	{"i6", "CAST(i6 AS CHAR)", same, 1, 1},
+	{"uu", "CAST(uu AS CHAR)", same, 1, 1},
 }
 
-var everyTypeRows = [][]string{
-	{"1", "-128", "255", "-32768", "65535", "-8388608", "16777215", "-2147483648", "4294967295",
-		"-9223372036854775808", "18446744073709551615", "-9999999999",
-		"-12345678901234567890123456789012345.123456789012345678901234567890", "99999999.9999",
-		"-3.40282e38", "-1.7976931348623157e308", "b'1'", "b'1111111111111111111111111111111111111111111111111111111111111111'",
-		"'1000-01-01'", "'-838:59:59'", "'838:59:58.999999'", "'1000-01-01 00:00:00'", "'2024-02-29 23:59:59.999'",
-		"'9999-12-31 23:59:59.999999'", "'1970-01-01 00:00:01'", "'2038-01-19 03:14:07.999999'", "1901",
-		"'ünïcödé ✓'", "REPEAT('€', 300)", "'Grüße'", "x'00FF1000'", "x''", "''", "REPEAT('t', 65535)",
-		"REPEAT('m', 70000)", "REPEAT('L', 100000)", "x'00'", "REPEAT(x'FE', 65535)", "REPEAT(x'01', 70000)", "x''",
-		"'ç'", "'x,y,z'", `'{"a": [1, 2.5, "three", null, true], "b": {"c": "ü"}}'`,
-		"ST_GeomFromText('POLYGON((0 0,10 0,10 10,0 10,0 0))')", "POINT(1.5, -2.25)",
-		"'255.255.255.255'", "'2001:db8::ff00:42:8329'", "'123e4567-e89b-12d3-a456-426614174000'"},
-	{"2", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "-0", "b'0'", "b'0'",
-		"'9999-12-31'", "'00:00:00'", "'-00:00:00.000001'", "'9999-12-31 23:59:59'", "'1000-01-01 00:00:00.000'",
-		"'1000-01-01 00:00:00.000000'", "NULL", "NULL", "2155", "''", "''", "''", "x'00000000'", "x'00'",
-		"NULL", "''", "''", "''", "x''", "x''", "x''", "x'00'", "'a'", "''", "'[]'",
-		"ST_GeomFromText('GEOMETRYCOLLECTION(POINT(1 1),LINESTRING(0 0,1 1))')", "POINT(0, 0)",
-		"'0.0.0.0'", "'::'", "'00000000-0000-0000-0000-000000000000'"},
-	{"3", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL",
-		"NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL",
-		"NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL",
-		"NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL"},
-	{"4", "127", "1", "32767", "1", "8388607", "1", "2147483647", "1", "9223372036854775807", "1", "9999999999",
-		"0.000000000000000000000000000001", "0.0001", "1.17549e-38", "2.2250738585072014e-308", "b'1'",
-		"b'1000000000000000000000000000000000000000000000000000000000000001'",
-		"'2000-02-29'", "'12:34:56'", "'-12:34:56.000100'", "'2000-02-29 12:34:56'", "'2000-02-29 12:34:56.100'",
-		"'2000-02-29 12:34:56.000001'", "'2000-02-29 12:34:56'", "'2000-02-29 12:34:56.123456'", "2000",
-		"'😀𝄞a'", "'tab\\there\\nnewline 漢字 😀'", "'\\'quote\\''", "x'DEADBEEF'", "x'0A0D1A5C27'", "'t'", "'x'", "'y'", "'z'",
-		"x'0102'", "x'03'", "x'04'", "x'05'", "'b'", "'y'", `'"just a string"'`,
-		"ST_GeomFromText('MULTILINESTRING((0 0,1 1),(2 2,3 3))')", "POINT(-180, 90)",
-		"'10.1.2.3'", "'::ffff:10.1.2.3'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'"},
+// everyTypeRows are the rows of the every-type table, but for row 4's
+// CHAR and VARCHAR, which here also hold characters outside the Basic
+// Multilingual Plane and CJK.
+func everyTypeRows() [][]string {
+	rows := everytype.Rows()
+	rows[3][everytype.Index("ch")] = "'😀𝄞a'"
+	rows[3][everytype.Index("vc")] = "'tab\\there\\nnewline 漢字 😀'"
+	return rows
 }
 
 // rowEntry is a ROWDATA entry decoded.
@@ -285,22 +263,23 @@ func canalText(col *pbe.Column, conv func(string) string) string {
 // the table rebuilt from the entries equals SELECT.
 func TestMariaDBEveryType(t *testing.T) {
 	ctx := context.Background()
-	var defs, names, sels []string
-	for _, c := range everyType {
-		defs = append(defs, c.name+" "+c.def)
-		names = append(names, c.name)
+	defs := everytype.Columns()
+	var sels []string
+	for i, c := range everyType {
+		if i >= len(defs) || c.name != defs[i].Name {
+			t.Fatalf("everyType column %d is %s, not the every-type table's", i, c.name)
+		}
 		sels = append(sels, "COALESCE("+c.sel+", 'NULL')")
 	}
-	if err := maria.Exec(ctx, "CREATE DATABASE ctypes", "CREATE TABLE ctypes.every ("+strings.Join(defs, ", ")+", PRIMARY KEY (id))"); err != nil {
+	if len(everyType) != len(defs) {
+		t.Fatalf("everyType has %d columns, the every-type table %d", len(everyType), len(defs))
+	}
+	if err := maria.Exec(ctx, "CREATE DATABASE ctypes", everytype.CreateTable("ctypes.every")); err != nil {
 		t.Fatal(err)
 	}
 	ts := startTestServer(t, nil, Config{Destinations: []Destination{{Name: "example", URL: mariaURL(6001)}}})
 	c := ts.connect(t, 1001, `ctypes\..*`)
-	var stmts []string
-	for _, r := range everyTypeRows {
-		stmts = append(stmts, "INSERT INTO ctypes.every ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(r, ", ")+")")
-	}
-	stmts = append(stmts,
+	stmts := append(everytype.Inserts("ctypes.every", everyTypeRows()),
 		"UPDATE ctypes.every SET vc = CONCAT(LEFT(vc, 299), '!'), d1 = -d1, ts = '2001-01-01 00:00:00', i6 = '::10.1.2.3', bn = x'01' WHERE id = 1",
 		"UPDATE ctypes.every SET id = 30, ti = -1 WHERE id = 3",
 		"DELETE FROM ctypes.every WHERE id = 2")
@@ -389,9 +368,9 @@ func TestMariaDBEveryType(t *testing.T) {
 			t.Fatalf("row id=%s missing from the entries", w[0])
 		}
 		for i, tc := range everyType {
-			if g[i] != w[i] && !sameNumber(tc.def, g[i], w[i]) {
+			if g[i] != w[i] && !sameNumber(defs[i].Def, g[i], w[i]) {
 				bad++
-				t.Errorf("id=%s column %s %s: canal %.100q, SELECT %.100q", w[0], tc.name, tc.def, g[i], w[i])
+				t.Errorf("id=%s column %s %s: canal %.100q, SELECT %.100q", w[0], tc.name, defs[i].Def, g[i], w[i])
 			}
 		}
 	}
