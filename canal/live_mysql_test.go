@@ -35,15 +35,8 @@ func TestMain(m *testing.M) {
 			return err
 		}
 		c.Add(func() { os.RemoveAll(binDir) })
-		if maria, err = testenv.StartMariaDB(ctx, testenv.MariaDBOptions{}); err != nil {
-			return err
-		}
-		c.Add(func() { maria.Close() })
-		if pg, err = testenv.StartPostgres(ctx, testenv.PostgresOptions{}); err != nil {
-			return err
-		}
-		c.Add(func() { pg.Close() })
-		return nil
+		maria, pg, err = testenv.StartMariaDBAndPostgres(ctx, c)
+		return err
 	})
 }
 

@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -20,24 +19,9 @@ var (
 
 func TestMain(m *testing.M) {
 	testenv.RunMain(m, func(ctx context.Context, c *testenv.Cleanup) error {
-		errs := make(chan error, 2)
-		go func() {
-			var err error
-			maria, err = testenv.StartMariaDB(ctx, testenv.MariaDBOptions{})
-			if err == nil {
-				c.Add(func() { maria.Close() })
-			}
-			errs <- err
-		}()
-		go func() {
-			var err error
-			pg, err = testenv.StartPostgres(ctx, testenv.PostgresOptions{})
-			if err == nil {
-				c.Add(func() { pg.Close() })
-			}
-			errs <- err
-		}()
-		return errors.Join(<-errs, <-errs)
+		var err error
+		maria, pg, err = testenv.StartMariaDBAndPostgres(ctx, c)
+		return err
 	})
 }
 

@@ -23,14 +23,9 @@ var (
 func TestMain(m *testing.M) {
 	testenv.RunMain(m, func(ctx context.Context, c *testenv.Cleanup) error {
 		var err error
-		if maria, err = testenv.StartMariaDB(ctx, testenv.MariaDBOptions{}); err != nil {
+		if maria, pg, err = testenv.StartMariaDBAndPostgres(ctx, c); err != nil {
 			return err
 		}
-		c.Add(func() { maria.Close() })
-		if pg, err = testenv.StartPostgres(ctx, testenv.PostgresOptions{}); err != nil {
-			return err
-		}
-		c.Add(func() { pg.Close() })
 		if err := maria.Exec(ctx, "CREATE DATABASE state"); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -82,6 +83,29 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 // servers shared through RunMain.
 func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
 	return servers.StartPostgres(ctx, opts)
+}
+
+// StartMariaDBAndPostgres starts a MariaDB and a PostgreSQL server with
+// default options at the same time, for servers shared through RunMain,
+// and registers the Close of each that started on c. Its error joins both
+// servers' errors.
+func StartMariaDBAndPostgres(ctx context.Context, c *Cleanup) (*MariaDB, *Postgres, error) {
+	var maria *MariaDB
+	var mariaErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		maria, mariaErr = StartMariaDB(ctx, MariaDBOptions{})
+		if mariaErr == nil {
+			c.Add(func() { maria.Close() })
+		}
+	}()
+	pg, pgErr := StartPostgres(ctx, PostgresOptions{})
+	if pgErr == nil {
+		c.Add(func() { pg.Close() })
+	}
+	<-done
+	return maria, pg, errors.Join(mariaErr, pgErr)
 }
 
 // StartRedis starts a Redis server (servers.StartRedis), for servers shared
