@@ -9,12 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/internal/testenv"
+	"github.com/sluice-cdc/sluice/internal/writeload"
 	"github.com/sluice-cdc/sluice/snapshot"
 )
 
@@ -64,7 +64,7 @@ func TestIncrementalSnapshot(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var got []change.Change
-	delivered := map[int64]time.Time{} // writer version -> when delivered
+	var delivered writeload.Deliveries // writer version -> when delivered
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)
@@ -77,7 +77,7 @@ func TestIncrementalSnapshot(t *testing.T) {
 				c.Before, c.After = cloneValues(c.Before), cloneValues(c.After)
 				got = append(got, c)
 				if c.Op == change.OpUpdate && c.Table == "t" {
-					delivered[c.After[1].I] = now
+					delivered.Add(c.After[1].I, now)
 				}
 			}
 			return nil
@@ -87,51 +87,20 @@ func TestIncrementalSnapshot(t *testing.T) {
 	t.Logf("%v: loaded, streaming", time.Now().Format("15:04:05.000"))
 
 	// The writers: updates (each a new version v), deletes and
-	// re-inserts, 1,000 a second in all: four connections, one change
-	// every 4 ms each (one connection cannot keep that pace on a loaded
-	// machine), each owning the keys equal to its number modulo 4.
-	const writers = 4
-	committed := map[int64]time.Time{}
-	var wmu sync.Mutex
-	var version atomic.Int64 // the last version written
-	wctx, stopWriter := context.WithCancel(ctx)
-	werr := make(chan error, writers)
-	for w := range writers {
-		go func() {
-			rng := rand.New(rand.NewPCG(3, uint64(w)))
-			next := time.Now().Add(time.Duration(w) * time.Millisecond)
-			for wctx.Err() == nil {
-				select {
-				case <-time.After(time.Until(next)):
-				case <-wctx.Done():
-					continue
-				}
-				// One change every 4 ms per writer; one that fell behind
-				// does not catch up in a burst.
-				if next = next.Add(writers * time.Millisecond); next.Before(time.Now()) {
-					next = time.Now()
-				}
-				v := version.Add(1)
-				k := rng.IntN(rows/writers)*writers + w
-				var q string
-				if v%5 == 0 {
-					q = fmt.Sprintf("DELETE FROM inc.t WHERE id = %d", k)
-				} else if v%5 == 1 {
-					q = fmt.Sprintf("INSERT INTO inc.t VALUES (%d, %d, 'again') ON DUPLICATE KEY UPDATE v = %d", k, v, v)
-				} else {
-					q = fmt.Sprintf("UPDATE inc.t SET v = %d WHERE id = %d", v, k)
-				}
-				if _, err := pool.ExecContext(wctx, q); err != nil && wctx.Err() == nil {
-					werr <- err
-					return
-				}
-				wmu.Lock()
-				committed[v] = time.Now()
-				wmu.Unlock()
-			}
-			werr <- nil
-		}()
-	}
+	// re-inserts, 1,000 a second in all from four connections
+	// (writeload.Start).
+	writers := writeload.Start(ctx, 4, rows, 3, func(ctx context.Context, _ int, v int64, k int) error {
+		var q string
+		if v%5 == 0 {
+			q = fmt.Sprintf("DELETE FROM inc.t WHERE id = %d", k)
+		} else if v%5 == 1 {
+			q = fmt.Sprintf("INSERT INTO inc.t VALUES (%d, %d, 'again') ON DUPLICATE KEY UPDATE v = %d", k, v, v)
+		} else {
+			q = fmt.Sprintf("UPDATE inc.t SET v = %d WHERE id = %d", v, k)
+		}
+		_, err := pool.ExecContext(ctx, q)
+		return err
+	})
 	time.Sleep(time.Second) // the stream's latency without a snapshot: the baseline
 	requested := time.Now()
 	id, err := RequestSnapshot(ctx, cfg, []change.Namespace{{Database: "inc", Table: "t"}})
@@ -159,11 +128,8 @@ func TestIncrementalSnapshot(t *testing.T) {
 		}
 	}
 	took := time.Since(began)
-	stopWriter()
-	for range writers {
-		if err := <-werr; err != nil {
-			t.Fatal(err)
-		}
+	if err := writers.Stop(); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("%v: done; catching up", time.Now().Format("15:04:05.000"))
 	exec(t, srv, "CREATE TABLE inc.fin (id INT PRIMARY KEY)", "INSERT INTO inc.fin VALUES (1)")
@@ -237,51 +203,7 @@ func TestIncrementalSnapshot(t *testing.T) {
 		}
 	}
 	// Latency of the writer's changes while the snapshot ran.
-	var lat, base []time.Duration
-	wmu.Lock()
-	mu.Lock()
-	wrote := 0 // changes the writers committed while the snapshot ran
-	for v, at := range committed {
-		during := at.After(began) && at.Before(began.Add(took))
-		if during {
-			wrote++
-		}
-		d, ok := delivered[v]
-		switch {
-		case !ok:
-		case during:
-			lat = append(lat, d.Sub(at))
-		case at.Before(requested):
-			base = append(base, d.Sub(at))
-		}
-	}
-	mu.Unlock()
-	wmu.Unlock()
-	slices.Sort(lat)
-	slices.Sort(base)
-	if len(lat) < 20 || len(base) < 20 {
-		t.Fatalf("only %d changes measured during the snapshot (%v), %d before it", len(lat), took, len(base))
-	}
-	p99, base99 := lat[len(lat)*99/100], base[len(base)*99/100]
-	t.Logf("incremental snapshot of %d rows in %v: %d rows read, %d changes written meanwhile (%.0f/s), %d updates measured; stream latency p50 %v p99 %v (before the snapshot: p99 %v of %d)",
-		rows, took.Round(time.Millisecond), reads, wrote, float64(wrote)/took.Seconds(), len(lat), lat[len(lat)/2], p99, base99, len(base))
-	// The goal is p99 under 100 ms. On a machine so loaded that the
-	// stream's p99 is over 50 ms before the snapshot, the bound is twice
-	// that p99 plus 50 ms: the snapshot may not more than double the
-	// stream's latency. The race detector makes the source several times
-	// slower (p99 of 26–230 ms at a load of 6–16 on 2 cores): with it the
-	// test only checks that the stream keeps flowing (under 1 s); make
-	// test runs it without the race detector too.
-	limit := 100 * time.Millisecond
-	if base99 > 50*time.Millisecond {
-		limit = 2*base99 + 50*time.Millisecond
-	}
-	if raceDetector {
-		limit = max(limit, time.Second)
-	}
-	if p99 > limit {
-		t.Errorf("p99 latency of the stream during the incremental snapshot %v (before it %v), want under %v", p99, base99, limit)
-	}
+	writers.CheckLatency(t, &delivered, writeload.Snapshot{Requested: requested, Began: began, Took: took, Rows: rows, Reads: reads})
 }
 
 // TestIncrementalSnapshotResumes stops a stream in the middle of an

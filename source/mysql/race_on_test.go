@@ -1,8 +1,0 @@
-//go:build race
-
-package mysql
-
-// raceDetector says whether the tests run with the race detector, which
-// makes the source several times slower: latency goals are checked
-// without it.
-const raceDetector = true
