@@ -13,7 +13,9 @@
 // run is its own process, measured with getrusage: wall time, CPU seconds
 // (user+sys of the process and its children — for the loads, the client
 // only: the servers do the work, for the sink as for the clients) and peak
-// RSS. Runs are interleaved round by round.
+// RSS — and the CPU seconds of the three servers during the run (from
+// /proc: the servers' own work, which for verify is most of it). Runs
+// are interleaved round by round.
 package main
 
 import (
@@ -45,6 +47,7 @@ func main() {
 // result is one run's measurement.
 type result struct {
 	wall, cpu time.Duration
+	server    time.Duration // the servers' CPU during the run
 	rssKB     int64
 }
 
@@ -217,7 +220,7 @@ func run() error {
 				}
 			}
 			ld := machine.Loadavg()
-			res, out, err := measure(d.args(r))
+			res, out, err := measure(d.args(r), src.PID(), dstM.PID(), dstP.PID())
 			if err != nil {
 				return fmt.Errorf("round %d %s: %w", r, d.name, err)
 			}
@@ -230,8 +233,9 @@ func run() error {
 				}
 			}
 			results[d.name] = append(results[d.name], res)
-			line := fmt.Sprintf("| %d | %s | %.2f | %.0f | %.2f | %.1f | %s |\n", r, d.name, res.wall.Seconds(),
-				float64(*rows)/res.wall.Seconds(), res.cpu.Seconds()/(float64(*rows)/1e6), float64(res.rssKB)/1024, ld)
+			line := fmt.Sprintf("| %d | %s | %.2f | %.0f | %.2f | %.2f | %.1f | %s |\n", r, d.name, res.wall.Seconds(),
+				float64(*rows)/res.wall.Seconds(), res.cpu.Seconds()/(float64(*rows)/1e6), res.server.Seconds()/(float64(*rows)/1e6),
+				float64(res.rssKB)/1024, ld)
 			log.WriteString(line)
 			fmt.Fprint(os.Stderr, line)
 		}
@@ -259,15 +263,17 @@ func run() error {
 		"dump of the source (extended INSERTs), \"psql -f\" of pg_dump's dump of the sink's copy (COPY). verify compares the equal "+
 		"tables (--recheck 0): MariaDB ↔ MariaDB and PostgreSQL ↔ PostgreSQL by chunk checksums in the servers, MariaDB ↔ PostgreSQL "+
 		"by reading every row of both sides; its rows/s are rows per second on each side. CPU is user+sys of the measured process "+
-		"and its children: sluice for the sink and verify (the servers' work is not counted for anyone), the client for the loads. "+
+		"and its children: sluice for the sink and verify, the client for the loads; servers' CPU is that of the three servers during the run "+
+		"(their work for it, with their background work). "+
 		"The 2 cores run the three servers and sluice together: compare within a round.\n\n", *rows, *txRows, start, end)
-	fmt.Fprintf(&b, "## Medians of %d rounds\n\n| run | rows/s | CPU-s per M rows | peak RSS MB |\n| --- | ---: | ---: | ---: |\n", *rounds)
+	fmt.Fprintf(&b, "## Medians of %d rounds\n\n| run | rows/s | CPU-s per M rows | servers' CPU-s per M rows | peak RSS MB |\n| --- | ---: | ---: | ---: | ---: |\n", *rounds)
 	for _, d := range runs {
 		rs := results[d.name]
 		rate[d.name] = med(rs, func(x result) float64 { return float64(*rows) / x.wall.Seconds() })
 		rss[d.name] = med(rs, func(x result) float64 { return float64(x.rssKB) / 1024 })
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.1f |\n", d.name, rate[d.name],
-			med(rs, func(x result) float64 { return x.cpu.Seconds() / (float64(*rows) / 1e6) }), rss[d.name])
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %.1f |\n", d.name, rate[d.name],
+			med(rs, func(x result) float64 { return x.cpu.Seconds() / (float64(*rows) / 1e6) }),
+			med(rs, func(x result) float64 { return x.server.Seconds() / (float64(*rows) / 1e6) }), rss[d.name])
 	}
 	fmt.Fprintf(&b, "\nThe sink against the server's own bulk load: MariaDB %.0f %%, PostgreSQL %.0f %% of its rows/s.\n",
 		100*rate["sluice → MariaDB"]/rate["mariadb < dump.sql"], 100*rate["sluice → PostgreSQL"]/rate["psql -f dump.sql"])
@@ -286,7 +292,7 @@ func run() error {
 	for _, v := range []string{"verify MariaDB ↔ MariaDB", "verify PostgreSQL ↔ PostgreSQL", "verify MariaDB ↔ PostgreSQL"} {
 		goal(fmt.Sprintf("%s ≥ 500 k rows/s per side on equal tables (%.0f)", strings.TrimPrefix(v, "verify "), rate[v]), rate[v] >= 500000)
 	}
-	fmt.Fprintf(&b, "\n## Every run\n\n| round | run | wall s | rows/s | CPU-s per M rows | peak RSS MB | load average before |\n| --- | --- | ---: | ---: | ---: | ---: | --- |\n")
+	fmt.Fprintf(&b, "\n## Every run\n\n| round | run | wall s | rows/s | CPU-s per M rows | servers' CPU-s per M rows | peak RSS MB | load average before |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	b.WriteString(log.String())
 	if p := os.Getenv("BENCH_BODY"); p != "" {
 		return os.WriteFile(p, []byte(b.String()), 0o644)
@@ -295,17 +301,26 @@ func run() error {
 	return nil
 }
 
-// measure runs args to their end and returns the measurement and the
-// standard output.
-func measure(args []string) (result, string, error) {
+// measure runs args to their end and returns the measurement (with the
+// CPU the server processes pids used meanwhile) and the standard output.
+func measure(args []string, pids ...int) (result, string, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	began := time.Now()
+	servers := func() (d time.Duration) {
+		for _, p := range pids {
+			d += machine.ProcCPU(p)
+		}
+		return d
+	}
+	began, server0 := time.Now(), servers()
 	if err := cmd.Run(); err != nil {
 		return result{}, "", fmt.Errorf("%v: %s%s", err, stdout.String(), stderr.String())
 	}
 	res := result{wall: time.Since(began), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	// PostgreSQL's postmaster counts a backend once it has reaped it.
+	time.Sleep(50 * time.Millisecond)
+	res.server = servers() - server0
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.rssKB = ru.Maxrss
 	}
