@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -63,6 +65,14 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 		Recheck: *recheck, RecheckWait: *recheckWait, MaxDiffs: *maxDiffs, Workers: *workers}
 	if *recheck == 0 {
 		cfg.Recheck = -1
+	}
+	if os.Getenv("GOGC") == "" {
+		// Across engines every value read passes through the MySQL
+		// driver, which allocates for each; with a live heap of a few MB
+		// the collector ran every few MB. 400: 30 % less CPU for sluice
+		// (1 M rows MariaDB ↔ PostgreSQL: 1.05 → 0.7 CPU-s), peak RSS
+		// 30 → 44 MB, still bounded by the live heap.
+		debug.SetGCPercent(400)
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile("verify", *cpuProfile)
