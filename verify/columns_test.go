@@ -91,3 +91,27 @@ func TestPairClass(t *testing.T) {
 		}
 	}
 }
+
+// TestServerVersions: the row hash is chosen by the server versions.
+func TestServerVersions(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		mariaDB bool
+		crc32c  bool
+	}{
+		{"10.11.19-MariaDB-0+deb12u1-log", true, true},
+		{"10.8.1-MariaDB", true, true},
+		{"10.6.20-MariaDB", true, false},
+		{"11.4.2-MariaDB", true, true},
+		{"8.0.36", false, false},
+	} {
+		if got := hasCRC32C(&sqldb.Conn{Version: tc.version, MariaDB: tc.mariaDB}); got != tc.crc32c {
+			t.Errorf("%s: CRC32C %v, want %v", tc.version, got, tc.crc32c)
+		}
+	}
+	for v, want := range map[string]int{"15.18 (Debian 15.18-0+deb12u1)": 15, "9.6.24": 9, "14beta1": 14, "": 0} {
+		if got := pgMajor(&sqldb.Conn{Version: v}); got != want {
+			t.Errorf("pgMajor(%q) = %d, want %d", v, got, want)
+		}
+	}
+}

@@ -14,12 +14,13 @@ import (
 // equal; the forms are chosen by measurement (1 M rows of a BIGINT, INT,
 // VARCHAR, DECIMAL, DATETIME(6), DOUBLE table, one server):
 //
-//   - MariaDB (10.8 and later): two CRCs of different polynomials of the
+//   - MariaDB 10.8 and later: two CRCs of different polynomials of the
 //     row's text, the text built once (a user variable carries it from
 //     the first CRC to the second): 1.65 s, where building the text twice
 //     took 3.3 s. Whether the server evaluates the assignment first is
 //     checked once (hashOrderOK); if not, the text is built twice.
-//   - MySQL: the first 64 bits of the MD5 of the row's text.
+//   - MySQL and older MariaDB: the first 64 bits of the MD5 of the row's
+//     text.
 //   - PostgreSQL 14 and later: hash_record_extended of the row, every
 //     value hashed by its type's own hash function (no text output):
 //     0.34 s where hashtextextended of the row's text took 0.80 s. The
@@ -54,7 +55,7 @@ func (tc *tableCmp) prepareHash(ctx context.Context) error {
 		for _, s := range []*side{tc.src, tc.tgt} {
 			s.hash = "hashtextextended(ROW(" + strings.Join(s.exprs, ", ") + ")::text, 0)"
 		}
-	case tc.src.conn.MariaDB && tc.tgt.conn.MariaDB:
+	case hasCRC32C(tc.src.conn) && hasCRC32C(tc.tgt.conn):
 		once := true
 		for _, s := range []*side{tc.src, tc.tgt} {
 			ok, err := hashOrderOK(ctx, s.conn)
@@ -128,13 +129,28 @@ func crcPair(t string) uint64 {
 
 // pgMajor is a PostgreSQL server's major version (0 when unknown).
 func pgMajor(c *sqldb.Conn) int {
-	v := c.Version
+	n, _ := leadingInt(c.Version)
+	return n
+}
+
+// hasCRC32C reports whether c is MariaDB 10.8 or later, which has CRC32C.
+func hasCRC32C(c *sqldb.Conn) bool {
+	if !c.MariaDB {
+		return false
+	}
+	major, rest := leadingInt(c.Version)
+	minor, _ := leadingInt(strings.TrimPrefix(rest, "."))
+	return major > 10 || major == 10 && minor >= 8
+}
+
+// leadingInt splits the leading decimal number off s.
+func leadingInt(s string) (int, string) {
 	i := 0
-	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 		i++
 	}
-	n, _ := strconv.Atoi(v[:i])
-	return n
+	n, _ := strconv.Atoi(s[:i])
+	return n, s[i:]
 }
 
 // pgHashColumn is the expression of column c on s inside the ROW that
