@@ -50,12 +50,12 @@ import (
 	"os/exec"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/sluice-cdc/sluice/bench/internal/machine"
 	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
@@ -187,6 +187,20 @@ func stream(ctx context.Context, o options, url, from, stopAt string, r *outcome
 	}
 	cmd := exec.CommandContext(ctx, o.sluice, append(args, o.flags...)...)
 	cmd.Stderr = os.Stderr
+	// Under GNU time for sluice's own peak RSS (wait4's would count this
+	// program's, which builds the transactions).
+	peakKB, err := machine.UnderTime(cmd)
+	if err != nil {
+		r.err = err
+		return 0
+	}
+	defer func() {
+		kb, err := peakKB()
+		if err != nil && r.err == nil {
+			r.err = err
+		}
+		r.maxRSSKB = kb
+	}()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		r.err = err
@@ -223,9 +237,6 @@ func stream(ctx context.Context, o options, url, from, stopAt string, r *outcome
 		r.err = fmt.Errorf("sluice stream: %w", werr)
 	}
 	r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.maxRSSKB = ru.Maxrss
-	}
 	return nbad
 }
 

@@ -31,6 +31,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sluice-cdc/sluice/bench/internal/machine"
 )
 
 // result is what a child reports on stdout, as JSON.
@@ -232,10 +234,15 @@ func runSelf(ctx context.Context, self, mode, path string) (result, error) {
 	cmd := exec.CommandContext(ctx, self, "-child", mode, path)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	peakKB, err := machine.UnderTime(cmd)
+	if err != nil {
+		return result{}, err
+	}
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	wall := time.Since(start)
 	if err != nil {
+		peakKB()
 		return result{}, fmt.Errorf("%s: %w: %s", mode, err, strings.TrimSpace(stderr.String()))
 	}
 	var r result
@@ -243,8 +250,8 @@ func runSelf(ctx context.Context, self, mode, path string) (result, error) {
 		return result{}, fmt.Errorf("%s: bad report %q: %w", mode, stdout.String(), err)
 	}
 	r.Wall = wall.Seconds()
-	r.MaxRSSKB, r.CPU = usage(cmd.ProcessState)
-	return r, nil
+	r.MaxRSSKB, r.CPU, err = usage(cmd.ProcessState, peakKB)
+	return r, err
 }
 
 // runMariaDBBinlog times `mariadb-binlog -v FILE > /dev/null`.
@@ -257,22 +264,25 @@ func runMariaDBBinlog(ctx context.Context, path string) (result, error) {
 	cmd := exec.CommandContext(ctx, "mariadb-binlog", "--no-defaults", "-v", path)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = null, &stderr
+	peakKB, err := machine.UnderTime(cmd)
+	if err != nil {
+		return result{}, err
+	}
 	start := time.Now()
 	err = cmd.Run()
 	wall := time.Since(start)
 	if err != nil {
+		peakKB()
 		return result{}, fmt.Errorf("mariadb-binlog: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	r := result{Wall: wall.Seconds(), Seconds: wall.Seconds()}
-	r.MaxRSSKB, r.CPU = usage(cmd.ProcessState)
-	return r, nil
+	r.MaxRSSKB, r.CPU, err = usage(cmd.ProcessState, peakKB)
+	return r, err
 }
 
-// usage returns the peak RSS (KiB) and the CPU seconds (user+system) of
-// an exited child.
-func usage(ps *os.ProcessState) (maxRSSKB int64, cpu float64) {
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		maxRSSKB = ru.Maxrss // KiB on Linux
-	}
-	return maxRSSKB, (ps.UserTime() + ps.SystemTime()).Seconds()
+// usage returns the peak RSS (KiB, from GNU time: see
+// machine.UnderTime) and the CPU seconds (user+system) of an exited child.
+func usage(ps *os.ProcessState, peakKB func() (int64, error)) (maxRSSKB int64, cpu float64, err error) {
+	maxRSSKB, err = peakKB()
+	return maxRSSKB, (ps.UserTime() + ps.SystemTime()).Seconds(), err
 }

@@ -507,13 +507,18 @@ func runStream(bin, url, end string) (result, error) {
 	}
 	defer devnull.Close()
 	cmd.Stdout, cmd.Stderr = devnull, os.Stderr
+	peakKB, err := machine.UnderTime(cmd) // sluice's own peak RSS
+	if err != nil {
+		return result{}, err
+	}
 	began := time.Now()
 	if err := cmd.Run(); err != nil {
+		peakKB()
 		return result{}, err
 	}
 	res := result{wall: time.Since(began), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.rssKB = ru.Maxrss
+	if res.rssKB, err = peakKB(); err != nil {
+		return result{}, err
 	}
 	return res, nil
 }

@@ -33,6 +33,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/bench/internal/machine"
 	"github.com/sluice-cdc/sluice/format"
+	"github.com/sluice-cdc/sluice/internal/procstat"
 	"github.com/sluice-cdc/sluice/internal/servers"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -211,12 +212,12 @@ func run() error {
 					return err
 				}
 			}
-			b0 := machine.ProcCPU(k.PID())
+			b0 := procstat.CPU(k.PID())
 			res, err := measure(m.args(r))
 			if err != nil {
 				return fmt.Errorf("round %d %s: %w", r, m.name, err)
 			}
-			res.broker = machine.ProcCPU(k.PID()) - b0
+			res.broker = procstat.CPU(k.PID()) - b0
 			if m.prefix != nil {
 				// Check what arrived, then free the cluster's memory.
 				topic := m.prefix(r) + ".b.t"

@@ -449,6 +449,13 @@ func measure(cmd *exec.Cmd, stop func([]byte) bool) (result, error) {
 		return res, err
 	}
 	cmd.Stderr = os.Stderr
+	// Under GNU time for the reader's own peak RSS (wait4's would count
+	// this program's too).
+	peakKB, err := machine.UnderTime(cmd)
+	if err != nil {
+		return res, err
+	}
+	defer peakKB() // removes its report when measure fails
 	began := time.Now()
 	if err := cmd.Start(); err != nil {
 		return res, err
@@ -471,7 +478,12 @@ func measure(cmd *exec.Cmd, stop func([]byte) bool) (result, error) {
 		res.lines++
 		if stop != nil && !signalled && bytesHasOp(line) && stop(line) {
 			res.wall = time.Since(began)
-			cmd.Process.Signal(os.Interrupt)
+			pid, err := machine.TimedPID(cmd)
+			if err != nil {
+				cmd.Process.Kill()
+				return res, err
+			}
+			syscall.Kill(pid, syscall.SIGINT)
 			signalled = true
 		}
 	}
@@ -483,8 +495,8 @@ func measure(cmd *exec.Cmd, stop func([]byte) bool) (result, error) {
 		}
 	}
 	res.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.maxRSSKB = ru.Maxrss
+	if res.maxRSSKB, err = peakKB(); err != nil {
+		return res, err
 	}
 	return res, nil
 }

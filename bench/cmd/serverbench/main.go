@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/bench/internal/machine"
+	"github.com/sluice-cdc/sluice/internal/procstat"
 	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
@@ -189,13 +190,21 @@ func measure(cmd *exec.Cmd, metricsURL, token string, want int64, idle time.Dura
 		r.idleRSSKB = rssKB(cmd.Process.Pid)
 	}
 	r.load = machine.Loadavg()
+	// The server's own peak, read while it runs: wait4's Maxrss would
+	// count this program's too (see package procstat).
+	peak, err := procstat.PeakRSS(cmd.Process.Pid)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return r, err
+	}
+	r.peakRSSKB = peak >> 10
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		return r, fmt.Errorf("%v\n%s", err, stderr.String())
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	r.peakRSSKB = ru.Maxrss
 	return r, nil
 }
 

@@ -28,11 +28,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/sluice-cdc/sluice/bench/internal/machine"
+	"github.com/sluice-cdc/sluice/internal/procstat"
 	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
@@ -71,20 +71,28 @@ func measure(cmd *exec.Cmd, serverPID int) (result, error) {
 	cmd.Stdout = devnull
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	name, tool := strings.Join(cmd.Args, " "), cmd.Args[0]
 	if os.Getenv("SNAPBENCH_LOG_LEVEL") != "" {
-		defer func() { fmt.Fprintf(os.Stderr, "%s:\n%s\n", cmd.Args[0], stderr.String()) }()
+		defer func() { fmt.Fprintf(os.Stderr, "%s:\n%s\n", tool, stderr.String()) }()
 	}
-	began, server0 := time.Now(), machine.ProcCPU(serverPID)
+	peakKB, err := machine.UnderTime(cmd)
+	if err != nil {
+		return result{}, err
+	}
+	began, server0 := time.Now(), procstat.CPU(serverPID)
 	if err := cmd.Run(); err != nil {
-		return result{}, fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, tail(stderr.String()))
+		peakKB()
+		return result{}, fmt.Errorf("%s: %w\n%s", name, err, tail(stderr.String()))
 	}
 	r := result{wall: time.Since(began), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	// PostgreSQL's postmaster counts a backend once it has reaped it.
 	time.Sleep(50 * time.Millisecond)
-	r.server = machine.ProcCPU(serverPID) - server0
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rss = ru.Maxrss * 1024
+	r.server = procstat.CPU(serverPID) - server0
+	kb, err := peakKB()
+	if err != nil {
+		return result{}, err
 	}
+	r.rss = kb << 10
 	return r, nil
 }
 

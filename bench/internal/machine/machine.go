@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -63,60 +62,82 @@ type Usage struct {
 	RSSKB int64
 }
 
-// Measure runs args to its end, its output discarded, under GNU time,
-// which reports the peak RSS of the command alone: the Maxrss that wait4
-// reports for a child of a Go program also counts the program's own peak,
-// because Go starts children with vfork and Linux carries the old
-// memory's peak over an exec (a child of a 200 MB parent that runs
-// /bin/true "peaks" at 200 MB). GNU time forks the command from its own
-// small process. CPU is that of the command and its waited-for children
+// Measure runs args to its end, its output discarded, under GNU time
+// (see UnderTime). CPU is that of the command and its waited-for children
 // (GNU time's own is a millisecond).
 func Measure(args []string) (Usage, error) {
-	rssFile, err := os.CreateTemp("", "bench-rss")
+	cmd := exec.Command(args[0], args[1:]...)
+	peakKB, err := UnderTime(cmd)
 	if err != nil {
 		return Usage{}, err
 	}
-	rssFile.Close()
-	defer os.Remove(rssFile.Name())
-	cmd := exec.Command(GNUTime, append([]string{"-f", "%M", "-o", rssFile.Name(), "--"}, args...)...)
 	cmd.Stdout = io.Discard
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	began := time.Now()
 	if err := cmd.Run(); err != nil {
+		peakKB()
 		return Usage{}, fmt.Errorf("%v: %s", err, stderr.String())
 	}
 	u := Usage{Wall: time.Since(began), CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
-	b, err := os.ReadFile(rssFile.Name())
-	if err != nil {
+	if u.RSSKB, err = peakKB(); err != nil {
 		return Usage{}, err
-	}
-	if _, err := fmt.Sscan(string(b), &u.RSSKB); err != nil {
-		return Usage{}, fmt.Errorf("peak RSS from %s: %q: %v", GNUTime, b, err)
 	}
 	return u, nil
 }
 
-// ProcCPU returns the user+system CPU time the process pid has used so
-// far, with that of its children it has waited for (a PostgreSQL
-// postmaster's backends that ended), or zero when /proc cannot tell.
-func ProcCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// UnderTime makes cmd, not started yet, run under GNU time, which reports
+// the peak RSS of the command alone: the Maxrss that wait4 reports for a
+// child of a Go program also counts the program's own peak, because Go
+// starts children with vfork and Linux carries the old memory's peak over
+// an exec (a child of a 200 MB parent that runs /bin/true "peaks" at
+// 200 MB). GNU time forks the command from its own small process and
+// passes its standard streams, exit status and CPU time through. Call
+// peakKB once cmd has ended: it returns the command's peak RSS in KiB
+// (and removes GNU time's report). Signals go to GNU time, not the
+// command: stop a command that must be signalled some other way, or read
+// its peak with procstat.PeakRSS while it runs.
+func UnderTime(cmd *exec.Cmd) (peakKB func() (int64, error), err error) {
+	f, err := os.CreateTemp("", "bench-rss")
 	if err != nil {
-		return 0
+		return nil, err
 	}
-	// The fields after the command (which may hold spaces) in parentheses:
-	// utime, stime, cutime and cstime are the 14th to 17th fields of the
-	// line, in clock ticks.
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 15 {
-		return 0
+	f.Close()
+	name := f.Name()
+	cmd.Args = append([]string{GNUTime, "-f", "%M", "-o", name, "--", cmd.Path}, cmd.Args[1:]...)
+	cmd.Path = GNUTime
+	return func() (int64, error) {
+		defer os.Remove(name)
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return 0, err
+		}
+		var kb int64
+		if _, err := fmt.Sscan(string(b), &kb); err != nil {
+			return 0, fmt.Errorf("peak RSS from %s: %q: %v", GNUTime, b, err)
+		}
+		return kb, nil
+	}, nil
+}
+
+// TimedPID returns the process id of the command that cmd, started after
+// UnderTime, runs under GNU time (GNU time's only child), for signals and
+// /proc: GNU time itself ignores SIGINT and SIGQUIT while it waits.
+func TimedPID(cmd *exec.Cmd) (int, error) {
+	pid := cmd.Process.Pid
+	for range 100 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		if err != nil {
+			return 0, err
+		}
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			var child int
+			if _, err := fmt.Sscan(f[0], &child); err != nil {
+				return 0, err
+			}
+			return child, nil
+		}
+		time.Sleep(10 * time.Millisecond) // not forked yet
 	}
-	var ticks int64
-	for _, s := range f[11:15] {
-		n, _ := strconv.ParseInt(s, 10, 64)
-		ticks += n
-	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
+	return 0, fmt.Errorf("%s (pid %d) started no command", GNUTime, pid)
 }

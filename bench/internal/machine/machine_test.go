@@ -2,8 +2,10 @@ package machine
 
 import (
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -39,19 +41,52 @@ func TestMeasure(t *testing.T) {
 	}
 }
 
-// TestProcCPU checks that ProcCPU counts this process's CPU time (a busy
-// loop of 300 ms moves it by at least 100 ms) and is zero for a process
-// that does not exist.
-func TestProcCPU(t *testing.T) {
-	before := ProcCPU(os.Getpid())
-	x := 0
-	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
-		x++
+// TestUnderTime runs a command under GNU time while this process holds
+// 96 MB: the command's peak must be its own (a few MB, where wait4's
+// Maxrss would say 96 MB or more), its output must pass through, and
+// TimedPID must find it for a signal.
+func TestUnderTime(t *testing.T) {
+	if _, err := os.Stat(GNUTime); err != nil {
+		t.Skipf("no GNU time at %s", GNUTime)
 	}
-	if got := ProcCPU(os.Getpid()) - before; got < 100*time.Millisecond {
-		t.Errorf("ProcCPU grew by %v over a 300 ms busy loop (%d turns), want at least 100ms", got, x)
+	ballast := make([]byte, 96<<20)
+	for i := range ballast {
+		ballast[i] = 1
 	}
-	if got := ProcCPU(1 << 30); got != 0 {
-		t.Errorf("ProcCPU of no process = %v, want 0", got)
+	cmd := exec.Command("sh", "-c", "echo hello")
+	peakKB, err := UnderTime(cmd)
+	if err != nil {
+		t.Fatal(err)
 	}
+	out, err := cmd.Output()
+	if err != nil || string(out) != "hello\n" {
+		t.Fatalf("output %q, %v; want hello", out, err)
+	}
+	kb, err := peakKB()
+	if err != nil || kb <= 0 || kb > 16<<10 {
+		t.Errorf("peak %d KiB, %v; want more than 0 and under 16 MiB", kb, err)
+	}
+
+	cmd = exec.Command("sleep", "30")
+	peakKB, err = UnderTime(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := TimedPID(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	cmd.Wait()
+	if time.Since(began) > 10*time.Second {
+		t.Error("sleep did not end on the SIGTERM sent to TimedPID's process")
+	}
+	peakKB()
+	_ = ballast[len(ballast)-1]
 }
