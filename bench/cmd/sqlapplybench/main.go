@@ -30,10 +30,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sluice-cdc/sluice/bench/internal/machine"
+	"github.com/sluice-cdc/sluice/internal/procstat"
 	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
@@ -309,20 +309,25 @@ func measure(args []string, pids ...int) (result, string, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	servers := func() (d time.Duration) {
 		for _, p := range pids {
-			d += machine.ProcCPU(p)
+			d += procstat.CPU(p)
 		}
 		return d
 	}
+	peakKB, err := machine.UnderTime(cmd) // sluice's own peak RSS
+	if err != nil {
+		return result{}, "", err
+	}
 	began, server0 := time.Now(), servers()
 	if err := cmd.Run(); err != nil {
+		peakKB()
 		return result{}, "", fmt.Errorf("%v: %s%s", err, stdout.String(), stderr.String())
 	}
 	res := result{wall: time.Since(began), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	// PostgreSQL's postmaster counts a backend once it has reaped it.
 	time.Sleep(50 * time.Millisecond)
 	res.server = servers() - server0
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.rssKB = ru.Maxrss
+	if res.rssKB, err = peakKB(); err != nil {
+		return result{}, "", err
 	}
 	return res, stdout.String(), nil
 }
