@@ -46,6 +46,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sluice-cdc/sluice/bench/internal/machine"
+	"github.com/sluice-cdc/sluice/internal/procstat"
 	"github.com/sluice-cdc/sluice/internal/servers"
 )
 
@@ -330,7 +331,7 @@ func runCanal(bin, url string, rows, round int, parse, baseline bool) (result, e
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cpu0, self0 := procCPU(cmd.Process.Pid), selfCPU()
+	cpu0, self0 := procstat.CPU(cmd.Process.Pid), selfCPU()
 	rchar0, syscr0 := selfIO()
 	began := time.Now()
 	batches, err := drain(c, rows, 0, parse)
@@ -338,7 +339,8 @@ func runCanal(bin, url string, rows, round int, parse, baseline bool) (result, e
 		return result{}, err
 	}
 	rchar1, syscr1 := selfIO()
-	res := result{wall: time.Since(began), cpu: procCPU(cmd.Process.Pid) - cpu0, rssKB: hwm(cmd.Process.Pid), client: selfCPU() - self0,
+	peak, _ := procstat.PeakRSS(cmd.Process.Pid)
+	res := result{wall: time.Since(began), cpu: procstat.CPU(cmd.Process.Pid) - cpu0, rssKB: peak >> 10, client: selfCPU() - self0,
 		batches: batches, readBytes: rchar1 - rchar0, reads: syscr1 - syscr0}
 	c.DisConnection()
 	stopServer(cmd)
@@ -536,7 +538,7 @@ func writeReport(path, commit, baseCommit, load0, load1 string, rows, rounds int
 	fmt.Fprintf(&b, "- Backlog: %d rows inserted in one transaction into `b.t (id INT PRIMARY KEY, n BIGINT, name VARCHAR(64), price DECIMAL(12,2), at DATETIME(6))` of a private MariaDB (internal/servers: ROW, FULL row image and metadata, CRC32).\n", rows)
 	fmt.Fprintf(&b, "- canal serve: `sluice canal serve --destination example=mysql://…&from=earliest --filter 'example=b\\..*'` in its own process; a canal-go v1.1.2 client in the bench process subscribes and loops `GetWithOutAck(1000, 1 s)` + `Ack(batchId)` (what `Get(1000)` does) until it has counted every row: by the `rowsCount` of the entries canal-go decodes, or (\"rows parsed\") by parsing every entry's `RowChange`, as applications do. Wall time from the first GET to the last row; CPU (user+sys, /proc) and peak RSS (VmHWM) of the server process; the client's CPU apart.\n")
 	fmt.Fprintf(&b, "- client ceiling: the same client against a stand-in server in the bench process that answers every GET at once with one full batch recorded from `sluice canal serve` (%s): what the client alone allows; its CPU column is the bench process's.\n", "no server work, no acknowledgement saved")
-	fmt.Fprintf(&b, "- stream: `sluice stream mysql://… --to stdout:// --include 'b\\..*' --stop-at END` with standard output on /dev/null, in its own process; CPU and peak RSS from getrusage.\n")
+	fmt.Fprintf(&b, "- stream: `sluice stream mysql://… --to stdout:// --include 'b\\..*' --stop-at END` with standard output on /dev/null, in its own process; CPU and peak RSS (its own, under GNU time) of the sluice process.\n")
 	if stateDir != "" {
 		fmt.Fprintf(&b, "- State files in %s.\n", stateDir)
 	}
@@ -598,37 +600,6 @@ func writeReport(path, commit, baseCommit, load0, load1 string, rows, rounds int
 		verdict(runs[0]), med(runs[0], rate), med(runs[0], cores), verdict(runs[1]), med(runs[1], rate), med(runs[1], cores))
 	fmt.Print(b.String())
 	return os.WriteFile(path, b.Bytes(), 0o644)
-}
-
-// procCPU is a process's user+sys CPU time so far, from /proc.
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	fs := strings.Fields(string(b[i+1:]))
-	if len(fs) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(fs[11], 10, 64)
-	s, _ := strconv.ParseInt(fs[12], 10, 64)
-	return time.Duration(u+s) * (time.Second / 100)
-}
-
-// hwm is a process's peak RSS (VmHWM) in KB.
-func hwm(pid int) int64 {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
 }
 
 // masterStatus is SHOW MASTER STATUS as FILE:POS.
