@@ -224,7 +224,8 @@ func TestVerifyRowHash(t *testing.T) {
 // every row (cut again by walking it when it differs), negative, and past
 // int64 (walked) — and walked for a text key and a two-column key, find
 // exactly the rows that differ: before the first key, inside the crowded
-// chunk, past the last key; empty tables are equal.
+// chunk, past the last key — and no narrowing holds more than twice
+// ChunkRows source rows; empty tables are equal.
 func TestVerifyChunks(t *testing.T) {
 	mexec(t, "DROP DATABASE IF EXISTS csrc", "DROP DATABASE IF EXISTS cdst", "CREATE DATABASE csrc", "CREATE DATABASE cdst")
 	pexec(t, "DROP SCHEMA IF EXISTS csrc CASCADE", "DROP SCHEMA IF EXISTS cdst CASCADE", "CREATE SCHEMA csrc", "CREATE SCHEMA cdst")
@@ -278,6 +279,9 @@ func TestVerifyChunks(t *testing.T) {
 					ChunkRows: 100, Recheck: -1}, func(r *TableResult) { got = r })
 				if err != nil {
 					t.Fatal(err)
+				}
+				if got.narrowPeak == 0 || got.narrowPeak > 2*100 {
+					t.Errorf("a narrowing held %d source rows, want 1–200 (chunks of 100)", got.narrowPeak)
 				}
 				if got.Err != nil || got.SourceRows != n || got.TargetRows != n+1 {
 					t.Fatalf("result %+v", got)

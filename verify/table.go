@@ -635,6 +635,7 @@ func (tc *tableCmp) narrow(ctx context.Context, srcSide, tgtSide *side, lower, u
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	tc.res.narrowPeak = max(tc.res.narrowPeak, len(src))
 	if err := read(tgtSide, func(key string, raw [][]byte, hash string) {
 		e, ok := src[key]
 		if !ok {

@@ -147,6 +147,9 @@ type TableResult struct {
 	// query failed).
 	Err     error
 	Elapsed time.Duration
+	// narrowPeak is the most source rows one narrowing held (memory's
+	// bound, for the tests).
+	narrowPeak int
 }
 
 // Equal reports whether the table was compared and found equal.
