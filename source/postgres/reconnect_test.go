@@ -1,13 +1,16 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"github.com/sluice-cdc/sluice/source"
 	"io"
 	"net"
 	"net/url"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -357,4 +360,111 @@ func TestRetryable(t *testing.T) {
 			t.Errorf("%s: retryable(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
 		}
 	}
+}
+
+// TestAdminShutdownBeforeStreaming: the server says it is shutting down
+// (SQLSTATE 57P01, what a fast shutdown or pg_terminate_backend sends) in
+// answer to the very first START_REPLICATION — a restart while the
+// walsender was still setting up, before any change streamed. The stream
+// must retry (the server was reached: this is no wrong address or
+// password) and deliver the rows, where it used to end with the error.
+// A proxy in front of the server answers the first START_REPLICATION it
+// sees with that error and closes the connection.
+func TestAdminShutdownBeforeStreaming(t *testing.T) {
+	server(t)
+	exec(t, `CREATE TABLE shut (id bigint PRIMARY KEY, v bigint NOT NULL)`)
+	proxy, injected := adminShutdownProxy(t, pg.Addr())
+	src, err := Open(viaAddr(t, sourceURL("slot=shut&publication=shut&create-publication=shut&retry-max=500ms"), proxy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startSource(t, src, change.Position{}, &collector{})
+	defer r.stop(t)
+	// The slot exists once the first attempt got as far as
+	// START_REPLICATION: write the rows then, so that they follow it.
+	for deadline := time.Now().Add(60 * time.Second); injected.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no START_REPLICATION reached the proxy")
+		}
+		select {
+		case <-r.done:
+			t.Fatalf("stream ended: %v", r.err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	exec(t, `INSERT INTO shut SELECT g, g FROM generate_series(1, 50) g`)
+	got := r.col.waitCommits(t, 1, r)
+	rows := 0
+	for _, c := range got {
+		if c.Op == change.OpInsert && c.Table == "shut" {
+			rows++
+		}
+	}
+	if rows != 50 {
+		t.Fatalf("%d inserts delivered, want 50", rows)
+	}
+	if n := injected.Load(); n != 1 {
+		t.Fatalf("the proxy answered %d START_REPLICATIONs with 57P01, want 1", n)
+	}
+}
+
+// adminShutdownProxy listens on a loopback port and forwards connections
+// to target, except that it answers the first client message holding
+// START_REPLICATION with a FATAL 57P01 ErrorResponse and closes that
+// connection. It returns its address and the count of such answers.
+func adminShutdownProxy(t *testing.T, target string) (string, *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var injected atomic.Int32
+	fatal := func() []byte {
+		var body []byte
+		for _, f := range []struct {
+			code byte
+			val  string
+		}{{'S', "FATAL"}, {'V', "FATAL"}, {'C', "57P01"}, {'M', "terminating connection due to administrator command"}} {
+			body = append(append(append(body, f.code), f.val...), 0)
+		}
+		body = append(body, 0)
+		msg := []byte{'E', 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(msg[1:], uint32(4+len(body)))
+		return append(msg, body...)
+	}()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				go func() { io.Copy(c, s); c.Close() }()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						if bytes.Contains(buf[:n], []byte("START_REPLICATION")) && injected.CompareAndSwap(0, 1) {
+							c.Write(fatal)
+							return
+						}
+						if _, werr := s.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), &injected
 }

@@ -217,7 +217,7 @@ func (s *Source) stream(ctx context.Context, from change.Position, emit func([]c
 		return nil
 	}
 	failures := 0
-	begun, everStreamed := time.Now(), false
+	begun, everStreamed, reached := time.Now(), false, false
 	for attempt := 0; ; attempt++ {
 		began := last
 		started := time.Now()
@@ -240,12 +240,17 @@ func (s *Source) stream(ctx context.Context, from change.Position, emit func([]c
 				"slot", cfg.Slot, "position", last.String(), "reason", err.Error())
 			continue
 		}
-		// Errors before streaming ever started fail fast (a wrong address
-		// or password should), except a slot still held by the connection
-		// of a reader that just died: its walsender lets go within moments
-		// (the server sees the closed socket), so wait for it a little.
+		// Errors before the server was ever reached fail fast (a wrong
+		// address or password should), except a slot still held by the
+		// connection of a reader that just died: its walsender lets go
+		// within moments (the server sees the closed socket), so wait for
+		// it a little. The server is reached once the stream ran, or once
+		// it said it is shutting down, crashed or starting up (a restart
+		// while the first START_REPLICATION was still setting up): from
+		// then on a refused connection is the restart, retried.
+		reached = reached || everStreamed || serverRestarting(err)
 		if cfg.Temporary || !retryable(err) ||
-			(!everStreamed && !(errors.Is(err, ErrSlotInUse) && time.Since(begun) < slotInUseGrace)) {
+			(!reached && !(errors.Is(err, ErrSlotInUse) && time.Since(begun) < slotInUseGrace)) {
 			return err
 		}
 		// The last attempt got somewhere (changes out, or streaming for a
@@ -264,7 +269,7 @@ func (s *Source) stream(ctx context.Context, from change.Position, emit func([]c
 		s.stats.LastError = err.Error()
 		s.mu.Unlock()
 		msg := "postgres connection lost, reconnecting"
-		if !everStreamed {
+		if errors.Is(err, ErrSlotInUse) {
 			msg = "postgres slot still held by another connection, waiting for it"
 		}
 		cfg.Logger.Warn(msg, "slot", cfg.Slot, "after", delay, "position", last.String(), "error", err.Error())
@@ -308,7 +313,7 @@ func retryable(err error) bool {
 	if errors.As(err, &pgErr) {
 		switch {
 		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
-			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutdown, crash, starting up
+			serverRestarting(err),
 			pgErr.Code == "53300", // too many connections
 			pgErr.Code == "55006": // object in use (the slot)
 			return true
@@ -317,6 +322,14 @@ func retryable(err error) bool {
 	}
 	var connectErr *pgconn.ConnectError
 	return errors.As(err, &connectErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+}
+
+// serverRestarting reports whether err is the server saying it is
+// shutting down, has crashed or is starting up (SQLSTATE 57P01, 57P02,
+// 57P03).
+func serverRestarting(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03")
 }
 
 // streamOnce is one connection's worth of Stream: it connects, checks,
