@@ -713,14 +713,7 @@ func (tc *tableCmp) canonRow(dst []byte, s *side, vals [][]byte) (row []byte, ke
 	offs := tc.offs[:len(tc.cols)+1]
 	for i := range tc.cols {
 		offs[i] = len(dst) - start
-		v := vals[i]
-		if v == nil {
-			dst = append(dst, 0, 'N')
-			continue
-		}
-		dst = append(dst, 1)
-		dst = canon(dst, tc.cols[i].cls, v, s.geo[i])
-		dst = append(dst, 0)
+		dst = tc.canonCol(dst, s, i, vals[i])
 	}
 	offs[len(tc.cols)] = len(dst) - start
 	row = dst[start:]
@@ -735,16 +728,21 @@ func (tc *tableCmp) canonRow(dst []byte, s *side, vals [][]byte) (row []byte, ke
 // columns' part of canonRow's form.
 func (tc *tableCmp) canonKey(dst []byte, s *side, vals [][]byte) []byte {
 	for _, i := range tc.keyIdx {
-		v := vals[i]
-		if v == nil {
-			dst = append(dst, 0, 'N')
-			continue
-		}
-		dst = append(dst, 1)
-		dst = canon(dst, tc.cols[i].cls, v, s.geo[i])
-		dst = append(dst, 0)
+		dst = tc.canonCol(dst, s, i, vals[i])
 	}
 	return dst
+}
+
+// canonCol appends column i's value v (as read by s; nil for NULL) in
+// the form canonRow gives it: a NULL mark, or the canonical text between
+// a presence byte and a terminator.
+func (tc *tableCmp) canonCol(dst []byte, s *side, i int, v []byte) []byte {
+	if v == nil {
+		return append(dst, 0, 'N')
+	}
+	dst = append(dst, 1)
+	dst = canon(dst, tc.cols[i].cls, v, s.geo[i])
+	return append(dst, 0)
 }
 
 // rowsEqual reports whether a source row and a target row (as merge
