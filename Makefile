@@ -12,10 +12,12 @@ TEST_TIMEOUT ?= 60m
 # Installs missing servers and modules, then runs every test with the race
 # detector. Tests start their own real servers (internal/testenv). Tests
 # of a latency goal run again without the race detector, which slows what
-# they measure several times.
+# they measure several times, and so do the allocation counts of the
+# output formats (under it sync.Pool drops items at random).
 test: deps
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -count=1 -run '^TestIncrementalSnapshot$$' ./source/mysql/ ./source/postgres/
+	$(GO) test -count=1 -run 'Allocs' ./format/ ./change/
 
 deps:
 	bash scripts/deps.sh

@@ -239,8 +239,12 @@ func ensurePublication(ctx context.Context, cat *catalog, cfg *Config) error {
 		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
 			return fmt.Errorf("%w: %s: %w", ErrPrivilege, sql, err)
 		}
-		if errors.As(err, &pgErr) && pgErr.Code == "42710" {
-			return nil // created meanwhile by someone else
+		if errors.As(err, &pgErr) && (pgErr.Code == "42710" ||
+			pgErr.Code == "23505" && pgErr.ConstraintName == "pg_publication_pubname_index") {
+			// Created meanwhile by someone else: 42710 when it committed
+			// before our CREATE, a unique violation when both ran at once
+			// (two readers of one Canal destination, say).
+			return nil
 		}
 		return fmt.Errorf("postgres: %s: %w", sql, err)
 	}
