@@ -53,6 +53,22 @@ type Reader interface {
 	Read(ctx context.Context, t *Table, after []change.Value, limit int, row func(cols []change.Column, vals []change.Value) error) (int, error)
 }
 
+// RangeReader is a Reader that can also read a part of a table. The engine
+// then splits a large table whose key is one integer column into key
+// ranges that its workers read at once; otherwise one worker reads a whole
+// table, and one large table keeps one worker (and one connection of the
+// database) busy while the others idle.
+type RangeReader interface {
+	Reader
+	// KeyRange returns the smallest and the largest key of t, whose key is
+	// one column; ok is false when t has no rows.
+	KeyRange(ctx context.Context, t *Table) (lo, hi change.Value, ok bool, err error)
+	// ReadUntil is Read of the rows whose key is also at most until (t's
+	// key is one column).
+	ReadUntil(ctx context.Context, t *Table, after []change.Value, until change.Value, limit int,
+		row func(cols []change.Column, vals []change.Value) error) (int, error)
+}
+
 // Run is one run of a snapshot: the tables to read, readers on the
 // database's consistent view, and where the rows go.
 type Run struct {
@@ -255,13 +271,110 @@ func (b *batch) capacity() int64 {
 	return int64(cap(b.changes))*changeBytes + int64(cap(b.vals))*112 + int64(cap(b.bytes)) + int64(cap(b.text))
 }
 
-// tableOut is the batches of one table, in order, closed when the table is
-// read (err set before closing when reading failed).
+// tableOut is the batches of one table, or of one key range of it, in
+// order, closed when the part is read (err set before closing when
+// reading failed).
 type tableOut struct {
 	t       *Table
-	after   []change.Value // resume after this key (the first table of a resumed run)
+	index   int            // the table's place among the tables read
+	after   []change.Value // read after this key (nil: from the table's start)
+	until   *change.Value  // read up to this key (nil: to the table's end)
 	batches chan *batch
 	err     error
+}
+
+// Splitting a table into key ranges (see RangeReader): a table is split
+// when the database estimates it at splitMinChunks chunks or more (or
+// cannot estimate it), into ranges of about splitChunks chunks, at most
+// splitPerWorker per worker (more ranges balance skewed keys better; each
+// costs a query).
+const (
+	splitMinChunks = 8
+	splitChunks    = 4
+	splitPerWorker = 16
+)
+
+// split cuts o's table into key ranges when the readers can read ranges
+// and it is worth it, else returns o alone.
+func split(ctx context.Context, r *Run, o *tableOut, chunk int, log *slog.Logger) []*tableOut {
+	t := o.t
+	if len(r.Readers) < 2 || len(t.Key) != 1 || (t.Rows >= 0 && t.Rows < int64(splitMinChunks*chunk)) {
+		return []*tableOut{o}
+	}
+	for _, rd := range r.Readers {
+		if _, ok := rd.(RangeReader); !ok {
+			return []*tableOut{o}
+		}
+	}
+	lo, hi, ok, err := r.Readers[0].(RangeReader).KeyRange(ctx, t)
+	if err != nil {
+		log.Warn("snapshot: the key range of a table is unknown; one worker reads it", "table", nsText(t.Namespace), "err", err)
+		return []*tableOut{o}
+	}
+	if !ok {
+		return []*tableOut{o}
+	}
+	if o.after != nil {
+		lo = o.after[0] // resuming: the part before is delivered
+	}
+	rows := t.Rows
+	if rows < 0 {
+		rows = 1 << 62 // unknown: as many ranges as allowed
+	}
+	parts := int(min(rows/int64(splitChunks*chunk), int64(splitPerWorker*len(r.Readers))))
+	points := splitPoints(lo, hi, parts)
+	if len(points) == 0 {
+		return []*tableOut{o}
+	}
+	log.Info("snapshot: the workers read a table in key ranges", "table", nsText(t.Namespace), "ranges", len(points)+1,
+		"from", keyDisplay([]change.Value{lo}), "to", keyDisplay([]change.Value{hi}))
+	outs := make([]*tableOut, 0, len(points)+1)
+	after := o.after
+	for i := range points {
+		outs = append(outs, &tableOut{t: t, index: o.index, after: after, until: &points[i], batches: make(chan *batch, 64)})
+		after = points[i : i+1]
+	}
+	return append(outs, &tableOut{t: t, index: o.index, after: after, batches: make(chan *batch, 64)})
+}
+
+// splitPoints returns the keys that cut the integer keys in [lo, hi] into
+// at most parts ranges of equal width: k1 < k2 < … (the ranges are
+// (…, k1], (k1, k2], …, (kn, …)). It returns none for keys that are not
+// integers or fewer than two parts.
+func splitPoints(lo, hi change.Value, parts int) []change.Value {
+	if parts < 2 || lo.Kind != hi.Kind {
+		return nil
+	}
+	var from, span uint64 // from as the two's complement of an int64 key
+	switch lo.Kind {
+	case change.KindInt:
+		if hi.I <= lo.I {
+			return nil
+		}
+		from, span = uint64(lo.I), uint64(hi.I)-uint64(lo.I)
+	case change.KindUint:
+		if hi.U <= lo.U {
+			return nil
+		}
+		from, span = lo.U, hi.U-lo.U
+	default:
+		return nil
+	}
+	step := span / uint64(parts)
+	if step == 0 {
+		step, parts = 1, int(span)+1
+	}
+	points := make([]change.Value, 0, parts-1)
+	for i := 1; i < parts; i++ {
+		v := lo
+		if lo.Kind == change.KindInt {
+			v.I = int64(from + step*uint64(i))
+		} else {
+			v.U = from + step*uint64(i)
+		}
+		points = append(points, v)
+	}
+	return points
 }
 
 // Do runs r, handing the rows to emit table by table in CompareTables
@@ -282,11 +395,12 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 	resuming := r.Resume.Table != (change.Namespace{})
 	var outs []*tableOut
 	var estimated int64
+	ntables := 0
 	for _, t := range tables {
 		if !opts.Keep(t.Namespace) {
 			continue
 		}
-		o := &tableOut{t: t, batches: make(chan *batch, 64)}
+		o := &tableOut{t: t, index: ntables, batches: make(chan *batch, 64)}
 		if resuming {
 			switch c := CompareTables(t.Namespace, r.Resume.Table); {
 			case c < 0:
@@ -311,7 +425,8 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 		} else {
 			estimated = -1
 		}
-		outs = append(outs, o)
+		outs = append(outs, split(ctx, r, o, opts.ChunkRows, log)...)
+		ntables++
 	}
 	// What every row's progress carries after its table and key: the
 	// runs before this one.
@@ -363,10 +478,10 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 		first = max(first, RunRows(time.Now()))
 	}
 	e := emitter{run: r, emit: emit, row: first, log: log, opts: opts,
-		progress: Progress{Tables: len(outs), Resumed: r.resumedRows(), Estimated: estimated}, began: time.Now()}
+		progress: Progress{Tables: ntables, Resumed: r.resumedRows(), Estimated: estimated}, began: time.Now()}
 	e.lastReport = e.began
-	for i, o := range outs {
-		e.progress.Table, e.progress.TablesDone = o.t.Namespace, i
+	for _, o := range outs {
+		e.progress.Table, e.progress.TablesDone = o.t.Namespace, o.index
 		for b := range o.batches {
 			if err := e.batch(b); err != nil {
 				return res, err
@@ -379,7 +494,7 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 	if err := e.finish(); err != nil {
 		return res, err
 	}
-	e.progress.TablesDone, e.progress.Done = len(outs), true
+	e.progress.TablesDone, e.progress.Done = ntables, true
 	e.report(time.Now())
 	res.Rows, res.Last = e.progress.Rows, e.last
 	return res, nil
@@ -410,7 +525,14 @@ func (w *worker) read(ctx context.Context, o *tableOut, chunk int, perBatch int6
 	after := o.after
 	for {
 		var lastKey []change.Value
-		n, err := w.r.Read(ctx, t, after, chunkLimit(t, chunk), func(cols []change.Column, row []change.Value) error {
+		read := w.r.Read
+		if o.until != nil {
+			until := *o.until
+			read = func(ctx context.Context, t *Table, after []change.Value, limit int, row func([]change.Column, []change.Value) error) (int, error) {
+				return w.r.(RangeReader).ReadUntil(ctx, t, after, until, limit, row)
+			}
+		}
+		n, err := read(ctx, t, after, chunkLimit(t, chunk), func(cols []change.Column, row []change.Value) error {
 			if cols == nil && len(row) != len(t.Columns) {
 				return fmt.Errorf("a row of %d values for %d columns", len(row), len(t.Columns))
 			}

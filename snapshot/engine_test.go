@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -28,6 +29,8 @@ type fakeDB struct {
 	queries     atomic.Int64
 	failAfter   atomic.Int64 // fail reading once this many rows were read (0: never)
 	read        atomic.Int64
+	ranges      bool         // readers are RangeReaders
+	rangeReads  atomic.Int64 // ReadUntil calls
 }
 
 var cols = []change.Column{{Name: "id", Type: "bigint", Key: true}, {Name: "v", Type: "text"}}
@@ -53,6 +56,10 @@ type fakeReader struct {
 }
 
 func (r *fakeReader) Read(ctx context.Context, t *Table, after []change.Value, limit int, row func([]change.Column, []change.Value) error) (int, error) {
+	return r.read(t, after, nil, limit, row)
+}
+
+func (r *fakeReader) read(t *Table, after []change.Value, until *change.Value, limit int, row func([]change.Column, []change.Value) error) (int, error) {
 	r.db.queries.Add(1)
 	rows := r.db.tables[t.Namespace]
 	start := 0
@@ -60,7 +67,7 @@ func (r *fakeReader) Read(ctx context.Context, t *Table, after []change.Value, l
 		start = sort.Search(len(rows), func(i int) bool { return rows[i] > after[0].I })
 	}
 	n := 0
-	for i := start; i < len(rows) && (limit == 0 || n < limit); i++ {
+	for i := start; i < len(rows) && (limit == 0 || n < limit) && (until == nil || rows[i] <= until.I); i++ {
 		if f := r.db.failAfter.Load(); f > 0 && r.db.read.Load() >= f {
 			return n, errors.New("connection lost")
 		}
@@ -87,6 +94,22 @@ func (r *fakeReader) Read(ctx context.Context, t *Table, after []change.Value, l
 		n++
 	}
 	return n, nil
+}
+
+// rangeReader is a fakeReader that reads key ranges (a RangeReader).
+type rangeReader struct{ fakeReader }
+
+func (r *rangeReader) KeyRange(_ context.Context, t *Table) (lo, hi change.Value, ok bool, err error) {
+	rows := r.db.tables[t.Namespace]
+	if len(rows) == 0 {
+		return lo, hi, false, nil
+	}
+	return change.Int(rows[0], 64), change.Int(rows[len(rows)-1], 64), true, nil
+}
+
+func (r *rangeReader) ReadUntil(_ context.Context, t *Table, after []change.Value, until change.Value, limit int, row func([]change.Column, []change.Value) error) (int, error) {
+	r.db.rangeReads.Add(1)
+	return r.read(t, after, &until, limit, row)
 }
 
 func newDB(sizes map[string]int, payload int) *fakeDB {
@@ -129,7 +152,11 @@ func run(t *testing.T, db *fakeDB, opts Options, resume change.Position) ([]chan
 	}
 	readers := make([]Reader, max(opts.Workers, 1))
 	for i := range readers {
-		readers[i] = &fakeReader{db: db}
+		if db.ranges {
+			readers[i] = &rangeReader{fakeReader{db: db}}
+		} else {
+			readers[i] = &fakeReader{db: db}
+		}
 	}
 	var g got
 	point := change.Position{Flavor: change.FlavorLSN, Offset: 1000}
@@ -164,46 +191,52 @@ func rowIDs(rows []change.Change) []string {
 
 func TestDoDeliversInOrder(t *testing.T) {
 	sizes := map[string]int{"b": 1000, "a": 2500, "empty": 0, "c": 1, "z": 333}
-	for _, workers := range []int{1, 2, 4} {
-		for _, chunk := range []int{1, 7, 1000, 100000} {
-			t.Run(fmt.Sprintf("workers=%d,chunk=%d", workers, chunk), func(t *testing.T) {
-				db := newDB(sizes, 30)
-				rows, res, err := run(t, db, Options{Workers: workers, ChunkRows: chunk, MemoryBytes: 64 << 10}, change.Position{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !slices.Equal(rowIDs(rows), db.want()) {
-					t.Fatalf("rows out of order or missing: %d rows, want %d", len(rows), len(db.want()))
-				}
-				for i, c := range rows {
-					if c.Op != change.OpRead || c.Source != "fake" || c.Pos.Row != uint64(i+1) || c.Pos.Offset != 1000 || c.Pos.Flavor != change.FlavorLSN {
-						t.Fatalf("row %d: %+v", i, c)
+	for _, ranges := range []bool{false, true} {
+		for _, workers := range []int{1, 2, 4} {
+			for _, chunk := range []int{1, 7, 1000, 100000} {
+				t.Run(fmt.Sprintf("ranges=%v,workers=%d,chunk=%d", ranges, workers, chunk), func(t *testing.T) {
+					db := newDB(sizes, 30)
+					db.ranges = ranges
+					rows, res, err := run(t, db, Options{Workers: workers, ChunkRows: chunk, MemoryBytes: 64 << 10}, change.Position{})
+					if split := db.rangeReads.Load() > 0; split != (ranges && workers > 1 && chunk <= 7) {
+						t.Errorf("%d range reads", db.rangeReads.Load())
 					}
-					wantMark := change.SnapshotOn
-					switch i {
-					case 0:
-						wantMark = change.SnapshotFirst
-					case len(rows) - 1:
-						wantMark = change.SnapshotLast
+					if err != nil {
+						t.Fatal(err)
 					}
-					if c.Snapshot != wantMark {
-						t.Fatalf("row %d: mark %v, want %v", i, c.Snapshot, wantMark)
+					if !slices.Equal(rowIDs(rows), db.want()) {
+						t.Fatalf("rows out of order or missing: %d rows, want %d", len(rows), len(db.want()))
 					}
-					st, err := ParseState(c.Pos.Snapshot)
-					if err != nil || st.Table != c.Namespace || len(st.Key) != 1 || st.Key[0].I != c.After[0].I {
-						t.Fatalf("row %d (%s): progress %q: %+v %v", i, rowIDs(rows[i:i+1]), c.Pos.Snapshot, st, err)
+					for i, c := range rows {
+						if c.Op != change.OpRead || c.Source != "fake" || c.Pos.Row != uint64(i+1) || c.Pos.Offset != 1000 || c.Pos.Flavor != change.FlavorLSN {
+							t.Fatalf("row %d: %+v", i, c)
+						}
+						wantMark := change.SnapshotOn
+						switch i {
+						case 0:
+							wantMark = change.SnapshotFirst
+						case len(rows) - 1:
+							wantMark = change.SnapshotLast
+						}
+						if c.Snapshot != wantMark {
+							t.Fatalf("row %d: mark %v, want %v", i, c.Snapshot, wantMark)
+						}
+						st, err := ParseState(c.Pos.Snapshot)
+						if err != nil || st.Table != c.Namespace || len(st.Key) != 1 || st.Key[0].I != c.After[0].I {
+							t.Fatalf("row %d (%s): progress %q: %+v %v", i, rowIDs(rows[i:i+1]), c.Pos.Snapshot, st, err)
+						}
+						if !bytes.HasPrefix(c.After[1].B, []byte(c.Table+"-")) {
+							t.Fatalf("row %d: value %q was overwritten: Do kept the reader's memory", i, c.After[1].B)
+						}
+						if i > 0 && change.Compare(rows[i-1].Pos, c.Pos) >= 0 {
+							t.Fatalf("positions out of order at row %d", i)
+						}
 					}
-					if !bytes.HasPrefix(c.After[1].B, []byte(c.Table+"-")) {
-						t.Fatalf("row %d: value %q was overwritten: Do kept the reader's memory", i, c.After[1].B)
+					if res.Rows != int64(len(rows)) || res.Last != rows[len(rows)-1].Pos {
+						t.Errorf("result %+v", res)
 					}
-					if i > 0 && change.Compare(rows[i-1].Pos, c.Pos) >= 0 {
-						t.Fatalf("positions out of order at row %d", i)
-					}
-				}
-				if res.Rows != int64(len(rows)) || res.Last != rows[len(rows)-1].Pos {
-					t.Errorf("result %+v", res)
-				}
-			})
+				})
+			}
 		}
 	}
 }
@@ -213,9 +246,19 @@ func TestDoDeliversInOrder(t *testing.T) {
 // the second numbering its rows after every row the first delivered (also
 // after its stop) and counting itself in the progress.
 func TestDoResumesAtEveryRow(t *testing.T) {
+	for _, ranges := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ranges=%v", ranges), func(t *testing.T) { testDoResumesAtEveryRow(t, ranges) })
+	}
+}
+
+func testDoResumesAtEveryRow(t *testing.T, ranges bool) {
 	sizes := map[string]int{"a": 40, "b": 3, "c": 25}
 	db := newDB(sizes, 10)
+	db.ranges = ranges
 	full, _, err := run(t, db, Options{Workers: 2, ChunkRows: 4}, change.Position{})
+	if ranges && db.rangeReads.Load() == 0 {
+		t.Fatal("no range read: table a was not split")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,31 +327,81 @@ func TestDoKeylessTableReadAgain(t *testing.T) {
 // bound (plus one row per worker being copied), whatever the row width.
 func TestDoMemoryBound(t *testing.T) {
 	for _, payload := range []int{100, 64 << 10, 1 << 20} {
-		n := min(50, 6<<20/payload)
-		db := newDB(map[string]int{"a": n, "b": n, "c": n, "d": n}, payload)
-		const bound = 1 << 20
-		var slow atomic.Int64
-		readers := []Reader{&fakeReader{db: db}, &fakeReader{db: db}, &fakeReader{db: db}}
-		var g got
-		emit := g.emit(db)
-		_, err := Do(context.Background(), &Run{Options: Options{Workers: 3, ChunkRows: 10, MemoryBytes: bound}, Source: "fake",
-			Point: change.Position{Flavor: change.FlavorLSN, Offset: 1}, Tables: db.list(), Readers: readers},
-			func(b []change.Change) error {
-				slow.Add(1)
-				return emit(b)
-			})
-		if err != nil {
-			t.Fatal(err)
+		for _, ranges := range []bool{false, true} {
+			n := min(200, 6<<20/payload)
+			db := newDB(map[string]int{"a": n, "b": n, "c": n, "d": n}, payload)
+			const bound = 1 << 20
+			var slow atomic.Int64
+			readers := []Reader{&fakeReader{db: db}, &fakeReader{db: db}, &fakeReader{db: db}}
+			if ranges {
+				readers = []Reader{&rangeReader{fakeReader{db: db}}, &rangeReader{fakeReader{db: db}}, &rangeReader{fakeReader{db: db}}}
+			}
+			var g got
+			emit := g.emit(db)
+			_, err := Do(context.Background(), &Run{Options: Options{Workers: 3, ChunkRows: 10, MemoryBytes: bound}, Source: "fake",
+				Point: change.Position{Flavor: change.FlavorLSN, Offset: 1}, Tables: db.list(), Readers: readers},
+				func(b []change.Change) error {
+					slow.Add(1)
+					return emit(b)
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Each worker holds at most its share plus the row that crossed it,
+			// and the emitter one batch more.
+			limit := int64(bound) + 3*2*int64(payload) + bound/3/batchesPerBudget + int64(payload)
+			if p := db.peak.Load(); p > limit {
+				t.Errorf("payload %d: %d bytes read ahead of delivery, bound %d", payload, p, limit)
+			}
+			if len(g.rows) != 4*n || !slices.Equal(rowIDs(g.rows), db.want()) {
+				t.Errorf("payload %d: %d rows, want %d in order", payload, len(g.rows), 4*n)
+			}
+			if ranges && payload == 100 && db.rangeReads.Load() == 0 {
+				t.Errorf("payload %d: no table split", payload)
+			}
 		}
-		// Each worker holds at most its share plus the row that crossed it,
-		// and the emitter one batch more.
-		limit := int64(bound) + 3*2*int64(payload) + bound/3/batchesPerBudget + int64(payload)
-		if p := db.peak.Load(); p > limit {
-			t.Errorf("payload %d: %d bytes read ahead of delivery, bound %d", payload, p, limit)
+	}
+}
+
+func TestSplitPoints(t *testing.T) {
+	ints := func(vs []change.Value) (out []int64) {
+		for _, v := range vs {
+			if v.Kind == change.KindUint {
+				out = append(out, int64(v.U))
+			} else {
+				out = append(out, v.I)
+			}
 		}
-		if len(g.rows) != 4*n {
-			t.Errorf("payload %d: %d rows, want %d", payload, len(g.rows), 4*n)
-		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		lo, hi change.Value
+		parts  int
+		want   []int64
+	}{
+		{"even", change.Int(1, 64), change.Int(100, 64), 4, []int64{25, 49, 73}},
+		{"negative", change.Int(-10, 32), change.Int(10, 32), 2, []int64{0}},
+		{"narrower than the parts", change.Int(5, 64), change.Int(7, 64), 10, []int64{6, 7}},
+		{"one key", change.Int(5, 64), change.Int(5, 64), 4, nil},
+		{"one part", change.Int(1, 64), change.Int(100, 64), 1, nil},
+		{"unsigned", change.Uint(0, 64), change.Uint(1000, 64), 2, []int64{500}},
+		{"full int64 range", change.Int(math.MinInt64, 64), change.Int(math.MaxInt64, 64), 2, []int64{-1}},
+		{"not an integer", change.String([]byte("a")), change.String([]byte("z")), 4, nil},
+		{"mixed kinds", change.Int(1, 64), change.Uint(100, 64), 4, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := splitPoints(tc.lo, tc.hi, tc.parts)
+			if !slices.Equal(ints(got), tc.want) {
+				t.Fatalf("%v, want %v", ints(got), tc.want)
+			}
+			for _, v := range got {
+				if v.Kind != tc.lo.Kind || v.Size != tc.lo.Size {
+					t.Fatalf("point %+v: not of the key's kind and size", v)
+				}
+			}
+		})
 	}
 }
 

@@ -65,7 +65,8 @@ type Options struct {
 	// Workers is how many connections read tables at once, each in the
 	// same consistent view (default DefaultWorkers). Rows are delivered
 	// table by table in CompareTables order; a worker reads the next
-	// table ahead while the one before it is delivered.
+	// table (or key range of a table, see RangeReader) ahead while the one
+	// before it is delivered.
 	Workers int
 	// ChunkRows is how many rows one query reads (keyset pagination on
 	// the table's key: WHERE key > last ORDER BY key LIMIT ChunkRows).

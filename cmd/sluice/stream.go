@@ -91,7 +91,7 @@ holds no position. when-needed also snapshots again when the saved
 position is no longer in the log (instead of failing); only stops after
 the snapshot; never reads the log alone. A snapshot interrupted (even by
 SIGKILL) resumes at the last delivered row, not from the start.
---snapshot-workers N reads N tables at once (default 2).
+--snapshot-workers N reads N tables, or key ranges of a large table, at once (default 2).
 
 --from applies only when the state file holds no position for --id; it
 names where the log is read from, so it means --snapshot never unless
@@ -164,7 +164,7 @@ func streamWith(ctx context.Context, e *env, args []string, sources *source.Regi
 	fs.StringVar(&tspec.Rename, "rename", "", "rename tables on the way out: 'regex=replacement,…' on \"db.table\", e.g. 'shop\\.(.*)=archive.$1'")
 	from := fs.String("from", "", "where to start without a saved position: latest, earliest, FILE:POS, a GTID set, an LSN (default: the snapshot's point, or the source's own default)")
 	snapMode := fs.String("snapshot", "", "initial, never, when-needed or only (default initial, or never with --from)")
-	snapWorkers := fs.Int("snapshot-workers", snapshot.DefaultWorkers, "tables a snapshot reads at once")
+	snapWorkers := fs.Int("snapshot-workers", snapshot.DefaultWorkers, "tables, or key ranges of one table, a snapshot reads at once")
 	stopAt := fs.String("stop-at", "", "end the stream, exit 0, on reaching this position: FILE:POS, an LSN, or a sluice position (default: never)")
 	state := fs.String("state", "./sluice.db", "checkpoint store: a state file path, or a URL (etcd://, zk://, mysql://, postgres://, redis://; not used when the sink keeps it: kafka delivery=exactly-once, redis, nats checkpoint=kv, the SQL sinks mysql:// and postgres://)")
 	id := fs.String("id", "stream", "name of this stream's checkpoint in the state file")

@@ -18,11 +18,14 @@ import (
 
 // snapTable is the source's description of a table being snapshotted.
 type snapTable struct {
-	cols   []snapColumn
-	query  string // SELECT … ORDER BY key LIMIT ? (no WHERE)
-	after  string // SELECT … WHERE key > … ORDER BY key LIMIT ?
-	all    string // SELECT … (a table without a key)
-	keyCol []int
+	cols       []snapColumn
+	query      string // SELECT … ORDER BY key LIMIT ? (no WHERE)
+	after      string // SELECT … WHERE key > … ORDER BY key LIMIT ?
+	all        string // SELECT … (a table without a key)
+	keyCol     []int
+	bounds     string // SELECT MIN(key), MAX(key) … (a key of one column)
+	until      string // SELECT … WHERE key <= ? ORDER BY key LIMIT ?
+	afterUntil string // SELECT … WHERE key > ? AND key <= ? ORDER BY key LIMIT ?
 }
 
 // quoteName quotes an identifier with backticks.
@@ -403,6 +406,61 @@ func (st *snapTable) build(t *snapshot.Table) {
 		or = append(or, "("+strings.Join(and, " AND ")+")")
 	}
 	st.after = sel + " WHERE " + strings.Join(or, " OR ") + order
+	if len(keys) == 1 {
+		st.bounds = "SELECT MIN(" + keys[0] + "), MAX(" + keys[0] + ")" + from
+		st.until = sel + " WHERE " + keys[0] + " <= ?" + order
+		st.afterUntil = sel + " WHERE " + keys[0] + " > ? AND " + keys[0] + " <= ?" + order
+	}
+}
+
+// KeyRange returns the smallest and largest key of t (see
+// snapshot.RangeReader).
+func (w *snapWorker) KeyRange(ctx context.Context, t *snapshot.Table) (lo, hi change.Value, ok bool, err error) {
+	st := t.Source.(*snapTable)
+	if st.bounds == "" {
+		return lo, hi, false, nil
+	}
+	var least, most sql.RawBytes
+	rows, err := w.conn.QueryContext(ctx, st.bounds)
+	if err != nil {
+		return lo, hi, false, grantError(err, "")
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return lo, hi, false, rows.Err()
+	}
+	if err := rows.Scan(&least, &most); err != nil {
+		return lo, hi, false, err
+	}
+	if least == nil || most == nil {
+		return lo, hi, false, nil // no rows
+	}
+	c := &st.cols[t.Key[0]]
+	if err := c.decode(least, &lo); err != nil {
+		return lo, hi, false, err
+	}
+	if err := c.decode(most, &hi); err != nil {
+		return lo, hi, false, err
+	}
+	lo, hi = lo.Clone(), hi.Clone()
+	return lo, hi, true, rows.Err()
+}
+
+// ReadUntil reads rows of t up to the key until (see
+// snapshot.RangeReader).
+func (w *snapWorker) ReadUntil(ctx context.Context, t *snapshot.Table, after []change.Value, until change.Value, limit int, row func([]change.Column, []change.Value) error) (int, error) {
+	st := t.Source.(*snapTable)
+	if st.until == "" {
+		return 0, errors.New("a range read of a table whose key is not one column")
+	}
+	w.args = w.args[:0]
+	q := st.until
+	if after != nil {
+		q = st.afterUntil
+		w.args = append(w.args, keyArg(after[0]))
+	}
+	w.args = append(w.args, keyArg(until), limit)
+	return w.query(ctx, st, q, row)
 }
 
 // Read reads rows of t (see snapshot.Reader).
@@ -425,6 +483,11 @@ func (w *snapWorker) Read(ctx context.Context, t *snapshot.Table, after []change
 		}
 		w.args = append(w.args, limit)
 	}
+	return w.query(ctx, st, q, row)
+}
+
+// query runs q with w.args and hands its rows to row.
+func (w *snapWorker) query(ctx context.Context, st *snapTable, q string, row func([]change.Column, []change.Value) error) (int, error) {
 	rows, err := w.conn.QueryContext(ctx, q, w.args...)
 	if err != nil {
 		return 0, grantError(err, "") // the engine names the table

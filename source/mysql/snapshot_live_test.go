@@ -253,6 +253,9 @@ func TestSnapshotResumesUnderWrites(t *testing.T) {
 	if !strings.Contains(logs.String(), "snapshot resumes in the middle of a table") {
 		t.Errorf("the log does not say the snapshot resumed mid-table:\n%s", logs.String())
 	}
+	if !strings.Contains(logs.String(), "read a table in key ranges") {
+		t.Errorf("the log does not say the workers read table a in key ranges:\n%s", logs.String())
+	}
 	checkRebuild(t, srv, delivered, "snapres", map[string]string{"a": "SELECT id, v, n FROM snapres.a", "b": "SELECT k, v FROM snapres.b"})
 }
 

@@ -22,6 +22,10 @@ type pgTable struct {
 	first  string   // SELECT … ORDER BY key LIMIT n (no key: the whole table)
 	after  string   // SELECT … WHERE (key) > ($1, …) ORDER BY key LIMIT n
 	params int
+	// A key of one column: SELECT min(key), max(key) …; SELECT … WHERE
+	// key <= $1 ORDER BY key LIMIT n; SELECT … WHERE key > $1 AND key <=
+	// $2 ORDER BY key LIMIT n.
+	bounds, until, afterUntil string
 }
 
 // pgWorker reads rows on one connection inside the exported snapshot.
@@ -278,6 +282,52 @@ func (pt *pgTable) build(t *snapshot.Table) {
 	order := " ORDER BY " + strings.Join(keys, ", ") + " LIMIT "
 	pt.first = sel + order
 	pt.after = sel + " WHERE (" + strings.Join(keys, ", ") + ") > (" + strings.Join(params, ", ") + ")" + order
+	if len(keys) == 1 {
+		pt.bounds = "SELECT min(" + keys[0] + "), max(" + keys[0] + ") FROM " + quoteIdent(t.Database) + "." + quoteIdent(t.Table)
+		pt.until = sel + " WHERE " + keys[0] + " <= " + params[0] + order
+		pt.afterUntil = sel + " WHERE " + keys[0] + " > " + params[0] + " AND " + keys[0] + " <= $2::" + pt.casts[0] + order
+	}
+}
+
+// KeyRange returns the smallest and largest key of t (see
+// snapshot.RangeReader).
+func (w *pgWorker) KeyRange(ctx context.Context, t *snapshot.Table) (lo, hi change.Value, ok bool, err error) {
+	pt := t.Source.(*pgTable)
+	if pt.bounds == "" {
+		return lo, hi, false, nil
+	}
+	res := w.conn.ExecParams(ctx, pt.bounds, nil, nil, nil, nil).Read()
+	if res.Err != nil {
+		return lo, hi, false, res.Err
+	}
+	if len(res.Rows) != 1 || res.Rows[0][0] == nil || res.Rows[0][1] == nil {
+		return lo, hi, false, nil // no rows
+	}
+	k := t.Key[0]
+	if lo, err = decodeText(pt.types[k], pt.mods[k], res.Rows[0][0]); err != nil {
+		return lo, hi, false, err
+	}
+	if hi, err = decodeText(pt.types[k], pt.mods[k], res.Rows[0][1]); err != nil {
+		return lo, hi, false, err
+	}
+	return lo.Clone(), hi.Clone(), true, nil
+}
+
+// ReadUntil reads rows of t up to the key until (see
+// snapshot.RangeReader).
+func (w *pgWorker) ReadUntil(ctx context.Context, t *snapshot.Table, after []change.Value, until change.Value, limit int, row func([]change.Column, []change.Value) error) (int, error) {
+	pt := t.Source.(*pgTable)
+	if pt.until == "" {
+		return 0, errors.New("a range read of a table whose key is not one column")
+	}
+	w.params = w.params[:0]
+	q := pt.until
+	if after != nil {
+		q = pt.afterUntil
+		w.params = append(w.params, keyText(after[0]))
+	}
+	w.params = append(w.params, keyText(until))
+	return w.query(ctx, t, pt, q+strconv.Itoa(limit), row)
 }
 
 // Read reads rows of t (see snapshot.Reader).
@@ -294,6 +344,11 @@ func (w *pgWorker) Read(ctx context.Context, t *snapshot.Table, after []change.V
 		}
 		q += strconv.Itoa(limit)
 	}
+	return w.query(ctx, t, pt, q, row)
+}
+
+// query runs q with w.params and hands its rows to row.
+func (w *pgWorker) query(ctx context.Context, t *snapshot.Table, pt *pgTable, q string, row func([]change.Column, []change.Value) error) (int, error) {
 	rr := w.conn.ExecParams(ctx, q, w.params, nil, nil, nil)
 	if len(w.vals) != len(t.Columns) {
 		w.vals = make([]change.Value, len(t.Columns))
