@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,12 +69,15 @@ func (quietLogger) Print(...any) {}
 
 // snapWorker is one worker's connection inside the consistent snapshot.
 type snapWorker struct {
-	conn *sql.Conn
-	src  *Source
-	raw  []sql.RawBytes
-	dest []any
-	vals []change.Value
-	args []any
+	conn  *sql.Conn
+	src   *Source
+	raw   []sql.RawBytes
+	dest  []any
+	vals  []change.Value
+	args  []any
+	named []driver.NamedValue
+	row   []driver.Value
+	num   []byte // a number the driver parsed, as text again
 }
 
 // grantError explains a privilege error of a snapshot query, and says
@@ -488,6 +492,68 @@ func (w *snapWorker) Read(ctx context.Context, t *snapshot.Table, after []change
 
 // query runs q with w.args and hands its rows to row.
 func (w *snapWorker) query(ctx context.Context, st *snapTable, q string, row func([]change.Column, []change.Value) error) (int, error) {
+	if len(w.vals) != len(st.cols) {
+		w.vals = make([]change.Value, len(st.cols))
+		w.row = make([]driver.Value, len(st.cols))
+	}
+	// The driver's rows straight, without database/sql's locking and
+	// conversions per value (a tenth of the snapshot's CPU).
+	count, skip := 0, false
+	var qerr error
+	err := w.conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
+			skip = true
+			return nil
+		}
+		w.named = w.named[:0]
+		for i, a := range w.args {
+			if n, ok := a.(int); ok {
+				a = int64(n)
+			}
+			w.named = append(w.named, driver.NamedValue{Ordinal: i + 1, Value: a})
+		}
+		rows, err := qc.QueryContext(ctx, q, w.named)
+		if errors.Is(err, driver.ErrSkip) {
+			skip = true // the driver cannot interpolate these arguments
+			return nil
+		}
+		if err != nil {
+			qerr = err
+			return nil
+		}
+		defer rows.Close()
+		if cols := rows.Columns(); len(cols) != len(st.cols) {
+			return fmt.Errorf("the query returned %d columns, want %d", len(cols), len(st.cols))
+		}
+		for {
+			if err := rows.Next(w.row); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			for i := range st.cols {
+				if err := st.cols[i].decodeDriver(w.row[i], &w.vals[i], &w.num); err != nil {
+					return err
+				}
+			}
+			count++
+			if err := row(nil, w.vals); err != nil {
+				return err
+			}
+		}
+	})
+	if qerr != nil {
+		return 0, grantError(qerr, "") // the engine names the table
+	}
+	if !skip {
+		return count, err
+	}
+	return w.queryRows(ctx, st, q, row)
+}
+
+// queryRows is query through database/sql.
+func (w *snapWorker) queryRows(ctx context.Context, st *snapTable, q string, row func([]change.Column, []change.Value) error) (int, error) {
 	rows, err := w.conn.QueryContext(ctx, q, w.args...)
 	if err != nil {
 		return 0, grantError(err, "") // the engine names the table
@@ -500,7 +566,6 @@ func (w *snapWorker) query(ctx context.Context, st *snapTable, q string, row fun
 		for i := range w.raw {
 			w.dest[i] = &w.raw[i]
 		}
-		w.vals = make([]change.Value, n)
 	}
 	count := 0
 	for rows.Next() {

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"bytes"
+	"database/sql/driver"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -173,6 +174,43 @@ func withFsp(name string, fsp int) string {
 
 // decode turns the text protocol's bytes of c (nil for NULL) into out.
 // Bytes values point into raw. It allocates nothing.
+// decodeDriver decodes a value as the driver gives it: the text as the
+// server sent it, nil for NULL, or the integer the driver parsed from it
+// (go-sql-driver parses integer columns); num is scratch space. A value
+// that is neither goes back to text as database/sql would write it.
+func (c *snapColumn) decodeDriver(v driver.Value, out *change.Value, num *[]byte) error {
+	switch v := v.(type) {
+	case []byte:
+		return c.decode(v, out)
+	case nil:
+		*out = change.Null()
+		return nil
+	case int64:
+		switch {
+		case c.kind == tkInt:
+			*out = change.Int(v, c.size)
+			return nil
+		case c.kind == tkUint && v >= 0:
+			*out = change.Uint(uint64(v), c.size)
+			return nil
+		}
+		*num = strconv.AppendInt((*num)[:0], v, 10)
+	case uint64:
+		if c.kind == tkUint {
+			*out = change.Uint(v, c.size)
+			return nil
+		}
+		*num = strconv.AppendUint((*num)[:0], v, 10)
+	case float64:
+		*num = strconv.AppendFloat((*num)[:0], v, 'g', -1, 64)
+	case float32:
+		*num = strconv.AppendFloat((*num)[:0], float64(v), 'g', -1, 32)
+	default:
+		return fmt.Errorf("column %s: the driver gave a %T", c.name, v)
+	}
+	return c.decode(*num, out)
+}
+
 func (c *snapColumn) decode(raw []byte, out *change.Value) error {
 	if raw == nil {
 		*out = change.Null()
