@@ -1,7 +1,6 @@
 package canal
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/checkpoint"
 	"github.com/sluice-cdc/sluice/internal/fixture"
+	"github.com/sluice-cdc/sluice/internal/testenv"
 	"github.com/sluice-cdc/sluice/pipeline"
 )
 
@@ -46,31 +46,13 @@ type testServer struct {
 	srv   *Server
 	port  int
 	store checkpoint.Store
-	logs  *syncBuffer
+	logs  *testenv.Logs
 	stop  func()
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startTestServer(t testing.TB, src pipeline.Source, cfg Config) *testServer {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.Logs{}
 	if cfg.Store == nil {
 		cfg.Store = &checkpoint.Memory{}
 	}

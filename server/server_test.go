@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -67,31 +66,14 @@ type fixtureEnv struct {
 	srv  *Server
 	ts   *httptest.Server
 	sink *counter
-	logs *syncBuffer
+	logs *testenv.Logs
 	dir  string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // newFixtureEnv runs pipelines on fixture sources behind a test server.
 func newFixtureEnv(t *testing.T, srcs map[string]string) *fixtureEnv {
 	t.Helper()
-	e := &fixtureEnv{sink: &counter{got: map[string][]change.Position{}}, logs: &syncBuffer{}, dir: t.TempDir()}
+	e := &fixtureEnv{sink: &counter{got: map[string][]change.Position{}}, logs: &testenv.Logs{}, dir: t.TempDir()}
 	sources := source.NewRegistry()
 	sources.Register("fixture", func(_ context.Context, u *url.URL, _ source.Config) (pipeline.Source, error) {
 		return fixture.Open(u)

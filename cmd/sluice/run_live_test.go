@@ -111,11 +111,11 @@ func TestRunThreePipelines(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	type result struct {
-		stdout, stderr *lockedBuffer
+		stdout, stderr *testenv.Logs
 		code           int
 	}
 	done := make(chan result, 1)
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	stdout, stderr := &testenv.Logs{}, &testenv.Logs{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("sluice run's log:\n%s", stderr)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/internal/testenv"
 	"github.com/sluice-cdc/sluice/server"
 	"github.com/sluice-cdc/sluice/sinks"
 	"github.com/sluice-cdc/sluice/source"
@@ -24,8 +25,8 @@ import (
 
 // runTest runs "sluice run" in-process with the fixture source; ready is
 // called with the HTTP address once the pipelines started.
-func runTest(ctx context.Context, sources *source.Registry, args []string, ready func(string)) (stdout, stderr *lockedBuffer, code int) {
-	stdout, stderr = &lockedBuffer{}, &lockedBuffer{}
+func runTest(ctx context.Context, sources *source.Registry, args []string, ready func(string)) (stdout, stderr *testenv.Logs, code int) {
+	stdout, stderr = &testenv.Logs{}, &testenv.Logs{}
 	e := &env{Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr}
 	err := runWith(ctx, e, args, sources, sinks.BuiltinTo(stdout), ready)
 	return stdout, stderr, exitCode(e, err)
@@ -188,7 +189,7 @@ pipelines:
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	type result struct {
-		stderr *lockedBuffer
+		stderr *testenv.Logs
 		code   int
 	}
 	done := make(chan result, 1)

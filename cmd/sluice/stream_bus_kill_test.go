@@ -43,28 +43,10 @@ type busRun struct {
 	sink          busSink
 	bin, dir, src string
 	args          []string
-	logs          lockedBuffer
+	logs          testenv.Logs
 	lives         [][2]time.Time
 	killed        []int64
 	cmd           *exec.Cmd
-}
-
-// lockedBuffer is a bytes.Buffer for several writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // hookServer is a webhook receiver on a fixed address that can be stopped

@@ -177,7 +177,7 @@ func runKafkaKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, k 
 	} else {
 		args = append(args, "--state", filepath.Join(dir, "state.db"))
 	}
-	var logs syncBuffer
+	var logs testenv.Logs
 	start := func() *exec.Cmd {
 		t.Helper()
 		cmd := exec.Command(bin, args...)

@@ -160,7 +160,7 @@ func runKillTest(t *testing.T, bin, verify string, srv *testenv.MariaDB, restart
 	srcURL := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d%s", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, proxy.Addr(), tc.serverID, tc.query)
 	args := []string{"stream", srcURL, "--to", "file://" + out, "--state", state,
 		"--from", "earliest", "--include", tc.db + `\..*`, "--checkpoint-interval", "200ms"}
-	var logs syncBuffer // all children's stderr, in turn
+	var logs testenv.Logs // all children's stderr, in turn
 	start := func() *exec.Cmd {
 		t.Helper()
 		cmd := exec.Command(bin, args...)

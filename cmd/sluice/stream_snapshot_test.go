@@ -115,7 +115,7 @@ func runSnapshotKill(t *testing.T, bin, verify string, rows int, db snapKill) {
 	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state.db")
 	args := []string{"stream", db.srcURL, "--to", "file://" + out, "--state", state, "--include", db.include,
 		"--checkpoint-interval", "50ms", "--snapshot-workers", "2"}
-	var logs syncBuffer
+	var logs testenv.Logs
 	start := func() *exec.Cmd {
 		t.Helper()
 		cmd := exec.Command(bin, args...)

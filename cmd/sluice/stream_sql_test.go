@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -139,7 +137,7 @@ func runSQLKillTest(t *testing.T, bin string, src, dstM *testenv.MariaDB, dstP *
 	}
 	srcURL := fmt.Sprintf("mysql://%s:%s@%s/?server-id=%d", testenv.MariaDBReplUser, testenv.MariaDBReplPassword, src.Addr(), tc.serverID)
 	args := []string{"stream", srcURL, "--to", sinkURL, "--id", tc.name, "--from", "earliest", "--include", tc.db + `\..*`, "--checkpoint-interval", "200ms"}
-	var logs syncBuffer
+	var logs testenv.Logs
 	start := func() *exec.Cmd {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -274,30 +272,6 @@ func runSQLKillTest(t *testing.T, bin string, src, dstM *testenv.MariaDB, dstP *
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a child's stderr and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
-}
-
 // waitForTargetRow waits until table holds a row on the target.
 func waitForTargetRow(ctx context.Context, engine string, m *testenv.MariaDB, p *testenv.Postgres, table string) error {
 	for {
@@ -429,7 +403,7 @@ func TestStreamSQLSnapshot(t *testing.T) {
 	streamUntil := func(marker string, afterSnapshot bool) string {
 		t.Helper()
 		sctx, stop := context.WithCancel(ctx)
-		var out, errb syncBuffer
+		var out, errb testenv.Logs
 		done := make(chan int, 1)
 		go func() {
 			done <- run(sctx, &env{Stdout: &out, Stderr: &errb}, []string{"stream", srcURL, "--include", `snap\..*`, "--id", "snap",

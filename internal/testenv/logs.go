@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// Logs is a slog text log kept in memory for a test to read, without the
-// time attribute. Its methods are safe for concurrent use.
+// Logs is output kept in memory for a test to read: a slog text log
+// (Logger writes one without the time attribute), a child process's
+// stdout or stderr. Its methods are safe for concurrent use.
 type Logs struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -54,6 +55,13 @@ func (l *Logs) Lines(subs ...string) []string {
 		}
 	}
 	return out
+}
+
+// Len returns the bytes logged so far.
+func (l *Logs) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Len()
 }
 
 // String returns everything logged.

@@ -231,7 +231,7 @@ func TestIncrementalSnapshotResumes(t *testing.T) {
 	for _, host := range []string{"127.0.0.1", "localhost"} {
 		exec(t, srv, fmt.Sprintf("GRANT INSERT ON incres.signal TO '%s'@'%s'", testenv.MariaDBReplUser, host))
 	}
-	var logs logBuffer
+	var logs testenv.Logs
 	cfg := testConfig(srv.Addr())
 	cfg.ServerID = 7202
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))

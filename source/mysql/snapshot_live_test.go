@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -100,24 +99,6 @@ func TestSnapshotEveryType(t *testing.T) {
 	}
 }
 
-// logBuffer collects log output for tests that read what a source said.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // TestSnapshotResumesUnderWrites stops a snapshot of two tables several
 // times in the middle while a writer inserts, updates and deletes the same
 // keys, resumes it each time from the last delivered position, then
@@ -172,7 +153,7 @@ func TestSnapshotResumesUnderWrites(t *testing.T) {
 		writerDone <- nil
 	}()
 
-	var logs logBuffer
+	var logs testenv.Logs
 	cfg := testConfig(srv.Addr())
 	cfg.ServerID = 7102
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))

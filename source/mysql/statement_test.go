@@ -1,36 +1,16 @@
 package mysql
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
-
-// lockedBuffer collects log output written by the stream's goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // statements renders the changes other than begin, commit and heartbeat
 // as "op sql" ("op db.table" for rows).
@@ -81,7 +61,7 @@ func TestStatementFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs testenv.Logs
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	src, err = New(cfg)
 	if err != nil {
@@ -120,7 +100,7 @@ func TestStatementInRowBinlog(t *testing.T) {
 	exec(t, shared, "CREATE DATABASE sessfmt", "CREATE TABLE sessfmt.t (id INT PRIMARY KEY)")
 	from := currentPosition(t, shared)
 	cfg := testConfig(shared.Addr())
-	var logs lockedBuffer
+	var logs testenv.Logs
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	src, err := New(cfg)
 	if err != nil {

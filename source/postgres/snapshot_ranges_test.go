@@ -1,34 +1,15 @@
 package postgres
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/internal/testenv"
 )
-
-// syncBuffer is a log destination written by several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestSnapshotKeyRanges: a table whose key is one integer column, with
 // negative keys and gaps, is read by three workers in key ranges (the log
@@ -53,7 +34,7 @@ func TestSnapshotKeyRanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testenv.Logs
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	src, err := New(cfg)
 	if err != nil {
