@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +68,19 @@ type RangeReader interface {
 	// key is one column).
 	ReadUntil(ctx context.Context, t *Table, after []change.Value, until change.Value, limit int,
 		row func(cols []change.Column, vals []change.Value) error) (int, error)
+}
+
+// KeyQuantiler is a RangeReader that knows from the database's statistics
+// where a table's keys lie: the engine then cuts the table at keys that
+// part its rows about equally, rather than into ranges of equal width
+// (which hold unequal rows when the keys cluster).
+type KeyQuantiler interface {
+	RangeReader
+	// KeyQuantiles returns ascending keys of t (one integer column) that
+	// cut its rows into about equal parts, the first and last being about
+	// its smallest and largest key; none when the database has no
+	// statistics of the key.
+	KeyQuantiles(ctx context.Context, t *Table) ([]change.Value, error)
 }
 
 // Run is one run of a snapshot: the tables to read, readers on the
@@ -322,12 +336,25 @@ func split(ctx context.Context, r *Run, o *tableOut, chunk int, log *slog.Logger
 		rows = 1 << 62 // unknown: as many ranges as allowed
 	}
 	parts := int(min(rows/int64(splitChunks*chunk), int64(splitPerWorker*len(r.Readers))))
-	points := splitPoints(lo, hi, parts)
+	by := "equal width"
+	var points []change.Value
+	if kq, ok := r.Readers[0].(KeyQuantiler); ok {
+		qs, err := kq.KeyQuantiles(ctx, t)
+		if err != nil {
+			log.Warn("snapshot: the key statistics of a table are unreadable; its ranges are of equal width", "table", nsText(t.Namespace), "err", err)
+		}
+		if points = quantilePoints(qs, lo, parts); len(points) > 0 {
+			by = "statistics"
+		}
+	}
+	if len(points) == 0 {
+		points = splitPoints(lo, hi, parts)
+	}
 	if len(points) == 0 {
 		return []*tableOut{o}
 	}
 	log.Info("snapshot: the workers read a table in key ranges", "table", nsText(t.Namespace), "ranges", len(points)+1,
-		"from", keyDisplay([]change.Value{lo}), "to", keyDisplay([]change.Value{hi}))
+		"from", keyDisplay([]change.Value{lo}), "to", keyDisplay([]change.Value{hi}), "cut_by", by)
 	outs := make([]*tableOut, 0, len(points)+1)
 	after := o.after
 	for i := range points {
@@ -335,6 +362,41 @@ func split(ctx context.Context, r *Run, o *tableOut, chunk int, log *slog.Logger
 		after = points[i : i+1]
 	}
 	return append(outs, &tableOut{t: t, index: o.index, after: after, batches: make(chan *batch, 64)})
+}
+
+// quantilePoints picks from the quantiles qs (ascending keys of one integer
+// kind) at most parts-1 inner ones after lo, evenly spaced, as the keys
+// that cut a table into ranges; none when qs cannot give two ranges.
+func quantilePoints(qs []change.Value, lo change.Value, parts int) []change.Value {
+	var inner []change.Value // the quantiles strictly between lo and the last
+	for i := 1; i < len(qs)-1; i++ {
+		if qs[i].Kind != lo.Kind || compareInts(qs[i], lo) <= 0 {
+			continue
+		}
+		if n := len(inner); n > 0 && compareInts(qs[i], inner[n-1]) <= 0 {
+			return nil // not ascending: not usable
+		}
+		inner = append(inner, qs[i])
+	}
+	if parts < 2 || len(inner) == 0 {
+		return nil
+	}
+	// parts ranges need parts-1 cuts; the quantiles give len(inner)+1
+	// ranges: take every step-th.
+	want := min(parts-1, len(inner))
+	points := make([]change.Value, 0, want)
+	for i := 1; i <= want; i++ {
+		points = append(points, inner[i*len(inner)/(want+1)])
+	}
+	return slices.CompactFunc(points, func(a, b change.Value) bool { return compareInts(a, b) == 0 })
+}
+
+// compareInts orders two integer keys of one kind (KindInt or KindUint).
+func compareInts(a, b change.Value) int {
+	if a.Kind == change.KindUint {
+		return cmp.Compare(a.U, b.U)
+	}
+	return cmp.Compare(a.I, b.I)
 }
 
 // splitPoints returns the keys that cut the integer keys in [lo, hi] into

@@ -30,6 +30,7 @@ type fakeDB struct {
 	failAfter   atomic.Int64 // fail reading once this many rows were read (0: never)
 	read        atomic.Int64
 	ranges      bool         // readers are RangeReaders
+	quantiles   bool         // and KeyQuantilers (with ranges)
 	rangeReads  atomic.Int64 // ReadUntil calls
 }
 
@@ -112,6 +113,19 @@ func (r *rangeReader) ReadUntil(_ context.Context, t *Table, after []change.Valu
 	return r.read(t, after, &until, limit, row)
 }
 
+// quantReader is a rangeReader that gives the keys' quantiles (a
+// KeyQuantiler): every tenth key.
+type quantReader struct{ rangeReader }
+
+func (r *quantReader) KeyQuantiles(_ context.Context, t *Table) ([]change.Value, error) {
+	var qs []change.Value
+	rows := r.db.tables[t.Namespace]
+	for i := 0; i < len(rows); i += 10 {
+		qs = append(qs, change.Int(rows[i], 64))
+	}
+	return qs, nil
+}
+
 func newDB(sizes map[string]int, payload int) *fakeDB {
 	db := &fakeDB{tables: map[change.Namespace][]int64{}, payload: payload, keyless: map[change.Namespace]bool{}}
 	for name, n := range sizes {
@@ -152,7 +166,9 @@ func run(t *testing.T, db *fakeDB, opts Options, resume change.Position) ([]chan
 	}
 	readers := make([]Reader, max(opts.Workers, 1))
 	for i := range readers {
-		if db.ranges {
+		if db.ranges && db.quantiles {
+			readers[i] = &quantReader{rangeReader{fakeReader{db: db}}}
+		} else if db.ranges {
 			readers[i] = &rangeReader{fakeReader{db: db}}
 		} else {
 			readers[i] = &fakeReader{db: db}
@@ -191,12 +207,13 @@ func rowIDs(rows []change.Change) []string {
 
 func TestDoDeliversInOrder(t *testing.T) {
 	sizes := map[string]int{"b": 1000, "a": 2500, "empty": 0, "c": 1, "z": 333}
-	for _, ranges := range []bool{false, true} {
+	for _, mode := range []string{"", "ranges", "quantiles"} {
+		ranges := mode != ""
 		for _, workers := range []int{1, 2, 4} {
 			for _, chunk := range []int{1, 7, 1000, 100000} {
-				t.Run(fmt.Sprintf("ranges=%v,workers=%d,chunk=%d", ranges, workers, chunk), func(t *testing.T) {
+				t.Run(fmt.Sprintf("mode=%s,workers=%d,chunk=%d", mode, workers, chunk), func(t *testing.T) {
 					db := newDB(sizes, 30)
-					db.ranges = ranges
+					db.ranges, db.quantiles = ranges, mode == "quantiles"
 					rows, res, err := run(t, db, Options{Workers: workers, ChunkRows: chunk, MemoryBytes: 64 << 10}, change.Position{})
 					if split := db.rangeReads.Load() > 0; split != (ranges && workers > 1 && chunk <= 7) {
 						t.Errorf("%d range reads", db.rangeReads.Load())
@@ -246,15 +263,15 @@ func TestDoDeliversInOrder(t *testing.T) {
 // the second numbering its rows after every row the first delivered (also
 // after its stop) and counting itself in the progress.
 func TestDoResumesAtEveryRow(t *testing.T) {
-	for _, ranges := range []bool{false, true} {
-		t.Run(fmt.Sprintf("ranges=%v", ranges), func(t *testing.T) { testDoResumesAtEveryRow(t, ranges) })
+	for _, mode := range []string{"", "ranges", "quantiles"} {
+		t.Run("mode="+mode, func(t *testing.T) { testDoResumesAtEveryRow(t, mode != "", mode == "quantiles") })
 	}
 }
 
-func testDoResumesAtEveryRow(t *testing.T, ranges bool) {
+func testDoResumesAtEveryRow(t *testing.T, ranges, quantiles bool) {
 	sizes := map[string]int{"a": 40, "b": 3, "c": 25}
 	db := newDB(sizes, 10)
-	db.ranges = ranges
+	db.ranges, db.quantiles = ranges, quantiles
 	full, _, err := run(t, db, Options{Workers: 2, ChunkRows: 4}, change.Position{})
 	if ranges && db.rangeReads.Load() == 0 {
 		t.Fatal("no range read: table a was not split")
@@ -477,5 +494,44 @@ func TestDoProgressAfterResumes(t *testing.T) {
 	}
 	if p := last(rest[4].Pos); p.Resumed != 0 || p.Rows != 25 {
 		t.Errorf("resumed after a resumed run: %d rows, %d resumed; want 25 and 0 (unknown)", p.Rows, p.Resumed)
+	}
+}
+
+func TestQuantilePoints(t *testing.T) {
+	vals := func(xs ...int64) (out []change.Value) {
+		for _, x := range xs {
+			out = append(out, change.Int(x, 64))
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		qs    []change.Value
+		lo    int64
+		parts int
+		want  []int64
+	}{
+		{"all inner", vals(0, 10, 20, 30, 40), 0, 10, []int64{10, 20, 30}},
+		{"every other", vals(0, 10, 20, 30, 40, 50, 60, 70, 80), 0, 4, []int64{20, 40, 60}},
+		{"after a resumed key", vals(0, 10, 20, 30, 40), 15, 10, []int64{20, 30}},
+		{"one part", vals(0, 10, 20), 0, 1, nil},
+		{"no inner", vals(0, 10), 0, 4, nil},
+		{"none", nil, 0, 4, nil},
+		{"not ascending", vals(0, 30, 20, 40), 0, 4, nil},
+		{"outliers", vals(-2147483648, 5, 6, 7, 8, 2147483647), -2147483648, 5, []int64{5, 6, 7, 8}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []int64
+			for _, v := range quantilePoints(tc.qs, change.Int(tc.lo, 64), tc.parts) {
+				got = append(got, v.I)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("%v, want %v", got, tc.want)
+			}
+		})
+	}
+	if got := quantilePoints([]change.Value{change.Int(0, 64), change.String([]byte("x")), change.Int(9, 64)}, change.Int(0, 64), 4); got != nil {
+		t.Fatalf("a quantile of another kind: %v", got)
 	}
 }

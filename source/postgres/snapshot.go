@@ -313,6 +313,39 @@ func (w *pgWorker) KeyRange(ctx context.Context, t *snapshot.Table) (lo, hi chan
 	return lo.Clone(), hi.Clone(), true, nil
 }
 
+// KeyQuantiles returns the histogram bounds of t's key from pg_stats
+// (ANALYZE's, autovacuum's): keys that part its rows about equally (see
+// snapshot.KeyQuantiler); none before the table was analyzed.
+func (w *pgWorker) KeyQuantiles(ctx context.Context, t *snapshot.Table) ([]change.Value, error) {
+	pt := t.Source.(*pgTable)
+	if pt.bounds == "" {
+		return nil, nil
+	}
+	k := t.Key[0]
+	res := w.conn.ExecParams(ctx, `SELECT histogram_bounds::text FROM pg_catalog.pg_stats
+		WHERE schemaname = $1 AND tablename = $2 AND attname = $3 AND histogram_bounds IS NOT NULL ORDER BY inherited LIMIT 1`,
+		[][]byte{[]byte(t.Database), []byte(t.Table), []byte(t.Columns[k].Name)}, nil, nil, nil).Read()
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	if len(res.Rows) == 0 {
+		return nil, nil
+	}
+	text := string(res.Rows[0][0])
+	if len(text) < 2 || text[0] != '{' || text[len(text)-1] != '}' {
+		return nil, fmt.Errorf("histogram bounds %q: not an array", text)
+	}
+	var qs []change.Value
+	for _, elem := range strings.Split(text[1:len(text)-1], ",") {
+		v, err := decodeText(pt.types[k], pt.mods[k], []byte(elem))
+		if err != nil {
+			return nil, fmt.Errorf("histogram bound %q: %w", elem, err)
+		}
+		qs = append(qs, v.Clone())
+	}
+	return qs, nil
+}
+
 // ReadUntil reads rows of t up to the key until (see
 // snapshot.RangeReader).
 func (w *pgWorker) ReadUntil(ctx context.Context, t *snapshot.Table, after []change.Value, until change.Value, limit int, row func([]change.Column, []change.Value) error) (int, error) {

@@ -12,18 +12,20 @@ import (
 )
 
 // TestSnapshotKeyRanges: a table whose key is one integer column, with
-// negative keys and gaps, is read by three workers in key ranges (the log
-// says so), and every row arrives once, in key order; a bigint key and
-// a text key (read by one worker) too.
+// negative keys, gaps and outliers at both ends, is read by three workers
+// in key ranges cut by ANALYZE's histogram (the log says so), and every
+// row arrives once, in key order; a bigint key (no statistics: ranges of
+// equal width) and a text key (read by one worker) too.
 func TestSnapshotKeyRanges(t *testing.T) {
-	exec(t, `CREATE SCHEMA ranges`,
+	exec(t, `DROP SCHEMA IF EXISTS ranges CASCADE`, `CREATE SCHEMA ranges`,
 		`CREATE TABLE ranges.i (id int PRIMARY KEY, v text)`,
 		`INSERT INTO ranges.i SELECT g * 7 - 9000, 'r' || g FROM generate_series(0, 2999) g WHERE g % 11 <> 3`,
 		`INSERT INTO ranges.i VALUES (2147483647, 'max'), (-2147483648, 'min')`,
 		`CREATE TABLE ranges.b (id bigint PRIMARY KEY)`,
 		`INSERT INTO ranges.b SELECT g::bigint * 1000000007 FROM generate_series(-1000, 1000) g`,
 		`CREATE TABLE ranges.s (k text PRIMARY KEY)`,
-		`INSERT INTO ranges.s SELECT 'k' || g FROM generate_series(1, 1000) g`)
+		`INSERT INTO ranges.s SELECT 'k' || g FROM generate_series(1, 1000) g`,
+		`ANALYZE ranges.i`)
 	want := map[string][]string{
 		"i": strings.Fields(queryText(t, `SELECT string_agg(id::text, ' ' ORDER BY id) FROM ranges.i`)),
 		"b": strings.Fields(queryText(t, `SELECT string_agg(id::text, ' ' ORDER BY id) FROM ranges.b`)),
@@ -69,6 +71,12 @@ func TestSnapshotKeyRanges(t *testing.T) {
 		if !strings.Contains(logs.String(), fmt.Sprintf("read a table in key ranges\" table=%s", table)) {
 			t.Errorf("the log does not say table %s was read in key ranges:\n%s", table, logs.String())
 		}
+	}
+	// Table i has outliers at both ends of int: ranges of equal width
+	// would leave almost every row in one; ANALYZE's histogram cuts it
+	// by rows.
+	if lines := logs.Lines("key ranges", "table=ranges.i ", "cut_by=statistics"); len(lines) != 1 {
+		t.Errorf("table i was not cut by its statistics:\n%s", logs.String())
 	}
 	if strings.Contains(logs.String(), "key ranges\" table=ranges.s") {
 		t.Errorf("a text key was split into ranges:\n%s", logs.String())
