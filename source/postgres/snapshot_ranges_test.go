@@ -17,7 +17,7 @@ import (
 // row arrives once, in key order; a bigint key (no statistics: ranges of
 // equal width) and a text key (read by one worker) too.
 func TestSnapshotKeyRanges(t *testing.T) {
-	exec(t, `DROP SCHEMA IF EXISTS ranges CASCADE`, `CREATE SCHEMA ranges`,
+	exec(t, `DROP SCHEMA IF EXISTS ranges CASCADE`, `DROP PUBLICATION IF EXISTS ranges`, `CREATE SCHEMA ranges`,
 		`CREATE TABLE ranges.i (id int PRIMARY KEY, v text)`,
 		`INSERT INTO ranges.i SELECT g * 7 - 9000, 'r' || g FROM generate_series(0, 2999) g WHERE g % 11 <> 3`,
 		`INSERT INTO ranges.i VALUES (2147483647, 'max'), (-2147483648, 'min')`,
