@@ -39,12 +39,20 @@ func appendJSON(dst []byte, c *Change, e *Encoder) []byte {
 	}
 	if !c.ReadTime.IsZero() {
 		dst = append(dst, `,"read_ts":`...)
-		dst = appendUTC(dst, c.ReadTime)
+		if e != nil {
+			dst = e.appendReadTime(dst, c.ReadTime)
+		} else {
+			dst = appendUTC(dst, c.ReadTime)
+		}
 	}
 	if !c.Pos.IsZero() {
 		dst = append(dst, `,"pos":`...)
 		dst = append(dst, '"')
-		dst = appendPositionJSON(dst, c.Pos)
+		if e != nil {
+			dst = e.appendPos(dst, c.Pos)
+		} else {
+			dst = appendPositionJSON(dst, c.Pos)
+		}
 		dst = append(dst, '"')
 	}
 	if c.Tx != (Tx{}) {

@@ -1,5 +1,10 @@
 package change
 
+import (
+	"strconv"
+	"time"
+)
+
 // Encoder writes changes as Sluice JSON lines, byte for byte what
 // AppendJSON writes, but faster when consecutive changes share their
 // column descriptions, as the changes of one table do: it keeps each
@@ -30,6 +35,50 @@ type Encoder struct {
 	// keyStart and keyEnd are where, in dst, the last Append wrote the
 	// value of the "key" member (equal when it wrote none).
 	keyStart, keyEnd int
+	// posBase is the last position written without its Row and Snapshot,
+	// posText its text; the rows of a snapshot, and the changes of one
+	// binlog event, share it.
+	posBase  Position
+	posText  []byte
+	posValid bool
+	// readTime and readText are the last read_ts and its JSON: the rows
+	// of a snapshot batch share it.
+	readTime time.Time
+	readText []byte
+}
+
+// appendPos appends p's text as appendPositionJSON does, reusing the text
+// of the part it shares with the last position.
+func (e *Encoder) appendPos(dst []byte, p Position) []byte {
+	base := p
+	base.Row, base.Snapshot = 0, ""
+	if base.IsZero() {
+		return appendPositionJSON(dst, p)
+	}
+	if !e.posValid || base != e.posBase {
+		e.posBase, e.posValid = base, true
+		e.posText = appendPositionJSON(e.posText[:0], base)
+	}
+	dst = append(dst, e.posText...)
+	if p.Row != 0 {
+		dst = append(dst, ";row="...)
+		dst = strconv.AppendUint(dst, p.Row, 10)
+	}
+	if p.Snapshot != "" {
+		dst = append(dst, ";snap="...)
+		dst = appendPosEscaped(dst, p.Snapshot, posEscTable(false, true))
+	}
+	return dst
+}
+
+// appendReadTime appends t as appendUTC does, reusing the last text when
+// t is the last read time.
+func (e *Encoder) appendReadTime(dst []byte, t time.Time) []byte {
+	if !t.Equal(e.readTime) || len(e.readText) == 0 {
+		e.readTime = t
+		e.readText = appendUTC(e.readText[:0], t)
+	}
+	return append(dst, e.readText...)
 }
 
 // ctxSig is the part of a column context that "cols" shows (for columns

@@ -45,6 +45,34 @@ func encoderCases() []Change {
 	e.After = append([]Value(nil), e.After...)
 	e.After[1] = Absent()
 	cs = append(cs, e, e, *bench)
+	// Positions that share their part before the row and snapshot texts,
+	// and ones that do not; read times that are one instant in two zones,
+	// and ones that are not.
+	read := time.Date(2026, 12, 3, 10, 0, 0, 123456789, time.UTC)
+	for i, p := range []Position{
+		{Flavor: FlavorLSN, Offset: 0x1694570, Row: 1, Snapshot: "t=public.t,k=1"},
+		{Flavor: FlavorLSN, Offset: 0x1694570, Row: 2, Snapshot: `t=public.t,k="a;b\"c"`},
+		{Flavor: FlavorLSN, Offset: 0x1694570, Row: 3},
+		{Flavor: FlavorLSN, Offset: 0x1694571, Row: 3, Snapshot: "t=public.t,k=3"},
+		{Flavor: FlavorBinlog, File: "mariadb-bin.000001", Offset: 330, GTIDSet: "0-1-5", Row: 4, Snapshot: "t=b.t,k=4"},
+		{Flavor: FlavorBinlog, File: "mariadb-bin.000001", Offset: 330, GTIDSet: "0-1-6", Row: 5, Snapshot: "t=b.t,k=5"},
+		{Flavor: FlavorBinlog, File: "mariadb-bin.000001", Offset: 330, Index: 2},
+		{Row: 7, Snapshot: "t=x.y"},
+		{Row: 8},
+		{Flavor: FlavorMongo, Offset: 1 << 32, Token: `{"_data":"8263"}`, Row: 9, Snapshot: "t=db.c,k=9"},
+	} {
+		r := *bench
+		r.Op, r.Before, r.Pos = OpRead, nil, p
+		r.ReadTime = read
+		switch i % 3 {
+		case 1:
+			r.ReadTime = read.In(time.FixedZone("x", 3600))
+		case 2:
+			read = read.Add(time.Microsecond)
+			r.ReadTime = read
+		}
+		cs = append(cs, r)
+	}
 	return cs
 }
 

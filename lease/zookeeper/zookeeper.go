@@ -226,8 +226,12 @@ func (l *Locker) acquire(ctx context.Context, name string, try bool) (lease.Leas
 	go func() {
 		<-ls.Lost()
 		// A lease lost on this side (no proof in time) must not live on
-		// in ZooKeeper when the session survives: delete the node.
-		ls.close(context.Background(), nil)
+		// in ZooKeeper when the session survives: delete the node. Past
+		// the TTL the session, if it lives, has answered, and if it does
+		// not, its end deletes the node.
+		ctx, cancel := context.WithTimeout(context.Background(), l.opts.TTL)
+		defer cancel()
+		ls.close(ctx, nil)
 	}()
 	return ls, nil
 }
@@ -380,32 +384,37 @@ func (ls *Lease) Release(ctx context.Context) error {
 // close loses the lease with why (nil: already lost) and deletes its
 // node, retrying while the session lives and the network does not answer
 // (the session's end deletes the node anyway).
+// Only the first call deletes; a later one (Release while the lost
+// lease's own close is deleting, with ZooKeeper down) returns at once
+// rather than wait for it.
 func (ls *Lease) close(ctx context.Context, why error) error {
-	var err error
+	first := false
 	ls.once.Do(func() {
+		first = true
 		if why != nil {
 			ls.Lose(why)
 		}
 		ls.l.mu.Lock()
 		delete(ls.l.leases, ls)
 		ls.l.mu.Unlock()
-		for {
-			derr := ls.l.do(ctx, func() error { return ls.l.conn.Delete(ls.node, -1) })
-			if derr == nil || errors.Is(derr, zk.ErrNoNode) || errors.Is(derr, zk.ErrConnectionClosed) ||
-				errors.Is(derr, zk.ErrSessionExpired) || ls.l.conn.SessionID() != ls.session {
-				return
-			}
-			if ctx.Err() != nil {
-				err = fmt.Errorf("zookeeper: release %q: %w", ls.name, derr)
-				return
-			}
-			select {
-			case <-ctx.Done():
-			case <-ls.l.done:
-				return
-			case <-time.After(ls.l.opts.RenewEvery()):
-			}
-		}
 	})
-	return err
+	if !first {
+		return nil
+	}
+	for {
+		derr := ls.l.do(ctx, func() error { return ls.l.conn.Delete(ls.node, -1) })
+		if derr == nil || errors.Is(derr, zk.ErrNoNode) || errors.Is(derr, zk.ErrConnectionClosed) ||
+			errors.Is(derr, zk.ErrSessionExpired) || ls.l.conn.SessionID() != ls.session {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("zookeeper: release %q: %w", ls.name, derr)
+		}
+		select {
+		case <-ctx.Done():
+		case <-ls.l.done:
+			return nil
+		case <-time.After(ls.l.opts.RenewEvery()):
+		}
+	}
 }
