@@ -226,12 +226,10 @@ func (l *Locker) acquire(ctx context.Context, name string, try bool) (lease.Leas
 	go func() {
 		<-ls.Lost()
 		// A lease lost on this side (no proof in time) must not live on
-		// in ZooKeeper when the session survives: delete the node. Past
-		// the TTL the session, if it lives, has answered, and if it does
-		// not, its end deletes the node.
-		ctx, cancel := context.WithTimeout(context.Background(), l.opts.TTL)
-		defer cancel()
-		ls.close(ctx, nil)
+		// in ZooKeeper when the session survives (a server that comes
+		// back keeps it): delete the node, retrying until the server
+		// answers, the session ends or the Locker closes.
+		ls.close(context.Background(), nil)
 	}()
 	return ls, nil
 }
