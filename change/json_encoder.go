@@ -11,6 +11,9 @@ import (
 // column's JSON key and the "cols" member it last wrote, and reuses them
 // while the columns (compared by value on every call, so a Columns slice
 // changed in place is noticed) and the kinds of the values stay the same.
+// It also keeps the text of the last position without its row and
+// snapshot parts, and of the last read time, which the rows of a snapshot
+// share.
 //
 // The zero Encoder is ready to use. An Encoder is not safe for concurrent
 // use: keep one per goroutine, e.g. one per sink.
