@@ -15,25 +15,16 @@ func TestProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
+	Serve(ln, func(c net.Conn) {
+		r := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			line, err := r.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					c.Write([]byte(line))
-				}
-			}()
+			c.Write([]byte(line))
 		}
-	}()
+	})
 	p := NewProxy(t, ln.Addr().String(), 0)
 	dial := func() (net.Conn, *bufio.Reader) {
 		c, err := net.Dial("tcp", p.Addr())

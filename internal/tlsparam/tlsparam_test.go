@@ -171,21 +171,12 @@ func TestRefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				// The handshake; a refused client gets its alert here.
-				c.(*tls.Conn).Handshake()
-				c.SetReadDeadline(time.Now().Add(5 * time.Second))
-				c.Read(make([]byte, 1))
-			}()
-		}
-	}()
+	testenv.Serve(ln, func(c net.Conn) {
+		// The handshake; a refused client gets its alert here.
+		c.(*tls.Conn).Handshake()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.Read(make([]byte, 1))
+	})
 	ctx := context.Background()
 	client := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 	err = Refusal(ctx, ln.Addr().String(), client, 5*time.Second)

@@ -433,38 +433,29 @@ func adminShutdownProxy(t *testing.T, target string) (string, *atomic.Int32) {
 		binary.BigEndian.PutUint32(msg[1:], uint32(4+len(body)))
 		return append(msg, body...)
 	}()
-	go func() {
+	testenv.Serve(ln, func(c net.Conn) {
+		s, err := net.Dial("tcp", target)
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		go func() { io.Copy(c, s); c.Close() }()
+		buf := make([]byte, 64<<10)
 		for {
-			c, err := ln.Accept()
+			n, err := c.Read(buf)
+			if n > 0 {
+				if bytes.Contains(buf[:n], []byte("START_REPLICATION")) && injected.CompareAndSwap(0, 1) {
+					c.Write(fatal)
+					return
+				}
+				if _, werr := s.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				s, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer s.Close()
-				go func() { io.Copy(c, s); c.Close() }()
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if bytes.Contains(buf[:n], []byte("START_REPLICATION")) && injected.CompareAndSwap(0, 1) {
-							c.Write(fatal)
-							return
-						}
-						if _, werr := s.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
+	})
 	return ln.Addr().String(), &injected
 }
