@@ -1,9 +1,6 @@
 package change
 
-import (
-	"strconv"
-	"time"
-)
+import "time"
 
 // Encoder writes changes as Sluice JSON lines, byte for byte what
 // AppendJSON writes, but faster when consecutive changes share their
@@ -62,16 +59,7 @@ func (e *Encoder) appendPos(dst []byte, p Position) []byte {
 		e.posBase, e.posValid = base, true
 		e.posText = appendPositionJSON(e.posText[:0], base)
 	}
-	dst = append(dst, e.posText...)
-	if p.Row != 0 {
-		dst = append(dst, ";row="...)
-		dst = strconv.AppendUint(dst, p.Row, 10)
-	}
-	if p.Snapshot != "" {
-		dst = append(dst, ";snap="...)
-		dst = appendPosEscaped(dst, p.Snapshot, posEscTable(false, true))
-	}
-	return dst
+	return appendPosTail(append(dst, e.posText...), p, true)
 }
 
 // appendReadTime appends t as appendUTC does, reusing the last text when

@@ -193,6 +193,12 @@ func appendPositionEsc(dst []byte, p Position, jsonQuoted bool) []byte {
 		dst = append(dst, ";token="...)
 		dst = appendPosEscaped(dst, p.Token, posEscTable(false, jsonQuoted))
 	}
+	return appendPosTail(dst, p, jsonQuoted)
+}
+
+// appendPosTail appends the last parts of p's text, its row and snapshot
+// progress (see appendPositionEsc).
+func appendPosTail(dst []byte, p Position, jsonQuoted bool) []byte {
 	if p.Row != 0 {
 		dst = append(dst, ";row="...)
 		dst = strconv.AppendUint(dst, p.Row, 10)

@@ -325,8 +325,8 @@ func split(ctx context.Context, r *Run, o *tableOut, chunk int, log *slog.Logger
 		log.Warn("snapshot: the key range of a table is unknown; one worker reads it", "table", nsText(t.Namespace), "err", err)
 		return []*tableOut{o}
 	}
-	if !ok {
-		return []*tableOut{o}
+	if !ok || (lo.Kind != change.KindInt && lo.Kind != change.KindUint) || hi.Kind != lo.Kind {
+		return []*tableOut{o} // empty, or a key that is not an integer: one worker
 	}
 	if o.after != nil {
 		lo = o.after[0] // resuming: the part before is delivered
