@@ -289,6 +289,25 @@ func (pt *pgTable) build(t *snapshot.Table) {
 	}
 }
 
+// guarded runs a query the snapshot can do without (the key range, the
+// key's statistics) inside a savepoint: its failure (no SELECT on the
+// table, say) must not abort the worker's transaction, whose reads then
+// give their own error.
+func (w *pgWorker) guarded(ctx context.Context, sql string, params [][]byte) *pgconn.Result {
+	if err := w.conn.Exec(ctx, "SAVEPOINT sluice_split").Close(); err != nil {
+		return &pgconn.Result{Err: err}
+	}
+	res := w.conn.ExecParams(ctx, sql, params, nil, nil, nil).Read()
+	end := "RELEASE SAVEPOINT sluice_split"
+	if res.Err != nil {
+		end = "ROLLBACK TO SAVEPOINT sluice_split"
+	}
+	if err := w.conn.Exec(ctx, end).Close(); err != nil && res.Err == nil {
+		res.Err = err
+	}
+	return res
+}
+
 // KeyRange returns the smallest and largest key of t (see
 // snapshot.RangeReader).
 func (w *pgWorker) KeyRange(ctx context.Context, t *snapshot.Table) (lo, hi change.Value, ok bool, err error) {
@@ -296,7 +315,7 @@ func (w *pgWorker) KeyRange(ctx context.Context, t *snapshot.Table) (lo, hi chan
 	if pt.bounds == "" {
 		return lo, hi, false, nil
 	}
-	res := w.conn.ExecParams(ctx, pt.bounds, nil, nil, nil, nil).Read()
+	res := w.guarded(ctx, pt.bounds, nil)
 	if res.Err != nil {
 		return lo, hi, false, res.Err
 	}
@@ -322,9 +341,9 @@ func (w *pgWorker) KeyQuantiles(ctx context.Context, t *snapshot.Table) ([]chang
 		return nil, nil
 	}
 	k := t.Key[0]
-	res := w.conn.ExecParams(ctx, `SELECT histogram_bounds::text FROM pg_catalog.pg_stats
+	res := w.guarded(ctx, `SELECT histogram_bounds::text FROM pg_catalog.pg_stats
 		WHERE schemaname = $1 AND tablename = $2 AND attname = $3 AND histogram_bounds IS NOT NULL ORDER BY inherited LIMIT 1`,
-		[][]byte{[]byte(t.Database), []byte(t.Table), []byte(t.Columns[k].Name)}, nil, nil, nil).Read()
+		[][]byte{[]byte(t.Database), []byte(t.Table), []byte(t.Columns[k].Name)})
 	if res.Err != nil {
 		return nil, res.Err
 	}
