@@ -74,6 +74,7 @@ func typeCases() []struct {
 		{"timestamp", "'2024-01-02 03:04:05.678'", change.DateTime(2024, 1, 2, 3, 4, 5, 678000000, 6)},
 		{"timestamp(0)", "'2024-01-02 03:04:05'", change.DateTime(2024, 1, 2, 3, 4, 5, 0, 0)},
 		{"timestamp", "'infinity'", oth("timestamp without time zone", "infinity")},
+		{"timestamp", "'0044-03-15 12:00:00.25 BC'", oth("timestamp without time zone", "0044-03-15 12:00:00.25 BC")},
 		{"timestamptz", "'2024-01-02 03:04:05.678+02'", withOff(change.Timestamp(tsz, 678000000, 6), 0)},
 		{"timestamptz", "'0044-03-15 12:00:00+00 BC'", withOff(change.Timestamp(bc, 0, 6), 0)},
 		{"timestamptz", "'-infinity'", withOff(change.TimestampInfinity(false), 0)},

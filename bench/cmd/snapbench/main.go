@@ -25,9 +25,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
@@ -176,6 +178,14 @@ func run(sluice, out string, rows, workers, rounds int, wide bool) error {
 	}
 	if err := loadPostgres(ctx, pg, tables); err != nil {
 		return err
+	}
+	if os.Getenv("SNAPBENCH_HOLD") != "" {
+		// For profiling by hand: the loaded servers stay up until interrupted.
+		fmt.Fprintf(os.Stderr, "snapbench: holding; MariaDB %s (user %s), PostgreSQL %s; Ctrl-C ends\n", mdb.Addr(), servers.MariaDBReplUser, pg.DSN("postgres"))
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		return nil
 	}
 
 	fmt.Fprintln(w, "| database | table | tool | rows/s | wall | CPU | server CPU | peak RSS | vs peer |")
