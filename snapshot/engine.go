@@ -129,7 +129,10 @@ type batch struct {
 }
 
 func (b *batch) reset() {
-	clear(b.changes)
+	// add writes every field of the changes it appends; their old values
+	// only point into this batch's own buffers and texts, so the changes
+	// need no clearing. The values are cleared: they point to byte arrays
+	// the batch may have replaced.
 	b.changes = b.changes[:0]
 	clear(b.vals)
 	b.vals = b.vals[:0]
@@ -143,9 +146,12 @@ func (b *batch) reset() {
 // add copies row into b with its progress text: prefix (t=TABLE), the key
 // (,k=KEY) and tail (the windows).
 func (b *batch) add(cols []change.Column, row, key []change.Value, prefix, tail []byte) {
-	for _, v := range row {
+	first := len(b.vals)
+	b.vals = append(b.vals, row...) // one copy of the values, then their bytes
+	for i := first; i < len(b.vals); i++ {
+		v := &b.vals[i]
 		if v.Elems != nil || v.Names != nil {
-			v = v.Clone()
+			*v = v.Clone()
 		} else if v.B != nil {
 			if cap(b.bytes)-len(b.bytes) < len(v.B) {
 				// Values already copied keep the old array; start a new one.
@@ -155,8 +161,7 @@ func (b *batch) add(cols []change.Column, row, key []change.Value, prefix, tail 
 			b.bytes = append(b.bytes, v.B...)
 			v.B = b.bytes[at:len(b.bytes):len(b.bytes)]
 		}
-		b.vals = append(b.vals, v)
-		b.size += valueBytes(&v)
+		b.size += valueBytes(v)
 	}
 	if cols == nil {
 		cols = b.t.Columns

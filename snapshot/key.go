@@ -65,6 +65,14 @@ func ParseKey(s string) ([]change.Value, error) {
 }
 
 func appendValue(dst []byte, v *change.Value) []byte {
+	if v.Kind == change.KindInt && v.Size != 0 && v.I != 0 && !v.Neg && !v.Zoned && v.Off == 0 && v.U == 0 && v.F == 0 && v.B == nil && v.Elems == nil && v.Names == nil {
+		// The commonest key, an integer column's value (written once per
+		// row of a snapshot): what the general path below writes for it.
+		dst = append(dst, "int.s"...)
+		dst = strconv.AppendUint(dst, uint64(v.Size), 10)
+		dst = append(dst, ".i"...)
+		return strconv.AppendInt(dst, v.I, 10)
+	}
 	dst = append(dst, v.Kind.String()...)
 	if v.Size != 0 {
 		dst = append(dst, ".s"...)

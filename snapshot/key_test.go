@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/sluice-cdc/sluice/change"
@@ -117,6 +118,30 @@ func TestStateText(t *testing.T) {
 	for _, bad := range []string{"t", "t=nodot", "t=a.b,t=a.c", "k=int.i1", "x=1", "r=-1", "r=x", "t=a.b,k=", "q=a", "inc=%zz"} {
 		if s, err := ParseState(bad); err == nil {
 			t.Errorf("ParseState(%q) = %+v, want an error", bad, s)
+		}
+	}
+}
+
+// TestAppendKeyInt: the fast path for an int key writes what the general
+// one does, and reads back.
+func TestAppendKeyInt(t *testing.T) {
+	for _, tt := range []struct {
+		v    change.Value
+		want string
+	}{
+		{change.Int(5, 32), "int.s32.i5"},
+		{change.Int(2147483647, 32), "int.s32.i2147483647"},
+		{change.Int(-5, 32), "int.s32.i-5"},
+		{change.Int(0, 32), "int.s32"},
+		{change.Int(7, 64), "int.s64.i7"},
+	} {
+		got := string(AppendKey(nil, []change.Value{tt.v}))
+		if got != tt.want {
+			t.Errorf("%v: %q, want %q", tt.v, got, tt.want)
+		}
+		back, err := ParseKey(got)
+		if err != nil || len(back) != 1 || !reflect.DeepEqual(back[0], tt.v) {
+			t.Errorf("%q read back as %v, %v", got, back, err)
 		}
 	}
 }
