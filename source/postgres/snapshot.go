@@ -496,7 +496,7 @@ func binarySafe(t *pgType) bool {
 // 12:00:00.25 BC") and kept like that text.
 func decodeSnapshotBinary(t *pgType, mod int32, data []byte) (change.Value, error) {
 	v, err := decodeBinary(t, mod, data)
-	if !errors.Is(err, errBinaryFallback) {
+	if err == nil || !errors.Is(err, errBinaryFallback) {
 		return v, err
 	}
 	base := t

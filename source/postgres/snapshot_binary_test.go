@@ -70,3 +70,20 @@ func TestDecodeSnapshotBinary(t *testing.T) {
 		}
 	}
 }
+
+// TestCivil: civil agrees with the time package on every day from 4714 BC
+// to 9999 and around the eras' edges.
+func TestCivil(t *testing.T) {
+	from := time.Date(-4713, 1, 1, 0, 0, 0, 0, time.UTC).Unix() / 86400
+	to := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Unix() / 86400
+	for days := from; days < to; days++ {
+		want := time.Unix(days*86400, 0).UTC()
+		y, m, d := civil(days)
+		if y != want.Year() || m != int(want.Month()) || d != want.Day() {
+			t.Fatalf("day %d: %d-%d-%d, want %s", days, y, m, d, want.Format("2006-01-02"))
+		}
+	}
+	if pgEpochDays != pgEpoch.Unix()/86400 {
+		t.Fatalf("pgEpochDays %d, want %d", pgEpochDays, pgEpoch.Unix()/86400)
+	}
+}

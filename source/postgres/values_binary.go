@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"time"
 
 	"github.com/sluice-cdc/sluice/change"
 )
@@ -107,11 +106,11 @@ func decodeBinary(t *pgType, mod int32, data []byte) (change.Value, error) {
 		case math.MinInt32:
 			return other(t, []byte("-infinity")), nil
 		}
-		d := pgEpoch.AddDate(0, 0, int(days))
-		if d.Year() <= 0 {
+		y, m, d := civil(int64(days) + pgEpochDays)
+		if y <= 0 {
 			return change.Value{}, errBinaryFallback // "… BC" text
 		}
-		return change.Date(d.Year(), int(d.Month()), d.Day()), nil
+		return change.Date(y, m, d), nil
 	case classTime, classTimeTZ:
 		n := 8
 		if t.Class == classTimeTZ {
@@ -155,11 +154,15 @@ func decodeBinary(t *pgType, mod int32, data []byte) (change.Value, error) {
 			v.Off, v.Zoned = 0, true
 			return v, nil
 		}
-		d := time.Unix(unix, 0).UTC()
-		if d.Year() <= 0 {
+		days, rem := unix/86400, unix%86400
+		if rem < 0 {
+			days, rem = days-1, rem+86400
+		}
+		y, m, d := civil(days)
+		if y <= 0 {
 			return change.Value{}, errBinaryFallback // "… BC" text
 		}
-		return change.DateTime(d.Year(), int(d.Month()), d.Day(), d.Hour(), d.Minute(), d.Second(), ns, fsp(mod)), nil
+		return change.DateTime(y, m, d, int(rem/3600), int(rem/60%60), int(rem%60), ns, fsp(mod)), nil
 	case classBit:
 		if len(data) < 4 {
 			return bad("want a bit length")
@@ -325,4 +328,32 @@ func decodeBinaryArray(t *pgType, mod int32, data []byte) (change.Value, error) 
 		return bad("trailing bytes")
 	}
 	return v, nil
+}
+
+// pgEpochDays is PostgreSQL's epoch, 2000-01-01, in days since 1970-01-01.
+const pgEpochDays = 10957
+
+// civil returns the proleptic Gregorian date (year 0 is 1 BC) of a day
+// counted from 1970-01-01: time.Date's calendar, without its cost
+// (H. Hinnant's days-to-civil algorithm).
+func civil(days int64) (y, m, d int) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097                                  // [0, 146096]
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // [0, 399]
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // [0, 365]
+	mp := (5*doy + 2) / 153                                // [0, 11], from March
+	d = int(doy - (153*mp+2)/5 + 1)
+	m = int(mp + 3)
+	if m > 12 {
+		m -= 12
+	}
+	y = int(yoe + era*400)
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
 }
