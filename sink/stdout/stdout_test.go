@@ -109,3 +109,59 @@ func TestFormatSluiceSameBytes(t *testing.T) {
 		t.Fatalf("via format:\n%s\nplain:\n%s", viaFormat.String(), plain.String())
 	}
 }
+
+// countingWriter keeps what it is given and the size of each write.
+type countingWriter struct {
+	bytes.Buffer
+	writes []int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestWriteLargeBatches: a batch of more lines than one write takes goes
+// out in several writes of about writeBytes, whole lines in order, all of
+// it before Write returns; the next batch starts a new write.
+func TestWriteLargeBatches(t *testing.T) {
+	cols := []change.Column{{Name: "id", Type: "int", Key: true}, {Name: "p", Type: "text"}}
+	var batch []change.Change
+	for i := range 3000 {
+		batch = append(batch, change.Change{Op: change.OpInsert, Source: "mysql", Namespace: change.Namespace{Database: "db", Table: "t"}, Columns: cols,
+			After: []change.Value{change.Int(int64(i), 32), change.String(bytes.Repeat([]byte{'a' + byte(i%26)}, 200+i%300))},
+			Pos:   change.Position{Flavor: change.FlavorBinlog, File: "bin.000001", Offset: 4, Index: uint64(i + 1)}})
+	}
+	var w countingWriter
+	s := New(&w)
+	for round := range 2 {
+		w.Reset()
+		w.writes = w.writes[:0]
+		if err := s.Write(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		if len(w.writes) < 3 {
+			t.Errorf("round %d: %d writes for %d bytes", round, len(w.writes), w.Len())
+		}
+		for _, n := range w.writes[:len(w.writes)-1] {
+			if n < writeBytes || n > writeBytes+4096 {
+				t.Errorf("round %d: a write of %d bytes, want about %d", round, n, writeBytes)
+			}
+		}
+		sc := bufio.NewScanner(bytes.NewReader(w.Bytes()))
+		i := 0
+		for sc.Scan() {
+			got, err := change.DecodeJSON(sc.Bytes())
+			if err != nil {
+				t.Fatalf("round %d, line %d: %v", round, i, err)
+			}
+			if !change.EqualChange(&got, &batch[i]) {
+				t.Fatalf("round %d, line %d: decoded %+v, want %+v", round, i, got, batch[i])
+			}
+			i++
+		}
+		if i != len(batch) {
+			t.Fatalf("round %d: %d lines, want %d", round, i, len(batch))
+		}
+	}
+}
