@@ -18,6 +18,28 @@ func AppendJSON(dst []byte, c *Change) []byte {
 // appendJSON is AppendJSON, using and filling e's column cache when e is
 // not nil.
 func appendJSON(dst []byte, c *Change, e *Encoder) []byte {
+	if e != nil {
+		if d, ok := e.appendHead(dst, c); ok {
+			return appendRest(d, c, e)
+		}
+	}
+	dst = appendHeadFields(dst, c, e)
+	if !c.Pos.IsZero() {
+		dst = append(dst, `,"pos":`...)
+		dst = append(dst, '"')
+		if e != nil {
+			dst = e.appendPos(dst, c.Pos)
+		} else {
+			dst = appendPositionJSON(dst, c.Pos)
+		}
+		dst = append(dst, '"')
+	}
+	return appendRest(dst, c, e)
+}
+
+// appendHeadFields appends the members of c before "pos": the opening
+// brace, "op", "source", "db", "table", "ts" and "read_ts".
+func appendHeadFields(dst []byte, c *Change, e *Encoder) []byte {
 	dst = append(dst, `{"op":"`...)
 	dst = appendOp(dst, c.Op)
 	dst = append(dst, '"')
@@ -45,16 +67,11 @@ func appendJSON(dst []byte, c *Change, e *Encoder) []byte {
 			dst = appendUTC(dst, c.ReadTime)
 		}
 	}
-	if !c.Pos.IsZero() {
-		dst = append(dst, `,"pos":`...)
-		dst = append(dst, '"')
-		if e != nil {
-			dst = e.appendPos(dst, c.Pos)
-		} else {
-			dst = appendPositionJSON(dst, c.Pos)
-		}
-		dst = append(dst, '"')
-	}
+	return dst
+}
+
+// appendRest appends the members of c after "pos" and the closing brace.
+func appendRest(dst []byte, c *Change, e *Encoder) []byte {
 	if c.Tx != (Tx{}) {
 		dst = appendTx(dst, c.Tx)
 	}

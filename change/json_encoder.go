@@ -8,9 +8,10 @@ import "time"
 // column's JSON key and the "cols" member it last wrote, and reuses them
 // while the columns (compared by value on every call, so a Columns slice
 // changed in place is noticed) and the kinds of the values stay the same.
-// It also keeps the text of the last position without its row and
-// snapshot parts, and of the last read time, which the rows of a snapshot
-// share.
+// It also keeps the text of the last line up to its position's row and
+// snapshot parts (op, source, db, table, ts, read_ts and the rest of the
+// position), which the rows of a snapshot batch and of one binlog event
+// share, and the texts of the last position and read time.
 //
 // The zero Encoder is ready to use. An Encoder is not safe for concurrent
 // use: keep one per goroutine, e.g. one per sink.
@@ -45,6 +46,45 @@ type Encoder struct {
 	// of a snapshot batch share it.
 	readTime time.Time
 	readText []byte
+	// head is what the last line's text up to its position's row and
+	// snapshot parts was made of, headText that text: the rows of a
+	// snapshot batch, and of one binlog event, share it.
+	head      headKey
+	headText  []byte
+	headValid bool
+}
+
+// headKey is what the text of a line up to its position's row and snapshot
+// parts depends on.
+type headKey struct {
+	op                Op
+	source, db, table string
+	commit, read      time.Time
+	pos               Position // without Row and Snapshot
+}
+
+// appendHead appends the text of c up to and with "pos" (the members
+// appendHeadFields writes, then the position), reusing the last text when
+// c shares what it is made of, and reports false (appending nothing) when
+// c's position has no part but its row and snapshot.
+func (e *Encoder) appendHead(dst []byte, c *Change) ([]byte, bool) {
+	base := c.Pos
+	base.Row, base.Snapshot = 0, ""
+	if base.IsZero() {
+		return dst, false
+	}
+	k := headKey{op: c.Op, source: c.Source, db: c.Database, table: c.Table, commit: c.CommitTime, read: c.ReadTime, pos: base}
+	if !e.headValid || k != e.head {
+		// Times that are == print the same; Equal ones in other zones or
+		// with other monotonic readings only cost a new text.
+		e.head, e.headValid = k, true
+		e.headText = appendHeadFields(e.headText[:0], c, e)
+		e.headText = append(e.headText, `,"pos":"`...)
+		e.headText = appendPositionJSON(e.headText, base)
+	}
+	dst = append(dst, e.headText...)
+	dst = appendPosTail(dst, c.Pos, true)
+	return append(dst, '"'), true
 }
 
 // appendPos appends p's text as appendPositionJSON does, reusing the text
