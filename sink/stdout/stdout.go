@@ -4,6 +4,7 @@
 package stdout
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -19,11 +20,9 @@ import (
 // buffer and flushes it before returning, so an acknowledged batch has been
 // handed to the writer in full.
 type Sink struct {
-	w io.Writer
-	// buf holds the lines not yet written: they are encoded straight into
-	// it and written once it holds writeBytes.
-	buf []byte
-	enc change.Encoder
+	w    *bufio.Writer
+	line []byte
+	enc  change.Encoder
 	// f, when set, encodes instead of enc, into msgs.
 	f    format.Encoder
 	msgs format.Batch
@@ -31,12 +30,8 @@ type Sink struct {
 
 // New returns a Sink writing Sluice JSON lines to w.
 func New(w io.Writer) *Sink {
-	return &Sink{w: w}
+	return &Sink{w: bufio.NewWriterSize(w, 64<<10)}
 }
-
-// writeBytes is how many bytes of lines the Sink gathers before it writes
-// them: large writes cost fewer system calls.
-const writeBytes = 256 << 10
 
 // NewFormat returns a Sink writing to w the messages enc makes of each
 // change, one value per line (format.AppendLines: keys, headers and
@@ -69,41 +64,27 @@ func (s *Sink) Write(ctx context.Context, batch []change.Change) error {
 		if s.f != nil {
 			s.msgs.Reset()
 			if err := s.f.Encode(&s.msgs, &batch[i]); err != nil {
-				s.buf = s.buf[:0] // nothing of a failed batch is written
 				return fmt.Errorf("stdout: %w", err)
 			}
-			s.buf = format.AppendLines(s.buf, &s.msgs)
+			s.line = format.AppendLines(s.line[:0], &s.msgs)
 		} else {
-			s.buf = s.enc.Append(s.buf, &batch[i])
-			s.buf = append(s.buf, '\n')
+			s.line = s.enc.Append(s.line[:0], &batch[i])
+			s.line = append(s.line, '\n')
 		}
-		if len(s.buf) >= writeBytes {
-			if err := s.flush(); err != nil {
-				return err
-			}
+		if _, err := s.w.Write(s.line); err != nil {
+			return fmt.Errorf("stdout: write: %w", err)
 		}
 	}
-	return s.flush()
-}
-
-// flush writes the lines gathered.
-func (s *Sink) flush() error {
-	if len(s.buf) == 0 {
-		return nil
-	}
-	_, err := s.w.Write(s.buf)
-	if cap(s.buf) > 4*writeBytes {
-		s.buf = nil // one huge line does not stay
-	} else {
-		s.buf = s.buf[:0]
-	}
-	if err != nil {
-		return fmt.Errorf("stdout: write: %w", err)
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("stdout: flush: %w", err)
 	}
 	return nil
 }
 
 // Close flushes what is buffered. It does not close the underlying writer.
 func (s *Sink) Close() error {
-	return s.flush()
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("stdout: flush: %w", err)
+	}
+	return nil
 }
