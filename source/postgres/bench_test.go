@@ -129,6 +129,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// queryActive tells whether the slot is in use and created (see startSource).
 func queryActive(b *testing.B, srv interface {
 	Exec(context.Context, string, ...string) error
 }, slot string) string {
@@ -138,6 +139,6 @@ func queryActive(b *testing.B, srv interface {
 	}
 	defer c.Close(context.Background())
 	var s string
-	c.QueryRow(context.Background(), `SELECT coalesce((SELECT active::text FROM pg_replication_slots WHERE slot_name = $1), 'none')`, slot).Scan(&s)
+	c.QueryRow(context.Background(), `SELECT coalesce((SELECT (active AND confirmed_flush_lsn IS NOT NULL)::text FROM pg_replication_slots WHERE slot_name = $1), 'none')`, slot).Scan(&s)
 	return s
 }

@@ -207,10 +207,13 @@ func startSource(t *testing.T, src *Source, from change.Position, col *collector
 		close(r.done)
 	}()
 	t.Cleanup(func() { r.stop(t) })
-	// Wait until the slot is streaming, so later writes are captured.
+	// Wait until the slot is streaming, so later writes are captured: in
+	// use, and created (a slot being created is in use too, but has no
+	// confirmed_flush_lsn until it found its consistent point, which takes
+	// longer on a loaded machine).
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if queryText(t, fmt.Sprintf(`SELECT coalesce((SELECT active::text FROM pg_replication_slots WHERE slot_name = '%s'), 'none')`,
+		if queryText(t, fmt.Sprintf(`SELECT coalesce((SELECT (active AND confirmed_flush_lsn IS NOT NULL)::text FROM pg_replication_slots WHERE slot_name = '%s'), 'none')`,
 			src.cfg.Slot)) == "true" {
 			return r
 		}

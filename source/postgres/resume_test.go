@@ -206,3 +206,30 @@ func TestSlowSink(t *testing.T) {
 		t.Fatalf("%d rows, want 5001", n)
 	}
 }
+
+// TestStartWaitsForSlotCreation: a logical slot is in use from the start
+// of its creation but has no confirmed_flush_lsn until every transaction
+// running then has ended; the tests' start helper must wait for that (it
+// did not, and TestFeedback failed on a loaded machine reading an empty
+// LSN).
+func TestStartWaitsForSlotCreation(t *testing.T) {
+	exec(t, `CREATE TABLE swc (id int PRIMARY KEY)`)
+	dropSlot(t, "swc")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := server(t).Connect(ctx, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// A transaction with an xid, open while the slot is created.
+	if _, err := conn.Exec(ctx, `BEGIN; INSERT INTO swc VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(time.Second)
+		conn.Exec(ctx, `COMMIT`)
+	}()
+	start(t, "slot=swc&publication=swc&create-publication=swc", change.Position{})
+	confirmedFlush(t, "swc") // fails on an empty LSN
+}
