@@ -7,14 +7,15 @@ import (
 	"time"
 )
 
-// TestProxy forwards through the proxy to a line echo server, cuts, and
-// freezes.
-func TestProxy(t *testing.T) {
+// echoLines starts a server that sends every line back, closed when the
+// test ends.
+func echoLines(t *testing.T) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	Serve(ln, func(c net.Conn) {
 		r := bufio.NewReader(c)
 		for {
@@ -25,6 +26,13 @@ func TestProxy(t *testing.T) {
 			c.Write([]byte(line))
 		}
 	})
+	return ln
+}
+
+// TestProxy forwards through the proxy to a line echo server, cuts, and
+// freezes.
+func TestProxy(t *testing.T) {
+	ln := echoLines(t)
 	p := NewProxy(t, ln.Addr().String(), 0)
 	dial := func() (net.Conn, *bufio.Reader) {
 		c, err := net.Dial("tcp", p.Addr())
@@ -72,30 +80,7 @@ func TestProxy(t *testing.T) {
 // TestProxyPartition: during a partition old and new connections are
 // silent; after Heal new ones pass again.
 func TestProxyPartition(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					c.Write([]byte(line))
-				}
-			}()
-		}
-	}()
+	ln := echoLines(t)
 	p := NewProxy(t, ln.Addr().String(), 0)
 	echo := func() error {
 		c, err := net.Dial("tcp", p.Addr())
