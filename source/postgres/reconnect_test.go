@@ -261,7 +261,7 @@ func TestReconnectServerRestart(t *testing.T) {
 	}()
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		var active bool
-		err := conn.QueryRow(ctx, `SELECT coalesce((SELECT active FROM pg_replication_slots WHERE slot_name = 'rs'), false)`).Scan(&active)
+		err := conn.QueryRow(ctx, `SELECT coalesce((SELECT active AND confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = 'rs'), false)`).Scan(&active)
 		if err != nil {
 			t.Fatal(err)
 		}
