@@ -61,6 +61,10 @@ func TestBinaryMode(t *testing.T) {
 		{"bigint[]", "'{{{1}},{{2}}}'", arr(arr(arr(change.Int(1, 64))), arr(arr(change.Int(2, 64))))},
 		{"uuid[]", "'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,NULL}'", arr(change.Value{Kind: change.KindUUID, B: []byte{0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38, 0x0a, 0x11}}, change.Null())},
 		{"timestamptz[]", "'{\"2024-01-02 01:04:05+00\"}'", arr(withOff(change.Timestamp(time.Date(2024, 1, 2, 1, 4, 5, 0, time.UTC).Unix(), 0, 6), 0))},
+		// Before the common era: the server's text, written from the binary form.
+		{"date", "'0044-03-15 BC'", oth("date", "0044-03-15 BC")},
+		{"timestamp", "'0044-03-15 12:00:00.25 BC'", oth("timestamp without time zone", "0044-03-15 12:00:00.25 BC")},
+		{"timestamp(0)", "'4713-11-24 23:59:59 BC'", oth("timestamp without time zone", "4713-11-24 23:59:59 BC")},
 	} {
 		cases = append(cases, c)
 	}

@@ -66,8 +66,8 @@ type Config struct {
 	// binary send form, which costs the walsender less than text output for
 	// timestamps, numerics and floats. Values decode to exactly what text
 	// mode gives; when one cannot (a type Sluice keeps as the server's text,
-	// such as interval or inet, a BC timestamp, an array with explicit
-	// bounds, a bit string over 64 bits), the source restarts from its last
+	// such as interval or inet, an array with explicit bounds, a bit
+	// string over 64 bits), the source restarts from its last
 	// position in text mode, logs why, and stays in text mode. timestamptz
 	// values come in UTC whatever the session TimeZone.
 	Binary bool

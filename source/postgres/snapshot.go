@@ -3,13 +3,11 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-cdc/sluice/change"
@@ -20,8 +18,7 @@ import (
 type pgTable struct {
 	types   []*pgType
 	mods    []int32
-	binary  []bool   // columns read in binary form (see binarySafe)
-	formats []int16  // the result format of each column, for ExecParams
+	formats []int16  // each column's result format: 1 (binary) where binarySafe
 	casts   []string // the key columns' types, for the keyset parameters
 	first   string   // SELECT … ORDER BY key LIMIT n (no key: the whole table)
 	after   string   // SELECT … WHERE (key) > ($1, …) ORDER BY key LIMIT n
@@ -267,11 +264,10 @@ func (w *pgWorker) tables(ctx context.Context, publication string) ([]*snapshot.
 
 // build prepares the table's queries.
 func (pt *pgTable) build(t *snapshot.Table) {
-	pt.binary = make([]bool, len(pt.types))
 	pt.formats = make([]int16, len(pt.types))
 	for i, typ := range pt.types {
 		if binarySafe(typ) {
-			pt.binary[i], pt.formats[i] = true, 1
+			pt.formats[i] = 1
 		}
 	}
 	names := make([]string, len(t.Columns))
@@ -426,8 +422,8 @@ func (w *pgWorker) query(ctx context.Context, t *snapshot.Table, pt *pgTable, q 
 			}
 			var v change.Value
 			var err error
-			if pt.binary[i] {
-				v, err = decodeSnapshotBinary(pt.types[i], pt.mods[i], raw[i])
+			if pt.formats[i] == 1 {
+				v, err = decodeBinary(pt.types[i], pt.mods[i], raw[i])
 			} else {
 				v, err = decodeText(pt.types[i], pt.mods[i], raw[i])
 			}
@@ -475,8 +471,8 @@ func keyText(v change.Value) []byte {
 // binarySafe tells whether the snapshot reads columns of type t in binary
 // form, which costs both the server and Sluice less than the text (PostgreSQL
 // prints timestamps and floats slowly): the types whose binary form
-// decodeSnapshotBinary turns into exactly the Value of the text form,
-// whatever the session's settings. Not timestamptz (its text carries the
+// decodeBinary turns into exactly the Value of the text form, for every
+// value (never errBinaryFallback) and whatever the session's settings. Not timestamptz (its text carries the
 // session's zone offset), numeric (its text is kept as it comes, at no
 // cost) nor the types kept as the server's text.
 func binarySafe(t *pgType) bool {
@@ -488,40 +484,4 @@ func binarySafe(t *pgType) bool {
 		return true
 	}
 	return false
-}
-
-// decodeSnapshotBinary is decodeBinary for the types binarySafe allows,
-// with the dates and timestamps before the common era, which decodeBinary
-// leaves to the text form, written as PostgreSQL writes them ("0044-03-15
-// 12:00:00.25 BC") and kept like that text.
-func decodeSnapshotBinary(t *pgType, mod int32, data []byte) (change.Value, error) {
-	v, err := decodeBinary(t, mod, data)
-	if err == nil || !errors.Is(err, errBinaryFallback) {
-		return v, err
-	}
-	base := t
-	for base.Base != nil {
-		base = base.Base
-	}
-	var text []byte
-	switch base.Class {
-	case classDate:
-		d := pgEpoch.AddDate(0, 0, int(int32(binary.BigEndian.Uint32(data))))
-		text = fmt.Appendf(nil, "%04d-%02d-%02d BC", 1-d.Year(), d.Month(), d.Day())
-	case classTimestamp:
-		us := int64(binary.BigEndian.Uint64(data))
-		sec, frac := us/1e6, us%1e6
-		if frac < 0 {
-			sec, frac = sec-1, frac+1e6
-		}
-		d := time.Unix(sec+pgEpoch.Unix(), 0).UTC()
-		text = fmt.Appendf(nil, "%04d-%02d-%02d %02d:%02d:%02d", 1-d.Year(), d.Month(), d.Day(), d.Hour(), d.Minute(), d.Second())
-		if frac != 0 {
-			text = append(text, strings.TrimRight(fmt.Sprintf(".%06d", frac), "0")...)
-		}
-		text = append(text, " BC"...)
-	default:
-		return v, err
-	}
-	return decodeText(t, mod, text)
 }

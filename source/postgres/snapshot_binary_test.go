@@ -11,7 +11,7 @@ import (
 // TestDecodeSnapshotBinary: for every type the snapshot reads in binary
 // form, the binary form of a value decodes to what its text form (as
 // PostgreSQL prints it with the source's session settings) decodes to,
-// also before the common era, where decodeBinary alone gives up.
+// also before the common era, which the text keeps as it comes.
 func TestDecodeSnapshotBinary(t *testing.T) {
 	types := builtinTypes()
 	u32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
@@ -59,7 +59,7 @@ func TestDecodeSnapshotBinary(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s %q: decodeText: %v", typ.Name, tt.text, err)
 		}
-		got, err := decodeSnapshotBinary(typ, tt.mod, tt.bin)
+		got, err := decodeBinary(typ, tt.mod, tt.bin)
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s %q: binary form gave %#v, %v; the text gives %#v", typ.Name, tt.text, got, err, want)
 		}

@@ -12,7 +12,7 @@ import (
 
 // errBinaryFallback: a value came in binary form that Sluice cannot turn
 // into exactly what the text form gives (a type kept as the server's text,
-// such as interval or inet, a BC timestamp, an array with explicit bounds,
+// such as interval or inet, an array with explicit bounds,
 // a bit string over 64 bits). The source then restarts the stream from the
 // last position with binary mode off, so nothing is lost or changed.
 var errBinaryFallback = errors.New("postgres: value has no exact binary decoding")
@@ -108,7 +108,8 @@ func decodeBinary(t *pgType, mod int32, data []byte) (change.Value, error) {
 		}
 		y, m, d := civil(int64(days) + pgEpochDays)
 		if y <= 0 {
-			return change.Value{}, errBinaryFallback // "… BC" text
+			// Kept as the text PostgreSQL writes, "0044-03-15 BC".
+			return decodeText(t, mod, fmt.Appendf(nil, "%04d-%02d-%02d BC", 1-y, m, d))
 		}
 		return change.Date(y, m, d), nil
 	case classTime, classTimeTZ:
@@ -160,7 +161,7 @@ func decodeBinary(t *pgType, mod int32, data []byte) (change.Value, error) {
 		}
 		y, m, d := civil(days)
 		if y <= 0 {
-			return change.Value{}, errBinaryFallback // "… BC" text
+			return decodeText(t, mod, bcTimestampText(y, m, d, rem, frac))
 		}
 		return change.DateTime(y, m, d, int(rem/3600), int(rem/60%60), int(rem%60), ns, fsp(mod)), nil
 	case classBit:
@@ -356,4 +357,20 @@ func civil(days int64) (y, m, d int) {
 		y++
 	}
 	return y, m, d
+}
+
+// bcTimestampText writes a timestamp before the common era as PostgreSQL
+// does ("0044-03-15 12:00:00.25 BC": the year counted back from 1 AD,
+// the fraction without its trailing zeros): the text the source keeps such
+// a value as. y is the astronomical year (0 is 1 BC), sec the seconds into
+// the day and us the microseconds.
+func bcTimestampText(y, m, d int, sec, us int64) []byte {
+	text := fmt.Appendf(nil, "%04d-%02d-%02d %02d:%02d:%02d", 1-y, m, d, sec/3600, sec/60%60, sec%60)
+	if us != 0 {
+		text = fmt.Appendf(text, ".%06d", us)
+		for text[len(text)-1] == '0' {
+			text = text[:len(text)-1]
+		}
+	}
+	return append(text, " BC"...)
 }
