@@ -27,11 +27,7 @@ func appendJSON(dst []byte, c *Change, e *Encoder) []byte {
 	if !c.Pos.IsZero() {
 		dst = append(dst, `,"pos":`...)
 		dst = append(dst, '"')
-		if e != nil {
-			dst = e.appendPos(dst, c.Pos)
-		} else {
-			dst = appendPositionJSON(dst, c.Pos)
-		}
+		dst = appendPositionJSON(dst, c.Pos) // with an Encoder: a row and snapshot part alone (appendHead takes the rest)
 		dst = append(dst, '"')
 	}
 	return appendRest(dst, c, e)

@@ -11,7 +11,7 @@ import "time"
 // It also keeps the text of the last line up to its position's row and
 // snapshot parts (op, source, db, table, ts, read_ts and the rest of the
 // position), which the rows of a snapshot batch and of one binlog event
-// share, and the texts of the last position and read time.
+// share, and the text of the last read time.
 //
 // The zero Encoder is ready to use. An Encoder is not safe for concurrent
 // use: keep one per goroutine, e.g. one per sink.
@@ -36,12 +36,6 @@ type Encoder struct {
 	// keyStart and keyEnd are where, in dst, the last Append wrote the
 	// value of the "key" member (equal when it wrote none).
 	keyStart, keyEnd int
-	// posBase is the last position written without its Row and Snapshot,
-	// posText its text; the rows of a snapshot, and the changes of one
-	// binlog event, share it.
-	posBase  Position
-	posText  []byte
-	posValid bool
 	// readTime and readText are the last read_ts and its JSON: the rows
 	// of a snapshot batch share it.
 	readTime time.Time
@@ -85,21 +79,6 @@ func (e *Encoder) appendHead(dst []byte, c *Change) ([]byte, bool) {
 	dst = append(dst, e.headText...)
 	dst = appendPosTail(dst, c.Pos, true)
 	return append(dst, '"'), true
-}
-
-// appendPos appends p's text as appendPositionJSON does, reusing the text
-// of the part it shares with the last position.
-func (e *Encoder) appendPos(dst []byte, p Position) []byte {
-	base := p
-	base.Row, base.Snapshot = 0, ""
-	if base.IsZero() {
-		return appendPositionJSON(dst, p)
-	}
-	if !e.posValid || base != e.posBase {
-		e.posBase, e.posValid = base, true
-		e.posText = appendPositionJSON(e.posText[:0], base)
-	}
-	return appendPosTail(append(dst, e.posText...), p, true)
 }
 
 // appendReadTime appends t as appendUTC does, reusing the last text when
