@@ -127,6 +127,8 @@ func FuzzDecodeBinary(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 7, 255, 255, 255, 255}) // int4[] {7,NULL}
 	f.Add([]byte{0, 0, 0, 9, 0xff, 0x80})                                                                                  // bit(9)
 	f.Add([]byte{1, '{', '}'})                                                                                             // jsonb
+	f.Add([]byte{0x80, 0, 0, 1})                                                                                           // the earliest date: BC text
+	f.Add([]byte{0x80, 0, 0, 0, 0, 0, 0, 1})                                                                               // the earliest timestamp: BC text
 	types := builtinTypes()
 	nested := &pgType{OID: 1, Name: "int[][]", Class: classArray, Elem: types[1007], Delim: ','}
 	f.Fuzz(func(t *testing.T, data []byte) {
