@@ -1,9 +1,9 @@
 package kafka
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +44,18 @@ func keyedChanges(offset uint64, ids ...int64) []change.Change {
 		}
 	}
 	return out
+}
+
+// incompressible returns n random letters: a value that the producer's
+// compression (snappy by default) cannot shrink below a topic's
+// max.message.bytes, as a repeated byte would be.
+func incompressible(n int) []byte {
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = letters[rand.IntN(len(letters))]
+	}
+	return b
 }
 
 // TestSinkAsyncStalledPartition runs the at-least-once sink under
@@ -230,7 +242,7 @@ func TestSinkAsyncFailure(t *testing.T) {
 	defer s.Close()
 	ok := keyedChanges(100, 1, 2, 3)
 	big := keyedChanges(200, 4, 5)
-	big[1].After[1] = change.String(bytes.Repeat([]byte("x"), 10000))
+	big[1].After[1] = change.String(incompressible(10000))
 	src := &batchSource{batches: [][]change.Change{ok, big}}
 	store := &checkpoint.Memory{}
 	p, err := pipeline.NewAsync(src, s, store, pipeline.WithCheckpointInterval(0))
@@ -267,7 +279,7 @@ func TestTxSinkAsync(t *testing.T) {
 	first := keyedChanges(100, 1, 2, 3, 4)
 	second := keyedChanges(200, 5, 6, 7)
 	third := keyedChanges(300, 8, 9)
-	bad := change.String(bytes.Repeat([]byte("x"), 10000))
+	bad := change.String(incompressible(10000))
 	good := second[1].After[1]
 	second[1].After[1] = bad
 	run := func(batches ...[]change.Change) (change.Position, error) {

@@ -98,7 +98,10 @@ type Config struct {
 	TransactionalID string
 	// TransactionTimeout bounds a transaction (DefaultTransactionTimeout).
 	TransactionTimeout time.Duration
-	// Compression is none (default), gzip, snappy, lz4 or zstd.
+	// Compression is snappy (default, as franz-go's own), none, gzip,
+	// lz4 or zstd. Snappy costs the producer little CPU and, on Sluice's
+	// JSON, cuts the bytes the brokers write and serve about threefold;
+	// every Kafka client since 0.8 reads it.
 	Compression string
 	// SASL is "" (none), "plain", "scram-sha-256" or "scram-sha-512", with
 	// User and Password.
@@ -148,7 +151,7 @@ func (c Config) withDefaults() Config {
 		c.TransactionTimeout = DefaultTransactionTimeout
 	}
 	if c.Compression == "" {
-		c.Compression = "none"
+		c.Compression = "snappy"
 	}
 	if c.Keyless == "" {
 		c.Keyless = KeylessOrdered

@@ -79,7 +79,7 @@
 //	offsets-topic       exactly-once positions (default sluice_offsets)
 //	transactional-id    exactly-once producer id (default sluice-NAME)
 //	transaction-timeout how long the brokers keep a silent producer's transaction (default 1m)
-//	compression         none (default), gzip, snappy, lz4, zstd
+//	compression         snappy (default), none, gzip, lz4, zstd
 //	sasl                plain, scram-sha-256 or scram-sha-512, with the URL's user and password
 //	sasl-user           the SASL user (instead of the URL's)
 //	sasl-password       the SASL password (instead of the URL's; never logged)

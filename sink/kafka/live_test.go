@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -221,7 +220,7 @@ func TestSinkTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := testChanges(0, 10)
-	big[6].After[1] = change.String(bytes.Repeat([]byte("x"), 10000)) // key 6 of d.t
+	big[6].After[1] = change.String(incompressible(10000)) // key 6 of d.t
 	for _, tt := range []struct{ mode, limitParam, want string }{
 		// The broker refuses the batch holding the record.
 		{"at-least-once", "", "is over the topic's max.message.bytes (or the sink's max-message-bytes=1000012): MESSAGE_TOO_LARGE"},

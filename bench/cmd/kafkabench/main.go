@@ -144,7 +144,7 @@ func run() error {
 		{name: "stdout piped to kcat -P", prefix: func(r int) string { return fmt.Sprintf("pipe%d", r) },
 			args: func(r int) []string {
 				cmd := strings.Join(quoteAll(stream(r, "pipe", "--to", "stdout://")), " ") +
-					fmt.Sprintf(" | kcat -P -b %s -t pipe%d.b.t -X acks=all -X enable.idempotence=true", seeds, r)
+					fmt.Sprintf(" | kcat -P -b %s -t pipe%d.b.t -X acks=all -X enable.idempotence=true -X compression.codec=snappy", seeds, r)
 				return []string{"sh", "-c", cmd}
 			}},
 		{name: "kafka at-least-once", prefix: func(r int) string { return fmt.Sprintf("alo%d", r) },
@@ -249,9 +249,16 @@ func run() error {
 		"binlog %s to %s. Each run streams it, in its own process, from its start to --stop-at its end (sluice reads, "+
 		"decodes and delivers every row, then exits); modes are interleaved round by round. The Kafka cluster is franz-go's kfake "+
 		"(3 brokers in one process, every partition on one broker: kfake does not replicate), topics of 6 partitions; the kcat pipe "+
-		"produces with acks=all and idempotence like the sink. Wall time includes start-up and the last acknowledgement; "+
+		"produces with acks=all, idempotence and snappy compression, as the sink does by default. Wall time includes start-up and the last acknowledgement; "+
 		"CPU is user+sys of the process and its children (the pipe: sluice and kcat); the broker's CPU during the run (all of kfake's "+
 		"threads, from /proc) is its own column; peak RSS is GNU time's %%M of the command (the pipe: its largest process). The machine is shared: compare CPU-s more than wall time.\n\n", *rows, start, end)
+	if *alt != "" {
+		fmt.Fprintf(&b, "The \"(alt)\" runs use %s", *alt)
+		if *altQuery != "" {
+			fmt.Fprintf(&b, " with `%s` added to the kafka:// URL", *altQuery)
+		}
+		fmt.Fprintf(&b, "; each runs right after its mode.\n\n")
+	}
 	fmt.Fprintf(&b, "## Medians of %d rounds\n\n| mode | rows/s | of /dev/null (same format) | CPU-s per M rows | broker CPU-s per M rows | peak RSS MB |\n| --- | --- | --- | --- | --- | --- |\n", *rounds)
 	med := func(rs []result, f func(result) float64) float64 {
 		v := make([]float64, len(rs))
