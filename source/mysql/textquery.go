@@ -1,0 +1,274 @@
+package mysql
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+)
+
+// comQuery is COM_QUERY: run a statement, text protocol.
+const comQuery = 0x03
+
+// textReader reads result sets of the text protocol straight from a
+// replica connection's socket, for the snapshot's row reads: each row's
+// values are slices of a reused buffer, so a value costs no allocation
+// (go-sql-driver boxes every one into an interface, go-mysql copies every
+// packet three times). It is used only between a command it sent and the
+// end of that command's response, when go-mysql has nothing buffered.
+type textReader struct {
+	r    *replica
+	br   *bufio.Reader
+	seq  uint8
+	big  []byte   // a packet larger than br's buffer, or split in several
+	vals [][]byte // the current row's values
+	out  []byte   // the command packet
+}
+
+// newTextReader returns a textReader on r's connection.
+func newTextReader(r *replica) *textReader {
+	return &textReader{r: r, br: bufio.NewReaderSize(r.c.Conn.Conn, 64<<10)}
+}
+
+// maxPayload is the largest payload of one packet; a payload of exactly
+// this length continues in the next packet.
+const maxPayload = 1<<24 - 1
+
+// packet returns the next packet's payload. It is valid until the next
+// call.
+func (t *textReader) packet() ([]byte, error) {
+	var hdr [4]byte
+	t.big = t.big[:0]
+	for {
+		if _, err := io.ReadFull(t.br, hdr[:]); err != nil {
+			return nil, t.readErr(err)
+		}
+		n := int(hdr[0]) | int(hdr[1])<<8 | int(hdr[2])<<16
+		if hdr[3] != t.seq {
+			return nil, fmt.Errorf("mysql: packet out of order: sequence %d, want %d", hdr[3], t.seq)
+		}
+		t.seq++
+		if n < maxPayload && len(t.big) == 0 && n <= t.br.Size() {
+			p, err := t.br.Peek(n)
+			if err != nil {
+				return nil, t.readErr(err)
+			}
+			t.br.Discard(n)
+			return p, nil
+		}
+		start := len(t.big)
+		t.big = slices.Grow(t.big, n)[:start+n]
+		if _, err := io.ReadFull(t.br, t.big[start:]); err != nil {
+			return nil, t.readErr(err)
+		}
+		if n < maxPayload {
+			return t.big, nil
+		}
+	}
+}
+
+// readErr is the error of a failed read: the connection is unusable.
+func (t *textReader) readErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("mysql: read a result: %w", cleanConnErr(err))
+}
+
+// isEOF reports whether p is an EOF packet (or the OK packet that ends a
+// result set under CLIENT_DEPRECATE_EOF): 0xfe and shorter than the
+// 9 bytes a row starting with an 8-byte length has at least.
+func isEOF(p []byte) bool { return len(p) > 0 && p[0] == 0xfe && len(p) < 9 }
+
+// query runs q and calls row with each row's values (nil for NULL),
+// slices valid until row returns. The result must have ncols columns. A
+// statement that returns no result set is an error. After an error of
+// row, the rest of the result set is read and dropped, so the connection
+// stays usable. It returns how many rows row was called with.
+func (t *textReader) query(q []byte, ncols int, row func([][]byte) error) (int, error) {
+	nc := t.r.c.Conn.Conn
+	// go-mysql sets a read deadline before each of its reads: clear it.
+	if err := nc.SetReadDeadline(time.Time{}); err != nil {
+		return 0, fmt.Errorf("mysql: %w", cleanConnErr(err))
+	}
+	t.r.c.ResetSequence()
+	t.out = append(append(t.out[:0], 0, 0, 0, 0, comQuery), q...)
+	if err := t.r.c.WritePacket(t.out); err != nil {
+		return 0, fmt.Errorf("mysql: send a query: %w", cleanConnErr(err))
+	}
+	t.seq = 1
+	p, err := t.packet()
+	if err != nil {
+		return 0, err
+	}
+	switch p[0] {
+	case 0xff:
+		return 0, t.r.c.HandleErrorPacket(append([]byte(nil), p...))
+	case 0x00:
+		return 0, errors.New("mysql: the query returned no result set")
+	}
+	cols, _, _ := gmysql.LengthEncodedInt(p)
+	for range cols {
+		if _, err := t.packet(); err != nil {
+			return 0, err
+		}
+	}
+	if !t.r.c.HasCapability(gmysql.CLIENT_DEPRECATE_EOF) {
+		if p, err := t.packet(); err != nil {
+			return 0, err
+		} else if !isEOF(p) {
+			return 0, fmt.Errorf("mysql: result set: no EOF after the column definitions")
+		}
+	}
+	var failed error
+	if int(cols) != ncols {
+		failed = fmt.Errorf("the query returned %d columns, want %d", cols, ncols)
+	}
+	if cap(t.vals) < ncols {
+		t.vals = make([][]byte, ncols)
+	}
+	vals := t.vals[:ncols]
+	n := 0
+	for {
+		p, err := t.packet()
+		if err != nil {
+			return n, err
+		}
+		if isEOF(p) {
+			return n, failed
+		}
+		if p[0] == 0xff {
+			return n, t.r.c.HandleErrorPacket(append([]byte(nil), p...))
+		}
+		if failed != nil {
+			continue
+		}
+		if err := splitRow(p, vals); err != nil {
+			failed = err
+			continue
+		}
+		n++
+		if err := row(vals); err != nil {
+			failed = err
+		}
+	}
+}
+
+// splitRow fills vals with the length-encoded strings of a text-protocol
+// row (nil for NULL, 0xfb).
+func splitRow(p []byte, vals [][]byte) error {
+	pos := 0
+	for i := range vals {
+		if pos >= len(p) {
+			return fmt.Errorf("mysql: a row of %d bytes ends before its column %d", len(p), i+1)
+		}
+		c := p[pos]
+		if c == 0xfb {
+			vals[i] = nil
+			pos++
+			continue
+		}
+		var n uint64
+		switch {
+		case c < 0xfb:
+			n, pos = uint64(c), pos+1
+		case c == 0xfc && pos+3 <= len(p):
+			n, pos = uint64(binary.LittleEndian.Uint16(p[pos+1:])), pos+3
+		case c == 0xfd && pos+4 <= len(p):
+			n, pos = uint64(p[pos+1])|uint64(p[pos+2])<<8|uint64(p[pos+3])<<16, pos+4
+		case c == 0xfe && pos+9 <= len(p):
+			n, pos = binary.LittleEndian.Uint64(p[pos+1:]), pos+9
+		default:
+			return fmt.Errorf("mysql: a row has a bad length byte 0x%02x at column %d", c, i+1)
+		}
+		if n > uint64(len(p)-pos) {
+			return fmt.Errorf("mysql: a row of %d bytes ends inside its column %d", len(p), i+1)
+		}
+		// Never nil, even when empty: nil is NULL.
+		vals[i] = p[pos : pos+int(n) : pos+int(n)]
+		pos += int(n)
+	}
+	return nil
+}
+
+// appendLiteral appends the SQL literal of a query argument (the types
+// keyArg returns, and int), as go-sql-driver interpolates them: strings
+// quoted with backslash escapes (the snapshot session's sql_mode is empty),
+// bytes as _binary strings.
+func appendLiteral(dst []byte, a any) ([]byte, error) {
+	switch v := a.(type) {
+	case int:
+		return strconv.AppendInt(dst, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, v, 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, v, 10), nil
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("mysql: no SQL literal for %v", v)
+		}
+		return strconv.AppendFloat(dst, v, 'g', -1, 64), nil
+	case string:
+		return appendQuoted(append(dst, '\''), v), nil
+	case []byte:
+		return appendQuoted(append(dst, "_binary'"...), string(v)), nil
+	}
+	return nil, fmt.Errorf("mysql: no SQL literal for a %T", a)
+}
+
+// appendQuoted appends s escaped as MySQL reads a quoted string with
+// backslash escapes, and the closing quote.
+func appendQuoted(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case 0:
+			dst = append(dst, '\\', '0')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case 0x1a:
+			dst = append(dst, '\\', 'Z')
+		case '\'', '"', '\\':
+			dst = append(dst, '\\', c)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '\'')
+}
+
+// interpolate replaces each ? of q outside backquoted names with the
+// literal of the next argument (the snapshot's queries hold no other
+// quoted text; a doubled backquote inside a name toggles twice).
+func interpolate(dst []byte, q string, args []any) ([]byte, error) {
+	k, quoted := 0, false
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; {
+		case c == '`':
+			quoted = !quoted
+		case c == '?' && !quoted:
+			if k == len(args) {
+				return nil, fmt.Errorf("mysql: query has more placeholders than its %d arguments", len(args))
+			}
+			var err error
+			if dst, err = appendLiteral(dst, args[k]); err != nil {
+				return nil, err
+			}
+			k++
+			continue
+		}
+		dst = append(dst, q[i])
+	}
+	if k != len(args) {
+		return nil, fmt.Errorf("mysql: query has %d placeholders for %d arguments", k, len(args))
+	}
+	return dst, nil
+}
