@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/internal/testenv"
+	"github.com/sluice-cdc/sluice/snapshot"
 )
 
 // caPool reads a PEM CA file into a pool.
@@ -96,6 +97,26 @@ func TestTLS(t *testing.T) {
 		exec(t, srv, "INSERT INTO app.t VALUES (1)")
 		col.waitFor(t, 20*time.Second, "insert over TLS", countData("t", 1))
 		t.Logf("cipher %s", rows[0][1])
+
+		// A snapshot's workers read their rows over TLS too (the user
+		// must use it).
+		exec(t, srv, "INSERT INTO app.t SELECT seq FROM app.seq_100_to_199")
+		cfg.ServerID = 7404
+		cfg.Snapshot = snapshot.Options{Mode: snapshot.ModeOnly, Workers: 2, ChunkRows: 7,
+			Tables: func(ns change.Namespace) bool { return ns.Database == "app" && ns.Table == "t" }}
+		src, _ = New(cfg)
+		var ids []int64
+		err = src.Stream(context.Background(), change.Position{}, func(cs []change.Change) error {
+			for _, c := range cs {
+				if c.Op == change.OpRead {
+					ids = append(ids, c.After[0].I)
+				}
+			}
+			return nil
+		})
+		if err != nil || len(ids) != 101 || ids[0] != 1 || ids[100] != 199 {
+			t.Fatalf("snapshot over TLS: %d rows (%v), %v; want 101, 1 to 199", len(ids), ids, err)
+		}
 	})
 
 	connects := []struct {
