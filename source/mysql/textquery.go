@@ -44,16 +44,17 @@ const maxPayload = 1<<24 - 1
 // packet returns the next packet's payload. It is valid until the next
 // call.
 func (t *textReader) packet() ([]byte, error) {
-	var hdr [4]byte
 	t.big = t.big[:0]
 	for {
-		if _, err := io.ReadFull(t.br, hdr[:]); err != nil {
+		hdr, err := t.br.Peek(4)
+		if err != nil {
 			return nil, t.readErr(err)
 		}
 		n := int(hdr[0]) | int(hdr[1])<<8 | int(hdr[2])<<16
 		if hdr[3] != t.seq {
 			return nil, fmt.Errorf("mysql: packet out of order: sequence %d, want %d", hdr[3], t.seq)
 		}
+		t.br.Discard(4)
 		t.seq++
 		if n < maxPayload && len(t.big) == 0 && n <= t.br.Size() {
 			p, err := t.br.Peek(n)
