@@ -87,10 +87,13 @@ type snapWorker struct {
 }
 
 // snapSession are the statements that set up a snapshot connection:
-// times as UTC text, the isolation the snapshot needs, and no sql_mode
-// (its NO_BACKSLASH_ESCAPES would change how arguments are quoted).
+// times as UTC text, the isolation the snapshot needs, no sql_mode (its
+// NO_BACKSLASH_ESCAPES would change how arguments are quoted), and a day
+// for net_write_timeout: a worker stops reading its result set while the
+// sink is behind (memory is bounded), and at the default 60 s a sink that
+// stalls for longer would make the server drop the query.
 var snapSession = []string{"SET SESSION time_zone = '+00:00'", "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-	"SET SESSION sql_mode = ''"}
+	"SET SESSION sql_mode = ''", "SET SESSION net_write_timeout = 86400"}
 
 // exec runs a statement on w's connection.
 func (w *snapWorker) exec(ctx context.Context, q string) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/sluice-cdc/sluice/change"
@@ -269,3 +270,39 @@ func TestSnapshotKeysOfEveryKind(t *testing.T) {
 
 // sqlQuote quotes s as a hex literal converted to utf8mb4.
 func sqlQuote(s string) string { return fmt.Sprintf("CONVERT(0x%x USING utf8mb4)", s) }
+
+// TestSnapshotSurvivesStalledSink: the sink stalls longer than the
+// server's net_write_timeout while a worker is in the middle of a result
+// set. The server, unable to send, would drop the query; the snapshot's
+// sessions raise the timeout, so the snapshot goes on when the sink does.
+func TestSnapshotSurvivesStalledSink(t *testing.T) {
+	const n = 100000
+	exec(t, shared, "CREATE DATABASE snapstall", "CREATE TABLE snapstall.t (id INT PRIMARY KEY, p VARCHAR(200))",
+		fmt.Sprintf("INSERT INTO snapstall.t SELECT seq, REPEAT('x', 200) FROM snapstall.seq_1_to_%d", n),
+		"SET GLOBAL net_write_timeout = 1")
+	t.Cleanup(func() { exec(t, shared, "SET GLOBAL net_write_timeout = DEFAULT") })
+	cfg := testConfig(shared.Addr())
+	cfg.ServerID = 7405
+	cfg.Snapshot = snapshot.Options{Mode: snapshot.ModeOnly, Workers: 1, ChunkRows: n, MemoryBytes: 64 << 10,
+		Tables: func(ns change.Namespace) bool { return ns.Database == "snapstall" }}
+	src, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, stalled := 0, false
+	err = src.Stream(context.Background(), change.Position{}, func(cs []change.Change) error {
+		if !stalled {
+			stalled = true
+			time.Sleep(4 * time.Second)
+		}
+		for _, c := range cs {
+			if c.Op == change.OpRead {
+				rows++
+			}
+		}
+		return nil
+	})
+	if err != nil || rows != n {
+		t.Fatalf("snapshot with a sink stalled past net_write_timeout: %d rows, %v; want %d", rows, err, n)
+	}
+}
