@@ -114,6 +114,8 @@ func (t *textReader) query(q []byte, ncols int, row func([][]byte) error) (int, 
 		return 0, t.r.c.HandleErrorPacket(append([]byte(nil), p...))
 	case 0x00:
 		return 0, errors.New("mysql: the query returned no result set")
+	case 0xfb:
+		return 0, errors.New("mysql: the server asked for a local file (LOAD DATA LOCAL), which a snapshot never sends")
 	}
 	cols, _, _ := gmysql.LengthEncodedInt(p)
 	for range cols {
