@@ -565,10 +565,12 @@ func (w *snapWorker) Read(ctx context.Context, t *snapshot.Table, after []change
 func (w *snapWorker) query(ctx context.Context, st *snapTable, q string, row func([]change.Column, []change.Value) error) (int, error) {
 	if len(w.vals) != len(st.cols) {
 		w.vals = make([]change.Value, len(st.cols))
-		w.row = make([]driver.Value, len(st.cols))
 	}
 	if w.tr != nil {
 		return w.queryText(st, q, row)
+	}
+	if len(w.row) != len(st.cols) {
+		w.row = make([]driver.Value, len(st.cols))
 	}
 	// The driver's rows straight, without database/sql's locking and
 	// conversions per value (a tenth of the snapshot's CPU).

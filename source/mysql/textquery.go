@@ -83,9 +83,10 @@ func (t *textReader) readErr(err error) error {
 	return fmt.Errorf("mysql: read a result: %w", cleanConnErr(err))
 }
 
-// isEOF reports whether p is an EOF packet (or the OK packet that ends a
-// result set under CLIENT_DEPRECATE_EOF): 0xfe and shorter than the
-// 9 bytes a row starting with an 8-byte length has at least.
+// isEOF reports whether p is an EOF packet: 0xfe and shorter than the 9
+// bytes a row starting with an 8-byte length has at least. go-mysql never
+// asks for CLIENT_DEPRECATE_EOF, so a result set's column definitions and
+// its rows each end with one.
 func isEOF(p []byte) bool { return len(p) > 0 && p[0] == 0xfe && len(p) < 9 }
 
 // query runs q and calls row with each row's values (nil for NULL),
@@ -123,12 +124,10 @@ func (t *textReader) query(q []byte, ncols int, row func([][]byte) error) (int, 
 			return 0, err
 		}
 	}
-	if !t.r.c.HasCapability(gmysql.CLIENT_DEPRECATE_EOF) {
-		if p, err := t.packet(); err != nil {
-			return 0, err
-		} else if !isEOF(p) {
-			return 0, fmt.Errorf("mysql: result set: no EOF after the column definitions")
-		}
+	if p, err := t.packet(); err != nil {
+		return 0, err
+	} else if !isEOF(p) {
+		return 0, fmt.Errorf("mysql: result set: no EOF after the column definitions")
 	}
 	var failed error
 	if int(cols) != ncols {

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -305,4 +306,77 @@ func TestSnapshotSurvivesStalledSink(t *testing.T) {
 	if err != nil || rows != n {
 		t.Fatalf("snapshot with a sink stalled past net_write_timeout: %d rows, %v; want %d", rows, err, n)
 	}
+}
+
+// pkt frames payload as one protocol packet with sequence seq.
+func pkt(seq byte, payload []byte) []byte {
+	n := len(payload)
+	return append([]byte{byte(n), byte(n >> 8), byte(n >> 16), seq}, payload...)
+}
+
+// TestTextReaderPackets feeds textReader.packet framed bytes, whole,
+// split over two packets and damaged: a packet in the wrong order or cut
+// short is a clear error, never a panic or a short value.
+func TestTextReaderPackets(t *testing.T) {
+	big := bytes.Repeat([]byte("z"), maxPayload)
+	tests := []struct {
+		name    string
+		stream  []byte
+		bufSize int
+		want    []byte
+		wantErr string
+	}{
+		{"one packet", pkt(1, []byte("abc")), 0, []byte("abc"), ""},
+		{"over the buffer", pkt(1, bytes.Repeat([]byte("y"), 100)), 16, bytes.Repeat([]byte("y"), 100), ""},
+		{"split over two packets", append(pkt(1, big), pkt(2, []byte("tail"))...), 0, append(append([]byte{}, big...), "tail"...), ""},
+		{"wrong sequence", pkt(5, []byte("abc")), 0, nil, "packet out of order: sequence 5, want 1"},
+		{"second part out of order", append(pkt(1, big), pkt(7, []byte("tail"))...), 0, nil, "sequence 7, want 2"},
+		{"header cut short", []byte{3, 0}, 0, nil, "read a result: unexpected EOF"},
+		{"payload cut short", pkt(1, []byte("abc"))[:6], 0, nil, "read a result: unexpected EOF"},
+		{"payload cut short, over the buffer", pkt(1, bytes.Repeat([]byte("y"), 100))[:50], 16, nil, "read a result: unexpected EOF"},
+		{"nothing", nil, 0, nil, "read a result: unexpected EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			size := tt.bufSize
+			if size == 0 {
+				size = 64 << 10
+			}
+			tr := &textReader{br: bufio.NewReaderSize(bytes.NewReader(tt.stream), size), seq: 1}
+			p, err := tr.packet()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(p, tt.want) {
+				t.Fatalf("%d bytes, %v; want %d bytes", len(p), err, len(tt.want))
+			}
+		})
+	}
+}
+
+// FuzzSplitRow: any bytes split into any number of columns give values
+// inside the row or a clear error, never a panic.
+func FuzzSplitRow(f *testing.F) {
+	f.Add([]byte("\x02ab\x00\xfb\x01c"), 4)
+	f.Add([]byte{0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 'x'}, 1)
+	f.Add([]byte{0xfd, 0x01}, 2)
+	f.Fuzz(func(t *testing.T, p []byte, n int) {
+		if n < 0 || n > 64 {
+			return
+		}
+		vals := make([][]byte, n)
+		if err := splitRow(p, vals); err != nil {
+			return
+		}
+		total := 0
+		for _, v := range vals {
+			total += len(v)
+		}
+		if total > len(p) {
+			t.Fatalf("values of %d bytes from a row of %d", total, len(p))
+		}
+	})
 }
