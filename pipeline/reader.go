@@ -50,6 +50,9 @@ type Batch struct {
 	charge int64
 
 	arena arena
+	// loan is set when the batch's changes are a source's lent memory
+	// (see Lender): Release gives them back instead of recycling them.
+	loan *loan
 }
 
 func (b *Batch) reset() {
@@ -60,6 +63,10 @@ func (b *Batch) reset() {
 	b.Last, b.HasLast, b.Bytes, b.Read = change.Position{}, false, 0, 0
 	b.arena.reset()
 }
+
+// Lent reports whether the batch's changes are memory its source lent the
+// pipeline (see Lender) rather than a copy.
+func (b *Batch) Lent() bool { return b.loan != nil }
 
 // capacity is the memory a batch's buffers hold.
 func (b *Batch) capacity() int64 {
@@ -122,6 +129,7 @@ type Reader struct {
 	q      *queue
 	cancel context.CancelFunc
 	done   chan struct{}
+	lender *Lender // what the source lends batches through
 
 	// Owned by the source goroutine.
 	cur      *Batch
@@ -163,7 +171,8 @@ type colSel struct {
 func NewReader(ctx context.Context, src Source, cfg ReaderConfig) *Reader {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(ctx)
-	r := &Reader{cfg: cfg, q: newQueue(cfg.QueueBytes), cancel: cancel, done: make(chan struct{})}
+	r := &Reader{cfg: cfg, q: newQueue(cfg.QueueBytes), cancel: cancel, done: make(chan struct{}), lender: &Lender{}}
+	ctx = context.WithValue(ctx, lenderKey{}, r.lender)
 	// Nothing at or before from may come again (rule 3).
 	r.lastPos, r.havePos = cfg.From, !cfg.From.IsZero()
 	r.stopAt = !cfg.StopAt.IsZero()
@@ -219,6 +228,13 @@ func (r *Reader) TryNext() *Batch {
 // ReaderConfig.Reuse its memory is recycled, so nothing may use it after.
 func (r *Reader) Release(b *Batch) {
 	r.q.release(b.charge)
+	if l := b.loan; l != nil {
+		// The changes are the source's: give them back, and do not
+		// recycle a batch that points at them.
+		b.loan, b.Changes = nil, nil
+		l.done()
+		return
+	}
 	if !r.cfg.Reuse {
 		return
 	}
@@ -289,6 +305,11 @@ func (r *Reader) advance(p change.Position) {
 func (r *Reader) emit(ctx context.Context, batch []change.Change) error {
 	if err := ctx.Err(); err != nil {
 		return errStopped
+	}
+	if r.lender.offered(batch) {
+		if took, err := r.adopt(ctx, batch); took || err != nil {
+			return err
+		}
 	}
 	for i := range batch {
 		if r.cur == nil {
@@ -377,6 +398,58 @@ func (r *Reader) emit(ctx context.Context, batch []change.Change) error {
 		return errStopped
 	}
 	return nil
+}
+
+// adopt queues batch, which the source offers to lend (see Lender), as it
+// is, without copying it, when nothing needs to change it: it reports
+// false when the batch must be copied instead.
+func (r *Reader) adopt(ctx context.Context, batch []change.Change) (bool, error) {
+	if !r.cfg.Reuse || r.stopAt || r.pending != nil || r.cfg.Filter.HasColumnRules() ||
+		r.cfg.Transform.hasColumnRules() || r.cfg.Transform.hasRenames() {
+		return false, nil
+	}
+	for i := range batch {
+		c := &batch[i]
+		switch c.Op {
+		case change.OpHeartbeat, change.OpBegin, change.OpCommit:
+			return false, nil
+		}
+		if !r.keepTable(c) {
+			return false, nil
+		}
+	}
+	for i := range batch {
+		if err := r.checkOrder(&batch[i]); err != nil {
+			return false, err
+		}
+	}
+	// What was copied before this batch goes first.
+	if err := r.flush(ctx); err != nil {
+		return false, errStopped
+	}
+	release, bytes := r.lender.take()
+	// Cut the batch as emit would: at most BatchChanges changes and about
+	// BatchBytes each.
+	per := len(batch)
+	if bytes > r.cfg.BatchBytes {
+		per = max(1, int(int64(len(batch))*r.cfg.BatchBytes/bytes))
+	}
+	per = min(per, r.cfg.BatchChanges)
+	parts := (len(batch) + per - 1) / per
+	l := &loan{release: release}
+	l.left.Store(int32(parts))
+	for i := 0; i < parts; i++ {
+		part := batch[i*per : min((i+1)*per, len(batch))]
+		size := max(1, bytes*int64(len(part))/int64(len(batch)))
+		b := &Batch{Changes: part, Last: part[len(part)-1].Pos, HasLast: true, Bytes: size, Read: len(part), charge: size, loan: l}
+		if err := r.q.put(ctx, b); err != nil {
+			for ; i < parts; i++ {
+				l.done()
+			}
+			return true, errStopped
+		}
+	}
+	return true, nil
 }
 
 // checkOrder enforces rule 1 of the resume contract: positions strictly

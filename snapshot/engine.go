@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/pipeline"
 )
 
 // Table is one table (MongoDB: collection) a snapshot reads.
@@ -114,12 +115,23 @@ type Result struct {
 }
 
 // batch is rows of one table read by one worker, owned by that worker
-// between uses.
+// between uses. The emitter hands its rows to emit without copying them
+// where the pipeline takes them as they are (see pipeline.Lender); the
+// batch goes back to its worker when the pipeline has delivered them.
 type batch struct {
-	t       *Table
+	t *Table
+	// changes[0] is room for the row the emitter held back from the
+	// batch before, which it sends first; the batch's own rows are
+	// changes[1:].
 	changes []change.Change
 	vals    []change.Value
 	bytes   []byte
+	// headVals and headBytes hold the values of changes[0].
+	headVals  []change.Value
+	headBytes []byte
+	// spilled is set when vals may point to memory the batch no longer
+	// holds (bytes it replaced, cloned values): reset then clears them.
+	spilled bool
 	text    []byte // the progress texts of the rows, back to back
 	textEnd []int  // end of each row's text in text
 	valEnd  []int  // end of each row's values in vals
@@ -131,10 +143,14 @@ type batch struct {
 func (b *batch) reset() {
 	// add writes every field of the changes it appends; their old values
 	// only point into this batch's own buffers and texts, so the changes
-	// need no clearing. The values are cleared: they point to byte arrays
-	// the batch may have replaced.
-	b.changes = b.changes[:0]
-	clear(b.vals)
+	// need no clearing. The values are cleared only when they may point
+	// to byte arrays the batch has replaced, which they would keep alive.
+	b.changes = append(b.changes[:0], change.Change{})
+	if b.spilled {
+		clear(b.vals[:cap(b.vals)])
+		clear(b.headVals[:cap(b.headVals)])
+		b.spilled = false
+	}
 	b.vals = b.vals[:0]
 	b.bytes = b.bytes[:0]
 	b.text = b.text[:0]
@@ -152,9 +168,11 @@ func (b *batch) add(cols []change.Column, row, key []change.Value, prefix, tail 
 		v := &b.vals[i]
 		if v.Elems != nil || v.Names != nil {
 			*v = v.Clone()
+			b.spilled = true
 		} else if v.B != nil {
 			if cap(b.bytes)-len(b.bytes) < len(v.B) {
 				// Values already copied keep the old array; start a new one.
+				b.spilled = b.spilled || cap(b.bytes) > 0
 				b.bytes = make([]byte, 0, max(64<<10, 2*len(v.B), cap(b.bytes)))
 			}
 			at := len(b.bytes)
@@ -188,6 +206,34 @@ func valueBytes(v *change.Value) int64 {
 	return n
 }
 
+// keepHead makes c, a row held back from an earlier batch whose values
+// are valid until the next hold, changes[0], its values copied into b.
+func (b *batch) keepHead(c *change.Change) {
+	b.headVals = append(b.headVals[:0], c.After...)
+	size := 0
+	for i := range b.headVals {
+		size += len(b.headVals[i].B)
+	}
+	if cap(b.headBytes) < size {
+		b.headBytes = make([]byte, 0, size)
+		b.spilled = true
+	}
+	b.headBytes = b.headBytes[:0]
+	for i := range b.headVals {
+		// Elems and Names of held rows are clones of their own.
+		if v := &b.headVals[i]; v.B != nil && v.Elems == nil && v.Names == nil {
+			at := len(b.headBytes)
+			b.headBytes = append(b.headBytes, v.B...)
+			v.B = b.headBytes[at:len(b.headBytes):len(b.headBytes)]
+		}
+	}
+	b.changes[0] = *c
+	b.changes[0].After = b.headVals
+}
+
+// rows is the number of rows b holds.
+func (b *batch) rows() int { return len(b.changes) - 1 }
+
 // lastKey returns a copy of the key of b's last row.
 func (b *batch) lastKey() []change.Value {
 	start := 0
@@ -204,9 +250,39 @@ func (b *batch) lastKey() []change.Value {
 type worker struct {
 	r      Reader
 	budget int64
-	out    int64       // bytes of the batches handed out
-	back   chan *batch // delivered batches, returned by the emitter
-	pool   []*batch    // batches to reuse
+	out    int64    // bytes of the batches handed out
+	pool   []*batch // batches to reuse
+
+	mu      sync.Mutex
+	back    []*batch      // delivered batches given back, not yet taken in (mu)
+	backSig chan struct{} // holds a token once a batch was given back
+}
+
+func newWorker(r Reader, budget int64) *worker {
+	return &worker{r: r, budget: budget, backSig: make(chan struct{}, 1)}
+}
+
+// giveBack returns a delivered batch to w. Any goroutine may call it (the
+// pipeline releases lent batches from its own), and it never blocks.
+func (w *worker) giveBack(b *batch) {
+	w.mu.Lock()
+	w.back = append(w.back, b)
+	w.mu.Unlock()
+	select {
+	case w.backSig <- struct{}{}:
+	default:
+	}
+}
+
+// takeBack takes in the batches given back.
+func (w *worker) takeBack() {
+	w.mu.Lock()
+	for i, b := range w.back {
+		w.give(b)
+		w.back[i] = nil
+	}
+	w.back = w.back[:0]
+	w.mu.Unlock()
 }
 
 // RunRows is the first Row number of a snapshot run resumed at time t:
@@ -258,18 +334,11 @@ func (w *worker) give(b *batch) {
 
 // get returns an empty batch for t once the budget allows one more.
 func (w *worker) get(ctx context.Context, t *Table) (*batch, error) {
-	for drained := false; !drained; {
-		select {
-		case b := <-w.back:
-			w.give(b)
-		default:
-			drained = true
-		}
-	}
+	w.takeBack()
 	for w.out > 0 && w.out >= w.budget {
 		select {
-		case b := <-w.back:
-			w.give(b)
+		case <-w.backSig:
+			w.takeBack()
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -287,7 +356,7 @@ func (w *worker) get(ctx context.Context, t *Table) (*batch, error) {
 
 // capacity is the memory a batch's buffers hold.
 func (b *batch) capacity() int64 {
-	return int64(cap(b.changes))*changeBytes + int64(cap(b.vals))*112 + int64(cap(b.bytes)) + int64(cap(b.text))
+	return int64(cap(b.changes))*changeBytes + int64(cap(b.vals)+cap(b.headVals))*112 + int64(cap(b.bytes)+cap(b.headBytes)) + int64(cap(b.text))
 }
 
 // tableOut is the batches of one table, or of one key range of it, in
@@ -522,7 +591,7 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 		wg.Wait()
 	}()
 	for _, rd := range r.Readers {
-		w := &worker{r: rd, budget: budget, back: make(chan *batch, 1024)}
+		w := newWorker(rd, budget)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -544,7 +613,7 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 	if resuming {
 		first = max(first, RunRows(time.Now()))
 	}
-	e := emitter{run: r, emit: emit, row: first, log: log, opts: opts,
+	e := emitter{run: r, emit: emit, lender: pipeline.LenderFrom(ctx), row: first, log: log, opts: opts,
 		progress: Progress{Tables: ntables, Resumed: r.resumedRows(), Estimated: estimated}, began: time.Now()}
 	e.lastReport = e.began
 	for _, o := range outs {
@@ -574,9 +643,8 @@ func (w *worker) read(ctx context.Context, o *tableOut, chunk int, perBatch int6
 	var b *batch
 	send := func() error {
 		start := 0
-		for i := range b.changes {
-			end := b.valEnd[i]
-			b.changes[i].After = b.vals[start:end:end]
+		for i, end := range b.valEnd {
+			b.changes[i+1].After = b.vals[start:end:end]
 			start = end
 		}
 		w.out += b.size
@@ -634,12 +702,12 @@ func (w *worker) read(ctx context.Context, o *tableOut, chunk int, perBatch int6
 			break
 		}
 		// The next chunk starts after the last key read.
-		if b != nil && len(b.changes) > 0 {
+		if b != nil && b.rows() > 0 {
 			lastKey = b.lastKey()
 		}
 		after = lastKey
 	}
-	if b != nil && len(b.changes) > 0 {
+	if b != nil && b.rows() > 0 {
 		return send()
 	}
 	if b != nil {
@@ -668,13 +736,14 @@ func cloneValues(vs []change.Value) []change.Value {
 // first and last. It holds back a copy of the last row it was given, since
 // that row is the snapshot's last if no other follows.
 type emitter struct {
-	run  *Run
-	emit func([]change.Change) error
-	row  uint64
-	log  *slog.Logger
-	opts Options
+	run    *Run
+	emit   func([]change.Change) error
+	lender *pipeline.Lender // nil: emit copies what it keeps
+	row    uint64
+	log    *slog.Logger
+	opts   Options
 
-	out        []change.Change // what one emit call takes
+	out        []change.Change // what finish's emit call takes
 	pend       change.Change   // the held-back row (hasPend)
 	hasPend    bool
 	pendVals   []change.Value
@@ -686,53 +755,74 @@ type emitter struct {
 }
 
 // batch delivers the held row and every row of b but its last, which it
-// holds, and gives b back to its worker.
+// holds, and gives b back to its worker once they are delivered.
 func (e *emitter) batch(b *batch) error {
-	defer func() { b.owner.back <- b }()
-	if len(b.changes) == 0 {
+	n := b.rows()
+	if n == 0 {
+		b.owner.giveBack(b)
 		return nil
 	}
 	text := string(b.text) // one allocation for every row's progress text
 	start := 0
-	for i := range b.changes {
-		c := &b.changes[i]
+	for i, end := range b.textEnd {
+		c := &b.changes[i+1]
 		e.row++
 		c.Op, c.Source, c.Namespace, c.ReadTime = change.OpRead, e.run.Source, b.t.Namespace, b.read
 		c.Pos = e.run.Point
 		c.Pos.Row = e.row
-		c.Pos.Snapshot = text[start:b.textEnd[i]]
-		start = b.textEnd[i]
+		c.Pos.Snapshot = text[start:end]
+		start = end
 		c.Snapshot = change.SnapshotOn
 		if e.row == 1 {
 			c.Snapshot = change.SnapshotFirst
 		}
 	}
-	e.out = e.out[:0]
+	from := 1
 	if e.hasPend {
-		e.out = append(e.out, e.pend)
+		b.keepHead(&e.pend)
+		from = 0
 	}
-	e.out = append(e.out, b.changes[:len(b.changes)-1]...)
-	if len(e.out) > 0 {
-		if err := e.send(); err != nil {
+	// Hold the last row before emit: once the pipeline has delivered
+	// what it took, b may be reused at any moment.
+	e.hold(&b.changes[n])
+	if out := b.changes[from:n]; len(out) > 0 {
+		if err := e.send(out, b); err != nil {
 			return err
 		}
+	} else {
+		b.owner.giveBack(b)
 	}
-	e.hold(&b.changes[len(b.changes)-1])
 	if now := time.Now(); now.Sub(e.lastReport) >= e.opts.ProgressEvery {
 		e.report(now)
 	}
 	return nil
 }
 
-// send hands e.out to emit.
-func (e *emitter) send() error {
-	if err := e.emit(e.out); err != nil {
+// send hands out, rows of b (nil: of no batch), to emit, lending the
+// pipeline b's memory when it can take it, and gives b back to its
+// worker once the rows are delivered.
+func (e *emitter) send(out []change.Change, b *batch) error {
+	last, n := out[len(out)-1].Pos, len(out)
+	lent := false
+	if b != nil {
+		if e.lender != nil {
+			e.lender.Offer(out, b.size, func() { b.owner.giveBack(b) })
+		}
+		defer func() {
+			if !lent {
+				b.owner.giveBack(b)
+			}
+		}()
+	}
+	err := e.emit(out)
+	if b != nil && e.lender != nil {
+		lent = e.lender.Taken()
+	}
+	if err != nil {
 		return err
 	}
-	e.last = e.out[len(e.out)-1].Pos
-	e.progress.Rows += int64(len(e.out))
-	clear(e.out)
-	e.out = e.out[:0]
+	e.last = last
+	e.progress.Rows += int64(n)
 	return nil
 }
 
@@ -770,7 +860,9 @@ func (e *emitter) finish() error {
 	e.pend.Snapshot = change.SnapshotLast
 	e.out = append(e.out[:0], e.pend)
 	e.hasPend = false
-	return e.send()
+	err := e.send(e.out, nil)
+	clear(e.out)
+	return err
 }
 
 // report logs the progress and hands it to Options.Progress.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/change"
+	"github.com/sluice-cdc/sluice/pipeline"
 )
 
 // fakeDB holds tables of rows keyed by an int64 (or keyless), and counts
@@ -534,4 +536,80 @@ func TestQuantilePoints(t *testing.T) {
 	if got := quantilePoints([]change.Value{change.Int(0, 64), change.String([]byte("x")), change.Int(9, 64)}, change.Int(0, 64), 4); got != nil {
 		t.Fatalf("a quantile of another kind: %v", got)
 	}
+}
+
+// TestDoLendsToPipeline runs snapshots under a pipeline Reader whose
+// consumer holds several batches before releasing them: the rows are lent
+// to the pipeline, not copied, and none is overwritten before its release.
+func TestDoLendsToPipeline(t *testing.T) {
+	// A consumer holds batches while it waits for the next one only within
+	// the workers' budgets (batchesPerBudget batches each), as the
+	// pipeline's own queue bound already demands.
+	for _, hold := range []int{0, 2} {
+		for _, workers := range []int{1, 3} {
+			t.Run(fmt.Sprintf("hold=%d,workers=%d", hold, workers), func(t *testing.T) {
+				db := newDB(map[string]int{"a": 3000, "b": 1, "c": 5000, "empty": 0}, 100)
+				db.ranges = true
+				readers := make([]Reader, workers)
+				for i := range readers {
+					readers[i] = &rangeReader{fakeReader{db: db}}
+				}
+				src := sourceFunc(func(ctx context.Context, _ change.Position, emit func([]change.Change) error) error {
+					_, err := Do(ctx, &Run{Options: Options{Workers: workers, ChunkRows: 100, MemoryBytes: 256 << 10}, Source: "fake",
+						Point: change.Position{Flavor: change.FlavorLSN, Offset: 1}, Tables: db.list(), Readers: readers}, emit)
+					return err
+				})
+				r := pipeline.NewReader(context.Background(), src, pipeline.ReaderConfig{Reuse: true})
+				defer r.Close()
+				var rows []change.Change
+				var held []*pipeline.Batch
+				lent := 0
+				take := func(b *pipeline.Batch) {
+					for _, c := range b.Changes {
+						if want := fmt.Sprintf("%s-%d-", c.Table, c.After[0].I); !bytes.HasPrefix(c.After[1].B, []byte(want)) {
+							t.Fatalf("row %d holds %.20q, want %q…: its memory was reused before its release", c.Pos.Row, c.After[1].B, want)
+						}
+						c.After = cloneValues(c.After)
+						rows = append(rows, c)
+					}
+					if b.Lent() {
+						lent++
+					}
+					r.Release(b)
+				}
+				for {
+					b, err := r.Next(context.Background())
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if held = append(held, b); len(held) > hold {
+						take(held[0])
+						held = held[1:]
+					}
+				}
+				for _, b := range held {
+					take(b)
+				}
+				if !slices.Equal(rowIDs(rows), db.want()) {
+					t.Fatalf("%d rows, want %d in order", len(rows), len(db.want()))
+				}
+				if rows[len(rows)-1].Snapshot != change.SnapshotLast || rows[0].Snapshot != change.SnapshotFirst {
+					t.Errorf("marks %v … %v", rows[0].Snapshot, rows[len(rows)-1].Snapshot)
+				}
+				if lent == 0 {
+					t.Error("no batch was lent")
+				}
+			})
+		}
+	}
+}
+
+// sourceFunc is a pipeline.Source made of its Stream.
+type sourceFunc func(ctx context.Context, from change.Position, emit func([]change.Change) error) error
+
+func (f sourceFunc) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
+	return f(ctx, from, emit)
 }
