@@ -55,29 +55,54 @@ func FromURLTo(u *url.URL, w io.Writer, enc format.Encoder) (*Sink, error) {
 	return NewFormat(w, enc), nil
 }
 
-// Write writes one line per change (per message) and flushes.
+// Write writes one line per change (per message) and flushes. The lines
+// are encoded into a buffer of up to about writeChunk bytes that goes to
+// the writer in one call, not copied line by line into a bufio buffer.
 func (s *Sink) Write(ctx context.Context, batch []change.Change) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("stdout: write: %w", err)
 	}
+	s.line = s.line[:0]
 	for i := range batch {
 		if s.f != nil {
 			s.msgs.Reset()
 			if err := s.f.Encode(&s.msgs, &batch[i]); err != nil {
 				return fmt.Errorf("stdout: %w", err)
 			}
-			s.line = format.AppendLines(s.line[:0], &s.msgs)
+			s.line = format.AppendLines(s.line, &s.msgs)
 		} else {
-			s.line = s.enc.Append(s.line[:0], &batch[i])
+			s.line = s.enc.Append(s.line, &batch[i])
 			s.line = append(s.line, '\n')
 		}
-		if _, err := s.w.Write(s.line); err != nil {
-			return fmt.Errorf("stdout: write: %w", err)
+		if len(s.line) >= writeChunk {
+			if err := s.write(); err != nil {
+				return err
+			}
 		}
+	}
+	if err := s.write(); err != nil {
+		return err
 	}
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("stdout: flush: %w", err)
 	}
+	return nil
+}
+
+// writeChunk is about how many bytes of lines Write hands the writer at once.
+const writeChunk = 256 << 10
+
+// write hands the encoded lines to the writer (directly when they are
+// longer than its buffer, which is then empty) and empties s.line. A
+// buffer that grew far past writeChunk for one huge line is let go.
+func (s *Sink) write() error {
+	if _, err := s.w.Write(s.line); err != nil {
+		return fmt.Errorf("stdout: write: %w", err)
+	}
+	if cap(s.line) > 4*writeChunk {
+		s.line = nil
+	}
+	s.line = s.line[:0]
 	return nil
 }
 

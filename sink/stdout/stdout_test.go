@@ -109,3 +109,58 @@ func TestFormatSluiceSameBytes(t *testing.T) {
 		t.Fatalf("via format:\n%s\nplain:\n%s", viaFormat.String(), plain.String())
 	}
 }
+
+// countWriter records the size of every Write it is given.
+type countWriter struct {
+	bytes.Buffer
+	sizes []int
+}
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.sizes = append(w.sizes, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestWriteChunks writes a batch whose lines add up to several write
+// chunks, and a line larger than them: every line arrives whole and in
+// order, in writes of about a chunk, and the huge line's buffer is not kept.
+func TestWriteChunks(t *testing.T) {
+	cols := []change.Column{{Name: "id", Type: "int", Key: true}, {Name: "p", Type: "text"}}
+	var batch []change.Change
+	for i := range 3000 {
+		batch = append(batch, change.Change{Op: change.OpInsert, Namespace: change.Namespace{Database: "d", Table: "t"}, Columns: cols,
+			After: []change.Value{change.Int(int64(i), 32), change.String(bytes.Repeat([]byte{'a' + byte(i%26)}, 300))},
+			Pos:   change.Position{Flavor: change.FlavorLSN, Offset: uint64(i + 1)}})
+	}
+	huge := batch[0]
+	huge.After = []change.Value{change.Int(-1, 32), change.String(bytes.Repeat([]byte{'h'}, 5*writeChunk))}
+	batch = append(batch, huge)
+	w := &countWriter{}
+	s := New(w)
+	if err := s.Write(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(w.Bytes()))
+	sc.Buffer(nil, 8*writeChunk)
+	i := 0
+	for ; sc.Scan(); i++ {
+		got, err := change.DecodeJSON(sc.Bytes())
+		if err != nil || i >= len(batch) || !change.EqualChange(&got, &batch[i]) {
+			t.Fatalf("line %d: %v (%.60q)", i, err, sc.Bytes())
+		}
+	}
+	if i != len(batch) {
+		t.Fatalf("%d lines, want %d", i, len(batch))
+	}
+	for j, n := range w.sizes[:len(w.sizes)-1] {
+		if n < writeChunk || n > writeChunk+5*writeChunk+1024 {
+			t.Errorf("write %d of %d bytes, want about %d", j, n, writeChunk)
+		}
+	}
+	if len(w.sizes) < 4 {
+		t.Errorf("%d writes for %d bytes", len(w.sizes), w.Len())
+	}
+	if cap(s.line) > 4*writeChunk {
+		t.Errorf("kept a buffer of %d bytes", cap(s.line))
+	}
+}
