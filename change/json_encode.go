@@ -112,8 +112,21 @@ func appendBodyStack(dst []byte, c *Change, n int) []byte {
 // for the context of every column (or is nil: each is worked out where
 // needed); kt holds the columns' keys, or is nil.
 func appendBody(dst []byte, c *Change, n int, ctxs []ctx, kt *keyTable, e *Encoder) []byte {
-	for i := range ctxs {
-		colCtx(&ctxs[i], c, i)
+	if e != nil && e.ctxsValid {
+		// The contexts of the change before, of the same columns: most
+		// still hold.
+		for i := range ctxs {
+			if !ctxHolds(&ctxs[i], c, i) {
+				colCtx(&ctxs[i], c, i)
+			}
+		}
+	} else {
+		for i := range ctxs {
+			colCtx(&ctxs[i], c, i)
+		}
+		if e != nil {
+			e.ctxsValid = true
+		}
 	}
 	keyMark := len(dst)
 	dst = appendKey(dst, c, ctxs, n, kt)
@@ -211,6 +224,25 @@ func ctxOf(c *Change, ctxs []ctx, i int, tmp *ctx) *ctx {
 // realValue reports whether v has a kind that can describe a column.
 func realValue(v *Value) bool {
 	return v.Kind != KindAbsent && v.Kind != KindUnchanged && v.Kind != KindNull
+}
+
+// ctxHolds reports whether x, column i's context for a change of the same
+// Columns, is column i's context for c too: the value that gives it has
+// the same kind, Size and Zoned, and x holds nothing of the values it was
+// worked out from (ENUM pairs, memos of ENUM and SET texts).
+func ctxHolds(x *ctx, c *Change, i int) bool {
+	if x.nenums != 0 || x.nmemo != 0 {
+		return false
+	}
+	var v *Value
+	if i < len(c.After) && realValue(&c.After[i]) {
+		v = &c.After[i]
+	} else if i < len(c.Before) && realValue(&c.Before[i]) {
+		v = &c.Before[i]
+	} else {
+		return x.kind == KindAbsent && x.size == 0 && !x.zoned
+	}
+	return v.Kind == x.kind && v.Size == x.size && v.Zoned == x.zoned && v.Kind != KindEnum
 }
 
 // colCtx sets *x to the context of column i: the kind and Size of its
@@ -419,11 +451,11 @@ func appendKey(dst []byte, c *Change, ctxs []ctx, n int, kt *keyTable) []byte {
 		if !c.Columns[i].Key {
 			continue
 		}
-		var v Value
+		var v *Value
 		if i < len(c.After) && c.After[i].Present() && c.After[i].Kind != KindUnchanged {
-			v = c.After[i]
+			v = &c.After[i]
 		} else if i < len(c.Before) && c.Before[i].Present() && c.Before[i].Kind != KindUnchanged {
-			v = c.Before[i]
+			v = &c.Before[i]
 		} else {
 			continue
 		}
@@ -432,7 +464,7 @@ func appendKey(dst []byte, c *Change, ctxs []ctx, n int, kt *keyTable) []byte {
 		}
 		sep = true
 		dst = appendKeyColon(dst, c, i, kt)
-		dst = appendValueJSON(dst, &v, ctxOf(c, ctxs, i, &tmp))
+		dst = appendValueJSON(dst, v, ctxOf(c, ctxs, i, &tmp))
 	}
 	if !sep {
 		return dst[:mark]

@@ -26,8 +26,10 @@ type Encoder struct {
 	// keys is what checkKeys found out (keysUnknown until an image
 	// with an absent value needed it).
 	keys int
-	// ctxs is room for the column contexts of one change.
-	ctxs []ctx
+	// ctxs is room for the column contexts of one change; ctxsValid
+	// reports that they are those of the last change, of these Columns.
+	ctxs      []ctx
+	ctxsValid bool
 	// colsText is the "cols" (and "ncols") member last written, for
 	// column contexts colsSig; colsValid is false when there is none.
 	colsText  []byte
@@ -64,11 +66,13 @@ type headKey struct {
 func (e *Encoder) appendHead(dst []byte, c *Change) ([]byte, bool) {
 	base := c.Pos
 	base.Row, base.Snapshot = 0, ""
-	if base.IsZero() {
-		return dst, false
-	}
 	k := headKey{op: c.Op, source: c.Source, db: c.Database, table: c.Table, commit: c.CommitTime, read: c.ReadTime, pos: base}
+	// The head is only kept for a position with more than a row and
+	// snapshot part, so the same head needs no IsZero.
 	if !e.headValid || k != e.head {
+		if base.IsZero() {
+			return dst, false
+		}
 		// Times that are == print the same; Equal ones in other zones or
 		// with other monotonic readings only cost a new text.
 		e.head, e.headValid = k, true
@@ -125,6 +129,7 @@ func (e *Encoder) prepare(c *Change, n int) {
 	}
 	if cap(e.ctxs) < n {
 		e.ctxs = make([]ctx, n)
+		e.ctxsValid = false
 	}
 }
 
@@ -149,6 +154,7 @@ func (e *Encoder) reset(c *Change, n int) {
 	e.kt, _ = buildKeys(keyTable{text: e.kt.text[:0], end: e.kt.end[:0], named: e.kt.named[:0]}, c, n, -1)
 	e.keys = keysUnknown
 	e.colsValid = false
+	e.ctxsValid = false
 	e.valid = true
 }
 

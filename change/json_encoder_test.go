@@ -305,3 +305,69 @@ func snapshotRowChange() *Change {
 // BenchmarkEncoderJSONSnapshotRow encodes a snapshot's row of a narrow
 // table with an Encoder.
 func BenchmarkEncoderJSONSnapshotRow(b *testing.B) { benchEncoder(b, snapshotRowChange()) }
+
+// TestEncoderContextsPerRow encodes rows of the same Columns whose values
+// change kind, Size and zone from row to row (NULL, absent, unchanged,
+// ENUM and SET texts of the type or not, values of another Size), in
+// before and after images, with the value bytes overwritten in place
+// between rows: an Encoder reuses a column's context only while it holds,
+// so it writes what AppendJSON writes for every row.
+func TestEncoderContextsPerRow(t *testing.T) {
+	cols := []Column{
+		{Name: "id", Type: "int", Key: true},
+		{Name: "e", Type: "enum('new','paid')"},
+		{Name: "s", Type: "set('a','b','c')"},
+		{Name: "ts", Type: "timestamp(3)"},
+		{Name: "d", Type: "decimal(5,1)"},
+		{Name: "v", Type: "varchar(9)", Nullable: true},
+	}
+	text := make([]byte, 4)
+	choices := [][]func() Value{
+		{func() Value { return Int(7, 32) }, func() Value { return Int(8, 64) }, func() Value { return Uint(9, 32) }},
+		{func() Value { copy(text, "paid"); return Enum(text[:4], 2) }, func() Value { copy(text, "new"); return Enum(text[:3], 1) },
+			func() Value { copy(text, "odd"); return Enum(text[:3], 5) }, Null, Unchanged},
+		{func() Value { return Set([]byte("a,c"), 5) }, func() Value { return Set([]byte("b"), 2) }, func() Value { return Set([]byte("x"), 1) }, Absent},
+		{func() Value { return Timestamp(1714979289, 500000000, 3) }, func() Value { v := Timestamp(1714979289, 0, 3); v.Zoned, v.Off = true, 3600; return v },
+			func() Value { return Timestamp(1714979289, 123456000, 6) }, Null},
+		{func() Value { return Decimal([]byte("12.5")) }, func() Value { return String([]byte("12.5")) }, func() Value { return Decimal([]byte("\xff")) }},
+		{func() Value { return String([]byte("héllo")) }, func() Value { return Bytes([]byte{0, 0xff}) }, func() Value { return String([]byte("\xff\xfe")) },
+			Null, Absent, Unchanged},
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var bufs [2][6][]byte
+	for k := range bufs {
+		for i := range bufs[k] {
+			bufs[k][i] = make([]byte, 0, 16)
+		}
+	}
+	var e Encoder
+	var buf []byte
+	for row := range 3000 {
+		c := Change{Op: OpUpdate, Namespace: Namespace{Database: "d", Table: "t"}, Columns: cols,
+			Pos: Position{Flavor: FlavorLSN, Offset: uint64(row + 1)}}
+		image := func(k int) []Value {
+			vs := make([]Value, len(cols))
+			for i := range vs {
+				vs[i] = choices[i][rng.IntN(len(choices[i]))]()
+				if vs[i].B != nil {
+					// The image's bytes live in buffers every row
+					// overwrites, as a source's reused buffers do.
+					vs[i].B = append(bufs[k][i][:0], vs[i].B...)
+				}
+			}
+			return vs
+		}
+		switch rng.IntN(3) {
+		case 0:
+			c.Op, c.After = OpInsert, image(1)
+		case 1:
+			c.Op, c.Before = OpDelete, image(0)
+		default:
+			c.Before, c.After = image(0), image(1)
+		}
+		want := AppendJSON(nil, &c)
+		if buf = e.Append(buf[:0], &c); !bytes.Equal(buf, want) {
+			t.Fatalf("row %d: Encoder.Append wrote\n%s\nAppendJSON wrote\n%s", row, buf, want)
+		}
+	}
+}

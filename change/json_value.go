@@ -118,6 +118,21 @@ const tagKey = "$kind"
 // appendValueJSON appends v as read in context c: null, its natural form
 // when c already tells its kind and Size, or a tagged object otherwise.
 func appendValueJSON(dst []byte, v *Value, c *ctx) []byte {
+	if v.Kind == c.kind && v.Size == c.size && !c.auto {
+		// The commonest columns' natural forms, as appendNatural writes them.
+		switch v.Kind {
+		case KindInt:
+			if onlyFields(v, fI) {
+				return strconv.AppendInt(dst, v.I, 10)
+			}
+		case KindString, KindDecimal:
+			if onlyFields(v, fB) {
+				if out, ok := appendJSONStr(dst, v.B); ok {
+					return out
+				}
+			}
+		}
+	}
 	if v.Kind == KindNull && v.Size == 0 && onlyFields(v, 0) {
 		return append(dst, "null"...)
 	}
