@@ -375,11 +375,14 @@ type tableOut struct {
 // when the database estimates it at splitMinChunks chunks or more (or
 // cannot estimate it), into ranges of about splitChunks chunks, at most
 // splitPerWorker per worker (more ranges balance skewed keys better; each
-// costs a query).
+// costs a query). A chunk counts here as at most splitUnit rows, so that
+// the large default chunk does not leave tables of a few hundred thousand
+// rows to one worker.
 const (
 	splitMinChunks = 8
 	splitChunks    = 4
 	splitPerWorker = 16
+	splitUnit      = 8192
 )
 
 // split cuts o's table into key ranges when the readers can read ranges
@@ -561,7 +564,7 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 		} else {
 			estimated = -1
 		}
-		outs = append(outs, split(ctx, r, o, opts.ChunkRows, log)...)
+		outs = append(outs, split(ctx, r, o, min(opts.ChunkRows, splitUnit), log)...)
 		ntables++
 	}
 	// What every row's progress carries after its table and key: the

@@ -49,8 +49,12 @@ func (m Mode) Snapshots() bool { return m == ModeInitial || m == ModeWhenNeeded 
 
 // Defaults of Options.
 const (
-	DefaultWorkers     = 2
-	DefaultChunkRows   = 8192
+	DefaultWorkers = 2
+	// DefaultChunkRows is large: every query costs a round trip and a
+	// start on the server while the rows wait, and the rows of one query
+	// stream with backpressure whatever its LIMIT. On a 2 M-row table,
+	// 262144 rows per query took 12-18 % less time than 8192.
+	DefaultChunkRows   = 262144
 	DefaultMemoryBytes = 4 << 20
 	// DefaultProgressEvery is how often a running snapshot reports its
 	// progress.

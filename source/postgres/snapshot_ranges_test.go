@@ -82,3 +82,61 @@ func TestSnapshotKeyRanges(t *testing.T) {
 		t.Errorf("a text key was split into ranges:\n%s", logs.String())
 	}
 }
+
+// TestSnapshotChunksUseTheKeyIndex: on a server where random reads look
+// dear (random_page_cost 10000), the planner would read a chunk by
+// sorting the whole table; the snapshot's sessions forbid sorting, so the
+// chunks come from the key's index and the table is never scanned whole.
+func TestSnapshotChunksUseTheKeyIndex(t *testing.T) {
+	exec(t, `DROP SCHEMA IF EXISTS sorting CASCADE`, `DROP PUBLICATION IF EXISTS sorting`, `CREATE SCHEMA sorting`,
+		`CREATE TABLE sorting.t (id int PRIMARY KEY, v text)`,
+		`INSERT INTO sorting.t SELECT g, 'r' || g FROM (SELECT g FROM generate_series(1, 3000) g ORDER BY random()) s`,
+		`ANALYZE sorting.t`, `ALTER DATABASE postgres SET random_page_cost = 10000`)
+	t.Cleanup(func() { exec(t, `ALTER DATABASE postgres RESET random_page_cost`) })
+	if plan := queryText(t, `SELECT current_setting('random_page_cost')`); plan != "10000" {
+		t.Fatalf("random_page_cost %s", plan)
+	}
+	scans := func() (seq, idx string) {
+		return queryText(t, `SELECT seq_scan::text FROM pg_stat_user_tables WHERE relid = 'sorting.t'::regclass`),
+			queryText(t, `SELECT coalesce(idx_scan, 0)::text FROM pg_stat_user_tables WHERE relid = 'sorting.t'::regclass`)
+	}
+	seq0, idx0 := scans()
+	dropSlot(t, "sorting")
+	cfg, err := ParseURL(sourceURL("slot=sorting&publication=sorting&create-publication=sorting.t&snapshot=only&snapshot-chunk=1000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := &collector{}
+	if err := src.Stream(t.Context(), change.Position{}, col.emit); err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for _, c := range col.data() {
+		if c.Op == change.OpRead {
+			rows++
+		}
+	}
+	if rows != 3000 {
+		t.Fatalf("%d rows, want 3000", rows)
+	}
+	// The workers' statistics reach the table's counters when their
+	// sessions end.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		seq, idx := scans()
+		if idx != idx0 {
+			if seq != seq0 {
+				t.Errorf("the snapshot scanned the table whole: seq_scan %s -> %s (idx_scan %s -> %s)", seq0, seq, idx0, idx)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no index scan counted: seq_scan %s -> %s, idx_scan %s -> %s", seq0, seq, idx0, idx)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
