@@ -35,6 +35,9 @@ type pgWorker struct {
 	cat    *catalog
 	vals   []change.Value
 	params [][]byte
+	// unsorted is set once the worker's transaction forbids sorting (see
+	// query).
+	unsorted bool
 }
 
 // privilege wraps a permission error of a snapshot query with the grant
@@ -162,10 +165,7 @@ func (s *Source) snapshotRun(ctx context.Context, resume snapshot.State, lastRow
 		}
 		w := &pgWorker{conn: c, cat: newCatalog(c)}
 		ws = append(ws, w)
-		// Keyset chunks must come in key order from the key's index: with
-		// sorting allowed, a planner that finds random reads dear may sort
-		// the whole table for every chunk instead.
-		q := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " + quoteLiteral(name) + "; SET LOCAL enable_sort = off"
+		q := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " + quoteLiteral(name)
 		if _, err := c.Exec(ctx, q).ReadAll(); err != nil {
 			return snapshot.Result{}, point, fmt.Errorf("postgres: snapshot: import the exported snapshot %s: %w", name, err)
 		}
@@ -411,6 +411,17 @@ func (w *pgWorker) Read(ctx context.Context, t *snapshot.Table, after []change.V
 
 // query runs q with w.params and hands its rows to row.
 func (w *pgWorker) query(ctx context.Context, t *snapshot.Table, pt *pgTable, q string, row func([]change.Column, []change.Value) error) (int, error) {
+	if !w.unsorted {
+		// Keyset chunks must come in key order from the key's index: with
+		// sorting allowed, a planner that finds random reads dear may sort
+		// the whole table for every chunk instead. Only from the first
+		// read on: the catalog queries before it (pg_stats above all) are
+		// many times slower without sorts.
+		if _, err := w.conn.Exec(ctx, "SET LOCAL enable_sort = off").ReadAll(); err != nil {
+			return 0, fmt.Errorf("forbid sorting: %w", err)
+		}
+		w.unsorted = true
+	}
 	rr := w.conn.ExecParams(ctx, q, w.params, nil, nil, pt.formats)
 	if len(w.vals) != len(t.Columns) {
 		w.vals = make([]change.Value, len(t.Columns))
