@@ -89,17 +89,22 @@ func (s *Sink) Write(ctx context.Context, batch []change.Change) error {
 	return nil
 }
 
-// writeChunk is about how many bytes of lines Write hands the writer at once.
-const writeChunk = 256 << 10
+// writeChunk is about how many bytes of lines Write hands the writer at
+// once; maxKeep the largest buffer kept between writes.
+const (
+	writeChunk = 256 << 10
+	maxKeep    = 16 << 20
+)
 
 // write hands the encoded lines to the writer (directly when they are
 // longer than its buffer, which is then empty) and empties s.line. A
-// buffer that grew far past writeChunk for one huge line is let go.
+// buffer that grew past maxKeep for huge lines is let go (one of a few
+// MiB is kept: rows of 1 MiB would otherwise cost a new one per batch).
 func (s *Sink) write() error {
 	if _, err := s.w.Write(s.line); err != nil {
 		return fmt.Errorf("stdout: write: %w", err)
 	}
-	if cap(s.line) > 4*writeChunk {
+	if cap(s.line) > maxKeep {
 		s.line = nil
 	}
 	s.line = s.line[:0]

@@ -133,7 +133,7 @@ func TestWriteChunks(t *testing.T) {
 			Pos:   change.Position{Flavor: change.FlavorLSN, Offset: uint64(i + 1)}})
 	}
 	huge := batch[0]
-	huge.After = []change.Value{change.Int(-1, 32), change.String(bytes.Repeat([]byte{'h'}, 5*writeChunk))}
+	huge.After = []change.Value{change.Int(-1, 32), change.String(bytes.Repeat([]byte{'h'}, maxKeep+1))}
 	batch = append(batch, huge)
 	w := &countWriter{}
 	s := New(w)
@@ -141,7 +141,7 @@ func TestWriteChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(w.Bytes()))
-	sc.Buffer(nil, 8*writeChunk)
+	sc.Buffer(nil, 2*maxKeep)
 	i := 0
 	for ; sc.Scan(); i++ {
 		got, err := change.DecodeJSON(sc.Bytes())
@@ -153,14 +153,14 @@ func TestWriteChunks(t *testing.T) {
 		t.Fatalf("%d lines, want %d", i, len(batch))
 	}
 	for j, n := range w.sizes[:len(w.sizes)-1] {
-		if n < writeChunk || n > writeChunk+5*writeChunk+1024 {
+		if n < writeChunk || n > writeChunk+1024 {
 			t.Errorf("write %d of %d bytes, want about %d", j, n, writeChunk)
 		}
 	}
 	if len(w.sizes) < 4 {
 		t.Errorf("%d writes for %d bytes", len(w.sizes), w.Len())
 	}
-	if cap(s.line) > 4*writeChunk {
+	if cap(s.line) > maxKeep {
 		t.Errorf("kept a buffer of %d bytes", cap(s.line))
 	}
 }
