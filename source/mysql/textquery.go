@@ -34,8 +34,14 @@ type textReader struct {
 
 // newTextReader returns a textReader on r's connection.
 func newTextReader(r *replica) *textReader {
-	return &textReader{r: r, br: bufio.NewReaderSize(r.c.Conn.Conn, 64<<10)}
+	return &textReader{r: r, br: bufio.NewReaderSize(r.c.Conn.Conn, textBuffer)}
 }
+
+// textBuffer is the size of a textReader's buffer. Larger than the usual
+// 64 KiB: fewer reads, and fewer packets straddling its end. On a 2 M-row
+// table of ~100-byte rows, 512 KiB took 3-6 % less wall time and CPU than
+// 64 KiB (two sets of 6 and 8 interleaved runs).
+const textBuffer = 512 << 10
 
 // maxPayload is the largest payload of one packet; a payload of exactly
 // this length continues in the next packet.

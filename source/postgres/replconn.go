@@ -99,6 +99,14 @@ func connectReplication(ctx context.Context, base *pgconn.Config) (*pgconn.PgCon
 	return conn, br, err
 }
 
+// bufferedFrontend builds a frontend that reads the socket through a
+// buffer of replReadBuffer bytes, as the replication connection does: a
+// snapshot worker's rows then arrive in reads of up to that much, not of
+// pgproto3's 8 KiB.
+func bufferedFrontend(r io.Reader, w io.Writer) *pgproto3.Frontend {
+	return pgproto3.NewFrontend(bufio.NewReaderSize(r, replReadBuffer), w)
+}
+
 // connect opens a connection with the session parameters; replication
 // selects a walsender connection (replication=database).
 func connect(ctx context.Context, base *pgconn.Config, replication bool) (*pgconn.PgConn, error) {

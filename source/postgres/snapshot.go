@@ -159,7 +159,7 @@ func (s *Source) snapshotRun(ctx context.Context, resume snapshot.State, lastRow
 		}
 	}()
 	for range workers {
-		c, err := connect(ctx, cfg.Conn, false)
+		c, err := connectWith(ctx, cfg.Conn, false, bufferedFrontend)
 		if err != nil {
 			return snapshot.Result{}, point, err
 		}
