@@ -234,15 +234,24 @@ func ctxHolds(x *ctx, c *Change, i int) bool {
 	if x.nenums != 0 || x.nmemo != 0 {
 		return false
 	}
-	var v *Value
-	if i < len(c.After) && realValue(&c.After[i]) {
-		v = &c.After[i]
-	} else if i < len(c.Before) && realValue(&c.Before[i]) {
-		v = &c.Before[i]
-	} else {
+	v := ctxValue(c, i)
+	if v == nil {
 		return x.kind == KindAbsent && x.size == 0 && !x.zoned
 	}
 	return v.Kind == x.kind && v.Size == x.size && v.Zoned == x.zoned && v.Kind != KindEnum
+}
+
+// ctxValue returns the value that gives column i its context: its after
+// value, or its before value, whichever first has a kind of its own (nil
+// when neither has).
+func ctxValue(c *Change, i int) *Value {
+	if i < len(c.After) && realValue(&c.After[i]) {
+		return &c.After[i]
+	}
+	if i < len(c.Before) && realValue(&c.Before[i]) {
+		return &c.Before[i]
+	}
+	return nil
 }
 
 // colCtx sets *x to the context of column i: the kind and Size of its
@@ -252,12 +261,8 @@ func colCtx(x *ctx, c *Change, i int) {
 	if i < len(c.Columns) {
 		x.typ = c.Columns[i].Type
 	}
-	var v *Value
-	if i < len(c.After) && realValue(&c.After[i]) {
-		v = &c.After[i]
-	} else if i < len(c.Before) && realValue(&c.Before[i]) {
-		v = &c.Before[i]
-	} else {
+	v := ctxValue(c, i)
+	if v == nil {
 		return
 	}
 	x.kind, x.size, x.zoned = v.Kind, v.Size, v.Zoned
