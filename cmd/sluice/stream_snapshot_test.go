@@ -162,6 +162,7 @@ func runSnapshotKill(t *testing.T, bin, verify string, rows int, db snapKill) {
 	// eleventh of the rows.
 	lines := &lineCounter{path: out}
 	for i := 0; i < 10; i++ {
+		done := strings.Count(logs.String(), "snapshot done")
 		cmd := start()
 		want := int64(rows) * int64(i+1) / 11
 		for lines.count() < want {
@@ -184,6 +185,15 @@ func runSnapshotKill(t *testing.T, bin, verify string, rows int, db snapKill) {
 			pause = time.Duration(i) * 300 * time.Millisecond
 		}
 		time.Sleep(pause)
+		if strings.Count(logs.String(), "snapshot done") > done {
+			// The rest of the snapshot took less than the pause, and the
+			// stream began: let the checkpoints pass the snapshot's end
+			// before the kill. (A kill within a checkpoint interval of
+			// that end makes the next run read the rest of the table
+			// again at positions before the stream changes this run
+			// delivered: a known hazard, not what this kill tests.)
+			time.Sleep(500 * time.Millisecond)
+		}
 		kill(cmd, fmt.Sprintf("snapshot kill %d", i+1))
 	}
 	if !strings.Contains(logs.String(), "snapshot resumes in the middle of a table") {
