@@ -142,6 +142,13 @@ func WithAutoAck(on bool) Option { return func(c *config) { c.autoAck = on } }
 // A Stream is a pipeline (package pipeline) whose sink is the iterator:
 // the pipeline reads ahead into a bounded queue, and saves a position once
 // every change up to it is acknowledged.
+//
+// After an initial snapshot (WithSnapshot), the stream's first change
+// comes only once every snapshot row is acknowledged and the snapshot's
+// end is saved, so that a crash never resumes a snapshot whose stream was
+// already seen: a program that acknowledges by hand must Ack the row
+// marked change.SnapshotLast before it waits on Next for more (WithAutoAck
+// does so). Next logs a warning when it waits for that longer than 10 s.
 type Stream struct {
 	cfg    config
 	p      *pipeline.Pipeline
@@ -236,6 +243,17 @@ func (k *iterSink) End(err error) {
 
 func (k *iterSink) Close() error { return nil }
 
+// snapshotAckWarning is how long Next waits after a snapshot's last row,
+// with changes unacknowledged, before it warns.
+var snapshotAckWarning = 10 * time.Second
+
+func (c *config) logger() *slog.Logger {
+	if c.log != nil {
+		return c.log
+	}
+	return slog.Default()
+}
+
 // Next advances to the next change, waiting for one. It returns false when
 // the source ended, failed, ctx ended, or the stream was closed; Err tells
 // which.
@@ -244,12 +262,29 @@ func (s *Stream) Next(ctx context.Context) bool {
 		return false
 	}
 	s.ackAuto()
+	var snapEnd <-chan time.Time
 	for s.d == nil || s.i >= len(s.d.Changes) {
 		if s.d != nil {
 			s.d.Release()
 			s.d = nil
 		}
+		if s.cur.Snapshot == change.SnapshotLast && snapEnd == nil {
+			// The stream waits for this row's acknowledgement; tell a
+			// program that forgot it why Next does not return.
+			t := time.NewTimer(snapshotAckWarning)
+			defer t.Stop()
+			snapEnd = t.C
+		}
 		select {
+		case <-snapEnd:
+			s.mu.Lock()
+			n := s.unacked
+			s.mu.Unlock()
+			if n > 0 {
+				s.cfg.logger().Warn("Next waits: the stream after the snapshot begins once every snapshot row returned is acknowledged (Ack, or WithAutoAck)",
+					"unacked", n)
+			}
+			continue
 		case d := <-s.in:
 			s.mu.Lock()
 			s.outstanding = append(s.outstanding, d)

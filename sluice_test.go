@@ -3,9 +3,11 @@ package sluice_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -349,3 +351,80 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// snapSource emits rows snapshot rows at LSN 100 (the last marked
+// SnapshotLast) and then one stream change at LSN 200: a source that
+// finished its initial snapshot and follows the log.
+type snapSource struct{ rows int }
+
+func (s snapSource) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
+	ns := change.Namespace{Database: "db", Table: "t"}
+	for i := 1; i <= s.rows && from.IsZero(); i++ {
+		c := change.Change{Op: change.OpRead, Namespace: ns, Snapshot: change.SnapshotOn,
+			Pos: change.Position{Flavor: change.FlavorLSN, Offset: 100, Row: uint64(i), Snapshot: "t=db.t"}}
+		if i == s.rows {
+			c.Snapshot = change.SnapshotLast
+		}
+		if err := emit([]change.Change{c}); err != nil {
+			return err
+		}
+	}
+	return emit([]change.Change{{Op: change.OpInsert, Namespace: ns, Pos: change.Position{Flavor: change.FlavorLSN, Offset: 200}}})
+}
+
+// TestSnapshotEndWaitsForAck checks that the stream after a snapshot comes
+// only once the snapshot's rows are acknowledged and saved, and that Next
+// says why it waits when they are not.
+func TestSnapshotEndWaitsForAck(t *testing.T) {
+	defer sluice.SetSnapshotAckWarning(20 * time.Millisecond)()
+	reg := source.NewRegistry()
+	reg.Register("snap", func(context.Context, *url.URL, source.Config) (pipeline.Source, error) { return snapSource{rows: 3}, nil })
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	ctx := context.Background()
+	store := &checkpoint.Memory{}
+	s, err := sluice.Open(ctx, "snap://", sluice.WithRegistry(reg), sluice.WithStore(store), sluice.WithLogger(log),
+		sluice.WithCheckpointInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var rows []change.Change
+	for len(rows) < 3 && s.Next(ctx) {
+		rows = append(rows, s.Change())
+	}
+	if len(rows) != 3 || rows[2].Snapshot != change.SnapshotLast {
+		t.Fatalf("got %d rows, err %v", len(rows), s.Err())
+	}
+	// The rows are not acknowledged: Next waits, and warns; the rows'
+	// acknowledgement, from another goroutine, lets the stream go on.
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		for _, c := range rows {
+			s.Ack(c)
+		}
+	}()
+	if !s.Next(ctx) {
+		t.Fatal(s.Err())
+	}
+	if got := s.Change(); got.Pos.Offset != 200 {
+		t.Fatalf("after the snapshot: %s", got.Pos)
+	}
+	if p, _ := store.Load(ctx, pipeline.DefaultID); p != rows[2].Pos {
+		t.Errorf("saved %s when the stream's first change came, want the snapshot's end %s", p, rows[2].Pos)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "every snapshot row returned is acknowledged") {
+		t.Errorf("Next did not warn:\n%s", logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

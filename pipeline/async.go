@@ -338,11 +338,30 @@ func (p *Pipeline) sendLoop(ctx context.Context, r *Reader, sv *saver) error {
 	t := newTracker(r, sv, p.cfg.metrics)
 	t.stop = stop
 	var end error
+	prev := sv.latestPosition()
 	for {
 		b, err := r.Next(sctx)
 		if err != nil {
 			end = err
 			break
+		}
+		if snapshotEnds(prev, b) {
+			// The stream's first change waits until every row of the
+			// snapshot is acknowledged and its end saved.
+			t.wait(sctx)
+			if sctx.Err() != nil {
+				r.Release(b)
+				end = sctx.Err()
+				break
+			}
+			if err := sv.sync(sctx); err != nil {
+				r.Release(b)
+				p.async.End(err)
+				return err
+			}
+		}
+		if b.HasLast {
+			prev = b.Last
 		}
 		first := t.push(b)
 		if len(b.Changes) == 0 {

@@ -280,7 +280,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.async != nil {
 		runErr = p.sendLoop(dctx, r, sv)
 	} else {
-		d := deliverer{p: p, r: r, saver: sv}
+		d := deliverer{p: p, r: r, saver: sv, prev: from}
 		runErr = d.loop(dctx)
 	}
 	r.Close()
@@ -308,26 +308,54 @@ type deliverer struct {
 	saver    *saver
 	taken    []*Batch
 	combined []change.Change
+	// prev is the position of the last batch delivered (at first the
+	// position the run resumes from), and next a batch taken from the
+	// reader but left for the next write because a snapshot ends before it.
+	prev change.Position
+	next *Batch
 }
 
 // loop delivers batches until the reader ends; nil on a clean end or ctx cancel.
 func (d *deliverer) loop(ctx context.Context) error {
 	batchBytes, batchChanges := d.p.cfg.batchBytes, d.p.cfg.batchChanges
 	for {
-		b, err := d.r.Next(ctx)
-		if err != nil {
-			if errors.Is(err, io.EOF) || ctx.Err() != nil {
-				return nil
+		b := d.next
+		d.next = nil
+		if b == nil {
+			var err error
+			if b, err = d.r.Next(ctx); err != nil {
+				if errors.Is(err, io.EOF) || ctx.Err() != nil {
+					return nil
+				}
+				return err
 			}
-			return err
 		}
-		// Take what else is already queued, up to one write's worth.
+		if snapshotEnds(d.prev, b) {
+			// Every row of the snapshot is delivered: save its end
+			// before the stream's first change goes out.
+			if err := d.saver.sync(ctx); err != nil {
+				return err
+			}
+		}
+		// Take what else is already queued, up to one write's worth, and
+		// not past a snapshot's end.
 		d.taken = append(d.taken[:0], b)
 		n, bytes := len(b.Changes), b.Bytes
+		last := d.prev
+		if b.HasLast {
+			last = b.Last
+		}
 		for n < batchChanges && bytes < batchBytes {
 			nb := d.r.TryNext()
 			if nb == nil {
 				break
+			}
+			if snapshotEnds(last, nb) {
+				d.next = nb
+				break
+			}
+			if nb.HasLast {
+				last = nb.Last
 			}
 			d.taken = append(d.taken, nb)
 			n, bytes = n+len(nb.Changes), bytes+nb.Bytes
@@ -402,6 +430,7 @@ func (d *deliverer) deliver(ctx context.Context, n int, bytes int64) error {
 	}
 	if hasAcked {
 		d.saver.offer(acked)
+		d.prev = acked
 	}
 	clear(d.combined)
 	clear(d.taken)

@@ -20,6 +20,8 @@ type saver struct {
 	interval time.Duration
 	fail     context.CancelFunc // stops delivery when the store fails
 
+	saving sync.Mutex // held through a save: saves happen one at a time, in order
+
 	mu      sync.Mutex
 	latest  change.Position // last position offered
 	pending bool            // latest is newer than what was saved
@@ -83,6 +85,8 @@ func (s *saver) run() {
 // saveLatest saves the latest offered position if it is newer than the
 // saved one, tells an Acker source and the metrics, and records a failure.
 func (s *saver) saveLatest(ctx context.Context) error {
+	s.saving.Lock()
+	defer s.saving.Unlock()
 	s.mu.Lock()
 	if s.err != nil {
 		err := s.err
@@ -112,6 +116,35 @@ func (s *saver) saveLatest(ctx context.Context) error {
 		s.p.cfg.metrics.Checkpointed(p)
 	}
 	return nil
+}
+
+// sync saves the latest offered position now, without waiting for the
+// interval, and returns once it is saved (or the store failed). A save the
+// goroutine has in progress finishes first. The delivery loops call it at
+// the end of a snapshot (see snapshotEnds).
+func (s *saver) sync(ctx context.Context) error {
+	if err := s.saveLatest(context.WithoutCancel(ctx)); err != nil {
+		s.fail()
+		return err
+	}
+	return nil
+}
+
+// snapshotEnds reports whether b is the first batch of the stream that
+// follows a snapshot whose rows were delivered up to a position at prev: a
+// position with snapshot progress (Position.Snapshot) followed by one
+// without. Before such a batch is delivered, the delivery loops wait until
+// every row of the snapshot is acknowledged and its last position saved.
+// Without that wait, a crash after the first stream changes were delivered
+// but before a checkpoint passed the snapshot's end would resume the
+// snapshot: the next run reads the rest of the table again, in a later
+// consistent view, at positions before those stream changes (the resume
+// reads at its own point but numbers its rows in the first run's), so a
+// consumer that drops what it has seen by position would skip rows it
+// never had. Sources emit a snapshot's rows and the stream's changes in
+// separate calls of emit, so no batch holds both.
+func snapshotEnds(prev change.Position, b *Batch) bool {
+	return prev.Snapshot != "" && b.HasLast && b.Last.Snapshot == ""
 }
 
 // stop ends the goroutine (after the save in progress, if any) and then
