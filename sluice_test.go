@@ -378,7 +378,9 @@ func (s snapSource) Stream(ctx context.Context, from change.Position, emit func(
 func TestSnapshotEndWaitsForAck(t *testing.T) {
 	defer sluice.SetSnapshotAckWarning(20 * time.Millisecond)()
 	reg := source.NewRegistry()
-	reg.Register("snap", func(context.Context, *url.URL, source.Config) (pipeline.Source, error) { return snapSource{rows: 3}, nil })
+	reg.Register("snap", func(context.Context, *url.URL, source.Config) (pipeline.Source, error) {
+		return snapSource{rows: 3}, nil
+	})
 	var logs strings.Builder
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
