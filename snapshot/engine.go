@@ -94,6 +94,12 @@ type Run struct {
 	// Point with Row and Snapshot set, and the stream continues from it.
 	// On a resumed run it is the consistent point of the first run.
 	Point change.Position
+	// PointLater, when set, gives Point once it is known, waiting if need
+	// be: a source that learns part of its point slowly (MariaDB's GTID
+	// set, for which the server reads a binlog file from its start) lets
+	// the workers read meanwhile. Do calls it once the workers have
+	// started, before it emits the first row, and sets Point to its result.
+	PointLater func(ctx context.Context) (change.Position, error)
 	// Tables are the tables to read, in any order.
 	Tables []*Table
 	// Readers are the workers' readers (at least one).
@@ -612,6 +618,13 @@ func Do(ctx context.Context, r *Run, emit func([]change.Change) error) (Result, 
 	// run delivered after its last saved position come again, read at this
 	// run's point, and must sort after them, so that a consumer that drops
 	// what it has seen by position takes them.
+	if r.PointLater != nil {
+		p, err := r.PointLater(ctx)
+		if err != nil {
+			return res, err
+		}
+		r.Point = p
+	}
 	first := r.LastRow
 	if resuming {
 		first = max(first, RunRows(time.Now()))

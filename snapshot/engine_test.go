@@ -613,3 +613,42 @@ type sourceFunc func(ctx context.Context, from change.Position, emit func([]chan
 func (f sourceFunc) Stream(ctx context.Context, from change.Position, emit func([]change.Change) error) error {
 	return f(ctx, from, emit)
 }
+
+// TestDoPointLater checks that a point learned late (Run.PointLater) is
+// the one every row carries, that the workers read while it is awaited,
+// and that its error ends the run.
+func TestDoPointLater(t *testing.T) {
+	db := newDB(map[string]int{"a": 300}, 10)
+	readers := []Reader{&fakeReader{db: db}, &fakeReader{db: db}}
+	var g got
+	late := change.Position{Flavor: change.FlavorBinlog, File: "bin.000002", Offset: 77, GTIDSet: "0-1-9"}
+	waited := false
+	r := &Run{Options: Options{ChunkRows: 10}, Point: change.Position{Flavor: change.FlavorBinlog, File: "bin.000002", Offset: 77},
+		Tables: db.list(), Readers: readers,
+		PointLater: func(ctx context.Context) (change.Position, error) {
+			// Rows are read meanwhile: wait until some are.
+			for db.outstanding.Load() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			waited = true
+			return late, nil
+		}}
+	if _, err := Do(context.Background(), r, g.emit(db)); err != nil {
+		t.Fatal(err)
+	}
+	if !waited || len(g.rows) != 300 || r.Point != late {
+		t.Fatalf("waited %v, %d rows, point %s", waited, len(g.rows), r.Point)
+	}
+	for i, c := range g.rows {
+		if c.Pos.GTIDSet != late.GTIDSet || c.Pos.File != late.File || c.Pos.Offset != late.Offset || c.Pos.Row != uint64(i+1) {
+			t.Fatalf("row %d at %s", i, c.Pos)
+		}
+	}
+	fail := errors.New("no GTID")
+	r = &Run{Options: Options{ChunkRows: 10}, Tables: db.list(), Readers: readers,
+		PointLater: func(context.Context) (change.Position, error) { return change.Position{}, fail }}
+	g = got{}
+	if _, err := Do(context.Background(), r, g.emit(db)); !errors.Is(err, fail) || len(g.rows) != 0 {
+		t.Errorf("PointLater's error: %v, %d rows delivered", err, len(g.rows))
+	}
+}

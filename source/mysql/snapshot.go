@@ -155,8 +155,9 @@ func grantError(err error, what string) error {
 }
 
 // consistentPoint opens n connections whose transactions see one
-// consistent snapshot and returns them with the binlog position (and GTID
-// set) of that snapshot. On MariaDB no lock is taken: each connection runs
+// consistent snapshot and returns them with the binlog position of that
+// snapshot: with its GTID set on MySQL, without on MariaDB (gtidAt finds
+// it). On MariaDB no lock is taken: each connection runs
 // START TRANSACTION WITH CONSISTENT SNAPSHOT and reads the binlog position
 // its snapshot was taken at (binlog_snapshot_file/position); connections
 // whose positions differ from the first's (a commit came between) start
@@ -273,18 +274,8 @@ func (s *Source) consistentPoint(ctx context.Context, db *sql.DB, n int, mariadb
 				return fail(err)
 			}
 		}
-		var gtid string
-		q, err := interpolate(nil, "SELECT BINLOG_GTID_POS(?, ?)", []any{file, off})
-		if err == nil {
-			_, err = workers[0].tr.query(q, 1, func(row [][]byte) error {
-				gtid = string(row[0])
-				return nil
-			})
-		}
-		if err != nil {
-			return fail(grantError(err, "BINLOG_GTID_POS"))
-		}
-		point = change.Position{Flavor: change.FlavorBinlog, File: file, Offset: off, GTIDSet: gtid}
+		// Without the GTID set: see gtidAt.
+		point = change.Position{Flavor: change.FlavorBinlog, File: file, Offset: off}
 	} else {
 		c, err := db.Conn(ctx)
 		if err != nil {
@@ -748,7 +739,27 @@ func (s *Source) snapshotRun(ctx context.Context, resume snapshot.State, lastRow
 	run := &snapshot.Run{Options: opts, Source: flavor, Point: point, Tables: tables, Resume: resume, LastRow: lastRow, Logger: s.cfg.Logger}
 	if point.IsZero() {
 		run.Point = at
-		s.cfg.Logger.Info("snapshot: consistent point", "position", at.String(), "workers", len(workers), "tables", len(tables))
+		if mariadb {
+			// The workers read while the server finds the GTID set.
+			gctx, stop := context.WithCancel(ctx)
+			defer stop()
+			gtid := gtidAt(gctx, db, at)
+			run.PointLater = func(ctx context.Context) (change.Position, error) {
+				select {
+				case g := <-gtid:
+					if g.err != nil {
+						return at, g.err
+					}
+					at.GTIDSet = g.set
+					s.cfg.Logger.Info("snapshot: consistent point", "position", at.String(), "workers", len(workers), "tables", len(tables))
+					return at, nil
+				case <-ctx.Done():
+					return at, ctx.Err()
+				}
+			}
+		} else {
+			s.cfg.Logger.Info("snapshot: consistent point", "position", at.String(), "workers", len(workers), "tables", len(tables))
+		}
 	} else {
 		s.cfg.Logger.Info("snapshot: resuming; this run reads at its own consistent point", "position", at.String(), "snapshot_point", point.String())
 	}
@@ -760,6 +771,30 @@ func (s *Source) snapshotRun(ctx context.Context, resume snapshot.State, lastRow
 		w.exec(context.Background(), "COMMIT")
 	}
 	return res, run.Point, err
+}
+
+// gtidResult is the answer of gtidAt.
+type gtidResult struct {
+	set string
+	err error
+}
+
+// gtidAt finds MariaDB's GTID set at the binlog position p
+// (BINLOG_GTID_POS) on a connection of its own and sends it on the channel
+// it returns. The server reads the binlog file from its start up to p for
+// it — a tenth of a second or more for a file near its full size (1 GiB by
+// default) — so a snapshot asks at once and reads meanwhile.
+func gtidAt(ctx context.Context, db *sql.DB, p change.Position) <-chan gtidResult {
+	out := make(chan gtidResult, 1)
+	go func() {
+		var set sql.NullString
+		err := db.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", p.File, p.Offset).Scan(&set)
+		if err != nil {
+			err = grantError(err, "BINLOG_GTID_POS")
+		}
+		out <- gtidResult{set: set.String, err: err}
+	}()
+	return out
 }
 
 // snapshotStart is where the stream goes after a snapshot: the rows'

@@ -60,7 +60,24 @@ func TestSnapshotEveryType(t *testing.T) {
 			got = col.waitFor(t, time.Minute, "the stream", countData("stream_t", len(rows)))
 			col.stop()
 			reads, inserts := data(got, "read_t"), data(got, "stream_t")
+			// The rows carry the GTID set of their consistent point (asked
+			// of the server while the workers read).
+			dbh, err := srv.DB()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantSet string
+			p := reads[0].Pos
+			if err := dbh.QueryRow("SELECT BINLOG_GTID_POS(?, ?)", p.File, p.Offset).Scan(&wantSet); err != nil {
+				t.Fatal(err)
+			}
+			if p.GTIDSet == "" || p.GTIDSet != wantSet {
+				t.Errorf("the rows' GTID set is %q, want the server's %q at %s:%d", p.GTIDSet, wantSet, p.File, p.Offset)
+			}
 			for i, r := range reads {
+				if r.Pos.GTIDSet != p.GTIDSet || r.Pos.File != p.File || r.Pos.Offset != p.Offset {
+					t.Fatalf("row %d at %s, the first at %s", i, r.Pos, p)
+				}
 				if r.Op != change.OpRead || r.Pos.Row != uint64(i+1) || r.Tx != (change.Tx{}) {
 					t.Fatalf("row %d: %s row=%d tx=%+v", i, r.Op, r.Pos.Row, r.Tx)
 				}
