@@ -220,11 +220,11 @@ func (c *snapColumn) decode(raw []byte, out *change.Value) error {
 	switch c.kind {
 	case tkInt:
 		var i int64
-		i, err = strconv.ParseInt(bstr(raw), 10, 64)
+		i, err = parseInt(raw)
 		*out = change.Int(i, c.size)
 	case tkUint:
 		var u uint64
-		u, err = strconv.ParseUint(bstr(raw), 10, 64)
+		u, err = parseUint(raw)
 		*out = change.Uint(u, c.size)
 	case tkFloat:
 		var f float64
@@ -244,17 +244,11 @@ func (c *snapColumn) decode(raw []byte, out *change.Value) error {
 	case tkTime:
 		*out, err = parseTime(raw, c.size)
 	case tkDateTime, tkTimestamp:
-		var y, mo, d, h, mi, s int
-		var ns uint32
-		if len(raw) < 19 || raw[10] != ' ' {
-			err = fmt.Errorf("bad datetime %q", raw)
-			break
-		}
-		if y, mo, d, err = parseDate(raw[:10]); err != nil {
-			break
-		}
-		if h, mi, s, ns, err = parseClock(raw[11:]); err != nil {
-			break
+		y, mo, d, h, mi, s, ns, ok := parseDateTime(raw)
+		if !ok {
+			if y, mo, d, h, mi, s, ns, err = parseDateTimeSlow(raw); err != nil {
+				break
+			}
 		}
 		if c.kind == tkDateTime {
 			*out = change.DateTime(y, mo, d, h, mi, s, ns, c.size)
@@ -357,6 +351,104 @@ func digits(b []byte) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, true
+}
+
+// parseInt is strconv.ParseInt(b, 10, 64), without its generality for
+// what MySQL prints: up to 18 digits after an optional '-'.
+func parseInt(b []byte) (int64, error) {
+	if n := len(b); n > 0 && n <= 18 {
+		neg := b[0] == '-'
+		d := b
+		if neg {
+			d = b[1:]
+		}
+		if v, ok := digits18(d); ok {
+			if neg {
+				return -int64(v), nil
+			}
+			return int64(v), nil
+		}
+	}
+	return strconv.ParseInt(bstr(b), 10, 64)
+}
+
+// parseUint is strconv.ParseUint(b, 10, 64), quicker for up to 18 digits.
+func parseUint(b []byte) (uint64, error) {
+	if len(b) <= 18 {
+		if v, ok := digits18(b); ok {
+			return v, nil
+		}
+	}
+	return strconv.ParseUint(bstr(b), 10, 64)
+}
+
+// digits18 reads 1 to 18 decimal digits (which cannot overflow).
+func digits18(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		d := c - '0'
+		if d > 9 {
+			return 0, false
+		}
+		v = v*10 + uint64(d)
+	}
+	return v, true
+}
+
+// parseDateTime reads "YYYY-MM-DD HH:MM:SS[.F]" (F: 1 to 9 digits), as
+// MySQL prints DATETIME and TIMESTAMP, with the fields at fixed places;
+// ok is false for anything else (the general path then reads it or names
+// the fault).
+func parseDateTime(b []byte) (y, mo, d, h, mi, s int, ns uint32, ok bool) {
+	if len(b) < 19 || b[4] != '-' || b[7] != '-' || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
+		return
+	}
+	two := func(i int) (int, bool) {
+		a, c := b[i]-'0', b[i+1]-'0'
+		return int(a)*10 + int(c), a <= 9 && c <= 9
+	}
+	y1, ok1 := two(0)
+	y2, ok2 := two(2)
+	mo, ok3 := two(5)
+	d, ok4 := two(8)
+	h, ok5 := two(11)
+	mi, ok6 := two(14)
+	s, ok7 := two(17)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) {
+		return
+	}
+	if len(b) > 19 {
+		frac := b[20:]
+		if b[19] != '.' || len(frac) > 9 {
+			return
+		}
+		f, fok := digits18(frac)
+		if !fok {
+			return
+		}
+		for i := len(frac); i < 9; i++ {
+			f *= 10
+		}
+		ns = uint32(f)
+	}
+	return y1*100 + y2, mo, d, h, mi, s, ns, true
+}
+
+// parseDateTimeSlow reads what parseDateTime does not: hours of more
+// than two digits, or a fault it names.
+func parseDateTimeSlow(raw []byte) (y, mo, d, h, mi, s int, ns uint32, err error) {
+	if len(raw) < 19 || raw[10] != ' ' {
+		err = fmt.Errorf("bad datetime %q", raw)
+		return
+	}
+	if y, mo, d, err = parseDate(raw[:10]); err != nil {
+		return
+	}
+	h, mi, s, ns, err = parseClock(raw[11:])
+	return
 }
 
 // parseDate reads YYYY-MM-DD.
