@@ -134,9 +134,46 @@ func FuzzDecodeBinary(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, typ := range types {
 			_, _ = decodeBinary(typ, -1, data)
+			checkDecodeFast(t, typ, data)
 		}
 		_, _ = decodeBinary(nested, -1, data)
 	})
+}
+
+// checkDecodeFast checks that decodeFast, where it decodes data of typ in
+// either format, gives what decodeBinary or decodeText gives.
+func checkDecodeFast(t *testing.T, typ *pgType, data []byte) {
+	for _, format := range []int16{0, 1} {
+		var got change.Value
+		if !decodeFast(typ, format, data, &got) {
+			continue
+		}
+		want, err := decodeText(typ, -1, data)
+		if format == 1 {
+			want, err = decodeBinary(typ, -1, data)
+		}
+		if err != nil || !change.Equal(got, want) || got.Size != want.Size {
+			t.Errorf("%s (format %d) % x: decodeFast %+v; the general decoder %+v, %v", typ.Name, format, data, got, want, err)
+		}
+	}
+}
+
+// TestDecodeFast runs checkDecodeFast on every built-in type with values
+// of the lengths its fast paths take and others.
+func TestDecodeFast(t *testing.T) {
+	n := 0
+	for _, typ := range builtinTypes() {
+		for _, data := range [][]byte{{}, {0x80}, {0xff, 0xfe}, {0, 0, 0, 7}, {0x80, 0, 0, 0}, {1, 2, 3, 4, 5, 6, 7, 8}, []byte("hello"), {0xff}} {
+			checkDecodeFast(t, typ, data)
+			var v change.Value
+			if decodeFast(typ, 1, data, &v) || decodeFast(typ, 0, data, &v) {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("decodeFast took nothing")
+	}
 }
 
 // TestDecodeBinaryBadInput: damaged binary values give an error naming the

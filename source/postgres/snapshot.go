@@ -434,6 +434,9 @@ func (w *pgWorker) query(ctx context.Context, t *snapshot.Table, pt *pgTable, q 
 				w.vals[i] = change.Null()
 				continue
 			}
+			if decodeFast(pt.types[i], pt.formats[i], raw[i], &w.vals[i]) {
+				continue
+			}
 			var v change.Value
 			var err error
 			if pt.formats[i] == 1 {
