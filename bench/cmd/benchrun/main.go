@@ -365,7 +365,8 @@ func commit(dir string) string {
 	}
 	if out, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
 		var files []string
-		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		// Not TrimSpace: the first line's status may begin with a space.
+		for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 			if len(l) > 3 {
 				files = append(files, l[3:])
 			}
