@@ -170,12 +170,17 @@ func (b *batch) reset() {
 func (b *batch) add(cols []change.Column, row, key []change.Value, prefix, tail []byte) {
 	first := len(b.vals)
 	b.vals = append(b.vals, row...) // one copy of the values, then their bytes
+	size := b.size
 	for i := first; i < len(b.vals); i++ {
 		v := &b.vals[i]
 		if v.Elems != nil || v.Names != nil {
 			*v = v.Clone()
 			b.spilled = true
-		} else if v.B != nil {
+			size += valueBytes(v)
+			continue
+		}
+		size += int64(112 + len(v.B)) // valueBytes of a value without elements
+		if v.B != nil {
 			if cap(b.bytes)-len(b.bytes) < len(v.B) {
 				// Values already copied keep the old array; start a new one.
 				b.spilled = b.spilled || cap(b.bytes) > 0
@@ -185,8 +190,8 @@ func (b *batch) add(cols []change.Column, row, key []change.Value, prefix, tail 
 			b.bytes = append(b.bytes, v.B...)
 			v.B = b.bytes[at:len(b.bytes):len(b.bytes)]
 		}
-		b.size += valueBytes(v)
 	}
+	b.size = size
 	if cols == nil {
 		cols = b.t.Columns
 	}
