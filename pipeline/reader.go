@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -461,13 +462,23 @@ func (r *Reader) checkOrder(c *change.Change) error {
 		return nil
 	}
 	if r.havePos {
-		d := change.Compare(c.Pos, r.lastPos)
+		d := comparePos(&c.Pos, &r.lastPos)
 		if d < 0 || (d == 0 && c.Op != change.OpHeartbeat) {
 			return fmt.Errorf("%w: %s change at %s after %s: positions must strictly increase", ErrOrder, c.Op, c.Pos, r.lastPos)
 		}
 	}
 	r.lastPos, r.havePos = c.Pos, true
 	return nil
+}
+
+// comparePos is change.Compare(*p, *q), quicker for two rows of one
+// snapshot: at the same place but for their Row, Compare orders them by
+// Row alone.
+func comparePos(p, q *change.Position) int {
+	if p.Row != q.Row && p.Offset == q.Offset && p.Index == q.Index && p.Flavor == q.Flavor && p.File == q.File {
+		return cmp.Compare(p.Row, q.Row)
+	}
+	return change.Compare(*p, *q)
 }
 
 // add copies c into the current batch, keeping the columns sel selects.
