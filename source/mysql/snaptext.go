@@ -339,18 +339,10 @@ func (c *snapColumn) decode(raw []byte, out *change.Value) error {
 // bstr views b as a string for parsing (the string must not outlive b).
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
+// digits reads 1 to 18 decimal digits (see digits18).
 func digits(b []byte) (int, bool) {
-	n := 0
-	if len(b) == 0 {
-		return 0, false
-	}
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
+	v, ok := digits18(b)
+	return int(v), ok
 }
 
 // parseInt is strconv.ParseInt(b, 10, 64), without its generality for
@@ -425,14 +417,10 @@ func parseDateTime(b []byte) (y, mo, d, h, mi, s int, ns uint32, ok bool) {
 		if b[19] != '.' || len(frac) > 9 {
 			return
 		}
-		f, fok := digits18(frac)
-		if !fok {
+		var fok bool
+		if ns, fok = fracNanos(frac); !fok {
 			return
 		}
-		for i := len(frac); i < 9; i++ {
-			f *= 10
-		}
-		ns = uint32(f)
 	}
 	return y1*100 + y2, mo, d, h, mi, s, ns, true
 }
@@ -484,17 +472,25 @@ func parseClock(b []byte) (h, m, s int, ns uint32, err error) {
 		return 0, 0, 0, 0, fmt.Errorf("bad time %q", b)
 	}
 	if len(frac) > 0 {
-		f, ok := digits(frac)
-		if !ok {
+		var ok bool
+		if ns, ok = fracNanos(frac); !ok {
 			return 0, 0, 0, 0, fmt.Errorf("bad fraction %q", frac)
 		}
-		for i := len(frac); i < 9; i++ {
-			f *= 10
-		}
-		ns = uint32(f)
 	}
 	return h, m, s, ns, nil
 }
+
+// fracNanos reads the 1 to 9 digits after a seconds' point as nanoseconds.
+func fracNanos(frac []byte) (uint32, bool) {
+	f, ok := digits18(frac)
+	if !ok || len(frac) > 9 {
+		return 0, false
+	}
+	return uint32(f * fracScale[len(frac)]), true
+}
+
+// fracScale[n] turns n fraction digits into nanoseconds.
+var fracScale = [10]uint64{1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 100, 10, 1}
 
 // parseTime reads a TIME: [-]H+:MM:SS[.ffffff].
 func parseTime(b []byte, fsp uint8) (change.Value, error) {

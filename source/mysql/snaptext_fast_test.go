@@ -3,6 +3,8 @@ package mysql
 import (
 	"strconv"
 	"testing"
+
+	"github.com/sluice-cdc/sluice/change"
 )
 
 // checkFastParsers compares parseInt, parseUint and parseDateTime with the
@@ -56,4 +58,28 @@ func FuzzFastParsers(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(checkFastParsers)
+}
+
+// TestSnapDecodeBadText feeds the snapshot decoder damaged and hostile
+// texts: each gives an error naming the text, never a wrapped number.
+func TestSnapDecodeBadText(t *testing.T) {
+	dt := &snapColumn{name: "at", kind: tkDateTime}
+	in := &snapColumn{name: "n", kind: tkInt, size: 64}
+	for _, tc := range []struct {
+		c   *snapColumn
+		raw string
+	}{
+		{dt, "2024-05-06 99999999999999999999:00:00"},
+		{dt, "2024-05-06 07:08:09.1234567890"},
+		{dt, "2024-05-06 07:08:x9"},
+		{dt, "2024-05-06"},
+		{in, "99999999999999999999"},
+		{in, "12a"},
+		{in, ""},
+	} {
+		var v change.Value
+		if err := tc.c.decode([]byte(tc.raw), &v); err == nil {
+			t.Errorf("%s %q: decoded as %+v, want an error", tc.c.name, tc.raw, v)
+		}
+	}
 }
