@@ -157,7 +157,8 @@ func grantError(err error, what string) error {
 
 // consistentPoint opens n connections whose transactions see one
 // consistent snapshot and returns them with the binlog position of that
-// snapshot: with its GTID set on MySQL, without on MariaDB (gtidAt finds
+// snapshot, and gtidKnown if that position carries its GTID set: always
+// on MySQL; on MariaDB when quietGTID can tell it (otherwise gtidAt finds
 // it). On MariaDB no lock is taken: each connection runs
 // START TRANSACTION WITH CONSISTENT SNAPSHOT and reads the binlog position
 // its snapshot was taken at (binlog_snapshot_file/position); connections
@@ -165,8 +166,7 @@ func grantError(err error, what string) error {
 // again. On MySQL, whose snapshots are not tied to the binlog, the
 // transactions start under FLUSH TABLES WITH READ LOCK, released as soon
 // as the last one started and the position was read.
-func (s *Source) consistentPoint(ctx context.Context, db *sql.DB, n int, mariadb bool) ([]*snapWorker, change.Position, func(), error) {
-	var workers []*snapWorker
+func (s *Source) consistentPoint(ctx context.Context, db *sql.DB, n int, mariadb bool) (workers []*snapWorker, point change.Position, gtidKnown bool, done func(), err error) {
 	var hold *sql.Conn // MySQL: the connection holding the backup lock
 	cleanup := func() {
 		for _, w := range workers {
@@ -176,9 +176,9 @@ func (s *Source) consistentPoint(ctx context.Context, db *sql.DB, n int, mariadb
 			hold.Close()
 		}
 	}
-	fail := func(err error) ([]*snapWorker, change.Position, func(), error) {
+	fail := func(err error) ([]*snapWorker, change.Position, bool, func(), error) {
 		cleanup()
-		return nil, change.Position{}, nil, err
+		return nil, change.Position{}, false, nil, err
 	}
 	open := func() (*snapWorker, error) {
 		r, err := dial(ctx, &s.cfg)
@@ -207,7 +207,6 @@ func (s *Source) consistentPoint(ctx context.Context, db *sql.DB, n int, mariadb
 		}
 		return nil
 	}
-	var point change.Position
 	if mariadb {
 		// The position each transaction's snapshot was taken at.
 		pos := func(w *snapWorker) (string, uint64, error) {
@@ -275,8 +274,11 @@ func (s *Source) consistentPoint(ctx context.Context, db *sql.DB, n int, mariadb
 				return fail(err)
 			}
 		}
-		// Without the GTID set: see gtidAt.
 		point = change.Position{Flavor: change.FlavorBinlog, File: file, Offset: off}
+		if g, ok := quietGTID(workers[0], file, off); ok {
+			point.GTIDSet, gtidKnown = g, true
+		}
+		// Otherwise without the GTID set: see gtidAt.
 	} else {
 		c, err := db.Conn(ctx)
 		if err != nil {
@@ -309,8 +311,39 @@ func (s *Source) consistentPoint(ctx context.Context, db *sql.DB, n int, mariadb
 		}
 		s.cfg.Logger.Info("snapshot: global read lock held while the workers' transactions started", "held", time.Since(began).Round(time.Microsecond))
 		point = change.Position{Flavor: change.FlavorBinlog, File: file, Offset: off, GTIDSet: gtid}
+		gtidKnown = true
 	}
-	return workers, point, cleanup, nil
+	return workers, point, gtidKnown, cleanup, nil
+}
+
+// quietGTID returns MariaDB's GTID set at the binlog position file:off,
+// that of w's consistent snapshot, when it can tell it without reading
+// the binlog: it reads @@gtid_binlog_pos, then the binlog's end (SHOW
+// MASTER STATUS). The server updates both under one lock (LOCK_log) as it
+// writes a transaction, so if the end is still at the snapshot's
+// position, nothing was written since the snapshot began and the set read
+// before it is the set at that position. Otherwise, or on any error, ok
+// is false and gtidAt asks BINLOG_GTID_POS, which reads the binlog file
+// from its start (0.1 s of the server's CPU for a 1 GiB file).
+func quietGTID(w *snapWorker, file string, off uint64) (set string, ok bool) {
+	var g []byte
+	if _, err := w.tr.query([]byte("SELECT @@GLOBAL.gtid_binlog_pos"), 1, func(row [][]byte) error {
+		g = append(g[:0], row[0]...)
+		return nil
+	}); err != nil {
+		return "", false
+	}
+	var endFile string
+	var endOff uint64
+	found := false
+	if _, err := w.tr.query([]byte("SHOW MASTER STATUS"), 4, func(row [][]byte) error {
+		endFile, found = string(row[0]), true
+		endOff, _ = strconv.ParseUint(string(row[1]), 10, 64)
+		return nil
+	}); err != nil || !found || endFile != file || endOff != off {
+		return "", false
+	}
+	return string(g), true
 }
 
 // scanStatus reads SHOW MASTER STATUS (SHOW BINARY LOG STATUS on MySQL 8.4).
@@ -723,7 +756,7 @@ func (s *Source) snapshotRun(ctx context.Context, resume snapshot.State, lastRow
 	r.Close()
 	db := s.openSQL()
 	defer db.Close()
-	workers, at, cleanup, err := s.consistentPoint(ctx, db, max(opts.Workers, 1), mariadb)
+	workers, at, gtidKnown, cleanup, err := s.consistentPoint(ctx, db, max(opts.Workers, 1), mariadb)
 	if err != nil {
 		return snapshot.Result{}, point, err
 	}
@@ -758,7 +791,7 @@ func (s *Source) snapshotRun(ctx context.Context, resume snapshot.State, lastRow
 	run := &snapshot.Run{Options: opts, Source: flavor, Point: point, Tables: tables, Resume: resume, LastRow: lastRow, Logger: s.cfg.Logger}
 	if point.IsZero() {
 		run.Point = at
-		if mariadb {
+		if !gtidKnown {
 			// The workers read while the server finds the GTID set.
 			gctx, stop := context.WithCancel(ctx)
 			defer stop()
