@@ -30,6 +30,8 @@ type textReader struct {
 	big  []byte   // a packet larger than br's buffer, or split in several
 	vals [][]byte // the current row's values
 	out  []byte   // the command packet
+	body []byte   // a COM_STMT_EXECUTE's body
+	cols []wireCol
 }
 
 // newTextReader returns a textReader on r's connection.
