@@ -114,7 +114,7 @@ func (t *textReader) execute(s stmt, args []any, ncols int, row func(cols []wire
 	if len(args) != s.params {
 		return 0, fmt.Errorf("mysql: the statement takes %d parameters, not %d", s.params, len(args))
 	}
-	body, err := appendExecute(t.body[:0], s, args)
+	body, err := appendExecute(t.body[:0], s, args, t.r.queryAttrs)
 	t.body = body
 	if err != nil {
 		return 0, err
@@ -177,22 +177,33 @@ func (t *textReader) execute(s stmt, args []any, ncols int, row func(cols []wire
 }
 
 // appendExecute appends COM_STMT_EXECUTE's body for s with args: no
-// cursor, one iteration, the parameters' types sent every time.
-func appendExecute(dst []byte, s stmt, args []any) ([]byte, error) {
+// cursor, one iteration, the parameters' types sent every time. With
+// query attributes (attrs) the parameters are counted first and each type
+// is followed by a name, empty.
+func appendExecute(dst []byte, s stmt, args []any, attrs bool) ([]byte, error) {
 	dst = binary.LittleEndian.AppendUint32(dst, s.id)
 	dst = append(dst, 0)                           // flags: CURSOR_TYPE_NO_CURSOR
 	dst = binary.LittleEndian.AppendUint32(dst, 1) // iteration count
 	if len(args) == 0 {
 		return dst, nil
 	}
+	if attrs {
+		dst = appendLenenc(dst, uint64(len(args)))
+	}
 	nulls := len(dst)
 	for range (len(args) + 7) / 8 {
 		dst = append(dst, 0)
 	}
 	dst = append(dst, 1) // new_params_bound_flag: the types follow
-	types := len(dst)
+	types, step := len(dst), 2
+	if attrs {
+		step = 3
+	}
 	for range args {
 		dst = append(dst, 0, 0)
+		if attrs {
+			dst = append(dst, 0) // the name: none
+		}
 	}
 	for i, a := range args {
 		typ, flag := byte(wireLongLong), byte(0)
@@ -222,7 +233,7 @@ func appendExecute(dst []byte, s stmt, args []any) ([]byte, error) {
 		default:
 			return dst, fmt.Errorf("mysql: no statement parameter for a %T", a)
 		}
-		dst[types+2*i], dst[types+2*i+1] = typ, flag
+		dst[types+step*i], dst[types+step*i+1] = typ, flag
 	}
 	return dst, nil
 }

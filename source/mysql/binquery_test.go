@@ -302,3 +302,36 @@ func FuzzDecodeBinaryRow(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendExecute checks COM_STMT_EXECUTE's body byte by byte, in the
+// classic layout (MariaDB) and with MySQL's query attributes, where the
+// parameters are counted first and each type has an empty name after it;
+// and COM_QUERY's body, which with query attributes starts with a count
+// of none and one parameter set.
+func TestAppendExecute(t *testing.T) {
+	s := stmt{id: 0x01020304, params: 3}
+	args := []any{int64(-1), nil, "ab"}
+	head := []byte{4, 3, 2, 1, 0, 1, 0, 0, 0}
+	values := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 'a', 'b'}
+	for _, tt := range []struct {
+		attrs bool
+		want  []byte
+	}{
+		{false, append(append(append([]byte{}, head...), 0x02, 1, wireLongLong, 0, wireNull, 0, wireString, 0), values...)},
+		{true, append(append(append([]byte{}, head...), 3, 0x02, 1, wireLongLong, 0, 0, wireNull, 0, 0, wireString, 0, 0), values...)},
+	} {
+		got, err := appendExecute(nil, s, args, tt.attrs)
+		if err != nil || !bytes.Equal(got, tt.want) {
+			t.Errorf("attrs %t:\n got % x, %v\nwant % x", tt.attrs, got, err, tt.want)
+		}
+	}
+	if got, _ := appendExecute(nil, stmt{id: 1}, nil, true); !bytes.Equal(got, []byte{1, 0, 0, 0, 0, 1, 0, 0, 0}) {
+		t.Errorf("no parameters, with attributes: % x", got)
+	}
+	if got := appendQuery(nil, []byte("DO 1"), false); string(got) != "DO 1" {
+		t.Errorf("COM_QUERY: %q", got)
+	}
+	if got := appendQuery(nil, []byte("DO 1"), true); string(got) != "\x00\x01DO 1" {
+		t.Errorf("COM_QUERY with attributes: %q", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,6 +41,12 @@ type replica struct {
 	mariadb bool
 	version string
 	buf     []byte
+	// queryAttrs is set when the connection speaks MySQL's query
+	// attributes (CLIENT_QUERY_ATTRIBUTES, MySQL 8.0.23 on; go-mysql asks
+	// for them whenever the server offers them): COM_QUERY and
+	// COM_STMT_EXECUTE then carry a parameter count first (see
+	// appendQuery, appendExecute).
+	queryAttrs bool
 }
 
 // dial connects and authenticates, with TLS when cfg.TLS is set. With
@@ -118,7 +125,8 @@ func dialTLS(ctx context.Context, cfg *Config, network string, t *tls.Config) (*
 		}
 		return nil, fmt.Errorf("mysql: connect to %s: %w", cfg.Addr, cleanConnErr(res.err))
 	}
-	r := &replica{c: res.c, cfg: cfg, tls: t, version: res.c.GetServerVersion()}
+	r := &replica{c: res.c, cfg: cfg, tls: t, version: res.c.GetServerVersion(),
+		queryAttrs: slices.Contains(strings.Split(res.c.CapabilityString(), "|"), "CLIENT_QUERY_ATTRIBUTES")}
 	r.mariadb = strings.Contains(strings.ToLower(r.version), "mariadb")
 	return r, nil
 }

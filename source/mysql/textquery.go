@@ -9,7 +9,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"time"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 )
@@ -30,7 +29,7 @@ type textReader struct {
 	big  []byte   // a packet larger than br's buffer, or split in several
 	vals [][]byte // the current row's values
 	out  []byte   // the command packet
-	body []byte   // a COM_STMT_EXECUTE's body
+	body []byte   // a command's body (COM_QUERY, COM_STMT_EXECUTE)
 	cols []wireCol
 }
 
@@ -103,17 +102,10 @@ func isEOF(p []byte) bool { return len(p) > 0 && p[0] == 0xfe && len(p) < 9 }
 // row, the rest of the result set is read and dropped, so the connection
 // stays usable. It returns how many rows row was called with.
 func (t *textReader) query(q []byte, ncols int, row func([][]byte) error) (int, error) {
-	nc := t.r.c.Conn.Conn
-	// go-mysql sets a read deadline before each of its reads: clear it.
-	if err := nc.SetReadDeadline(time.Time{}); err != nil {
-		return 0, fmt.Errorf("mysql: %w", cleanConnErr(err))
+	t.body = appendQuery(t.body[:0], q, t.r.queryAttrs)
+	if err := t.send(comQuery, t.body, "a query"); err != nil {
+		return 0, err
 	}
-	t.r.c.ResetSequence()
-	t.out = append(append(t.out[:0], 0, 0, 0, 0, comQuery), q...)
-	if err := t.r.c.WritePacket(t.out); err != nil {
-		return 0, fmt.Errorf("mysql: send a query: %w", cleanConnErr(err))
-	}
-	t.seq = 1
 	p, err := t.packet()
 	if err != nil {
 		return 0, err
@@ -169,6 +161,15 @@ func (t *textReader) query(q []byte, ncols int, row func([][]byte) error) (int, 
 			failed = err
 		}
 	}
+}
+
+// appendQuery appends COM_QUERY's body for q: with query attributes
+// (attrs), first a count of none and a parameter set count of one.
+func appendQuery(dst, q []byte, attrs bool) []byte {
+	if attrs {
+		dst = append(dst, 0, 1)
+	}
+	return append(dst, q...)
 }
 
 // splitRow fills vals with the length-encoded strings of a text-protocol
