@@ -122,58 +122,17 @@ func (t *textReader) execute(s stmt, args []any, ncols int, row func(cols []wire
 	if err := t.send(comStmtExecute, body, "a statement to execute"); err != nil {
 		return 0, err
 	}
-	p, err := t.packet()
-	if err != nil {
-		return 0, err
-	}
-	switch p[0] {
-	case 0xff:
-		return 0, t.r.c.HandleErrorPacket(append([]byte(nil), p...))
-	case 0x00:
-		return 0, errors.New("mysql: the statement returned no result set")
-	}
-	n, _, _ := lenencInt(p)
 	t.cols = t.cols[:0]
-	for range n {
-		p, err := t.packet()
-		if err != nil {
-			return 0, err
-		}
-		c, err := parseColumnType(p)
-		if err != nil {
-			return 0, err
-		}
-		t.cols = append(t.cols, c)
-	}
-	if p, err := t.packet(); err != nil {
-		return 0, err
-	} else if !isEOF(p) {
-		return 0, errors.New("mysql: result set: no EOF after the column definitions")
-	}
-	var failed error
-	if int(n) != ncols {
-		failed = fmt.Errorf("the query returned %d columns, want %d", n, ncols)
-	}
 	count := 0
-	for {
-		p, err := t.packet()
-		if err != nil {
-			return count, err
-		}
-		if isEOF(p) {
-			return count, failed
-		}
-		if p[0] == 0xff {
-			return count, t.r.c.HandleErrorPacket(append([]byte(nil), p...))
-		}
-		if failed != nil {
-			continue
-		}
+	err = t.result(ncols, func(p []byte) error {
+		c, err := parseColumnType(p)
+		t.cols = append(t.cols, c)
+		return err
+	}, func(p []byte) error {
 		count++
-		if err := row(t.cols, p); err != nil {
-			failed = err
-		}
-	}
+		return row(t.cols, p)
+	})
+	return count, err
 }
 
 // appendExecute appends COM_STMT_EXECUTE's body for s with args: no

@@ -254,6 +254,7 @@ func TestDecodeBinaryRow(t *testing.T) {
 		{"date of a bad length", bytes.Replace(row, []byte{4, 0xe8, 0x07, 2, 29}, []byte{3, 0xe8, 0x07, 2}, 1), "a date of a bad length"},
 		{"date's length past the row", row[:bytes.Index(row, []byte{11, 0xb2})+5], "column ts"},
 		{"microseconds", bytes.Replace(row, []byte{1, 0, 0, 0, 7}, []byte{0x40, 0x42, 0x0f, 0, 7}, 1), "microseconds out of range"},
+		{"a TIME's microseconds", bytes.Replace(row, []byte{6, 0, 0, 0, 3}, []byte{0x40, 0x42, 0x0f, 0, 3}, 1), "column tm"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := decodeBinaryRow(cols, wire, tt.p, out)

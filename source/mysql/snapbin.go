@@ -147,6 +147,9 @@ func (c *snapColumn) decodeBinTemporal(w wireCol, b []byte, out *change.Value) e
 		if c.kind != tkTime {
 			return c.binErr(w, b, "a TIME for a column of another type")
 		}
+		if us >= 1e6 {
+			return c.binErr(w, b, "microseconds out of range")
+		}
 		*out = change.Time(neg, days*24+h, m, s, us*1000, c.size)
 		return nil
 	}

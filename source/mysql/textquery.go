@@ -9,8 +9,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-
-	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 )
 
 // comQuery is COM_QUERY: run a statement, text protocol.
@@ -106,60 +104,76 @@ func (t *textReader) query(q []byte, ncols int, row func([][]byte) error) (int, 
 	if err := t.send(comQuery, t.body, "a query"); err != nil {
 		return 0, err
 	}
-	p, err := t.packet()
-	if err != nil {
-		return 0, err
-	}
-	switch p[0] {
-	case 0xff:
-		return 0, t.r.c.HandleErrorPacket(append([]byte(nil), p...))
-	case 0x00:
-		return 0, errors.New("mysql: the query returned no result set")
-	case 0xfb:
-		return 0, errors.New("mysql: the server asked for a local file (LOAD DATA LOCAL), which a snapshot never sends")
-	}
-	cols, _, _ := gmysql.LengthEncodedInt(p)
-	for range cols {
-		if _, err := t.packet(); err != nil {
-			return 0, err
-		}
-	}
-	if p, err := t.packet(); err != nil {
-		return 0, err
-	} else if !isEOF(p) {
-		return 0, fmt.Errorf("mysql: result set: no EOF after the column definitions")
-	}
-	var failed error
-	if int(cols) != ncols {
-		failed = fmt.Errorf("the query returned %d columns, want %d", cols, ncols)
-	}
 	if cap(t.vals) < ncols {
 		t.vals = make([][]byte, ncols)
 	}
 	vals := t.vals[:ncols]
 	n := 0
+	err := t.result(ncols, nil, func(p []byte) error {
+		if err := splitRow(p, vals); err != nil {
+			return err
+		}
+		n++
+		return row(vals)
+	})
+	return n, err
+}
+
+// result reads the response to a command that returns a result set: the
+// column count, the column definitions (each handed to def, unless nil),
+// then the rows (each handed to row, valid until it returns). The result
+// must have ncols columns. After an error of row, or a column count that
+// is not ncols, the rest is read and dropped, so the connection stays
+// usable, and that error is returned.
+func (t *textReader) result(ncols int, def func([]byte) error, row func([]byte) error) error {
+	p, err := t.packet()
+	if err != nil {
+		return err
+	}
+	switch p[0] {
+	case 0xff:
+		return t.r.c.HandleErrorPacket(append([]byte(nil), p...))
+	case 0x00:
+		return errors.New("mysql: the query returned no result set")
+	case 0xfb:
+		return errors.New("mysql: the server asked for a local file (LOAD DATA LOCAL), which a snapshot never sends")
+	}
+	cols, _, _ := lenencInt(p)
+	for range cols {
+		p, err := t.packet()
+		if err != nil {
+			return err
+		}
+		if def != nil {
+			if err := def(p); err != nil {
+				return err
+			}
+		}
+	}
+	if p, err := t.packet(); err != nil {
+		return err
+	} else if !isEOF(p) {
+		return errors.New("mysql: result set: no EOF after the column definitions")
+	}
+	var failed error
+	if int(cols) != ncols {
+		failed = fmt.Errorf("the query returned %d columns, want %d", cols, ncols)
+	}
 	for {
 		p, err := t.packet()
 		if err != nil {
-			return n, err
+			return err
 		}
 		if isEOF(p) {
-			return n, failed
+			return failed
 		}
 		if p[0] == 0xff {
-			return n, t.r.c.HandleErrorPacket(append([]byte(nil), p...))
+			return t.r.c.HandleErrorPacket(append([]byte(nil), p...))
 		}
 		if failed != nil {
 			continue
 		}
-		if err := splitRow(p, vals); err != nil {
-			failed = err
-			continue
-		}
-		n++
-		if err := row(vals); err != nil {
-			failed = err
-		}
+		failed = row(p)
 	}
 }
 
