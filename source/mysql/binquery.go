@@ -12,6 +12,7 @@ import (
 const (
 	comStmtPrepare = 0x16
 	comStmtExecute = 0x17
+	comStmtClose   = 0x19
 )
 
 // The column types of the binary protocol whose values are not
@@ -103,6 +104,12 @@ func (t *textReader) prepare(q string) (stmt, error) {
 		}
 	}
 	return s, nil
+}
+
+// closeStmt deallocates s on the server (COM_STMT_CLOSE, which has no
+// answer).
+func (t *textReader) closeStmt(s stmt) error {
+	return t.send(comStmtClose, binary.LittleEndian.AppendUint32(t.body[:0], s.id), "a statement to close")
 }
 
 // execute runs s with args (the types appendLiteral takes, and nil) and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -335,4 +336,66 @@ func TestAppendExecute(t *testing.T) {
 	if got := appendQuery(nil, []byte("DO 1"), true); string(got) != "\x00\x01DO 1" {
 		t.Errorf("COM_QUERY with attributes: %q", got)
 	}
+}
+
+// TestSnapshotClosesStatements: a snapshot of many tables holds the
+// prepared statements of the tables its workers are reading only, not
+// one set per table read (the server's limit on prepared statements is
+// global, shared with every client); every table's rows come.
+func TestSnapshotClosesStatements(t *testing.T) {
+	const tables = 40
+	stmts := []string{"DROP DATABASE IF EXISTS manytables", "CREATE DATABASE manytables"}
+	for i := range tables {
+		stmts = append(stmts, fmt.Sprintf("CREATE TABLE manytables.t%02d (id INT PRIMARY KEY, v INT)", i),
+			fmt.Sprintf("INSERT INTO manytables.t%02d SELECT seq, seq FROM mysql.seq_1_to_5", i))
+	}
+	exec(t, shared, stmts...)
+	admin, err := shared.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prepared := func() int {
+		var name string
+		var n int
+		if err := admin.QueryRow("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'").Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	base := prepared()
+	cfg := testConfig(shared.Addr())
+	cfg.ServerID = 7405
+	cfg.Snapshot = snapshot.Options{Mode: snapshot.ModeOnly, Workers: 2, ChunkRows: 2,
+		Tables: func(ns change.Namespace) bool { return ns.Database == "manytables" }}
+	src, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	most, rows := 0, map[string]int{}
+	err = src.Stream(context.Background(), change.Position{}, func(cs []change.Change) error {
+		most = max(most, prepared()-base)
+		for _, c := range cs {
+			if c.Op == change.OpRead {
+				rows[c.Table]++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != tables {
+		t.Fatalf("rows of %d tables, want %d", len(rows), tables)
+	}
+	for tbl, n := range rows {
+		if n != 5 {
+			t.Errorf("table %s: %d rows, want 5", tbl, n)
+		}
+	}
+	// Two workers, each with the statements of one table (the first
+	// chunk's and the next chunks').
+	if most > 6 {
+		t.Errorf("up to %d statements prepared at once while reading %d tables", most, tables)
+	}
+	t.Logf("up to %d statements prepared at once", most)
 }

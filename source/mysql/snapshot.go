@@ -85,9 +85,11 @@ type snapWorker struct {
 	named []driver.NamedValue
 	row   []driver.Value
 	num   []byte // a number the driver parsed, as text again
-	// stmts are tr's prepared statements by their query; noPrepare is set
-	// when the server would not prepare one (queryBinary).
+	// stmts are tr's prepared statements by their query, those of one
+	// table; noPrepare is set when the server would not prepare one
+	// (queryBinary).
 	stmts     map[string]stmt
+	stmtsOf   *snapTable // the table whose statements stmts holds
 	noPrepare bool
 }
 
@@ -685,6 +687,20 @@ func (w *snapWorker) query(ctx context.Context, st *snapTable, q string, row fun
 // from the bytes it sent, with nothing allocated per row. A statement
 // the server refuses to prepare sends w to the text protocol for good.
 func (w *snapWorker) queryBinary(st *snapTable, q string, row func([]change.Column, []change.Value) error) (int, error) {
+	if st != w.stmtsOf {
+		// A table's statements are dropped when the worker moves on: the
+		// server counts every connection's prepared statements against
+		// one global limit (max_prepared_stmt_count, 16382 by default),
+		// which a snapshot of thousands of tables would otherwise use up
+		// for every client of the server.
+		for q, s := range w.stmts {
+			if err := w.tr.closeStmt(s); err != nil {
+				return 0, err
+			}
+			delete(w.stmts, q)
+		}
+		w.stmtsOf = st
+	}
 	s, ok := w.stmts[q]
 	if !ok {
 		var err error
