@@ -14,8 +14,9 @@ import (
 // comQuery is COM_QUERY: run a statement, text protocol.
 const comQuery = 0x03
 
-// textReader reads result sets of the text protocol straight from a
-// replica connection's socket, for the snapshot's row reads: each row's
+// textReader reads result sets straight from a replica connection's
+// socket, for the snapshot's row reads: of the text protocol (query), and
+// of prepared statements (prepare, execute: binquery.go). Each row's
 // values are slices of a reused buffer, so a value costs no allocation
 // (go-sql-driver boxes every one into an interface, go-mysql copies every
 // packet three times). It is used only between a command it sent and the
