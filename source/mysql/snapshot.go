@@ -13,6 +13,7 @@ import (
 	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
+	"github.com/sluice-cdc/sluice/binlog"
 	"github.com/sluice-cdc/sluice/change"
 	"github.com/sluice-cdc/sluice/snapshot"
 )
@@ -349,7 +350,19 @@ func quietGTID(w *snapWorker, file string, off uint64) (set string, ok bool) {
 	}); err != nil || !found || endFile != file || endOff != off {
 		return "", false
 	}
-	return string(g), true
+	return sortedGTIDs(string(g)), true
+}
+
+// sortedGTIDs writes a MariaDB GTID set in the order of the stream's
+// positions (by domain, then server). The server's own texts differ:
+// @@gtid_binlog_pos and BINLOG_GTID_POS list two domains in opposite
+// orders. A text that does not parse is returned as it is.
+func sortedGTIDs(set string) string {
+	s, err := binlog.ParseMariaGTIDSet(set)
+	if err != nil {
+		return set
+	}
+	return s.String()
 }
 
 // scanStatus reads SHOW MASTER STATUS (SHOW BINARY LOG STATUS on MySQL 8.4).
@@ -902,7 +915,7 @@ func gtidAt(ctx context.Context, db *sql.DB, p change.Position) <-chan gtidResul
 		if err != nil {
 			err = grantError(err, "BINLOG_GTID_POS")
 		}
-		out <- gtidResult{set: set.String, err: err}
+		out <- gtidResult{set: sortedGTIDs(set.String), err: err}
 	}()
 	return out
 }
