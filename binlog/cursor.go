@@ -127,8 +127,8 @@ func (c *cursor) rest() []byte {
 	return p
 }
 
-// appendLenenc appends v as a MySQL length-encoded integer.
-func appendLenenc(dst []byte, v uint64) []byte {
+// AppendLenenc appends v as a MySQL length-encoded integer.
+func AppendLenenc(dst []byte, v uint64) []byte {
 	switch {
 	case v < 0xfb:
 		return append(dst, byte(v))

@@ -106,7 +106,7 @@ func TestVarlenIntegers(t *testing.T) {
 		}
 	}
 	for _, v := range []uint64{0, 250, 251, 0xffff, 0x10000, 0xffffff, 0x1000000, 1<<64 - 1} {
-		c := cursor{b: appendLenenc(nil, v)}
+		c := cursor{b: AppendLenenc(nil, v)}
 		if got := c.lenenc("v"); got != v || c.left() != 0 {
 			t.Errorf("lenenc %d: got %d", v, got)
 		}

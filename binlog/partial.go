@@ -435,7 +435,7 @@ func nextJSONDiff(b []byte) (op byte, path, value []byte, n int, err error) {
 	}
 	op = b[0]
 	p := 1
-	l, k, ok := readPackedInt(b[p:])
+	l, k, ok := ReadLenenc(b[p:])
 	if !ok || l > uint64(len(b)-p-k) {
 		return 0, nil, nil, 0, fmt.Errorf("%w: path length", errBadJSONDiff)
 	}
@@ -445,7 +445,7 @@ func nextJSONDiff(b []byte) (op byte, path, value []byte, n int, err error) {
 	if op == jsonDiffRemove {
 		return op, path, nil, p, nil
 	}
-	l, k, ok = readPackedInt(b[p:])
+	l, k, ok = ReadLenenc(b[p:])
 	if !ok || l > uint64(len(b)-p-k) {
 		return 0, nil, nil, 0, fmt.Errorf("%w: value length", errBadJSONDiff)
 	}

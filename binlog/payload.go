@@ -89,15 +89,15 @@ func (p *TransactionPayload) Decode(body []byte, _ *FormatDescription) error {
 // from len(p.Payload).
 func (p *TransactionPayload) AppendBody(dst []byte) []byte {
 	field := func(dst []byte, t, v uint64) []byte {
-		dst = appendLenenc(dst, t)
-		dst = appendLenenc(dst, uint64(len(appendLenenc(nil, v))))
-		return appendLenenc(dst, v)
+		dst = AppendLenenc(dst, t)
+		dst = AppendLenenc(dst, uint64(len(AppendLenenc(nil, v))))
+		return AppendLenenc(dst, v)
 	}
 	dst = field(dst, payloadCompressionField, p.CompressionType)
 	if p.CompressionType != PayloadNone {
 		dst = field(dst, payloadUncompressedSize, p.UncompressedSize)
 	}
 	dst = field(dst, payloadSizeField, uint64(len(p.Payload)))
-	dst = appendLenenc(dst, payloadEndMark)
+	dst = AppendLenenc(dst, payloadEndMark)
 	return append(dst, p.Payload...)
 }

@@ -256,7 +256,7 @@ func (r *RowsReader) reset(typ EventType, body []byte, postHeaderLen int, tables
 		}
 		p += l
 	}
-	ncols, n, ok := readPackedInt(body[p:])
+	ncols, n, ok := ReadLenenc(body[p:])
 	if !ok {
 		return r.fail(fmt.Errorf("%w: column count at body offset %d", ErrTruncated, p))
 	}
@@ -460,7 +460,7 @@ func (r *RowsReader) Next() bool {
 func (r *RowsReader) imageHeader(p, img int) (partial, nulls []byte, start int, err error) {
 	d := r.data
 	if r.partial && img == 1 {
-		opts, n, ok := readPackedInt(d[p:])
+		opts, n, ok := ReadLenenc(d[p:])
 		if !ok {
 			return nil, nil, 0, fmt.Errorf("%w: value options", ErrTruncated)
 		}

@@ -152,7 +152,7 @@ func (r *tmReader) uint(n int, what string) uint64 {
 }
 
 func (r *tmReader) packed(what string) uint64 {
-	v, n, ok := readPackedInt(r.b[min(r.off, len(r.b)):])
+	v, n, ok := ReadLenenc(r.b[min(r.off, len(r.b)):])
 	if r.err != nil || !ok {
 		r.fail(what)
 		return 0
@@ -161,8 +161,11 @@ func (r *tmReader) packed(what string) uint64 {
 	return v
 }
 
-// readPackedInt reads a MySQL length-encoded (packed) integer.
-func readPackedInt(b []byte) (v uint64, n int, ok bool) {
+// ReadLenenc reads a MySQL length-encoded (packed) integer at the start
+// of b: its value and length; ok is false when b is cut short or starts
+// with 0xfb (NULL) or 0xff. The client protocol's packets use the same
+// encoding (source/mysql).
+func ReadLenenc(b []byte) (v uint64, n int, ok bool) {
 	if len(b) == 0 {
 		return 0, 0, false
 	}

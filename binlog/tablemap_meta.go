@@ -14,7 +14,7 @@ func (t *TableMap) decodeOptional(b []byte) error {
 	)
 	for len(b) > 0 {
 		typ := b[0]
-		l, n, ok := readPackedInt(b[1:])
+		l, n, ok := ReadLenenc(b[1:])
 		if !ok || l > uint64(len(b)-1-n) {
 			return fmt.Errorf("%w: optional metadata field %d", ErrTruncated, typ)
 		}
@@ -195,7 +195,7 @@ func (t *TableMap) applyMembers(real ColumnType, vals [][][]byte) error {
 func (t *TableMap) decodeNames(v []byte) error {
 	names := make([]string, 0, len(t.cols))
 	for len(v) > 0 {
-		l, n, ok := readPackedInt(v)
+		l, n, ok := ReadLenenc(v)
 		if !ok || l > uint64(len(v)-n) {
 			return fmt.Errorf("%w: column name", ErrTruncated)
 		}
@@ -213,7 +213,7 @@ func (t *TableMap) decodeNames(v []byte) error {
 func packedInts(v []byte, what string) ([]uint64, error) {
 	var out []uint64
 	for len(v) > 0 {
-		x, n, ok := readPackedInt(v)
+		x, n, ok := ReadLenenc(v)
 		if !ok {
 			return nil, fmt.Errorf("%w: %s", ErrTruncated, what)
 		}
@@ -228,14 +228,14 @@ func packedInts(v []byte, what string) ([]uint64, error) {
 func strValues(v []byte) ([][][]byte, error) {
 	var out [][][]byte
 	for len(v) > 0 {
-		cnt, n, ok := readPackedInt(v)
+		cnt, n, ok := ReadLenenc(v)
 		if !ok || cnt > uint64(len(v)) {
 			return nil, fmt.Errorf("%w: member count", ErrTruncated)
 		}
 		v = v[n:]
 		vals := make([][]byte, 0, int(cnt))
 		for i := uint64(0); i < cnt; i++ {
-			l, n, ok := readPackedInt(v)
+			l, n, ok := ReadLenenc(v)
 			if !ok || l > uint64(len(v)-n) {
 				return nil, fmt.Errorf("%w: member name", ErrTruncated)
 			}

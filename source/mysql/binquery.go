@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/sluice-cdc/sluice/binlog"
 )
 
 // The prepared statements' commands.
@@ -154,7 +156,7 @@ func appendExecute(dst []byte, s stmt, args []any, attrs bool) ([]byte, error) {
 		return dst, nil
 	}
 	if attrs {
-		dst = appendLenenc(dst, uint64(len(args)))
+		dst = binlog.AppendLenenc(dst, uint64(len(args)))
 	}
 	nulls := len(dst)
 	for range (len(args) + 7) / 8 {
@@ -191,11 +193,11 @@ func appendExecute(dst []byte, s stmt, args []any, attrs bool) ([]byte, error) {
 			// A string in the connection's character set, as a quoted
 			// literal is.
 			typ = wireString
-			dst = append(appendLenenc(dst, uint64(len(v))), v...)
+			dst = append(binlog.AppendLenenc(dst, uint64(len(v))), v...)
 		case []byte:
 			// A BLOB parameter is a binary string, as _binary'…' is.
 			typ = wireBlob
-			dst = append(appendLenenc(dst, uint64(len(v))), v...)
+			dst = append(binlog.AppendLenenc(dst, uint64(len(v))), v...)
 		default:
 			return dst, fmt.Errorf("mysql: no statement parameter for a %T", a)
 		}
@@ -204,46 +206,13 @@ func appendExecute(dst []byte, s stmt, args []any, attrs bool) ([]byte, error) {
 	return dst, nil
 }
 
-// appendLenenc appends n as a length-encoded integer.
-func appendLenenc(dst []byte, n uint64) []byte {
-	switch {
-	case n < 0xfb:
-		return append(dst, byte(n))
-	case n < 1<<16:
-		return append(dst, 0xfc, byte(n), byte(n>>8))
-	case n < 1<<24:
-		return append(dst, 0xfd, byte(n), byte(n>>8), byte(n>>16))
-	}
-	return binary.LittleEndian.AppendUint64(append(dst, 0xfe), n)
-}
-
-// lenencInt reads a length-encoded integer at the start of p: its value
-// and length, ok false if p is too short or starts with 0xfb (NULL) or
-// 0xff.
-func lenencInt(p []byte) (n uint64, size int, ok bool) {
-	if len(p) == 0 {
-		return 0, 0, false
-	}
-	switch c := p[0]; {
-	case c < 0xfb:
-		return uint64(c), 1, true
-	case c == 0xfc && len(p) >= 3:
-		return uint64(binary.LittleEndian.Uint16(p[1:])), 3, true
-	case c == 0xfd && len(p) >= 4:
-		return uint64(p[1]) | uint64(p[2])<<8 | uint64(p[3])<<16, 4, true
-	case c == 0xfe && len(p) >= 9:
-		return binary.LittleEndian.Uint64(p[1:]), 9, true
-	}
-	return 0, 0, false
-}
-
 // parseColumnType reads a column definition (Protocol::ColumnDefinition41)
 // for its type and UNSIGNED flag.
 func parseColumnType(p []byte) (wireCol, error) {
 	pos := 0
 	// catalog, schema, table, org_table, name, org_name
 	for range 6 {
-		n, size, ok := lenencInt(p[pos:])
+		n, size, ok := binlog.ReadLenenc(p[pos:])
 		if !ok || n > uint64(len(p)-pos-size) {
 			return wireCol{}, fmt.Errorf("mysql: a column definition of %d bytes is cut short", len(p))
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/sluice-cdc/sluice/binlog"
 	"github.com/sluice-cdc/sluice/change"
 )
 
@@ -64,7 +65,7 @@ func (c *snapColumn) decodeBin(w wireCol, p []byte, out *change.Value) (int, err
 		n := 1 + int(p[0])
 		return n, c.decodeBinTemporal(w, p[1:n], out)
 	default:
-		n, size, ok := lenencInt(p)
+		n, size, ok := binlog.ReadLenenc(p)
 		if !ok || n > uint64(len(p)-size) {
 			return 0, c.binErr(w, p, "cut short")
 		}

@@ -2,13 +2,14 @@ package mysql
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"slices"
 	"strconv"
+
+	"github.com/sluice-cdc/sluice/binlog"
 )
 
 // comQuery is COM_QUERY: run a statement, text protocol.
@@ -139,7 +140,7 @@ func (t *textReader) result(ncols int, def func([]byte) error, row func([]byte) 
 	case 0xfb:
 		return errors.New("mysql: the server asked for a local file (LOAD DATA LOCAL), which a snapshot never sends")
 	}
-	cols, _, _ := lenencInt(p)
+	cols, _, _ := binlog.ReadLenenc(p)
 	for range cols {
 		p, err := t.packet()
 		if err != nil {
@@ -201,19 +202,11 @@ func splitRow(p []byte, vals [][]byte) error {
 			pos++
 			continue
 		}
-		var n uint64
-		switch {
-		case c < 0xfb:
-			n, pos = uint64(c), pos+1
-		case c == 0xfc && pos+3 <= len(p):
-			n, pos = uint64(binary.LittleEndian.Uint16(p[pos+1:])), pos+3
-		case c == 0xfd && pos+4 <= len(p):
-			n, pos = uint64(p[pos+1])|uint64(p[pos+2])<<8|uint64(p[pos+3])<<16, pos+4
-		case c == 0xfe && pos+9 <= len(p):
-			n, pos = binary.LittleEndian.Uint64(p[pos+1:]), pos+9
-		default:
+		n, size, ok := binlog.ReadLenenc(p[pos:])
+		if !ok {
 			return fmt.Errorf("mysql: a row has a bad length byte 0x%02x at column %d", c, i+1)
 		}
+		pos += size
 		if n > uint64(len(p)-pos) {
 			return fmt.Errorf("mysql: a row of %d bytes ends inside its column %d", len(p), i+1)
 		}
